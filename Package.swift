@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layout (arrows point one way):
+//   C system libraries  ->  one thin Swift wrapper each  ->  Stages binds them  ->  agentshop CLI
+//   Pipeline (the engine) knows only Lake: no HTTP, HTML, LLM or SQL.
+let package = Package(
+    name: "AgentShop",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "agentshop", targets: ["agentshop"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries at the edge: module map + shim.h, imported by exactly one Swift module.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+
+        .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Pipeline", dependencies: [
+            "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Stages", dependencies: [
+            "Lake", "Pipeline", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "agentshop", dependencies: [
+            "Lake", "Pipeline", "Stages",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "LakeTests", dependencies: ["Lake"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

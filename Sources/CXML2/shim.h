@@ -1,0 +1,20 @@
+#ifndef AGENTSHOP_CXML2_SHIM_H
+#define AGENTSHOP_CXML2_SHIM_H
+// Debian's libxml2 is built with ICU; its ICU types clash with Foundation's on clean builds
+// ('UErrorCode' has different definitions in different modules). Read the version header,
+// switch ICU off, then include the rest.
+#include <libxml/xmlversion.h>
+#undef LIBXML_ICU_ENABLED
+#include <libxml/parser.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/HTMLtree.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+#include <libxml/xmlerror.h>
+#include <libxml/uri.h>
+#include <libxml/encoding.h>
+
+// xmlFree is a global function pointer that Swift 6 rejects as shared mutable state.
+static inline void agentshop_xmlFree(void *p) { xmlFree(p); }
+#endif

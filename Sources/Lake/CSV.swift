@@ -1,0 +1,134 @@
+/// RFC 4180 CSV: comma-separated, fields optionally quoted with `"`, `""` for a quote inside,
+/// quoted fields may span lines. Reads from a byte source in a fixed buffer.
+public final class CSVReader {
+    private let source: ByteSource
+    private var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    private var position = 0
+    private var end = 0
+    private var ended = false
+    private var line = 1
+    /// 1-based line on which the last returned row started.
+    public private(set) var rowLine = 0
+    public let delimiter: UInt8
+    public let maxFieldLength: Int
+
+    public init(_ source: ByteSource, delimiter: UInt8 = UInt8(ascii: ","), maxFieldLength: Int = 16 * 1024 * 1024) {
+        self.source = source
+        self.delimiter = delimiter
+        self.maxFieldLength = maxFieldLength
+    }
+
+    /// A row that could not be read, with the line it started on.
+    public struct Malformed: Error, Sendable {
+        public let line: Int
+        public let reason: String
+        public let raw: String
+    }
+
+    private func nextByte() throws -> UInt8? {
+        if position == end {
+            if ended { return nil }
+            end = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+            position = 0
+            if end == 0 { ended = true; return nil }
+        }
+        defer { position += 1 }
+        return buffer[position]
+    }
+
+    private func peekByte() throws -> UInt8? {
+        guard let b = try nextByte() else { return nil }
+        position -= 1
+        return b
+    }
+
+    /// The next row's fields, nil at the end. A malformed row throws `Malformed`; the reader
+    /// has then skipped to the end of that row's line, so reading can go on.
+    public func nextRow() throws -> [String]? {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var raw: [UInt8] = []
+        rowLine = line
+        guard var b = try nextByte() else { return nil }
+        var quoted = false
+        var afterQuote = false
+        while true {
+            raw.append(b)
+            if quoted {
+                if b == UInt8(ascii: "\"") {
+                    if try peekByte() == UInt8(ascii: "\"") {
+                        _ = try nextByte(); raw.append(UInt8(ascii: "\""))
+                        field.append(UInt8(ascii: "\""))
+                    } else {
+                        quoted = false
+                        afterQuote = true
+                    }
+                } else {
+                    if b == 0x0A { line += 1 }
+                    field.append(b)
+                }
+            } else if b == delimiter {
+                fields.append(try text(field, raw: raw)); field.removeAll(keepingCapacity: true); afterQuote = false
+            } else if b == 0x0A || b == 0x0D {
+                if b == 0x0D, try peekByte() == 0x0A { _ = try nextByte() }
+                line += 1
+                fields.append(try text(field, raw: raw))
+                return fields
+            } else if b == UInt8(ascii: "\"") && field.isEmpty && !afterQuote {
+                quoted = true
+            } else if afterQuote {
+                try skipRestOfLine()
+                throw Malformed(line: rowLine, reason: "text after a closing quote", raw: String(decoding: raw, as: UTF8.self))
+            } else {
+                field.append(b)
+            }
+            if field.count > maxFieldLength {
+                try skipRestOfLine()
+                throw Malformed(line: rowLine, reason: "field longer than \(maxFieldLength) bytes", raw: "")
+            }
+            guard let next = try nextByte() else {
+                if quoted {
+                    throw Malformed(line: rowLine, reason: "unterminated quoted field", raw: String(decoding: raw, as: UTF8.self))
+                }
+                fields.append(try text(field, raw: raw))
+                return fields
+            }
+            b = next
+        }
+    }
+
+    private func text(_ bytes: [UInt8], raw: [UInt8]) throws -> String {
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            try skipRestOfLine()
+            throw Malformed(line: rowLine, reason: "invalid UTF-8", raw: String(decoding: raw, as: UTF8.self))
+        }
+        return s
+    }
+
+    private func skipRestOfLine() throws {
+        while let b = try nextByte() {
+            if b == 0x0A { line += 1; return }
+        }
+    }
+}
+
+/// Writes RFC 4180 rows: quotes a field only when it holds a comma, quote, CR or LF.
+public enum CSVEncoding {
+    public static func appendRow(_ fields: [String], to out: inout [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) {
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(delimiter) }
+            let needsQuotes = field.utf8.contains { $0 == delimiter || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
+            if needsQuotes {
+                out.append(UInt8(ascii: "\""))
+                for b in field.utf8 {
+                    if b == UInt8(ascii: "\"") { out.append(b) }
+                    out.append(b)
+                }
+                out.append(UInt8(ascii: "\""))
+            } else {
+                out.append(contentsOf: field.utf8)
+            }
+        }
+        out.append(0x0A)
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+
+/// Something bytes can be read from in chunks: a file, or a decompressor over one.
+public protocol ByteSource: AnyObject {
+    /// Fills up to `buffer.count` bytes; returns 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Something bytes can be written to: a file, or a compressor in front of one.
+public protocol ByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Flushes buffered bytes and writes any trailer. Writing after `finish` is a bug.
+    func finish() throws
+}
+
+extension ByteSink {
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+    public func write(_ string: String) throws {
+        var copy = string
+        try copy.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// A file opened for reading; owns its descriptor.
+public final class FileInput: ByteSource {
+    public let path: String
+    private let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            throw errno == ENOENT ? LakeError(.notFound, "no such file", path: path)
+                : LakeError.posix("cannot open for reading", path: path)
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Foundation.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw LakeError.posix("read failed", path: path)
+        }
+    }
+
+    /// Reads the whole file. For small files (configs, sidecars), not datasets.
+    public static func readAll(path: String) throws -> [UInt8] {
+        let input = try FileInput(path: path)
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+        }
+    }
+}
+
+/// A buffered writer over a file descriptor.
+public final class FileOutput: ByteSink {
+    public let path: String
+    fileprivate let fd: Int32
+    private var buffer: [UInt8] = []
+    private let capacity = 256 * 1024
+    private var closed = false
+    /// Bytes written so far.
+    public private(set) var bytesWritten: Int = 0
+
+    fileprivate init(path: String, fd: Int32) {
+        self.path = path
+        self.fd = fd
+        buffer.reserveCapacity(capacity)
+    }
+
+    deinit { if !closed { close(fd) } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        bytesWritten += bytes.count
+        if buffer.count + bytes.count > capacity {
+            try flush()
+            if bytes.count >= capacity { try writeFully(bytes); return }
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { try writeFully($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func finish() throws { try flush() }
+
+    /// Flushes and forces the bytes to stable storage.
+    func sync() throws {
+        try flush()
+        if fsync(fd) != 0 { throw LakeError.posix("fsync failed", path: path) }
+    }
+
+    fileprivate func closeDescriptor() {
+        if !closed { close(fd); closed = true }
+    }
+
+    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LakeError.posix("write failed", path: path)
+            }
+            offset += n
+        }
+    }
+}
+
+/// A file that appears under its final name only when complete.
+///
+/// Bytes go to a temporary name in the same folder (`.name.agentshop-tmp-PID-RANDOM`);
+/// `commit()` fsyncs the file, renames it over the final name and fsyncs the folder, so a
+/// crash at any moment leaves either the old file or the new one, never half of one.
+/// Dropping an uncommitted `AtomicFile` removes the temporary file.
+public final class AtomicFile {
+    /// The final path.
+    public let path: String
+    /// Where the bytes are written until `commit()`.
+    public let temporaryPath: String
+    public let output: FileOutput
+    private var done = false
+
+    /// Marker in temporary names, so that leftovers of killed runs can be found and removed.
+    public static let temporaryMarker = ".agentshop-tmp-"
+
+    public init(path: String, permissions: mode_t = 0o644) throws {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        temporaryPath = folder + "/." + url.lastPathComponent + Self.temporaryMarker
+            + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        if fd < 0 { throw LakeError.posix("cannot create file", path: temporaryPath) }
+        output = FileOutput(path: temporaryPath, fd: fd)
+    }
+
+    deinit { if !done { abandon() } }
+
+    /// Makes the file visible under its final name, durably.
+    public func commit() throws {
+        precondition(!done, "AtomicFile committed twice")
+        do {
+            try output.sync()
+            output.closeDescriptor()
+            if rename(temporaryPath, path) != 0 { throw LakeError.posix("cannot rename into place", path: path) }
+            done = true
+            try Self.syncFolder(of: path)
+        } catch {
+            if !done { abandon() }
+            throw error
+        }
+    }
+
+    /// Removes the temporary file; the final name is untouched.
+    public func abandon() {
+        output.closeDescriptor()
+        unlink(temporaryPath)
+        done = true
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let file = try AtomicFile(path: path)
+        try file.output.write(bytes)
+        try file.commit()
+    }
+
+    public static func write(_ string: String, to path: String) throws {
+        try write(Array(string.utf8), to: path)
+    }
+
+    /// fsync on the folder makes the rename itself durable.
+    static func syncFolder(of path: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw LakeError.posix("cannot open folder to sync", path: folder) }
+        defer { close(fd) }
+        if fsync(fd) != 0 && errno != EINVAL { throw LakeError.posix("folder fsync failed", path: folder) }
+    }
+
+    /// Removes temporary files left in `folder` by processes that no longer exist.
+    /// Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: String) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let marker = name.range(of: temporaryMarker) else { continue }
+            let pidText = name[marker.upperBound...].prefix { $0 != "-" }
+            guard let pid = Int32(pidText) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                if unlink(folder + "/" + name) == 0 { removed.append(name) }
+            }
+        }
+        return removed
+    }
+}
+
+/// Content digests of files.
+public enum FileDigest {
+    /// SHA-256 of a file's bytes, streamed.
+    public static func sha256(path: String) throws -> String {
+        let input = try FileInput(path: path)
+        var hasher = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return hasher.hexDigest()
+    }
+}

@@ -1,0 +1,378 @@
+/// A JSON value that keeps object keys in their original order and integers exact.
+///
+/// Records in the lake are JSON objects; this type is what stages read and write.
+public enum JSONValue: Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var objectValue: JSONObject? { if case .object(let o) = self { return o }; return nil }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+
+    /// The value as a number, when it is one.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
+    /// The value as text for CSV cells and templates: strings bare, everything else as JSON,
+    /// null as the empty string.
+    public var plainText: String {
+        switch self {
+        case .null: return ""
+        case .string(let s): return s
+        default: return serialized()
+        }
+    }
+
+    /// Compact JSON text.
+    public func serialized() -> String {
+        var out: [UInt8] = []
+        JSONWriter.append(self, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// JSON with object keys sorted, so that equal values give equal text (for fingerprints).
+    public func canonicalText() -> String {
+        var out: [UInt8] = []
+        JSONWriter.append(self, to: &out, sortKeys: true)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Parses one JSON text.
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        var copy = text
+        let result: Result<JSONValue, JSONParseError> = copy.withUTF8 { utf8 in
+            do throws(JSONParseError) { return .success(try JSONParser.parse(UnsafeRawBufferPointer(utf8))) }
+            catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    public static func parse(bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+        try JSONParser.parse(bytes)
+    }
+}
+
+/// A JSON object with ordered keys. Lookups are linear: records have tens of fields, not thousands.
+public struct JSONObject: Sendable, Hashable, Sequence {
+    public struct Entry: Sendable, Hashable {
+        public var key: String
+        public var value: JSONValue
+    }
+
+    public private(set) var entries: [Entry]
+
+    public init() { entries = [] }
+    public init(_ pairs: [(String, JSONValue)]) {
+        entries = []
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    public var count: Int { entries.count }
+    public var keys: [String] { entries.map(\.key) }
+
+    public subscript(key: String) -> JSONValue? {
+        get { entries.first { $0.key == key }?.value }
+        set {
+            if let index = entries.firstIndex(where: { $0.key == key }) {
+                if let newValue { entries[index].value = newValue } else { entries.remove(at: index) }
+            } else if let newValue {
+                entries.append(Entry(key: key, value: newValue))
+            }
+        }
+    }
+
+    /// Appends without checking for an existing key; the parser uses it after its own check.
+    mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
+        entries.append(Entry(key: key, value: value))
+    }
+
+    public func makeIterator() -> IndexingIterator<[Entry]> { entries.makeIterator() }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByNilLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(nilLiteral: ()) { self = .null }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(JSONObject(elements)) }
+}
+
+/// Why a JSON text did not parse, with the byte offset.
+public struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public let offset: Int
+    public var description: String { "\(message) at byte \(offset + 1)" }
+}
+
+enum JSONWriter {
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    static func append(_ value: JSONValue, to out: inout [UInt8], sortKeys: Bool = false) {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d):
+            if d.isFinite {
+                if d == d.rounded(.towardZero) && abs(d) < 1e15 {
+                    out.append(contentsOf: String(Int64(d)).utf8)
+                    out.append(contentsOf: ".0".utf8)
+                } else {
+                    out.append(contentsOf: d.description.utf8)
+                }
+            } else {
+                out.append(contentsOf: "null".utf8)
+            }
+        case .string(let s): appendString(s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                append(item, to: &out, sortKeys: sortKeys)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            out.append(UInt8(ascii: "{"))
+            let entries = sortKeys ? object.entries.sorted { $0.key < $1.key } : object.entries
+            for (i, entry) in entries.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(entry.key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                append(entry.value, to: &out, sortKeys: sortKeys)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static func appendString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(byte)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(byte)
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0xf)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A strict RFC 8259 parser over UTF-8 bytes. Invalid UTF-8 in strings is an error, not repaired.
+struct JSONParser {
+    private let bytes: UnsafeRawBufferPointer
+    private var i = 0
+    private var depth = 0
+    private static let maxDepth = 512
+
+    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipSpace()
+        let value = try parser.value()
+        parser.skipSpace()
+        if parser.i != bytes.count { throw parser.error("unexpected text after the JSON value") }
+        return value
+    }
+
+    private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: i) }
+
+    private mutating func skipSpace() {
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { i += 1 } else { return }
+        }
+    }
+
+    private mutating func value() throws(JSONParseError) -> JSONValue {
+        guard i < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        default: throw error("unexpected character '\(Character(Unicode.Scalar(bytes[i])))'")
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(JSONParseError) {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { throw error("unexpected end of input") }
+        for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw error("invalid literal") }
+        i += n
+    }
+
+    private mutating func enter() throws(JSONParseError) {
+        depth += 1
+        if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth)") }
+    }
+
+    private mutating func object() throws(JSONParseError) -> JSONValue {
+        try enter()
+        i += 1
+        var object = JSONObject()
+        skipSpace()
+        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(object) }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let key = try string()
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            i += 1
+            skipSpace()
+            let v = try value()
+            // Duplicate keys: the last one wins, as in most parsers.
+            if object[key] != nil { object[key] = v } else { object.appendUnchecked(key, v) }
+            skipSpace()
+            guard i < bytes.count else { throw error("unexpected end of input in an object") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return .object(object) }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    private mutating func array() throws(JSONParseError) -> JSONValue {
+        try enter()
+        i += 1
+        var items: [JSONValue] = []
+        skipSpace()
+        if i < bytes.count && bytes[i] == UInt8(ascii: "]") { i += 1; depth -= 1; return .array(items) }
+        while true {
+            skipSpace()
+            items.append(try value())
+            skipSpace()
+            guard i < bytes.count else { throw error("unexpected end of input in an array") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "]") { i += 1; depth -= 1; return .array(items) }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    private mutating func number() throws(JSONParseError) -> JSONValue {
+        let start = i
+        var isInteger = true
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+        if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while i < bytes.count && isDigit(bytes[i]) { i += 1 } }
+        if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
+            isInteger = false
+            i += 1
+            guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+        }
+        if i < bytes.count && (bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E")) {
+            isInteger = false
+            i += 1
+            if i < bytes.count && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) { i += 1 }
+            guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+        }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+        if isInteger, let value = Int64(text) { return .int(value) }
+        guard let value = Double(text) else { throw error("invalid number") }
+        return .double(value)
+    }
+
+    @inline(__always) private func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+    private mutating func string() throws(JSONParseError) -> String {
+        i += 1
+        let start = i
+        // Fast path: no escapes.
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
+                i += 1
+                guard let s = String(validating: slice, as: UTF8.self) else {
+                    i = start
+                    throw error("invalid UTF-8 in a string")
+                }
+                return s
+            }
+            if b == UInt8(ascii: "\\") || b < 0x20 { break }
+            i += 1
+        }
+        var buffer = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<i]))
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                guard let s = String(validating: buffer, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                return s
+            }
+            if b < 0x20 { throw error("control character in a string") }
+            if b != UInt8(ascii: "\\") { buffer.append(b); i += 1; continue }
+            i += 1
+            guard i < bytes.count else { break }
+            let e = bytes[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(e)
+            case UInt8(ascii: "b"): buffer.append(0x08)
+            case UInt8(ascii: "f"): buffer.append(0x0C)
+            case UInt8(ascii: "n"): buffer.append(0x0A)
+            case UInt8(ascii: "r"): buffer.append(0x0D)
+            case UInt8(ascii: "t"): buffer.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        throw error("unpaired surrogate")
+                    }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00...0xDFFF).contains(low) else { throw error("unpaired surrogate") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw error("unpaired surrogate")
+                }
+                buffer.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+            default: throw error("invalid escape")
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard i + 4 <= bytes.count else { throw error("invalid \\u escape") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let digit: UInt32
+            switch b {
+            case 0x30...0x39: digit = UInt32(b - 0x30)
+            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
+            default: throw error("invalid \\u escape")
+            }
+            value = value << 4 | digit
+            i += 1
+        }
+        return value
+    }
+}

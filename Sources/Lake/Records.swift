@@ -1,0 +1,271 @@
+import Foundation
+
+/// The record formats the lake reads and writes, chosen by file name.
+public struct RecordFileType: Sendable, Equatable, CustomStringConvertible {
+    public enum Format: String, Sendable { case jsonl, csv }
+    public var format: Format
+    public var gzip: Bool
+
+    public init(format: Format, gzip: Bool) {
+        self.format = format
+        self.gzip = gzip
+    }
+
+    /// `.jsonl`, `.ndjson`, `.csv`, each optionally followed by `.gz`.
+    public init?(path: String) {
+        var name = path.lowercased()
+        gzip = name.hasSuffix(".gz")
+        if gzip { name.removeLast(3) }
+        if name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson") { format = .jsonl }
+        else if name.hasSuffix(".csv") { format = .csv }
+        else { return nil }
+    }
+
+    public var description: String { format.rawValue + (gzip ? ".gz" : "") }
+}
+
+/// What a reader does with a line it cannot parse.
+public enum MalformedPolicy: String, Sendable, CaseIterable {
+    /// Stop with an error naming file and line.
+    case fail
+    /// Write the line to the rejects file with the reason, and go on.
+    case skip
+}
+
+/// A record that could not be read, and where it was.
+public struct RejectedRecord: Sendable {
+    public var file: String
+    public var line: Int
+    public var reason: String
+    public var raw: String
+
+    public init(file: String, line: Int, reason: String, raw: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+        self.raw = raw
+    }
+
+    public var asRecord: JSONObject {
+        JSONObject([("file", .string(file)), ("line", .int(Int64(line))), ("reason", .string(reason)), ("raw", .string(raw))])
+    }
+}
+
+/// Opens a file for reading, through gzip when its name ends in `.gz`.
+public func openByteSource(path: String, gzip: Bool, label: String? = nil) throws -> ByteSource {
+    let file = try FileInput(path: path)
+    return gzip ? try GzipReader(file, label: label ?? path) : file
+}
+
+/// Streams JSON objects out of a JSONL or CSV file (gzip or not), applying a malformed-line policy.
+///
+/// CSV rows become objects keyed by the header row; with `inferTypes` empty cells become null
+/// and numbers and booleans become JSON numbers and booleans.
+public final class RecordReader {
+    /// The path shown in messages (lake-relative where possible).
+    public let displayPath: String
+    public let type: RecordFileType
+    public let policy: MalformedPolicy
+    private let onReject: (RejectedRecord) throws -> Void
+    private var lines: LineReader?
+    private var csv: CSVReader?
+    private var header: [String] = []
+    private let inferTypes: Bool
+    public private(set) var recordCount = 0
+    public private(set) var rejectedCount = 0
+    /// 1-based line of the record last returned.
+    public private(set) var line = 0
+
+    public init(path: String, displayPath: String? = nil, type: RecordFileType? = nil, policy: MalformedPolicy = .fail,
+                inferTypes: Bool = false, onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
+        self.displayPath = displayPath ?? path
+        guard let type = type ?? RecordFileType(path: path) else {
+            throw LakeError(.unsupportedFormat, "unknown record format (expected .jsonl, .ndjson or .csv, optionally .gz)",
+                            path: displayPath ?? path)
+        }
+        self.type = type
+        self.policy = policy
+        self.onReject = onReject
+        self.inferTypes = inferTypes
+        let source = try openByteSource(path: path, gzip: type.gzip, label: self.displayPath)
+        switch type.format {
+        case .jsonl: lines = LineReader(source)
+        case .csv:
+            let reader = CSVReader(source)
+            csv = reader
+            do {
+                header = try reader.nextRow() ?? []
+            } catch let bad as CSVReader.Malformed {
+                throw LakeError(.malformedRecord, "line \(bad.line): header row: \(bad.reason)", path: self.displayPath)
+            }
+            if Set(header).count != header.count {
+                throw LakeError(.malformedRecord, "line 1: header row repeats a column name", path: self.displayPath)
+            }
+        }
+    }
+
+    /// The CSV header, or an empty array for JSONL.
+    public var columns: [String] { header }
+
+    /// The next record, or nil at the end.
+    public func next() throws -> JSONObject? {
+        while true {
+            do {
+                let record = try lines != nil ? nextJSON() : nextCSV()
+                if record != nil { recordCount += 1 }
+                return record
+            } catch let rejected as RejectedRecord {
+                rejectedCount += 1
+                if policy == .fail {
+                    throw LakeError(.malformedRecord, "line \(rejected.line): \(rejected.reason)", path: displayPath)
+                }
+                try onReject(rejected)
+            }
+        }
+    }
+
+    private func nextJSON() throws -> JSONObject? {
+        guard let reader = lines else { return nil }
+        while true {
+            let result: Result<JSONObject?, RejectedRecord>?  = try reader.withNextLine { bytes in
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .success(nil) }  // blank line
+                do {
+                    let value = try JSONParser.parse(bytes)
+                    guard case .object(let object) = value else {
+                        return .failure(reject("expected a JSON object", bytes))
+                    }
+                    return .success(object)
+                } catch {
+                    return .failure(reject("invalid JSON: \(error)", bytes))
+                }
+            }
+            guard let result else { return nil }
+            line = reader.lineNumber
+            switch result {
+            case .success(let object?): return object
+            case .success(nil): continue
+            case .failure(let rejected): throw rejected
+            }
+        }
+    }
+
+    private func reject(_ reason: String, _ bytes: UnsafeRawBufferPointer) -> RejectedRecord {
+        RejectedRecord(file: displayPath, line: (lines?.lineNumber ?? 0) + 1, reason: reason,
+                       raw: String(decoding: bytes.prefix(64 * 1024), as: UTF8.self))
+    }
+
+    private func nextCSV() throws -> JSONObject? {
+        guard let reader = csv else { return nil }
+        while true {
+            let row: [String]
+            do {
+                guard let next = try reader.nextRow() else { return nil }
+                row = next
+            } catch let bad as CSVReader.Malformed {
+                throw RejectedRecord(file: displayPath, line: bad.line, reason: bad.reason, raw: bad.raw)
+            }
+            line = reader.rowLine
+            if row.count == 1 && row[0].isEmpty { continue }  // blank line
+            guard row.count == header.count else {
+                throw RejectedRecord(file: displayPath, line: line,
+                                     reason: "expected \(header.count) fields, found \(row.count)",
+                                     raw: String(decoding: { var o: [UInt8] = []; CSVEncoding.appendRow(row, to: &o); return o }(), as: UTF8.self))
+            }
+            var object = JSONObject()
+            for (key, cell) in zip(header, row) {
+                object.appendUnchecked(key, inferTypes ? Self.infer(cell) : .string(cell))
+            }
+            return object
+        }
+    }
+
+    /// Types for a CSV cell: empty → null, integers, decimals, true/false; anything else stays text.
+    /// Numbers with leading zeros ("007", ZIP codes) stay text so that nothing is lost.
+    public static func infer(_ cell: String) -> JSONValue {
+        if cell.isEmpty { return .null }
+        if cell == "true" { return .bool(true) }
+        if cell == "false" { return .bool(false) }
+        let utf8 = cell.utf8
+        let first = utf8.first!
+        guard first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39) else { return .string(cell) }
+        let digits = first == UInt8(ascii: "-") ? utf8.dropFirst() : utf8[...]
+        if digits.count > 1 && digits.first == UInt8(ascii: "0") && digits.dropFirst().first != UInt8(ascii: ".") {
+            return .string(cell)
+        }
+        if let i = Int64(cell) { return .int(i) }
+        if utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+            || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") || $0 == UInt8(ascii: "+") }),
+           let d = Double(cell), d.isFinite {
+            return .double(d)
+        }
+        return .string(cell)
+    }
+}
+
+extension RejectedRecord: Error {}
+
+/// Writes JSON objects as JSONL or CSV (gzip or not) to a file that appears only on `commit()`.
+public final class RecordWriter {
+    public let path: String
+    public let type: RecordFileType
+    private let file: AtomicFile
+    private let sink: ByteSink
+    private let gzip: GzipWriter?
+    private var csvColumns: [String]?
+    private var line: [UInt8] = []
+    public private(set) var recordCount = 0
+
+    /// - Parameter columns: the CSV header; required for CSV, ignored for JSONL.
+    public init(path: String, type: RecordFileType? = nil, columns: [String]? = nil, gzipLevel: Int32 = 6) throws {
+        guard let type = type ?? RecordFileType(path: path) else {
+            throw LakeError(.unsupportedFormat, "unknown record format (expected .jsonl, .ndjson or .csv, optionally .gz)",
+                            path: path)
+        }
+        self.path = path
+        self.type = type
+        file = try AtomicFile(path: path)
+        if type.gzip {
+            let g = try GzipWriter(file.output, level: gzipLevel, label: path)
+            gzip = g
+            sink = g
+        } else {
+            gzip = nil
+            sink = file.output
+        }
+        if type.format == .csv {
+            guard let columns else { preconditionFailure("a CSV RecordWriter needs its columns") }
+            csvColumns = columns
+            CSVEncoding.appendRow(columns, to: &line)
+            try sink.write(line)
+            line.removeAll(keepingCapacity: true)
+        }
+        line.reserveCapacity(4096)
+    }
+
+    public func write(_ record: JSONObject) throws {
+        line.removeAll(keepingCapacity: true)
+        if let columns = csvColumns {
+            for key in record.keys where !columns.contains(key) {
+                throw LakeError(.malformedRecord, "field '\(key)' is not among the CSV columns", path: path)
+            }
+            CSVEncoding.appendRow(columns.map { record[$0]?.plainText ?? "" }, to: &line)
+        } else {
+            JSONWriter.append(.object(record), to: &line)
+            line.append(0x0A)
+        }
+        try sink.write(line)
+        recordCount += 1
+    }
+
+    /// Writes raw bytes (a pre-serialised JSON line, for example).
+    public func writeRaw(_ bytes: UnsafeRawBufferPointer) throws { try sink.write(bytes) }
+
+    /// Finishes compression and makes the file appear under its final name.
+    public func commit() throws {
+        try sink.finish()
+        try file.commit()
+    }
+
+    /// Drops the file; the final name is untouched.
+    public func abandon() { file.abandon() }
+}

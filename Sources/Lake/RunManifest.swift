@@ -1,0 +1,215 @@
+import Foundation
+
+/// The record of one pipeline run: what ran, what it read and wrote, how long it took, what failed.
+///
+/// Written as JSON to `raw_data/logs/<pipeline>/<run id>.manifest.json` when the run starts and
+/// again when it ends, atomically both times, so that jq and `agentshop runs` can read it.
+public struct RunManifest: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case running, succeeded, failed, interrupted
+    }
+
+    public var runID: String
+    public var pipeline: String
+    public var pipelineFile: String
+    public var status: Status
+    public var startedAt: String
+    public var finishedAt: String?
+    public var runDate: String
+    public var pid: Int32
+    public var toolVersion: String
+    public var options: [String]
+    public var stages: [StageRun]
+    public var error: String?
+    public var logFile: String
+
+    public init(runID: String, pipeline: String, pipelineFile: String, startedAt: Date, runDate: String,
+                toolVersion: String, options: [String], logFile: String) {
+        self.runID = runID
+        self.pipeline = pipeline
+        self.pipelineFile = pipelineFile
+        status = .running
+        self.startedAt = Timestamp.iso(startedAt)
+        self.runDate = runDate
+        pid = getpid()
+        self.toolVersion = toolVersion
+        self.options = options
+        stages = []
+        self.logFile = logFile
+    }
+
+    /// One stage's part in a run.
+    public struct StageRun: Codable, Sendable, Equatable {
+        public enum Status: String, Codable, Sendable {
+            /// Ran and succeeded.
+            case ran
+            /// Fingerprint and outputs unchanged: not run.
+            case skipped
+            case failed
+            /// Not run because a stage it depends on failed, or the run was stopped.
+            case blocked
+            /// `--dry-run`: would run.
+            case planned
+        }
+
+        public var name: String
+        public var kind: String
+        public var status: Status
+        public var reason: String
+        public var fingerprint: String
+        public var startedAt: String?
+        public var durationMs: Int?
+        public var inputs: [FileEntry]
+        public var outputs: [FileEntry]
+        /// Stage-specific counts: records read, written, rejected, inserted…
+        public var counts: [String: Int]
+        /// Stage-specific detail (LLM calls and cost, crawl status codes…), as JSON.
+        public var details: JSONValue?
+        public var error: String?
+
+        public init(name: String, kind: String, status: Status, reason: String, fingerprint: String) {
+            self.name = name
+            self.kind = kind
+            self.status = status
+            self.reason = reason
+            self.fingerprint = fingerprint
+            inputs = []
+            outputs = []
+            counts = [:]
+        }
+    }
+
+    /// A file a stage read or wrote.
+    public struct FileEntry: Codable, Sendable, Equatable, Hashable {
+        /// Lake-relative path.
+        public var path: String
+        public var sha256: String
+        public var bytes: Int64
+        /// Records in the file, for record formats.
+        public var records: Int?
+
+        public init(path: String, sha256: String, bytes: Int64, records: Int? = nil) {
+            self.path = path
+            self.sha256 = sha256
+            self.bytes = bytes
+            self.records = records
+        }
+    }
+}
+
+/// Reads and writes run manifests in a lake.
+public struct ManifestStore: Sendable {
+    public let lake: Lake
+
+    public init(lake: Lake) { self.lake = lake }
+
+    public static let suffix = ".manifest.json"
+
+    public func folder(pipeline: String) -> String { lake.root + "/raw_data/logs/" + pipeline }
+
+    public func path(pipeline: String, runID: String) -> String {
+        folder(pipeline: pipeline) + "/" + runID + Self.suffix
+    }
+
+    public func write(_ manifest: RunManifest) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(manifest)
+        try AtomicFile.write(Array(data) + [0x0A], to: path(pipeline: manifest.pipeline, runID: manifest.runID))
+    }
+
+    public func read(path: String) throws -> RunManifest {
+        let bytes = try FileInput.readAll(path: path)
+        do {
+            return try JSONDecoder().decode(RunManifest.self, from: Data(bytes))
+        } catch {
+            throw LakeError(.manifest, "unreadable run manifest", path: path, cause: "\(error)")
+        }
+    }
+
+    /// Every manifest in the lake, oldest first. Unreadable ones are skipped and returned apart.
+    public func all(pipeline: String? = nil) -> (manifests: [RunManifest], unreadable: [String]) {
+        let logs = lake.root + "/raw_data/logs"
+        let fm = FileManager.default
+        let pipelines = pipeline.map { [$0] } ?? ((try? fm.contentsOfDirectory(atPath: logs)) ?? []).filter { !$0.hasPrefix(".") }
+        var manifests: [RunManifest] = []
+        var unreadable: [String] = []
+        for name in pipelines {
+            let folder = logs + "/" + name
+            for file in ((try? fm.contentsOfDirectory(atPath: folder)) ?? []) where file.hasSuffix(Self.suffix) && !file.hasPrefix(".") {
+                do { manifests.append(try read(path: folder + "/" + file)) } catch { unreadable.append(folder + "/" + file) }
+            }
+        }
+        manifests.sort { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
+        return (manifests, unreadable)
+    }
+
+    /// The manifest of one run; a unique prefix of the run id is enough.
+    public func find(runID: String) throws -> RunManifest {
+        let matches = all().manifests.filter { $0.runID == runID || $0.runID.hasPrefix(runID) }
+        if let exact = matches.first(where: { $0.runID == runID }) { return exact }
+        guard matches.count == 1 else {
+            throw LakeError(.notFound, matches.isEmpty ? "no run with id '\(runID)'" : "run id '\(runID)' is ambiguous (\(matches.count) runs)")
+        }
+        return matches[0]
+    }
+}
+
+/// UTC timestamps as ISO 8601 text with milliseconds, and run ids that sort by time.
+public enum Timestamp {
+    public static func iso(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var t = time_t(ms / 1000)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int(ms % 1000))
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// `YYYY-MM-DD` in UTC.
+    public static func day(_ date: Date) -> String { String(iso(date).prefix(10)) }
+
+    /// `20261125T154200Z-3fa9c1`: sorts by start time; the suffix keeps two runs in one second apart.
+    public static func runID(_ date: Date) -> String {
+        let iso = iso(date)
+        let compact = iso.prefix(19).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        return compact + "Z-" + String(format: "%06x", UInt32.random(in: 0..<0x1000000))
+    }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null; return }
+        if let b = try? container.decode(Bool.self) { self = .bool(b); return }
+        if let i = try? container.decode(Int64.self) { self = .int(i); return }
+        if let d = try? container.decode(Double.self) { self = .double(d); return }
+        if let s = try? container.decode(String.self) { self = .string(s); return }
+        if let a = try? container.decode([JSONValue].self) { self = .array(a); return }
+        // Keyed decoding loses order; manifests only use detail objects for display.
+        let dict = try container.decode([String: JSONValue].self)
+        self = .object(JSONObject(dict.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .int(let i): try container.encode(i)
+        case .double(let d): try container.encode(d)
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o):
+            try container.encode(Dictionary(o.entries.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }))
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Lake
+internal import Yams
+
+/// A value in a pipeline file, with the position it came from.
+///
+/// Stage kinds read their configuration through this type, so that every problem they find
+/// is reported as `file:line:col: key.path: message` and unknown keys are caught.
+public final class ConfigValue {
+    let node: Node
+    /// Dotted path of this value, e.g. `stages.crawl.fetch`.
+    public let keyPath: String
+    let diagnostics: Diagnostics
+    let environment: PipelineEnvironment
+    private var readKeys: Set<String> = []
+
+    init(node: Node, keyPath: String, diagnostics: Diagnostics, environment: PipelineEnvironment) {
+        self.node = node
+        self.keyPath = keyPath
+        self.diagnostics = diagnostics
+        self.environment = environment
+    }
+
+    public var line: Int { node.mark?.line ?? 1 }
+    public var column: Int { node.mark?.column ?? 1 }
+
+    // MARK: What this value is
+
+    public var isMapping: Bool { if case .mapping = node { return true }; return false }
+    public var isSequence: Bool { if case .sequence = node { return true }; return false }
+    public var isScalar: Bool { if case .scalar = node { return true }; return false }
+    public var isNull: Bool { if case .scalar = node { return Resolver.default.resolveTag(of: node) == .null }; return false }
+
+    /// Reports a problem at this value.
+    public func error(_ message: String) {
+        diagnostics.error(line: line, column: column, keyPath: keyPath, message)
+    }
+
+    public func warning(_ message: String) {
+        diagnostics.warning(line: line, column: column, keyPath: keyPath, message)
+    }
+
+    private func child(_ node: Node, _ key: String) -> ConfigValue {
+        ConfigValue(node: node, keyPath: keyPath.isEmpty ? key : keyPath + "." + key, diagnostics: diagnostics,
+                    environment: environment)
+    }
+
+    // MARK: Scalars
+
+    /// The scalar as text with `${VAR}` expanded; reports an error for mappings and sequences.
+    public func asString() -> String? {
+        guard case .scalar(let scalar) = node else {
+            error("expected a string, found a \(kindName)")
+            return nil
+        }
+        return environment.expand(scalar.string, at: self)
+    }
+
+    public func asInt(min: Int? = nil, max: Int? = nil) -> Int? {
+        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(environment.expand(scalar.string, at: self) ?? "") else {
+            error("expected an integer, found \(describe)")
+            return nil
+        }
+        if let min, value < min { error("must be at least \(min), found \(value)"); return nil }
+        if let max, value > max { error("must be at most \(max), found \(value)"); return nil }
+        return value
+    }
+
+    public func asDouble(min: Double? = nil, max: Double? = nil) -> Double? {
+        guard case .scalar(let scalar) = node, scalar.style == .plain,
+              let value = Double(environment.expand(scalar.string, at: self) ?? ""), value.isFinite else {
+            error("expected a number, found \(describe)")
+            return nil
+        }
+        if let min, value < min { error("must be at least \(min), found \(value)"); return nil }
+        if let max, value > max { error("must be at most \(max), found \(value)"); return nil }
+        return value
+    }
+
+    public func asBool() -> Bool? {
+        if case .scalar(let scalar) = node, scalar.style == .plain {
+            switch scalar.string.lowercased() {
+            case "true", "yes", "on": return true
+            case "false", "no", "off": return false
+            default: break
+            }
+        }
+        error("expected true or false, found \(describe)")
+        return nil
+    }
+
+    /// One of a fixed set of words.
+    public func asChoice(_ choices: [String]) -> String? {
+        guard let text = asString() else { return nil }
+        guard choices.contains(text) else {
+            error("expected one of \(choices.joined(separator: ", ")), found '\(text)'\(Suggestion.didYouMean(text, in: choices))")
+            return nil
+        }
+        return text
+    }
+
+    /// A duration such as `90s`, `15m`, `24h`, `7d`, `500ms`, or plain seconds.
+    public func asDuration() -> Double? {
+        guard let text = asString()?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Self.parseDuration(text) { return seconds }
+        error("expected a duration like 30s, 15m, 24h or 7d, found '\(text)'")
+        return nil
+    }
+
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604800)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let n = Double(text.dropLast(suffix.count)), n >= 0, n.isFinite { return n * factor }
+        }
+        if let n = Double(text), n >= 0, n.isFinite { return n }
+        return nil
+    }
+
+    /// A string, or a list of strings (a single string reads as a list of one).
+    public func asStrings() -> [String]? {
+        switch node {
+        case .scalar: return asString().map { [$0] }
+        case .sequence(let items):
+            var out: [String] = []
+            var ok = true
+            for (i, item) in items.enumerated() {
+                if let s = child(item, "\(i)").asString() { out.append(s) } else { ok = false }
+            }
+            return ok ? out : nil
+        default:
+            error("expected a string or a list of strings, found a \(kindName)")
+            return nil
+        }
+    }
+
+    /// The items of a sequence.
+    public func asList() -> [ConfigValue]? {
+        guard case .sequence(let items) = node else {
+            error("expected a list, found \(describe)")
+            return nil
+        }
+        return items.enumerated().map { child($1, "\($0)") }
+    }
+
+    // MARK: Mappings
+
+    /// The key/value pairs of a mapping, in file order; keys count as read.
+    public func entries() -> [(key: String, value: ConfigValue)]? {
+        guard case .mapping(let mapping) = node else {
+            error("expected a mapping, found \(describe)")
+            return nil
+        }
+        return mapping.map { pair in
+            let key = pair.key.string ?? ""
+            readKeys.insert(key)
+            return (key, child(pair.value, key))
+        }
+    }
+
+    /// The value under `key`, or nil (reporting an error when `required`).
+    public func value(_ key: String, required: Bool = false) -> ConfigValue? {
+        readKeys.insert(key)
+        guard case .mapping(let mapping) = node else { return nil }
+        guard let found = mapping[key] else {
+            if required { error("missing required key '\(key)'") }
+            return nil
+        }
+        return child(found, key)
+    }
+
+    public func string(_ key: String, required: Bool = false) -> String? { value(key, required: required)?.asString() }
+    public func int(_ key: String, min: Int? = nil, max: Int? = nil) -> Int? { value(key)?.asInt(min: min, max: max) }
+    public func double(_ key: String, min: Double? = nil, max: Double? = nil) -> Double? { value(key)?.asDouble(min: min, max: max) }
+    public func bool(_ key: String) -> Bool? { value(key)?.asBool() }
+    public func strings(_ key: String, required: Bool = false) -> [String]? { value(key, required: required)?.asStrings() }
+    public func choice(_ key: String, _ choices: [String]) -> String? { value(key)?.asChoice(choices) }
+    public func duration(_ key: String) -> Double? { value(key)?.asDuration() }
+
+    /// Checks that this is a mapping; reports an error otherwise.
+    @discardableResult
+    public func expectMapping() -> Bool {
+        if isMapping { return true }
+        error("expected a mapping, found \(describe)")
+        return false
+    }
+
+    /// Reports every key of this mapping that no one read, with a suggestion.
+    public func rejectUnknownKeys(also allowed: [String] = []) {
+        guard case .mapping(let mapping) = node else { return }
+        let known = Array(readKeys) + allowed
+        for pair in mapping {
+            let key = pair.key.string ?? ""
+            if !known.contains(key) {
+                let mark = pair.key.mark
+                diagnostics.error(line: mark?.line ?? line, column: mark?.column ?? column,
+                                  keyPath: keyPath.isEmpty ? key : keyPath + "." + key,
+                                  "unknown key '\(key)'\(Suggestion.didYouMean(key, in: known.sorted()))")
+            }
+        }
+    }
+
+    /// The value as JSON (environment expanded), for canonical configuration text.
+    public func jsonValue() -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            let text = environment.expandQuietly(scalar.string)
+            guard scalar.style == .plain else { return .string(text) }
+            switch Resolver.default.resolveTag(of: node) {
+            case .null: return .null
+            case .bool: return .bool(["true", "yes", "on"].contains(text.lowercased()))
+            case .int: return Int64(text).map(JSONValue.int) ?? .string(text)
+            case .float: return Double(text).map(JSONValue.double) ?? .string(text)
+            default: return .string(text)
+            }
+        case .sequence(let items): return .array(items.map { child($0, "").jsonValue() })
+        case .mapping(let mapping):
+            return .object(JSONObject(mapping.map { ($0.key.string ?? "", child($0.value, "").jsonValue()) }))
+        case .alias: return .null
+        }
+    }
+
+    var kindName: String {
+        switch node {
+        case .scalar: return "scalar"
+        case .mapping: return "mapping"
+        case .sequence: return "list"
+        case .alias: return "alias"
+        }
+    }
+
+    var describe: String {
+        if case .scalar(let s) = node { return "'\(s.string)'" }
+        return "a \(kindName)"
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Lake
+import Logging
+
+/// Where a stage reads from: another stage's outputs, or files already in the lake.
+public enum StageInput: Sendable, Hashable, CustomStringConvertible {
+    /// The outputs of the stage with this name.
+    case stage(String)
+    /// A lake-relative path or glob that no stage of the pipeline writes (a raw source).
+    case files(String)
+
+    public var description: String {
+        switch self {
+        case .stage(let name): return name
+        case .files(let pattern): return pattern
+        }
+    }
+}
+
+/// Whether a stage kind writes files named by the stage's `out:` key.
+public enum OutputRule: Sendable {
+    /// `out:` is required: the stage writes these files.
+    case required
+    /// The stage writes outside the lake's datasets (a database, a notification): no `out:`.
+    case none
+}
+
+/// A configured stage, ready to run: what a stage kind makes of its YAML.
+public protocol StageDefinition: Sendable {
+    /// What the stage reads. The engine resolves each to files and hashes them for the fingerprint.
+    var inputs: [StageInput] { get }
+
+    /// Anything besides the configuration text and the input files that changes the output
+    /// (the content of a script, a model's version). Empty by default.
+    func fingerprintExtra(lake: Lake) throws -> String
+
+    /// Does the work: reads `context.inputFiles`, writes every path in `context.outputs`
+    /// (atomically, through `RecordWriter` or `AtomicFile`), and reports counts.
+    func run(_ context: StageContext) async throws -> StageReport
+}
+
+extension StageDefinition {
+    public func fingerprintExtra(lake: Lake) throws -> String { "" }
+}
+
+/// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).
+public struct StageKind: Sendable {
+    public let name: String
+    /// One line for `--help` and docs.
+    public let summary: String
+    public let outputs: OutputRule
+    /// Reads the kind's configuration. Problems go to the `ConfigValue`'s diagnostics; return nil
+    /// when the configuration is unusable. Call `config.rejectUnknownKeys()` when done reading.
+    public let configure: @Sendable (_ config: ConfigValue, _ context: StageConfigContext) -> (any StageDefinition)?
+
+    public init(name: String, summary: String, outputs: OutputRule,
+                configure: @escaping @Sendable (ConfigValue, StageConfigContext) -> (any StageDefinition)?) {
+        self.name = name
+        self.summary = summary
+        self.outputs = outputs
+        self.configure = configure
+    }
+}
+
+/// The stage kinds a pipeline may use. A value, so that tests can build one holding only fakes.
+public struct StageRegistry: Sendable {
+    public private(set) var kinds: [String: StageKind] = [:]
+
+    public init(_ kinds: [StageKind]) {
+        for kind in kinds {
+            precondition(self.kinds[kind.name] == nil, "stage kind '\(kind.name)' registered twice")
+            self.kinds[kind.name] = kind
+        }
+    }
+
+    public var names: [String] { kinds.keys.sorted() }
+    public func kind(named name: String) -> StageKind? { kinds[name] }
+}
+
+/// What a stage kind knows while reading its configuration.
+public struct StageConfigContext: Sendable {
+    public let pipeline: String
+    public let stage: String
+    /// Every stage name in the pipeline, to tell stage references from lake paths.
+    public let stageNames: [String]
+
+    /// Reads `from:`-style inputs: each entry names a stage, or a lake path or glob (anything with a `/`).
+    public func inputs(_ value: ConfigValue?) -> [StageInput]? {
+        guard let value, let names = value.asStrings() else { return nil }
+        var out: [StageInput] = []
+        for name in names {
+            if stageNames.contains(name) {
+                if name == stage { value.error("a stage cannot read its own output"); return nil }
+                out.append(.stage(name))
+            } else if name.contains("/") {
+                out.append(.files(name))
+            } else {
+                value.error("no stage named '\(name)'\(Suggestion.didYouMean(name, in: stageNames)); a lake path needs a folder, e.g. raw_data/imports/\(name)")
+                return nil
+            }
+        }
+        return out
+    }
+}
+
+/// What a stage reports when it succeeds.
+public struct StageReport: Sendable {
+    /// Counts for the manifest: `records_in`, `records_out`, `rejected`, `inserted`…
+    public var counts: [String: Int]
+    /// Records per output file (lake-relative path), for the manifest.
+    public var recordsPerOutput: [String: Int]
+    /// Stage-specific detail for the manifest (LLM calls, crawl statuses…).
+    public var details: JSONValue?
+
+    public init(counts: [String: Int] = [:], recordsPerOutput: [String: Int] = [:], details: JSONValue? = nil) {
+        self.counts = counts
+        self.recordsPerOutput = recordsPerOutput
+        self.details = details
+    }
+}
+
+/// An error a stage raises for a reason the user can act on (bad data, a failed command).
+public struct StageError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// An input and the files it stands for in this run.
+public struct ResolvedInput: Sendable {
+    public let input: StageInput
+    public let files: [LakePath]
+}
+
+/// Everything a running stage may use. The engine makes one per stage run.
+public final class StageContext: Sendable {
+    public let lake: Lake
+    public let pipeline: String
+    public let stage: String
+    public let runID: String
+    /// `YYYY-MM-DD`, the date partitions are named after.
+    public let runDate: String
+    public let logger: Logger
+    public let environment: PipelineEnvironment
+    /// Input files per input, in the order the stage declared its inputs.
+    public let inputs: [ResolvedInput]
+    /// The files this stage must write, templates expanded.
+    public let outputs: [LakePath]
+    /// Where malformed records go when a stage's policy is `skip` (created only if needed).
+    public let rejectsPath: LakePath
+    /// A folder for this stage's own state between runs (crawl frontier, caches).
+    public let stateFolder: String
+    private let onProgress: @Sendable (Int, Int?) -> Void
+
+    init(lake: Lake, pipeline: String, stage: String, runID: String, runDate: String, logger: Logger,
+         environment: PipelineEnvironment, inputs: [ResolvedInput], outputs: [LakePath],
+         rejectsPath: LakePath, stateFolder: String, onProgress: @escaping @Sendable (Int, Int?) -> Void) {
+        self.lake = lake
+        self.pipeline = pipeline
+        self.stage = stage
+        self.runID = runID
+        self.runDate = runDate
+        self.logger = logger
+        self.environment = environment
+        self.inputs = inputs
+        self.outputs = outputs
+        self.rejectsPath = rejectsPath
+        self.stateFolder = stateFolder
+        self.onProgress = onProgress
+    }
+
+    /// All input files, in declaration order, without repeats.
+    public var allInputFiles: [LakePath] {
+        var seen = Set<LakePath>()
+        return inputs.flatMap(\.files).filter { seen.insert($0).inserted }
+    }
+
+    public func files(for input: StageInput) -> [LakePath] { inputs.first { $0.input == input }?.files ?? [] }
+
+    /// Reports progress (units done, of a total when known); shown on a terminal.
+    public func progress(_ done: Int, of total: Int? = nil) { onProgress(done, total) }
+}
