@@ -83,6 +83,8 @@ public struct StageConfigContext: Sendable {
     public let stage: String
     /// Every stage name in the pipeline, to tell stage references from lake paths.
     public let stageNames: [String]
+    /// The project folder: the folder holding `pipelines/`, where scripts a stage runs live.
+    public let projectFolder: String
 
     /// Reads `from:`-style inputs: each entry names a stage, or a lake path or glob (anything with a `/`).
     public func inputs(_ value: ConfigValue?) -> [StageInput]? {
