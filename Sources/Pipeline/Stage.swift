@@ -179,6 +179,10 @@ public final class StageContext: Sendable {
 
     public func files(for input: StageInput) -> [LakePath] { inputs.first { $0.input == input }?.files ?? [] }
 
+    /// Where a stage that starts a process group records it, so that the next run can stop it
+    /// if this run is killed before it could.
+    public var childProcessGuard: OrphanGuard { OrphanGuard(path: stateFolder + "/child.pid") }
+
     /// Reports progress (units done, of a total when known); shown on a terminal.
     public func progress(_ done: Int, of total: Int? = nil) { onProgress(done, total) }
 }

@@ -17,7 +17,8 @@ struct ChildProcess {
     let stderrPath: String
     let timeout: Double?
 
-    func run() async throws -> Outcome {
+    /// Called with the child's pid (= its process group) as soon as it started.
+    func run(onStart: (pid_t) -> Void = { _ in }) async throws -> Outcome {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -48,6 +49,7 @@ struct ChildProcess {
             }
         }
         guard rc == 0 else { throw StageErrorText("cannot start /bin/sh: \(String(cString: strerror(rc)))") }
+        onStart(pid)
 
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         var status: Int32 = 0
@@ -95,3 +97,4 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeM
     defer { for p in pointers { free(p) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+

@@ -72,6 +72,7 @@ public enum CommandStage {
                 .replacingOccurrences(of: "{lake}", with: shellQuote(context.lake.root))
 
             try FileManager.default.createDirectory(atPath: context.stateFolder, withIntermediateDirectories: true)
+            let orphans = context.childProcessGuard
             let stdoutPath = context.stateFolder + "/\(context.runID).stdout"
             let stderrPath = context.stateFolder + "/\(context.runID).stderr"
             var environment = ProcessInfo.processInfo.environment
@@ -86,11 +87,12 @@ public enum CommandStage {
             let child = ChildProcess(command: expanded, workingDirectory: workingDirectory, environment: environment,
                                      stdoutPath: stdoutPath, stderrPath: stderrPath, timeout: timeout)
             defer {
+                orphans.clear()
                 for temporary in temporaries { unlink(temporary) }
                 unlink(stdoutPath)
                 unlink(stderrPath)
             }
-            let outcome = try await child.run()
+            let outcome = try await child.run(onStart: orphans.record)
             let stderr = tail(of: stderrPath)
             let stdout = tail(of: stdoutPath)
             if !stdout.isEmpty { context.logger.info("command stdout", metadata: ["tail": "\(stdout)"]) }
