@@ -25,6 +25,9 @@ struct ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // The command gets stdin, stdout and stderr only: no descriptor of ours (the run lock, the
+        // log, sockets a parent process passed us) leaks into it or outlives us through it.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -73,6 +76,14 @@ struct ChildProcess {
         return Outcome(exitCode: signaled ? -1 : (status >> 8) & 0xff, signal: signaled ? status & 0x7f : nil,
                        timedOut: timedOut)
     }
+
+    /// glibc 2.34+ `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module hides
+    /// (it needs _GNU_SOURCE); looked up at run time so an older libc still works, minus the close.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     /// SIGTERM to the group, then SIGKILL after a grace period.
     private func stopGroup(_ pid: pid_t) {
