@@ -25,12 +25,14 @@ struct Bench {
             let file = try AtomicFile(path: args[3])
             let gzip = try GzipWriter(file.output, level: 6)
             let newline: [UInt8] = [0x0A]
-            while try reader.withNextLine({ line in
+            while let n = try reader.withNextLine({ line -> Int in
                 try gzip.write(line)
                 try newline.withUnsafeBytes { try gzip.write($0) }
-                bytes += line.count + 1
+                return line.count + 1
+            }) {
+                bytes += n
                 lines += 1
-            }) != nil {}
+            }
             try gzip.finish()
             try file.commit()
         case "gzip-read":
