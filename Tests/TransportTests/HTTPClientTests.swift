@@ -3,6 +3,10 @@ import Foundation
 import Testing
 import Transport
 
+// FlyingFox has types of the same names: the client side is ours.
+typealias Client = Transport.HTTPClient
+typealias Request = Transport.HTTPRequest
+
 /// A FlyingFox server on 127.0.0.1 with an ephemeral port, stopped when the test ends.
 actor LoopbackServer {
     let server: FlyingFox.HTTPServer
@@ -65,8 +69,8 @@ actor LoopbackServer {
 
     @Test func getReturnsStatusHeadersAndBody() async throws {
         try await Self.withServer { base, _ in
-            let client = HTTPClient()
-            let response = try await client.send(HTTPRequest(url: base + "/hello"))
+            let client = Client()
+            let response = try await client.send(Request(url: base + "/hello"))
             #expect(response.status == 200)
             #expect(response.text == "hello")
             #expect(response.header("etag") == "\"v1\"")
@@ -77,7 +81,7 @@ actor LoopbackServer {
 
     @Test func redirectsAreFollowedAndRecorded() async throws {
         try await Self.withServer { base, _ in
-            let response = try await HTTPClient().send(HTTPRequest(url: base + "/redirect"))
+            let response = try await Client().send(Request(url: base + "/redirect"))
             #expect(response.status == 200)
             #expect(response.url == base + "/hello")
             #expect(response.redirects == [base + "/redirect"])
@@ -87,7 +91,7 @@ actor LoopbackServer {
     @Test func aRedirectLoopIsAnErrorNamingTheChain() async throws {
         try await Self.withServer { base, _ in
             let error = await #expect(throws: TransportError.self) {
-                _ = try await HTTPClient().send(HTTPRequest(url: base + "/loop-a", maxRedirects: 4))
+                _ = try await Client().send(Request(url: base + "/loop-a", maxRedirects: 4))
             }
             #expect(error?.kind == .tooManyRedirects)
             #expect(error?.message.contains("/loop-b -> ") == true)
@@ -96,7 +100,7 @@ actor LoopbackServer {
 
     @Test func maxRedirectsZeroReturnsTheRedirectItself() async throws {
         try await Self.withServer { base, _ in
-            let response = try await HTTPClient().send(HTTPRequest(url: base + "/redirect", maxRedirects: 0))
+            let response = try await Client().send(Request(url: base + "/redirect", maxRedirects: 0))
             #expect(response.status == 302)
             #expect(response.header("Location") == "/hello")
         }
@@ -104,7 +108,7 @@ actor LoopbackServer {
 
     @Test func httpErrorsAreResponsesNotThrows() async throws {
         try await Self.withServer { base, _ in
-            let response = try await HTTPClient().send(HTTPRequest(url: base + "/error"))
+            let response = try await Client().send(Request(url: base + "/error"))
             #expect(response.status == 500)
             #expect(response.text == "boom")
         }
@@ -114,7 +118,7 @@ actor LoopbackServer {
         try await Self.withServer { base, _ in
             let started = Date()
             let error = await #expect(throws: TransportError.self) {
-                _ = try await HTTPClient().send(HTTPRequest(url: base + "/slow", timeout: 0.5))
+                _ = try await Client().send(Request(url: base + "/slow", timeout: 0.5))
             }
             #expect(error?.kind == .timeout)
             #expect(error?.url == base + "/slow")
@@ -125,30 +129,30 @@ actor LoopbackServer {
     @Test func anOversizedBodyIsAbortedPastTheLimit() async throws {
         try await Self.withServer { base, _ in
             let error = await #expect(throws: TransportError.self) {
-                _ = try await HTTPClient().send(HTTPRequest(url: base + "/big", maxBodyBytes: 100_000))
+                _ = try await Client().send(Request(url: base + "/big", maxBodyBytes: 100_000))
             }
             #expect(error?.kind == .tooLarge)
-            let whole = try await HTTPClient().send(HTTPRequest(url: base + "/big"))
+            let whole = try await Client().send(Request(url: base + "/big"))
             #expect(whole.body.count == 2 * 1024 * 1024)
         }
     }
 
     @Test func postSendsBodyAndHeaders() async throws {
         try await Self.withServer { base, _ in
-            let request = HTTPRequest(url: base + "/echo", method: "POST", headers: [("X-Token", "t0k")], body: Array("payload".utf8))
-            let response = try await HTTPClient().send(request)
+            let request = Request(url: base + "/echo", method: "POST", headers: [("X-Token", "t0k")], body: Array("payload".utf8))
+            let response = try await Client().send(request)
             #expect(response.text == "POST t0k payload")
             // 303 after a POST continues as a GET.
-            let seeOther = try await HTTPClient().send(HTTPRequest(url: base + "/see-other", method: "POST", body: Array("x".utf8)))
+            let seeOther = try await Client().send(Request(url: base + "/see-other", method: "POST", body: Array("x".utf8)))
             #expect(seeOther.status == 200 && seeOther.text == "hello")
         }
     }
 
     @Test func manyConcurrentTransfersOnOneClient() async throws {
         try await Self.withServer { base, _ in
-            let client = HTTPClient()
+            let client = Client()
             let bodies = try await withThrowingTaskGroup(of: String.self) { group in
-                for _ in 0..<40 { group.addTask { try await client.send(HTTPRequest(url: base + "/hello")).text } }
+                for _ in 0..<40 { group.addTask { try await client.send(Request(url: base + "/hello")).text } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(bodies.count == 40 && bodies.allSatisfy { $0 == "hello" })
@@ -161,7 +165,7 @@ actor LoopbackServer {
         let base = try await loopback.start()
         await loopback.stop()
         let error = await #expect(throws: TransportError.self) {
-            _ = try await HTTPClient().send(HTTPRequest(url: base + "/hello", timeout: 5))
+            _ = try await Client().send(Request(url: base + "/hello", timeout: 5))
         }
         #expect(error?.kind == .connect)
         #expect(error?.isTransient == true)
@@ -171,26 +175,26 @@ actor LoopbackServer {
         let path = NSTemporaryDirectory() + "agentshop-transport-\(UUID().uuidString).html"
         try "<p>local</p>".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let response = try await HTTPClient().send(HTTPRequest(url: "file://" + path))
+        let response = try await Client().send(Request(url: "file://" + path))
         #expect(response.text == "<p>local</p>")
         let missing = await #expect(throws: TransportError.self) {
-            _ = try await HTTPClient().send(HTTPRequest(url: "file:///nonexistent/agentshop"))
+            _ = try await Client().send(Request(url: "file:///nonexistent/agentshop"))
         }
         #expect(missing?.url == "file:///nonexistent/agentshop")
     }
 
     @Test func unsupportedSchemesAreRefused() async throws {
         let error = await #expect(throws: TransportError.self) {
-            _ = try await HTTPClient().send(HTTPRequest(url: "gopher://127.0.0.1/"))
+            _ = try await Client().send(Request(url: "gopher://127.0.0.1/"))
         }
         #expect(error?.kind == .unsupported)
     }
 
     @Test func cancellingATaskCancelsItsTransfer() async throws {
         try await Self.withServer { base, _ in
-            let client = HTTPClient()
+            let client = Client()
             let started = Date()
-            let task = Task { try await client.send(HTTPRequest(url: base + "/slow", timeout: 10)) }
+            let task = Task { try await client.send(Request(url: base + "/slow", timeout: 10)) }
             try await Task.sleep(nanoseconds: 200_000_000)
             task.cancel()
             let result = await task.result
