@@ -26,17 +26,19 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages",
+            "Lake", "Pipeline", "Stages", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
