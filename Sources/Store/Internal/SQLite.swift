@@ -58,8 +58,8 @@ public final class Database {
     let handle: OpaquePointer
     private var savepointDepth = 0
 
-    /// Opens `path` with WAL (unless read-only), the busy timeout and foreign keys on.
-    public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10)) throws {
+    /// Opens `path` with WAL (unless read-only or `wal` is false), the busy timeout and foreign keys on.
+    public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10), wal: Bool = true) throws {
         self.path = path
         var flags: Int32 = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         switch mode {
@@ -80,7 +80,7 @@ public final class Database {
         sqlite3_busy_timeout(db, Int32(clamping: ms))
         do {
             try execute("PRAGMA foreign_keys = ON")
-            if mode != .readOnly && path != ":memory:" && !path.isEmpty {
+            if wal && mode != .readOnly && path != ":memory:" && !path.isEmpty {
                 let journal = try scalar("PRAGMA journal_mode = WAL")?.string ?? ""
                 if journal.lowercased() != "wal" {
                     throw StoreError(.open, "cannot switch the database to WAL mode", cause: "journal_mode is \(journal)",
