@@ -65,9 +65,9 @@ public struct PipelineLoader: Sendable {
             return value.jsonValue()
         }
         let maxParallel = top.int("max_parallel", min: 1, max: 64) ?? 2
+        let stagesValue = top.value("stages", required: true)
         top.rejectUnknownKeys()
-
-        guard let stagesValue = top.value("stages", required: true) else { return nil }
+        guard let stagesValue else { return nil }
         guard let entries = stagesValue.entries() else { return nil }
         if entries.isEmpty { stagesValue.error("a pipeline needs at least one stage") }
         let stageNames = entries.map(\.key)

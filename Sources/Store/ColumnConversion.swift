@@ -154,26 +154,32 @@ public enum ColumnConversion: String, Sendable, CaseIterable {
             else { return nil }
         }
         guard kept.contains(where: \.isNumber) else { return nil }
-        var integer = ""
-        var fraction = ""
-        if let mark = kept.lastIndex(where: { $0 == "." || $0 == "," }) {
-            let after = kept[(mark + 1)...]
-            let marks = kept.filter { $0 == "." || $0 == "," }
-            // Both kinds of mark: the last is the decimal mark ("1,299.99", "1.299,99"). One kind, repeated:
-            // thousands ("1,299,000"). One mark: decimal unless exactly three digits follow ("1,299").
-            let isDecimal: Bool
-            if Set(marks).count == 2 { isDecimal = true }
-            else if marks.count > 1 { isDecimal = false }
-            else { isDecimal = after.count != 3 }
-            if isDecimal {
-                integer = String(kept[..<mark].filter(\.isNumber))
-                fraction = String(after)
-            } else {
-                integer = String(kept.filter(\.isNumber))
-            }
-        } else {
-            integer = String(kept)
+        // Split into digit groups at the marks.
+        var groups: [String] = [""]
+        var marks: [Character] = []
+        for c in kept {
+            if c == "." || c == "," { marks.append(c); groups.append("") } else { groups[groups.count - 1].append(c) }
         }
+        guard !groups.contains(where: \.isEmpty) || (groups.count == 2 && groups[0].isEmpty) else { return nil }
+        // Which mark, if any, is the decimal mark: with both kinds, the last; with one mark, that
+        // mark unless exactly three digits follow a non-zero whole part ("1,299" is a thousand).
+        var decimalAt: Int?
+        if Set(marks).count == 2 {
+            decimalAt = marks.count - 1
+            guard marks.dropLast().allSatisfy({ $0 != marks.last }) else { return nil }
+        } else if marks.count == 1 {
+            let whole = groups[0]
+            decimalAt = groups[1].count == 3 && !whole.isEmpty && whole.first != "0" && whole.count <= 3 ? nil : 0
+        }
+        let wholeGroups = decimalAt.map { Array(groups[0...$0]) } ?? groups
+        // Thousands groups: 1-3 digits, then exactly 3 each.
+        if wholeGroups.count > 1 {
+            guard (1...3).contains(wholeGroups[0].count), wholeGroups.dropFirst().allSatisfy({ $0.count == 3 }) else {
+                return nil
+            }
+        }
+        let integer = wholeGroups.joined()
+        let fraction = decimalAt.map { groups[$0 + 1] } ?? ""
         guard let cents = cents(fromDecimal: (integer.isEmpty ? "0" : integer) + (fraction.isEmpty ? "" : "." + fraction))
         else { return nil }
         return negative ? -cents : cents

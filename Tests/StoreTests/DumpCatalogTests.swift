@@ -4,7 +4,7 @@ import Testing
 @testable import Store
 
 @Suite struct DumpCatalogTests {
-    static let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18T10:06:40Z
+    static let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11-18T11:06:40Z
 
     func makeDump(_ catalog: DumpCatalog, _ frequency: DumpFrequency, daysAgo: Double, format: DumpFormat = .sqlite) throws -> String {
         let name = StoreDumper.baseName(for: Self.now.addingTimeInterval(-daysAgo * 86_400)) + format.fileSuffix
