@@ -36,6 +36,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // bench/store_bench.sh times this against the sqlite3 shell; not a product.
+        .executableTarget(name: "store-bench", dependencies: [
+            "Store", "Lake", .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/StoreBench"),
+
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
