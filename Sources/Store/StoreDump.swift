@@ -168,15 +168,7 @@ public struct StoreDumper {
     private func compress(file: String, to path: String) throws -> (sha256: String, bytes: Int64) {
         let atomic = try AtomicFile(path: path)
         let hashing = HashingSink(atomic.output)
-        let gzip = try GzipWriter(hashing, level: gzipLevel, label: path)
-        let input = try FileInput(path: file)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
-            if n == 0 { break }
-            try chunk.withUnsafeBytes { try gzip.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        try gzip.finish()
+        try ParallelGzip.compress(file: file, into: hashing, level: gzipLevel)
         try atomic.commit()
         return (hashing.hexDigest(), hashing.count)
     }
