@@ -29,20 +29,26 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages",
+            "Lake", "Pipeline", "Stages", "Store",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
+        // bench/store_bench.sh times this against the sqlite3 shell; not a product.
+        .executableTarget(name: "store-bench", dependencies: [
+            "Store", "Lake", .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/StoreBench"),
 
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),

@@ -5,5 +5,7 @@ public enum BuiltinStages {
     public static let registry = StageRegistry([
         ImportStage.kind,
         CommandStage.kind,
+        MaterializeStage.kind,
+        DumpStage.kind,
     ])
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lake
+import Store
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +21,10 @@ struct InitCommand: AsyncParsableCommand {
     func run() async throws {
         let lake = Lake(root: directory ?? global.lakePath)
         var created = try LakeLayout.create(at: lake)
+        if !FileManager.default.fileExists(atPath: lake.storePath) {
+            _ = try Store.openMigrated(path: lake.storePath)
+            created.append("store/agentshop.sqlite")
+        }
         let seed = lake.root + "/raw_data/imports/example/products.csv"
         if !FileManager.default.fileExists(atPath: seed) {
             try FileManager.default.createDirectory(atPath: (seed as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
