@@ -15,8 +15,8 @@ struct InitCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The lake folder to create (default: --lake, $AGENTSHOP_LAKE, or ./datalake).", valueName: "dir"))
     var directory: String?
 
-    @Option(help: ArgumentHelp("Where to write the example pipeline.", valueName: "folder"))
-    var pipelines = "pipelines"
+    @Option(help: ArgumentHelp("Where to write the example pipeline (default: pipelines/ beside the lake).", valueName: "folder"))
+    var pipelines: String?
 
     func run() async throws {
         let lake = Lake(root: directory ?? global.lakePath)
@@ -31,6 +31,7 @@ struct InitCommand: AsyncParsableCommand {
             try AtomicFile.write(ExamplePipeline.seedCSV, to: seed)
             created.append("raw_data/imports/example/products.csv")
         }
+        let pipelines = self.pipelines ?? (lake.root as NSString).deletingLastPathComponent + "/pipelines"
         let example = pipelines + "/example.yaml"
         if !FileManager.default.fileExists(atPath: example) {
             try FileManager.default.createDirectory(atPath: pipelines, withIntermediateDirectories: true)
