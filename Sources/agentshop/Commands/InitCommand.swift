@@ -6,7 +6,7 @@ import Store
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the lake tree (with a README in every folder), the store folder and an example pipeline.",
+        abstract: "Create the lake tree (a README in every folder), an empty store, and an example pipeline in a project without one.",
         discussion: "Safe to run again: existing folders and files are left as they are."
     )
 
@@ -25,24 +25,29 @@ struct InitCommand: AsyncParsableCommand {
             _ = try Store.openMigrated(path: lake.storePath)
             created.append("store/agentshop.sqlite")
         }
-        let seed = lake.root + "/raw_data/imports/example/products.csv"
-        if !FileManager.default.fileExists(atPath: seed) {
-            try FileManager.default.createDirectory(atPath: (seed as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try AtomicFile.write(ExamplePipeline.seedCSV, to: seed)
-            created.append("raw_data/imports/example/products.csv")
-        }
+        // A project that already has pipelines gets no example (and no example seed file).
         let pipelines = self.pipelines ?? (lake.root as NSString).deletingLastPathComponent + "/pipelines"
         let example = pipelines + "/example.yaml"
-        if !FileManager.default.fileExists(atPath: example) {
+        let existing = ((try? FileManager.default.contentsOfDirectory(atPath: pipelines)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+        var wroteExample = false
+        if existing.isEmpty {
+            let seed = lake.root + "/raw_data/imports/example/products.csv"
+            if !FileManager.default.fileExists(atPath: seed) {
+                try FileManager.default.createDirectory(atPath: (seed as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try AtomicFile.write(ExamplePipeline.seedCSV, to: seed)
+                created.append("raw_data/imports/example/products.csv")
+            }
             try FileManager.default.createDirectory(atPath: pipelines, withIntermediateDirectories: true)
             try AtomicFile.write(ExamplePipeline.yaml, to: example)
             created.append(example)
+            wroteExample = true
         }
         if global.json {
             Console.json(["lake": lake.root, "created": created.joined(separator: "\n")])
         } else if !global.quiet {
             Console.out(created.isEmpty ? "lake at \(lake.root) is already initialised" : "initialised lake at \(lake.root) (\(created.count) new entries)")
-            if !created.isEmpty { Console.out("try: agentshop run \(example) --lake \(directory ?? global.lakePath)") }
+            if wroteExample { Console.out("try: agentshop run \(example) --lake \(directory ?? global.lakePath)") }
         }
     }
 }
