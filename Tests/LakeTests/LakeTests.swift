@@ -147,6 +147,24 @@ struct GlobTests {
         }
     }
 
+    @Test func followsSymlinksThatStayInside() throws {
+        let tmp = try TemporaryDirectory()
+        let lake = try makeLake(in: tmp)
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("linked"), withDestinationPath: tmp.file("raw/sub"))
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("raw/alias.csv"), withDestinationPath: tmp.file("raw/a.csv"))
+        #expect(try lake.glob("linked/*.csv").map(\.relative) == ["linked/d.csv"])
+        #expect(try lake.glob("raw/*.csv").map(\.relative) == ["raw/a.csv", "raw/alias.csv", "raw/b.csv"])
+    }
+
+    @Test func refusesSymlinksThatLeadOutside() throws {
+        let tmp = try TemporaryDirectory()
+        let outside = try TemporaryDirectory()
+        try outside.write("secret.csv", "x\n")
+        let lake = try makeLake(in: tmp)
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("raw/secret.csv"), withDestinationPath: outside.file("secret.csv"))
+        expectLakeError(.pathOutsideLake) { _ = try lake.glob("raw/*.csv") }
+    }
+
     @Test(arguments: ["../*.csv", "raw/../../*", "/tmp/*.csv"])
     func patternsLeadingOutAreRefused(pattern: String) throws {
         let tmp = try TemporaryDirectory()

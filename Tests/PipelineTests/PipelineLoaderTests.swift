@@ -555,3 +555,21 @@ struct PipelineLoaderTests {
         #expect(PipelineLoader.projectFolder(ofPipelineFile: "/x/project/pipelines/../pipelines/a.yaml") == "/x/project")
     }
 }
+
+struct PipelineLoaderYAMLFeatureTests {
+    @Test func anchorsAndAliasesShareConfiguration() throws {
+        let tmp = try TemporaryDirectory()
+        let file = try tmp.write("p.yaml", """
+            stages:
+              a:
+                emit: &shared { text: same, times: 2 }
+                out: processed_data/a.txt
+              b:
+                emit: *shared
+                out: processed_data/b.txt
+            """)
+        let loader = PipelineLoader(registry: fakeRegistry(), environment: PipelineEnvironment(variables: [:]), lake: nil)
+        let spec = try loader.load(file: file).0
+        #expect((spec.stage(named: "b")?.definition as? EmitStage)?.times == 2)
+    }
+}

@@ -220,6 +220,18 @@ struct PipelineRunnerTests {
         #expect(try project.read("processed_data/c.txt") == "s1 ABC")
     }
 
+    @Test func temporariesOfDeadRunsAreRemoved() async throws {
+        let project = try chainProject()
+        _ = try await project.run()
+        let marker = AtomicFile.temporaryMarker
+        try project.put("processed_data/.b.txt\(marker)4194000-1", "left by a killed run")
+        try project.put("processed_data/.c.txt\(marker)\(getpid())-2", "being written by this process")
+        let manifest = try await project.run()
+        #expect(manifest.stages.allSatisfy { $0.status == .skipped })
+        #expect(!project.exists("processed_data/.b.txt\(marker)4194000-1"))
+        #expect(project.exists("processed_data/.c.txt\(marker)\(getpid())-2"))
+    }
+
     @Test func runDateInOutputPaths() async throws {
         let project = try Project()
         try project.writePipeline("""
