@@ -23,11 +23,12 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "HTML", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
             "Lake", "Pipeline", "Stages",
@@ -36,8 +37,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
+        .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]
