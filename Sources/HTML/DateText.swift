@@ -179,7 +179,8 @@ public enum DateText {
         guard let year, let month, let day, valid(year, month, day) else { return nil }
         var result = String(format: "%04d-%02d-%02d", year, month, day)
         if let time = tokens.first(where: { if case .time = $0 { return true }; return false }),
-           case .time(let h, let m, let s) = time, h < 24, m < 60, s < 61 {
+           case .time(let h, let m, let s) = time {
+            guard h < 24, m < 60, s < 61 else { return nil }
             result += String(format: "T%02d:%02d:%02d", h, m, s)
             if let zone = tokens.first(where: { if case .zone = $0 { return true }; return false }), case .zone(let z) = zone {
                 result += z

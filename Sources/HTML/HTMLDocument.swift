@@ -19,7 +19,10 @@ public final class HTMLDocument {
         let detection = Charset.detect(bytes, contentType: contentType)
         charset = detection
         let parsed: XMLDocHandle?
-        if let utf8 = Charset.utf8Bytes(bytes, charset: detection.name) {
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            // libxml2 builds no document from nothing; an empty page is still a page.
+            parsed = Array("<html></html>".utf8).withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
+        } else if let utf8 = Charset.utf8Bytes(bytes, charset: detection.name) {
             parsed = utf8.withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
         } else {
             parsed = LibXML.parseHTML(bytes: bytes, url: url, encoding: detection.name)
