@@ -306,7 +306,9 @@ public final class WARCWriter {
 
         var head = "WARC/1.1\r\n"
         for (name, value) in ordered {
-            guard !name.contains(where: { $0 == ":" || $0.isWhitespace }), !value.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+            // Compare scalars: "\r\n" is one Character, so a Character test would miss it.
+            guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0 == ":" || $0.properties.isWhitespace }),
+                  !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) else {
                 throw LakeError(.malformedRecord, "WARC field '\(name)' has a line break or an invalid name", path: path)
             }
             head += name + ": " + value + "\r\n"
