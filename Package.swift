@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]

@@ -16,8 +16,9 @@ public struct Money: Sendable, Equatable, CustomStringConvertible {
         self.init(amount: decimal, currency: currency)
     }
 
-    /// The amount as a JSON-friendly Double (prices are well inside its exact range for cents).
-    public var amountValue: Double { NSDecimalNumber(decimal: amount).doubleValue }
+    /// The amount as a JSON-friendly Double: the nearest one to the decimal text (via the text, because
+    /// NSDecimalNumber's conversion can land one ulp off, turning 2471.1 into 2471.1000000000004).
+    public var amountValue: Double { Double(amount.description) ?? NSDecimalNumber(decimal: amount).doubleValue }
 
     public var description: String { "\(amount) \(currency ?? "?")" }
 

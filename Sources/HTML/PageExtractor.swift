@@ -248,7 +248,7 @@ public enum FieldValues {
     /// The first number in the text, with the same separator rules as money (`1.234,5` → 1234.5).
     public static func number(_ text: String) -> Double? {
         guard let found = Money.findNumber(text), let decimal = Money.interpret(found.text) else { return nil }
-        let value = NSDecimalNumber(decimal: decimal).doubleValue
+        let value = Double(decimal.description) ?? NSDecimalNumber(decimal: decimal).doubleValue
         return found.negative ? -value : value
     }
 
