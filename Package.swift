@@ -36,6 +36,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Micro-benchmarks for bench/run.sh (release builds only matter).
+        .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
+
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),

@@ -65,9 +65,9 @@ public struct PipelineLoader: Sendable {
             return value.jsonValue()
         }
         let maxParallel = top.int("max_parallel", min: 1, max: 64) ?? 2
+        let stagesValue = top.value("stages", required: true)
         top.rejectUnknownKeys()
-
-        guard let stagesValue = top.value("stages", required: true) else { return nil }
+        guard let stagesValue else { return nil }
         guard let entries = stagesValue.entries() else { return nil }
         if entries.isEmpty { stagesValue.error("a pipeline needs at least one stage") }
         let stageNames = entries.map(\.key)
@@ -136,7 +136,8 @@ public struct PipelineLoader: Sendable {
             kindKeys[1].value.error("a stage has one kind; found \(kindKeys.map { "'\($0.key)'" }.joined(separator: " and "))")
         }
         let kind = registry.kind(named: kindEntry.key)!
-        let context = StageConfigContext(pipeline: pipeline, stage: name, stageNames: stageNames)
+        let context = StageConfigContext(pipeline: pipeline, stage: name, stageNames: stageNames,
+                                         projectFolder: Self.projectFolder(ofPipelineFile: value.diagnostics.file))
         let definition = kind.configure(kindEntry.value, context)
 
         var templates: [String] = []
@@ -217,6 +218,13 @@ public struct PipelineLoader: Sendable {
     static func matches(pattern: String, template: String) -> Bool {
         pattern == template || fnmatch(pattern, template, FNM_PATHNAME) == 0
             || fnmatch(pattern, OutputTemplate.asGlob(template), FNM_PATHNAME) == 0
+    }
+
+    /// `X/pipelines/a.yaml` → `X`; a file anywhere else → its own folder. Absolute.
+    public static func projectFolder(ofPipelineFile file: String) -> String {
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        let folder = URL(fileURLWithPath: absolute).standardizedFileURL.deletingLastPathComponent()
+        return folder.lastPathComponent == "pipelines" ? folder.deletingLastPathComponent().path : folder.path
     }
 
     static func isValidName(_ name: String) -> Bool {
