@@ -198,7 +198,7 @@ struct ParseStageTests {
             stages:
               products:
                 parse:
-                  from: scraped_data/products/dt={run_date}/pages.warc.gz
+                  from: scraped_data/products/dt=2026-11-25/pages.warc.gz
             \(Self.productFields)
                 out: scraped_data/products/dt={run_date}/products.jsonl.gz
             """)
