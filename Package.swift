@@ -31,7 +31,7 @@ let package = Package(
             "Lake", "Pipeline", "HTML", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages",
+            "Lake", "Pipeline", "Stages", "HTML",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -133,7 +133,7 @@ public enum URLResolver {
 
     /// Percent-encodes what may not appear raw in a URL (spaces, non-ASCII, quotes), leaving
     /// existing escapes and reserved characters alone.
-    static func encode(_ text: String) -> String {
+    public static func encode(_ text: String) -> String {
         var needs = false
         for byte in text.utf8 where byte <= 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x3C || byte == 0x3E
             || byte == 0x5C || byte == 0x5E || byte == 0x60 || byte == 0x7B || byte == 0x7C || byte == 0x7D {

@@ -1,4 +1,5 @@
 import Foundation
+import HTML
 import Lake
 
 /// A page as fetched: where it came from, when, and its bytes as served.
@@ -68,7 +69,8 @@ public enum PageFiles {
             }
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
             let modified = (attributes?[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)
-            try page(FetchedPage(url: url ?? "file://" + path, fetchedAt: WARCRecord.formatDate(modified), bytes: bytes,
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            try page(FetchedPage(url: url ?? URLResolver.encode("file://" + absolute), fetchedAt: WARCRecord.formatDate(modified), bytes: bytes,
                                  contentType: nil, file: displayPath))
         } else {
             throw StageInputError(reason: "expected WARC files (.warc.gz) or HTML files (.html)", path: displayPath)
