@@ -70,7 +70,7 @@ public final class PageExtractor {
     public let fields: [FieldSpec]
     private let recordQuery: XPathExpression?
     private let compiled: [Compiled]
-    private let needsStructuredData: Bool
+    private let structuredParts: StructuredData.Parts
 
     private struct Compiled {
         var spec: FieldSpec
@@ -106,15 +106,21 @@ public final class PageExtractor {
             compiled.append(c)
         }
         self.compiled = compiled
-        needsStructuredData = fields.contains {
-            switch $0.source { case .jsonLD, .meta: return true; default: return false }
+        var parts: StructuredData.Parts = []
+        for spec in fields {
+            switch spec.source {
+            case .jsonLD: parts.insert(.jsonLD)
+            case .meta: parts.insert(.meta)
+            default: break
+            }
         }
+        structuredParts = parts
     }
 
     /// Applies the fields to a page.
     public func extract(_ document: HTMLDocument) -> PageExtraction {
         var result = PageExtraction()
-        let structured = needsStructuredData ? StructuredData(document: document) : nil
+        let structured = structuredParts.isEmpty ? nil : StructuredData(document: document, parts: structuredParts)
         if let structured { result.warnings.append(contentsOf: structured.warnings) }
         let contexts: [HTMLNode]
         if let recordQuery {

@@ -17,12 +17,22 @@ public struct StructuredData {
 
     public init() {}
 
-    /// Extracts everything from `document`.
-    public init(document: HTMLDocument) {
+    /// The kinds of structured data, to extract only what is needed.
+    public struct Parts: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let jsonLD = Parts(rawValue: 1)
+        public static let meta = Parts(rawValue: 2)
+        public static let microdata = Parts(rawValue: 4)
+        public static let all: Parts = [.jsonLD, .meta, .microdata]
+    }
+
+    /// Extracts `parts` (everything by default) from `document`.
+    public init(document: HTMLDocument, parts: Parts = .all) {
         self.init()
-        extractJSONLD(document)
-        extractMeta(document)
-        extractMicrodata(document)
+        if parts.contains(.jsonLD) { extractJSONLD(document) }
+        if parts.contains(.meta) { extractMeta(document) }
+        if parts.contains(.microdata) { extractMicrodata(document) }
     }
 
     // MARK: JSON-LD
