@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5000}
-PAD=${PAD:-25000}
+PAD=${PAD:-27000}
 SCRATCH=${SCRATCH:-.build-release}
 WORK=bench/work/parse-$COUNT-$PAD
 mkdir -p bench/results

@@ -169,7 +169,7 @@ private struct Parser {
                     throw error("expected a class name after '.'", at: start)
                 }
                 let name = try parseIdentifier()
-                compound.conditions.append("contains(concat(' ', normalize-space(@class), ' '), \(literal(" " + name + " ")))")
+                compound.conditions.append(Self.tokenTest("@class", name))
             case "[":
                 compound.conditions.append(try parseAttribute())
             case ":":
@@ -252,10 +252,19 @@ private struct Parser {
         case "*=": return v.isEmpty ? "false()" : "contains(\(subject), \(lit))"
         case "~=":
             if v.isEmpty || v.contains(where: \.isWhitespace) { return "false()" }
-            return "contains(concat(' ', normalize-space(\(subject)), ' '), \(literal(" " + v + " ")))"
+            return caseInsensitive ? "contains(concat(' ', normalize-space(\(subject)), ' '), \(literal(" " + v + " ")))"
+                : Self.tokenTest(attr, v)
         case "|=": return "\(subject) = \(lit) or starts-with(\(subject), \(literal(v + "-")))"
         default: throw error("unsupported attribute operator '\(op)'")
         }
+    }
+
+    /// "`attribute` holds the whitespace-separated token `token`". The cheap tests go first: XPath's
+    /// `and` stops early, so elements without the attribute, or without the text anywhere in it,
+    /// never build the padded string (which costs two allocations per element on every query).
+    static func tokenTest(_ attribute: String, _ token: String) -> String {
+        "\(attribute) and contains(\(attribute), \(literal(token))) and "
+            + "contains(concat(' ', normalize-space(\(attribute)), ' '), \(literal(" " + token + " ")))"
     }
 
     mutating func parsePseudoClass(element: String) throws(HTMLError) -> String {

@@ -41,7 +41,7 @@ public enum DateText {
         guard let month = digits(2) else { return nil }
         if extended && !take(UInt8(ascii: "-")) { return nil }
         guard let day = digits(2), valid(year, month, day) else { return nil }
-        let date = String(format: "%04d-%02d-%02d", year, month, day)
+        let date = ymd(year, month, day)
         if i == chars.count { return date }
         guard take(UInt8(ascii: "T")) || take(UInt8(ascii: " ")) || take(UInt8(ascii: "t")) else { return nil }
         guard let hour = digits(2), hour < 24 else { return nil }
@@ -65,10 +65,10 @@ public enum DateText {
             guard let zh = digits(2), zh <= 14 else { return nil }
             _ = take(UInt8(ascii: ":"))
             let zm = digits(2) ?? 0
-            zone = zh == 0 && zm == 0 ? "Z" : String(format: "%@%02d:%02d", sign, zh, zm)
+            zone = zh == 0 && zm == 0 ? "Z" : sign + pad(zh) + ":" + pad(zm)
         }
         guard i == chars.count else { return nil }
-        return date + String(format: "T%02d:%02d:%02d", hour, minute, second) + zone
+        return date + "T" + pad(hour) + ":" + pad(minute) + ":" + pad(second) + zone
     }
 
     // MARK: Everything else
@@ -140,7 +140,7 @@ public enum DateText {
                 while j < chars.count && (chars[j].isNumber || chars[j] == ":") { j += 1 }
                 let digits = String(chars[(i + 1)..<j]).filter(\.isNumber)
                 if digits.count == 4, let h = Int(digits.prefix(2)), let m = Int(digits.suffix(2)) {
-                    tokens.append(.zone(h == 0 && m == 0 ? "Z" : String(format: "%@%02d:%02d", String(c), h, m)))
+                    tokens.append(.zone(h == 0 && m == 0 ? "Z" : String(c) + pad(h) + ":" + pad(m)))
                     i = j
                     continue
                 }
@@ -177,11 +177,11 @@ public enum DateText {
             }
         }
         guard let year, let month, let day, valid(year, month, day) else { return nil }
-        var result = String(format: "%04d-%02d-%02d", year, month, day)
+        var result = ymd(year, month, day)
         if let time = tokens.first(where: { if case .time = $0 { return true }; return false }),
            case .time(let h, let m, let s) = time {
             guard h < 24, m < 60, s < 61 else { return nil }
-            result += String(format: "T%02d:%02d:%02d", h, m, s)
+            result += "T" + pad(h) + ":" + pad(m) + ":" + pad(s)
             if let zone = tokens.first(where: { if case .zone = $0 { return true }; return false }), case .zone(let z) = zone {
                 result += z
             }
@@ -194,6 +194,10 @@ public enum DateText {
         while j < chars.count && chars[j] == " " { j += 1 }
         return min(chars.count, j + n)
     }
+
+    /// Two digits, zero-padded (String(format:) goes through Foundation and costs far more).
+    static func pad(_ n: Int) -> String { n < 10 ? "0" + String(n) : String(n) }
+    static func ymd(_ y: Int, _ m: Int, _ d: Int) -> String { String(y) + "-" + pad(m) + "-" + pad(d) }
 
     static func expandYear(_ y: Int) -> Int { y >= 100 ? y : (y < 70 ? 2000 + y : 1900 + y) }
 

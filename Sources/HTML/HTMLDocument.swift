@@ -99,7 +99,7 @@ public final class HTMLDocument {
         if let cached = cachedBaseURL { return cached }
         var base = url
         if let href = try? xpath("string((//base[@href])[1]/@href)"), case .string(let text) = href {
-            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = TextNormalizer.trim(text)
             if !trimmed.isEmpty { base = URLResolver.resolve(trimmed, against: url) ?? base }
         }
         cachedBaseURL = .some(base)
@@ -108,7 +108,7 @@ public final class HTMLDocument {
 
     /// `href` made absolute against `baseURL`; nil for `javascript:` and unresolvable values.
     public func absoluteURL(_ href: String) -> String? {
-        let trimmed = href.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = TextNormalizer.trim(href)
         guard !trimmed.isEmpty else { return nil }
         let lower = trimmed.lowercased()
         if lower.hasPrefix("javascript:") || lower.hasPrefix("data:") { return nil }

@@ -31,8 +31,8 @@ public struct Money: Sendable, Equatable, CustomStringConvertible {
     /// `defaultCurrency` is used when the text has no currency, and to pick which dollar (or
     /// krona) a bare `$` (or `kr`) means.
     public static func parse(_ text: String, defaultCurrency: String? = nil) -> Money? {
-        let cleaned = String(text.unicodeScalars.map { TextNormalizer.isSpace($0) ? " " : Character($0) })
-            .trimmingCharacters(in: .whitespaces)
+        // Every kind of space as " ", runs collapsed, ends trimmed (TextNormalizer does exactly that).
+        let cleaned = TextNormalizer.normalize(text)
         guard !cleaned.isEmpty else { return nil }
         let lower = cleaned.lowercased()
         let currency = detectCurrency(cleaned, defaultCurrency: defaultCurrency)
@@ -79,7 +79,7 @@ public struct Money: Sendable, Equatable, CustomStringConvertible {
                 break
             }
             // Negative: a minus sign just before the number or the currency, or parentheses.
-            let before = String(chars[..<i]).trimmingCharacters(in: .whitespaces)
+            let before = TextNormalizer.trim(String(chars[..<i]))
             let negative = before.hasPrefix("-") || before.hasPrefix("−") || before.hasSuffix("-") || before.hasSuffix("−")
                 || (before.hasPrefix("(") && text.contains(")"))
             return NumberText(text: out, negative: negative)
@@ -89,8 +89,7 @@ public struct Money: Sendable, Equatable, CustomStringConvertible {
 
     /// Turns `1.299,00`, `1,299.00`, `1'234.50`, `12,5` into a decimal.
     static func interpret(_ raw: String) -> Decimal? {
-        var text = raw.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "'", with: "")
-            .replacingOccurrences(of: "’", with: "")
+        var text = raw.filter { $0 != " " && $0 != "'" && $0 != "’" }
         let lastDot = text.lastIndex(of: ".")
         let lastComma = text.lastIndex(of: ",")
         var decimalSeparator: Character? = nil
@@ -106,7 +105,7 @@ public struct Money: Sendable, Equatable, CustomStringConvertible {
         if let decimalSeparator {
             let grouping: Character = decimalSeparator == "." ? "," : "."
             text.removeAll { $0 == grouping }
-            if decimalSeparator == "," { text = text.replacingOccurrences(of: ",", with: ".") }
+            if decimalSeparator == "," { text = String(text.map { $0 == "," ? "." : $0 }) }
             if text.filter({ $0 == "." }).count > 1 { return nil }
         } else {
             text.removeAll { $0 == "." || $0 == "," }

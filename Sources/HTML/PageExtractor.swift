@@ -260,7 +260,7 @@ public enum FieldValues {
 
     /// Yes/no words, availability phrases and schema.org `ItemAvailability` values.
     public static func bool(_ text: String) -> Bool? {
-        var t = text.lowercased().trimmingCharacters(in: .whitespaces)
+        var t = TextNormalizer.trim(text.lowercased())
         for prefix in ["http://schema.org/", "https://schema.org/", "schema:"] where t.hasPrefix(prefix) {
             t = String(t.dropFirst(prefix.count))
         }

@@ -67,12 +67,12 @@ public struct StructuredData {
     /// Parses JSON as sites write it: HTML comments or CDATA around it, raw newlines inside
     /// strings, trailing commas. Returns nil when it is still not JSON.
     static func parseLenient(_ text: String) -> JSONValue? {
-        var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        var body = TextNormalizer.trim(text)
         if body.isEmpty { return nil }
         if let value = try? JSONValue.parse(body) { return value }
         for (open, close) in [("<!--", "-->"), ("//<![CDATA[", "//]]>"), ("<![CDATA[", "]]>")] {
             if body.hasPrefix(open), body.hasSuffix(close) {
-                body = String(body.dropFirst(open.count).dropLast(close.count)).trimmingCharacters(in: .whitespacesAndNewlines)
+                body = TextNormalizer.trim(String(body.dropFirst(open.count).dropLast(close.count)))
             }
         }
         // Raw control characters inside strings become spaces; trailing commas go.

@@ -23,6 +23,15 @@ public enum TextNormalizer {
         normalize(decodeEntities(text))
     }
 
+    /// `text` without leading and trailing whitespace (any kind `normalize` collapses); inner text untouched.
+    public static func trim(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !isSpace($0) })!
+        if first == scalars.startIndex && scalars.index(after: last) == scalars.endIndex { return text }
+        return String(scalars[first...last])
+    }
+
     @inline(__always)
     static func isSpace(_ s: Unicode.Scalar) -> Bool {
         switch s.value {

@@ -1,6 +1,6 @@
 // Parse-only throughput of the HTML module, for bench/parse_bench.sh.
 //
-//   agentshop-parse-bench OUT.jsonl FILE...   (or FILE list on stdin when none are given)
+//   agentshop-parse-bench [--parse-only] OUT.jsonl FILE...   (or FILE list on stdin when none are given)
 //
 // Reads every page into memory first, then times parsing and extracting the bench's fields
 // on one thread; writes one JSON record per page to OUT.jsonl (for accuracy against the truth)
@@ -36,6 +36,9 @@ guard !arguments.isEmpty else {
     FileHandle.standardError.write(Data("usage: agentshop-parse-bench OUT.jsonl FILE...\n".utf8))
     exit(64)
 }
+// --parse-only: time libxml2 parsing (with our charset handling) alone, to split the cost.
+let parseOnly = arguments.first == "--parse-only"
+if parseOnly { arguments.removeFirst() }
 let outPath = arguments.removeFirst()
 if arguments.isEmpty {
     while let line = readLine() { if !line.isEmpty { arguments.append(line) } }
@@ -52,6 +55,7 @@ results.reserveCapacity(pages.count)
 let start = DispatchTime.now().uptimeNanoseconds
 for page in pages {
     let document = try HTMLDocument(bytes: page.bytes, url: page.url)
+    if parseOnly { results.append(JSONObject([("url", .string(page.url))])); continue }
     let extraction = extractor.extract(document)
     var record = JSONObject([("url", .string(page.url))])
     for entry in extraction.records.first ?? JSONObject() { record[entry.key] = entry.value }

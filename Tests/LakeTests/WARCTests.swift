@@ -78,6 +78,11 @@ struct WARCTests {
         #expect(!FileManager.default.fileExists(atPath: path), "nothing under the final name before commit")
         try writer.commit()
         #expect(writer.recordCount == 5)
+        // For checking with other tools by hand: AGENTSHOP_KEEP_WARC=/tmp/x.warc.gz, then `warcio check -v /tmp/x.warc.gz`.
+        if let keep = ProcessInfo.processInfo.environment["AGENTSHOP_KEEP_WARC"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: path, toPath: keep)
+        }
 
         let reader = try WARCReader(path: path)
         var records: [WARCRecord] = []
