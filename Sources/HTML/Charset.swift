@@ -74,6 +74,16 @@ public enum Charset {
         }
     }
 
+    /// The bytes after any UTF-8 BOM, when they are valid UTF-8; nil otherwise.
+    static func validUTF8Body(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var body = bytes
+        if let bom = byteOrderMark(bytes) {
+            guard bom.name == "utf-8" else { return nil }
+            body = UnsafeRawBufferPointer(rebasing: bytes[bom.length...])
+        }
+        return isValidUTF8(body) ? body : nil
+    }
+
     /// The `charset` parameter of a Content-Type value.
     public static func charsetParameter(_ contentType: String) -> String? {
         for part in contentType.split(separator: ";").dropFirst() {
@@ -174,7 +184,13 @@ public enum Charset {
         // Fast path for ASCII runs; full check otherwise.
         var i = 0
         let n = bytes.count
+        guard let base = bytes.baseAddress else { return true }
         while i < n {
+            // Eight ASCII bytes at a time: pages are mostly markup.
+            if i + 8 <= n && base.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+                continue
+            }
             let b = bytes[i]
             if b < 0x80 { i += 1; continue }
             let length: Int

@@ -22,6 +22,9 @@ public final class HTMLDocument {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             // libxml2 builds no document from nothing; an empty page is still a page.
             parsed = Array("<html></html>".utf8).withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
+        } else if detection.name == "utf-8", let body = Charset.validUTF8Body(bytes) {
+            // The common case: valid UTF-8 goes to libxml2 as it is, without a copy.
+            parsed = LibXML.parseHTML(bytes: body, url: url)
         } else if let utf8 = Charset.utf8Bytes(bytes, charset: detection.name) {
             parsed = utf8.withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
         } else {

@@ -29,6 +29,8 @@ final class XPathContextHandle {
 
     init?(doc: XMLDocHandle) {
         guard let context = xmlXPathNewContext(doc.doc) else { return nil }
+        // Reuse XPath objects instead of a malloc/free per step and per predicate (lxml does the same).
+        _ = xmlXPathContextSetCache(context, 1, -1, 0)
         self.context = context
     }
 
@@ -72,7 +74,7 @@ enum LibXML {
         silence()
         xmlResetLastError()
         let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NONET.rawValue | HTML_PARSE_NOERROR.rawValue
-            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_COMPACT.rawValue | HTML_PARSE_IGNORE_ENC.rawValue)
+            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_COMPACT.rawValue | HTML_PARSE_IGNORE_ENC.rawValue | HTML_PARSE_NODEFDTD.rawValue)
         // libxml2 needs a non-null buffer even for an empty page.
         let empty: [CChar] = [0]
         let doc: UnsafeMutablePointer<xmlDoc>? = empty.withUnsafeBufferPointer { emptyBuffer in
