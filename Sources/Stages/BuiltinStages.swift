@@ -7,5 +7,6 @@ public enum BuiltinStages {
         CommandStage.kind,
         MaterializeStage.kind,
         DumpStage.kind,
+        ParseStage.kind,
     ])
 }

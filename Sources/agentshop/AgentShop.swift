@@ -20,6 +20,7 @@ struct AgentShop: AsyncParsableCommand {
             RunCommand.self,
             RunsCommand.self,
             DBCommand.self,
+            ExtractCommand.self,
         ]
     )
 
