@@ -286,6 +286,52 @@ struct PipelineRunnerTests {
         #expect(manifest.stage("right")?.status == .blocked)
     }
 
+    @Test func maxParallelCapsStagesRunningAtOnce() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            max_parallel: 2
+            stages:
+              s1: { emit: { text: "1", hold: 250ms }, out: processed_data/1.txt }
+              s2: { emit: { text: "2", hold: 250ms }, out: processed_data/2.txt }
+              s3: { emit: { text: "3", hold: 250ms }, out: processed_data/3.txt }
+              s4: { emit: { text: "4", hold: 250ms }, out: processed_data/4.txt }
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded)
+        #expect(project.world.runs.count == 4)
+        #expect(project.world.maxConcurrent <= 2)
+        let wide = try await project.run { $0.force = true; $0.maxParallel = 4 }
+        #expect(wide.status == .succeeded)
+        #expect(project.world.maxConcurrent > 2, "the option overrides the file's max_parallel")
+    }
+
+    @Test func cancellingTheRunInterruptsIt() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              waiter:
+                meet: { partner: nobody, wait: 30s }
+                out: processed_data/waiter.txt
+              later:
+                emit: { text: x }
+                out: processed_data/later.txt
+            """)
+        let task = Task { try await project.run { $0.maxParallel = 1; $0.runID = "R1" } }
+        for _ in 0..<1000 where !project.world.hasStarted("waiter") { try await Task.sleep(nanoseconds: 5_000_000) }
+        #expect(project.world.hasStarted("waiter"))
+        let began = Date()
+        task.cancel()
+        let manifest = try await task.value
+        #expect(Date().timeIntervalSince(began) < 10)
+        #expect(manifest.status == .interrupted)
+        #expect(manifest.stage("waiter")?.status == .failed)
+        #expect(manifest.stage("waiter")?.error == "interrupted")
+        #expect(manifest.stage("later")?.status == .blocked)
+        #expect(manifest.stage("later")?.reason == "not run: the run was interrupted")
+        #expect(try ManifestStore(lake: project.lake).find(runID: "R1").status == .interrupted)
+        #expect(!project.exists("processed_data/later.txt"))
+    }
+
     @Test func stageThatWritesNoOutputFails() async throws {
         let project = try Project()
         try project.writePipeline("""

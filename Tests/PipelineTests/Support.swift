@@ -44,9 +44,19 @@ final class FakeWorld: @unchecked Sendable {
     private let lock = NSLock()
     private var started: [String] = []
     private var finished: [String] = []
+    private var running = 0
+    private var mostAtOnce = 0
 
-    func began(_ stage: String) { lock.withLock { started.append(stage) } }
-    func ended(_ stage: String) { lock.withLock { finished.append(stage) } }
+    func began(_ stage: String) {
+        lock.withLock {
+            started.append(stage)
+            running += 1
+            mostAtOnce = max(mostAtOnce, running)
+        }
+    }
+    func ended(_ stage: String) { lock.withLock { finished.append(stage); running -= 1 } }
+    /// The most stages that were running at the same time.
+    var maxConcurrent: Int { lock.withLock { mostAtOnce } }
     /// Stages that started, in order, over every run so far.
     var runs: [String] { lock.withLock { started } }
     var completed: [String] { lock.withLock { finished } }
@@ -63,6 +73,7 @@ struct EmitStage: StageDefinition {
     let fail: Bool
     let skipWrite: Bool
     let extra: String
+    let hold: Double
 
     func fingerprintExtra(lake: Lake) throws -> String { extra }
 
@@ -73,6 +84,7 @@ struct EmitStage: StageDefinition {
             content += String(decoding: try FileInput.readAll(path: file.absolute), as: UTF8.self)
         }
         content += String(repeating: text, count: times)
+        if hold > 0 { try await Task.sleep(nanoseconds: UInt64(hold * 1e9)) }
         if fail {
             for output in context.outputs {
                 let file = try AtomicFile(path: output.absolute)
@@ -135,10 +147,11 @@ func fakeRegistry(_ world: FakeWorld = FakeWorld()) -> StageRegistry {
             let fail = config.bool("fail") ?? false
             let skipWrite = config.bool("skip_write") ?? false
             let extra = config.string("extra") ?? ""
+            let hold = config.duration("hold") ?? 0
             config.rejectUnknownKeys()
             guard let text, let inputs else { return nil }
             return EmitStage(world: world, inputs: inputs, text: text, times: times, fail: fail, skipWrite: skipWrite,
-                             extra: extra)
+                             extra: extra, hold: hold)
         },
         StageKind(name: "meet", summary: "waits for a partner", outputs: .required) { config, _ in
             guard config.expectMapping() else { return nil }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Lake
 import Pipeline
-import Stages
+@testable import Stages
 
 struct CommandStageTests {
     @Test func successPublishesTheOutputOnlyAtTheEnd() async throws {
@@ -201,6 +201,34 @@ struct CommandStageTests {
         let manifest = try await project.run()
         #expect(manifest.stage("count")?.reason == "input changed: raw_data/imports/in.txt")
         #expect(try project.read("processed_data/count.txt") == "2\n")
+    }
+
+    @Test func pathsWithSpacesAndQuotesAreQuoted() async throws {
+        let project = try Project()
+        try project.put("raw_data/imports/first file.txt", "1\n")
+        try project.put("raw_data/imports/it's.txt", "2\n")
+        try project.writePipeline("""
+            stages:
+              joined:
+                command: { run: "cat {in} > {out}", from: "raw_data/imports/*.txt" }
+                out: "processed_data/it's here $HOME.txt"
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        #expect(try project.read("processed_data/it's here $HOME.txt") == "1\n2\n")
+    }
+
+    @Test(arguments: [
+        ("plain/path-1.csv", "plain/path-1.csv"),
+        ("", "''"),
+        ("a b", "'a b'"),
+        ("it's", "'it'\\''s'"),
+        ("$HOME", "'$HOME'"),
+        ("a;rm -rf x", "'a;rm -rf x'"),
+        ("ünï", "ünï"),
+    ])
+    func shellQuoting(text: String, quoted: String) {
+        #expect(shellQuote(text) == quoted)
     }
 
     @Test func configurationProblems() throws {

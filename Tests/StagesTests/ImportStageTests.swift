@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import Lake
 import Pipeline
@@ -213,6 +214,33 @@ struct ImportStageTests {
         #expect(try project.records("processed_data/parts.jsonl").map { $0["id"] } == [1, 2, 3])
         #expect(manifest.stage("parts")?.counts["files_in"] == 2)
         #expect(manifest.stage("parts")?.inputs.map(\.path) == ["raw_data/imports/part-1.csv", "raw_data/imports/part-2.csv"])
+    }
+
+    @Test func reportsProgressPerFile() async throws {
+        final class Progress: @unchecked Sendable {
+            let lock = NSLock()
+            var steps: [String] = []
+        }
+        let project = try Project()
+        try project.put("raw_data/imports/part-1.csv", "id\n1\n")
+        try project.put("raw_data/imports/part-2.csv", "id\n2\n")
+        try project.writePipeline("""
+            stages:
+              parts:
+                import: { from: "raw_data/imports/part-*.csv" }
+                out: processed_data/parts.jsonl
+            """)
+        let progress = Progress()
+        let options = RunOptions()
+        let runner = PipelineRunner(spec: try project.load().0, lake: project.lake,
+                                    environment: PipelineEnvironment(variables: [:]),
+                                    logger: .init(label: "t") { _ in SwiftLogNoOpLogHandler() }, options: options) { event in
+            if case .stageProgress(let stage, let done, let total) = event {
+                progress.lock.withLock { progress.steps.append("\(stage) \(done)/\(total ?? -1)") }
+            }
+        }
+        #expect(await runner.run().status == .succeeded)
+        #expect(progress.lock.withLock { progress.steps } == ["parts 1/2", "parts 2/2"])
     }
 
     @Test func formatOverridesTheFileName() async throws {
