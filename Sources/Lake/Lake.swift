@@ -67,13 +67,25 @@ public struct LakePath: Sendable, Hashable, CustomStringConvertible {
         guard !parts.isEmpty else { throw LakeError(.invalidPath, "path names the lake root itself", path: raw) }
         relative = parts.joined(separator: "/")
         absolute = lake.root + "/" + relative
-        // Follow symlinks in the part that exists: it must still be inside the lake.
+        // Follow symlinks in the part that exists (lstat: a dangling link exists too): where it
+        // leads must still be inside the lake.
         var probe = absolute
-        while !FileManager.default.fileExists(atPath: probe) && probe.count > lake.root.count {
+        var info = stat()
+        while lstat(probe, &info) != 0 && probe.count > lake.root.count {
             probe = (probe as NSString).deletingLastPathComponent
         }
-        if let real = Lake.realPath(probe), real != lake.root && !real.hasPrefix(lake.root + "/") {
-            throw LakeError(.pathOutsideLake, "a symbolic link leads outside the lake (to \(real))", path: raw)
+        let target: String?
+        if let real = Lake.realPath(probe) {
+            target = real
+        } else if (info.st_mode & S_IFMT) == S_IFLNK, let link = try? FileManager.default.destinationOfSymbolicLink(atPath: probe) {
+            // Dangling: judge the text of the link, made absolute against its folder.
+            let base = link.hasPrefix("/") ? link : (probe as NSString).deletingLastPathComponent + "/" + link
+            target = URL(fileURLWithPath: base).standardizedFileURL.path
+        } else {
+            target = nil
+        }
+        if let target, target != lake.root && !target.hasPrefix(lake.root + "/") {
+            throw LakeError(.pathOutsideLake, "a symbolic link leads outside the lake (to \(target))", path: raw)
         }
     }
 
@@ -104,6 +116,16 @@ extension Lake {
             let last = index == parts.count - 1
             let entries = Self.listing(relative.isEmpty ? root : root + "/" + relative)
             if part == "**" {
+                if last {
+                    // A trailing ** matches every file at any depth below.
+                    for entry in entries {
+                        let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
+                        if entry.isFolder { try walk(child, index) }
+                        else if entry.isSymlink { if let resolved = try? resolve(child), !isFolder(resolved.absolute) { results.append(resolved) } }
+                        else { results.append(LakePath(checkedRelative: child, in: self)) }
+                    }
+                    return
+                }
                 try walk(relative, index + 1)
                 for entry in entries where entry.isFolder {
                     try walk(relative.isEmpty ? entry.name : relative + "/" + entry.name, index)
@@ -128,6 +150,11 @@ extension Lake {
         }
         try walk("", 0)
         return results.sorted { $0.relative < $1.relative }
+    }
+
+    private func isFolder(_ path: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
     }
 
     struct FolderEntry {
