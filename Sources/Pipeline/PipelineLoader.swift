@@ -196,6 +196,10 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
+        if sample.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
+            return false
+        }
         if sample.contains(where: { "*?[".contains($0) }) {
             value.error("an output path cannot be a glob")
             return false

@@ -72,9 +72,7 @@ struct LineReaderTests {
         // Known bug: LineReader only checks maxLineLength when its 1 MiB buffer fills, so any
         // limit below 1 MiB is silently not enforced.
         let reader = LineReader(ArraySource(String(repeating: "z", count: 100) + "\n"), maxLineLength: 10)
-        withKnownIssue("LineReader.maxLineLength below the 1 MiB buffer size is not enforced (LineReader.swift fill())") {
-            expectLakeError(.malformedRecord) { _ = try reader.nextLine() }
-        }
+        expectLakeError(.malformedRecord) { _ = try reader.nextLine() }
     }
 
     @Test func withNextLineHandsOutBytesWithoutTheBreak() throws {

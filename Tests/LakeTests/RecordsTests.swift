@@ -58,9 +58,7 @@ struct RecordReaderTests {
         let text = error.map { "\($0)" } ?? ""
         #expect(text.hasPrefix("raw_data/imports/in.jsonl: "))
         #expect(text.contains("invalid JSON"))
-        withKnownIssue("RecordReader.reject(_:_:) adds 1 to a line number LineReader has already advanced") {
-            #expect(text.contains("line 2:"), "\(text)")
-        }
+        #expect(text.contains("line 2:"), "\(text)")
     }
 
     @Test func malformedJSONLWithSkipRejectsAndGoesOn() throws {
@@ -76,9 +74,7 @@ struct RecordReaderTests {
         #expect(rejected.allSatisfy { $0.file == "in.jsonl" })
         #expect(rejected[0].reason.hasPrefix("invalid JSON"))
         #expect(rejected[1].reason == "expected a JSON object")
-        withKnownIssue("RecordReader.reject(_:_:) reports JSONL lines one too high") {
-            #expect(rejected.map(\.line) == [2, 3, 5])
-        }
+        #expect(rejected.map(\.line) == [2, 3, 5])
     }
 
     @Test func onRejectCanStopTheRead() throws {
@@ -141,9 +137,7 @@ struct RecordReaderTests {
         let tmp = try TemporaryDirectory()
         try tmp.write("excel.csv", [0xEF, 0xBB, 0xBF] + Array("id,name\n1,a\n".utf8))
         let reader = try RecordReader(path: tmp.file("excel.csv"))
-        withKnownIssue("RecordReader keeps a UTF-8 byte order mark in the first CSV column name") {
-            #expect(reader.columns == ["id", "name"])
-        }
+        #expect(reader.columns == ["id", "name"])
     }
 
     @Test func emptyCSVHasNoColumnsAndNoRecords() throws {
@@ -203,9 +197,7 @@ struct RecordReaderTests {
 
     @Test func inferKeepsIntegersTooBigForInt64AsText() {
         // An id such as 12345678901234567890 does not fit Int64; as a Double it loses digits.
-        withKnownIssue("RecordReader.infer turns integers beyond Int64 into lossy doubles") {
-            #expect(RecordReader.infer("12345678901234567890") == .string("12345678901234567890"))
-        }
+        #expect(RecordReader.infer("12345678901234567890") == .string("12345678901234567890"))
     }
 
     @Test func unknownFormatAndMissingFile() throws {
@@ -316,9 +308,7 @@ struct RecordWriterTests {
         let reader = try RecordReader(path: tmp.file("out.csv"))
         var count = 0
         while try reader.next() != nil { count += 1 }
-        withKnownIssue("CSVEncoding writes a lone empty field as a blank line, which RecordReader skips") {
-            #expect(count == 3)
-        }
+        #expect(count == 3)
     }
 
     @Test func abandonLeavesTheOldFile() throws {

@@ -39,9 +39,7 @@ struct PipelineEnvironmentTests {
     @Test func quotedValueFollowedByAComment() {
         // `KEY="value" # note` is common in .env files; the quotes should go, like the comment.
         let pairs = PipelineEnvironment.parseDotEnv("TOKEN=\"abc def\" # from the vault\n").map { Pair($0.0, $0.1) }
-        withKnownIssue("PipelineEnvironment.parseDotEnv keeps the quotes of a quoted value that has a trailing comment") {
-            #expect(pairs == [Pair("TOKEN", "abc def")])
-        }
+        #expect(pairs == [Pair("TOKEN", "abc def")])
     }
 
     @Test func parseDotEnvWithCRLF() {
