@@ -85,6 +85,15 @@ struct AtomicFileTests {
         #expect(try tmp.listing() == ["out.txt"])
     }
 
+    @Test func permissionsAreApplied() throws {
+        let tmp = try TemporaryDirectory()
+        let file = try AtomicFile(path: tmp.file("private.txt"), permissions: 0o600)
+        try file.output.write("secret")
+        try file.commit()
+        let attributes = try FileManager.default.attributesOfItem(atPath: tmp.file("private.txt"))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
     @Test func createsMissingFolders() throws {
         let tmp = try TemporaryDirectory()
         try AtomicFile.write("deep", to: tmp.file("a/b/c/out.txt"))

@@ -355,6 +355,54 @@ struct PipelineRunnerTests {
         #expect(!project.exists("processed_data/later.txt"))
     }
 
+    @Test func afterOrdersStagesWithoutData() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              first:
+                emit: { text: "1", hold: 100ms }
+                out: processed_data/first.txt
+              second:
+                emit: { text: "2" }
+                out: processed_data/second.txt
+                after: first
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded)
+        let first = try #require(manifest.stage("first"))
+        let second = try #require(manifest.stage("second"))
+        let firstStart = try #require(first.startedAt.flatMap(Timestamp.parse))
+        let secondStart = try #require(second.startedAt.flatMap(Timestamp.parse))
+        #expect(secondStart.timeIntervalSince(firstStart) * 1000 >= Double(first.durationMs ?? 0) - 1)
+        #expect(second.inputs.isEmpty, "after: orders, it does not feed")
+    }
+
+    @Test func stageWithTwoOutputs() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              pair:
+                emit: { text: "both" }
+                out: [processed_data/one.txt, processed_data/two.txt]
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.stage("pair")?.outputs.map(\.path) == ["processed_data/one.txt", "processed_data/two.txt"])
+        #expect(manifest.stage("pair")?.outputs.map(\.records) == [1, 1])
+        try FileManager.default.removeItem(atPath: project.lake.root + "/processed_data/two.txt")
+        let again = try await project.run()
+        #expect(again.stage("pair")?.reason == "output missing: processed_data/two.txt")
+        #expect(try project.read("processed_data/two.txt") == "both")
+    }
+
+    @Test func dryRunOptionsInTheManifest() async throws {
+        let project = try chainProject()
+        let manifest = try await project.run { $0.dryRun = true; $0.force = true; $0.stages = ["a"] }
+        #expect(manifest.options == ["--force", "--stage=a", "--dry-run", "--date=2026-01-02"])
+        #expect(manifest.stages.map(\.name) == ["a"])
+        #expect(manifest.stage("a")?.reason == "forced")
+        #expect(manifest.stage("a")?.status == .planned)
+    }
+
     @Test func stageThatWritesNoOutputFails() async throws {
         let project = try Project()
         try project.writePipeline("""
