@@ -229,6 +229,69 @@ struct CommandStageTests {
         #expect(shellQuote(text) == quoted)
     }
 
+    @Test func workingDirectoryFromCwd() async throws {
+        let project = try Project()
+        try project.writeProjectFile("scripts/data/input.txt", "from scripts\n")
+        try project.writePipeline("""
+            stages:
+              here:
+                command: { run: "cat data/input.txt > {out}", cwd: scripts }
+                out: processed_data/here.txt
+              missing:
+                command: { run: "echo x > {out}", cwd: no-such-folder }
+                out: processed_data/missing.txt
+            """)
+        let manifest = try await project.run()
+        #expect(try project.read("processed_data/here.txt") == "from scripts\n")
+        let missing = try #require(manifest.stage("missing"))
+        #expect(missing.status == .failed)
+        #expect(missing.error?.hasPrefix("command exited with status 126") == true, "\(missing.error ?? "")")
+    }
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    private func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].hasPrefix(" Z")
+    }
+
+    @Test func cancellingTheRunStopsTheCommandAndWhatItStarted() async throws {
+        let project = try Project()
+        try project.put("processed_data/long.txt", "earlier\n")
+        try project.writePipeline("""
+            stages:
+              long:
+                command: { run: "echo partial > {out}; sleep 30 & echo $! > {lake}/grandchild.pid; wait" }
+                out: processed_data/long.txt
+            """)
+        let task = Task { try await project.run() }
+        var grandchild: pid_t?
+        for _ in 0..<1000 {
+            if let text = try? project.read("grandchild.pid"), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                grandchild = pid
+                break
+            }
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
+        let pid = try #require(grandchild)
+        defer { kill(pid, SIGKILL) }
+        #expect(isAlive(pid))
+        let began = Date()
+        task.cancel()
+        let manifest = try await task.value
+        #expect(Date().timeIntervalSince(began) < 10)
+        #expect(manifest.status == .interrupted)
+        #expect(manifest.stage("long")?.error == "interrupted")
+        var gone = false
+        for _ in 0..<200 where !gone {
+            gone = !isAlive(pid)
+            if !gone { try await Task.sleep(nanoseconds: 10_000_000) }
+        }
+        #expect(gone, "the command's own children are stopped with it")
+        #expect(try project.read("processed_data/long.txt") == "earlier\n")
+        #expect(project.temporaries(in: "processed_data").isEmpty)
+    }
+
     @Test func configurationProblems() throws {
         let project = try Project()
         try project.writePipeline("""
