@@ -19,6 +19,7 @@ struct AgentShop: AsyncParsableCommand {
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            ScheduleCommand.self,
             DBCommand.self,
             ExtractCommand.self,
         ]
