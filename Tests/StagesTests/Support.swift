@@ -15,7 +15,7 @@ final class Project: @unchecked Sendable {
         var template = Array((NSTemporaryDirectory() + "/StagesTests-\(name)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw StageError("mkdtemp failed") }
         let path = String(cString: made)
-        root = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? path
+        root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         lake = Lake(root: root + "/lake")
         try LakeLayout.create(at: lake)
     }
