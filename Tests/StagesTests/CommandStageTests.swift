@@ -292,6 +292,22 @@ struct CommandStageTests {
         #expect(project.temporaries(in: "processed_data").isEmpty)
     }
 
+    @Test func everyOutputIsPublished() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              pair:
+                command:
+                  run: 'n=0; for f in {out}; do n=$((n+1)); echo "file $n" > "$f"; done'
+                out: [processed_data/first.txt, processed_data/second.txt]
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        #expect(try project.read("processed_data/first.txt") == "file 1\n")
+        #expect(try project.read("processed_data/second.txt") == "file 2\n")
+        #expect(manifest.stage("pair")?.outputs.count == 2)
+    }
+
     @Test func configurationProblems() throws {
         let project = try Project()
         try project.writePipeline("""
