@@ -5,5 +5,6 @@ public enum BuiltinStages {
     public static let registry = StageRegistry([
         ImportStage.kind,
         CommandStage.kind,
+        AggregateStage.kind,
     ])
 }
