@@ -210,7 +210,8 @@ public final class RecordReader {
     }
 
     private func reject(_ reason: String, _ bytes: UnsafeRawBufferPointer) -> RejectedRecord {
-        RejectedRecord(file: displayPath, line: (lines?.lineNumber ?? 0) + 1, reason: reason,
+        // Called inside `withNextLine`, which has already counted the line.
+        RejectedRecord(file: displayPath, line: lines?.lineNumber ?? 0, reason: reason,
                        raw: String(decoding: bytes.prefix(64 * 1024), as: UTF8.self))
     }
 

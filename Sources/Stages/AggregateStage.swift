@@ -46,8 +46,12 @@ public enum AggregateStage {
                     guard parser.currentToken.kind == .end else {
                         throw ExpressionError("expected one field name, found \(parser.describeCurrent)", offset: parser.currentToken.offset)
                     }
-                    if groupBy.contains(path) { item.error("'\(path)' is grouped by twice"); ok = false }
-                    groupBy.append(path)
+                    if groupBy.contains(path) {
+                        item.error("'\(path)' is grouped by twice")
+                        ok = false
+                    } else {
+                        groupBy.append(path)
+                    }
                 } catch {
                     item.error(error.message, atOffset: error.offset)
                     ok = false

@@ -18,6 +18,7 @@ struct AgentShop: AsyncParsableCommand {
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            ExportCommand.self,
         ]
     )
 }
