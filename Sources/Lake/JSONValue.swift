@@ -243,14 +243,8 @@ struct JSONParser {
     /// Reads a key and returns its index in the projection, or -1.
     private mutating func projectedKey(_ projection: FieldProjection) throws(JSONParseError) -> Int {
         let start = i + 1
-        var k = start
-        while k < bytes.count {
-            let b = bytes[k]
-            if b == UInt8(ascii: "\"") { break }
-            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { k = -1; break }
-            k += 1
-        }
-        if k > 0 && k < bytes.count {
+        let k = plainRunEnd(from: start)
+        if k < bytes.count && bytes[k] == UInt8(ascii: "\"") {
             // Plain ASCII key: compare bytes without building a String.
             i = k + 1
             let key = UnsafeRawBufferPointer(rebasing: bytes[start..<k])
@@ -307,16 +301,36 @@ struct JSONParser {
     /// Checks a string without building it: plain ASCII is scanned; anything else (escapes,
     /// non-ASCII bytes) goes through `string()` so that its checks apply unchanged.
     private mutating func skipString() throws(JSONParseError) {
-        let start = i
-        var k = i + 1
-        while k < bytes.count {
-            let b = bytes[k]
-            if b == UInt8(ascii: "\"") { i = k + 1; return }
-            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { break }
+        let k = plainRunEnd(from: i + 1)
+        if k < bytes.count && bytes[k] == UInt8(ascii: "\"") { i = k + 1; return }
+        _ = try string()
+    }
+
+    /// The index of the first byte from `k` on that ends a plain ASCII run inside a string: a
+    /// quote, a backslash, a control character or a non-ASCII byte (or the end). Eight bytes at a
+    /// time: the lowest flagged byte of each test below is exact, so the lowest of all is the answer.
+    @inline(__always)
+    private func plainRunEnd(from start: Int) -> Int {
+        var k = start
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return count }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while k + 8 <= count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            var mask = word & highs                                   // >= 0x80
+            mask |= (word &- ones &* 0x20) & ~word & highs            // < 0x20
+            mask |= (quote &- ones) & ~quote & highs                  // '"'
+            mask |= (backslash &- ones) & ~backslash & highs          // '\\'
+            if mask != 0 { return k + mask.trailingZeroBitCount >> 3 }
+            k += 8
+        }
+        while k < count {
+            let b = base.load(fromByteOffset: k, as: UInt8.self)
+            if b == 0x22 || b == 0x5C || b < 0x20 || b >= 0x80 { return k }
             k += 1
         }
-        i = start
-        _ = try string()
+        return count
     }
 
     /// The number grammar of `number()`, without converting.
@@ -483,6 +497,7 @@ struct JSONParser {
     private mutating func string() throws(JSONParseError) -> String {
         i += 1
         let start = i
+        i = plainRunEnd(from: i)
         // Fast path: no escapes.
         while i < bytes.count {
             let b = bytes[i]

@@ -361,6 +361,8 @@ final class Aggregation {
     private let numericField: [Bool]
 
     private var groups: [[JSONValue]: GroupState] = [:]
+    /// Groups by one field: keyed by the value itself, which hashes faster than a one-element array.
+    private var singleKeyGroups: [JSONValue: GroupState] = [:]
     private var top: [JSONValue] = []
     private var values: [JSONValue]
     private var key: [JSONValue]
@@ -398,27 +400,52 @@ final class Aggregation {
 
     /// Reads every record of `reader` into the groups.
     func consume(_ reader: RecordReader) throws {
+        // The loop runs once per record: everything it touches is a local, so that the optimiser
+        // sees no class property access (exclusivity checks) and no shared array (copy checks).
+        let fields = self.fields, fieldSlots = self.fieldSlots, groupFieldIndex = self.groupFieldIndex
+        let measuredFieldIndex = self.measuredFieldIndex, measureFieldIndex = self.measureFieldIndex
+        let numericField = self.numericField, filterFieldIndex = self.filterFieldIndex, filter = self.filter
+        let projection = self.projection
+        let nested = fields.map { $0.parts.count > 1 }
+        let singleKey = groupFieldIndex.count == 1 ? groupFieldIndex[0] : -1
+        var top = self.top, values = self.values, key = self.key
+        var groups = self.groups, singleKeyGroups = self.singleKeyGroups
+        self.groups = [:]
+        self.singleKeyGroups = [:]
+        var filteredOut = 0
         defer {
+            self.groups = groups
+            self.singleKeyGroups = singleKeyGroups
+            self.top = top
+            stats.filteredOut += filteredOut
             stats.recordsIn += reader.recordCount
             stats.rejected += reader.rejectedCount
         }
         while try reader.next(projecting: projection, into: &top) {
             for i in fields.indices {
-                let field = fields[i]
-                values[i] = field.parts.count == 1 ? top[fieldSlots[i]] : field.descend(from: top[fieldSlots[i]])
+                values[i] = nested[i] ? fields[i].descend(from: top[fieldSlots[i]]) : top[fieldSlots[i]]
             }
             if let filter, filter.evaluate({ values[filterFieldIndex[$0]] }) != true {
-                stats.filteredOut += 1
+                filteredOut += 1
                 continue
             }
-            for i in key.indices { key[i] = values[groupFieldIndex[i]] }
             let group: GroupState
-            if let found = groups[key] {
-                group = found
+            if singleKey >= 0 {
+                let k = values[singleKey]
+                if let found = singleKeyGroups[k] {
+                    group = found
+                } else {
+                    group = makeGroup([k])
+                    singleKeyGroups[k] = group
+                }
             } else {
-                group = GroupState(key: key, plan: plan, measureFieldIndex: measureFieldIndex,
-                                   measuredFieldCount: measuredFieldIndex.count, quantileFields: quantileFields)
-                groups[key] = group
+                for i in key.indices { key[i] = values[groupFieldIndex[i]] }
+                if let found = groups[key] {
+                    group = found
+                } else {
+                    group = makeGroup(key)
+                    groups[key] = group
+                }
             }
             group.rows += 1
             for f in measuredFieldIndex.indices {
@@ -431,14 +458,20 @@ final class Aggregation {
                     noteNonNumeric(value, reader)
                 }
             }
-            for (m, accumulator) in group.accumulators.enumerated() {
+            let accumulators = group.accumulators
+            for m in accumulators.indices {
                 let f = measureFieldIndex[m]
                 guard f >= 0 else { continue }
                 let value = values[measuredFieldIndex[f]]
-                if !value.isNull { _ = accumulator.add(value) }
+                if !value.isNull { _ = accumulators[m].add(value) }
             }
             if reader.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
         }
+    }
+
+    private func makeGroup(_ key: [JSONValue]) -> GroupState {
+        GroupState(key: key, plan: plan, measureFieldIndex: measureFieldIndex,
+                   measuredFieldCount: measuredFieldIndex.count, quantileFields: quantileFields)
     }
 
     private func noteNonNumeric(_ value: JSONValue, _ reader: RecordReader) {
@@ -449,10 +482,9 @@ final class Aggregation {
     /// The output rows: one per group (one in all when there is no `group_by`), filtered by
     /// `having`, ordered and limited.
     func finish() -> [[JSONValue]] {
-        if groups.isEmpty && plan.groupBy.isEmpty {
-            groups[[]] = GroupState(key: [], plan: plan, measureFieldIndex: measureFieldIndex,
-                                    measuredFieldCount: measuredFieldIndex.count, quantileFields: quantileFields)
-        }
+        for (k, group) in singleKeyGroups { groups[[k]] = group }
+        singleKeyGroups = [:]
+        if groups.isEmpty && plan.groupBy.isEmpty { groups[[]] = makeGroup([]) }
         stats.groups = groups.count
         // Default order: by the group key, so that output is the same whatever the input order.
         let ordered = groups.values.sorted { a, b in
