@@ -200,7 +200,7 @@ struct JSONParser {
     /// it: a text that `parse` rejects is rejected here too, with the same message.
     /// Returns false when the text is valid JSON but not an object.
     static func parseProjected(_ bytes: UnsafeRawBufferPointer, _ projection: FieldProjection,
-                               into values: inout [JSONValue]) throws(JSONParseError) -> Bool {
+                               into values: UnsafeMutableBufferPointer<JSONValue>) throws(JSONParseError) -> Bool {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         guard parser.i < bytes.count, bytes[parser.i] == UInt8(ascii: "{") else {
@@ -208,13 +208,13 @@ struct JSONParser {
             return false
         }
         for k in values.indices { values[k] = .null }
-        try parser.projectedObject(projection, &values)
+        try parser.projectedObject(projection, values)
         parser.skipSpace()
         if parser.i != bytes.count { throw parser.error("unexpected text after the JSON value") }
         return true
     }
 
-    private mutating func projectedObject(_ projection: FieldProjection, _ values: inout [JSONValue]) throws(JSONParseError) {
+    private mutating func projectedObject(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws(JSONParseError) {
         try enter()
         i += 1
         skipSpace()

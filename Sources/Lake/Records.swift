@@ -132,7 +132,9 @@ public final class RecordReader {
         if values.count != projection.keys.count { values = Array(repeating: .null, count: projection.keys.count) }
         while true {
             do {
-                let found = try lines != nil ? nextProjectedJSON(projection, &values) : nextProjectedCSV(projection, &values)
+                let found = try values.withUnsafeMutableBufferPointer { buffer in
+                    try lines != nil ? nextProjectedJSON(projection, buffer) : nextProjectedCSV(projection, buffer)
+                }
                 if found { recordCount += 1 }
                 return found
             } catch let rejected as RejectedRecord {
@@ -147,13 +149,13 @@ public final class RecordReader {
 
     private enum ProjectedLine { case record, blank, rejected(RejectedRecord) }
 
-    private func nextProjectedJSON(_ projection: FieldProjection, _ values: inout [JSONValue]) throws -> Bool {
+    private func nextProjectedJSON(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {
         guard let reader = lines else { return false }
         while true {
             let result: ProjectedLine? = try reader.withNextLine { bytes in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
                 do {
-                    guard try JSONParser.parseProjected(bytes, projection, into: &values) else {
+                    guard try JSONParser.parseProjected(bytes, projection, into: values) else {
                         return .rejected(reject("expected a JSON object", bytes))
                     }
                     return .record
@@ -173,7 +175,7 @@ public final class RecordReader {
 
     private var projectedColumns: [Int?]?
 
-    private func nextProjectedCSV(_ projection: FieldProjection, _ values: inout [JSONValue]) throws -> Bool {
+    private func nextProjectedCSV(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {
         let columns = projectedColumns ?? projection.keys.map { header.firstIndex(of: $0) }
         projectedColumns = columns
         guard let row = try nextCSVRow() else { return false }

@@ -364,7 +364,6 @@ final class Aggregation {
     /// Groups by one field: keyed by the value itself, which hashes faster than a one-element array.
     private var singleKeyGroups: [JSONValue: GroupState] = [:]
     private var top: [JSONValue] = []
-    private var values: [JSONValue]
     private var key: [JSONValue]
 
     init(_ plan: AggregationPlan) {
@@ -394,7 +393,6 @@ final class Aggregation {
             }
         }
         numericField = numeric
-        values = Array(repeating: .null, count: fields.count)
         key = Array(repeating: .null, count: plan.groupBy.count)
     }
 
@@ -405,15 +403,20 @@ final class Aggregation {
         let fields = self.fields, fieldSlots = self.fieldSlots, groupFieldIndex = self.groupFieldIndex
         let measuredFieldIndex = self.measuredFieldIndex, measureFieldIndex = self.measureFieldIndex
         let numericField = self.numericField, filterFieldIndex = self.filterFieldIndex, filter = self.filter
+        let measureKinds = plan.measures.map { GroupState.Kind($0.function) }
         let projection = self.projection
         let nested = fields.map { $0.parts.count > 1 }
         let singleKey = groupFieldIndex.count == 1 ? groupFieldIndex[0] : -1
-        var top = self.top, values = self.values, key = self.key
+        var top = self.top, key = self.key
+        let values = UnsafeMutableBufferPointer<JSONValue>.allocate(capacity: fields.count)
+        values.initialize(repeating: .null)
         var groups = self.groups, singleKeyGroups = self.singleKeyGroups
         self.groups = [:]
         self.singleKeyGroups = [:]
         var filteredOut = 0
         defer {
+            _ = values.deinitialize()
+            values.deallocate()
             self.groups = groups
             self.singleKeyGroups = singleKeyGroups
             self.top = top
@@ -458,12 +461,12 @@ final class Aggregation {
                     noteNonNumeric(value, reader)
                 }
             }
-            let accumulators = group.accumulators
-            for m in accumulators.indices {
-                let f = measureFieldIndex[m]
-                guard f >= 0 else { continue }
-                let value = values[measuredFieldIndex[f]]
-                if !value.isNull { _ = accumulators[m].add(value) }
+            for m in measureKinds.indices {
+                let kind = measureKinds[m]
+                if kind == .none { continue }
+                let value = values[measuredFieldIndex[measureFieldIndex[m]]]
+                if value.isNull { continue }
+                if kind == .sum { _ = group.sums[m].add(value) } else { _ = group.accumulators[m]!.add(value) }
             }
             if reader.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
         }
@@ -497,7 +500,7 @@ final class Aggregation {
         var rows: [[JSONValue]] = []
         for group in ordered {
             var row = group.key
-            for accumulator in group.accumulators { row.append(accumulator.result()) }
+            for m in plan.measures.indices { row.append(group.result(m, plan.measures[m].function)) }
             if plan.nullCounts { for n in group.nulls { row.append(.int(Int64(n))) } }
             if let having = plan.having, having.evaluate({ row[plan.havingColumns[$0]] }) != true { continue }
             rows.append(row)
@@ -550,34 +553,81 @@ final class ValueList {
 
 /// One group's running state.
 final class GroupState {
+    /// How a measure takes values, for the per-record loop.
+    enum Kind {
+        /// Nothing per value: `count()` reads `rows`; quantiles read the group's value lists.
+        case none
+        /// `sum` / `avg`, kept inline in `sums`.
+        case sum
+        /// An `Accumulator` object.
+        case object
+
+        init(_ function: Measure.Function) {
+            switch function {
+            case .count, .quantile: self = .none
+            case .sum, .avg: self = .sum
+            default: self = .object
+            }
+        }
+    }
+
     let key: [JSONValue]
     var rows = 0
     /// Nulls per measured field.
-    var nulls: [Int]
+    let nulls: UnsafeMutableBufferPointer<Int>
+    /// Per measure; used by `sum` and `avg` only.
+    let sums: UnsafeMutableBufferPointer<SumState>
+    /// Per measure; set for the `.object` kind only.
+    var accumulators: [Accumulator?] = []
     /// Shared value lists per measured field that has a quantile (nil elsewhere).
     var quantileValues: [ValueList?]
-    var accumulators: [Accumulator] = []
 
     init(key: [JSONValue], plan: AggregationPlan, measureFieldIndex: [Int], measuredFieldCount: Int, quantileFields: [Int]) {
         self.key = key
-        nulls = Array(repeating: 0, count: measuredFieldCount)
+        nulls = .allocate(capacity: measuredFieldCount)
+        nulls.initialize(repeating: 0)
+        sums = .allocate(capacity: plan.measures.count)
+        sums.initialize(repeating: SumState())
         quantileValues = Array(repeating: nil, count: measuredFieldCount)
         for f in quantileFields { quantileValues[f] = ValueList() }
-        for (m, measure) in plan.measures.enumerated() {
-            let f = measureFieldIndex[m]
+        for measure in plan.measures {
             switch measure.function {
-            case .count: accumulators.append(RowCount(group: self))
             case .countValues: accumulators.append(ValueCount())
             case .countDistinct: accumulators.append(DistinctCount())
-            case .sum: accumulators.append(Sum(average: false))
-            case .avg: accumulators.append(Sum(average: true))
             case .min: accumulators.append(Extreme(keepLarger: false))
             case .max: accumulators.append(Extreme(keepLarger: true))
-            case .quantile(let q): accumulators.append(Quantile(list: quantileValues[f]!, q: q))
             case .first: accumulators.append(FirstValue())
             case .last: accumulators.append(LastValue())
+            case .count, .sum, .avg, .quantile: accumulators.append(nil)
             }
         }
+        measureFields = measureFieldIndex
+    }
+
+    deinit {
+        nulls.deallocate()
+        sums.deallocate()
+    }
+
+    /// The value of measure `m`.
+    func result(_ m: Int, _ function: Measure.Function) -> JSONValue {
+        switch function {
+        case .count: return .int(Int64(rows))
+        case .sum: return sums[m].result(average: false)
+        case .avg: return sums[m].result(average: true)
+        case .quantile(let q):
+            // The list of this measure's field: the one quantile lists are keyed by.
+            return quantileList(m)?.quantile(q).map(JSONValue.double) ?? .null
+        default: return accumulators[m]?.result() ?? .null
+        }
+    }
+
+    /// For each measure, its measured field (-1 for `count()`).
+    let measureFields: [Int]
+
+    private func quantileList(_ m: Int) -> ValueList? {
+        let f = measureFields[m]
+        return f >= 0 ? quantileValues[f] : nil
     }
 }
 
@@ -586,12 +636,6 @@ class Accumulator {
     /// Takes a non-null value; false when the measure needs a number and this is not one.
     func add(_ value: JSONValue) -> Bool { true }
     func result() -> JSONValue { .null }
-}
-
-final class RowCount: Accumulator {
-    unowned let group: GroupState
-    init(group: GroupState) { self.group = group }
-    override func result() -> JSONValue { .int(Int64(group.rows)) }
 }
 
 final class ValueCount: Accumulator {
@@ -612,17 +656,16 @@ final class DistinctCount: Accumulator {
 
 /// `sum` and `avg`: exact while every value is an integer that fits; otherwise a compensated
 /// (Neumaier) double sum, so that long columns of decimals do not drift.
-final class Sum: Accumulator {
-    let average: Bool
+struct SumState {
     var n = 0
     var intSum: Int64 = 0
     var exactInt = true
     var sum = 0.0
     var compensation = 0.0
 
-    init(average: Bool) { self.average = average }
-
-    override func add(_ value: JSONValue) -> Bool {
+    /// Takes a non-null value; false when it is not a number.
+    @inline(__always)
+    mutating func add(_ value: JSONValue) -> Bool {
         let d: Double
         switch value {
         case .int(let i):
@@ -644,7 +687,7 @@ final class Sum: Accumulator {
         return true
     }
 
-    override func result() -> JSONValue {
+    func result(average: Bool) -> JSONValue {
         guard n > 0 else { return .null }
         if average { return .double(exactInt ? Double(intSum) / Double(n) : (sum + compensation) / Double(n)) }
         return exactInt ? .int(intSum) : .double(sum + compensation)
@@ -663,16 +706,6 @@ final class Extreme: Accumulator {
         return true
     }
     override func result() -> JSONValue { best ?? .null }
-}
-
-/// Reads a list the group fills (one list per field, shared by its quantiles).
-final class Quantile: Accumulator {
-    let list: ValueList
-    let q: Double
-    init(list: ValueList, q: Double) { self.list = list; self.q = q }
-    /// The group appends to the shared list; nothing to do per measure.
-    override func add(_ value: JSONValue) -> Bool { true }
-    override func result() -> JSONValue { list.quantile(q).map(JSONValue.double) ?? .null }
 }
 
 final class FirstValue: Accumulator {

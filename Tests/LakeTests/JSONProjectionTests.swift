@@ -45,8 +45,10 @@ import Testing
         }
         var values: [JSONValue] = Array(repeating: .null, count: 3)
         let projected: Result<Bool, JSONParseError> = bytes.withUnsafeBytes { raw in
-            do throws(JSONParseError) { return .success(try JSONParser.parseProjected(raw, projection, into: &values)) }
-            catch { return .failure(error) }
+            values.withUnsafeMutableBufferPointer { buffer in
+                do throws(JSONParseError) { return .success(try JSONParser.parseProjected(raw, projection, into: buffer)) }
+                catch { return .failure(error) }
+            }
         }
         let text = String(decoding: bytes, as: UTF8.self)
         switch (full, projected) {
