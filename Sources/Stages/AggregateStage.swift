@@ -31,6 +31,7 @@ public enum AggregateStage {
         let policy = config.choice("on_error", MalformedPolicy.allCases.map(\.rawValue)).flatMap(MalformedPolicy.init) ?? .fail
         let inferTypes = config.bool("infer_types") ?? true
         let nullCounts = config.bool("null_counts") ?? true
+        let quantiles = config.choice("quantiles", QuantileMethod.allCases.map(\.rawValue)).flatMap(QuantileMethod.init) ?? .exact
         var ok = inputs != nil
 
         // group_by: fields (dotted paths reach into nested objects).
@@ -139,7 +140,7 @@ public enum AggregateStage {
         return Definition(inputs: inputs, plan: AggregationPlan(
             groupBy: groupBy, measures: measures, filter: filter, having: having, havingColumns: havingColumns,
             order: order.map { AggregationPlan.OrderKey(column: $0.column, descending: $0.descending) },
-            limit: limit, nullCounts: nullCounts),
+            limit: limit, nullCounts: nullCounts, quantiles: quantiles),
             policy: policy, inferTypes: inferTypes)
     }
 
@@ -320,6 +321,7 @@ struct AggregationPlan: Sendable {
     let order: [OrderKey]
     let limit: Int?
     let nullCounts: Bool
+    var quantiles: QuantileMethod = .exact
 
     /// Fields measured (not counting `count()`), each once: one null count column each.
     var measuredFields: [FieldPath] { AggregateStage.unique(measures.compactMap(\.field)) }
@@ -456,7 +458,7 @@ final class Aggregation {
                 if value.isNull { group.nulls[f] += 1; continue }
                 guard numericField[f] else { continue }
                 if let d = value.doubleValue {
-                    group.quantileValues[f]?.values.append(d)
+                    group.quantileValues[f]?.add(d)
                 } else {
                     noteNonNumeric(value, reader)
                 }
@@ -533,13 +535,30 @@ final class Aggregation {
     }
 }
 
-/// The values of one field in one group, for its quantiles.
-final class ValueList {
+/// How quantiles (`median`, `pNN`, `percentile`) are computed.
+enum QuantileMethod: String, Sendable, CaseIterable {
+    /// Every value kept (8 bytes each), sorted at the end, interpolated linearly.
+    case exact
+    /// A DDSketch: memory bounded by the value range, not the count; relative error ≤ `QuantileSketch.relativeAccuracy`.
+    case sketch
+}
+
+/// Where one group keeps the numbers of one field for its quantiles.
+class QuantileStore {
+    func add(_ value: Double) {}
+    /// The q-quantile; nil when there are no values.
+    func quantile(_ q: Double) -> Double? { nil }
+}
+
+/// The values of one field in one group, for exact quantiles.
+final class ValueList: QuantileStore {
     var values: [Double] = []
     private var sorted = false
 
-    /// The q-quantile, interpolated linearly between the two nearest ranks; nil when empty.
-    func quantile(_ q: Double) -> Double? {
+    override func add(_ value: Double) { values.append(value) }
+
+    /// Interpolated linearly between the two nearest ranks, as DuckDB's `quantile_cont` and pandas do.
+    override func quantile(_ q: Double) -> Double? {
         guard !values.isEmpty else { return nil }
         if !sorted { values.sort(); sorted = true }
         let position = q * Double(values.count - 1)
@@ -548,6 +567,76 @@ final class ValueList {
         let fraction = position - Double(lower)
         if fraction == 0 || lower == upper { return values[lower] }
         return values[lower] + (values[upper] - values[lower]) * fraction
+    }
+}
+
+/// A DDSketch (Masson, Rim, Lee, VLDB 2019): values fall in logarithmic buckets whose bounds
+/// grow by γ = (1 + α) / (1 − α), so any value read back is within α of the value of that rank,
+/// relatively. Memory is one counter per bucket between the smallest and largest magnitude
+/// (about 1,850 for values from 0.01 to 1,000,000 at α = 0.5%), whatever the number of values.
+final class QuantileSketch: QuantileStore {
+    static let relativeAccuracy = 0.005
+    private static let gamma = (1 + relativeAccuracy) / (1 - relativeAccuracy)
+    private static let logGamma = Foundation.log(gamma)
+    /// Magnitudes below this count as zero (the sketch cannot index them).
+    private static let smallest = 1e-300
+
+    private var positive = Buckets()
+    private var negative = Buckets()
+    private var zeros = 0
+    private(set) var count = 0
+
+    /// Dense counters from `offset` on, grown at either end as values arrive.
+    struct Buckets {
+        var offset = 0
+        var counts: [Int] = []
+        var total = 0
+
+        mutating func add(_ index: Int) {
+            if counts.isEmpty {
+                offset = index
+                counts = [0]
+            } else if index < offset {
+                counts.insert(contentsOf: repeatElement(0, count: offset - index), at: 0)
+                offset = index
+            } else if index >= offset + counts.count {
+                counts.append(contentsOf: repeatElement(0, count: index - offset - counts.count + 1))
+            }
+            counts[index - offset] += 1
+            total += 1
+        }
+    }
+
+    /// Counters held, for the memory bound.
+    var bucketCount: Int { positive.counts.count + negative.counts.count }
+
+    private static func index(_ magnitude: Double) -> Int { Int((Foundation.log(magnitude) / logGamma).rounded(.up)) }
+    private static func value(_ index: Int) -> Double { 2 * Foundation.pow(gamma, Double(index)) / (gamma + 1) }
+
+    override func add(_ value: Double) {
+        count += 1
+        if value > Self.smallest { positive.add(Self.index(value)) }
+        else if value < -Self.smallest { negative.add(Self.index(-value)) }
+        else { zeros += 1 }
+    }
+
+    /// The value of rank ⌊q·(n−1)⌋ in sorted order, within the relative accuracy.
+    override func quantile(_ q: Double) -> Double? {
+        guard count > 0 else { return nil }
+        let rank = Int((q * Double(count - 1)).rounded(.down))
+        var seen = 0
+        // Negative values, most negative (largest magnitude) first.
+        for i in stride(from: negative.counts.count - 1, through: 0, by: -1) {
+            seen += negative.counts[i]
+            if seen > rank { return -Self.value(i + negative.offset) }
+        }
+        seen += zeros
+        if seen > rank { return 0 }
+        for i in positive.counts.indices {
+            seen += positive.counts[i]
+            if seen > rank { return Self.value(i + positive.offset) }
+        }
+        return positive.counts.isEmpty ? 0 : Self.value(positive.offset + positive.counts.count - 1)
     }
 }
 
@@ -580,7 +669,7 @@ final class GroupState {
     /// Per measure; set for the `.object` kind only.
     var accumulators: [Accumulator?] = []
     /// Shared value lists per measured field that has a quantile (nil elsewhere).
-    var quantileValues: [ValueList?]
+    var quantileValues: [QuantileStore?]
 
     init(key: [JSONValue], plan: AggregationPlan, measureFieldIndex: [Int], measuredFieldCount: Int, quantileFields: [Int]) {
         self.key = key
@@ -589,7 +678,7 @@ final class GroupState {
         sums = .allocate(capacity: plan.measures.count)
         sums.initialize(repeating: SumState())
         quantileValues = Array(repeating: nil, count: measuredFieldCount)
-        for f in quantileFields { quantileValues[f] = ValueList() }
+        for f in quantileFields { quantileValues[f] = plan.quantiles == .sketch ? QuantileSketch() : ValueList() }
         for measure in plan.measures {
             switch measure.function {
             case .countValues: accumulators.append(ValueCount())
@@ -625,7 +714,7 @@ final class GroupState {
     /// For each measure, its measured field (-1 for `count()`).
     let measureFields: [Int]
 
-    private func quantileList(_ m: Int) -> ValueList? {
+    private func quantileList(_ m: Int) -> QuantileStore? {
         let f = measureFields[m]
         return f >= 0 ? quantileValues[f] : nil
     }

@@ -198,6 +198,35 @@ import Testing
         #expect(abs(value - expected) < 1e-12, "\(measure) = \(value), expected \(expected)")
     }
 
+    @Test(arguments: [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])
+    func sketchQuantilesStayWithinTheirRelativeError(q: Double) throws {
+        // 1…10,000 in a scrambled order; the sketch answers the value of rank ⌊q·(n−1)⌋ within 0.5%.
+        let values = (0..<10_000).map { ($0 * 7_919) % 10_000 + 1 }
+        let text = values.map { "{\"v\":\($0)}\n" }.joined()
+        let result = try Self.run("from: raw_data/imports/s.jsonl\nquantiles: sketch\nmeasures: { q: \"percentile(v, \(q))\" }",
+                                  files: ["s.jsonl": text])
+        let estimate = try #require(result.rows.first?.first?.doubleValue)
+        let exact = (q * 9_999).rounded(.down) + 1
+        #expect(abs(estimate - exact) / exact <= QuantileSketch.relativeAccuracy + 1e-12, "q=\(q): \(estimate) vs \(exact)")
+    }
+
+    @Test func sketchHandlesNegativesAndZerosAndStaysSmall() {
+        let sketch = QuantileSketch()
+        for v in [-100.0, -10, 0, 0, 10, 100] { sketch.add(v) }
+        #expect(sketch.quantile(0.5) == 0)
+        #expect(abs(sketch.quantile(0)! + 100) <= 100 * QuantileSketch.relativeAccuracy)
+        #expect(abs(sketch.quantile(0.2)! + 10) <= 10 * QuantileSketch.relativeAccuracy)
+        #expect(abs(sketch.quantile(1)! - 100) <= 100 * QuantileSketch.relativeAccuracy)
+        #expect(QuantileSketch().quantile(0.5) == nil)
+
+        // A million values from 0.01 to 1,000,000: memory is the range's buckets, not the count.
+        let big = QuantileSketch()
+        var x = 0.01
+        for _ in 0..<1_000_000 { big.add(x); x = x * 1.000_018_4 }
+        #expect(big.count == 1_000_000)
+        #expect(big.bucketCount < 2_000, "\(big.bucketCount)")
+    }
+
     // MARK: where, having, order_by, limit
 
     @Test(arguments: [
