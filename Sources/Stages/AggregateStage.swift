@@ -264,7 +264,9 @@ struct Measure: Sendable, Equatable {
         }
         switch lower {
         case "count":
-            if call.arguments.isEmpty { return Measure(name: name, function: .count, field: nil) }
+            if call.arguments.isEmpty || (call.arguments.count == 1 && call.arguments[0].argument == .star) {
+                return Measure(name: name, function: .count, field: nil)
+            }
             try expectArguments(1)
             return Measure(name: name, function: .countValues, field: try fieldArgument())
         case "count_distinct":

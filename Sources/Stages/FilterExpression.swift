@@ -327,7 +327,7 @@ struct ExpressionLexer {
             let name = try quoted(c, what: "quoted field name")
             if name.isEmpty { throw ExpressionError("empty field name", offset: start) }
             return ExpressionToken(kind: .quotedIdentifier(name), offset: start)
-        case "(", ")", ",", ".":
+        case "(", ")", ",", ".", "*":
             i += 1
             return ExpressionToken(kind: .symbol(String(c)), offset: start)
         case "=":
@@ -617,6 +617,8 @@ struct FunctionCall: Equatable {
     enum Argument: Equatable {
         case field(FieldPath)
         case value(JSONValue)
+        /// `*`, as in SQL's `count(*)`.
+        case star
     }
 
     static func == (a: FunctionCall, b: FunctionCall) -> Bool {
@@ -662,6 +664,7 @@ extension ExpressionParser {
                 case .number(let v): arguments.append((.value(v), offset)); step()
                 case .string(let s): arguments.append((.value(.string(s)), offset)); step()
                 case .identifier, .quotedIdentifier: arguments.append((.field(try parseFieldPath()), offset))
+                case .symbol("*"): arguments.append((.star, offset)); step()
                 default:
                     throw ExpressionError("expected a field name or a number, found \(describeCurrent)", offset: offset)
                 }

@@ -122,10 +122,10 @@ import Testing
     @Test func oneGroupWithoutGroupBy() throws {
         let result = try Self.run("""
         from: raw_data/imports/p.jsonl
-        measures: { n: count(), avg_price: avg(price), max_rating: max(rating) }
+        measures: { n: count(), all: count(*), avg_price: avg(price), max_rating: max(rating) }
         """)
         // Prices 10, 20.5, 5, 30, 1 (one missing, one "n/a"): 66.5 / 5.
-        #expect(result.records == [["n": 7, "avg_price": 13.3, "max_rating": 5, "price_nulls": 1, "rating_nulls": 2]])
+        #expect(result.records == [["n": 7, "all": 7, "avg_price": 13.3, "max_rating": 5, "price_nulls": 1, "rating_nulls": 2]])
     }
 
     @Test func emptyInputGivesOneRowWithoutGroupByAndNoRowsWithIt() throws {
@@ -333,6 +333,7 @@ import Testing
         ("price > 3 vendor", 10, "unexpected 'vendor'"),
         ("avg(price) > 3", 3, "functions are not allowed here"),
         ("a not b", 2, "expected 'in' after 'not'"),
+        ("price * 2 > 3", 6, "expected 'and', 'or' or the end"),
     ])
     func expressionErrors(text: String, offset: Int, message: String) {
         #expect(throws: ExpressionError.self) { try FilterExpression.parse(text) }
