@@ -92,6 +92,12 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         }
     }
 
+    /// Whether `key` is present; compares lengths first, which rules out most keys without a string comparison.
+    func containsKey(_ key: String) -> Bool {
+        let length = key.utf8.count
+        return entries.contains { $0.key.utf8.count == length && $0.key == key }
+    }
+
     /// Appends without checking for an existing key; the parser uses it after its own check.
     mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         entries.append(Entry(key: key, value: value))
@@ -402,7 +408,7 @@ struct JSONParser {
             skipSpace()
             let v = try value()
             // Duplicate keys: the last one wins, as in most parsers.
-            if object[key] != nil { object[key] = v } else { object.appendUnchecked(key, v) }
+            if object.containsKey(key) { object[key] = v } else { object.appendUnchecked(key, v) }
             skipSpace()
             guard i < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -504,7 +510,7 @@ struct JSONParser {
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
                 i += 1
-                guard let s = String(validating: slice, as: UTF8.self) else {
+                guard let s = UTF8Text.string(slice) else {
                     i = start
                     throw error("invalid UTF-8 in a string")
                 }
@@ -518,7 +524,7 @@ struct JSONParser {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 i += 1
-                guard let s = String(validating: buffer, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                guard let s = buffer.withUnsafeBytes(UTF8Text.string) else { throw error("invalid UTF-8 in a string") }
                 return s
             }
             if b < 0x20 { throw error("control character in a string") }
@@ -570,6 +576,49 @@ struct JSONParser {
             i += 1
         }
         return value
+    }
+}
+
+/// Strict UTF-8 to `String` without the generic `String(validating:as:)`, whose unspecialised
+/// metadata lookups cost a third of the parse time of string-heavy records.
+enum UTF8Text {
+    /// The text, or nil when `bytes` is not well-formed UTF-8 (RFC 3629: no overlong forms,
+    /// no surrogates, nothing above U+10FFFF, no truncated sequences).
+    @inline(__always)
+    static func string(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard isValid(bytes) else { return nil }
+        return String(decoding: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
+    }
+
+    static func isValid(_ p: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = p.count
+        while i < n {
+            let b0 = p[i]
+            if b0 < 0x80 { i += 1; continue }
+            if b0 < 0xC2 { return false }  // a continuation byte, or an overlong two-byte form
+            if b0 < 0xE0 {
+                guard i + 1 < n, p[i + 1] & 0xC0 == 0x80 else { return false }
+                i += 2
+            } else if b0 < 0xF0 {
+                guard i + 2 < n else { return false }
+                let b1 = p[i + 1], b2 = p[i + 2]
+                guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80 else { return false }
+                if b0 == 0xE0 && b1 < 0xA0 { return false }   // overlong
+                if b0 == 0xED && b1 >= 0xA0 { return false }  // UTF-16 surrogates
+                i += 3
+            } else if b0 < 0xF5 {
+                guard i + 3 < n else { return false }
+                let b1 = p[i + 1], b2 = p[i + 2], b3 = p[i + 3]
+                guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return false }
+                if b0 == 0xF0 && b1 < 0x90 { return false }   // overlong
+                if b0 == 0xF4 && b1 >= 0x90 { return false }  // above U+10FFFF
+                i += 4
+            } else {
+                return false
+            }
+        }
+        return true
     }
 }
 
