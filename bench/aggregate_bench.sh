@@ -10,9 +10,13 @@
 #
 #   bench/aggregate_bench.sh            (RECORDS=200000 for a quick run; SCRATCH=.build-x for another build folder)
 #
-# Last full run (2026-11-25, release, 2 shared cores, load average ~3.6-7):
-#   agentshop 8.82 s 61 MB | DuckDB 2.0.1 6.50 s 243 MB | pandas 3.1.1 42.56 s 6576 MB
-#   (4.8x pandas, 0.74x DuckDB's speed; the three results agree to 1e-9)
+# Runs on 2026-11-25 (release, 2 cores shared with other builds, load average 3.6-8.8; the
+# three results agreed every time):
+#   wall s / peak MB      agentshop       DuckDB 2.0.1     pandas 3.1.1
+#   run 1                 8.82 / 61       6.50 / 243       42.56 / 6576
+#   run 2                17.90 / 59      13.79 / 240      100.79 / 6576
+#   run 3                14.08 / 62      13.75 / 220       51.70 / 6576
+#   run 3 CPU seconds     6.92            6.55             30.99
 #
 # Peers are installed into bench/.venv (pip) only. Results are printed and appended to
 # bench/results/<UTC date>.txt.
@@ -116,20 +120,21 @@ for key in ("category", "vendor"):
                   "avg_rating": g["rating"].mean()}).sort_index().to_csv(f"{out}/by_{key}.csv")
 PY
 
-# Seconds and peak RSS (MB) of a command: "seconds mb".
+# Wall seconds, peak RSS (MB) and CPU seconds (user + system) of a command: "seconds mb cpu".
+# On a shared machine wall time swings with the load; CPU time is the steadier figure.
 measure() {
     local log="$work/time.log"
-    /usr/bin/time -f "%e %M" -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { cat "$work/stderr.log" >&2; return 1; }
-    awk '{printf "%.2f %.0f\n", $1, $2 / 1024}' "$log"
+    /usr/bin/time -f "%e %M %U %S" -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || { cat "$work/stderr.log" >&2; return 1; }
+    awk '{printf "%.2f %.0f %.2f\n", $1, $2 / 1024, $3 + $4}' "$log"
 }
 
 mkdir -p "$work/duck" "$work/pandas"
 echo "running agentshop…" >&2
-read -r ours_s ours_mb < <(cd "$project" && measure "$bin" run bench --force --quiet)
+read -r ours_s ours_mb ours_cpu < <(cd "$project" && measure "$bin" run bench --force --quiet)
 echo "running DuckDB…" >&2
-read -r duck_s duck_mb < <(measure "$py" "$work/duck.py" "$data" "$work/duck")
+read -r duck_s duck_mb duck_cpu < <(measure "$py" "$work/duck.py" "$data" "$work/duck")
 echo "running pandas…" >&2
-read -r pandas_s pandas_mb < <(measure "$py" "$work/pan.py" "$data" "$work/pandas")
+read -r pandas_s pandas_mb pandas_cpu < <(measure "$py" "$work/pan.py" "$data" "$work/pandas")
 
 # The three must agree: same groups and counts, averages and p90 to 1e-9 relative.
 "$py" - "$project/datalake/processed_data/aggregations/bench" "$work/duck" "$work/pandas" <<'PY'
@@ -154,7 +159,7 @@ PY
 speed() { awk "BEGIN {printf \"%.2fx\", $1 / $2}"; }
 say "aggregate: $records records, ${size_mb} MB gzip (${raw_mb} MB JSONL), count/avg/p90 price + avg rating by category and by vendor"
 say "  $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-say "  agentshop run (2 aggregate stages)  ${ours_s} s  ${ours_mb} MB"
-say "  DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)')                       ${duck_s} s  ${duck_mb} MB"
-say "  pandas $("$py" -c 'import pandas; print(pandas.__version__)')                       ${pandas_s} s  ${pandas_mb} MB"
+say "  agentshop run (2 aggregate stages)  ${ours_s} s  ${ours_mb} MB  (CPU ${ours_cpu} s)"
+say "  DuckDB $("$py" -c 'import duckdb; print(duckdb.__version__)')                       ${duck_s} s  ${duck_mb} MB  (CPU ${duck_cpu} s)"
+say "  pandas $("$py" -c 'import pandas; print(pandas.__version__)')                       ${pandas_s} s  ${pandas_mb} MB  (CPU ${pandas_cpu} s)"
 say "  ours vs pandas: $(speed "$pandas_s" "$ours_s") faster (goal > 1x); vs DuckDB: $(speed "$duck_s" "$ours_s") of its speed (goal >= 0.5x); RSS goal < 100 MB"
