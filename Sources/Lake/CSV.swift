@@ -98,7 +98,7 @@ public final class CSVReader {
     }
 
     private func text(_ bytes: [UInt8], raw: [UInt8]) throws -> String {
-        guard let s = bytes.withUnsafeBytes(UTF8Text.string) else {
+        guard let s = String(validating: bytes, as: UTF8.self) else {
             try skipRestOfLine()
             throw Malformed(line: rowLine, reason: "invalid UTF-8", raw: String(decoding: raw, as: UTF8.self))
         }

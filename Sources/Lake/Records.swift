@@ -154,6 +154,10 @@ public final class RecordReader {
         while true {
             let result: ProjectedLine? = try reader.withNextLine { bytes in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
+                var bytes = bytes
+                if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // a UTF-8 byte order mark
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+                }
                 do {
                     guard try JSONParser.parseProjected(bytes, projection, into: values) else {
                         return .rejected(reject("expected a JSON object", bytes))
@@ -212,7 +216,7 @@ public final class RecordReader {
     }
 
     private func reject(_ reason: String, _ bytes: UnsafeRawBufferPointer) -> RejectedRecord {
-        // Called inside `withNextLine`, which has already counted the line.
+        // LineReader has already counted the line it handed us.
         RejectedRecord(file: displayPath, line: lines?.lineNumber ?? 0, reason: reason,
                        raw: String(decoding: bytes.prefix(64 * 1024), as: UTF8.self))
     }

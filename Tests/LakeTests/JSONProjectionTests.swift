@@ -117,5 +117,11 @@ import Testing
             #expect(rows == [[1, "x", nil], [nil, "y", nil]], "\(name)")
         }
         #expect(rejected == [4])
+
+        try "\u{FEFF}{\"a\":7}\n".write(toFile: folder + "/bom.jsonl", atomically: true, encoding: .utf8)
+        let reader = try RecordReader(path: folder + "/bom.jsonl")
+        var values: [JSONValue] = []
+        #expect(try reader.next(projecting: projection, into: &values))
+        #expect(values == [7, nil, nil])
     }
 }
