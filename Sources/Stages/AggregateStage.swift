@@ -99,10 +99,11 @@ public enum AggregateStage {
         var havingColumns: [Int] = []
         if let value = config.value("having"), let text = value.asString() {
             do throws(ExpressionError) {
-                let parsed = try FilterExpression.parse(text)
-                for field in parsed.fields {
+                var offsets: [Int] = []
+                let parsed = try FilterExpression.parse(text, fieldOffsets: &offsets)
+                for (k, field) in parsed.fields.enumerated() {
                     guard let index = columns.firstIndex(of: field.description) else {
-                        let offset = Self.offset(of: field, in: text)
+                        let offset = offsets[k]
                         throw ExpressionError("'having' compares output columns; '\(field)' is not one (columns: \(columns.joined(separator: ", ")))",
                                               offset: offset)
                     }
@@ -148,17 +149,6 @@ public enum AggregateStage {
         var out: [FieldPath] = []
         for field in fields where !out.contains(field) { out.append(field) }
         return out
-    }
-
-    /// Where a field first appears in an expression's text, for messages about it.
-    static func offset(of field: FieldPath, in text: String) -> Int {
-        let scalars = Array(text.unicodeScalars)
-        let needle = Array(field.parts[0].unicodeScalars)
-        guard !needle.isEmpty, scalars.count >= needle.count else { return 0 }
-        for start in 0...(scalars.count - needle.count) where Array(scalars[start..<start + needle.count]) == needle {
-            return start
-        }
-        return 0
     }
 
     struct Definition: StageDefinition {

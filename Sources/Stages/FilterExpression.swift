@@ -67,9 +67,17 @@ public indirect enum FilterExpression: Sendable, Equatable, CustomStringConverti
 
     /// Parses an expression. Field indices follow first appearance; `fields(of:)` lists them.
     public static func parse(_ text: String) throws(ExpressionError) -> FilterExpression {
+        var offsets: [Int] = []
+        return try parse(text, fieldOffsets: &offsets)
+    }
+
+    /// Parses an expression and gives, for each of its `fields`, where it first appears in the
+    /// text (for messages about a field, such as an unknown column).
+    public static func parse(_ text: String, fieldOffsets: inout [Int]) throws(ExpressionError) -> FilterExpression {
         var parser = ExpressionParser(text)
         let expression = try parser.parseExpression()
         try parser.expectEnd()
+        fieldOffsets = parser.fieldOffsets
         return expression
     }
 
@@ -423,6 +431,8 @@ struct ExpressionParser {
     private var position = 0
     private var lexError: ExpressionError?
     private var fieldIndex: [FieldPath: Int] = [:]
+    /// Where each field (by index) first appears.
+    private(set) var fieldOffsets: [Int] = []
 
     init(_ text: String) {
         do throws(ExpressionError) { tokens = try ExpressionLexer.tokenize(text) } catch {
@@ -595,12 +605,19 @@ struct ExpressionParser {
     }
 
     private mutating func parseField() throws(ExpressionError) -> FilterExpression {
+        let offset = current.offset
         let path = try parseFieldPath()
         if current.kind == .symbol("(") {
             throw ExpressionError("functions are not allowed here; compare fields and values", offset: current.offset)
         }
         let index: Int
-        if let known = fieldIndex[path] { index = known } else { index = fieldIndex.count; fieldIndex[path] = index }
+        if let known = fieldIndex[path] {
+            index = known
+        } else {
+            index = fieldIndex.count
+            fieldIndex[path] = index
+            fieldOffsets.append(offset)
+        }
         return .field(path, index: index)
     }
 }
