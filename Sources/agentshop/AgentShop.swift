@@ -22,6 +22,7 @@ struct AgentShop: AsyncParsableCommand {
             ScheduleCommand.self,
             DBCommand.self,
             ExtractCommand.self,
+            ExportCommand.self,
         ]
     )
 
