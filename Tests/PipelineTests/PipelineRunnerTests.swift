@@ -4,7 +4,9 @@ import Testing
 @testable import Pipeline
 
 /// The runner with fake stage kinds writing real files into a temporary lake.
-struct PipelineRunnerTests {
+// One test at a time: each run fsyncs outputs, state and manifests, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct PipelineRunnerTests {
     /// source -> a -> b -> c, and `other` beside them.
     private let chain = """
         pipeline: p

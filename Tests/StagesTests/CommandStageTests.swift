@@ -4,7 +4,9 @@ import Lake
 import Pipeline
 @testable import Stages
 
-struct CommandStageTests {
+// One test at a time: each run fsyncs outputs, state and manifests, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct CommandStageTests {
     @Test func successPublishesTheOutputOnlyAtTheEnd() async throws {
         let project = try Project()
         try project.put("raw_data/imports/in.txt", "input text\n")

@@ -5,7 +5,9 @@ import Lake
 import Pipeline
 import Stages
 
-struct ImportStageTests {
+// One test at a time: each run fsyncs outputs, state and manifests, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct ImportStageTests {
     private let productsCSV = #"""
         id,name,description,price,zip\#r
         1,"Widget, large","He said ""hi""",9.5,007\#r
