@@ -51,10 +51,9 @@ public struct HostPolicy: Sendable {
 
     /// Decides for an absolute URL; patterns are matched against the URL as given, so pass normalised URLs.
     public func decide(_ url: String) -> Decision {
-        guard let parsed = ParsedURL(url), let scheme = parsed.scheme?.lowercased(), let host = Self.host(of: url) else {
-            return .invalidURL
-        }
+        guard let parsed = ParsedURL(url), let scheme = parsed.scheme?.lowercased() else { return .invalidURL }
         guard allowedSchemes.contains(scheme) else { return .scheme(scheme) }
+        guard let host = Self.host(of: url) else { return .invalidURL }
         if !allowInternalAddresses, let kind = AddressClass.of(host: host), kind != .public {
             return .internalAddress(host: host, kind)
         }

@@ -65,7 +65,7 @@ public struct RobotsPolicy: Sendable, Equatable {
                 lastWasAgent = false
                 // An empty pattern matches nothing (`Disallow:` means "allow all").
                 guard !value.isEmpty else { continue }
-                let rule = Rule(allow: key == "allow", pattern: Self.normalizePattern(value))
+                let rule = Rule(allow: key == "allow", pattern: Self.canonical(value, isPattern: true))
                 for agent in currentAgents { groups[agent]?.rules.append(rule) }
             case "crawl-delay":
                 lastWasAgent = false
@@ -119,7 +119,7 @@ public struct RobotsPolicy: Sendable, Equatable {
         case .unreachable: return false
         case .parsed: break
         }
-        let target = Array(Self.normalizePath(path).utf8)
+        let target = Array(Self.canonical(path, isPattern: false).utf8)
         var best: Rule?
         for rule in group(for: userAgent).rules where Self.matches(pattern: Array(rule.pattern.utf8), path: target) {
             guard let current = best else { best = rule; continue }
@@ -189,12 +189,55 @@ public struct RobotsPolicy: Sendable, Equatable {
         return parsed.query.map { path + "?" + $0 } ?? path
     }
 
-    /// Patterns and paths are compared in one canonical form: unreserved characters decoded,
-    /// other escapes upper-cased, non-ASCII and control bytes percent-encoded (RFC 9309 §2.2.2).
-    static func normalizePath(_ path: String) -> String { PercentEncoding.normalize(path) }
+    /// Paths and patterns are compared in one canonical form (RFC 9309 §2.2.2 and its table): escapes of
+    /// printable ASCII decoded (`%62%61%7A` is `baz`, `%3A%2F` is `:/`), non-ASCII and other bytes
+    /// escaped with upper-case hex. `*` and `$` are escaped unless they are pattern wildcards, so a
+    /// literal `*` in a URL is only matched by `%2A` in a pattern.
+    static func canonical(_ text: String, isPattern: Bool) -> String {
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        func escape(_ byte: UInt8) {
+            out.append(UInt8(ascii: "%"))
+            out.append(hex[Int(byte >> 4)])
+            out.append(hex[Int(byte & 0x0F)])
+        }
+        var i = 0
+        while i < bytes.count {
+            var byte = bytes[i]
+            var escaped = false
+            if byte == UInt8(ascii: "%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
+                byte = high << 4 | low
+                escaped = true
+                i += 2
+            }
+            let isLast = i == bytes.count - 1
+            switch byte {
+            case UInt8(ascii: "*"):
+                if isPattern && !escaped { out.append(byte) } else { escape(byte) }
+            case UInt8(ascii: "$"):
+                if isPattern && !escaped && isLast { out.append(byte) } else { escape(byte) }
+            case UInt8(ascii: "%"):
+                escape(byte)
+            case 0x21...0x7E:
+                out.append(byte)
+            default:
+                escape(byte)
+            }
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 
-    /// The same as paths: `%2A` and `%24` are not unreserved, so they stay escaped and never become wildcards.
-    static func normalizePattern(_ pattern: String) -> String { PercentEncoding.normalize(pattern) }
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
 
     /// `*` matches any run of bytes; a final `$` anchors the end; otherwise a prefix match.
     static func matches(pattern: [UInt8], path: [UInt8]) -> Bool {
