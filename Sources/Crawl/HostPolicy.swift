@@ -74,8 +74,9 @@ public struct HostPolicy: Sendable {
 
     public func allows(_ url: String) -> Bool { decide(url) == .allowed }
 
-    /// The lower-cased host of an absolute URL without port, userinfo, brackets or a trailing dot.
-    static func host(of url: String) -> String? {
+    /// The lower-cased host of an absolute URL without port, userinfo, brackets or a trailing dot;
+    /// the key for per-host politeness and robots.txt.
+    public static func host(of url: String) -> String? {
         guard let parsed = ParsedURL(url), let authority = parsed.authority else { return nil }
         let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
         var (host, _) = URLNormalizer.splitHostPort(hostPort)

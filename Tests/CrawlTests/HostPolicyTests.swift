@@ -122,3 +122,16 @@ import Testing
         #expect(throws: URLPatternError.self) { try URLPattern.regex("(unclosed") }
     }
 }
+
+@Suite struct HostOfURLTests {
+    @Test(arguments: [
+        ("https://User:pw@Shop.Example.:8443/a", "shop.example"),
+        ("http://[FE80::1]:80/", "fe80::1"),
+        ("http://10.0.0.1/", "10.0.0.1"),
+        ("/relative", nil),
+        ("mailto:someone@shop.example", nil),
+    ] as [(String, String?)])
+    func hostOf(url: String, expected: String?) {
+        #expect(HostPolicy.host(of: url) == expected)
+    }
+}
