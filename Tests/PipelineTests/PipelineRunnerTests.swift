@@ -199,6 +199,23 @@ import Testing
         #expect(again.stage("other")?.reason == "input changed: raw_data/imports/other.txt")
     }
 
+    @Test func changedVariableInTheConfigurationRerunsTheStage() async throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              greet:
+                emit: { text: "${GREETING}" }
+                out: processed_data/greet.txt
+            """)
+        project.environment = PipelineEnvironment(variables: ["GREETING": "hello"])
+        _ = try await project.run()
+        #expect(try await project.run().stage("greet")?.status == .skipped)
+        project.environment = PipelineEnvironment(variables: ["GREETING": "bonjour"])
+        let manifest = try await project.run()
+        #expect(manifest.stage("greet")?.reason == "configuration changed")
+        #expect(try project.read("processed_data/greet.txt") == "bonjour")
+    }
+
     @Test func outputDeletedByHandIsRemade() async throws {
         let project = try chainProject()
         _ = try await project.run()
