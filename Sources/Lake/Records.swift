@@ -98,7 +98,6 @@ public final class RecordReader {
             } catch let bad as CSVReader.Malformed {
                 throw LakeError(.malformedRecord, "line \(bad.line): header row: \(bad.reason)", path: self.displayPath)
             }
-            if let first = header.first, first.hasPrefix("\u{FEFF}") { header[0].removeFirst() }  // UTF-8 BOM
             if Set(header).count != header.count {
                 throw LakeError(.malformedRecord, "line 1: header row repeats a column name", path: self.displayPath)
             }
@@ -247,7 +246,7 @@ public final class RecordReader {
                 throw RejectedRecord(file: displayPath, line: bad.line, reason: bad.reason, raw: bad.raw)
             }
             line = reader.rowLine
-            if row.count == 1 && row[0].isEmpty { continue }  // blank line
+            if row.count == 1 && row[0].isEmpty && reader.rowWasBlankLine { continue }  // a blank line, not ""
             guard row.count == header.count else {
                 throw RejectedRecord(file: displayPath, line: line,
                                      reason: "expected \(header.count) fields, found \(row.count)",

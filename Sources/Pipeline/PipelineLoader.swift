@@ -217,7 +217,7 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
-        if sample.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+        if sample.split(separator: "/").contains(where: { $0 != "." && $0.hasPrefix(".") }) {
             value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
             return false
         }
@@ -231,7 +231,7 @@ public struct PipelineLoader: Sendable {
     private func checkSourceExists(_ pattern: String, stage: StageSpec, diagnostics: Diagnostics) {
         guard let lake else { return }
         do {
-            if try lake.glob(pattern).isEmpty {
+            if try lake.glob(OutputTemplate.asGlob(pattern)).isEmpty {
                 diagnostics.error(line: stage.line, column: stage.column, keyPath: "stages.\(stage.name)",
                                   "no file in the lake (\(lake.root)) matches '\(pattern)', and no stage writes it")
             }
