@@ -158,7 +158,8 @@ struct MaterializeDefinition: StageDefinition {
     }
 
     func run(_ context: StageContext) async throws -> StageReport {
-        let store = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
+        // One writer at a time: a second materialize stage waits for the first one's transaction.
+        let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .seconds(1800), logger: context.logger)
         let database = store.database
         var rejectsWriter: RecordWriter?
         var recordsIn = 0
