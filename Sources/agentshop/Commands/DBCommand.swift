@@ -14,7 +14,7 @@ struct DBCommand: AsyncParsableCommand {
         `zcat FILE | sqlite3 NEW.db`), each with a .json sidecar holding its sha256, size, schema version
         and row counts. Exit codes: 0 ok, 1 the operation failed or was refused, 2 no lake, store or dump.
         """,
-        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Admin.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Admin.self, SyncRuns.self]
     )
 
     struct Init: AsyncParsableCommand {
@@ -254,6 +254,25 @@ struct DBCommand: AsyncParsableCommand {
                 let id = try AdminAccounts.setAdmin(in: store.database, username: username, email: email,
                                                     password: password, role: role)
                 print("admin '\(username)' (id \(id), role \(role)) saved in \(lake.storePath)")
+            }
+        }
+    }
+
+    struct SyncRuns: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync-runs",
+            abstract: "Record every run manifest in the lake as data_processing_tasks rows (idempotent).")
+        @OptionGroup var global: DBLakeOption
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let store = try Store.openMigrated(path: lake.storePath)
+                let (manifests, unreadable) = ManifestStore(lake: lake).all()
+                var rows = 0
+                for manifest in manifests { rows += try RunRecords.record(manifest, in: store.database) }
+                for path in unreadable { DBCommand.printError("skipped unreadable manifest \(path)") }
+                print("recorded \(rows) stage runs from \(manifests.count) manifests")
             }
         }
     }
