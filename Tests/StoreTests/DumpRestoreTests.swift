@@ -143,6 +143,24 @@ import Testing
         #expect(try snapshot(of: live + ".pre-restore") == beforeRestore)
     }
 
+    @Test func restoreIsRefusedWhileAnotherConnectionReadsTheStore() throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        _ = try makePopulatedStore(at: live)
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("d"), formats: [.sqlite]).first)
+        // A reader holds an old snapshot while a writer has added to the WAL: the WAL cannot be folded in.
+        let reader = try Database(path: live)
+        try reader.execute("BEGIN")
+        _ = try reader.scalar("SELECT count(*) FROM products")
+        let writer = try Database(path: live)
+        try writer.run("INSERT INTO products (slug, name) VALUES ('late', 'Late')")
+        let before = try snapshot(of: live)
+        expectStoreError(.busy) { _ = try StoreRestorer().restore(dumpPath: dump.path, to: live) }
+        try reader.execute("COMMIT")
+        #expect(try snapshot(of: live) == before)
+        #expect(!FileManager.default.fileExists(atPath: live + ".pre-restore"))
+    }
+
     // MARK: Refusals: each leaves the live database untouched.
 
     enum Damage: String, CaseIterable, Sendable {
