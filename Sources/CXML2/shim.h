@@ -17,4 +17,14 @@
 
 // xmlFree is a global function pointer that Swift 6 rejects as shared mutable state.
 static inline void agentshop_xmlFree(void *p) { xmlFree(p); }
+
+// libxml2 prints parse and XPath errors to stderr unless a handler is installed, and the handlers
+// are per thread. The generic handler is variadic, which Swift cannot implement, so both live here.
+static void agentshop_xml_ignore_generic(void *ctx, const char *msg, ...) { (void)ctx; (void)msg; }
+static void agentshop_xml_ignore_structured(void *ctx, xmlErrorPtr error) { (void)ctx; (void)error; }
+/// Silences libxml2's error output on the calling thread; errors are still kept in xmlGetLastError().
+static inline void agentshop_xml_silence(void) {
+    xmlSetGenericErrorFunc(NULL, agentshop_xml_ignore_generic);
+    xmlSetStructuredErrorFunc(NULL, agentshop_xml_ignore_structured);
+}
 #endif

@@ -139,8 +139,7 @@ public final class AtomicFile {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        temporaryPath = folder + "/." + url.lastPathComponent + Self.temporaryMarker
-            + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        temporaryPath = Self.temporaryPath(for: url.path)
         let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
         if fd < 0 { throw LakeError.posix("cannot create file", path: temporaryPath) }
         output = FileOutput(path: temporaryPath, fd: fd)
@@ -179,6 +178,25 @@ public final class AtomicFile {
 
     public static func write(_ string: String, to path: String) throws {
         try write(Array(string.utf8), to: path)
+    }
+
+    /// A fresh temporary path beside `path`, for a program that writes the file itself
+    /// (an external command); publish it with `publish(temporaryPath:to:)`.
+    public static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent().path + "/." + url.lastPathComponent + temporaryMarker
+            + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// Makes a complete file written elsewhere appear under its final name, durably.
+    public static func publish(temporaryPath: String, to path: String) throws {
+        let fd = open(temporaryPath, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw LakeError.posix("cannot open file to publish", path: temporaryPath) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        if !synced { throw LakeError.posix("fsync failed", path: temporaryPath) }
+        if rename(temporaryPath, path) != 0 { throw LakeError.posix("cannot rename into place", path: path) }
+        try syncFolder(of: path)
     }
 
     /// fsync on the folder makes the rename itself durable.

@@ -59,7 +59,7 @@ public struct PipelineLoader: Sendable {
             value.error("pipeline names may hold letters, digits, '_' and '-' only, found '\(name)'")
         }
         let description = top.string("description")
-        let schedule = top.string("schedule")
+        let schedule = top.value("schedule").flatMap(Self.readSchedule)
         let notify = top.value("notify").map { value -> JSONValue in
             value.expectMapping()
             return value.jsonValue()
@@ -80,10 +80,10 @@ public struct PipelineLoader: Sendable {
             }
             guard let stage = readStage(stageName, value, pipeline: name, stageNames: stageNames) else { continue }
             for (template, templateValue) in zip(stage.outputTemplates, stage.outputValues) {
-                if let owner = outputOwners[template] {
+                if let owner = outputOwners[Self.normalised(template)] {
                     templateValue.error("'\(template)' is also written by stage '\(owner.stage)' (line \(owner.line)); each file has one writer")
                 } else {
-                    outputOwners[template] = (stageName, templateValue.line)
+                    outputOwners[Self.normalised(template)] = (stageName, templateValue.line)
                 }
             }
             stages.append(stage.spec)
@@ -116,6 +116,27 @@ public struct PipelineLoader: Sendable {
                             notify: notify, maxParallel: maxParallel, stages: linked)
     }
 
+    /// `schedule: "0 3 * * *"` or `schedule: { cron: "0 3 * * *", timezone: Europe/Paris }`.
+    static func readSchedule(_ value: ConfigValue) -> Schedule? {
+        var text: String?
+        var zone: String?
+        var at = value
+        if value.isMapping {
+            if let cron = value.value("cron", required: true) { at = cron; text = cron.asString() }
+            zone = value.string("timezone")
+            value.rejectUnknownKeys()
+        } else {
+            text = value.asString()
+        }
+        guard let text else { return nil }
+        do {
+            return try Schedule(text, timeZone: zone)
+        } catch {
+            at.error(error.message)
+            return nil
+        }
+    }
+
     private struct ReadStage {
         let spec: StageSpec
         let outputTemplates: [String]
@@ -124,10 +145,11 @@ public struct PipelineLoader: Sendable {
     }
 
     private func readStage(_ name: String, _ value: ConfigValue, pipeline: String, stageNames: [String]) -> ReadStage? {
-        guard value.expectMapping(), let entries = value.entries() else { return nil }
-        let kindKeys = entries.filter { registry.kind(named: $0.key) != nil }
+        guard value.expectMapping() else { return nil }
+        let keys = value.keys
+        let kindKeys = keys.filter { registry.kind(named: $0) != nil }.compactMap { key in value.value(key).map { (key: key, value: $0) } }
         guard let kindEntry = kindKeys.first else {
-            let unknown = entries.map(\.key).filter { !Self.commonStageKeys.contains($0) }
+            let unknown = keys.filter { !Self.commonStageKeys.contains($0) }
             let hint = unknown.compactMap { Suggestion.closest(to: $0, in: registry.names) }.first.map { " (did you mean '\($0)'?)" } ?? ""
             value.error("no stage kind: add one of \(registry.names.joined(separator: ", "))\(hint)")
             return nil
@@ -136,7 +158,8 @@ public struct PipelineLoader: Sendable {
             kindKeys[1].value.error("a stage has one kind; found \(kindKeys.map { "'\($0.key)'" }.joined(separator: " and "))")
         }
         let kind = registry.kind(named: kindEntry.key)!
-        let context = StageConfigContext(pipeline: pipeline, stage: name, stageNames: stageNames)
+        let context = StageConfigContext(pipeline: pipeline, stage: name, stageNames: stageNames,
+                                         projectFolder: Self.projectFolder(ofPipelineFile: value.diagnostics.file))
         let definition = kind.configure(kindEntry.value, context)
 
         var templates: [String] = []
@@ -194,6 +217,10 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
+        if sample.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
+            return false
+        }
         if sample.contains(where: { "*?[".contains($0) }) {
             value.error("an output path cannot be a glob")
             return false
@@ -214,9 +241,21 @@ public struct PipelineLoader: Sendable {
         }
     }
 
+    /// `a//b/./c` → `a/b/c`: how the lake resolves it, so two spellings of one file are one output.
+    static func normalised(_ template: String) -> String {
+        template.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
     static func matches(pattern: String, template: String) -> Bool {
         pattern == template || fnmatch(pattern, template, FNM_PATHNAME) == 0
             || fnmatch(pattern, OutputTemplate.asGlob(template), FNM_PATHNAME) == 0
+    }
+
+    /// `X/pipelines/a.yaml` → `X`; a file anywhere else → its own folder. Absolute.
+    public static func projectFolder(ofPipelineFile file: String) -> String {
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        let folder = URL(fileURLWithPath: absolute).standardizedFileURL.deletingLastPathComponent()
+        return folder.lastPathComponent == "pipelines" ? folder.deletingLastPathComponent().path : folder.path
     }
 
     static func isValidName(_ name: String) -> Bool {

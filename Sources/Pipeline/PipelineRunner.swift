@@ -83,7 +83,8 @@ public struct PipelineRunner: Sendable {
         if !options.dryRun { persist(manifest, manifests) }
         logger.info("run started", metadata: ["run_id": "\(runID)", "pipeline": "\(spec.name)", "run_date": "\(runDate)"])
 
-        let hashes = HashCache(path: lake.stateFolder + "/hashes/" + spec.name + ".json")
+        if !options.dryRun { cleanUpAfterDeadRuns() }
+        let hashes = HashCache(path: lake.stateFolder + "/hashes/" + spec.name + ".txt")
         var state = PipelineState.load(lake: lake, pipeline: spec.name)
         let stages = selectedStages
         let forced = Set(options.force ? (options.stages.isEmpty ? stages.map(\.name) : options.stages) : [])
@@ -185,6 +186,24 @@ public struct PipelineRunner: Sendable {
         logger.info("run finished", metadata: ["status": "\(manifest.status.rawValue)"])
         return manifest
     }
+
+    /// Holding the lock means no other run of this pipeline is alive: stop what a killed run left
+    /// running and remove the temporaries it left in any stage's output folder.
+    private func cleanUpAfterDeadRuns() {
+        for stage in spec.stages {
+            if let pid = OrphanGuard(path: stateFolder(of: stage.name) + "/child.pid").reap() {
+                logger.warning("stopped a process left running by a killed run", metadata: ["stage": "\(stage.name)", "pid": "\(pid)"])
+            }
+            guard let outputs = try? stage.outputs(in: lake, runID: runID, runDate: runDate, pipeline: spec.name) else { continue }
+            for folder in Set(outputs.map(\.folder)) {
+                for name in AtomicFile.removeStaleTemporaries(in: folder) {
+                    logger.info("removed a temporary file left by a killed run", metadata: ["file": "\(name)"])
+                }
+            }
+        }
+    }
+
+    private func stateFolder(of stage: String) -> String { lake.stateFolder + "/stages/\(spec.name)/\(stage)" }
 
     private func persist(_ manifest: RunManifest, _ store: ManifestStore) {
         do { try store.write(manifest) } catch { logger.error("cannot write the run manifest: \(error)") }
@@ -297,9 +316,8 @@ public struct PipelineRunner: Sendable {
         record.startedAt = Timestamp.iso(began)
         do {
             let outputs = try stage.outputs(in: lake, runID: runID, runDate: runDate, pipeline: spec.name)
-            for folder in Set(outputs.map(\.folder)) { AtomicFile.removeStaleTemporaries(in: folder) }
             let rejects = try lake.resolve("raw_data/logs/\(spec.name)/\(runID).\(stage.name).rejects.jsonl")
-            let stageFolder = lake.stateFolder + "/stages/\(spec.name)/\(stage.name)"
+            let stageFolder = stateFolder(of: stage.name)
             let name = stage.name
             let events = onEvent
             var stageLogger = logger

@@ -83,6 +83,8 @@ public struct StageConfigContext: Sendable {
     public let stage: String
     /// Every stage name in the pipeline, to tell stage references from lake paths.
     public let stageNames: [String]
+    /// The project folder: the folder holding `pipelines/`, where scripts a stage runs live.
+    public let projectFolder: String
 
     /// Reads `from:`-style inputs: each entry names a stage, or a lake path or glob (anything with a `/`).
     public func inputs(_ value: ConfigValue?) -> [StageInput]? {
@@ -176,6 +178,10 @@ public final class StageContext: Sendable {
     }
 
     public func files(for input: StageInput) -> [LakePath] { inputs.first { $0.input == input }?.files ?? [] }
+
+    /// Where a stage that starts a process group records it, so that the next run can stop it
+    /// if this run is killed before it could.
+    public var childProcessGuard: OrphanGuard { OrphanGuard(path: stateFolder + "/child.pid") }
 
     /// Reports progress (units done, of a total when known); shown on a terminal.
     public func progress(_ done: Int, of total: Int? = nil) { onProgress(done, total) }

@@ -19,7 +19,7 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the store and apply every migration.")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try DBCommand.guarded {
@@ -39,7 +39,7 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations.")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try DBCommand.guarded {
@@ -59,7 +59,7 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the schema version, pending migrations and row counts.")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try DBCommand.guarded {
@@ -97,7 +97,7 @@ struct DBCommand: AsyncParsableCommand {
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Dump the store consistently (safe while pipelines write), then apply retention.")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         @Option(help: ArgumentHelp("Folder under db_dumps/: daily, weekly or manual.", valueName: "frequency"))
         var to: String = "manual"
@@ -142,7 +142,7 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Backups: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List dumps with age, size and verification state.")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         @Flag(help: "Skip re-hashing each dump (faster; state shows as 'unchecked').")
         var noVerify = false
@@ -188,7 +188,7 @@ struct DBCommand: AsyncParsableCommand {
             on a temporary copy first; a damaged or newer-schema dump is refused and the store is untouched.
             Stop pipelines that write to the store before restoring.
             """)
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         @Argument(help: ArgumentHelp("A dump file, a dump's name, or 'latest' (the newest dump that verifies).", valueName: "dump"))
         var dump: String
@@ -220,7 +220,7 @@ struct DBCommand: AsyncParsableCommand {
             (--password-stdin) or from AGENTSHOP_ADMIN_PASSWORD, never from the command line, and
             stored as PBKDF2-HMAC-SHA256 (pbkdf2_sha256$iterations$salt$hash).
             """)
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         @Option(help: "The admin's login name.")
         var username: String
@@ -247,7 +247,7 @@ struct DBCommand: AsyncParsableCommand {
                     password = value
                 } else {
                     DBCommand.printError("give the password on standard input with --password-stdin, or in AGENTSHOP_ADMIN_PASSWORD")
-                    throw ExitCode(2)
+                    throw ExitStatus.invalidInput
                 }
                 let lake = try global.openLake()
                 let store = try Store.openMigrated(path: lake.storePath)
@@ -262,7 +262,7 @@ struct DBCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync-runs",
             abstract: "Record every run manifest in the lake as data_processing_tasks rows (idempotent).")
-        @OptionGroup var global: DBLakeOption
+        @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try DBCommand.guarded {
@@ -283,15 +283,15 @@ struct DBCommand: AsyncParsableCommand {
             try body()
         } catch let error as StoreError {
             printError(error.description)
-            throw ExitCode(StoreError.notFound ~= error ? 2 : 1)
+            throw StoreError.notFound ~= error ? ExitStatus.invalidInput : ExitStatus.runFailed
         } catch let error as LakeError {
             printError(error.description)
-            throw ExitCode(1)
+            throw ExitStatus.runFailed
         }
     }
 
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data(("agentshop: " + message + "\n").utf8))
+        Console.error("agentshop: " + message)
     }
 
     static func formatBytes(_ bytes: Int64) -> String {
@@ -309,29 +309,5 @@ struct DBCommand: AsyncParsableCommand {
         case ..<172_800: return "\(Int(seconds / 3600))h"
         default: return "\(Int(seconds / 86_400))d"
         }
-    }
-}
-
-/// `--lake` and `--json` for `agentshop db`, until the command takes the CLI's `GlobalOptions`
-/// (same names and meaning: replace `DBLakeOption` with `GlobalOptions` and delete this type).
-struct DBLakeOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The lake folder (default: $AGENTSHOP_LAKE, else ./datalake).", valueName: "dir"))
-    var lake: String?
-
-    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
-    var json = false
-
-    /// The lake folder: --lake, then AGENTSHOP_LAKE, then ./datalake.
-    var lakePath: String {
-        lake ?? ProcessInfo.processInfo.environment["AGENTSHOP_LAKE"].flatMap { $0.isEmpty ? nil : $0 } ?? "datalake"
-    }
-
-    func openLake(mustExist: Bool = true) throws -> Lake {
-        let lake = Lake(root: lakePath)
-        if mustExist && !lake.exists {
-            DBCommand.printError("no lake at \(lake.root): run `agentshop init \(lakePath)` first, or pass --lake")
-            throw ExitCode(2)
-        }
-        return lake
     }
 }

@@ -1,0 +1,409 @@
+/// A CSS selector compiled to XPath 1.0, the way cssselect/parsel do it, so that one engine
+/// (libxml2's XPath) runs both kinds of query.
+///
+/// Supported: type and `*`, `#id`, `.class`, `[attr]`, `[attr=v]`, `^=`, `$=`, `*=`, `~=`, `|=`
+/// (with an optional ` i` flag), descendant, `>`, `+`, `~`, `:first-child`, `:last-child`,
+/// `:only-child`, `:nth-child(an+b)`, `:nth-last-child()`, `:first-of-type`, `:last-of-type`,
+/// `:nth-of-type()`, `:empty`, `:not(…)` (a selector list of compound selectors), selector lists,
+/// and parsel's `::text` and `::attr(name)` pseudo-elements at the end of a selector.
+/// Anything else is an `HTMLError` naming the 1-based position in the selector.
+public struct CSSSelector: Sendable, CustomStringConvertible {
+    public let source: String
+    /// The XPath text the selector compiles to.
+    public let xpathText: String
+
+    public init(_ source: String) throws(HTMLError) {
+        self.source = source
+        var parser = Parser(source)
+        xpathText = try parser.parseSelectorList()
+    }
+
+    /// The compiled XPath expression (compiled on each access; keep it when querying many pages).
+    public var xpath: XPathExpression {
+        get throws(HTMLError) { try XPathExpression(xpathText) }
+    }
+
+    public var description: String { source }
+
+    /// Compiles to XPath text without keeping the selector.
+    public static func toXPath(_ selector: String) throws(HTMLError) -> String { try CSSSelector(selector).xpathText }
+}
+
+private struct Parser {
+    let source: String
+    let chars: [Character]
+    var i = 0
+
+    init(_ source: String) {
+        self.source = source
+        chars = Array(source)
+    }
+
+    func error(_ message: String, at index: Int? = nil) -> HTMLError {
+        HTMLError(.selector, message, subject: source, position: (index ?? i) + 1)
+    }
+
+    var atEnd: Bool { i >= chars.count }
+    var current: Character? { i < chars.count ? chars[i] : nil }
+
+    mutating func skipSpace() -> Bool {
+        let start = i
+        while let c = current, c.isWhitespace { i += 1 }
+        return i > start
+    }
+
+    // selector-list := complex ("," complex)*
+    mutating func parseSelectorList() throws(HTMLError) -> String {
+        var parts: [String] = []
+        _ = skipSpace()
+        if atEnd { throw error("empty selector") }
+        while true {
+            parts.append(try parseComplex(insideNot: false))
+            _ = skipSpace()
+            if atEnd { break }
+            if current == "," {
+                i += 1
+                _ = skipSpace()
+                if atEnd { throw error("expected a selector after ','") }
+                continue
+            }
+            throw error("unexpected '\(current!)'")
+        }
+        return parts.joined(separator: " | ")
+    }
+
+    enum Combinator { case descendant, child, adjacent, sibling }
+
+    // complex := compound (combinator compound)* pseudo-element?
+    mutating func parseComplex(insideNot: Bool) throws(HTMLError) -> String {
+        var path = ""
+        var combinator: Combinator? = nil
+        while true {
+            let start = i
+            let compound = try parseCompound()
+            let pseudo = try parsePseudoElement()
+            if compound == nil && pseudo == nil {
+                if atEnd { throw error(combinator == nil ? "expected a selector" : "expected a selector after the combinator") }
+                throw error("unexpected '\(current!)'")
+            }
+            if insideNot && pseudo != nil { throw error("pseudo-elements are not allowed inside :not()", at: start) }
+            if let compound {
+                let step = compound.step
+                switch combinator {
+                case nil: path = "descendant-or-self::" + step
+                case .descendant: path += "/descendant::" + step
+                case .child: path += "/" + step
+                case .adjacent: path += "/following-sibling::*[1]/self::" + step
+                case .sibling: path += "/following-sibling::" + step
+                }
+            }
+            if let pseudo {
+                switch (compound == nil, combinator) {
+                case (false, _): path += "/" + pseudo.onElement
+                case (true, nil): path = pseudo.onContext
+                case (true, .descendant): path += "/descendant-or-self::" + pseudo.onDescendants
+                case (true, .child): path += "/" + pseudo.onElement
+                case (true, _): throw error("a pseudo-element needs an element after '+' or '~'", at: start)
+                }
+                // Nothing may follow a pseudo-element but the end or the next selector of a list.
+                let afterPseudo = i
+                _ = skipSpace()
+                if !atEnd && current != "," && !(insideNot && current == ")") {
+                    throw error("a pseudo-element must end the selector", at: afterPseudo)
+                }
+                i = afterPseudo
+                return path
+            }
+            // Combinator or end.
+            let hadSpace = skipSpace()
+            guard let c = current, c != ",", !(insideNot && c == ")") else {
+                return path
+            }
+            switch c {
+            case ">": combinator = .child; i += 1; _ = skipSpace()
+            case "+": combinator = .adjacent; i += 1; _ = skipSpace()
+            case "~": combinator = .sibling; i += 1; _ = skipSpace()
+            default:
+                if !hadSpace { throw error("unexpected '\(c)'") }
+                if insideNot { throw error(":not() takes compound selectors only (no combinators)") }
+                combinator = .descendant
+            }
+            if insideNot && combinator != .descendant { throw error(":not() takes compound selectors only (no combinators)") }
+            if atEnd { throw error("expected a selector after the combinator") }
+        }
+    }
+
+    struct Compound {
+        var element = "*"
+        var conditions: [String] = []
+        var step: String { element + conditions.map { "[\($0)]" }.joined() }
+        /// The compound as a boolean test on the context node, for :not().
+        var test: String {
+            var parts: [String] = []
+            if element != "*" { parts.append("self::\(element)") }
+            parts.append(contentsOf: conditions)
+            return parts.isEmpty ? "true()" : parts.map { "(\($0))" }.joined(separator: " and ")
+        }
+    }
+
+    mutating func parseCompound() throws(HTMLError) -> Compound? {
+        var compound = Compound()
+        var any = false
+        if current == "*" {
+            i += 1
+            any = true
+        } else if let c = current, isNameStart(c) {
+            compound.element = try parseIdentifier().lowercased()
+            any = true
+        }
+        while let c = current {
+            let start = i
+            switch c {
+            case "#":
+                i += 1
+                guard let c2 = current, isNameChar(c2) else { throw error("expected an id after '#'", at: start) }
+                compound.conditions.append("@id = \(literal(try parseIdentifier()))")
+            case ".":
+                i += 1
+                guard let c2 = current, isNameStart(c2) || c2 == "-" || c2.isNumber else {
+                    throw error("expected a class name after '.'", at: start)
+                }
+                let name = try parseIdentifier()
+                compound.conditions.append(Self.tokenTest("@class", name))
+            case "[":
+                compound.conditions.append(try parseAttribute())
+            case ":":
+                if i + 1 < chars.count && chars[i + 1] == ":" { return any ? compound : nil }
+                compound.conditions.append(try parsePseudoClass(element: compound.element))
+            default:
+                return any ? compound : nil
+            }
+            any = true
+        }
+        return any ? compound : nil
+    }
+
+    struct PseudoElement {
+        var onElement: String   // after an element step: "text()" or "@name"
+        var onContext: String   // alone: the context node's own
+        var onDescendants: String
+    }
+
+    mutating func parsePseudoElement() throws(HTMLError) -> PseudoElement? {
+        guard current == ":", i + 1 < chars.count, chars[i + 1] == ":" else { return nil }
+        let start = i
+        i += 2
+        guard let c = current, isNameStart(c) else { throw error("expected a pseudo-element name after '::'", at: start) }
+        let name = try parseIdentifier().lowercased()
+        switch name {
+        case "text":
+            return PseudoElement(onElement: "text()", onContext: "text()", onDescendants: "text()")
+        case "attr":
+            guard current == "(" else { throw error("::attr needs an attribute name, as in ::attr(href)", at: start) }
+            i += 1
+            _ = skipSpace()
+            guard let c2 = current, isNameStart(c2) else { throw error("expected an attribute name in ::attr()") }
+            let attribute = try parseIdentifier().lowercased()
+            _ = skipSpace()
+            guard current == ")" else { throw error("expected ')' to close ::attr(") }
+            i += 1
+            return PseudoElement(onElement: "@" + attribute, onContext: "@" + attribute, onDescendants: "*/@" + attribute)
+        default:
+            throw error("unsupported pseudo-element '::\(name)' (supported: ::text, ::attr(name))", at: start)
+        }
+    }
+
+    mutating func parseAttribute() throws(HTMLError) -> String {
+        let open = i
+        i += 1
+        _ = skipSpace()
+        guard let c = current, isNameStart(c) else { throw error("expected an attribute name after '['") }
+        let name = try parseIdentifier().lowercased()
+        let attr = "@" + name
+        _ = skipSpace()
+        guard let c2 = current else { throw error("unclosed '['", at: open) }
+        if c2 == "]" { i += 1; return attr }
+        var op = ""
+        if c2 == "=" { op = "="; i += 1 }
+        else if "^$*~|".contains(c2), i + 1 < chars.count, chars[i + 1] == "=" { op = String(c2) + "="; i += 2 }
+        else if c2 == "!" { throw error("'!=' is not CSS; use :not([\(name)=…])") }
+        else { throw error("unexpected '\(c2)' in attribute selector") }
+        _ = skipSpace()
+        guard let c3 = current else { throw error("unclosed '['", at: open) }
+        let value: String
+        if c3 == "\"" || c3 == "'" { value = try parseString() }
+        else if isNameChar(c3) { value = try parseIdentifier() }
+        else { throw error("expected a value after '\(op)'") }
+        _ = skipSpace()
+        var caseInsensitive = false
+        if current == "i" || current == "I" { caseInsensitive = true; i += 1; _ = skipSpace() }
+        else if current == "s" || current == "S" { i += 1; _ = skipSpace() }
+        guard current == "]" else { throw error(atEnd ? "unclosed '['" : "expected ']'", at: atEnd ? open : nil) }
+        i += 1
+        let subject = caseInsensitive ? "translate(\(attr), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')" : attr
+        let v = caseInsensitive ? value.lowercased() : value
+        let lit = literal(v)
+        switch op {
+        case "=": return "\(subject) = \(lit)"
+        case "^=": return v.isEmpty ? "false()" : "starts-with(\(subject), \(lit))"
+        case "$=":
+            return v.isEmpty ? "false()"
+                : "substring(\(subject), string-length(\(subject)) - \(v.count - 1)) = \(lit)"
+        case "*=": return v.isEmpty ? "false()" : "contains(\(subject), \(lit))"
+        case "~=":
+            if v.isEmpty || v.contains(where: \.isWhitespace) { return "false()" }
+            return caseInsensitive ? "contains(concat(' ', normalize-space(\(subject)), ' '), \(literal(" " + v + " ")))"
+                : Self.tokenTest(attr, v)
+        case "|=": return "\(subject) = \(lit) or starts-with(\(subject), \(literal(v + "-")))"
+        default: throw error("unsupported attribute operator '\(op)'")
+        }
+    }
+
+    /// "`attribute` holds the whitespace-separated token `token`". The cheap tests go first: XPath's
+    /// `and` stops early, so elements without the attribute, or without the text anywhere in it,
+    /// never build the padded string (which costs two allocations per element on every query).
+    static func tokenTest(_ attribute: String, _ token: String) -> String {
+        "\(attribute) and contains(\(attribute), \(literal(token))) and "
+            + "contains(concat(' ', normalize-space(\(attribute)), ' '), \(literal(" " + token + " ")))"
+    }
+
+    mutating func parsePseudoClass(element: String) throws(HTMLError) -> String {
+        let start = i
+        i += 1
+        guard let c = current, isNameStart(c) else { throw error("expected a pseudo-class name after ':'", at: start) }
+        let name = try parseIdentifier().lowercased()
+        let preceding = "count(preceding-sibling::*)"
+        let following = "count(following-sibling::*)"
+        func ofType(_ axis: String) throws(HTMLError) -> String {
+            guard element != "*" else { throw error(":\(name) needs an element name, as in p:\(name)", at: start) }
+            return "count(\(axis)-sibling::\(element))"
+        }
+        switch name {
+        case "first-child": return "\(preceding) = 0"
+        case "last-child": return "\(following) = 0"
+        case "only-child": return "\(preceding) = 0 and \(following) = 0"
+        case "first-of-type": return "\(try ofType("preceding")) = 0"
+        case "last-of-type": return "\(try ofType("following")) = 0"
+        case "empty": return "not(*) and not(text())"
+        case "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type":
+            let (a, b) = try parseNth(name: name, start: start)
+            let count: String
+            switch name {
+            case "nth-child": count = preceding
+            case "nth-last-child": count = following
+            case "nth-of-type": count = try ofType("preceding")
+            default: count = try ofType("following")
+            }
+            return Self.nthCondition(a: a, b: b, count: count)
+        case "not":
+            guard current == "(" else { throw error(":not needs an argument, as in :not(.sold-out)", at: start) }
+            i += 1
+            _ = skipSpace()
+            var tests: [String] = []
+            while true {
+                let argStart = i
+                guard let compound = try parseCompound() else {
+                    if atEnd { throw error("unclosed ':not('", at: start) }
+                    throw error("expected a simple selector in :not()", at: argStart)
+                }
+                tests.append(compound.test)
+                _ = skipSpace()
+                if current == "," { i += 1; _ = skipSpace(); continue }
+                if current == ")" { i += 1; break }
+                if atEnd { throw error("unclosed ':not('", at: start) }
+                if current == ">" || current == "+" || current == "~" || current?.isWhitespace == true || isNameStart(current!) {
+                    throw error(":not() takes compound selectors only (no combinators)")
+                }
+                throw error("unexpected '\(current!)' in :not()")
+            }
+            return "not(\(tests.count == 1 ? tests[0] : tests.map { "(\($0))" }.joined(separator: " or ")))"
+        default:
+            throw error("unsupported pseudo-class ':\(name)'", at: start)
+        }
+    }
+
+    /// `an+b` for a count of siblings `count` (position - 1): matches when some n >= 0 gives position = a*n + b.
+    static func nthCondition(a: Int, b: Int, count: String) -> String {
+        // position = count + 1, so position = a*n + b  <=>  count = a*n + (b - 1).
+        let offset = b - 1
+        if a == 0 { return "\(count) = \(offset)" }
+        if a > 0 {
+            let diff = offset == 0 ? count : offset > 0 ? "(\(count) - \(offset))" : "(\(count) + \(-offset))"
+            // XPath's mod keeps the dividend's sign, so a negative difference must be excluded first.
+            return offset > 0 ? "\(count) >= \(offset) and \(diff) mod \(a) = 0" : "\(diff) mod \(a) = 0"
+        }
+        // a < 0: positions b, b-|a|, … down to 1.
+        return "\(count) <= \(offset) and (\(offset) - \(count)) mod \(-a) = 0"
+    }
+
+    mutating func parseNth(name: String, start: Int) throws(HTMLError) -> (Int, Int) {
+        guard current == "(" else { throw error(":\(name) needs an argument, as in :\(name)(2n+1)", at: start) }
+        i += 1
+        let argStart = i
+        var text = ""
+        while let c = current, c != ")" { text.append(c); i += 1 }
+        guard current == ")" else { throw error("unclosed ':\(name)('", at: start) }
+        i += 1
+        let compact = text.filter { !$0.isWhitespace }.lowercased()
+        if compact == "odd" { return (2, 1) }
+        if compact == "even" { return (2, 0) }
+        if let b = Int(compact) { return (0, b) }
+        if let n = compact.firstIndex(of: "n") {
+            let aText = String(compact[..<n])
+            let bText = String(compact[compact.index(after: n)...])
+            let a: Int?
+            switch aText {
+            case "", "+": a = 1
+            case "-": a = -1
+            default: a = Int(aText)
+            }
+            let b: Int? = bText.isEmpty ? 0 : ((bText.hasPrefix("+") || bText.hasPrefix("-")) ? Int(bText) : nil)
+            if let a, let b { return (a, b) }
+        }
+        throw error("expected an+b, odd or even in :\(name)(), found '\(text)'", at: argStart)
+    }
+
+    mutating func parseIdentifier() throws(HTMLError) -> String {
+        var out = ""
+        while let c = current {
+            if c == "\\" {
+                i += 1
+                guard let escaped = current else { throw error("a backslash ends the selector") }
+                out.append(escaped)
+                i += 1
+            } else if isNameChar(c) {
+                out.append(c)
+                i += 1
+            } else {
+                break
+            }
+        }
+        return out
+    }
+
+    mutating func parseString() throws(HTMLError) -> String {
+        let quote = current!
+        let start = i
+        i += 1
+        var out = ""
+        while let c = current, c != quote {
+            if c == "\\" { i += 1; guard let e = current else { break }; out.append(e); i += 1; continue }
+            out.append(c)
+            i += 1
+        }
+        guard current == quote else { throw error("unclosed string", at: start) }
+        i += 1
+        return out
+    }
+
+    func isNameStart(_ c: Character) -> Bool { c.isLetter || c == "_" || c == "-" || c == "\\" || !c.isASCII }
+    func isNameChar(_ c: Character) -> Bool { isNameStart(c) || c.isNumber }
+}
+
+/// An XPath string literal for any text (XPath 1.0 has no escapes: quotes need concat()).
+func literal(_ text: String) -> String {
+    if !text.contains("'") { return "'\(text)'" }
+    if !text.contains("\"") { return "\"\(text)\"" }
+    let parts = text.split(separator: "'", omittingEmptySubsequences: false).map { "'\($0)'" }
+    return "concat(" + parts.joined(separator: ", \"'\", ") + ")"
+}

@@ -1,0 +1,230 @@
+internal import CXML2
+
+// Every call into libxml2 sits in this file. Outside it, nodes are `UnsafeMutableRawPointer`s
+// wrapped in `HTMLNode`, documents are `HTMLDocument`, compiled XPath is `XPathExpression`.
+
+/// A parsed libxml2 document; frees it in deinit.
+final class XMLDocHandle {
+    let doc: UnsafeMutablePointer<xmlDoc>
+
+    init(doc: UnsafeMutablePointer<xmlDoc>) { self.doc = doc }
+
+    deinit { xmlFreeDoc(doc) }
+
+    var raw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(doc) }
+}
+
+/// A compiled XPath expression; frees it in deinit.
+final class XPathCompiled {
+    let comp: OpaquePointer
+
+    init(comp: OpaquePointer) { self.comp = comp }
+
+    deinit { xmlXPathFreeCompExpr(comp) }
+}
+
+/// One XPath evaluation context per document: allocating it per query costs more than the query.
+final class XPathContextHandle {
+    let context: UnsafeMutablePointer<xmlXPathContext>
+
+    init?(doc: XMLDocHandle) {
+        guard let context = xmlXPathNewContext(doc.doc) else { return nil }
+        // Reuse XPath objects instead of a malloc/free per step and per predicate (lxml does the same).
+        _ = xmlXPathContextSetCache(context, 1, -1, 0)
+        self.context = context
+    }
+
+    deinit { xmlXPathFreeContext(context) }
+}
+
+struct LibXMLFailure: Error {
+    let message: String
+}
+
+/// The raw value of an XPath evaluation, nodes still as pointers.
+enum RawXPathValue {
+    case nodes([UnsafeMutableRawPointer])
+    case string(String)
+    case number(Double)
+    case boolean(Bool)
+}
+
+enum LibXML {
+    private static let initialised: Bool = {
+        xmlInitParser()
+        return true
+    }()
+
+    static func silence() {
+        _ = initialised
+        agentshop_xml_silence()
+    }
+
+    /// The message of the last libxml2 error on this thread, if any.
+    static func lastErrorMessage() -> String? {
+        guard let error = xmlGetLastError(), let message = error.pointee.message else { return nil }
+        return String(cString: message).trimmingTrailingNewlines()
+    }
+
+    /// Parses UTF-8 HTML (the caller has already converted it): recover from any error, no network,
+    /// no error output, no implied DTD loading or entity substitution, and the page's own
+    /// `<meta charset>` ignored because the bytes are UTF-8 by now.
+    /// `encoding` is "UTF-8" except for charsets we do not convert ourselves (libxml2 hands those to iconv).
+    static func parseHTML(bytes: UnsafeRawBufferPointer, url: String?, encoding: String = "UTF-8") -> XMLDocHandle? {
+        silence()
+        xmlResetLastError()
+        let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NONET.rawValue | HTML_PARSE_NOERROR.rawValue
+            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_COMPACT.rawValue | HTML_PARSE_IGNORE_ENC.rawValue | HTML_PARSE_NODEFDTD.rawValue)
+        // libxml2 needs a non-null buffer even for an empty page.
+        let empty: [CChar] = [0]
+        let doc: UnsafeMutablePointer<xmlDoc>? = empty.withUnsafeBufferPointer { emptyBuffer in
+            let base = bytes.count > 0
+                ? bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
+                : emptyBuffer.baseAddress!
+            return htmlReadMemory(base, Int32(clamping: bytes.count), url, encoding, options)
+        }
+        return doc.map(XMLDocHandle.init)
+    }
+
+    static func compileXPath(_ expression: String) -> Result<XPathCompiled, LibXMLFailure> {
+        silence()
+        xmlResetLastError()
+        guard let comp = xmlXPathCompile(expression) else {
+            return .failure(LibXMLFailure(message: lastErrorMessage() ?? "invalid XPath expression"))
+        }
+        return .success(XPathCompiled(comp: comp))
+    }
+
+    /// Evaluates `compiled` with `node` (or the document) as the context node.
+    static func evaluate(_ compiled: XPathCompiled, context: XPathContextHandle, node: UnsafeMutableRawPointer?)
+        -> Result<RawXPathValue, LibXMLFailure> {
+        silence()
+        xmlResetLastError()
+        let ctx = context.context
+        ctx.pointee.node = node?.assumingMemoryBound(to: xmlNode.self)
+            ?? UnsafeMutableRawPointer(ctx.pointee.doc).assumingMemoryBound(to: xmlNode.self)
+        ctx.pointee.contextSize = -1
+        ctx.pointee.proximityPosition = -1
+        guard let object = xmlXPathCompiledEval(compiled.comp, ctx) else {
+            return .failure(LibXMLFailure(message: lastErrorMessage() ?? "XPath evaluation failed"))
+        }
+        defer { xmlXPathFreeObject(object) }
+        switch object.pointee.type {
+        case XPATH_NODESET, XPATH_XSLT_TREE:
+            var nodes: [UnsafeMutableRawPointer] = []
+            if let set = object.pointee.nodesetval, set.pointee.nodeNr > 0, let table = set.pointee.nodeTab {
+                nodes.reserveCapacity(Int(set.pointee.nodeNr))
+                for i in 0..<Int(set.pointee.nodeNr) {
+                    guard let node = table[i], node.pointee.type != XML_NAMESPACE_DECL else { continue }
+                    nodes.append(UnsafeMutableRawPointer(node))
+                }
+            }
+            return .success(.nodes(nodes))
+        case XPATH_BOOLEAN: return .success(.boolean(object.pointee.boolval != 0))
+        case XPATH_NUMBER: return .success(.number(object.pointee.floatval))
+        case XPATH_STRING:
+            return .success(.string(object.pointee.stringval.map { String(cString: $0) } ?? ""))
+        default:
+            return .failure(LibXMLFailure(message: "unsupported XPath result type \(object.pointee.type.rawValue)"))
+        }
+    }
+
+    // MARK: Nodes
+
+    @inline(__always)
+    private static func node(_ raw: UnsafeMutableRawPointer) -> UnsafeMutablePointer<xmlNode> {
+        raw.assumingMemoryBound(to: xmlNode.self)
+    }
+
+    static func kind(_ raw: UnsafeMutableRawPointer) -> HTMLNode.Kind {
+        switch node(raw).pointee.type {
+        case XML_ELEMENT_NODE: return .element
+        case XML_TEXT_NODE, XML_CDATA_SECTION_NODE: return .text
+        case XML_ATTRIBUTE_NODE: return .attribute
+        case XML_COMMENT_NODE: return .comment
+        case XML_DOCUMENT_NODE, XML_HTML_DOCUMENT_NODE: return .document
+        default: return .other
+        }
+    }
+
+    static func name(_ raw: UnsafeMutableRawPointer) -> String {
+        guard let name = node(raw).pointee.name else { return "" }
+        return String(cString: name)
+    }
+
+    /// The text of a node: an element's descendant text, an attribute's value, a text node's text.
+    static func content(_ raw: UnsafeMutableRawPointer) -> String {
+        let n = node(raw)
+        // Text nodes: read in place, no allocation.
+        if n.pointee.type == XML_TEXT_NODE || n.pointee.type == XML_CDATA_SECTION_NODE {
+            return n.pointee.content.map { String(cString: $0) } ?? ""
+        }
+        guard let text = xmlNodeGetContent(n) else { return "" }
+        defer { agentshop_xmlFree(text) }
+        return String(cString: text)
+    }
+
+    static func attribute(_ raw: UnsafeMutableRawPointer, _ name: String) -> String? {
+        let n = node(raw)
+        guard n.pointee.type == XML_ELEMENT_NODE, let value = xmlGetProp(n, name) else { return nil }
+        defer { agentshop_xmlFree(value) }
+        return String(cString: value)
+    }
+
+    static func attributes(_ raw: UnsafeMutableRawPointer) -> [(String, String)] {
+        let n = node(raw)
+        guard n.pointee.type == XML_ELEMENT_NODE else { return [] }
+        var out: [(String, String)] = []
+        var attr = n.pointee.properties
+        while let a = attr {
+            let name = a.pointee.name.map { String(cString: $0) } ?? ""
+            var value = ""
+            if let text = xmlNodeGetContent(UnsafeMutableRawPointer(a).assumingMemoryBound(to: xmlNode.self)) {
+                value = String(cString: text)
+                agentshop_xmlFree(text)
+            }
+            out.append((name, value))
+            attr = a.pointee.next
+        }
+        return out
+    }
+
+    static func children(_ raw: UnsafeMutableRawPointer) -> [UnsafeMutableRawPointer] {
+        var out: [UnsafeMutableRawPointer] = []
+        var child = node(raw).pointee.children
+        while let c = child {
+            out.append(UnsafeMutableRawPointer(c))
+            child = c.pointee.next
+        }
+        return out
+    }
+
+    static func parent(_ raw: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        node(raw).pointee.parent.map { UnsafeMutableRawPointer($0) }
+    }
+
+    static func rootElement(_ doc: XMLDocHandle) -> UnsafeMutableRawPointer? {
+        xmlDocGetRootElement(doc.doc).map { UnsafeMutableRawPointer($0) }
+    }
+
+    /// The node serialised as HTML.
+    static func outerHTML(_ raw: UnsafeMutableRawPointer, doc: XMLDocHandle) -> String {
+        guard let buffer = xmlBufferCreate() else { return "" }
+        defer { xmlBufferFree(buffer) }
+        let n = node(raw)
+        if n.pointee.type == XML_ATTRIBUTE_NODE || n.pointee.type == XML_TEXT_NODE {
+            return content(raw)
+        }
+        _ = htmlNodeDump(buffer, doc.doc, n)
+        guard let bytes = xmlBufferContent(buffer) else { return "" }
+        return String(cString: bytes)
+    }
+}
+
+extension String {
+    func trimmingTrailingNewlines() -> String {
+        var s = self
+        while s.last == "\n" || s.last == "\r" { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Lake
+import Pipeline
+
+/// `import`: brings CSV or JSON Lines files (from raw_data/imports, uploads, or another stage)
+/// into one dataset, converting between CSV and JSONL by the output's file name.
+///
+/// ```yaml
+/// seed:
+///   import: { from: raw_data/imports/products*.csv, infer_types: true, on_error: skip }
+///   out: scraped_data/products/dt={run_date}/seed.jsonl.gz
+/// ```
+public enum ImportStage {
+    public static let kind = StageKind(
+        name: "import",
+        summary: "bring CSV/JSONL files into a dataset, converting CSV ⇄ JSONL (gzip or not)",
+        outputs: .required
+    ) { config, context in
+        guard config.expectMapping() else { return nil }
+        let inputs = context.inputs(config.value("from", required: true))
+        let inferTypes = config.bool("infer_types") ?? true
+        let policy = config.choice("on_error", MalformedPolicy.allCases.map(\.rawValue)).flatMap(MalformedPolicy.init) ?? .fail
+        let columns = config.strings("columns")
+        let format = config.choice("format", ["auto", "csv", "jsonl", "csv.gz", "jsonl.gz"]) ?? "auto"
+        config.rejectUnknownKeys()
+        guard let inputs else { return nil }
+        return Definition(inputs: inputs, inferTypes: inferTypes, policy: policy, columns: columns,
+                          inputFormat: format == "auto" ? nil : format)
+    }
+
+    struct Definition: StageDefinition {
+        let inputs: [StageInput]
+        let inferTypes: Bool
+        let policy: MalformedPolicy
+        let columns: [String]?
+        /// Forced input format; by file name when nil.
+        let inputFormat: String?
+
+        func run(_ context: StageContext) async throws -> StageReport {
+            guard context.outputs.count == 1, let output = context.outputs.first else {
+                throw StageError("an import stage writes exactly one file; 'out' names \(context.outputs.count)")
+            }
+            guard let outputType = RecordFileType(path: output.relative) else {
+                throw StageError("cannot tell the output format of \(output.relative): name it .jsonl, .csv, .jsonl.gz or .csv.gz")
+            }
+            let files = context.allInputFiles
+            let rejects = RejectsFile(path: context.rejectsPath)
+
+            func reader(_ file: LakePath) throws -> RecordReader {
+                let type = inputFormat.flatMap { RecordFileType(path: "x." + $0) } ?? RecordFileType(path: file.relative)
+                guard let type else {
+                    throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz), or set format")
+                }
+                return try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
+                                        inferTypes: inferTypes, onReject: rejects.add)
+            }
+
+            // CSV needs its header first: the given columns, or the union of keys over all records.
+            var header: [String]?
+            if outputType.format == .csv {
+                if let columns {
+                    header = columns
+                } else {
+                    var seen = Set<String>()
+                    var keys: [String] = []
+                    for file in files {
+                        let input = try reader(file)
+                        keys += input.columns.filter { seen.insert($0).inserted }
+                        while let record = try input.next() {
+                            for key in record.keys where seen.insert(key).inserted { keys.append(key) }
+                            if input.recordCount % 10_000 == 0 { try Task.checkCancellation() }
+                        }
+                    }
+                    rejects.reset()  // the second pass reports the same rejects again
+                    header = keys
+                }
+            }
+
+            let writer = try RecordWriter(path: output.absolute, type: outputType, columns: header)
+            var recordsIn = 0
+            var rejected = 0
+            do {
+                for (index, file) in files.enumerated() {
+                    let input = try reader(file)
+                    while var record = try input.next() {
+                        if let header, columns != nil {
+                            record = JSONObject(header.map { ($0, record[$0] ?? .null) })
+                        }
+                        try writer.write(record)
+                        if input.recordCount % 10_000 == 0 { try Task.checkCancellation() }
+                    }
+                    recordsIn += input.recordCount
+                    rejected += input.rejectedCount
+                    context.progress(index + 1, of: files.count)
+                }
+                try rejects.commit()
+                try writer.commit()
+            } catch {
+                writer.abandon()
+                rejects.abandon()
+                throw error
+            }
+            if rejected > 0 {
+                context.logger.warning("records rejected", metadata: ["count": "\(rejected)", "rejects": "\(context.rejectsPath.relative)"])
+            }
+            return StageReport(counts: ["files_in": files.count, "records_in": recordsIn + rejected,
+                                        "records_out": writer.recordCount, "rejected": rejected],
+                               recordsPerOutput: [output.relative: writer.recordCount])
+        }
+    }
+}
+
+/// The rejects file of a stage run: created on the first rejected record, published at the end.
+final class RejectsFile: @unchecked Sendable {
+    let path: LakePath
+    private var writer: RecordWriter?
+    private(set) var count = 0
+
+    init(path: LakePath) { self.path = path }
+
+    func add(_ rejected: RejectedRecord) throws {
+        if writer == nil { writer = try RecordWriter(path: path.absolute, type: RecordFileType(format: .jsonl, gzip: false)) }
+        try writer!.write(rejected.asRecord)
+        count += 1
+    }
+
+    func reset() {
+        writer?.abandon()
+        writer = nil
+        count = 0
+    }
+
+    func commit() throws { try writer?.commit(); writer = nil }
+    func abandon() { writer?.abandon(); writer = nil }
+}

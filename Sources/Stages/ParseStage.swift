@@ -1,0 +1,298 @@
+import Foundation
+import HTML
+import Lake
+import Logging
+import Pipeline
+
+/// `parse`: turns fetched pages (WARC files, or HTML files) into typed records.
+///
+/// ```yaml
+/// products:
+///   parse:
+///     from: crawl                       # a stage, or lake paths/globs of .warc.gz or .html files
+///     url: "https://shop.example/p/*"   # optional: only pages whose URL matches (glob; a list is any-of)
+///     base_url: https://shop.example/   # optional, HTML files only: page URL = base_url + path under the glob's folder
+///     records: ".review"                # optional: many records per page, one per matching element (css or {xpath: …})
+///     fields:
+///       name: "h1::text"                # shorthand for { css: … }
+///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
+///       sku: { jsonld: Product.sku }
+///       image: { meta: "og:image", type: url }
+///       tags: { css: ".tag::text", list: true }
+///       rating: { xpath: "//span[@class='r']/text()", regex: "([0-9.]+)", type: number, default: "0" }
+///   out: scraped_data/products/dt={run_date}/products.jsonl.gz
+/// ```
+///
+/// Each record starts with `url` and `fetched_at`; a money field `price` adds `price_currency`.
+/// A page (or, with `records:`, a record) missing a required field or holding a value that does
+/// not convert goes to the run's rejects file with the reason and URL; the run goes on.
+public enum ParseStage {
+    public static let kind = StageKind(
+        name: "parse",
+        summary: "extract typed records from fetched pages (WARC or HTML) with CSS, XPath, JSON-LD and meta fields",
+        outputs: .required,
+        configure: { config, context in configure(config, context) })
+
+    static let fieldKeys = ["css", "xpath", "jsonld", "meta", "itemprop"]
+
+    struct Definition: StageDefinition {
+        var inputs: [StageInput]
+        var fields: [FieldSpec]
+        var records: FieldSource?
+        var urlPatterns: [String]
+        var baseURL: String?
+
+        /// Extraction rules live in code: a change to them must invalidate earlier outputs.
+        func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
+
+        func run(_ context: StageContext) async throws -> StageReport {
+            try ParseRun(definition: self, context: context).run()
+        }
+    }
+
+    static func configure(_ config: ConfigValue, _ context: StageConfigContext) -> (any StageDefinition)? {
+        guard config.expectMapping() else { return nil }
+        let inputs = context.inputs(config.value("from", required: true))
+        var patterns: [String] = []
+        if let url = config.value("url") { patterns = url.asStrings() ?? [] }
+        let baseURL = config.string("base_url")
+        if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
+            value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
+        }
+
+        var records: FieldSource?
+        if let value = config.value("records") {
+            records = readSelector(value, allowed: ["css", "xpath"])
+        }
+
+        var fields: [FieldSpec] = []
+        var ok = inputs != nil
+        if let fieldsValue = config.value("fields", required: true), let entries = fieldsValue.entries() {
+            if entries.isEmpty { fieldsValue.error("declare at least one field") }
+            let reserved = ["url", "fetched_at"]
+            for (name, value) in entries {
+                if reserved.contains(name) { value.error("'\(name)' is added to every record; choose another field name"); ok = false; continue }
+                if let spec = readField(name: name, value) {
+                    if spec.type == .money && entries.contains(where: { $0.key == name + "_currency" }) {
+                        value.error("a money field '\(name)' writes '\(name)_currency' too, which another field already uses")
+                        ok = false
+                    }
+                    fields.append(spec)
+                } else {
+                    ok = false
+                }
+            }
+        } else {
+            ok = false
+        }
+        config.rejectUnknownKeys()
+        // Compile every selector now so that `validate` reports bad ones with their position.
+        if ok {
+            do {
+                _ = try PageExtractor(fields: fields, records: records)
+            } catch {
+                config.error("\(error)")
+                return nil
+            }
+        }
+        guard ok, let inputs else { return nil }
+        return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL)
+    }
+
+    /// `"h1::text"` or `{ css: … }` / `{ xpath: … }`.
+    static func readSelector(_ value: ConfigValue, allowed: [String]) -> FieldSource? {
+        if value.isScalar {
+            guard let text = value.asString() else { return nil }
+            return checkedSource(.css(text), at: value)
+        }
+        guard let entries = value.entries() else { return nil }
+        guard entries.count == 1, let (key, inner) = entries.first, allowed.contains(key) else {
+            value.error("expected one of \(allowed.joined(separator: ", "))")
+            return nil
+        }
+        guard let text = inner.asString() else { return nil }
+        return checkedSource(key == "css" ? .css(text) : .xpath(text), at: inner)
+    }
+
+    static func readField(name: String, _ value: ConfigValue) -> FieldSpec? {
+        if value.isScalar {
+            guard let text = value.asString(), let source = checkedSource(.css(text), at: value) else { return nil }
+            return FieldSpec(name: name, source: source)
+        }
+        guard value.expectMapping() else { return nil }
+        var source: FieldSource?
+        var sourceCount = 0
+        for key in fieldKeys {
+            guard let inner = value.value(key) else { continue }
+            sourceCount += 1
+            guard let text = inner.asString() else { continue }
+            let candidate: FieldSource
+            switch key {
+            case "css": candidate = .css(text)
+            case "xpath": candidate = .xpath(text)
+            case "jsonld": candidate = .jsonLD(text)
+            case "meta": candidate = .meta(text)
+            default: candidate = .itemprop(text)
+            }
+            source = checkedSource(candidate, at: inner)
+        }
+        if sourceCount == 0 { value.error("a field needs one of \(fieldKeys.joined(separator: ", "))") }
+        if sourceCount > 1 { value.error("a field takes exactly one of \(fieldKeys.joined(separator: ", "))") }
+        let type = value.choice("type", FieldType.allCases.map(\.rawValue)).flatMap(FieldType.init(rawValue:))
+        let regex = value.string("regex")
+        if let regexValue = value.value("regex"), let regex {
+            if (try? NSRegularExpression(pattern: regex)) == nil { regexValue.error("invalid regular expression '\(regex)'") }
+        }
+        let defaultValue = value.value("default").map { $0.jsonValue().plainText }
+        let required = value.bool("required") ?? false
+        let list = value.bool("list") ?? false
+        let currency = value.string("currency")
+        if let currencyValue = value.value("currency"), let currency,
+           currency.count != 3 || !currency.allSatisfy({ $0.isASCII && $0.isUppercase }) {
+            currencyValue.error("expected an ISO 4217 code such as USD or EUR, found '\(currency)'")
+        }
+        let dayFirst = value.bool("day_first") ?? false
+        value.rejectUnknownKeys()
+        guard sourceCount == 1, let source else { return nil }
+        var spec = FieldSpec(name: name, source: source, type: type ?? .string)
+        spec.regex = regex
+        spec.defaultValue = defaultValue
+        spec.required = required
+        spec.list = list
+        spec.currency = currency
+        spec.dayFirst = dayFirst
+        return spec
+    }
+
+    /// Compiles a selector to report a bad one at its place in the file.
+    static func checkedSource(_ source: FieldSource, at value: ConfigValue) -> FieldSource? {
+        do {
+            switch source {
+            case .css(let s): _ = try CSSSelector(s).xpath
+            case .xpath(let s): _ = try XPathExpression(s)
+            case .jsonLD(let s): _ = try JSONLDPath(s)
+            case .meta(let s), .itemprop(let s):
+                if s.isEmpty { value.error("expected a name"); return nil }
+            }
+            return source
+        } catch {
+            value.error("\(error)")
+            return nil
+        }
+    }
+}
+
+/// One run of a parse stage: reads every input page, writes records and rejects.
+private final class ParseRun {
+    let definition: ParseStage.Definition
+    let context: StageContext
+    let extractor: PageExtractor
+    var rejects: RecordWriter?
+    var counts: [String: Int] = ["pages_in": 0, "pages_parsed": 0, "pages_skipped": 0, "records_out": 0,
+                                 "rejected": 0, "pages_rejected": 0]
+    var warnings = 0
+
+    init(definition: ParseStage.Definition, context: StageContext) throws {
+        self.definition = definition
+        self.context = context
+        extractor = try PageExtractor(fields: definition.fields, records: definition.records)
+    }
+
+    func run() throws -> StageReport {
+        guard context.outputs.count == 1, let output = context.outputs.first else {
+            throw StageError("a parse stage writes one file; found \(context.outputs.count) in out:")
+        }
+        guard RecordFileType(path: output.relative)?.format == .jsonl else {
+            throw StageError("\(output.relative): parse writes JSON Lines; name the output .jsonl or .jsonl.gz")
+        }
+        let writer = try RecordWriter(path: output.absolute)
+        do {
+            for input in context.inputs {
+                let root = Self.globRoot(input.input)
+                for file in input.files {
+                    try Task.checkCancellation()
+                    let url = pageURL(for: file, root: root)
+                    try PageFiles.read(path: file.absolute, displayPath: file.relative, url: url,
+                                       page: { page in try self.process(page, writer) },
+                                       skipped: { _, reason in
+                                           if reason != .notAPage { self.counts["pages_skipped", default: 0] += 1 }
+                                       })
+                }
+            }
+            try writer.commit()
+            try rejects?.commit()
+        } catch {
+            writer.abandon()
+            rejects?.abandon()
+            throw error
+        }
+        if counts["rejected"]! > 0 {
+            context.logger.warning("some pages or records were rejected", metadata: [
+                "rejected": "\(counts["rejected"]!)", "rejects": "\(context.rejectsPath.relative)"])
+        }
+        counts["json_ld_warnings"] = warnings
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: writer.recordCount],
+                           details: rejects != nil ? .object(JSONObject([("rejects", .string(context.rejectsPath.relative))])) : nil)
+    }
+
+    func process(_ page: FetchedPage, _ writer: RecordWriter) throws {
+        counts["pages_in", default: 0] += 1
+        if !definition.urlPatterns.isEmpty
+            && !definition.urlPatterns.contains(where: { fnmatch($0, page.url, 0) == 0 }) {
+            counts["pages_skipped", default: 0] += 1
+            return
+        }
+        let document: HTMLDocument
+        do {
+            document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
+        } catch {
+            try reject(page, "\(error)")
+            counts["pages_rejected", default: 0] += 1
+            return
+        }
+        let extraction = extractor.extract(document)
+        counts["pages_parsed", default: 0] += 1
+        for warning in extraction.warnings {
+            warnings += 1
+            context.logger.debug("\(warning)", metadata: ["url": "\(page.url)"])
+        }
+        for failure in extraction.failures { try reject(page, failure) }
+        if definition.records == nil && !extraction.failures.isEmpty { counts["pages_rejected", default: 0] += 1 }
+        for fields in extraction.records {
+            var record = JSONObject([("url", .string(page.url)), ("fetched_at", .string(page.fetchedAt))])
+            for entry in fields { record[entry.key] = entry.value }
+            try writer.write(record)
+            counts["records_out", default: 0] += 1
+        }
+        if counts["pages_in"]! % 200 == 0 { context.progress(counts["pages_in"]!) }
+    }
+
+    func reject(_ page: FetchedPage, _ reason: String) throws {
+        if rejects == nil { rejects = try RecordWriter(path: context.rejectsPath.absolute) }
+        try rejects!.write(JSONObject([("stage", .string(context.stage)), ("url", .string(page.url)),
+                                       ("file", .string(page.file)), ("fetched_at", .string(page.fetchedAt)),
+                                       ("reason", .string(reason))]))
+        counts["rejected", default: 0] += 1
+    }
+
+    /// For HTML files under `base_url`: the URL is the base plus the path below the glob's fixed folder.
+    func pageURL(for file: LakePath, root: String?) -> String? {
+        guard let base = definition.baseURL else { return nil }
+        var relative = file.relative
+        if let root, relative.hasPrefix(root + "/") { relative = String(relative.dropFirst(root.count + 1)) }
+        else { relative = file.fileName }
+        return URLResolver.resolve(relative, against: base.hasSuffix("/") ? base : base + "/")
+    }
+
+    /// The folder part of a glob before its first wildcard: `raw_data/site/**/*.html` → `raw_data/site`.
+    static func globRoot(_ input: StageInput) -> String? {
+        guard case .files(let pattern) = input else { return nil }
+        var parts: [Substring] = []
+        for part in pattern.split(separator: "/") {
+            if part.contains(where: { "*?[".contains($0) }) { break }
+            parts.append(part)
+        }
+        if parts.count == pattern.split(separator: "/").count { parts.removeLast() }  // a plain file: its folder
+        return parts.isEmpty ? nil : parts.joined(separator: "/")
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import Logging
+
+@main
+struct AgentShop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agentshop",
+        abstract: "A file-based data-lake pipeline toolkit: fetch, parse, enrich, aggregate and load marketplace data.",
+        discussion: """
+        Pipelines are YAML files in pipelines/. Every stage reads and writes the lake folder
+        (--lake, AGENTSHOP_LAKE, or ./datalake). Exit codes: 0 ok, 1 a stage failed, 2 invalid
+        pipeline or input, 64 usage error, 70 internal error, 75 another run holds the lock,
+        130/143 interrupted by SIGINT/SIGTERM.
+        """,
+        version: "0.1.0",
+        subcommands: [
+            InitCommand.self,
+            ValidateCommand.self,
+            PlanCommand.self,
+            RunCommand.self,
+            RunsCommand.self,
+            ScheduleCommand.self,
+            DBCommand.self,
+            ExtractCommand.self,
+        ]
+    )
+
+    /// Library loggers that are not a run's own (the store, migrations) print warnings and
+    /// errors only; a run's log goes to its file through RunLogHandler.
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        await main(nil)
+    }
+}

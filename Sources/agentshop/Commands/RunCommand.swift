@@ -1,0 +1,171 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Lake
+import Logging
+import Pipeline
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline: stages whose fingerprint and outputs are unchanged are skipped.",
+        discussion: """
+        One run per pipeline at a time: a second run waits up to --wait seconds for the first, then
+        exits 75. A lock left by a killed run is taken over. On a terminal the run shows progress;
+        otherwise (cron) it prints one summary line. The log and the run manifest go to
+        raw_data/logs/<pipeline>/.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var selection: StageSelection
+
+    @Flag(help: "Show what would run, and why, without running anything.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("Seconds to wait for another run of this pipeline to finish (default 0).", valueName: "seconds"))
+    var wait: Double = 0
+
+    @Flag(name: .shortAndLong, help: "Echo the run log to stderr.")
+    var verbose = false
+
+    @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"))
+    var pipeline: String
+
+    func run() async throws {
+        if dryRun {
+            var plan = PlanCommand()
+            plan.global = global
+            plan.selection = selection
+            plan.pipeline = pipeline
+            try await plan.run()
+            return
+        }
+        let lake = try global.openLake()
+        let spec = try global.loadPipeline(pipeline, lake: lake)
+        var options = try selection.options(spec: spec)
+        options.runID = Timestamp.runID(Date())
+
+        let lock: RunLock
+        do {
+            lock = try RunLock(lake: lake, pipeline: spec.name, wait: wait,
+                               owner: "pid \(getpid()), run \(options.runID!)")
+        } catch .busy(let holder) {
+            Console.error("\(spec.name): another run is in progress (\(holder)); try again later or pass --wait SECONDS")
+            throw ExitStatus.lockBusy
+        } catch .io(let message) {
+            Console.error("\(spec.name): \(message)")
+            throw ExitStatus.internalError
+        }
+
+        let logPath = lake.root + "/raw_data/logs/\(spec.name)/\(options.runID!).log"
+        let sink = try RunLogHandler.Sink(path: logPath, echo: verbose)
+        let logger = Logger(label: "agentshop.run", factory: { _ in RunLogHandler(sink: sink) })
+        let progress = ProgressView(enabled: Console.isTerminal && !global.quiet && !global.json && !verbose)
+        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(projectFolder: nil),
+                                    logger: logger, options: options, onEvent: { progress.handle($0) })
+
+        let interruption = Interruption()
+        let task = Task { await runner.run() }
+        interruption.install { signal in
+            logger.warning("interrupted", metadata: ["signal": "\(signal)"])
+            task.cancel()
+        }
+        let manifest = await task.value
+        interruption.remove()
+        progress.finish()
+        withExtendedLifetime(lock) {}
+
+        if global.json {
+            Console.json(manifest)
+        } else {
+            Console.error(Self.summary(manifest))
+        }
+        switch manifest.status {
+        case .succeeded: return
+        case .interrupted: throw interruption.signal == SIGTERM ? ExitStatus.interruptedBySIGTERM : ExitStatus.interruptedBySIGINT
+        case .failed, .running: throw ExitStatus.runFailed
+        }
+    }
+
+    /// `demo 20261125T…: succeeded: 3 ran, 2 skipped in 1.2s (log raw_data/logs/demo/….log)`
+    static func summary(_ manifest: RunManifest) -> String {
+        let count = { (status: RunManifest.StageRun.Status) in manifest.stages.filter { $0.status == status }.count }
+        var parts = ["\(count(.ran)) ran", "\(count(.skipped)) skipped"]
+        if count(.failed) > 0 { parts.append("\(count(.failed)) failed") }
+        if count(.blocked) > 0 { parts.append("\(count(.blocked)) not run") }
+        let started = Timestamp.parse(manifest.startedAt) ?? Date()
+        let finished = manifest.finishedAt.flatMap(Timestamp.parse) ?? Date()
+        let seconds = String(format: "%.1fs", finished.timeIntervalSince(started))
+        var line = "\(manifest.pipeline) \(manifest.runID): \(manifest.status.rawValue): \(parts.joined(separator: ", ")) in \(seconds) (log \(manifest.logFile))"
+        if let error = manifest.error { line += "\n  error: \(error)" }
+        return line
+    }
+}
+
+/// Progress on a terminal: one line per finished stage, a live line for running ones.
+final class ProgressView: @unchecked Sendable {
+    private let enabled: Bool
+    private let lock = NSLock()
+    private var running: [String: String] = [:]
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func handle(_ event: RunEvent) {
+        guard enabled else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        switch event {
+        case .stageStarted(let name, let reason):
+            running[name] = "running (\(reason))"
+        case .stageProgress(let name, let done, let total):
+            running[name] = total.map { "\(done)/\($0)" } ?? "\(done)"
+        case .stageFinished(let stage):
+            running[stage.name] = nil
+            Console.clearStatus()
+            let mark: String
+            var detail: String
+            switch stage.status {
+            case .ran: mark = "✓"; detail = "ran in \(Console.duration(ms: stage.durationMs))"
+            case .skipped: mark = "·"; detail = "skipped (\(stage.reason))"
+            case .failed: mark = "✗"; detail = "failed: \(stage.error ?? "")"
+            case .blocked: mark = "-"; detail = stage.reason
+            case .planned: mark = "?"; detail = stage.reason
+            }
+            if let records = stage.counts["records_out"] { detail += " · \(records) records" }
+            Console.error("\(mark) \(stage.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(detail)")
+        }
+        let live = running.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
+        if !live.isEmpty { Console.status("▸ " + live) }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        Console.clearStatus()
+    }
+}
+
+/// SIGINT and SIGTERM stop the run cleanly instead of killing the process mid-write.
+final class Interruption: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+    private(set) var signal: Int32 = 0
+
+    func install(_ handler: @escaping @Sendable (Int32) -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            Foundation.signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                if self.signal == 0 { self.signal = sig }
+                handler(sig)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func remove() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+    }
+}

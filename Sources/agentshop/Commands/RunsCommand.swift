@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Lake
+import Pipeline
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List past runs from their manifests, newest last.",
+        subcommands: [List.self, Show.self],
+        defaultSubcommand: List.self
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only runs of this pipeline.")
+        var pipeline: String?
+
+        @Flag(help: "Only runs that failed, were interrupted or died.")
+        var failed = false
+
+        @Option(help: ArgumentHelp("Only runs started on or after this date (YYYY-MM-DD) or this long ago (24h, 7d).", valueName: "when"))
+        var since: String?
+
+        @Option(help: "Show at most this many (the newest).")
+        var limit: Int = 50
+
+        func run() async throws {
+            let lake = try global.openLake()
+            var (manifests, unreadable) = ManifestStore(lake: lake).all(pipeline: pipeline)
+            for path in unreadable { Console.error("warning: unreadable manifest \(path)") }
+            if failed { manifests = manifests.filter { RunsCommand.displayStatus($0) != "succeeded" } }
+            if let since {
+                guard let cutoff = RunsCommand.parseSince(since) else {
+                    Console.error("--since takes YYYY-MM-DD or a duration like 24h or 7d, found '\(since)'")
+                    throw ExitStatus.invalidInput
+                }
+                manifests = manifests.filter { (Timestamp.parse($0.startedAt) ?? .distantPast) >= cutoff }
+            }
+            manifests = Array(manifests.suffix(max(0, limit)))
+            if global.json { Console.json(manifests); return }
+            var rows = [["RUN", "PIPELINE", "STATUS", "STARTED", "TOOK", "STAGES", "ERROR"]]
+            for m in manifests {
+                let ran = m.stages.filter { $0.status == .ran }.count
+                let skipped = m.stages.filter { $0.status == .skipped }.count
+                rows.append([m.runID, m.pipeline, RunsCommand.displayStatus(m), m.startedAt, RunsCommand.took(m),
+                             "\(ran) ran, \(skipped) skipped", String((m.error ?? "").prefix(60))])
+            }
+            Console.out(manifests.isEmpty ? "no runs" : Console.table(rows))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run: stages, timings, records, errors, log.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The run id (a unique prefix is enough).")
+        var runID: String
+
+        func run() async throws {
+            let lake = try global.openLake()
+            let manifest: RunManifest
+            do {
+                manifest = try ManifestStore(lake: lake).find(runID: runID)
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+            if global.json { Console.json(manifest); return }
+            Console.out("run       \(manifest.runID)")
+            Console.out("pipeline  \(manifest.pipeline) (\(manifest.pipelineFile))")
+            Console.out("status    \(RunsCommand.displayStatus(manifest))")
+            Console.out("started   \(manifest.startedAt)   took \(RunsCommand.took(manifest))   run date \(manifest.runDate)")
+            if !manifest.options.isEmpty { Console.out("options   \(manifest.options.joined(separator: " "))") }
+            Console.out("log       \(manifest.logFile)")
+            if let error = manifest.error { Console.out("error     \(error)") }
+            Console.out("")
+            var rows = [["STAGE", "KIND", "STATUS", "TOOK", "IN", "OUT", "COUNTS", "WHY"]]
+            for stage in manifest.stages {
+                let counts = stage.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                rows.append([stage.name, stage.kind, stage.status.rawValue, Console.duration(ms: stage.durationMs),
+                             "\(stage.inputs.count)", "\(stage.outputs.count)", counts,
+                             stage.error.map { "\(stage.reason): \($0)" } ?? stage.reason])
+            }
+            Console.out(Console.table(rows))
+            let outputs = manifest.stages.flatMap { stage in stage.outputs.map { (stage.name, $0) } }
+            if !outputs.isEmpty {
+                Console.out("")
+                var fileRows = [["STAGE", "OUTPUT", "BYTES", "RECORDS", "SHA256"]]
+                for (stage, file) in outputs {
+                    fileRows.append([stage, file.path, "\(file.bytes)", file.records.map(String.init) ?? "", String(file.sha256.prefix(12))])
+                }
+                Console.out(Console.table(fileRows))
+            }
+        }
+    }
+
+    /// A manifest still marked running whose process is gone died without finishing (kill -9, power loss).
+    static func displayStatus(_ manifest: RunManifest) -> String {
+        if manifest.status == .running && kill(manifest.pid, 0) != 0 && errno == ESRCH { return "died" }
+        return manifest.status.rawValue
+    }
+
+    static func took(_ manifest: RunManifest) -> String {
+        guard let start = Timestamp.parse(manifest.startedAt), let end = manifest.finishedAt.flatMap(Timestamp.parse) else { return "" }
+        return Console.duration(ms: Int(end.timeIntervalSince(start) * 1000))
+    }
+
+    static func parseSince(_ text: String) -> Date? {
+        if let seconds = ConfigValue.parseDuration(text) { return Date().addingTimeInterval(-seconds) }
+        return Timestamp.parse(text + "T00:00:00Z")
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Lake
+import Pipeline
+import Stages
+
+/// Flags every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The lake folder (default: $AGENTSHOP_LAKE, else ./datalake).", valueName: "dir"))
+    var lake: String?
+
+    @Flag(name: .shortAndLong, help: "Print one summary line and no progress.")
+    var quiet = false
+
+    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("A .env file with variables for ${VAR} (default: ./.env and the project's .env).", valueName: "file"))
+    var envFile: [String] = []
+
+    /// The lake folder: --lake, then AGENTSHOP_LAKE, then ./datalake.
+    var lakePath: String {
+        lake ?? ProcessInfo.processInfo.environment["AGENTSHOP_LAKE"].flatMap { $0.isEmpty ? nil : $0 } ?? "datalake"
+    }
+
+    func openLake(mustExist: Bool = true) throws -> Lake {
+        let lake = Lake(root: lakePath)
+        if mustExist && !lake.exists {
+            Console.error("no lake at \(lake.root): run `agentshop init \(lakePath)` first, or pass --lake")
+            throw ExitStatus.invalidInput
+        }
+        return lake
+    }
+
+    /// Variables for pipeline files: the environment over the given .env files (or the defaults).
+    func environment(projectFolder: String?) -> PipelineEnvironment {
+        var files = envFile
+        if files.isEmpty {
+            files.append(FileManager.default.currentDirectoryPath + "/.env")
+            if let projectFolder { files.append(projectFolder + "/.env") }
+        }
+        return PipelineEnvironment.load(dotEnvFiles: files)
+    }
+
+    /// Finds a pipeline by path, or by name in ./pipelines, and validates it.
+    /// Prints every problem and exits 2 when it is invalid.
+    func loadPipeline(_ nameOrPath: String, lake: Lake?) throws -> PipelineSpec {
+        let file = Self.pipelineFile(nameOrPath)
+        let loader = PipelineLoader(registry: BuiltinStages.registry,
+                                    environment: environment(projectFolder: PipelineLoader.projectFolder(ofPipelineFile: file)),
+                                    lake: lake)
+        do {
+            let (spec, warnings) = try loader.load(file: file)
+            for warning in warnings { Console.error(warning.description) }
+            return spec
+        } catch {
+            for diagnostic in error.diagnostics { Console.error(diagnostic.description) }
+            let count = error.diagnostics.filter { $0.severity == .error }.count
+            Console.error("\(file): \(count) problem\(count == 1 ? "" : "s")")
+            throw ExitStatus.invalidInput
+        }
+    }
+
+    static func pipelineFile(_ nameOrPath: String) -> String {
+        if FileManager.default.fileExists(atPath: nameOrPath) || nameOrPath.contains("/") { return nameOrPath }
+        for candidate in ["pipelines/\(nameOrPath).yaml", "pipelines/\(nameOrPath).yml"]
+        where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        return nameOrPath
+    }
+}

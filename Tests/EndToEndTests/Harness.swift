@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+/// Runs the built `agentshop` binary in a temporary project folder with its own lake.
+final class Project: @unchecked Sendable {
+    let folder: String
+    var lake: String { folder + "/datalake" }
+
+    init() throws {
+        folder = NSTemporaryDirectory() + "agentshop-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: folder) }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    static let binary: String = {
+        // The test bundle sits in the build folder beside the executable.
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("agentshop").path,
+            Bundle.main.bundleURL.appendingPathComponent("agentshop").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("agentshop").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }()
+
+    func write(_ relative: String, _ text: String) throws {
+        let path = folder + "/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    func read(_ relative: String) throws -> String {
+        try String(contentsOfFile: folder + "/" + relative, encoding: .utf8)
+    }
+
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + relative) }
+
+    /// Starts the binary; the caller waits or signals.
+    func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        var environment = ProcessInfo.processInfo.environment
+        environment["AGENTSHOP_LAKE"] = nil
+        for (k, v) in extra { environment[k] = v }
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let (process, out, err) = try start(arguments, environment: environment)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// `run --json` and the manifest it prints.
+    func runPipeline(_ pipeline: String, _ extra: [String] = []) throws -> (Result, [String: Any]) {
+        let result = try run(["run", pipeline, "--json"] + extra)
+        let manifest = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+        return (result, manifest)
+    }
+
+    /// Stage name → status from a manifest.
+    static func statuses(_ manifest: [String: Any]) -> [String: String] {
+        var out: [String: String] = [:]
+        for stage in manifest["stages"] as? [[String: Any]] ?? [] {
+            out[stage["name"] as! String] = stage["status"] as? String
+        }
+        return out
+    }
+
+    /// Every file under the lake whose name marks it as a temporary.
+    func temporaryFiles() -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: lake)
+        var found: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            if path.contains(".agentshop-tmp-") { found.append(path) }
+        }
+        return found
+    }
+
+    func waitFor(_ relative: String, timeout: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if exists(relative) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+}

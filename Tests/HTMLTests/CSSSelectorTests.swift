@@ -1,0 +1,130 @@
+import Testing
+@testable import HTML
+
+/// Every construct the issue lists, compiled to XPath and run against a page.
+struct CSSSelectorTests {
+    static let page = """
+        <html><body>
+        <div id="main" class="box big">
+          <h1>Title <small>sub</small></h1>
+          <p class="intro">Intro</p>
+          <p class="x">X para</p>
+          <ul><li>a</li><li class="sel">b</li><li>c</li><li>d</li><li>e</li></ul>
+          <a href="https://ex.com/doc.pdf" rel="next">PDF</a>
+          <a href="/shop/item" data-x="1">Shop</a>
+          <span lang="en-US">hi</span>
+          <p class="it's">quote</p>
+        </div></body></html>
+        """
+
+    @Test(arguments: [
+        ("h1", "descendant-or-self::h1"),
+        ("*", "descendant-or-self::*"),
+        ("#main", "descendant-or-self::*[@id = 'main']"),
+        (".price", "descendant-or-self::*[@class and contains(@class, 'price') and contains(concat(' ', normalize-space(@class), ' '), ' price ')]"),
+        ("a[href]", "descendant-or-self::a[@href]"),
+        ("a[rel=next]", "descendant-or-self::a[@rel = 'next']"),
+        ("a[href^='https']", "descendant-or-self::a[starts-with(@href, 'https')]"),
+        ("a[href$=\".pdf\"]", "descendant-or-self::a[substring(@href, string-length(@href) - 3) = '.pdf']"),
+        ("a[href*=shop]", "descendant-or-self::a[contains(@href, 'shop')]"),
+        ("[class~=big]", "descendant-or-self::*[@class and contains(@class, 'big') and contains(concat(' ', normalize-space(@class), ' '), ' big ')]"),
+        ("div p", "descendant-or-self::div/descendant::p"),
+        ("ul > li", "descendant-or-self::ul/li"),
+        ("h1 + p", "descendant-or-self::h1/following-sibling::*[1]/self::p"),
+        ("h1 ~ p", "descendant-or-self::h1/following-sibling::p"),
+        ("li:first-child", "descendant-or-self::li[count(preceding-sibling::*) = 0]"),
+        ("li:last-child", "descendant-or-self::li[count(following-sibling::*) = 0]"),
+        ("li:nth-child(3)", "descendant-or-self::li[count(preceding-sibling::*) = 2]"),
+        ("li:nth-child(2n+1)", "descendant-or-self::li[count(preceding-sibling::*) mod 2 = 0]"),
+        ("li:nth-child(3n+2)", "descendant-or-self::li[count(preceding-sibling::*) >= 1 and (count(preceding-sibling::*) - 1) mod 3 = 0]"),
+        ("p:not(.x)", "descendant-or-self::p[not((@class and contains(@class, 'x') and contains(concat(' ', normalize-space(@class), ' '), ' x ')))]"),
+        ("h1, h2", "descendant-or-self::h1 | descendant-or-self::h2"),
+        ("h1::text", "descendant-or-self::h1/text()"),
+        ("a::attr(href)", "descendant-or-self::a/@href"),
+        (".p ::text", "descendant-or-self::*[@class and contains(@class, 'p') and contains(concat(' ', normalize-space(@class), ' '), ' p ')]/descendant-or-self::text()"),
+        ("::text", "text()"),
+        ("::attr(href)", "@href"),
+    ])
+    func compilesToXPath(css: String, xpath: String) throws {
+        #expect(try CSSSelector.toXPath(css) == xpath)
+    }
+
+    @Test(arguments: [
+        ("li", ["a", "b", "c", "d", "e"]),
+        ("#main > h1::text", ["Title "]),
+        (".intro", ["Intro"]),
+        ("[rel]", ["PDF"]),
+        ("a[rel=next]::attr(href)", ["https://ex.com/doc.pdf"]),
+        ("a[href^=https]", ["PDF"]),
+        ("a[href$='.pdf']", ["PDF"]),
+        ("a[href*=shop]", ["Shop"]),
+        ("a[href*=SHOP i]", ["Shop"]),
+        ("A[HREF*=shop]", ["Shop"]),
+        ("div[class~=big] > p.x", ["X para"]),
+        ("[class~=bi]", []),
+        ("span[lang|=en]", ["hi"]),
+        ("div h1 small", ["sub"]),
+        ("h1 ::text", ["Title ", "sub"]),
+        ("h1 + p", ["Intro"]),
+        ("h1 ~ p", ["Intro", "X para", "quote"]),
+        ("p + h1", []),
+        ("li:first-child", ["a"]),
+        ("li:last-child", ["e"]),
+        ("li:only-child", []),
+        ("li:nth-child(2)", ["b"]),
+        ("li:nth-child(odd)", ["a", "c", "e"]),
+        ("li:nth-child(even)", ["b", "d"]),
+        ("li:nth-child(-n+2)", ["a", "b"]),
+        ("li:nth-child(3n+2)", ["b", "e"]),
+        ("li:nth-child(n)", ["a", "b", "c", "d", "e"]),
+        ("li:nth-last-child(1)", ["e"]),
+        ("li:first-of-type", ["a"]),
+        ("p:last-of-type", ["quote"]),
+        ("li:not(.sel)", ["a", "c", "d", "e"]),
+        ("p:not(.x, .intro)", ["quote"]),
+        ("p:not([class])", []),
+        ("h1::text, p.x::text", ["Title ", "X para"]),
+        ("p[class=\"it's\"]", ["quote"]),
+        ("#main", ["Title sub Intro X para abcde PDF Shop hi quote"]),
+        ("ul *:first-child::text", ["a"]),
+    ])
+    func selectsOnPage(css: String, expected: [String]) throws {
+        let document = try HTMLDocument(html: Self.page)
+        #expect(try document.css(css) == expected)
+    }
+
+    @Test(arguments: [
+        ("", 1, "empty selector"),
+        ("div >", 6, "expected a selector after the combinator"),
+        ("a:hover", 2, "unsupported pseudo-class ':hover'"),
+        ("a::before", 2, "unsupported pseudo-element '::before'"),
+        ("a[href", 2, "unclosed '['"),
+        ("h1::text p", 9, "a pseudo-element must end the selector"),
+        ("li:nth-child(x)", 14, "expected an+b"),
+        ("p:not(div p)", 11, ":not() takes compound selectors only"),
+        ("a[href!=x]", 7, "'!=' is not CSS"),
+        ("div,,", 5, "unexpected ','"),
+        ("a::attr(", 9, "expected an attribute name in ::attr()"),
+        ("#", 1, "expected an id after '#'"),
+        ("p:nth-child", 2, ":nth-child needs an argument"),
+        ("div!", 4, "unexpected '!'"),
+        ("*:first-of-type", 2, ":first-of-type needs an element name"),
+        ("a[href='x]", 8, "unclosed string"),
+    ])
+    func reportsErrorsWithPosition(css: String, position: Int, message: String) {
+        do {
+            _ = try CSSSelector(css)
+            Issue.record("'\(css)' should not compile")
+        } catch {
+            #expect(error.position == position, "\(error)")
+            #expect(error.reason.contains(message), "\(error)")
+            #expect(error.description.contains("at position \(position)"))
+        }
+    }
+
+    @Test func quotesBothKindsInLiterals() throws {
+        #expect(literal("it's \"x\"") == "concat('it', \"'\", 's \"x\"')")
+        let document = try HTMLDocument(html: "<p title='it&apos;s \"x\"'>ok</p>")
+        #expect(try document.css("p[title='it\\'s \"x\"']") == ["ok"])
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+@testable import HTML
+
+struct HTMLDocumentTests {
+    @Test(arguments: [
+        ("<div><p>one<p>two</div></span><li>x", "//p", ["one", "two"]),
+        ("<ul><li>a<li>b<li>c</ul>", "//li", ["a", "b", "c"]),
+        ("</div></div><h1>Title</h1></body></html><p>after", "//h1 | //p", ["Title", "after"]),
+        ("<table><tr><td>1<td>2</table>", "//td", ["1", "2"]),
+        ("<p>unclosed <b>bold <i>both</p><p>next", "//p", ["unclosed bold both", "next"]),
+        ("<div class=\"a\"<p>bad attribute</p>", "//div", ["bad attribute"]),
+        ("<p>a &amp; b &lt;c&gt; &nbsp;&euro;5 &#8212; &#x41; &bogus;</p>", "//p", ["a & b <c> €5 — A &bogus;"]),
+        ("<p>  spread \n\t over\u{00A0}lines  </p>", "//p", ["spread over lines"]),
+        ("<script>if (a < b) { document.write('<p>no</p>') }</script><p>yes</p>", "//p", ["yes"]),
+        ("<!-- <p>comment</p> --><p>real</p>", "//p", ["real"]),
+        ("", "//p", []),
+        ("just text", "//body", ["just text"]),
+    ])
+    func recoversFromBrokenMarkup(html: String, xpath: String, expected: [String]) throws {
+        let document = try HTMLDocument(html: html)
+        #expect(try document.xpath(xpath).strings == expected)
+    }
+
+    @Test func keepsHugeAttributeValues() throws {
+        let big = String(repeating: "x", count: 2_000_000)
+        let document = try HTMLDocument(html: "<div data-blob=\"\(big)\"><p>after</p></div>")
+        #expect(try document.css("div::attr(data-blob)").first?.count == 2_000_000)
+        #expect(try document.css("p") == ["after"])
+    }
+
+    @Test func evaluatesEveryXPathType() throws {
+        let document = try HTMLDocument(html: "<h1>Title</h1><p>1</p><p>2</p>")
+        guard case .number(let n) = try document.xpath("count(//p)") else { Issue.record("not a number"); return }
+        #expect(n == 2)
+        guard case .string(let s) = try document.xpath("string(//h1)") else { Issue.record("not a string"); return }
+        #expect(s == "Title")
+        guard case .boolean(let b) = try document.xpath("boolean(//h2)") else { Issue.record("not a boolean"); return }
+        #expect(b == false)
+        #expect(try document.xpath("//p").nodes.map(\.text) == ["1", "2"])
+        #expect(try document.xpath("sum(//p)").strings == ["3"])
+        #expect(try document.xpath("1 div 4").strings == ["0.25"])
+    }
+
+    @Test func queriesRelativeToANode() throws {
+        let document = try HTMLDocument(html: "<div class=r><b>1</b></div><div class=r><b>2</b></div><b>3</b>")
+        let records = try document.xpath("//div").nodes
+        #expect(records.count == 2)
+        #expect(try records[1].xpath(".//b").strings == ["2"])
+        #expect(try records[0].css("b") == ["1"])
+        #expect(records[0].attribute("class") == "r")
+        #expect(records[0].name == "div")
+        #expect(records[0].outerHTML.hasPrefix("<div class=\"r\"><b>1</b></div>"), "\(records[0].outerHTML)")
+    }
+
+    @Test(arguments: ["//p[", "count(", "//p[@x=']", "foo(//p)"])
+    func reportsBadXPath(expression: String) throws {
+        let document = try HTMLDocument(html: "<p>x</p>")
+        do {
+            _ = try document.xpath(expression)
+            Issue.record("'\(expression)' should fail")
+        } catch {
+            #expect(error.subject == expression)
+            #expect(error.description.contains(expression))
+        }
+    }
+
+    @Test func nodesKeepTheirDocumentAlive() throws {
+        func firstParagraph() throws -> HTMLNode {
+            let document = try HTMLDocument(html: "<p>survives</p>")
+            return try document.xpath("//p").nodes[0]
+        }
+        let node = try firstParagraph()
+        #expect(node.text == "survives")
+    }
+
+    @Test func manyDocumentsDoNotLeakOrCrash() throws {
+        let expression = try XPathExpression("//li")
+        for i in 0..<2000 {
+            let document = try HTMLDocument(html: "<ul><li>\(i)</li></ul>")
+            #expect(try document.evaluate(expression).strings == ["\(i)"])
+        }
+    }
+
+    @Test func resolvesLinksAgainstBaseHref() throws {
+        let document = try HTMLDocument(html: "<head><base href=\"/shop/\"></head><a href=\"p 1.html?x=1#top\">x</a>",
+                                        url: "https://Example.com/a/b.html")
+        #expect(document.baseURL == "https://example.com/shop/")
+        #expect(document.absoluteURL("p 1.html?x=1#top") == "https://example.com/shop/p%201.html?x=1#top")
+        #expect(document.absoluteURL("//cdn.example.com/i.png") == "https://cdn.example.com/i.png")
+        #expect(document.absoluteURL("javascript:void(0)") == nil)
+        #expect(document.absoluteURL("  ") == nil)
+        let plain = try HTMLDocument(html: "<a href=x>x</a>", url: "https://example.com/a/b.html")
+        #expect(plain.absoluteURL("../c") == "https://example.com/c")
+    }
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Generate a deterministic fixture shop: product pages plus the truth of every field.
+
+Used by the parse stage's end-to-end test (a small site checked into Tests/StagesTests/Fixtures)
+and by bench/parse_bench.sh (thousands of pages, padded to ~30 KB each).
+
+The pages vary the way real shops do: five currencies printed five ways, day-first and
+month-first dates, UTF-8 and Windows-1252 (declared by <meta charset> or http-equiv), JSON-LD
+as an object, an array, an @graph, with offers as a list, plus a malformed JSON-LD block;
+<base href> or not; unclosed <li>/<p>, stray end tags and a huge attribute on some pages.
+
+    scripts/make_fixture_site.py OUT_DIR [--count N] [--pad BYTES] [--seed S]
+
+writes OUT_DIR/site/products/pNNNN.html, OUT_DIR/truth.jsonl (one product per line, in page
+order), OUT_DIR/reviews_truth.jsonl (one review per line) and OUT_DIR/headers.jsonl (the
+Content-Type an HTTP server would send for each page, some carrying the charset).
+"""
+import argparse
+import html
+import json
+import os
+import random
+
+HOST = "https://shop.example"
+ADJECTIVES = ["Deluxe", "Compact", "Café", "Crème", "Über", "Smart", "Rustic", "Nordic", "Classic", "Pro",
+              "Señor", "Fiancée", "Jalapeño", "Naïve", "Ultra", "Eco"]
+NOUNS = ["Kettle", "Toaster", "Lamp", "Backpack", "Headphones", "Blender", "Chair", "Mug", "Notebook", "Jacket",
+         "Grinder", "Speaker"]
+BRANDS = ["Acme", "Müller & Söhne", "Globex", "Initech", "O'Reilly Goods", "Umbrella", "Straße Works", "Zoë Home"]
+CATEGORIES = ["Kitchen", "Home & Garden", "Audio", "Outdoor", "Office", "Fashion"]
+AUTHORS = ["Ana", "Björn", "Chloé", "Dmitri", "Eve", "François", "Grace", "Hiro"]
+WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
+         "dolore magna aliqua").split()
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF"]
+
+
+def group(n, sep):
+    s = str(n)
+    out = []
+    while len(s) > 3:
+        out.insert(0, s[-3:])
+        s = s[:-3]
+    out.insert(0, s)
+    return sep.join(out)
+
+
+def price_text(cents, currency):
+    whole, frac = divmod(cents, 100)
+    if currency == "USD":
+        return f"${group(whole, ',')}.{frac:02d}"
+    if currency == "EUR":
+        return f"{group(whole, '.')},{frac:02d}\u00a0€"
+    if currency == "GBP":
+        return f"£{group(whole, ',')}.{frac:02d}"
+    if currency == "JPY":
+        return f"¥{group(whole, ',')}"
+    return f"CHF {group(whole, chr(39))}.{frac:02d}"
+
+
+def date_text(y, m, d, currency):
+    if currency == "USD":
+        return f"{MONTHS[m - 1]} {d}, {y}"
+    if currency == "EUR":
+        return f"{d:02d}.{m:02d}.{y}"
+    if currency == "GBP":
+        return f"{d} {MONTHS[m - 1]} {y}"
+    if currency == "JPY":
+        return f"{y}/{m:02d}/{d:02d}"
+    return f"{y}-{m:02d}-{d:02d}"
+
+
+def filler(rng, size):
+    parts = []
+    total = 0
+    while total < size:
+        sentence = " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + "."
+        p = f"<p>{sentence} <a href=\"/info/{rng.randint(1, 999)}\">more</a></p>\n"
+        parts.append(p)
+        total += len(p)
+    return "".join(parts)
+
+
+def make_page(i, rng, pad):
+    currency = CURRENCIES[i % 5]
+    name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {i}"
+    if i % 7 == 3:
+        name += ' "Limited" <Edition>'
+    brand = rng.choice(BRANDS)
+    category = rng.choice(CATEGORIES)
+    sku = f"SKU-{i:05d}-{rng.randint(100, 999)}"
+    cents = rng.randint(199, 250000) if currency != "JPY" else rng.randint(100, 400000) * 100
+    amount = cents / 100
+    rating = round(rng.uniform(1, 5), 1)
+    review_count = rng.randint(0, 2500)
+    in_stock = rng.random() < 0.7
+    y, m, d = rng.randint(2015, 2026), rng.randint(1, 12), rng.randint(1, 28)
+    tags = rng.sample(["new", "sale", "gift", "eco", "bestseller", "bundle"], rng.randint(0, 3))
+    windows1252 = i % 4 in (1, 3)
+    base = i % 2 == 0
+    broken = i % 3 == 2
+    url = f"{HOST}/products/p{i:04d}.html"
+    if base:
+        image_ref, image = f"img/p{i:04d}.jpg", f"{HOST}/catalog/img/p{i:04d}.jpg"
+    else:
+        image_ref, image = f"../img/p{i:04d}.jpg", f"{HOST}/img/p{i:04d}.jpg"
+    reviews = []
+    for r in range(rng.randint(0, 3)):
+        ry, rm, rd = rng.randint(2020, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        reviews.append({"author": rng.choice(AUTHORS), "stars": rng.randint(1, 5),
+                        "body": " ".join(rng.choice(WORDS) for _ in range(8)) + " — ok",
+                        "date": f"{ry}-{rm:02d}-{rd:02d}"})
+
+    availability = "https://schema.org/InStock" if in_stock else "https://schema.org/OutOfStock"
+    offer = {"@type": "Offer", "price": f"{amount:.2f}" if currency != "JPY" else str(int(amount)),
+             "priceCurrency": currency, "availability": availability}
+    product = {"@context": "https://schema.org", "@type": "Product", "name": name, "sku": sku,
+               "brand": {"@type": "Brand", "name": brand},
+               "offers": offer,
+               "aggregateRating": {"@type": "AggregateRating",
+                                   "ratingValue": str(rating) if i % 2 else rating,
+                                   "reviewCount": review_count}}
+    variant = i % 5
+    blocks = []
+    if variant == 0:
+        product.pop("@context")
+        blocks.append({"@context": "https://schema.org",
+                       "@graph": [{"@type": "WebSite", "name": "Fixture Shop"}, product]})
+    elif variant == 1:
+        blocks.append([{"@context": "https://schema.org", "@type": "Organization", "name": "Fixture Shop"}, product])
+    elif variant == 2:
+        blocks.append(product)
+    elif variant == 3:
+        product["offers"] = [offer]
+        blocks.append(product)
+    else:
+        product["@type"] = "http://schema.org/Product"
+        product["offers"]["@type"] = "http://schema.org/Offer"
+        product["aggregateRating"]["@type"] = "http://schema.org/AggregateRating"
+        blocks.append(product)
+    jsonld = "".join(
+        f'<script type="application/ld+json">{json.dumps(b, ensure_ascii=(i % 2 == 0))}</script>\n' for b in blocks)
+    if variant == 2:
+        jsonld += '<script type="application/ld+json">{"@type": "BreadcrumbList", "itemListElement": [ </script>\n'
+
+    if windows1252:
+        head_charset = ('<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+                        if i % 4 == 1 else '<meta charset="ISO-8859-1">')
+    else:
+        head_charset = '<meta charset="utf-8">'
+    esc = html.escape
+    li_end = "" if broken else "</li>"
+    p_end = "" if broken else "</p>"
+    stray = "</div></span>" if broken else ""
+    huge = f' data-blob="{"x" * 20000}"' if broken and pad == 0 else ""
+    tags_html = "".join(f'<a href="/tags/{t}">{t}</a> ' for t in tags)
+    reviews_html = "".join(
+        f'<div class="review"><span class="author">{esc(r["author"])}</span>'
+        f'<span class="stars">{r["stars"]} stars</span><p class="body">{esc(r["body"])}{p_end}'
+        f'<time datetime="{r["date"]}">{r["date"]}</time></div>\n' for r in reviews)
+    nav = "".join(f'<li><a href="/c/{c.lower().replace(" ", "-")}">{esc(c)}</a>{li_end}' for c in CATEGORIES)
+    stock_text = "In stock" if in_stock else "Out of stock"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head>
+{head_charset}
+<title>{esc(name)} | Fixture Shop</title>
+{'<base href="' + HOST + '/catalog/">' if base else ''}
+<meta property="og:title" content="{esc(name)}">
+<meta property="og:image" content="{image_ref}">
+<meta name="description" content="Buy {esc(name)} from {esc(brand)}">
+{jsonld}</head>
+<body{huge}>
+<header><nav><ul class="menu">{nav}</ul></nav></header>
+{stray}
+<main>
+<div class="product" itemscope itemtype="https://schema.org/Product">
+  <h1 class="product-title" itemprop="name">
+    {esc(name)}
+  </h1>
+  <span class="sku">SKU: {sku}</span>
+  <div class="price-box"><span class="price" itemprop="price">{price_text(cents, currency)}</span>
+  <span class="old-price">{price_text(cents + 1000, currency)}</span></div>
+  <span class="stock">{stock_text}</span>
+  <a class="brand" href="/brands/{i % 8}">{esc(brand)}</a>
+  <div class="rating" data-rating="{rating}">{rating} out of 5 (<span class="count">{group(review_count, ',')} reviews</span>)</div>
+  <img class="main-image" src="{image_ref}" alt="{esc(name)}">
+  <ul class="breadcrumb"><li><a href="/">Home</a>{li_end}<li><a href="/c/{i % 6}">{esc(category)}</a>{li_end}</ul>
+  <p>Released: <time class="released">{date_text(y, m, d, currency)}</time>{p_end}
+  <div class="tags">{tags_html}</div>
+  <div class="description">{filler(rng, pad) if pad else '<p>' + ' '.join(rng.choice(WORDS) for _ in range(30)) + '</p>'}</div>
+  <div class="reviews">
+{reviews_html}  </div>
+</div>
+</main>
+<footer><p>© Fixture Shop{p_end}</footer>
+</body></html>
+"""
+    encoding = "cp1252" if windows1252 else "utf-8"
+    content_type = "text/html"
+    if i % 8 == 5:
+        content_type = f"text/html; charset={'windows-1252' if windows1252 else 'utf-8'}"
+    truth = {"url": url, "name": name, "price": amount, "price_currency": currency, "sku": sku, "brand": brand,
+             "rating": rating, "review_count": review_count, "in_stock": in_stock, "image": image,
+             "category": category, "released": f"{y}-{m:02d}-{d:02d}", "tags": tags}
+    review_truth = [dict(url=url, **r) for r in reviews]
+    return page.encode(encoding), truth, review_truth, content_type
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out")
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--pad", type=int, default=0, help="bytes of description filler per page")
+    parser.add_argument("--seed", type=int, default=20261125)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    folder = os.path.join(args.out, "site", "products")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(args.out, "truth.jsonl"), "w", encoding="utf-8") as truth_file, \
+            open(os.path.join(args.out, "reviews_truth.jsonl"), "w", encoding="utf-8") as reviews_file, \
+            open(os.path.join(args.out, "headers.jsonl"), "w", encoding="utf-8") as headers_file:
+        for i in range(args.count):
+            page, truth, reviews, content_type = make_page(i, rng, args.pad)
+            with open(os.path.join(folder, f"p{i:04d}.html"), "wb") as f:
+                f.write(page)
+            truth_file.write(json.dumps(truth, ensure_ascii=False, sort_keys=False) + "\n")
+            for r in reviews:
+                reviews_file.write(json.dumps(r, ensure_ascii=False) + "\n")
+            headers_file.write(json.dumps({"url": truth["url"], "content_type": content_type}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
