@@ -7,7 +7,7 @@ import Store
 struct DBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore, admin.",
+        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore, admin, sync-runs.",
         discussion: """
         The store is SQLite, materialised from the lake. Dumps go to db_dumps/<daily|weekly|manual>/ as
         agentshop_<UTC time>.sqlite.gz (binary snapshot) or .sql.gz (SQL text, also restorable with
