@@ -3,7 +3,9 @@ import Lake
 import Testing
 @testable import Store
 
-@Suite struct DumpRestoreTests {
+// One test at a time: each run fsyncs outputs, stores and dumps, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct DumpRestoreTests {
     @Test(arguments: DumpFormat.allCases)
     func roundTripEqualsTheOriginalRowByRow(_ format: DumpFormat) throws {
         let dir = try TemporaryFolder()

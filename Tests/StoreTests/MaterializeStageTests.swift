@@ -52,7 +52,9 @@ final class PipelineFixture {
     func store() throws -> Database { try Database(path: lake.storePath, mode: .readOnly) }
 }
 
-@Suite struct MaterializeStageTests {
+// One test at a time: each run fsyncs outputs, stores and dumps, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct MaterializeStageTests {
     static let pipeline = """
         pipeline: shop
         stages:
