@@ -57,8 +57,8 @@ public struct PipelineValidationError: Error, CustomStringConvertible, Sendable 
 }
 
 /// Suggests the closest known name for a misspelt one.
-enum Suggestion {
-    static func closest(to word: String, in candidates: [String]) -> String? {
+public enum Suggestion {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
         let lower = word.lowercased()
         var best: (String, Int)?
         for candidate in candidates {
@@ -69,7 +69,8 @@ enum Suggestion {
         return best?.0
     }
 
-    static func didYouMean(_ word: String, in candidates: [String]) -> String {
+    /// ` (did you mean 'x'?)`, or empty when nothing is close.
+    public static func didYouMean(_ word: String, in candidates: [String]) -> String {
         closest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

@@ -130,7 +130,8 @@ public enum CommandStage {
     }
 }
 
-func shellQuote(_ text: String) -> String {
+/// `text` as one /bin/sh word: bare when it is plainly safe, single-quoted otherwise.
+public func shellQuote(_ text: String) -> String {
     if !text.isEmpty && text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-=:+,@".contains($0) }) { return text }
     return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }

@@ -41,12 +41,7 @@ public enum ImportStage {
         let inputFormat: String?
 
         func run(_ context: StageContext) async throws -> StageReport {
-            guard context.outputs.count == 1, let output = context.outputs.first else {
-                throw StageError("an import stage writes exactly one file; 'out' names \(context.outputs.count)")
-            }
-            guard let outputType = RecordFileType(path: output.relative) else {
-                throw StageError("cannot tell the output format of \(output.relative): name it .jsonl, .csv, .jsonl.gz or .csv.gz")
-            }
+            let (output, outputType) = try context.singleRecordOutput(kind: "import")
             let files = context.allInputFiles
             let rejects = RejectsFile(path: context.rejectsPath)
 

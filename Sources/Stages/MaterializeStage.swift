@@ -63,7 +63,7 @@ struct MaterializeDefinition: StageDefinition {
             } else if let known = StoreCatalog.marketplace[name] {
                 table = known
             } else {
-                value.error("no table '\(name)' in the store\(didYouMean(name, StoreCatalog.marketplace.keys.sorted()))")
+                value.error("no table '\(name)' in the store\(Suggestion.didYouMean(name, in: StoreCatalog.marketplace.keys.sorted()))")
             }
         }
 
@@ -76,7 +76,7 @@ struct MaterializeDefinition: StageDefinition {
                     keyValue.error("'\(name)' is not a valid column name: \(problem)")
                 } else if let table, table.column(name) == nil {
                     keyValue.error("table '\(table.name)' has no column '\(name)'"
-                                   + didYouMean(name, table.columns.map(\.name)))
+                                   + Suggestion.didYouMean(name, in: table.columns.map(\.name)))
                 }
             }
             if let table, !keys.isEmpty, !table.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
@@ -97,7 +97,7 @@ struct MaterializeDefinition: StageDefinition {
                     continue
                 }
                 if let table, table.column(column) == nil {
-                    spec.error("table '\(table.name)' has no column '\(column)'" + didYouMean(column, table.columns.map(\.name)))
+                    spec.error("table '\(table.name)' has no column '\(column)'" + Suggestion.didYouMean(column, in: table.columns.map(\.name)))
                     continue
                 }
                 if let mapping = readMapping(column: column, spec) { mappings.append(mapping) }
@@ -129,26 +129,6 @@ struct MaterializeDefinition: StageDefinition {
         return ColumnMapping(column: column, field: field.split(separator: ".").map(String.init), conversion: conversion)
     }
 
-    /// ` (did you mean 'x'?)` for the closest candidate within a small edit distance.
-    /// (Pipeline's `Suggestion` does the same but is internal to that module.)
-    static func didYouMean(_ name: String, _ candidates: [String]) -> String {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var previous = Array(0...b.count)
-            for i in 1...max(a.count, 1) where !a.isEmpty {
-                var current = [i] + Array(repeating: 0, count: b.count)
-                for j in stride(from: 1, through: b.count, by: 1) {
-                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                }
-                previous = current
-            }
-            return a.isEmpty ? b.count : previous[b.count]
-        }
-        let word = Array(name.lowercased())
-        let best = candidates.map { ($0, distance(word, Array($0.lowercased()))) }
-            .filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
-            .min { $0.1 < $1.1 }
-        return best.map { " (did you mean '\($0.0)'?)" } ?? ""
-    }
 
     /// The store's identity: a restored or recreated store (a new file) makes the stage run again.
     func fingerprintExtra(lake: Lake) throws -> String {

@@ -199,10 +199,8 @@ private final class ParseRun {
     }
 
     func run() throws -> StageReport {
-        guard context.outputs.count == 1, let output = context.outputs.first else {
-            throw StageError("a parse stage writes one file; found \(context.outputs.count) in out:")
-        }
-        guard RecordFileType(path: output.relative)?.format == .jsonl else {
+        let (output, type) = try context.singleRecordOutput(kind: "parse")
+        guard type.format == .jsonl else {
             throw StageError("\(output.relative): parse writes JSON Lines; name the output .jsonl or .jsonl.gz")
         }
         let writer = try RecordWriter(path: output.absolute)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Lake
 import Pipeline
+import Stages
 
 struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -93,11 +94,6 @@ struct ScheduleCommand: AsyncParsableCommand {
         static func executablePath() -> String {
             if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
             return CommandLine.arguments[0]
-        }
-
-        func shellQuote(_ text: String) -> String {
-            if !text.isEmpty && text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-=:+,@".contains($0) }) { return text }
-            return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
         }
     }
 }
