@@ -95,14 +95,19 @@ public final class HTMLDocument {
         try evaluate(CSSSelector(selector).xpath, in: node).strings
     }
 
+    /// Elements with one of `names` (lowercase) anywhere in the page, in document order.
+    public func elements(named names: [String]) -> [HTMLNode] {
+        LibXML.elements(named: names, under: handle.raw).map { HTMLNode(document: self, raw: $0) }
+    }
+
     // MARK: Links
 
     /// The base for relative URLs: `<base href>` resolved against the page URL, or the page URL.
     public var baseURL: String? {
         if let cached = cachedBaseURL { return cached }
         var base = url
-        if let href = try? xpath("string((//base[@href])[1]/@href)"), case .string(let text) = href {
-            let trimmed = TextNormalizer.trim(text)
+        if let href = elements(named: ["base"]).lazy.compactMap({ $0.attribute("href") }).first {
+            let trimmed = TextNormalizer.trim(href)
             if !trimmed.isEmpty { base = URLResolver.resolve(trimmed, against: url) ?? base }
         }
         cachedBaseURL = .some(base)
