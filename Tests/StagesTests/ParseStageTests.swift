@@ -34,7 +34,7 @@ struct ParseStageTests {
 
         func pipeline(_ yaml: String, name: String = "shop") -> String {
             let file = lake.root + "/pipelines/\(name).yaml"
-            FileManager.default.createFile(atPath: file, contents: Data(yaml.utf8))
+            _ = FileManager.default.createFile(atPath: file, contents: Data(yaml.utf8))
             return file
         }
 
