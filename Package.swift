@@ -39,7 +39,9 @@ let package = Package(
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
         // Parse-only throughput against lxml and parsel for bench/parse_bench.sh.
-        .executableTarget(name: "agentshop-parse-bench", dependencies: ["HTML", "Lake"]),
+        .executableTarget(name: "agentshop-parse-bench", dependencies: [
+            "HTML", "Lake", "Pipeline", "Stages", .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
