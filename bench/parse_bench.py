@@ -202,7 +202,7 @@ def main():
 
     # Parsing alone, to show how much of each total is the HTML parser (libxml2 versions differ).
     parse_only = {}
-    proc = subprocess.run([args.ours, "--parse-only", ours_out + ".parse"], input="\n".join(files), capture_output=True,
+    proc = subprocess.run([args.ours, "--parse-only", ours_out + ".parse.jsonl"], input="\n".join(files), capture_output=True,
                           text=True, check=True)
     parse_only["agentshop"] = json.loads(proc.stdout.strip().splitlines()[-1])["cpu_seconds"]
     cpu_start = time.thread_time()
