@@ -93,3 +93,34 @@ struct HTMLDocumentTests {
         #expect(plain.absoluteURL("../c") == "https://example.com/c")
     }
 }
+
+/// libxml2 from many tasks at once: each task its own documents and compiled expressions, as the
+/// parse stage's workers do. Errors stay per thread and results stay right.
+struct ConcurrentParsingTests {
+    @Test func parsesOnManyTasksAtOnce() async throws {
+        let results = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    let expression = try XPathExpression("//li[@class='n']/text()")
+                    var seen: [String] = []
+                    for i in 0..<200 {
+                        let document = try HTMLDocument(html: "<ul><li class=n>\(worker)-\(i)</li><li>x</ul><p>unclosed")
+                        seen += try document.evaluate(expression).strings
+                        // A bad expression on another task must not disturb this one.
+                        if i % 50 == 0 { #expect(throws: HTMLError.self) { try XPathExpression("//li[") } }
+                    }
+                    return seen
+                }
+            }
+            var all: [[String]] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.count == 8)
+        for list in results {
+            #expect(list.count == 200)
+            let worker = list[0].split(separator: "-")[0]
+            #expect(list == (0..<200).map { "\(worker)-\($0)" })
+        }
+    }
+}
