@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Tests only: loopback HTTP servers.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C libraries at the edge: module map + shim.h, imported by exactly one Swift module.
@@ -23,21 +25,27 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Transport", dependencies: ["CCurl"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "HTML", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "HTML", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "HTML",
+            "Lake", "Pipeline", "Stages", "Store", "HTML",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
+        // bench/store_bench.sh times this against the sqlite3 shell; not a product.
+        .executableTarget(name: "store-bench", dependencies: [
+            "Store", "Lake", .product(name: "Logging", package: "swift-log"),
+        ], path: "bench/StoreBench"),
         // Parse-only throughput against lxml and parsel for bench/parse_bench.sh.
         .executableTarget(name: "agentshop-parse-bench", dependencies: [
             "HTML", "Lake", "Pipeline", "Stages", .product(name: "Logging", package: "swift-log"),
@@ -46,8 +54,10 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]

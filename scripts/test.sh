@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --no-parallel

@@ -45,7 +45,7 @@ public final class CSVReader {
     /// The next row's fields, nil at the end. A malformed row throws `Malformed`; the reader
     /// has then skipped to the end of that row's line, so reading can go on.
     public func nextRow() throws -> [String]? {
-        var fields: [String] = []
+        var fields: [String?] = []
         var field: [UInt8] = []
         var raw: [UInt8] = []
         rowLine = line
@@ -68,12 +68,12 @@ public final class CSVReader {
                     field.append(b)
                 }
             } else if b == delimiter {
-                fields.append(try text(field, raw: raw)); field.removeAll(keepingCapacity: true); afterQuote = false
+                fields.append(text(field)); field.removeAll(keepingCapacity: true); afterQuote = false
             } else if b == 0x0A || b == 0x0D {
                 if b == 0x0D, try peekByte() == 0x0A { _ = try nextByte() }
                 line += 1
-                fields.append(try text(field, raw: raw))
-                return fields
+                fields.append(text(field))
+                return try checked(fields, raw: raw)
             } else if b == UInt8(ascii: "\"") && field.isEmpty && !afterQuote {
                 quoted = true
             } else if afterQuote {
@@ -90,19 +90,24 @@ public final class CSVReader {
                 if quoted {
                     throw Malformed(line: rowLine, reason: "unterminated quoted field", raw: String(decoding: raw, as: UTF8.self))
                 }
-                fields.append(try text(field, raw: raw))
-                return fields
+                fields.append(text(field))
+                return try checked(fields, raw: raw)
             }
             b = next
         }
     }
 
-    private func text(_ bytes: [UInt8], raw: [UInt8]) throws -> String {
-        guard let s = String(validating: bytes, as: UTF8.self) else {
-            try skipRestOfLine()
+    /// Field text; invalid UTF-8 becomes nil-marked so the whole row is rejected once it is read.
+    private func text(_ bytes: [UInt8]) -> String? { String(validating: bytes, as: UTF8.self) }
+
+    /// The row, or `Malformed` if a field was not valid UTF-8. The row has been read to its end
+    /// either way, so the next row starts cleanly.
+    private func checked(_ fields: [String?], raw: [UInt8]) throws -> [String] {
+        let valid = fields.compactMap { $0 }
+        guard valid.count == fields.count else {
             throw Malformed(line: rowLine, reason: "invalid UTF-8", raw: String(decoding: raw, as: UTF8.self))
         }
-        return s
+        return valid
     }
 
     private func skipRestOfLine() throws {
@@ -115,6 +120,11 @@ public final class CSVReader {
 /// Writes RFC 4180 rows: quotes a field only when it holds a comma, quote, CR or LF.
 public enum CSVEncoding {
     public static func appendRow(_ fields: [String], to out: inout [UInt8], delimiter: UInt8 = UInt8(ascii: ",")) {
+        // A single empty field would be a blank line, which readers skip: quote it.
+        if fields.count == 1 && fields[0].isEmpty {
+            out.append(contentsOf: "\"\"\n".utf8)
+            return
+        }
         for (i, field) in fields.enumerated() {
             if i > 0 { out.append(delimiter) }
             let needsQuotes = field.utf8.contains { $0 == delimiter || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }

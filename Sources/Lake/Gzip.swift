@@ -119,12 +119,12 @@ public final class GzipReader: ByteSource {
                 if inputEnd == 0 { sourceEnded = true }
             }
             if memberEnded {
-                // Another member follows only if non-padding bytes remain.
-                if inputStart == inputEnd && sourceEnded { return 0 }
-                if inputStart < inputEnd && input[inputStart] == 0 && sourceEnded && input[inputStart..<inputEnd].allSatisfy({ $0 == 0 }) {
-                    return 0
+                // Zero bytes after a member are padding (as tar and tape writers leave), not a member.
+                while inputStart < inputEnd && input[inputStart] == 0 { inputStart += 1 }
+                if inputStart == inputEnd {
+                    if sourceEnded { return 0 }
+                    continue
                 }
-                if inputStart == inputEnd { continue }
                 inflateReset(stream)
                 memberEnded = false
             }

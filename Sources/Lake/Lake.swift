@@ -44,6 +44,12 @@ public struct LakePath: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { relative }
 
+    /// For paths found by walking the lake's real folders: already normalised and inside.
+    init(checkedRelative relative: String, in lake: Lake) {
+        self.relative = relative
+        absolute = lake.root + "/" + relative
+    }
+
     init(_ raw: String, in lake: Lake) throws {
         guard !raw.isEmpty else { throw LakeError(.invalidPath, "empty path") }
         guard !raw.hasPrefix("/") && !raw.hasPrefix("~") else {
@@ -61,13 +67,25 @@ public struct LakePath: Sendable, Hashable, CustomStringConvertible {
         guard !parts.isEmpty else { throw LakeError(.invalidPath, "path names the lake root itself", path: raw) }
         relative = parts.joined(separator: "/")
         absolute = lake.root + "/" + relative
-        // Follow symlinks in the part that exists: it must still be inside the lake.
+        // Follow symlinks in the part that exists (lstat: a dangling link exists too): where it
+        // leads must still be inside the lake.
         var probe = absolute
-        while !FileManager.default.fileExists(atPath: probe) && probe.count > lake.root.count {
+        var info = stat()
+        while lstat(probe, &info) != 0 && probe.count > lake.root.count {
             probe = (probe as NSString).deletingLastPathComponent
         }
-        if let real = Lake.realPath(probe), real != lake.root && !real.hasPrefix(lake.root + "/") {
-            throw LakeError(.pathOutsideLake, "a symbolic link leads outside the lake (to \(real))", path: raw)
+        let target: String?
+        if let real = Lake.realPath(probe) {
+            target = real
+        } else if (info.st_mode & S_IFMT) == S_IFLNK, let link = try? FileManager.default.destinationOfSymbolicLink(atPath: probe) {
+            // Dangling: judge the text of the link, made absolute against its folder.
+            let base = link.hasPrefix("/") ? link : (probe as NSString).deletingLastPathComponent + "/" + link
+            target = URL(fileURLWithPath: base).standardizedFileURL.path
+        } else {
+            target = nil
+        }
+        if let target, target != lake.root && !target.hasPrefix(lake.root + "/") {
+            throw LakeError(.pathOutsideLake, "a symbolic link leads outside the lake (to \(target))", path: raw)
         }
     }
 
@@ -80,7 +98,8 @@ public struct LakePath: Sendable, Hashable, CustomStringConvertible {
 
 extension Lake {
     /// Expands a lake-relative glob (`raw_data/imports/*.csv`, `**` for any depth) into sorted paths.
-    /// Hidden files and temporary files are never matched.
+    /// Hidden files and temporary files are never matched; a symbolic link is followed only when
+    /// it stays inside the lake.
     public func glob(_ pattern: String) throws -> [LakePath] {
         if !pattern.contains(where: { "*?[".contains($0) }) {
             let path = try resolve(pattern)
@@ -88,39 +107,81 @@ extension Lake {
         }
         let checked = try resolve(pattern)  // same safety rules for the pattern itself
         let parts = checked.relative.split(separator: "/").map(String.init)
-        var results: [String] = []
-        func walk(_ folder: String, _ index: Int) {
+        var results: [LakePath] = []
+        // Walks real folders only (readdir's d_type, no per-file stat or realpath): a listing of
+        // thousands of files costs one getdents call per folder.
+        func walk(_ relative: String, _ index: Int) throws {
             guard index < parts.count else { return }
             let part = parts[index]
             let last = index == parts.count - 1
+            let entries = Self.listing(relative.isEmpty ? root : root + "/" + relative)
             if part == "**" {
-                walk(folder, index + 1)
-                for name in listing(folder) where isFolder(folder + "/" + name) {
-                    walk(folder + "/" + name, index)
+                if last {
+                    // A trailing ** matches every file at any depth below.
+                    for entry in entries {
+                        let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
+                        if entry.isFolder { try walk(child, index) }
+                        else if entry.isSymlink { if let resolved = try? resolve(child), !isFolder(resolved.absolute) { results.append(resolved) } }
+                        else { results.append(LakePath(checkedRelative: child, in: self)) }
+                    }
+                    return
+                }
+                try walk(relative, index + 1)
+                for entry in entries where entry.isFolder {
+                    try walk(relative.isEmpty ? entry.name : relative + "/" + entry.name, index)
                 }
                 return
             }
-            for name in listing(folder) where fnmatch(part, name, 0) == 0 {
-                let full = folder + "/" + name
-                if last {
-                    if !isFolder(full) { results.append(full) }
-                } else if isFolder(full) {
-                    walk(full, index + 1)
+            for entry in entries where fnmatch(part, entry.name, FNM_PERIOD) == 0 {
+                let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
+                if entry.isSymlink {
+                    // Checked like any named path: refused if it leads outside.
+                    let resolved = try resolve(child)
+                    var isDir: ObjCBool = false
+                    guard FileManager.default.fileExists(atPath: resolved.absolute, isDirectory: &isDir) else { continue }
+                    if last && !isDir.boolValue { results.append(resolved) }
+                    else if !last && isDir.boolValue { try walk(child, index + 1) }
+                } else if last {
+                    if !entry.isFolder { results.append(LakePath(checkedRelative: child, in: self)) }
+                } else if entry.isFolder {
+                    try walk(child, index + 1)
                 }
             }
         }
-        walk(root, 0)
-        return try results.sorted().map { try resolve(String($0.dropFirst(root.count + 1))) }
-    }
-
-    private func listing(_ folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-            .filter { !$0.hasPrefix(".") }
-            .sorted()
+        try walk("", 0)
+        return results.sorted { $0.relative < $1.relative }
     }
 
     private func isFolder(_ path: String) -> Bool {
         var isDir: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
+    }
+
+    struct FolderEntry {
+        let name: String
+        let isFolder: Bool
+        let isSymlink: Bool
+    }
+
+    /// Visible entries of a folder (no dot files, so no temporaries), without stat calls where
+    /// the file system reports entry types.
+    static func listing(_ folder: String) -> [FolderEntry] {
+        guard let dir = opendir(folder) else { return [] }
+        defer { closedir(dir) }
+        var entries: [FolderEntry] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasPrefix(".") { continue }
+            var type = Int32(entry.pointee.d_type)
+            if type == Int32(DT_UNKNOWN) {
+                var info = stat()
+                if lstat(folder + "/" + name, &info) != 0 { continue }
+                type = (info.st_mode & S_IFMT) == S_IFDIR ? Int32(DT_DIR) : (info.st_mode & S_IFMT) == S_IFLNK ? Int32(DT_LNK) : Int32(DT_REG)
+            }
+            entries.append(FolderEntry(name: name, isFolder: type == Int32(DT_DIR), isSymlink: type == Int32(DT_LNK)))
+        }
+        return entries
     }
 }

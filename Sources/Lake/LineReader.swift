@@ -28,6 +28,7 @@ public final class LineReader {
                 let lineStart = start
                 start = lineEnd + 1
                 lineNumber += 1
+                try checkLength(lineEnd - lineStart)
                 var stop = lineEnd
                 if stop > lineStart && buffer[stop - 1] == 0x0D { stop -= 1 }
                 return try body(UnsafeRawBufferPointer(rebasing: buffer[lineStart..<stop]))
@@ -37,12 +38,19 @@ public final class LineReader {
                 let lineStart = start
                 start = end
                 lineNumber += 1
+                try checkLength(end - lineStart)
                 var stop = end
                 if stop > lineStart && buffer[stop - 1] == 0x0D { stop -= 1 }
                 return try body(UnsafeRawBufferPointer(rebasing: buffer[lineStart..<stop]))
             }
             // Bytes already scanned hold no newline: continue after them once more are read.
             scanFrom = try fill()
+        }
+    }
+
+    private func checkLength(_ length: Int) throws {
+        if length > maxLineLength {
+            throw LakeError(.malformedRecord, "line \(lineNumber) is longer than \(maxLineLength) bytes")
         }
     }
 

@@ -98,6 +98,7 @@ public final class RecordReader {
             } catch let bad as CSVReader.Malformed {
                 throw LakeError(.malformedRecord, "line \(bad.line): header row: \(bad.reason)", path: self.displayPath)
             }
+            if let first = header.first, first.hasPrefix("\u{FEFF}") { header[0].removeFirst() }  // UTF-8 BOM
             if Set(header).count != header.count {
                 throw LakeError(.malformedRecord, "line 1: header row repeats a column name", path: self.displayPath)
             }
@@ -129,6 +130,10 @@ public final class RecordReader {
         while true {
             let result: Result<JSONObject?, RejectedRecord>?  = try reader.withNextLine { bytes in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .success(nil) }  // blank line
+                var bytes = bytes
+                if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // UTF-8 BOM
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+                }
                 do {
                     let value = try JSONParser.parse(bytes)
                     guard case .object(let object) = value else {
@@ -150,7 +155,8 @@ public final class RecordReader {
     }
 
     private func reject(_ reason: String, _ bytes: UnsafeRawBufferPointer) -> RejectedRecord {
-        RejectedRecord(file: displayPath, line: (lines?.lineNumber ?? 0) + 1, reason: reason,
+        // LineReader has already counted the line it handed us.
+        RejectedRecord(file: displayPath, line: lines?.lineNumber ?? 0, reason: reason,
                        raw: String(decoding: bytes.prefix(64 * 1024), as: UTF8.self))
     }
 
@@ -193,6 +199,8 @@ public final class RecordReader {
             return .string(cell)
         }
         if let i = Int64(cell) { return .int(i) }
+        // An integer too long for Int64 (an id, a barcode) stays text rather than losing digits.
+        if digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return .string(cell) }
         if utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
             || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") || $0 == UInt8(ascii: "+") }),
            let d = Double(cell), d.isFinite {

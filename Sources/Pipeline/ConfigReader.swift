@@ -56,7 +56,12 @@ public final class ConfigValue {
     }
 
     public func asInt(min: Int? = nil, max: Int? = nil) -> Int? {
-        guard case .scalar(let scalar) = node, scalar.style == .plain, let value = Int(environment.expand(scalar.string, at: self) ?? "") else {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+            error("expected an integer, found \(describe)")
+            return nil
+        }
+        guard let text = environment.expand(scalar.string, at: self) else { return nil }  // already reported
+        guard let value = Int(text) else {
             error("expected an integer, found \(describe)")
             return nil
         }
@@ -66,8 +71,12 @@ public final class ConfigValue {
     }
 
     public func asDouble(min: Double? = nil, max: Double? = nil) -> Double? {
-        guard case .scalar(let scalar) = node, scalar.style == .plain,
-              let value = Double(environment.expand(scalar.string, at: self) ?? ""), value.isFinite else {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+            error("expected a number, found \(describe)")
+            return nil
+        }
+        guard let text = environment.expand(scalar.string, at: self) else { return nil }  // already reported
+        guard let value = Double(text), value.isFinite else {
             error("expected a number, found \(describe)")
             return nil
         }
@@ -154,6 +163,12 @@ public final class ConfigValue {
             readKeys.insert(key)
             return (key, child(pair.value, key))
         }
+    }
+
+    /// The keys of a mapping, without marking them read (to find out which ones are there).
+    public var keys: [String] {
+        guard case .mapping(let mapping) = node else { return [] }
+        return mapping.keys.compactMap(\.string)
     }
 
     /// The value under `key`, or nil (reporting an error when `required`).

@@ -4,7 +4,7 @@ import Lake
 /// SHA-256 of lake files, cached by (size, modification time, inode) like DVC and git do, so
 /// that an up-to-date pipeline is checked without reading its data again.
 public final class HashCache: @unchecked Sendable {
-    struct Entry: Codable {
+    struct Entry {
         var size: Int64
         var mtimeNs: Int64
         var inode: UInt64
@@ -19,11 +19,14 @@ public final class HashCache: @unchecked Sendable {
     /// Loads the cache kept at `path` (a missing or unreadable cache starts empty).
     public init(path: String) {
         self.path = path
-        if let data = FileManager.default.contents(atPath: path),
-           let decoded = try? JSONDecoder().decode([String: Entry].self, from: data) {
-            entries = decoded
-        } else {
-            entries = [:]
+        entries = [:]
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return }
+        // One line per file: `size mtime_ns inode sha256 path` (the path may hold spaces).
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 4)
+            guard fields.count == 5, let size = Int64(fields[0]), let mtime = Int64(fields[1]),
+                  let inode = UInt64(fields[2]), fields[3].count == 64 else { continue }
+            entries[String(fields[4])] = Entry(size: size, mtimeNs: mtime, inode: inode, sha256: String(fields[3]))
         }
     }
 
@@ -55,9 +58,12 @@ public final class HashCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard dirty else { return }
-        entries = entries.filter { FileManager.default.fileExists(atPath: lake.root + "/" + $0.key) }
-        let data = try JSONEncoder().encode(entries)
-        try AtomicFile.write(Array(data), to: path)
+        entries = entries.filter { access(lake.root + "/" + $0.key, F_OK) == 0 }
+        var text = ""
+        for (file, entry) in entries.sorted(by: { $0.key < $1.key }) where !file.contains("\n") {
+            text += "\(entry.size) \(entry.mtimeNs) \(entry.inode) \(entry.sha256) \(file)\n"
+        }
+        try AtomicFile.write(text, to: path)
         dirty = false
     }
 }

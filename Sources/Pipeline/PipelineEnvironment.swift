@@ -29,8 +29,10 @@ public struct PipelineEnvironment: Sendable {
             guard let eq = line.firstIndex(of: "=") else { continue }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
             var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = String(value.dropFirst().dropLast())
+            if let first = value.first, first == "\"" || first == "'",
+               let close = value.dropFirst().firstIndex(of: first) {
+                // A quoted value ends at its closing quote; anything after it (a comment) is dropped.
+                value = String(value[value.index(after: value.startIndex)..<close])
             } else if let hash = value.range(of: " #") {
                 value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
             }

@@ -80,10 +80,10 @@ public struct PipelineLoader: Sendable {
             }
             guard let stage = readStage(stageName, value, pipeline: name, stageNames: stageNames) else { continue }
             for (template, templateValue) in zip(stage.outputTemplates, stage.outputValues) {
-                if let owner = outputOwners[template] {
+                if let owner = outputOwners[Self.normalised(template)] {
                     templateValue.error("'\(template)' is also written by stage '\(owner.stage)' (line \(owner.line)); each file has one writer")
                 } else {
-                    outputOwners[template] = (stageName, templateValue.line)
+                    outputOwners[Self.normalised(template)] = (stageName, templateValue.line)
                 }
             }
             stages.append(stage.spec)
@@ -124,10 +124,11 @@ public struct PipelineLoader: Sendable {
     }
 
     private func readStage(_ name: String, _ value: ConfigValue, pipeline: String, stageNames: [String]) -> ReadStage? {
-        guard value.expectMapping(), let entries = value.entries() else { return nil }
-        let kindKeys = entries.filter { registry.kind(named: $0.key) != nil }
+        guard value.expectMapping() else { return nil }
+        let keys = value.keys
+        let kindKeys = keys.filter { registry.kind(named: $0) != nil }.compactMap { key in value.value(key).map { (key: key, value: $0) } }
         guard let kindEntry = kindKeys.first else {
-            let unknown = entries.map(\.key).filter { !Self.commonStageKeys.contains($0) }
+            let unknown = keys.filter { !Self.commonStageKeys.contains($0) }
             let hint = unknown.compactMap { Suggestion.closest(to: $0, in: registry.names) }.first.map { " (did you mean '\($0)'?)" } ?? ""
             value.error("no stage kind: add one of \(registry.names.joined(separator: ", "))\(hint)")
             return nil
@@ -195,6 +196,10 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
+        if sample.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
+            return false
+        }
         if sample.contains(where: { "*?[".contains($0) }) {
             value.error("an output path cannot be a glob")
             return false
@@ -213,6 +218,11 @@ public struct PipelineLoader: Sendable {
             diagnostics.error(line: stage.line, column: stage.column, keyPath: "stages.\(stage.name)",
                               "input '\(pattern)': \((error as? LakeError)?.reason ?? "\(error)")")
         }
+    }
+
+    /// `a//b/./c` → `a/b/c`: how the lake resolves it, so two spellings of one file are one output.
+    static func normalised(_ template: String) -> String {
+        template.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 
     static func matches(pattern: String, template: String) -> Bool {

@@ -84,7 +84,7 @@ public struct PipelineRunner: Sendable {
         logger.info("run started", metadata: ["run_id": "\(runID)", "pipeline": "\(spec.name)", "run_date": "\(runDate)"])
 
         if !options.dryRun { cleanUpAfterDeadRuns() }
-        let hashes = HashCache(path: lake.stateFolder + "/hashes/" + spec.name + ".json")
+        let hashes = HashCache(path: lake.stateFolder + "/hashes/" + spec.name + ".txt")
         var state = PipelineState.load(lake: lake, pipeline: spec.name)
         let stages = selectedStages
         let forced = Set(options.force ? (options.stages.isEmpty ? stages.map(\.name) : options.stages) : [])

@@ -5,5 +5,8 @@ public enum BuiltinStages {
     public static let registry = StageRegistry([
         ImportStage.kind,
         CommandStage.kind,
+        MaterializeStage.kind,
+        DumpStage.kind,
+        ParseStage.kind,
     ])
 }

@@ -63,7 +63,7 @@ struct ChildProcess {
             if done < 0 && errno != EINTR { throw StageErrorText("waitpid failed: \(String(cString: strerror(errno)))") }
             if Task.isCancelled || (deadline.map { Date() >= $0 } ?? false) {
                 timedOut = !Task.isCancelled
-                stopGroup(pid)
+                await stopGroup(pid)
                 waitpid(pid, &status, 0)
                 break
             }
@@ -86,12 +86,16 @@ struct ChildProcess {
     }()
 
     /// SIGTERM to the group, then SIGKILL after a grace period.
-    private func stopGroup(_ pid: pid_t) {
+    private func stopGroup(_ pid: pid_t) async {
         kill(-pid, SIGTERM)
         for _ in 0..<50 {
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { return }
-            usleep(20_000)
+            // Peek without reaping (WNOWAIT): the caller collects the status.
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { return }
+            // A plain sleep: this may run after cancellation, when Task.sleep would return at once.
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) { continuation.resume() }
+            }
         }
         kill(-pid, SIGKILL)
     }

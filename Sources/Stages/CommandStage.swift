@@ -98,7 +98,8 @@ public enum CommandStage {
             if !stdout.isEmpty { context.logger.info("command stdout", metadata: ["tail": "\(stdout)"]) }
             if !stderr.isEmpty { context.logger.info("command stderr", metadata: ["tail": "\(stderr)"]) }
             if outcome.timedOut {
-                throw StageError("command timed out after \(Int(timeout ?? 0))s" + (stderr.isEmpty ? "" : ": \(stderr)"))
+                let limit = (timeout ?? 0) < 10 ? String(format: "%.1fs", timeout ?? 0) : "\(Int(timeout ?? 0))s"
+                throw StageError("command timed out after \(limit)" + (stderr.isEmpty ? "" : ": \(stderr)"))
             }
             if let signal = outcome.signal {
                 throw StageError("command was killed by signal \(signal)" + (stderr.isEmpty ? "" : ": \(stderr)"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 
 @main
 struct AgentShop: AsyncParsableCommand {
@@ -18,6 +19,19 @@ struct AgentShop: AsyncParsableCommand {
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            DBCommand.self,
+            ExtractCommand.self,
         ]
     )
+
+    /// Library loggers that are not a run's own (the store, migrations) print warnings and
+    /// errors only; a run's log goes to its file through RunLogHandler.
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        }
+        await main(nil)
+    }
 }

@@ -52,9 +52,7 @@ import Testing
         let (process, _, _) = try project.start(["run", "slow", "--quiet"])
         #expect(waitForStart(project) != nil)
         kill(process.processIdentifier, SIGKILL)
-        let t0 = Date()
         process.waitUntilExit()
-        print("TIMING wait", Date().timeIntervalSince(t0))
 
         // The earlier output is whole and unchanged; the half-written one is only a temporary.
         #expect(try project.read("datalake/processed_data/exports/items_copy.jsonl") == before)

@@ -130,6 +130,14 @@ import Testing
         #expect(run.status == 2)
     }
 
+    @Test func usageErrorsExit64() throws {
+        let project = try Project()
+        let result = try project.run(["run", "--no-such-flag", "x"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--no-such-flag"))
+        #expect(try project.run(["run", "--help"]).status == 0)
+    }
+
     @Test func missingLakeIsAClearError() throws {
         let project = try Project()
         try project.write("pipelines/shop.yaml", Self.pipeline)

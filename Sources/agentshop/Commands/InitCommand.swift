@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import Lake
+import Store
 
 struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Create the lake tree (with a README in every folder), the store folder and an example pipeline.",
+        abstract: "Create the lake tree (a README in every folder), an empty store, and an example pipeline in a project without one.",
         discussion: "Safe to run again: existing folders and files are left as they are."
     )
 
@@ -14,29 +15,39 @@ struct InitCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The lake folder to create (default: --lake, $AGENTSHOP_LAKE, or ./datalake).", valueName: "dir"))
     var directory: String?
 
-    @Option(help: ArgumentHelp("Where to write the example pipeline.", valueName: "folder"))
-    var pipelines = "pipelines"
+    @Option(help: ArgumentHelp("Where to write the example pipeline (default: pipelines/ beside the lake).", valueName: "folder"))
+    var pipelines: String?
 
     func run() async throws {
         let lake = Lake(root: directory ?? global.lakePath)
         var created = try LakeLayout.create(at: lake)
-        let seed = lake.root + "/raw_data/imports/example/products.csv"
-        if !FileManager.default.fileExists(atPath: seed) {
-            try FileManager.default.createDirectory(atPath: (seed as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try AtomicFile.write(ExamplePipeline.seedCSV, to: seed)
-            created.append("raw_data/imports/example/products.csv")
+        if !FileManager.default.fileExists(atPath: lake.storePath) {
+            _ = try Store.openMigrated(path: lake.storePath)
+            created.append("store/agentshop.sqlite")
         }
+        // A project that already has pipelines gets no example (and no example seed file).
+        let pipelines = self.pipelines ?? (lake.root as NSString).deletingLastPathComponent + "/pipelines"
         let example = pipelines + "/example.yaml"
-        if !FileManager.default.fileExists(atPath: example) {
+        let existing = ((try? FileManager.default.contentsOfDirectory(atPath: pipelines)) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+        var wroteExample = false
+        if existing.isEmpty {
+            let seed = lake.root + "/raw_data/imports/example/products.csv"
+            if !FileManager.default.fileExists(atPath: seed) {
+                try FileManager.default.createDirectory(atPath: (seed as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try AtomicFile.write(ExamplePipeline.seedCSV, to: seed)
+                created.append("raw_data/imports/example/products.csv")
+            }
             try FileManager.default.createDirectory(atPath: pipelines, withIntermediateDirectories: true)
             try AtomicFile.write(ExamplePipeline.yaml, to: example)
             created.append(example)
+            wroteExample = true
         }
         if global.json {
             Console.json(["lake": lake.root, "created": created.joined(separator: "\n")])
         } else if !global.quiet {
             Console.out(created.isEmpty ? "lake at \(lake.root) is already initialised" : "initialised lake at \(lake.root) (\(created.count) new entries)")
-            if !created.isEmpty { Console.out("try: agentshop run \(example) --lake \(directory ?? global.lakePath)") }
+            if wroteExample { Console.out("try: agentshop run \(example) --lake \(directory ?? global.lakePath)") }
         }
     }
 }

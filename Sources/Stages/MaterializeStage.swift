@@ -1,0 +1,255 @@
+import Foundation
+import Lake
+import Logging
+import Pipeline
+import Store
+
+/// `materialize`: loads a lake dataset (JSONL or CSV, gzip or not) into a store table.
+///
+/// ```yaml
+/// store:
+///   materialize:
+///     from: enriched                 # stages or lake paths / globs
+///     table: products                # a table of the marketplace schema
+///     key: slug                      # a unique key of the table (one column or a list)
+///     mode: upsert                   # upsert (default) | replace | append
+///     columns:                       # optional; without it, fields load into columns of the same name
+///       name: title                  # column: field (dotted paths reach into objects: offer.price)
+///       price_cents: { from: price, type: money }
+///     on_invalid: fail               # fail (default) | skip: bad records go to the stage's rejects file
+/// ```
+///
+/// The whole load is one transaction: readers see the table before or after, never half-way.
+/// Counts (`inserted`, `updated`, `unchanged`, `deleted`, `rejected`) go into the run manifest.
+public enum MaterializeStage {
+    public static let kind = StageKind(
+        name: "materialize",
+        summary: "Loads a lake dataset into a store table (upsert, replace or append by key)",
+        outputs: .none,
+        configure: { config, context in MaterializeDefinition.read(config, context) })
+}
+
+/// One column of the target table and where its value comes from.
+struct ColumnMapping: Sendable {
+    let column: String
+    /// Path of the field in the record: `price`, or `offer.price` for nested objects.
+    let field: [String]
+    let conversion: ColumnConversion
+}
+
+struct MaterializeDefinition: StageDefinition {
+    let inputs: [StageInput]
+    let table: String
+    let keys: [String]
+    let mode: TableLoader.Mode
+    /// nil: every record field whose name is a column of the table.
+    let columns: [ColumnMapping]?
+    let skipInvalid: Bool
+
+    static func read(_ config: ConfigValue, _ context: StageConfigContext) -> MaterializeDefinition? {
+        guard config.expectMapping() else { return nil }
+        let inputs = context.inputs(config.value("from", required: true))
+        let mode = config.value("mode").flatMap { $0.asChoice(TableLoader.Mode.allCases.map(\.rawValue)) }
+            .flatMap(TableLoader.Mode.init(rawValue:)) ?? .upsert
+
+        var table: StoreCatalog.Table?
+        var tableName: String?
+        if let value = config.value("table", required: true), let name = value.asString() {
+            tableName = name
+            if let problem = SQLIdentifier.problem(with: name) {
+                value.error("'\(name)' is not a valid table name: \(problem)")
+            } else if let known = StoreCatalog.marketplace[name] {
+                table = known
+            } else {
+                value.error("no table '\(name)' in the store\(didYouMean(name, StoreCatalog.marketplace.keys.sorted()))")
+            }
+        }
+
+        var keys: [String] = []
+        let keyValue = config.value("key")
+        if let keyValue, let names = keyValue.asStrings() {
+            keys = names
+            for name in names {
+                if let problem = SQLIdentifier.problem(with: name) {
+                    keyValue.error("'\(name)' is not a valid column name: \(problem)")
+                } else if let table, table.column(name) == nil {
+                    keyValue.error("table '\(table.name)' has no column '\(name)'"
+                                   + didYouMean(name, table.columns.map(\.name)))
+                }
+            }
+            if let table, !keys.isEmpty, !table.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
+                let known = table.uniqueKeys.map { $0.count == 1 ? $0[0] : "[" + $0.joined(separator: ", ") + "]" }
+                keyValue.error("(\(keys.joined(separator: ", "))) is not a unique key of '\(table.name)'; "
+                               + "unique keys: \(known.joined(separator: ", "))")
+            }
+        } else if keyValue == nil && mode != .append {
+            config.error("missing required key 'key' (the column or columns that identify a row; mode \(mode.rawValue))")
+        }
+
+        var columns: [ColumnMapping]?
+        if let value = config.value("columns"), let entries = value.entries() {
+            var mappings: [ColumnMapping] = []
+            for (column, spec) in entries {
+                if let problem = SQLIdentifier.problem(with: column) {
+                    spec.error("'\(column)' is not a valid column name: \(problem)")
+                    continue
+                }
+                if let table, table.column(column) == nil {
+                    spec.error("table '\(table.name)' has no column '\(column)'" + didYouMean(column, table.columns.map(\.name)))
+                    continue
+                }
+                if let mapping = readMapping(column: column, spec) { mappings.append(mapping) }
+            }
+            for key in keys where !mappings.contains(where: { $0.column == key }) && !entries.isEmpty {
+                // A key not listed maps from the field of the same name.
+                mappings.append(ColumnMapping(column: key, field: [key], conversion: .auto))
+            }
+            if entries.isEmpty { value.error("'columns' is empty; leave it out to load fields into columns of the same name") }
+            columns = mappings
+        }
+        let skip = config.value("on_invalid").flatMap { $0.asChoice(["fail", "skip"]) } == "skip"
+        config.rejectUnknownKeys()
+        guard let inputs, let tableName, table != nil else { return nil }
+        return MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
+                                     skipInvalid: skip)
+    }
+
+    private static func readMapping(column: String, _ spec: ConfigValue) -> ColumnMapping? {
+        if spec.isScalar {
+            guard let field = spec.asString(), !field.isEmpty else { return nil }
+            return ColumnMapping(column: column, field: field.split(separator: ".").map(String.init), conversion: .auto)
+        }
+        guard spec.expectMapping() else { return nil }
+        let field = spec.string("from") ?? column
+        let conversion = spec.value("type").flatMap { $0.asChoice(ColumnConversion.allCases.map(\.rawValue)) }
+            .flatMap(ColumnConversion.init(rawValue:)) ?? .auto
+        spec.rejectUnknownKeys()
+        return ColumnMapping(column: column, field: field.split(separator: ".").map(String.init), conversion: conversion)
+    }
+
+    /// ` (did you mean 'x'?)` for the closest candidate within a small edit distance.
+    /// (Pipeline's `Suggestion` does the same but is internal to that module.)
+    static func didYouMean(_ name: String, _ candidates: [String]) -> String {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for i in 1...max(a.count, 1) where !a.isEmpty {
+                var current = [i] + Array(repeating: 0, count: b.count)
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                }
+                previous = current
+            }
+            return a.isEmpty ? b.count : previous[b.count]
+        }
+        let word = Array(name.lowercased())
+        let best = candidates.map { ($0, distance(word, Array($0.lowercased()))) }
+            .filter { $0.1 <= max(1, min(3, $0.0.count / 3)) }
+            .min { $0.1 < $1.1 }
+        return best.map { " (did you mean '\($0.0)'?)" } ?? ""
+    }
+
+    /// The store's identity: a restored or recreated store (a new file) makes the stage run again.
+    func fingerprintExtra(lake: Lake) throws -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: lake.storePath)
+        let inode = (attributes?[.systemFileNumber] as? NSNumber)?.stringValue ?? "absent"
+        return "store-inode:\(inode);schema:\(MarketplaceSchema.latestVersion)"
+    }
+
+    func run(_ context: StageContext) async throws -> StageReport {
+        let store = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
+        let database = store.database
+        var rejectsWriter: RecordWriter?
+        var recordsIn = 0
+        var rejected = 0
+        let files = context.allInputFiles
+        let counts: TableLoader.Counts = try database.transaction(.immediate) {
+            let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
+            let tableColumns = Set(loader.table.columns.map(\.name))
+            for file in files {
+                let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
+                while let record = try reader.next() {
+                    recordsIn += 1
+                    do {
+                        let row = try values(for: record, tableColumns: tableColumns)
+                        try loader.write(row)
+                    } catch let failure as RecordFailure {
+                        let message = "\(file.relative):\(reader.line): \(failure.message)"
+                        guard skipInvalid else { throw StageError(message) }
+                        rejected += 1
+                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
+                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
+                                                                reason: failure.message,
+                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                    } catch let error as StoreError where StoreError.constraint ~= error {
+                        let message = "\(file.relative):\(reader.line): \(error.cause ?? error.reason)"
+                        guard skipInvalid else { throw StageError(message) }
+                        rejected += 1
+                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
+                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
+                                                                reason: error.cause ?? error.reason,
+                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                    }
+                    if recordsIn % 10_000 == 0 { context.progress(recordsIn) }
+                }
+            }
+            return try loader.finish()
+        }
+        try rejectsWriter?.commit()
+        context.logger.info("materialized", metadata: [
+            "table": "\(table)", "records": "\(recordsIn)", "inserted": "\(counts.inserted)",
+            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
+        ])
+        var report: [String: Int] = ["records_in": recordsIn, "inserted": counts.inserted, "updated": counts.updated,
+                                     "unchanged": counts.unchanged, "rejected": rejected]
+        if mode == .replace { report["deleted"] = counts.deleted }
+        return StageReport(counts: report, details: .object(JSONObject([
+            ("table", .string(table)), ("mode", .string(mode.rawValue)),
+            ("store", .string("store/agentshop.sqlite")),
+        ])))
+    }
+
+    struct RecordFailure: Error { let message: String }
+
+    /// The row for `record`: mapped columns, or every field named like a column.
+    func values(for record: JSONObject, tableColumns: Set<String>) throws -> [(column: String, value: SQLValue)] {
+        var row: [(column: String, value: SQLValue)] = []
+        if let columns {
+            for mapping in columns {
+                guard let value = Self.lookup(mapping.field, in: record) else {
+                    if keys.contains(mapping.column) {
+                        throw RecordFailure(message: "no field '\(mapping.field.joined(separator: "."))' for key column '\(mapping.column)'")
+                    }
+                    continue  // absent: the column keeps its default (insert) or its value (update)
+                }
+                row.append((mapping.column, try convert(value, mapping.conversion, mapping.column)))
+            }
+        } else {
+            for entry in record where tableColumns.contains(entry.key) {
+                row.append((entry.key, try convert(entry.value, .auto, entry.key)))
+            }
+            if let missing = keys.first(where: { key in !row.contains { $0.column == key } }) {
+                throw RecordFailure(message: "no field '\(missing)' for key column '\(missing)'")
+            }
+        }
+        for key in keys where row.first(where: { $0.column == key })?.value.isNull == true {
+            throw RecordFailure(message: "key column '\(key)' is null")
+        }
+        if row.isEmpty { throw RecordFailure(message: "no field matches a column of '\(table)'") }
+        return row
+    }
+
+    private func convert(_ value: JSONValue, _ conversion: ColumnConversion, _ column: String) throws -> SQLValue {
+        do { return try conversion.convert(value, column: column) } catch {
+            throw RecordFailure(message: "column '\(column)': \(error.message)")
+        }
+    }
+
+    static func lookup(_ path: [String], in record: JSONObject) -> JSONValue? {
+        guard let first = path.first, var value = record[first] else { return nil }
+        for part in path.dropFirst() {
+            guard case .object(let object) = value, let next = object[part] else { return nil }
+            value = next
+        }
+        return value
+    }
+}

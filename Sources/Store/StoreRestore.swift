@@ -1,0 +1,212 @@
+import Foundation
+import Lake
+import Logging
+
+/// Restores a dump over a store, refusing anything it cannot prove whole.
+///
+/// Order: the sidecar's checksum against the file's bytes; the schema version the sidecar
+/// names; decompression into a temporary file beside the target (gzip's own CRC catches
+/// truncation and corruption); `integrity_check`, `foreign_key_check`, the schema version in
+/// the file itself and the row counts the sidecar recorded; older schemas are migrated. Only
+/// then is the live database swapped, by one rename, after a hard link has kept it as
+/// `<store>.pre-restore`. Any refusal leaves the live database untouched.
+public struct StoreRestorer {
+    public let logger: Logger
+
+    public init(logger: Logger = Logger(label: "agentshop.store.restore")) {
+        self.logger = logger
+    }
+
+    public struct Result: Sendable {
+        public let restoredPath: String
+        /// Where the previous database now is, when there was one.
+        public let previousPath: String?
+        public let sidecar: DumpSidecar
+        /// Migrations applied to bring an older dump up to date.
+        public let migrated: [Int]
+    }
+
+    /// Checks `dumpPath` against its sidecar without restoring it. Returns the sidecar.
+    public func verifyChecksum(dumpPath: String) throws -> DumpSidecar {
+        guard FileManager.default.fileExists(atPath: dumpPath) else {
+            throw StoreError(.notFound, "no such dump", path: dumpPath)
+        }
+        let sidecar = try DumpSidecar.read(path: dumpPath + DumpSidecar.suffix)
+        let actual: String
+        do { actual = try FileDigest.sha256(path: dumpPath) } catch {
+            throw StoreError(.io, "cannot read the dump", cause: "\(error)", path: dumpPath)
+        }
+        guard actual == sidecar.sha256 else {
+            throw StoreError(.checksum, "checksum mismatch: the dump is damaged or was changed after it was written",
+                             cause: "sidecar says \(sidecar.sha256), file is \(actual)", path: dumpPath)
+        }
+        return sidecar
+    }
+
+    /// Restores `dumpPath` (a `.sqlite.gz` or `.sql.gz` with its sidecar) to `targetPath`.
+    public func restore(dumpPath: String, to targetPath: String) throws -> Result {
+        let sidecar = try verifyChecksum(dumpPath: dumpPath)
+        if sidecar.schemaVersion > MarketplaceSchema.latestVersion {
+            throw StoreError(.schemaTooNew, "the dump's schema version \(sidecar.schemaVersion) is newer than this "
+                             + "program's (\(MarketplaceSchema.latestVersion)); restore it with a newer agentshop",
+                             path: dumpPath)
+        }
+        let folder = (targetPath as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+        let temporary = (folder.isEmpty ? "." : folder) + "/." + (targetPath as NSString).lastPathComponent + ".restore"
+            + AtomicFile.temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var swapped = false
+        defer { if !swapped { StoreDumper.removeDatabaseFiles(temporary) } }
+
+        do {
+            switch sidecar.format {
+            case .sqlite: try decompress(dumpPath, to: temporary)
+            case .sql: try replaySQL(dumpPath, into: temporary)
+            }
+        } catch let error as StoreError {
+            throw StoreError(.restore, "the dump cannot be read back", cause: error.description, path: dumpPath)
+        } catch {
+            throw StoreError(.restore, "the dump cannot be read back", cause: "\(error)", path: dumpPath)
+        }
+        let migrated = try check(temporary, against: sidecar, dumpPath: dumpPath)
+        let previous = try swap(temporary, into: targetPath)
+        swapped = true
+        logger.info("store restored", metadata: ["dump": "\(dumpPath)", "store": "\(targetPath)"])
+        return Result(restoredPath: targetPath, previousPath: previous, sidecar: sidecar, migrated: migrated)
+    }
+
+    private func decompress(_ dumpPath: String, to path: String) throws {
+        let reader = try GzipReader(try FileInput(path: dumpPath), label: dumpPath)
+        let file = try AtomicFile(path: path)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            try chunk.withUnsafeBytes { try file.output.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        try file.commit()
+    }
+
+    /// Runs the dump's statements one at a time, as the sqlite3 shell does.
+    private func replaySQL(_ dumpPath: String, into path: String) throws {
+        let database = try Database(path: path, mode: .readWriteCreate, wal: false)
+        // A private file until it is checked and swapped in: no journal, no fsync per commit, a
+        // larger page cache for index building. `swap` fsyncs the finished file.
+        try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536")
+        let lines = LineReader(try GzipReader(try FileInput(path: dumpPath), label: dumpPath))
+        var pending: [UInt8] = []
+        var sawCommit = false
+        while let line = try lines.nextLine() {
+            if !pending.isEmpty { pending.append(0x0A) }
+            pending.append(contentsOf: line)
+            // Only a line ending in ';' can end a statement; sqlite3_complete decides whether it does.
+            guard line.last == UInt8(ascii: ";") else { continue }
+            let statement = String(decoding: pending, as: UTF8.self)
+            guard Database.isComplete(statement) else { continue }
+            try database.execute(statement)
+            if statement == "COMMIT;" { sawCommit = true }
+            pending.removeAll(keepingCapacity: true)
+        }
+        guard sawCommit, pending.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
+            throw StoreError(.restore, "the SQL dump ends before its COMMIT: it is truncated", path: dumpPath)
+        }
+    }
+
+    /// Integrity, foreign keys, schema version and row counts of the restored file; migrates an older schema.
+    private func check(_ path: String, against sidecar: DumpSidecar, dumpPath: String) throws -> [Int] {
+        func refuse(_ reason: String, _ cause: String? = nil) -> StoreError {
+            StoreError(.restore, reason, cause: cause, path: dumpPath)
+        }
+        let store: Store
+        do {
+            store = Store(database: try Database(path: path, mode: .readWrite, wal: false),
+                          logger: logger)
+            let integrity = try store.database.rows("PRAGMA integrity_check").compactMap { $0[0].string }
+            guard integrity == ["ok"] else {
+                throw refuse("the restored database fails integrity_check", integrity.prefix(5).joined(separator: "; "))
+            }
+            let violations = try store.database.rows("PRAGMA foreign_key_check")
+            guard violations.isEmpty else {
+                let first = violations[0].map(\.description).joined(separator: ", ")
+                throw refuse("the restored database fails foreign_key_check (\(violations.count) rows)", first)
+            }
+        } catch let error as StoreError where error.code != .restore {
+            throw refuse("the dump does not hold a readable SQLite database", error.description)
+        }
+        let version = try store.schemaVersion()
+        guard version == sidecar.schemaVersion else {
+            throw refuse("the restored schema version \(version) differs from the sidecar's \(sidecar.schemaVersion)")
+        }
+        if version > MarketplaceSchema.latestVersion {
+            throw StoreError(.schemaTooNew, "the dump's schema version \(version) is newer than this program's "
+                             + "(\(MarketplaceSchema.latestVersion))", path: dumpPath)
+        }
+        let (_, counts) = try StoreDumper.census(store.database)
+        guard counts == sidecar.tables else {
+            let differing = Set(counts.keys).union(sidecar.tables.keys).sorted()
+                .filter { counts[$0] != sidecar.tables[$0] }
+                .map { "\($0): \(counts[$0].map(String.init) ?? "missing") vs \(sidecar.tables[$0].map(String.init) ?? "missing")" }
+            throw refuse("the restored row counts differ from the sidecar's", differing.prefix(5).joined(separator: "; "))
+        }
+        let migrated = try store.migrate()
+        // Leave a plain file behind: no -wal to carry across the rename.
+        try store.database.execute("PRAGMA journal_mode = DELETE")
+        return migrated
+    }
+
+    /// Keeps the live database as `.pre-restore` (a hard link: no copy, no moment without a
+    /// live file) and renames the restored file over it.
+    private func swap(_ restored: String, into target: String) throws -> String? {
+        let fm = FileManager.default
+        var previous: String?
+        if fm.fileExists(atPath: target) {
+            // Fold the WAL into the main file so that the file we keep is whole, and refuse if
+            // another connection holds the database (swapping under it would lose its writes).
+            do {
+                let live = try Database(path: target, mode: .readWrite, busyTimeout: .seconds(5))
+                let result = try live.rows("PRAGMA wal_checkpoint(TRUNCATE)")
+                if result.first?.first?.int64 != 0 {
+                    throw StoreError(.busy, "the store is in use by another process; stop it and restore again",
+                                     path: target)
+                }
+            }
+            if let size = (try? fm.attributesOfItem(atPath: target + "-wal")[.size] as? Int64), size > 0 {
+                throw StoreError(.busy, "the store is in use by another process (its WAL is not empty)", path: target)
+            }
+            let keep = target + ".pre-restore"
+            unlink(keep)
+            guard link(target, keep) == 0 else {
+                throw StoreError(.io, "cannot keep the previous database", cause: String(cString: strerror(errno)),
+                                 path: keep)
+            }
+            previous = keep
+        }
+        try Self.syncFile(restored)
+        unlink(target + "-wal")
+        unlink(target + "-shm")
+        guard rename(restored, target) == 0 else {
+            throw StoreError(.io, "cannot move the restored database into place", cause: String(cString: strerror(errno)),
+                             path: target)
+        }
+        Self.syncFolder(of: target)
+        return previous
+    }
+
+    static func syncFile(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0, fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if fd >= 0 { close(fd) }
+            throw StoreError(.io, "cannot flush the restored database to disk", cause: reason, path: path)
+        }
+        close(fd)
+    }
+
+    static func syncFolder(of path: String) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

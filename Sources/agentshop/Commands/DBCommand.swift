@@ -1,0 +1,251 @@
+import ArgumentParser
+import Foundation
+import Lake
+import Store
+
+/// `agentshop db …`: the marketplace store — create, migrate, inspect, dump, list and restore.
+struct DBCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore.",
+        discussion: """
+        The store is SQLite, materialised from the lake. Dumps go to db_dumps/<daily|weekly|manual>/ as
+        agentshop_<UTC time>.sqlite.gz (binary snapshot) or .sql.gz (SQL text, also restorable with
+        `zcat FILE | sqlite3 NEW.db`), each with a .json sidecar holding its sha256, size, schema version
+        and row counts. Exit codes: 0 ok, 1 the operation failed or was refused, 2 no lake, store or dump.
+        """,
+        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self]
+    )
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the store and apply every migration.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let existed = FileManager.default.fileExists(atPath: lake.storePath)
+                let store = try Store.open(path: lake.storePath)
+                let applied = try store.migrate()
+                let version = try store.schemaVersion()
+                if existed && applied.isEmpty {
+                    print("store \(lake.storePath) already exists at schema version \(version)")
+                } else {
+                    print("created store \(lake.storePath) at schema version \(version)")
+                }
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let store = try Store.open(path: lake.storePath, create: false)
+                let before = try store.schemaVersion()
+                let applied = try store.migrate()
+                if applied.isEmpty {
+                    print("store is up to date at schema version \(before)")
+                } else {
+                    print("migrated store from schema version \(before) to \(applied.last!) "
+                          + "(applied \(applied.map(String.init).joined(separator: ", ")))")
+                }
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the schema version, pending migrations and row counts.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let status = try Store.open(path: lake.storePath, create: false).status()
+                if global.json {
+                    let object = JSONObject([
+                        ("path", .string(status.path)),
+                        ("schema_version", .int(Int64(status.schemaVersion))),
+                        ("latest_version", .int(Int64(status.latestVersion))),
+                        ("pending_migrations", .array(status.pendingMigrations.map { .int(Int64($0)) })),
+                        ("bytes", .int(status.bytes)),
+                        ("journal_mode", .string(status.journalMode)),
+                        ("sqlite_version", .string(status.sqliteVersion)),
+                        ("tables", .object(JSONObject(status.tables.map { ($0.name, .int(Int64($0.rows))) }))),
+                        ("views", .array(status.views.map { .string($0) })),
+                    ])
+                    print(JSONValue.object(object).serialized())
+                    return
+                }
+                print("store:           \(status.path)")
+                print("schema version:  \(status.schemaVersion) (this program: \(status.latestVersion))"
+                      + (status.pendingMigrations.isEmpty ? "" : "; pending: \(status.pendingMigrations.map(String.init).joined(separator: ", ")) — run `agentshop db migrate`"))
+                print("size:            \(DBCommand.formatBytes(status.bytes)) (journal \(status.journalMode), SQLite \(status.sqliteVersion))")
+                print("tables:")
+                let width = status.tables.map(\.name.count).max() ?? 0
+                for table in status.tables {
+                    print("  " + table.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(table.rows)")
+                }
+                print("views:           \(status.views.joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct Dump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Dump the store consistently (safe while pipelines write), then apply retention.")
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Folder under db_dumps/: daily, weekly or manual.", valueName: "frequency"))
+        var to: String = "manual"
+
+        @Option(help: ArgumentHelp("sqlite (binary snapshot), sql (SQL text) or both.", valueName: "format"))
+        var format: String = "sqlite"
+
+        @Option(help: ArgumentHelp("Keep daily dumps this many days.", valueName: "days"))
+        var keepDailyDays: Int = RetentionPolicy.default.dailyDays
+
+        @Option(help: ArgumentHelp("Keep weekly dumps this many weeks.", valueName: "weeks"))
+        var keepWeeklyWeeks: Int = RetentionPolicy.default.weeklyWeeks
+
+        @Flag(help: "Do not remove expired dumps.")
+        var noPrune = false
+
+        func validate() throws {
+            guard DumpFrequency(rawValue: to) != nil else { throw ValidationError("--to must be daily, weekly or manual") }
+            guard ["sqlite", "sql", "both"].contains(format) else { throw ValidationError("--format must be sqlite, sql or both") }
+            guard keepDailyDays >= 1, keepWeeklyWeeks >= 1 else { throw ValidationError("retention must keep at least 1 day / 1 week") }
+        }
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let store = try Store.open(path: lake.storePath, create: false)
+                try store.migrate()
+                let catalog = DumpCatalog(lake: lake)
+                let formats: [DumpFormat] = format == "both" ? [.sqlite, .sql] : [DumpFormat(rawValue: format)!]
+                let results = try StoreDumper(storePath: lake.storePath)
+                    .dump(to: catalog.folder(DumpFrequency(rawValue: to)!), formats: formats)
+                let removed = noPrune ? [] : try catalog.applyRetention(
+                    RetentionPolicy(dailyDays: keepDailyDays, weeklyWeeks: keepWeeklyWeeks))
+                for result in results {
+                    let rows = result.sidecar.tables.values.reduce(0, +)
+                    print("\(result.path)  \(DBCommand.formatBytes(result.sidecar.bytes))  \(rows) rows  sha256 \(result.sidecar.sha256)")
+                }
+                for path in removed where !path.hasSuffix(DumpSidecar.suffix) { print("expired: \(path)") }
+            }
+        }
+    }
+
+    struct Backups: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List dumps with age, size and verification state.")
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Skip re-hashing each dump (faster; state shows as 'unchecked').")
+        var noVerify = false
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let catalog = DumpCatalog(lake: lake)
+                let entries = catalog.entries()
+                let now = Date()
+                var rows: [JSONValue] = []
+                let nameWidth = entries.map(\.name.count).max() ?? 0
+                for entry in entries {
+                    let state = noVerify ? "unchecked" : catalog.verify(entry).rawValue
+                    let sidecar = try? DumpSidecar.read(path: entry.sidecarPath)
+                    if global.json {
+                        rows.append(.object(JSONObject([
+                            ("path", .string(entry.path)), ("frequency", .string(entry.frequency.rawValue)),
+                            ("format", .string(entry.format.rawValue)), ("taken_at", .string(Timestamp.iso(entry.takenAt))),
+                            ("age_seconds", .int(Int64(now.timeIntervalSince(entry.takenAt)))), ("bytes", .int(entry.bytes)),
+                            ("state", .string(state)),
+                            ("schema_version", sidecar.map { .int(Int64($0.schemaVersion)) } ?? .null),
+                        ])))
+                    } else {
+                        print([entry.frequency.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0),
+                               entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
+                               DBCommand.formatAge(now.timeIntervalSince(entry.takenAt)).padding(toLength: 8, withPad: " ", startingAt: 0),
+                               DBCommand.formatBytes(entry.bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
+                               state].joined(separator: "  "))
+                    }
+                }
+                if global.json { print(JSONValue.array(rows).serialized()) }
+                else if entries.isEmpty { print("no dumps under \(catalog.root)") }
+            }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a dump and swap it in atomically, keeping the previous store as <store>.pre-restore.",
+            discussion: """
+            The dump's checksum, integrity_check, foreign_key_check, schema version and row counts are checked
+            on a temporary copy first; a damaged or newer-schema dump is refused and the store is untouched.
+            Stop pipelines that write to the store before restoring.
+            """)
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: ArgumentHelp("A dump file, a dump's name, or 'latest' (the newest dump that verifies).", valueName: "dump"))
+        var dump: String
+
+        @Option(help: ArgumentHelp("Restore to this database file instead of the lake's store.", valueName: "path"))
+        var to: String?
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let path = try DumpCatalog(lake: lake).resolve(dump)
+                let target = to ?? lake.storePath
+                let result = try StoreRestorer().restore(dumpPath: path, to: target)
+                let rows = result.sidecar.tables.values.reduce(0, +)
+                print("restored \(path) to \(result.restoredPath) (\(rows) rows, schema version \(result.sidecar.schemaVersion))")
+                if !result.migrated.isEmpty {
+                    print("migrated to schema version \(result.migrated.last!)")
+                }
+                if let previous = result.previousPath { print("previous store kept as \(previous)") }
+            }
+        }
+    }
+
+    /// Runs `body`; prints a store error on stderr and exits 2 (missing things) or 1 (failed, refused).
+    static func guarded(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as StoreError {
+            printError(error.description)
+            throw StoreError.notFound ~= error ? ExitStatus.invalidInput : ExitStatus.runFailed
+        } catch let error as LakeError {
+            printError(error.description)
+            throw ExitStatus.runFailed
+        }
+    }
+
+    static func printError(_ message: String) {
+        Console.error("agentshop: " + message)
+    }
+
+    static func formatBytes(_ bytes: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func formatAge(_ seconds: TimeInterval) -> String {
+        switch seconds {
+        case ..<120: return "\(Int(seconds))s"
+        case ..<7200: return "\(Int(seconds / 60))m"
+        case ..<172_800: return "\(Int(seconds / 3600))h"
+        default: return "\(Int(seconds / 86_400))d"
+        }
+    }
+}
+
+/// `--lake` and `--json` for `agentshop db`, until the command takes the CLI's `GlobalOptions`
+/// (same names and meaning: replace `GlobalOptions` with `GlobalOptions` and delete this type).

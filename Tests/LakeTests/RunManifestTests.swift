@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+@testable import Lake
+
+struct RunManifestTests {
+    private func manifest(_ runID: String, pipeline: String = "daily", startedAt: Date) -> RunManifest {
+        var m = RunManifest(runID: runID, pipeline: pipeline, pipelineFile: "pipelines/\(pipeline).yaml",
+                            startedAt: startedAt, runDate: Timestamp.day(startedAt), toolVersion: "0.1.0",
+                            options: ["--force"], logFile: "raw_data/logs/\(pipeline)/\(runID).log")
+        var stage = RunManifest.StageRun(name: "seed", kind: "import", status: .ran, reason: "never run", fingerprint: "ab")
+        stage.outputs = [RunManifest.FileEntry(path: "processed_data/x.jsonl", sha256: "00", bytes: 12, records: 3)]
+        stage.counts = ["records_out": 3]
+        // Keys in sorted order: reading a manifest back sorts detail keys (JSONValue's Decodable).
+        stage.details = ["calls": 2, "cost": 0.5, "models": ["a", "b"]]
+        stage.durationMs = 15
+        m.stages = [stage]
+        return m
+    }
+
+    @Test func newManifestIsRunning() {
+        let m = manifest("r1", startedAt: Date(timeIntervalSince1970: 0))
+        #expect(m.status == .running)
+        #expect(m.startedAt == "1970-01-01T00:00:00.000Z")
+        #expect(m.runDate == "1970-01-01")
+        #expect(m.pid == getpid())
+        #expect(m.finishedAt == nil)
+    }
+
+    @Test func writeThenReadGivesTheSameManifest() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        var m = manifest("20261125T154200Z-abcdef", startedAt: Date(timeIntervalSince1970: 1_764_085_320))
+        m.status = .failed
+        m.error = "stage 'seed' failed"
+        m.finishedAt = Timestamp.iso(Date(timeIntervalSince1970: 1_764_085_321))
+        try store.write(m)
+        let path = store.path(pipeline: "daily", runID: m.runID)
+        #expect(path == tmp.path + "/raw_data/logs/daily/20261125T154200Z-abcdef.manifest.json")
+        #expect(try store.read(path: path) == m)
+        // Plain JSON a person or jq can read: sorted keys, one trailing newline.
+        let text = try tmp.readText("raw_data/logs/daily/20261125T154200Z-abcdef.manifest.json")
+        #expect(text.hasSuffix("}\n"))
+        let json = try JSONValue.parse(text)
+        #expect(json.objectValue?["status"] == "failed")
+        #expect(json.objectValue?["logFile"] == "raw_data/logs/daily/20261125T154200Z-abcdef.log")
+        #expect(!text.contains("\\/"), "slashes are not escaped")
+    }
+
+    @Test func rewritingReplacesTheManifest() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        var m = manifest("r1", startedAt: Date())
+        try store.write(m)
+        m.status = .succeeded
+        try store.write(m)
+        #expect(try store.read(path: store.path(pipeline: "daily", runID: "r1")).status == .succeeded)
+        #expect(try tmp.listing("raw_data/logs/daily") == ["r1.manifest.json"])
+    }
+
+    @Test func allListsOldestFirstAndSetsUnreadableApart() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        try store.write(manifest("b-second", startedAt: Date(timeIntervalSince1970: 2_000)))
+        try store.write(manifest("a-third", startedAt: Date(timeIntervalSince1970: 3_000)))
+        try store.write(manifest("c-first", pipeline: "weekly", startedAt: Date(timeIntervalSince1970: 1_000)))
+        try tmp.write("raw_data/logs/daily/broken.manifest.json", "{not json")
+        try tmp.write("raw_data/logs/daily/b-second.log", "log lines")
+        try tmp.write("raw_data/logs/daily/.x.manifest.json.agentshop-tmp-1-2", "partial")
+        let (manifests, unreadable) = store.all()
+        #expect(manifests.map(\.runID) == ["c-first", "b-second", "a-third"])
+        #expect(unreadable == [tmp.path + "/raw_data/logs/daily/broken.manifest.json"])
+        #expect(store.all(pipeline: "weekly").manifests.map(\.runID) == ["c-first"])
+        #expect(store.all(pipeline: "none").manifests.isEmpty)
+    }
+
+    @Test func unreadableManifestIsAManifestError() throws {
+        let tmp = try TemporaryDirectory()
+        try tmp.write("bad.manifest.json", "{\"runID\": 1}")
+        let error = expectLakeError(LakeError(.manifest, "")) {
+            _ = try ManifestStore(lake: Lake(root: tmp.path)).read(path: tmp.file("bad.manifest.json"))
+        }
+        #expect(error?.cause != nil)
+    }
+
+    @Test func findByIDOrUniquePrefix() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        try store.write(manifest("20261125T100000Z-aaaaaa", startedAt: Date(timeIntervalSince1970: 1)))
+        try store.write(manifest("20261125T100000Z-aabbbb", startedAt: Date(timeIntervalSince1970: 2)))
+        try store.write(manifest("20261126T100000Z-cccccc", pipeline: "other", startedAt: Date(timeIntervalSince1970: 3)))
+        #expect(try store.find(runID: "20261125T100000Z-aaaaaa").runID == "20261125T100000Z-aaaaaa")
+        #expect(try store.find(runID: "20261125T100000Z-aab").runID == "20261125T100000Z-aabbbb")
+        #expect(try store.find(runID: "20261126").pipeline == "other")
+        let ambiguous = expectLakeError(.notFound) { _ = try store.find(runID: "20261125T100000Z-aa") }
+        #expect(ambiguous?.reason.contains("ambiguous (2 runs)") == true)
+        let missing = expectLakeError(.notFound) { _ = try store.find(runID: "1999") }
+        #expect(missing?.reason.contains("no run with id '1999'") == true)
+    }
+
+    @Test func exactIDWinsOverLongerIDsItPrefixes() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        try store.write(manifest("run", startedAt: Date(timeIntervalSince1970: 1)))
+        try store.write(manifest("run-2", startedAt: Date(timeIntervalSince1970: 2)))
+        #expect(try store.find(runID: "run").runID == "run")
+    }
+}
+
+struct TimestampTests {
+    @Test(arguments: [
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (1_700_000_000.123, "2023-11-14T22:13:20.123Z"),
+        (1_709_208_000.999, "2024-02-29T12:00:00.999Z"),
+        (951_782_400.0, "2000-02-29T00:00:00.000Z"),
+    ])
+    func iso(seconds: Double, expected: String) {
+        #expect(Timestamp.iso(Date(timeIntervalSince1970: seconds)) == expected)
+    }
+
+    @Test func parseRoundTrips() throws {
+        let date = Date(timeIntervalSince1970: 1_700_000_000.123)
+        let parsed = try #require(Timestamp.parse(Timestamp.iso(date)))
+        #expect(abs(parsed.timeIntervalSince1970 - 1_700_000_000.123) < 0.001)
+        #expect(Timestamp.parse("2023-11-14T22:13:20Z")?.timeIntervalSince1970 == 1_700_000_000)
+        #expect(Timestamp.parse("yesterday") == nil)
+    }
+
+    @Test func day() {
+        #expect(Timestamp.day(Date(timeIntervalSince1970: 1_700_000_000)) == "2023-11-14")
+    }
+
+    @Test func runIDFormatAndOrder() throws {
+        let first = Timestamp.runID(Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(first.hasPrefix("20231114T221320Z-"))
+        let suffix = first.dropFirst("20231114T221320Z-".count)
+        #expect(suffix.count == 6 && suffix.allSatisfy(\.isHexDigit))
+        let later = Timestamp.runID(Date(timeIntervalSince1970: 1_700_000_001))
+        #expect(first < later)
+        // Two runs in the same second still get different ids (random suffix; 1 in 16M to collide).
+        #expect(Timestamp.runID(Date(timeIntervalSince1970: 5)) != Timestamp.runID(Date(timeIntervalSince1970: 5)))
+    }
+}
+
+struct LakeLayoutTests {
+    @Test func createMakesEveryFolderWithAReadme() throws {
+        let tmp = try TemporaryDirectory()
+        let lake = Lake(root: tmp.file("lake"))
+        #expect(!lake.exists)
+        let created = try LakeLayout.create(at: lake)
+        #expect(created.first == ".")
+        #expect(lake.exists)
+        for folder in LakeLayout.folders {
+            #expect(created.contains(folder.path + "/"))
+            let readme = try tmp.readText("lake/" + folder.path + "/README.md")
+            #expect(readme.hasPrefix("# \(folder.path.split(separator: "/").last!)\n"))
+            #expect(readme.contains(folder.purpose))
+        }
+        #expect(FileManager.default.fileExists(atPath: lake.stateFolder))
+    }
+
+    @Test func parentsComeBeforeChildren() {
+        var seen = Set<String>()
+        for folder in LakeLayout.folders {
+            let parent = (folder.path as NSString).deletingLastPathComponent
+            #expect(parent.isEmpty || seen.contains(parent), "\(folder.path) before its parent")
+            seen.insert(folder.path)
+        }
+    }
+
+    @Test func secondCreateLeavesExistingFilesAlone() throws {
+        let tmp = try TemporaryDirectory()
+        let lake = Lake(root: tmp.path)
+        try LakeLayout.create(at: lake)
+        try tmp.write("raw_data/README.md", "edited by hand\n")
+        try FileManager.default.removeItem(atPath: tmp.file("store/README.md"))
+        let created = try LakeLayout.create(at: lake)
+        #expect(created == ["store/README.md"])
+        #expect(try tmp.readText("raw_data/README.md") == "edited by hand\n")
+    }
+}

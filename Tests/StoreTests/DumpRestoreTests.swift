@@ -1,0 +1,250 @@
+import Foundation
+import Lake
+import Testing
+@testable import Store
+
+@Suite struct DumpRestoreTests {
+    @Test(arguments: DumpFormat.allCases)
+    func roundTripEqualsTheOriginalRowByRow(_ format: DumpFormat) throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("store/agentshop.sqlite")
+        _ = try makePopulatedStore(at: live)
+        let original = try snapshot(of: live)
+
+        let results = try StoreDumper(storePath: live).dump(to: dir.file("db_dumps/manual"), formats: [format])
+        let result = try #require(results.first)
+        #expect(result.path.hasSuffix(format.fileSuffix))
+        #expect((result.path as NSString).lastPathComponent.hasPrefix("agentshop_"))
+        #expect(result.sidecar.sha256 == (try FileDigest.sha256(path: result.path)))
+        #expect(result.sidecar.schemaVersion == MarketplaceSchema.latestVersion)
+        #expect(result.sidecar.tables["products"] == 50)
+        #expect(result.sidecar.tables.count == 24)
+
+        let target = dir.file("restored/agentshop.sqlite")
+        let restored = try StoreRestorer().restore(dumpPath: result.path, to: target)
+        #expect(restored.previousPath == nil)
+        #expect(try snapshot(of: target) == original)
+    }
+
+    @Test func bothFormatsComeFromOneSnapshot() throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        _ = try makePopulatedStore(at: live)
+        let results = try StoreDumper(storePath: live).dump(to: dir.file("dumps"), formats: [.sqlite, .sql])
+        #expect(results.count == 2)
+        #expect(results[0].sidecar.tables == results[1].sidecar.tables)
+        let a = dir.file("a-restored.sqlite"), b = dir.file("b-restored.sqlite")
+        _ = try StoreRestorer().restore(dumpPath: results[0].path, to: a)
+        _ = try StoreRestorer().restore(dumpPath: results[1].path, to: b)
+        #expect(try snapshot(of: a) == snapshot(of: b))
+    }
+
+    @Test func sqlite3ShellRestoresTheSQLDump() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else { return }
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        _ = try makePopulatedStore(at: live)
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.path, formats: [.sql]).first)
+        let target = dir.file("shell.sqlite")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "zcat '\(dump.path)' | sqlite3 -bail '\(target)'"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(try snapshot(of: target) == snapshot(of: live))
+    }
+
+    @Test func virtualTablesAndTheirRowsSurviveTheSQLDump() throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        let store = try makePopulatedStore(at: live)
+        try store.database.execute("""
+            CREATE VIRTUAL TABLE notes_fts USING fts5(title, body);
+            INSERT INTO notes_fts (title, body) VALUES ('first', 'apples and pears'), ('second', 'pears only');
+            CREATE VIRTUAL TABLE products_fts USING fts5(name, content='products', content_rowid='id');
+            INSERT INTO products_fts(products_fts) VALUES ('rebuild');
+            """)
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.path, formats: [.sql]).first)
+        let target = dir.file("b.sqlite")
+        _ = try StoreRestorer().restore(dumpPath: dump.path, to: target)
+        let db = try Database(path: target, mode: .readOnly)
+        #expect(try db.rows("SELECT title FROM notes_fts WHERE notes_fts MATCH 'pears' ORDER BY rowid")
+                == [[.text("first")], [.text("second")]])
+        #expect(try db.scalar("SELECT count(*) FROM products_fts WHERE products_fts MATCH 'product'")?.int64 == 50)
+        #expect(try snapshot(of: target)["products"] == snapshot(of: live)["products"])
+    }
+
+    @Test(arguments: DumpFormat.allCases)
+    func dumpTakenWhileAWriterIsActiveIsConsistent(_ format: DumpFormat) async throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        _ = try makePopulatedStore(at: live, products: 2000)
+        // The writer keeps one invariant per transaction: analytics_events rows == 2 × the 'counter' setting.
+        try Store.open(path: live).database.run(
+            "INSERT INTO config_settings (key, value, value_type) VALUES ('counter', '0', 'integer')")
+        try Store.open(path: live).database.run("DELETE FROM analytics_events")
+        let stop = StopFlag()
+        let writer = Thread {
+            do {
+                let db = try Database(path: live)
+                var n = 0
+                while !stop.isSet {
+                    n += 1
+                    try db.transaction {
+                        try db.run("INSERT INTO analytics_events (event_type, occurred_at) VALUES ('a', ?), ('b', ?)",
+                                   [.text("t\(n)"), .text("t\(n)")])
+                        try db.run("UPDATE config_settings SET value = ? WHERE key = 'counter'", [.text(String(n))])
+                    }
+                }
+                stop.writes = n
+            } catch {
+                stop.failure = "\(error)"
+            }
+            stop.done = true
+        }
+        writer.start()
+        while (try? Database(path: live, mode: .readOnly).scalar("SELECT value FROM config_settings WHERE key = 'counter'"))??.string == "0" {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        var dumps: [DumpResult] = []
+        for second in 0..<3 {
+            dumps += try StoreDumper(storePath: live)
+                .dump(to: dir.file("dumps"), formats: [format], at: Date(timeIntervalSince1970: 1_800_000_000 + Double(second)))
+        }
+        stop.isSet = true
+        while !stop.done { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(stop.failure == nil)
+        #expect(stop.writes > 0)
+        for (i, dump) in dumps.enumerated() {
+            let target = dir.file("restored-\(i).sqlite")
+            _ = try StoreRestorer().restore(dumpPath: dump.path, to: target)
+            let db = try Database(path: target, mode: .readOnly)
+            let events = try db.scalar("SELECT count(*) FROM analytics_events")?.int64 ?? -1
+            let counter = Int64(try db.scalar("SELECT value FROM config_settings WHERE key = 'counter'")?.string ?? "") ?? -1
+            #expect(events == 2 * counter, "dump \(i): \(events) events for counter \(counter)")
+            #expect(counter > 0)
+            #expect(dump.sidecar.tables["analytics_events"] == Int(events))
+        }
+    }
+
+    @Test func restoreKeepsThePreviousDatabaseAsPreRestore() throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        let store = try makePopulatedStore(at: live)
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("d"), formats: [.sqlite]).first)
+        let dumped = try snapshot(of: live)
+        try store.database.run("DELETE FROM order_items")
+        try store.database.run("INSERT INTO products (slug, name) VALUES ('after-dump', 'After')")
+        let beforeRestore = try snapshot(of: live)
+        let result = try StoreRestorer().restore(dumpPath: dump.path, to: live)
+        #expect(result.previousPath == live + ".pre-restore")
+        #expect(try snapshot(of: live) == dumped)
+        #expect(try snapshot(of: live + ".pre-restore") == beforeRestore)
+    }
+
+    // MARK: Refusals: each leaves the live database untouched.
+
+    enum Damage: String, CaseIterable, Sendable {
+        case truncated, corruptedBytes, wrongChecksum, missingSidecar, newerSchema, notADatabase, truncatedSQL
+    }
+
+    @Test(arguments: Damage.allCases)
+    func damagedDumpIsRefusedAndTheLiveDatabaseIsUntouched(_ damage: Damage) throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("store/agentshop.sqlite")
+        let store = try makePopulatedStore(at: live)
+        let format: DumpFormat = damage == .truncatedSQL ? .sql : .sqlite
+        if damage == .newerSchema { try store.database.setUserVersion(MarketplaceSchema.latestVersion + 1) }
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("dumps"), formats: [format]).first)
+        if damage == .newerSchema { try store.database.setUserVersion(MarketplaceSchema.latestVersion) }
+        let liveBefore = try snapshot(of: live)
+
+        var bytes = try FileInput.readAll(path: dump.path)
+        var sidecar = dump.sidecar
+        /// Rewrites the sidecar to match damaged bytes, so that the damage itself must be caught.
+        func resign() throws {
+            var hasher = SHA256()
+            hasher.update(bytes)
+            sidecar.sha256 = hasher.hexDigest()
+            sidecar.bytes = Int64(bytes.count)
+            try AtomicFile.write(try sidecar.encoded(), to: dump.sidecarPath)
+        }
+        switch damage {
+        case .truncated:
+            bytes = Array(bytes.prefix(bytes.count / 2))
+            try AtomicFile.write(bytes, to: dump.path)
+            try resign()
+        case .corruptedBytes:
+            for i in stride(from: bytes.count / 3, to: bytes.count / 3 + 64, by: 1) { bytes[i] ^= 0x5A }
+            try AtomicFile.write(bytes, to: dump.path)
+            try resign()
+        case .wrongChecksum:
+            bytes[bytes.count / 2] ^= 0x01
+            try AtomicFile.write(bytes, to: dump.path)
+        case .missingSidecar:
+            try FileManager.default.removeItem(atPath: dump.sidecarPath)
+        case .newerSchema:
+            break
+        case .notADatabase:
+            let file = try AtomicFile(path: dump.path)
+            let gzip = try GzipWriter(file.output)
+            try gzip.write(Array(repeating: UInt8(ascii: "x"), count: 100_000))
+            try gzip.finish()
+            try file.commit()
+            bytes = try FileInput.readAll(path: dump.path)
+            try resign()
+        case .truncatedSQL:
+            // A complete gzip stream whose SQL stops half-way: only the missing COMMIT tells.
+            let text = try String(decoding: GzipReaderAll(dump.path), as: UTF8.self)
+            let cut = text.prefix(text.count / 2)
+            let file = try AtomicFile(path: dump.path)
+            let gzip = try GzipWriter(file.output)
+            try gzip.write(String(cut.prefix(upTo: cut.lastIndex(of: "\n")!)) + "\n")
+            try gzip.finish()
+            try file.commit()
+            bytes = try FileInput.readAll(path: dump.path)
+            try resign()
+        }
+
+        let expected: StoreError
+        switch damage {
+        case .wrongChecksum: expected = .checksum
+        case .missingSidecar: expected = .notFound
+        case .newerSchema: expected = .schemaTooNew
+        default: expected = .restore
+        }
+        let error = expectStoreError(expected) { _ = try StoreRestorer().restore(dumpPath: dump.path, to: live) }
+        let because: [Damage: String] = [
+            .truncated: "truncated gzip", .corruptedBytes: "corrupt gzip", .wrongChecksum: "checksum mismatch",
+            .missingSidecar: "no readable sidecar", .newerSchema: "newer than this program",
+            .notADatabase: "not hold a readable SQLite database", .truncatedSQL: "ends before its COMMIT",
+        ]
+        #expect(error?.description.contains(because[damage]!) == true, "\(error.map { "\($0)" } ?? "no error")")
+        #expect(try snapshot(of: live) == liveBefore)
+        #expect(!FileManager.default.fileExists(atPath: live + ".pre-restore"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.file("store"))
+            .filter { $0.contains(AtomicFile.temporaryMarker) }
+        #expect(leftovers.isEmpty)
+    }
+}
+
+/// Reads a whole gzip file (test data only).
+func GzipReaderAll(_ path: String) throws -> [UInt8] {
+    let reader = try GzipReader(try FileInput(path: path))
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+        if n == 0 { return out }
+        out += chunk[0..<n]
+    }
+}
+
+/// Shared between the test and its writer thread; the test reads it only after `done`.
+final class StopFlag: @unchecked Sendable {
+    var isSet = false
+    var done = false
+    var writes = 0
+    var failure: String?
+}

@@ -1,0 +1,253 @@
+import Foundation
+import Lake
+import Logging
+import Pipeline
+import Stages
+import Testing
+@testable import Store
+
+/// A lake in a temporary folder, a pipeline file in it, and a way to run that pipeline.
+final class PipelineFixture {
+    let folder: TemporaryFolder
+    let lake: Lake
+    let registry = StageRegistry([MaterializeStage.kind, DumpStage.kind])
+
+    init() throws {
+        folder = try TemporaryFolder()
+        lake = Lake(root: folder.path + "/lake")
+        try LakeLayout.create(at: lake)
+    }
+
+    func write(_ relative: String, _ text: String) throws {
+        try AtomicFile.write(text, to: lake.root + "/" + relative)
+    }
+
+    func load(_ yaml: String) throws(PipelineValidationError) -> PipelineSpec {
+        let file = folder.path + "/pipeline.yaml"
+        try! AtomicFile.write(yaml, to: file)
+        return try PipelineLoader(registry: registry, environment: PipelineEnvironment(variables: [:]), lake: lake)
+            .load(file: file).0
+    }
+
+    /// Problems `validate` would print, as `line:col: key.path: message`.
+    func problems(_ yaml: String) -> [String] {
+        do {
+            _ = try load(yaml)
+            return []
+        } catch {
+            return error.diagnostics.map { "\($0.line):\($0.column): \($0.keyPath): \($0.message)" }
+        }
+    }
+
+    func run(_ yaml: String, force: Bool = true) async throws -> RunManifest {
+        let spec = try load(yaml)
+        var options = RunOptions()
+        options.force = force
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return await PipelineRunner(spec: spec, lake: lake, environment: PipelineEnvironment(variables: [:]),
+                                    logger: logger, options: options).run()
+    }
+
+    func store() throws -> Database { try Database(path: lake.storePath, mode: .readOnly) }
+}
+
+@Suite struct MaterializeStageTests {
+    static let pipeline = """
+        pipeline: shop
+        stages:
+          store:
+            materialize:
+              from: raw_data/imports/products.jsonl
+              table: products
+              key: slug
+              columns:
+                slug: slug
+                name: title
+                price_cents: { from: offer.price, type: money }
+                tags_json: tags
+                scraped_at: { from: seen, type: datetime }
+        """
+
+    @Test func upsertCountsInsertedUpdatedAndUnchanged() async throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/products.jsonl", """
+            {"slug": "a", "title": "Alpha", "offer": {"price": "$1,299.99"}, "tags": ["x", "y"], "seen": "2026-11-25 10:00:00"}
+            {"slug": "b", "title": "Beta", "offer": {"price": 12.5}, "tags": [], "seen": 1795000000}
+            {"slug": "c", "title": "Gamma", "offer": {"price": "7,10 €"}, "seen": "2026-11-25T10:00:00+02:00"}
+
+            """)
+        let first = try await fixture.run(Self.pipeline)
+        #expect(first.stages.first?.status == .ran, "\(first.stages.first?.error ?? "")")
+        #expect(first.stages.first?.counts == ["records_in": 3, "inserted": 3, "updated": 0, "unchanged": 0, "rejected": 0])
+        let db = try fixture.store()
+        #expect(try db.rows("SELECT slug, name, price_cents, tags_json, scraped_at FROM products ORDER BY slug") == [
+            [.text("a"), .text("Alpha"), .integer(129_999), .text("[\"x\",\"y\"]"), .text("2026-11-25T10:00:00.000Z")],
+            [.text("b"), .text("Beta"), .integer(1250), .text("[]"), .text("2026-11-18T11:06:40.000Z")],
+            [.text("c"), .text("Gamma"), .integer(710), .null, .text("2026-11-25T08:00:00.000Z")],
+        ])
+        let stampedBefore = try db.scalar("SELECT updated_at FROM products WHERE slug = 'a'")
+
+        // b changes price, c is the same, d is new.
+        try fixture.write("raw_data/imports/products.jsonl", """
+            {"slug": "a", "title": "Alpha", "offer": {"price": "$1,299.99"}, "tags": ["x", "y"], "seen": "2026-11-25 10:00:00"}
+            {"slug": "b", "title": "Beta", "offer": {"price": 11}, "tags": [], "seen": 1795000000}
+            {"slug": "c", "title": "Gamma", "offer": {"price": "7,10 €"}, "seen": "2026-11-25T10:00:00+02:00"}
+            {"slug": "d", "title": "Delta", "offer": {"price": 0.1}, "seen": "2026-11-26"}
+            """)
+        let second = try await fixture.run(Self.pipeline)
+        #expect(second.stages.first?.counts == ["records_in": 4, "inserted": 1, "updated": 1, "unchanged": 2, "rejected": 0])
+        #expect(try db.scalar("SELECT price_cents FROM products WHERE slug = 'b'") == .integer(1100))
+        #expect(try db.scalar("SELECT price_cents FROM products WHERE slug = 'd'") == .integer(10))
+        // An unchanged row keeps its updated_at: no update happened.
+        #expect(try db.scalar("SELECT updated_at FROM products WHERE slug = 'a'") == stampedBefore)
+    }
+
+    @Test func replaceDeletesRowsTheDatasetNoLongerHolds() async throws {
+        let fixture = try PipelineFixture()
+        let yaml = """
+            pipeline: shop
+            stages:
+              store:
+                materialize: { from: raw_data/imports/cats.csv, table: product_categories, key: slug, mode: replace }
+            """
+        try fixture.write("raw_data/imports/cats.csv", "slug,name,sort_order\nelectronics,Electronics,1\ntoys,Toys,9\n")
+        let run = try await fixture.run(yaml)
+        #expect(run.stages.first?.status == .ran, "\(run.stages.first?.error ?? "")")
+        // The seeds had 5 categories: electronics is unchanged, toys is new, the other 4 are deleted.
+        #expect(run.stages.first?.counts["inserted"] == 1)
+        #expect(run.stages.first?.counts["unchanged"] == 1)
+        #expect(run.stages.first?.counts["deleted"] == 4)
+        #expect(try fixture.store().rows("SELECT slug, sort_order FROM product_categories ORDER BY slug")
+                == [[.text("electronics"), .integer(1)], [.text("toys"), .integer(9)]])
+    }
+
+    @Test func appendInsertsAndAKeyConflictFailsTheWholeLoad() async throws {
+        let fixture = try PipelineFixture()
+        let yaml = """
+            pipeline: shop
+            stages:
+              events:
+                materialize: { from: raw_data/imports/events.jsonl, table: analytics_events, mode: append }
+            """
+        try fixture.write("raw_data/imports/events.jsonl", """
+            {"event_type": "view", "occurred_at": "2026-11-25T10:00:00Z", "properties_json": {"page": "/"}}
+            {"event_type": "buy", "occurred_at": "2026-11-25T10:05:00Z"}
+            """)
+        let run = try await fixture.run(yaml)
+        #expect(run.stages.first?.counts["inserted"] == 2)
+        #expect(try fixture.store().rows("SELECT event_type, properties_json FROM analytics_events ORDER BY id")
+                == [[.text("view"), .text("{\"page\":\"/\"}")], [.text("buy"), .null]])
+
+        try fixture.write("raw_data/imports/events.jsonl", """
+            {"event_type": "view", "occurred_at": "2026-11-25T11:00:00Z"}
+            {"id": 1, "event_type": "dup", "occurred_at": "2026-11-25T11:00:00Z"}
+            """)
+        let failed = try await fixture.run(yaml)
+        #expect(failed.stages.first?.status == .failed)
+        #expect(failed.stages.first?.error?.contains("raw_data/imports/events.jsonl:2") == true, "\(failed.stages.first?.error ?? "")")
+        // One transaction: the first line of the failed load is not visible either.
+        #expect(try fixture.store().scalar("SELECT count(*) FROM analytics_events") == .integer(2))
+    }
+
+    @Test func invalidRecordsFailWithFileAndLineOrGoToRejects() async throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/products.jsonl", """
+            {"slug": "a", "title": "Alpha", "offer": {"price": "12.00"}}
+            {"slug": "b", "title": "Beta", "offer": {"price": "call us"}}
+            {"title": "No slug", "offer": {"price": 1}}
+            """)
+        let failed = try await fixture.run(Self.pipeline)
+        #expect(failed.stages.first?.status == .failed)
+        #expect(failed.stages.first?.error?.contains("raw_data/imports/products.jsonl:2: column 'price_cents'") == true,
+                "\(failed.stages.first?.error ?? "")")
+        #expect(try fixture.store().scalar("SELECT count(*) FROM products") == .integer(0))
+
+        let skipping = Self.pipeline + "\n      on_invalid: skip\n"
+        let run = try await fixture.run(skipping)
+        #expect(run.stages.first?.status == .ran, "\(run.stages.first?.error ?? "")")
+        #expect(run.stages.first?.counts["inserted"] == 1)
+        #expect(run.stages.first?.counts["rejected"] == 2)
+        let rejects = try fixture.lake.glob("raw_data/logs/shop/*.rejects.jsonl")
+        #expect(rejects.count == 1)
+        let lines = try String(contentsOfFile: rejects[0].absolute, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[1].contains("no field 'slug' for key column 'slug'"))
+    }
+
+    @Test func configurationProblemsPointAtTheirLines() throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/p.jsonl", "{}\n")
+        let problems = fixture.problems("""
+            pipeline: shop
+            stages:
+              a:
+                materialize:
+                  from: raw_data/imports/p.jsonl
+                  table: prodcts
+                  key: slug
+              b:
+                materialize:
+                  from: raw_data/imports/p.jsonl
+                  table: "products; DROP TABLE products"
+                  key: slug
+              c:
+                materialize:
+                  from: raw_data/imports/p.jsonl
+                  table: products
+                  key: name
+                  mode: merge
+                  columns:
+                    nme: title
+                    price_cents: { from: price, type: dollars }
+                  extra: 1
+            """)
+        #expect(problems.contains("6:14: stages.a.materialize.table: no table 'prodcts' in the store (did you mean 'products'?)"))
+        #expect(problems.contains { $0.hasPrefix("11:14: stages.b.materialize.table: 'products; DROP TABLE products' is not a valid table name") })
+        #expect(problems.contains { $0.hasPrefix("17:12: stages.c.materialize.key: (name) is not a unique key of 'products'") })
+        #expect(problems.contains { $0.hasPrefix("18:13: stages.c.materialize.mode: expected one of upsert, replace, append") })
+        #expect(problems.contains("20:14: stages.c.materialize.columns.nme: table 'products' has no column 'nme' (did you mean 'name'?)"))
+        #expect(problems.contains { $0.hasPrefix("21:43: stages.c.materialize.columns.price_cents.type: expected one of auto") })
+        #expect(problems.contains { $0.hasPrefix("22:7: stages.c.materialize.extra: unknown key 'extra'") })
+        #expect(problems.count == 7, "\(problems)")
+    }
+
+    @Test func dumpStageWritesAVerifiedDumpAndAppliesRetention() async throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/products.jsonl", "{\"slug\": \"a\", \"title\": \"A\", \"offer\": {\"price\": 1}}\n")
+        let catalog = DumpCatalog(lake: fixture.lake)
+        // An expired daily dump from long ago, and a newer one that retention keeps.
+        for days in [400.0, 1.0] {
+            let old = catalog.folder(.daily) + "/" + StoreDumper.baseName(for: Date().addingTimeInterval(-days * 86_400)) + ".sqlite.gz"
+            try AtomicFile.write("old", to: old)
+        }
+        let yaml = Self.pipeline + """
+
+              backup:
+                dump: { after: store, to: db_dumps/daily, format: both, retention: { daily: 30d, weekly: 8w } }
+            """
+        let run = try await fixture.run(yaml)
+        let backup = try #require(run.stages.first { $0.name == "backup" })
+        #expect(backup.status == .ran, "\(backup.error ?? "")")
+        #expect(backup.counts["dumps"] == 2)
+        #expect(backup.counts["expired"] == 1)
+        let entries = catalog.entries().filter { catalog.verify($0) == .ok }
+        #expect(Set(entries.map(\.format)) == [.sqlite, .sql])
+        let sidecar = try DumpSidecar.read(path: entries[0].sidecarPath)
+        #expect(sidecar.tables["products"] == 1)
+        #expect(catalog.entries().count == 3)
+    }
+
+    @Test func dumpStageConfigurationIsChecked() throws {
+        let fixture = try PipelineFixture()
+        let problems = fixture.problems("""
+            pipeline: shop
+            stages:
+              backup:
+                dump: { to: hourly, format: [sqlite, zip], retention: { daily: 2h } }
+            """)
+        #expect(problems.contains { $0.contains("stages.backup.dump.to: expected daily, weekly or manual") })
+        #expect(problems.contains { $0.contains("stages.backup.dump.format: expected sqlite, sql or both, found 'zip'") })
+        #expect(problems.contains { $0.contains("stages.backup.dump.retention.daily: keep daily dumps at least 1d") })
+    }
+}
