@@ -35,7 +35,7 @@ let package = Package(
             "Lake", "Pipeline", "Store", "HTML", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
