@@ -26,6 +26,7 @@ let package = Package(
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
+        .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]

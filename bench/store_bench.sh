@@ -30,20 +30,20 @@ mkdir -p "$WORK" "$RESULTS"
 DB=$WORK/store.sqlite
 
 now() { date +%s.%N; }
-# best LABEL CMD...: runs CMD REPEAT times (after `reset`, if defined), prints the best seconds.
-best() {
-    local label=$1; shift
-    local best_time=""
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
+minimum() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(f'{min(v):.3f}')" "$@"; }
+# compare STEP "OURS-LABEL" OURS-CMD -- "CLI-LABEL" CLI-CMD...: REPEAT rounds of (ours, cli) back to back,
+# so that load from other processes on a shared machine falls on both alike; prints the best of each.
+# The shell commands are strings run with sh -c; `reset_step ours|cli` runs before each command.
+compare() {
+    local step=$1 ours_label=$2 ours_cmd=$3 cli_label=$4 cli_cmd=$5
+    local ours_times=() cli_times=()
     for _ in $(seq "$REPEAT"); do
-        reset_step
-        local start end
-        start=$(now)
-        "$@" >/dev/null
-        end=$(now)
-        best_time=$(python3 -c "import sys; a=float(sys.argv[1]); b=sys.argv[2]; print(f'{a:.3f}' if b=='' else f'{min(a, float(b)):.3f}')" "$(python3 -c "print($end - $start)")" "$best_time")
+        reset_step ours; local a; a=$(now); sh -c "$ours_cmd" >/dev/null; ours_times+=("$(elapsed "$a" "$(now)")")
+        reset_step cli; a=$(now); sh -c "$cli_cmd" >/dev/null; cli_times+=("$(elapsed "$a" "$(now)")")
     done
-    printf '%-38s %8ss\n' "$label" "$best_time" | tee -a "$OUT" >&2
-    eval "T_$(echo "$label" | tr -c 'a-zA-Z0-9\n' '_')=$best_time"
+    printf '%-18s %-22s %8ss   (runs: %s)\n' "$step" "ours $ours_label" "$(minimum "${ours_times[@]}")" "${ours_times[*]}" | tee -a "$OUT" >&2
+    printf '%-18s %-22s %8ss   (runs: %s)\n' "$step" "cli $cli_label" "$(minimum "${cli_times[@]}")" "${cli_times[*]}" | tee -a "$OUT" >&2
 }
 reset_step() { :; }
 size() { stat -c %s "$1"; }
@@ -58,47 +58,40 @@ start=$(now); "$BIN" populate "$DB" "$ROWS"; end=$(now)
 printf 'populate %d products: %.1fs, store %s bytes\n' "$ROWS" "$(python3 -c "print($end - $start)")" "$(size "$DB")" | tee -a "$OUT" >&2
 
 # --- dump, binary snapshot
-reset_step() { rm -rf "$WORK/ours-bin" "$WORK/cli.backup.sqlite" "$WORK/cli.sqlite.gz"; }
-best "dump sqlite.gz   ours"  "$BIN" dump "$DB" "$WORK/ours-bin" sqlite
+reset_step() { if [ "$1" = ours ]; then rm -rf "$WORK/ours-bin"; else rm -f "$WORK/cli.backup.sqlite" "$WORK/cli.sqlite.gz"; fi; }
+compare "dump sqlite.gz" "" "'$BIN' dump '$DB' '$WORK/ours-bin' sqlite" \
+    ".backup+gzip -6" "sqlite3 '$DB' \".backup '$WORK/cli.backup.sqlite'\" && gzip -6 -c '$WORK/cli.backup.sqlite' > '$WORK/cli.sqlite.gz'"
 OURS_BIN=$(ls "$WORK"/ours-bin/*.sqlite.gz)
-cp "$OURS_BIN" "$OURS_BIN.json" "$WORK/"
-OURS_BIN=$WORK/$(basename "$OURS_BIN")
-best "dump sqlite.gz   cli .backup+gzip -6" sh -c "sqlite3 '$DB' \".backup '$WORK/cli.backup.sqlite'\" && gzip -6 -c '$WORK/cli.backup.sqlite' > '$WORK/cli.sqlite.gz'"
 
 # --- dump, SQL text
-reset_step() { rm -rf "$WORK/ours-sql" "$WORK/cli.sql.gz"; }
-best "dump sql.gz      ours"  "$BIN" dump "$DB" "$WORK/ours-sql" sql
+reset_step() { if [ "$1" = ours ]; then rm -rf "$WORK/ours-sql"; else rm -f "$WORK/cli.sql.gz"; fi; }
+compare "dump sql.gz" "" "'$BIN' dump '$DB' '$WORK/ours-sql' sql" \
+    ".dump|gzip -6" "sqlite3 '$DB' .dump | gzip -6 > '$WORK/cli.sql.gz'"
 OURS_SQL=$(ls "$WORK"/ours-sql/*.sql.gz)
-cp "$OURS_SQL" "$OURS_SQL.json" "$WORK/"
-OURS_SQL=$WORK/$(basename "$OURS_SQL")
-best "dump sql.gz      cli .dump|gzip -6" sh -c "sqlite3 '$DB' .dump | gzip -6 > '$WORK/cli.sql.gz'"
 
-# --- restore, binary snapshot
-reset_step() { rm -f "$WORK"/restored*; }
-best "restore sqlite.gz ours" "$BIN" restore "$OURS_BIN" "$WORK/restored-bin.sqlite"
-best "restore sqlite.gz cli zcat>file" sh -c "zcat '$WORK/cli.sqlite.gz' > '$WORK/restored-cli-bin.sqlite'"
-# What ours checks, done with the shell: checksum, decompress, integrity_check, foreign_key_check.
-best "restore sqlite.gz cli verified" sh -c "sha256sum '$WORK/cli.sqlite.gz' >/dev/null && zcat '$WORK/cli.sqlite.gz' > '$WORK/restored-cli-bin.sqlite' && sqlite3 '$WORK/restored-cli-bin.sqlite' 'PRAGMA integrity_check; PRAGMA foreign_key_check;'"
+# --- restore, binary snapshot. Ours verifies the checksum, integrity_check, foreign_key_check and
+# row counts before an atomic swap; "verified" does those checks with the shell tools.
+reset_step() { if [ "$1" = ours ]; then rm -f "$WORK"/restored-bin* "$WORK"/restored-sql*; else rm -f "$WORK"/restored-cli*; fi; }
+compare "restore sqlite.gz" "" "'$BIN' restore '$OURS_BIN' '$WORK/restored-bin.sqlite'" \
+    "zcat>file" "zcat '$WORK/cli.sqlite.gz' > '$WORK/restored-cli-bin.sqlite'"
+compare "restore sqlite.gz" "(again)" "'$BIN' restore '$OURS_BIN' '$WORK/restored-bin.sqlite'" \
+    "verified" "sha256sum '$WORK/cli.sqlite.gz' >/dev/null && zcat '$WORK/cli.sqlite.gz' > '$WORK/restored-cli-bin.sqlite' && sqlite3 '$WORK/restored-cli-bin.sqlite' 'PRAGMA integrity_check; PRAGMA foreign_key_check;'"
 
 # --- restore, SQL text
-best "restore sql.gz   ours" "$BIN" restore "$OURS_SQL" "$WORK/restored-sql.sqlite"
-best "restore sql.gz   cli zcat|sqlite3" sh -c "zcat '$WORK/cli.sql.gz' | sqlite3 '$WORK/restored-cli-sql.sqlite'"
+compare "restore sql.gz" "" "'$BIN' restore '$OURS_SQL' '$WORK/restored-sql.sqlite'" \
+    "zcat|sqlite3" "zcat '$WORK/cli.sql.gz' | sqlite3 '$WORK/restored-cli-sql.sqlite'"
 
 {
     echo "sizes: ours sqlite.gz $(size "$OURS_BIN"), cli sqlite.gz $(size "$WORK/cli.sqlite.gz"), ours sql.gz $(size "$OURS_SQL"), cli sql.gz $(size "$WORK/cli.sql.gz")"
     python3 - "$OUT" <<'PY'
 import re, sys
-t = {}
+rows = []
 for line in open(sys.argv[1]):
-    m = re.match(r'^(\S+ \S+)\s+(ours|cli)\b(.*?)([\d.]+)s$', line.strip())
-    if m:
-        key = (m.group(1), m.group(2) + (" verified" if "verified" in m.group(3) else ""))
-        t[key] = float(m.group(4))
-for step in ["dump sqlite.gz", "dump sql.gz", "restore sqlite.gz", "restore sql.gz"]:
-    if (step, "ours") in t and (step, "cli") in t and t[(step, "cli")] > 0:
-        print(f"ratio {step:18s} ours/cli = {t[(step, 'ours')] / t[(step, 'cli')]:.2f}x")
-    if (step, "cli verified") in t:
-        print(f"ratio {step:18s} ours/cli verified = {t[(step, 'ours')] / t[(step, 'cli verified')]:.2f}x")
+    m = re.match(r'^(dump|restore) (\S+)\s+(ours|cli)\s*(.*?)\s+([\d.]+)s\s+\(runs', line)
+    if m: rows.append((m.group(1) + " " + m.group(2), m.group(3), m.group(4), float(m.group(5))))
+for i in range(0, len(rows) - 1, 2):
+    (step, _, _, ours), (_, _, label, cli) = rows[i], rows[i + 1]
+    print(f"ratio {step:18s} ours / cli {label:16s} = {ours / cli:.2f}x")
 PY
 } | tee -a "$OUT" >&2
 echo "results: $OUT" >&2

@@ -9,6 +9,9 @@ public final class CSVReader {
     private var line = 1
     /// 1-based line on which the last returned row started.
     public private(set) var rowLine = 0
+    /// Whether the last returned row was an empty line (as opposed to a quoted empty field, `""`).
+    public private(set) var rowWasBlankLine = false
+    private var atStart = true
     public let delimiter: UInt8
     public let maxFieldLength: Int
 
@@ -25,7 +28,12 @@ public final class CSVReader {
         public let raw: String
     }
 
+    private static let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+    /// Bytes read ahead at the start while looking for a BOM, served before the buffer.
+    private var pushedBack: [UInt8] = []
+
     private func nextByte() throws -> UInt8? {
+        if !pushedBack.isEmpty { return pushedBack.removeFirst() }
         if position == end {
             if ended { return nil }
             end = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
@@ -37,6 +45,7 @@ public final class CSVReader {
     }
 
     private func peekByte() throws -> UInt8? {
+        if let first = pushedBack.first { return first }
         guard let b = try nextByte() else { return nil }
         position -= 1
         return b
@@ -49,7 +58,19 @@ public final class CSVReader {
         var field: [UInt8] = []
         var raw: [UInt8] = []
         rowLine = line
+        rowWasBlankLine = false
+        if atStart {
+            atStart = false
+            // A UTF-8 byte order mark (Excel writes one) is not part of the first field.
+            var prefix: [UInt8] = []
+            while prefix.count < 3, let b = try nextByte() {
+                prefix.append(b)
+                if !Self.bom.starts(with: prefix) { break }
+            }
+            if prefix != Self.bom { pushedBack = prefix }
+        }
         guard var b = try nextByte() else { return nil }
+        rowWasBlankLine = b == 0x0A || b == 0x0D
         var quoted = false
         var afterQuote = false
         while true {

@@ -92,6 +92,12 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         }
     }
 
+    /// Whether `key` is present; compares lengths first, which rules out most keys without a string comparison.
+    func containsKey(_ key: String) -> Bool {
+        let length = key.utf8.count
+        return entries.contains { $0.key.utf8.count == length && $0.key == key }
+    }
+
     /// Appends without checking for an existing key; the parser uses it after its own check.
     mutating func appendUnchecked(_ key: String, _ value: JSONValue) {
         entries.append(Entry(key: key, value: value))
@@ -195,6 +201,162 @@ struct JSONParser {
 
     private init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
+    /// Parses one JSON object, building only the top-level values whose keys `projection` names
+    /// (into `values`, at the key's index; null when absent) and checking the rest without building
+    /// it: a text that `parse` rejects is rejected here too, with the same message.
+    /// Returns false when the text is valid JSON but not an object.
+    static func parseProjected(_ bytes: UnsafeRawBufferPointer, _ projection: FieldProjection,
+                               into values: UnsafeMutableBufferPointer<JSONValue>) throws(JSONParseError) -> Bool {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipSpace()
+        guard parser.i < bytes.count, bytes[parser.i] == UInt8(ascii: "{") else {
+            _ = try parse(bytes)  // the same error as a full parse, or a valid non-object
+            return false
+        }
+        for k in values.indices { values[k] = .null }
+        try parser.projectedObject(projection, values)
+        parser.skipSpace()
+        if parser.i != bytes.count { throw parser.error("unexpected text after the JSON value") }
+        return true
+    }
+
+    private mutating func projectedObject(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws(JSONParseError) {
+        try enter()
+        i += 1
+        skipSpace()
+        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let slot = try projectedKey(projection)
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            i += 1
+            skipSpace()
+            if slot >= 0 {
+                values[slot] = try value()  // a repeated key: the last one wins, as in `parse`
+            } else {
+                try skipValue()
+            }
+            skipSpace()
+            guard i < bytes.count else { throw error("unexpected end of input in an object") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    /// Reads a key and returns its index in the projection, or -1.
+    private mutating func projectedKey(_ projection: FieldProjection) throws(JSONParseError) -> Int {
+        let start = i + 1
+        let k = plainRunEnd(from: start)
+        if k < bytes.count && bytes[k] == UInt8(ascii: "\"") {
+            // Plain ASCII key: compare bytes without building a String.
+            i = k + 1
+            let key = UnsafeRawBufferPointer(rebasing: bytes[start..<k])
+            return projection.slot(ofUTF8: key)
+        }
+        let key = try string()
+        return projection.slot(of: key)
+    }
+
+    /// Checks a value without building it.
+    private mutating func skipValue() throws(JSONParseError) {
+        guard i < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            try enter()
+            i += 1
+            skipSpace()
+            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                try skipString()
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                i += 1
+                skipSpace()
+                try skipValue()
+                skipSpace()
+                guard i < bytes.count else { throw error("unexpected end of input in an object") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+                throw error("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            try enter()
+            i += 1
+            skipSpace()
+            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { i += 1; depth -= 1; return }
+            while true {
+                skipSpace()
+                try skipValue()
+                skipSpace()
+                guard i < bytes.count else { throw error("unexpected end of input in an array") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; depth -= 1; return }
+                throw error("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): try skipString()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        default: _ = try value()  // literals and errors
+        }
+    }
+
+    /// Checks a string without building it: plain ASCII is scanned; anything else (escapes,
+    /// non-ASCII bytes) goes through `string()` so that its checks apply unchanged.
+    private mutating func skipString() throws(JSONParseError) {
+        let k = plainRunEnd(from: i + 1)
+        if k < bytes.count && bytes[k] == UInt8(ascii: "\"") { i = k + 1; return }
+        _ = try string()
+    }
+
+    /// The index of the first byte from `k` on that ends a plain ASCII run inside a string: a
+    /// quote, a backslash, a control character or a non-ASCII byte (or the end). Eight bytes at a
+    /// time: the lowest flagged byte of each test below is exact, so the lowest of all is the answer.
+    @inline(__always)
+    private func plainRunEnd(from start: Int) -> Int {
+        var k = start
+        let count = bytes.count
+        guard let base = bytes.baseAddress else { return count }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        while k + 8 <= count {
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            var mask = word & highs                                   // >= 0x80
+            mask |= (word &- ones &* 0x20) & ~word & highs            // < 0x20
+            mask |= (quote &- ones) & ~quote & highs                  // '"'
+            mask |= (backslash &- ones) & ~backslash & highs          // '\\'
+            if mask != 0 { return k + mask.trailingZeroBitCount >> 3 }
+            k += 8
+        }
+        while k < count {
+            let b = base.load(fromByteOffset: k, as: UInt8.self)
+            if b == 0x22 || b == 0x5C || b < 0x20 || b >= 0x80 { return k }
+            k += 1
+        }
+        return count
+    }
+
+    /// The number grammar of `number()`, without converting.
+    private mutating func skipNumber() throws(JSONParseError) {
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+        if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while i < bytes.count && isDigit(bytes[i]) { i += 1 } }
+        if i < bytes.count && bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+        }
+        if i < bytes.count && (bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E")) {
+            i += 1
+            if i < bytes.count && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) { i += 1 }
+            guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
+            while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+        }
+    }
+
     private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: i) }
 
     private mutating func skipSpace() {
@@ -246,7 +408,7 @@ struct JSONParser {
             skipSpace()
             let v = try value()
             // Duplicate keys: the last one wins, as in most parsers.
-            if object[key] != nil { object[key] = v } else { object.appendUnchecked(key, v) }
+            if object.containsKey(key) { object[key] = v } else { object.appendUnchecked(key, v) }
             skipSpace()
             guard i < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
@@ -291,10 +453,49 @@ struct JSONParser {
             guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
             while i < bytes.count && isDigit(bytes[i]) { i += 1 }
         }
+        if let fast = Self.fastNumber(bytes, start, i, isInteger: isInteger) { return fast }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
         if isInteger, let value = Int64(text) { return .int(value) }
         guard let value = Double(text) else { throw error("invalid number") }
         return .double(value)
+    }
+
+    private static let exactPowersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
+
+    /// The value of an already-validated number without going through text, when that is exact:
+    /// integers of up to 18 digits, and decimals whose digits fit in 2^53 with a power of ten up
+    /// to 10^22 (one correctly rounded multiplication or division, so the same double as `Double(text)`).
+    /// nil sends the number to the general path.
+    @inline(__always)
+    private static func fastNumber(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, isInteger: Bool) -> JSONValue? {
+        var k = start
+        let negative = bytes[k] == UInt8(ascii: "-")
+        if negative { k += 1 }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fractionDigits = 0
+        var inFraction = false
+        while k < end {
+            let b = bytes[k]
+            if b >= 0x30 && b <= 0x39 {
+                if digits == 18 { return nil }
+                if mantissa != 0 || b != 0x30 { digits += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(b &- 0x30)
+                if inFraction { fractionDigits += 1 }
+            } else if b == UInt8(ascii: ".") {
+                inFraction = true
+            } else {
+                return nil  // an exponent: the general path
+            }
+            k += 1
+        }
+        if isInteger {
+            let value = Int64(mantissa)
+            return .int(negative ? -value : value)
+        }
+        guard mantissa < (1 << 53), fractionDigits <= 22 else { return nil }
+        let value = Double(mantissa) / exactPowersOfTen[fractionDigits]
+        return .double(negative ? -value : value)
     }
 
     @inline(__always) private func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
@@ -302,13 +503,14 @@ struct JSONParser {
     private mutating func string() throws(JSONParseError) -> String {
         i += 1
         let start = i
+        i = plainRunEnd(from: i)
         // Fast path: no escapes.
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<i])
                 i += 1
-                guard let s = String(validating: slice, as: UTF8.self) else {
+                guard let s = UTF8Text.string(slice) else {
                     i = start
                     throw error("invalid UTF-8 in a string")
                 }
@@ -322,7 +524,7 @@ struct JSONParser {
             let b = bytes[i]
             if b == UInt8(ascii: "\"") {
                 i += 1
-                guard let s = String(validating: buffer, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+                guard let s = buffer.withUnsafeBytes(UTF8Text.string) else { throw error("invalid UTF-8 in a string") }
                 return s
             }
             if b < 0x20 { throw error("control character in a string") }
@@ -376,3 +578,82 @@ struct JSONParser {
         return value
     }
 }
+
+/// Strict UTF-8 to `String` without the generic `String(validating:as:)`, whose unspecialised
+/// metadata lookups cost a third of the parse time of string-heavy records.
+enum UTF8Text {
+    /// The text, or nil when `bytes` is not well-formed UTF-8 (RFC 3629: no overlong forms,
+    /// no surrogates, nothing above U+10FFFF, no truncated sequences).
+    @inline(__always)
+    static func string(_ bytes: UnsafeRawBufferPointer) -> String? {
+        guard isValid(bytes) else { return nil }
+        return String(decoding: bytes.bindMemory(to: UInt8.self), as: UTF8.self)
+    }
+
+    static func isValid(_ p: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = p.count
+        while i < n {
+            let b0 = p[i]
+            if b0 < 0x80 { i += 1; continue }
+            if b0 < 0xC2 { return false }  // a continuation byte, or an overlong two-byte form
+            if b0 < 0xE0 {
+                guard i + 1 < n, p[i + 1] & 0xC0 == 0x80 else { return false }
+                i += 2
+            } else if b0 < 0xF0 {
+                guard i + 2 < n else { return false }
+                let b1 = p[i + 1], b2 = p[i + 2]
+                guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80 else { return false }
+                if b0 == 0xE0 && b1 < 0xA0 { return false }   // overlong
+                if b0 == 0xED && b1 >= 0xA0 { return false }  // UTF-16 surrogates
+                i += 3
+            } else if b0 < 0xF5 {
+                guard i + 3 < n else { return false }
+                let b1 = p[i + 1], b2 = p[i + 2], b3 = p[i + 3]
+                guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return false }
+                if b0 == 0xF0 && b1 < 0x90 { return false }   // overlong
+                if b0 == 0xF4 && b1 >= 0x90 { return false }  // above U+10FFFF
+                i += 4
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+}
+
+/// The top-level fields of a record that a reader should build; the rest is checked, not built.
+///
+/// Aggregations read a handful of fields out of wide records: building only those is most of
+/// the speed of `RecordReader.next(projecting:into:)`.
+public struct FieldProjection: Sendable {
+    /// The keys, in slot order.
+    public let keys: [String]
+    private let utf8Keys: [[UInt8]]
+
+    public init(keys: [String]) {
+        var unique: [String] = []
+        for key in keys where !unique.contains(key) { unique.append(key) }
+        self.keys = unique
+        utf8Keys = unique.map { Array($0.utf8) }
+    }
+
+    /// The slot of a key, or -1.
+    public func slot(of key: String) -> Int { keys.firstIndex(of: key) ?? -1 }
+
+    @inline(__always)
+    func slot(ofUTF8 key: UnsafeRawBufferPointer) -> Int {
+        if key.isEmpty { return utf8Keys.firstIndex { $0.isEmpty } ?? -1 }
+        for (index, candidate) in utf8Keys.enumerated() where candidate.count == key.count {
+            let same = candidate.withUnsafeBytes { c in memcmp(c.baseAddress!, key.baseAddress!, key.count) == 0 }
+            if same { return index }
+        }
+        return -1
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

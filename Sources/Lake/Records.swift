@@ -98,7 +98,6 @@ public final class RecordReader {
             } catch let bad as CSVReader.Malformed {
                 throw LakeError(.malformedRecord, "line \(bad.line): header row: \(bad.reason)", path: self.displayPath)
             }
-            if let first = header.first, first.hasPrefix("\u{FEFF}") { header[0].removeFirst() }  // UTF-8 BOM
             if Set(header).count != header.count {
                 throw LakeError(.malformedRecord, "line 1: header row repeats a column name", path: self.displayPath)
             }
@@ -123,6 +122,72 @@ public final class RecordReader {
                 try onReject(rejected)
             }
         }
+    }
+
+    /// The next record's projected top-level fields into `values` (one per projection key, null
+    /// when absent); false at the end. Malformed records follow the policy exactly as in `next()`.
+    /// The other fields are checked but not built, which makes wide records much cheaper to read.
+    /// Use one projection per reader.
+    public func next(projecting projection: FieldProjection, into values: inout [JSONValue]) throws -> Bool {
+        if values.count != projection.keys.count { values = Array(repeating: .null, count: projection.keys.count) }
+        while true {
+            do {
+                let found = try values.withUnsafeMutableBufferPointer { buffer in
+                    try lines != nil ? nextProjectedJSON(projection, buffer) : nextProjectedCSV(projection, buffer)
+                }
+                if found { recordCount += 1 }
+                return found
+            } catch let rejected as RejectedRecord {
+                rejectedCount += 1
+                if policy == .fail {
+                    throw LakeError(.malformedRecord, "line \(rejected.line): \(rejected.reason)", path: displayPath)
+                }
+                try onReject(rejected)
+            }
+        }
+    }
+
+    private enum ProjectedLine { case record, blank, rejected(RejectedRecord) }
+
+    private func nextProjectedJSON(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {
+        guard let reader = lines else { return false }
+        while true {
+            let result: ProjectedLine? = try reader.withNextLine { bytes in
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
+                var bytes = bytes
+                if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // a UTF-8 byte order mark
+                    bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+                }
+                do {
+                    guard try JSONParser.parseProjected(bytes, projection, into: values) else {
+                        return .rejected(reject("expected a JSON object", bytes))
+                    }
+                    return .record
+                } catch {
+                    return .rejected(reject("invalid JSON: \(error)", bytes))
+                }
+            }
+            guard let result else { return false }
+            line = reader.lineNumber
+            switch result {
+            case .record: return true
+            case .blank: continue
+            case .rejected(let rejected): throw rejected
+            }
+        }
+    }
+
+    private var projectedColumns: [Int?]?
+
+    private func nextProjectedCSV(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {
+        let columns = projectedColumns ?? projection.keys.map { header.firstIndex(of: $0) }
+        projectedColumns = columns
+        guard let row = try nextCSVRow() else { return false }
+        for (slot, column) in columns.enumerated() {
+            guard let column else { values[slot] = .null; continue }
+            values[slot] = inferTypes ? Self.infer(row[column]) : .string(row[column])
+        }
+        return true
     }
 
     private func nextJSON() throws -> JSONObject? {
@@ -161,6 +226,16 @@ public final class RecordReader {
     }
 
     private func nextCSV() throws -> JSONObject? {
+        guard let row = try nextCSVRow() else { return nil }
+        var object = JSONObject()
+        for (key, cell) in zip(header, row) {
+            object.appendUnchecked(key, inferTypes ? Self.infer(cell) : .string(cell))
+        }
+        return object
+    }
+
+    /// The next row with as many fields as the header; blank lines skipped.
+    private func nextCSVRow() throws -> [String]? {
         guard let reader = csv else { return nil }
         while true {
             let row: [String]
@@ -171,17 +246,13 @@ public final class RecordReader {
                 throw RejectedRecord(file: displayPath, line: bad.line, reason: bad.reason, raw: bad.raw)
             }
             line = reader.rowLine
-            if row.count == 1 && row[0].isEmpty { continue }  // blank line
+            if row.count == 1 && row[0].isEmpty && reader.rowWasBlankLine { continue }  // a blank line, not ""
             guard row.count == header.count else {
                 throw RejectedRecord(file: displayPath, line: line,
                                      reason: "expected \(header.count) fields, found \(row.count)",
                                      raw: String(decoding: { var o: [UInt8] = []; CSVEncoding.appendRow(row, to: &o); return o }(), as: UTF8.self))
             }
-            var object = JSONObject()
-            for (key, cell) in zip(header, row) {
-                object.appendUnchecked(key, inferTypes ? Self.infer(cell) : .string(cell))
-            }
-            return object
+            return row
         }
     }
 

@@ -35,6 +35,20 @@ public final class ConfigValue {
         diagnostics.error(line: line, column: column, keyPath: keyPath, message)
     }
 
+    /// Reports a problem at a character offset inside this scalar's text (an expression such
+    /// as a `where:` filter), so that the column points at the offending token. Falls back to the
+    /// scalar's own position for block scalars and text spanning lines, where columns do not add up.
+    public func error(_ message: String, atOffset offset: Int) {
+        guard case .scalar(let scalar) = node, !scalar.string.contains("\n") else { error(message); return }
+        let shift: Int
+        switch scalar.style {
+        case .plain: shift = 0
+        case .singleQuoted, .doubleQuoted: shift = 1
+        default: error(message); return
+        }
+        diagnostics.error(line: line, column: column + shift + offset, keyPath: keyPath, message)
+    }
+
     public func warning(_ message: String) {
         diagnostics.warning(line: line, column: column, keyPath: keyPath, message)
     }

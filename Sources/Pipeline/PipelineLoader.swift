@@ -59,7 +59,7 @@ public struct PipelineLoader: Sendable {
             value.error("pipeline names may hold letters, digits, '_' and '-' only, found '\(name)'")
         }
         let description = top.string("description")
-        let schedule = top.string("schedule")
+        let schedule = top.value("schedule").flatMap(Self.readSchedule)
         let notify = top.value("notify").map { value -> JSONValue in
             value.expectMapping()
             return value.jsonValue()
@@ -114,6 +114,27 @@ public struct PipelineLoader: Sendable {
         }
         return PipelineSpec(name: name, file: diagnostics.file, description: description, schedule: schedule,
                             notify: notify, maxParallel: maxParallel, stages: linked)
+    }
+
+    /// `schedule: "0 3 * * *"` or `schedule: { cron: "0 3 * * *", timezone: Europe/Paris }`.
+    static func readSchedule(_ value: ConfigValue) -> Schedule? {
+        var text: String?
+        var zone: String?
+        var at = value
+        if value.isMapping {
+            if let cron = value.value("cron", required: true) { at = cron; text = cron.asString() }
+            zone = value.string("timezone")
+            value.rejectUnknownKeys()
+        } else {
+            text = value.asString()
+        }
+        guard let text else { return nil }
+        do {
+            return try Schedule(text, timeZone: zone)
+        } catch {
+            at.error(error.message)
+            return nil
+        }
     }
 
     private struct ReadStage {
@@ -196,7 +217,7 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
-        if sample.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+        if sample.split(separator: "/").contains(where: { $0 != "." && $0.hasPrefix(".") }) {
             value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
             return false
         }
@@ -210,7 +231,7 @@ public struct PipelineLoader: Sendable {
     private func checkSourceExists(_ pattern: String, stage: StageSpec, diagnostics: Diagnostics) {
         guard let lake else { return }
         do {
-            if try lake.glob(pattern).isEmpty {
+            if try lake.glob(OutputTemplate.asGlob(pattern)).isEmpty {
                 diagnostics.error(line: stage.line, column: stage.column, keyPath: "stages.\(stage.name)",
                                   "no file in the lake (\(lake.root)) matches '\(pattern)', and no stage writes it")
             }

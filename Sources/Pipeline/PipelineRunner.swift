@@ -243,7 +243,9 @@ public struct PipelineRunner: Sendable {
                         inputHashes[entry.path] = entry.sha256
                         record.inputs.append(entry)
                     }
-                case .files(let pattern):
+                case .files(let template):
+                    // An input may name a partition of this run: raw_data/imports/dt={run_date}/*.csv
+                    let pattern = OutputTemplate.expand(template, runID: runID, runDate: runDate, pipeline: spec.name, stage: stage.name)
                     files = try lake.glob(pattern)
                     if files.isEmpty { throw StageError("no file in the lake matches input '\(pattern)'") }
                     for file in files {

@@ -6,8 +6,8 @@ public struct PipelineSpec: Sendable {
     /// The file it was read from, as given.
     public let file: String
     public let description: String?
-    /// The `schedule:` text, kept for the scheduler.
-    public let schedule: String?
+    /// When cron or `agentshop scheduler` should run it.
+    public let schedule: Schedule?
     /// The `notify:` block as JSON, kept for notifications.
     public let notify: JSONValue?
     /// How many independent stages may run at once.

@@ -8,5 +8,6 @@ public enum BuiltinStages {
         MaterializeStage.kind,
         DumpStage.kind,
         ParseStage.kind,
+        AggregateStage.kind,
     ])
 }

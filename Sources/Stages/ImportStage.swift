@@ -21,6 +21,10 @@ public enum ImportStage {
         let inferTypes = config.bool("infer_types") ?? true
         let policy = config.choice("on_error", MalformedPolicy.allCases.map(\.rawValue)).flatMap(MalformedPolicy.init) ?? .fail
         let columns = config.strings("columns")
+        if let columns, Set(columns).count != columns.count, let value = config.value("columns") {
+            let repeated = Dictionary(grouping: columns, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+            value.error("columns repeat \(repeated.map { "'\($0)'" }.joined(separator: ", ")): a CSV header names each column once")
+        }
         let format = config.choice("format", ["auto", "csv", "jsonl", "csv.gz", "jsonl.gz"]) ?? "auto"
         config.rejectUnknownKeys()
         guard let inputs else { return nil }

@@ -13,7 +13,9 @@ import Store
 ///     table: products                # a table of the marketplace schema
 ///     key: slug                      # a unique key of the table (one column or a list)
 ///     mode: upsert                   # upsert (default) | replace | append
-///     columns:                       # optional; without it, fields load into columns of the same name
+///     columns:                       # optional; without it, fields load into columns of the same name,
+///                                    #   `price` into `price_cents` (as money), `tags` into `tags_json`,
+///                                    #   and `id` only when it is the key
 ///       name: title                  # column: field (dotted paths reach into objects: offer.price)
 ///       price_cents: { from: price, type: money }
 ///     on_invalid: fail               # fail (default) | skip: bad records go to the stage's rejects file
@@ -156,7 +158,8 @@ struct MaterializeDefinition: StageDefinition {
     }
 
     func run(_ context: StageContext) async throws -> StageReport {
-        let store = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
+        // One writer at a time: a second materialize stage waits for the first one's transaction.
+        let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .seconds(1800), logger: context.logger)
         let database = store.database
         var rejectsWriter: RecordWriter?
         var recordsIn = 0
@@ -224,8 +227,17 @@ struct MaterializeDefinition: StageDefinition {
                 row.append((mapping.column, try convert(value, mapping.conversion, mapping.column)))
             }
         } else {
-            for entry in record where tableColumns.contains(entry.key) {
-                row.append((entry.key, try convert(entry.value, .auto, entry.key)))
+            for entry in record {
+                let key = entry.key
+                if tableColumns.contains(key) {
+                    // `id` is the store's own row number: loaded only when it is the key.
+                    if key == "id" && !keys.contains("id") { continue }
+                    row.append((key, try convert(entry.value, .auto, key)))
+                } else if tableColumns.contains(key + "_cents") && record[key + "_cents"] == nil {
+                    row.append((key + "_cents", try convert(entry.value, .money, key + "_cents")))
+                } else if tableColumns.contains(key + "_json") && record[key + "_json"] == nil {
+                    row.append((key + "_json", try convert(entry.value, .json, key + "_json")))
+                }
             }
             if let missing = keys.first(where: { key in !row.contains { $0.column == key } }) {
                 throw RecordFailure(message: "no field '\(missing)' for key column '\(missing)'")

@@ -17,7 +17,8 @@ public final class Store {
     }
 
     /// Opens (creating the file and its folder if needed) the store at `path`. Does not migrate.
-    public static func open(path: String, create: Bool = true,
+    /// - Parameter busyTimeout: how long a writer waits for another writer's transaction to end.
+    public static func open(path: String, create: Bool = true, busyTimeout: Duration = .seconds(10),
                             logger: Logger = Logger(label: "agentshop.store")) throws -> Store {
         if create {
             let folder = (path as NSString).deletingLastPathComponent
@@ -25,13 +26,14 @@ public final class Store {
         } else if !FileManager.default.fileExists(atPath: path) {
             throw StoreError(.notFound, "no store here; run `agentshop db init` first", path: path)
         }
-        let database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite)
+        let database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite, busyTimeout: busyTimeout)
         return Store(database: database, logger: logger)
     }
 
     /// Opens the store at `path` and brings its schema up to date.
-    public static func openMigrated(path: String, logger: Logger = Logger(label: "agentshop.store")) throws -> Store {
-        let store = try open(path: path, logger: logger)
+    public static func openMigrated(path: String, busyTimeout: Duration = .seconds(10),
+                                    logger: Logger = Logger(label: "agentshop.store")) throws -> Store {
+        let store = try open(path: path, busyTimeout: busyTimeout, logger: logger)
         try store.migrate()
         return store
     }

@@ -19,8 +19,10 @@ struct AgentShop: AsyncParsableCommand {
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            ScheduleCommand.self,
             DBCommand.self,
             ExtractCommand.self,
+            ExportCommand.self,
         ]
     )
 

@@ -49,9 +49,9 @@ struct LineReaderTests {
     }
 
     @Test func manyLinesAcrossBufferRefills() throws {
-        let expected = (0..<200_000).map { "line \($0)" }
+        let expected = (0..<120_000).map { "line \($0)" }
         let text = expected.joined(separator: "\n") + "\n"
-        #expect(text.utf8.count > 2 * 1024 * 1024)
+        #expect(text.utf8.count > 1024 * 1024, "more than the first buffer holds")
         #expect(try lines(text, chunk: 65_521) == expected)
     }
 

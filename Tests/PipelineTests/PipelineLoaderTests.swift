@@ -65,7 +65,7 @@ struct PipelineLoaderTests {
         #expect(result.warnings.isEmpty)
         #expect(spec.name == "demo")
         #expect(spec.description == "A demo")
-        #expect(spec.schedule == "0 3 * * *")
+        #expect(spec.schedule?.cron == "0 3 * * *")
         #expect(spec.maxParallel == 4)
         #expect(spec.notify == ["on": "failure", "to": "ops"])
         #expect(spec.stages.map(\.name) == ["first", "second", "ping"])

@@ -55,7 +55,7 @@ struct RunLockTests {
         let second = try RunLock(lake: lake, pipeline: "daily", wait: 10, owner: "second")
         let waited = Date().timeIntervalSince(began)
         #expect(waited >= 0.25, "it cannot have the lock before the holder let go")
-        #expect(waited < 5)
+        #expect(waited < 9, "it took the lock when released, not at the end of the 10s wait")
         withExtendedLifetime(second) {}
     }
 

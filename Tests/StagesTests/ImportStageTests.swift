@@ -5,7 +5,9 @@ import Lake
 import Pipeline
 import Stages
 
-struct ImportStageTests {
+// One test at a time: each run fsyncs outputs, state and manifests, and on a 2-core machine the
+// cooperative pool has two threads that other suites' time-limited tests need too.
+@Suite(.serialized) struct ImportStageTests {
     private let productsCSV = #"""
         id,name,description,price,zip\#r
         1,"Widget, large","He said ""hi""",9.5,007\#r
@@ -239,6 +241,22 @@ struct ImportStageTests {
         }
         #expect(await runner.run().status == .succeeded)
         #expect(progress.lock.withLock { progress.steps } == ["parts 1/2", "parts 2/2"])
+    }
+
+    @Test func repeatedColumnsAreAConfigurationError() async throws {
+        // A CSV with a repeated column name is one RecordReader refuses to read back.
+        let project = try Project()
+        try project.put("raw_data/imports/items.jsonl", "{\"id\":1}\n")
+        try project.writePipeline("""
+            stages:
+              items:
+                import: { from: raw_data/imports/items.jsonl, columns: [id, id] }
+                out: processed_data/items.csv
+            """)
+        let problems = try project.problems()
+        withKnownIssue("ImportStage accepts 'columns' with a repeated name and writes a CSV its own reader refuses") {
+            #expect(problems.count == 1)
+        }
     }
 
     @Test func headerOnlyInputGivesAnEmptyDataset() async throws {

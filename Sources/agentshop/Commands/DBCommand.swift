@@ -7,14 +7,14 @@ import Store
 struct DBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore.",
+        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore, admin, sync-runs.",
         discussion: """
         The store is SQLite, materialised from the lake. Dumps go to db_dumps/<daily|weekly|manual>/ as
         agentshop_<UTC time>.sqlite.gz (binary snapshot) or .sql.gz (SQL text, also restorable with
         `zcat FILE | sqlite3 NEW.db`), each with a .json sidecar holding its sha256, size, schema version
         and row counts. Exit codes: 0 ok, 1 the operation failed or was refused, 2 no lake, store or dump.
         """,
-        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Admin.self, SyncRuns.self]
     )
 
     struct Init: AsyncParsableCommand {
@@ -212,6 +212,71 @@ struct DBCommand: AsyncParsableCommand {
         }
     }
 
+    struct Admin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an admin account, or set an existing one's password.",
+            discussion: """
+            The store is created without any admin. The password is read from standard input
+            (--password-stdin) or from AGENTSHOP_ADMIN_PASSWORD, never from the command line, and
+            stored as PBKDF2-HMAC-SHA256 (pbkdf2_sha256$iterations$salt$hash).
+            """)
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "The admin's login name.")
+        var username: String
+
+        @Option(help: "The admin's e-mail address.")
+        var email: String
+
+        @Option(help: "admin, editor or viewer.")
+        var role: String = "admin"
+
+        @Flag(help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+
+        func validate() throws {
+            guard ["admin", "editor", "viewer"].contains(role) else { throw ValidationError("--role must be admin, editor or viewer") }
+        }
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let password: String
+                if passwordStdin {
+                    password = readLine(strippingNewline: true) ?? ""
+                } else if let value = ProcessInfo.processInfo.environment["AGENTSHOP_ADMIN_PASSWORD"], !value.isEmpty {
+                    password = value
+                } else {
+                    DBCommand.printError("give the password on standard input with --password-stdin, or in AGENTSHOP_ADMIN_PASSWORD")
+                    throw ExitStatus.invalidInput
+                }
+                let lake = try global.openLake()
+                let store = try Store.openMigrated(path: lake.storePath)
+                let id = try AdminAccounts.setAdmin(in: store.database, username: username, email: email,
+                                                    password: password, role: role)
+                print("admin '\(username)' (id \(id), role \(role)) saved in \(lake.storePath)")
+            }
+        }
+    }
+
+    struct SyncRuns: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync-runs",
+            abstract: "Record every run manifest in the lake as data_processing_tasks rows (idempotent).")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let store = try Store.openMigrated(path: lake.storePath)
+                let (manifests, unreadable) = ManifestStore(lake: lake).all()
+                var rows = 0
+                for manifest in manifests { rows += try RunRecords.record(manifest, in: store.database) }
+                for path in unreadable { DBCommand.printError("skipped unreadable manifest \(path)") }
+                print("recorded \(rows) stage runs from \(manifests.count) manifests")
+            }
+        }
+    }
+
     /// Runs `body`; prints a store error on stderr and exits 2 (missing things) or 1 (failed, refused).
     static func guarded(_ body: () throws -> Void) throws {
         do {
@@ -246,6 +311,3 @@ struct DBCommand: AsyncParsableCommand {
         }
     }
 }
-
-/// `--lake` and `--json` for `agentshop db`, until the command takes the CLI's `GlobalOptions`
-/// (same names and meaning: replace `GlobalOptions` with `GlobalOptions` and delete this type).

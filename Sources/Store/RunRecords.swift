@@ -1,0 +1,60 @@
+import Foundation
+import Lake
+
+/// Fills `data_processing_tasks` from run manifests: one row per stage of each run, keyed by
+/// `<run id>/<stage>`, so that recording a manifest twice (or rebuilding from every manifest
+/// in the lake) gives the same rows.
+public enum RunRecords {
+    /// Upserts one row per stage of `manifest`, in one transaction. Returns the rows written.
+    @discardableResult
+    public static func record(_ manifest: RunManifest, in database: Database) throws -> Int {
+        try database.transaction {
+            let loader = try TableLoader(database: database, table: "data_processing_tasks", keys: ["task_key"],
+                                         mode: .upsert)
+            for stage in manifest.stages {
+                var details = JSONObject()
+                if !stage.counts.isEmpty {
+                    details["counts"] = .object(JSONObject(stage.counts.sorted { $0.key < $1.key }
+                        .map { ($0.key, JSONValue.int(Int64($0.value))) }))
+                }
+                if !stage.reason.isEmpty { details["reason"] = .string(stage.reason) }
+                if let extra = stage.details { details["details"] = extra }
+                details["fingerprint"] = .string(stage.fingerprint)
+                let finishedAt = stage.startedAt.flatMap(Timestamp.parse).flatMap { start in
+                    stage.durationMs.map { Timestamp.iso(start.addingTimeInterval(Double($0) / 1000)) }
+                }
+                let recordsIn = stage.counts["records_in"] ?? stage.inputs.compactMap(\.records).nilIfEmptySum
+                let recordsOut = stage.counts["records_out"] ?? stage.outputs.compactMap(\.records).nilIfEmptySum
+                try loader.write([
+                    ("task_key", .text("\(manifest.runID)/\(stage.name)")),
+                    ("pipeline", .text(manifest.pipeline)),
+                    ("stage", .text(stage.name)),
+                    ("run_id", .text(manifest.runID)),
+                    ("kind", .text(stage.kind)),
+                    ("status", .text(status(stage.status, run: manifest.status))),
+                    ("records_in", recordsIn.map { .integer(Int64($0)) } ?? .null),
+                    ("records_out", recordsOut.map { .integer(Int64($0)) } ?? .null),
+                    ("started_at", stage.startedAt.map(SQLValue.text) ?? .null),
+                    ("finished_at", finishedAt.map(SQLValue.text) ?? .null),
+                    ("duration_ms", stage.durationMs.map { .integer(Int64($0)) } ?? .null),
+                    ("error", stage.error.map(SQLValue.text) ?? .null),
+                    ("details_json", .text(JSONValue.object(details).serialized())),
+                ])
+            }
+            return manifest.stages.count
+        }
+    }
+
+    static func status(_ status: RunManifest.StageRun.Status, run: RunManifest.Status) -> String {
+        switch status {
+        case .ran: return "succeeded"
+        case .failed: return "failed"
+        case .skipped, .blocked: return "skipped"
+        case .planned: return run == .running ? "running" : "pending"
+        }
+    }
+}
+
+extension Array where Element == Int {
+    fileprivate var nilIfEmptySum: Int? { isEmpty ? nil : reduce(0, +) }
+}

@@ -1,0 +1,123 @@
+import FlyingFox
+import Foundation
+
+/// A Scoup-compatible service for tests: the four endpoints, Bearer token checked on each.
+///
+/// The target URL in a request body picks a behaviour: `flaky` answers 503 once, `ratelimited`
+/// 429 once with `Retry-After: 7`, `ratelimited-date` 429 once with an HTTP-date 3 s ahead,
+/// `ratelimited-long` 429 with an hour's Retry-After, `always503` never recovers, `slow` takes
+/// 200 ms (for the concurrency cap), `bad-request` answers 400.
+actor FakeScoup {
+    struct Call: Sendable {
+        let method: String
+        let path: String
+        let authorization: String?
+        let bodyData: Data
+        let contentType: String?
+
+        var body: [String: Any]? { (try? JSONSerialization.jsonObject(with: bodyData)) as? [String: Any] }
+    }
+
+    let token: String
+    private(set) var calls: [Call] = []
+    private var seen: [String: Int] = [:]
+    private var inFlight = 0
+    private(set) var maxInFlight = 0
+
+    init(token: String) { self.token = token }
+
+    /// Starts the fake, runs `body` with its base URL, stops it.
+    static func with(token: String, _ body: (String, FakeScoup) async throws -> Void) async throws {
+        let fake = FakeScoup(token: token)
+        try await LoopbackServer.with({ server in
+            for route in ["GET /health", "POST /scrape", "POST /scrape/sitemap", "POST /info"] {
+                await server.appendRoute(HTTPRoute(stringLiteral: route)) { request in try await fake.handle(request) }
+            }
+        }) { base in try await body(base, fake) }
+    }
+
+    var callCount: Int { calls.count }
+
+    private func enter() { inFlight += 1; maxInFlight = max(maxInFlight, inFlight) }
+    private func leave() { inFlight -= 1 }
+    private func count(_ key: String) -> Int {
+        seen[key, default: 0] += 1
+        return seen[key]!
+    }
+
+    func handle(_ request: FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse {
+        let data = try await request.bodyData
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        let authorization = request.headers[HTTPHeader("Authorization")]
+        calls.append(Call(method: request.method.rawValue, path: request.path, authorization: authorization, bodyData: data,
+                          contentType: request.headers[HTTPHeader("Content-Type")]))
+        guard authorization == "Bearer \(token)" else {
+            // Echo what was received, as careless services do, so that the client's redaction is tested.
+            return Self.json(["error": "invalid token: \(authorization ?? "none")"], status: .unauthorized)
+        }
+        let target = (json?["url"] as? String) ?? (json?["sitemapUrl"] as? String) ?? ""
+        if target.contains("slow") {
+            enter()
+            try await Task.sleep(nanoseconds: 200_000_000)
+            leave()
+        }
+        if target.contains("always503") { return Self.json(["error": "overloaded"], status: .serviceUnavailable) }
+        if target.contains("bad-request") { return Self.json(["message": "url must be absolute"], status: .badRequest) }
+        if target.contains("ratelimited-long") {
+            return Self.json(["error": "slow down"], status: .tooManyRequests, headers: ["Retry-After": "3600"])
+        }
+        if target.contains("ratelimited-date"), count(target) == 1 {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+            let date = formatter.string(from: Date().addingTimeInterval(3))
+            return Self.json(["error": "slow down"], status: .tooManyRequests, headers: ["Retry-After": date])
+        }
+        if target.contains("ratelimited"), !target.contains("ratelimited-date"), count(target) == 1 {
+            return Self.json(["error": "slow down"], status: .tooManyRequests, headers: ["Retry-After": "7"])
+        }
+        if target.contains("flaky"), count(target) == 1 { return Self.json(["error": "warming up"], status: .serviceUnavailable) }
+
+        switch request.path {
+        case "/health":
+            return Self.json(["status": "ok", "version": "1.4.0"])
+        case "/scrape":
+            let options = json?["options"] as? [String: Any] ?? [:]
+            var custom: [String: Any] = [:]
+            for (name, _) in options["customSelectors"] as? [String: String] ?? [:] { custom[name] = "value of \(name)" }
+            return Self.json([
+                "statusCode": 200, "html": "<html><title>Page</title><body>\(target)</body></html>", "title": "Page",
+                "text": "Page", "content": "<body>\(target)</body>", "meta": ["description": "A page"],
+                "links": ["https://shop.example/a", ["href": "https://shop.example/b", "text": "B"]],
+                "images": ["https://shop.example/i.png"], "customData": custom,
+                "screenshotUrl": (options["screenshot"] as? Bool) == true ? "https://scoup.local/shot.png" : NSNull(),
+            ])
+        case "/scrape/sitemap":
+            return Self.json(["urls": ["https://shop.example/p/1", "https://shop.example/p/2"]])
+        case "/info":
+            guard json?["infoOnly"] as? Bool == true else { return Self.json(["error": "infoOnly missing"], status: .badRequest) }
+            return Self.json(["statusCode": 200, "title": "Info title", "meta": ["lang": "en"]])
+        default:
+            return Self.json(["error": "no route"], status: .notFound)
+        }
+    }
+
+    static func json(_ object: [String: Any], status: HTTPStatusCode = .ok, headers: [String: String] = [:]) -> FlyingFox.HTTPResponse {
+        var all: [HTTPHeader: String] = [HTTPHeader("Content-Type"): "application/json"]
+        for (name, value) in headers { all[HTTPHeader(name)] = value }
+        let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+        return FlyingFox.HTTPResponse(statusCode: status, headers: HTTPHeaders(all), body: data)
+    }
+}
+
+/// Records the delays the client asked to wait, without waiting.
+actor DelayRecorder {
+    private(set) var delays: [Double] = []
+
+    func record(_ seconds: Double) { delays.append(seconds) }
+
+    nonisolated var sleep: @Sendable (Double) async throws -> Void {
+        { [self] seconds in await self.record(seconds) }
+    }
+}
