@@ -34,12 +34,10 @@ public final class RunLock {
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else {
                 let message = String(cString: strerror(errno))
-                close(fd)
-                throw .io("cannot lock \(path): \(message)")
+                throw .io("cannot lock \(path): \(message)")  // deinit closes fd: it runs after a throwing init too
             }
             if Date() >= deadline {
                 let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                close(fd)
                 throw .busy(Holder(text: holder))
             }
             usleep(50_000)

@@ -285,11 +285,9 @@ import Testing
         #expect(try project.load().stage(named: "b")?.upstream == ["a"])
         let manifest = try await project.run { $0.runDate = "2026-03-01" }
         #expect(manifest.stage("a")?.status == .ran)
-        withKnownIssue("PipelineRunner.decide globs file inputs without expanding {run_date} and the other placeholders") {
-            #expect(manifest.stage("b")?.status == .ran, "\(manifest.stage("b")?.error ?? "")")
-            let text = try project.read("processed_data/dt=2026-03-01/b.txt")
-            #expect(text == "AB")
-        }
+        #expect(manifest.stage("b")?.status == .ran, "\(manifest.stage("b")?.error ?? "")")
+        let text = try project.read("processed_data/dt=2026-03-01/b.txt")
+        #expect(text == "AB")
     }
 
     @Test func independentStagesRunConcurrently() async throws {

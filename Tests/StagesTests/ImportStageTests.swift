@@ -254,9 +254,7 @@ import Stages
                 out: processed_data/items.csv
             """)
         let problems = try project.problems()
-        withKnownIssue("ImportStage accepts 'columns' with a repeated name and writes a CSV its own reader refuses") {
-            #expect(problems.count == 1)
-        }
+        #expect(problems == ["3:60: stages.items.import.columns: columns repeat 'id': a CSV header names each column once"])
     }
 
     @Test func headerOnlyInputGivesAnEmptyDataset() async throws {
