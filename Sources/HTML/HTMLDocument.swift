@@ -119,6 +119,34 @@ public final class HTMLDocument {
         return base
     }
 
+    /// The links a crawler follows: absolute `href`s of the `<a>`/`<area>` elements `selector`
+    /// matches (every link when nil), in document order, without repeats or fragments; only
+    /// http(s) links (no `mailto:`, `javascript:`, `tel:`…), and none marked `rel=nofollow`
+    /// unless `followNofollow`.
+    public func links(_ selector: String? = nil, followNofollow: Bool = false) throws(HTMLError) -> [String] {
+        let nodes: [HTMLNode]
+        if let selector {
+            nodes = try evaluate(CSSSelector(selector).xpath).nodes
+        } else {
+            nodes = elements(named: ["a", "area"])
+        }
+        var seen = Set<String>()
+        var out: [String] = []
+        for node in nodes where node.kind == .element {
+            guard let href = node.attribute("href") else { continue }
+            if !followNofollow, let rel = node.attribute("rel")?.lowercased(),
+               rel.split(whereSeparator: \.isWhitespace).contains("nofollow") {
+                continue
+            }
+            guard var url = absoluteURL(href) else { continue }
+            if let hash = url.firstIndex(of: "#") { url = String(url[..<hash]) }
+            let lower = url.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { continue }
+            if seen.insert(url).inserted { out.append(url) }
+        }
+        return out
+    }
+
     /// `href` made absolute against `baseURL`; nil for `javascript:` and unresolvable values.
     public func absoluteURL(_ href: String) -> String? {
         let trimmed = TextNormalizer.trim(href)
