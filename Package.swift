@@ -36,7 +36,7 @@ let package = Package(
             "Lake", "Pipeline", "Store", "HTML", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -48,7 +48,9 @@ let package = Package(
             "Store", "Lake", .product(name: "Logging", package: "swift-log"),
         ], path: "bench/StoreBench"),
         // Parse-only throughput against lxml and parsel for bench/parse_bench.sh.
-        .executableTarget(name: "agentshop-parse-bench", dependencies: ["HTML", "Lake"]),
+        .executableTarget(name: "agentshop-parse-bench", dependencies: [
+            "HTML", "Lake", "Pipeline", "Stages", .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .testTarget(name: "LakeTests", dependencies: ["Lake"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),

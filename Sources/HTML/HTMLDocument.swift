@@ -14,10 +14,34 @@ public final class HTMLDocument {
     private var cachedBaseURL: String??
 
     /// Parses `bytes`. `contentType` is the HTTP `Content-Type` header, whose charset wins over the page's own.
-    public init(bytes: UnsafeRawBufferPointer, url: String? = nil, contentType: String? = nil) throws(HTMLError) {
+    public convenience init(bytes: UnsafeRawBufferPointer, url: String? = nil, contentType: String? = nil) throws(HTMLError) {
+        let (handle, charset) = try Self.parse(bytes, url: url, contentType: contentType)
+        self.init(handle: handle, url: url, charset: charset)
+    }
+
+    public convenience init(bytes: [UInt8], url: String? = nil, contentType: String? = nil) throws(HTMLError) {
+        let result: Result<(XMLDocHandle, Charset.Detection), HTMLError> = bytes.withUnsafeBytes { raw in
+            do throws(HTMLError) { return .success(try Self.parse(raw, url: url, contentType: contentType)) }
+            catch { return .failure(error) }
+        }
+        let (handle, charset) = try result.get()
+        self.init(handle: handle, url: url, charset: charset)
+    }
+
+    /// Parses a string (already Unicode, so any `<meta charset>` in it is ignored).
+    public convenience init(html: String, url: String? = nil) throws(HTMLError) {
+        try self.init(bytes: Array(html.utf8), url: url, contentType: "text/html; charset=utf-8")
+    }
+
+    private init(handle: XMLDocHandle, url: String?, charset: Charset.Detection) {
+        self.handle = handle
         self.url = url
+        self.charset = charset
+    }
+
+    private static func parse(_ bytes: UnsafeRawBufferPointer, url: String?, contentType: String?)
+        throws(HTMLError) -> (XMLDocHandle, Charset.Detection) {
         let detection = Charset.detect(bytes, contentType: contentType)
-        charset = detection
         let parsed: XMLDocHandle?
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             // libxml2 builds no document from nothing; an empty page is still a page.
@@ -33,26 +57,7 @@ public final class HTMLDocument {
         guard let parsed else {
             throw HTMLError(.parse, "libxml2 could not build a document", subject: url, cause: LibXML.lastErrorMessage())
         }
-        handle = parsed
-    }
-
-    public convenience init(bytes: [UInt8], url: String? = nil, contentType: String? = nil) throws(HTMLError) {
-        let result: Result<HTMLDocument, HTMLError> = bytes.withUnsafeBytes { raw in
-            do throws(HTMLError) { return .success(try HTMLDocument(bytes: raw, url: url, contentType: contentType)) }
-            catch { return .failure(error) }
-        }
-        try self.init(copying: result.get())
-    }
-
-    /// Parses a string (already Unicode, so any `<meta charset>` in it is ignored).
-    public convenience init(html: String, url: String? = nil) throws(HTMLError) {
-        try self.init(bytes: Array(html.utf8), url: url, contentType: "text/html; charset=utf-8")
-    }
-
-    private init(copying other: HTMLDocument) {
-        url = other.url
-        charset = other.charset
-        handle = other.handle
+        return (parsed, detection)
     }
 
     /// The document node: the context for absolute and relative queries alike.
@@ -95,18 +100,51 @@ public final class HTMLDocument {
         try evaluate(CSSSelector(selector).xpath, in: node).strings
     }
 
+    /// Elements with one of `names` (lowercase) anywhere in the page, in document order.
+    public func elements(named names: [String]) -> [HTMLNode] {
+        LibXML.elements(named: names, under: handle.raw).map { HTMLNode(document: self, raw: $0) }
+    }
+
     // MARK: Links
 
     /// The base for relative URLs: `<base href>` resolved against the page URL, or the page URL.
     public var baseURL: String? {
         if let cached = cachedBaseURL { return cached }
         var base = url
-        if let href = try? xpath("string((//base[@href])[1]/@href)"), case .string(let text) = href {
-            let trimmed = TextNormalizer.trim(text)
+        if let href = elements(named: ["base"]).lazy.compactMap({ $0.attribute("href") }).first {
+            let trimmed = TextNormalizer.trim(href)
             if !trimmed.isEmpty { base = URLResolver.resolve(trimmed, against: url) ?? base }
         }
         cachedBaseURL = .some(base)
         return base
+    }
+
+    /// The links a crawler follows: absolute `href`s of the `<a>`/`<area>` elements `selector`
+    /// matches (every link when nil), in document order, without repeats or fragments; only
+    /// http(s) links (no `mailto:`, `javascript:`, `tel:`…), and none marked `rel=nofollow`
+    /// unless `followNofollow`.
+    public func links(_ selector: String? = nil, followNofollow: Bool = false) throws(HTMLError) -> [String] {
+        let nodes: [HTMLNode]
+        if let selector {
+            nodes = try evaluate(CSSSelector(selector).xpath).nodes
+        } else {
+            nodes = elements(named: ["a", "area"])
+        }
+        var seen = Set<String>()
+        var out: [String] = []
+        for node in nodes where node.kind == .element {
+            guard let href = node.attribute("href") else { continue }
+            if !followNofollow, let rel = node.attribute("rel")?.lowercased(),
+               rel.split(whereSeparator: \.isWhitespace).contains("nofollow") {
+                continue
+            }
+            guard var url = absoluteURL(href) else { continue }
+            if let hash = url.firstIndex(of: "#") { url = String(url[..<hash]) }
+            let lower = url.lowercased()
+            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { continue }
+            if seen.insert(url).inserted { out.append(url) }
+        }
+        return out
     }
 
     /// `href` made absolute against `baseURL`; nil for `javascript:` and unresolvable values.

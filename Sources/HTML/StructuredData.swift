@@ -30,16 +30,21 @@ public struct StructuredData {
     /// Extracts `parts` (everything by default) from `document`.
     public init(document: HTMLDocument, parts: Parts = .all) {
         self.init()
-        if parts.contains(.jsonLD) { extractJSONLD(document) }
-        if parts.contains(.meta) { extractMeta(document) }
+        var names: [String] = []
+        if parts.contains(.jsonLD) { names.append("script") }
+        if parts.contains(.meta) { names += ["meta", "title", "link"] }
+        // One walk finds the scripts, metas, title and links that both parts read.
+        let elements = names.isEmpty ? [] : document.elements(named: names)
+        if parts.contains(.jsonLD) { extractJSONLD(elements.filter { $0.name == "script" }) }
+        if parts.contains(.meta) { extractMeta(document, elements) }
         if parts.contains(.microdata) { extractMicrodata(document) }
     }
 
     // MARK: JSON-LD
 
-    mutating func extractJSONLD(_ document: HTMLDocument) {
-        guard let scripts = try? document.xpath("//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') = 'application/ld+json']") else { return }
-        for (index, script) in scripts.nodes.enumerated() {
+    mutating func extractJSONLD(_ scripts: [HTMLNode]) {
+        let blocks = scripts.filter { TextNormalizer.trim($0.attribute("type")?.lowercased() ?? "") == "application/ld+json" }
+        for (index, script) in blocks.enumerated() {
             let text = script.rawText
             guard let value = Self.parseLenient(text) else {
                 warnings.append("JSON-LD block \(index + 1) is not valid JSON; skipped")
@@ -182,23 +187,29 @@ public struct StructuredData {
 
     // MARK: Meta and microdata
 
-    mutating func extractMeta(_ document: HTMLDocument) {
-        if let metas = try? document.xpath("//meta[@content]") {
-            for node in metas.nodes {
-                guard let key = node.attribute("property") ?? node.attribute("name") ?? node.attribute("itemprop")
-                    ?? node.attribute("http-equiv") else { continue }
-                let k = key.trimmingCharacters(in: .whitespaces).lowercased()
-                if !k.isEmpty && meta[k] == nil { meta[k] = TextNormalizer.normalizeDecoding(node.attribute("content") ?? "") }
+    mutating func extractMeta(_ document: HTMLDocument, _ elements: [HTMLNode]) {
+        var title: String?
+        var canonical: String?
+        for node in elements {
+            switch node.name {
+            case "meta":
+                guard let content = node.attribute("content"),
+                      let key = node.attribute("property") ?? node.attribute("name") ?? node.attribute("itemprop")
+                        ?? node.attribute("http-equiv") else { continue }
+                let k = TextNormalizer.trim(key).lowercased()
+                if !k.isEmpty && meta[k] == nil { meta[k] = TextNormalizer.normalizeDecoding(content) }
+            case "title":
+                if title == nil { title = node.text }
+            case "link":
+                if canonical == nil, node.attribute("rel")?.lowercased().split(separator: " ").contains("canonical") == true,
+                   let href = node.attribute("href") {
+                    canonical = href
+                }
+            default: break
             }
         }
-        if meta["title"] == nil, let title = try? document.xpath("string((//title)[1])"), case .string(let t) = title {
-            let normalized = TextNormalizer.normalize(t)
-            if !normalized.isEmpty { meta["title"] = normalized }
-        }
-        if let link = try? document.xpath("string((//link[translate(@rel, 'CANONICAL', 'canonical') = 'canonical'])[1]/@href)"),
-           case .string(let href) = link, !href.isEmpty, let absolute = document.absoluteURL(href) {
-            meta["canonical"] = absolute
-        }
+        if meta["title"] == nil, let title, !title.isEmpty { meta["title"] = title }
+        if let canonical, let absolute = document.absoluteURL(canonical) { meta["canonical"] = absolute }
     }
 
     mutating func extractMicrodata(_ document: HTMLDocument) {

@@ -54,27 +54,25 @@ public enum PageFiles {
     public static func read(path: String, displayPath: String, url: String? = nil,
                             page: (FetchedPage) throws -> Void,
                             skipped: (String?, PageSkip) throws -> Void = { _, _ in }) throws {
-        if isWARC(path) {
-            let reader = try WARCReader(path: path)
-            while let record = try reader.next() {
-                switch pageOf(record, file: displayPath) {
-                case .success(let p): try page(p)
-                case .failure(let skip): try skipped(record.targetURI, skip.reason)
-                }
+        let reader = try PageReader(path: path, displayPath: displayPath, url: url)
+        while let item = try reader.next() {
+            switch item {
+            case .page(let p): try page(p)
+            case .skipped(let url, let reason): try skipped(url, reason)
             }
-        } else if isHTML(path) {
-            var bytes = try FileInput.readAll(path: path)
-            if path.lowercased().hasSuffix(".gz") {
-                bytes = try HTTPMessage(startLine: "", headers: [("Content-Encoding", "gzip")], body: bytes).decodedBody()
-            }
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            let modified = (attributes?[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)
-            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-            try page(FetchedPage(url: url ?? URLResolver.encode("file://" + absolute), fetchedAt: WARCRecord.formatDate(modified), bytes: bytes,
-                                 contentType: nil, file: displayPath))
-        } else {
-            throw StageInputError(reason: "expected WARC files (.warc.gz) or HTML files (.html)", path: displayPath)
         }
+    }
+
+    static func htmlFile(path: String, displayPath: String, url: String?) throws -> FetchedPage {
+        var bytes = try FileInput.readAll(path: path)
+        if path.lowercased().hasSuffix(".gz") {
+            bytes = try HTTPMessage(startLine: "", headers: [("Content-Encoding", "gzip")], body: bytes).decodedBody()
+        }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let modified = (attributes?[.modificationDate] as? Date) ?? Date(timeIntervalSince1970: 0)
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return FetchedPage(url: url ?? URLResolver.encode("file://" + absolute), fetchedAt: WARCRecord.formatDate(modified),
+                           bytes: bytes, contentType: nil, file: displayPath)
     }
 
     struct Skip: Error { var reason: PageSkip }
@@ -84,7 +82,7 @@ public enum PageFiles {
         pageOf(record, file: file).mapError { PageSkipError(reason: $0.reason) }
     }
 
-    private static func pageOf(_ record: WARCRecord, file: String) -> Result<FetchedPage, Skip> {
+    static func pageOf(_ record: WARCRecord, file: String) -> Result<FetchedPage, Skip> {
         guard let url = record.targetURI else { return .failure(Skip(reason: .notAPage)) }
         let fetchedAt = record.date ?? ""
         switch record.type {
@@ -112,6 +110,45 @@ public enum PageFiles {
 
     static func isHTMLType(_ contentType: String) -> Bool {
         contentType.lowercased().contains("html")
+    }
+}
+
+/// Pages of one file, one at a time: a WARC is streamed record by record.
+public final class PageReader {
+    public enum Item: Sendable {
+        case page(FetchedPage)
+        /// A record passed over (its target URI, and why).
+        case skipped(String?, PageSkip)
+    }
+
+    private let warc: WARCReader?
+    private var single: FetchedPage?
+    private let displayPath: String
+
+    /// - Parameter url: for an HTML file, its page URL (nil gives a `file://` URL).
+    public init(path: String, displayPath: String, url: String? = nil) throws {
+        self.displayPath = displayPath
+        if PageFiles.isWARC(path) {
+            warc = try WARCReader(path: path)
+        } else if PageFiles.isHTML(path) {
+            warc = nil
+            single = try PageFiles.htmlFile(path: path, displayPath: displayPath, url: url)
+        } else {
+            throw StageInputError(reason: "expected WARC files (.warc.gz) or HTML files (.html)", path: displayPath)
+        }
+    }
+
+    /// The next page or skipped record; nil at the end of the file.
+    public func next() throws -> Item? {
+        guard let warc else {
+            defer { single = nil }
+            return single.map(Item.page)
+        }
+        guard let record = try warc.next() else { return nil }
+        switch PageFiles.pageOf(record, file: displayPath) {
+        case .success(let page): return .page(page)
+        case .failure(let skip): return .skipped(record.targetURI, skip.reason)
+        }
     }
 }
 

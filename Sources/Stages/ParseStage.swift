@@ -13,6 +13,7 @@ import Pipeline
 ///     url: "https://shop.example/p/*"   # optional: only pages whose URL matches (glob; a list is any-of)
 ///     base_url: https://shop.example/   # optional, HTML files only: page URL = base_url + path under the glob's folder
 ///     records: ".review"                # optional: many records per page, one per matching element (css or {xpath: …})
+///     batch: 32                         # optional: pages per parsing task (tasks run on every core; output order is kept)
 ///     fields:
 ///       name: "h1::text"                # shorthand for { css: … }
 ///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
@@ -41,12 +42,14 @@ public enum ParseStage {
         var records: FieldSource?
         var urlPatterns: [String]
         var baseURL: String?
+        /// Pages per parsing task (a tuning knob: output does not depend on it).
+        var batchPages = 32
 
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
 
         func run(_ context: StageContext) async throws -> StageReport {
-            try ParseRun(definition: self, context: context).run()
+            try await ParseRun(definition: self, context: context).run()
         }
     }
 
@@ -56,6 +59,7 @@ public enum ParseStage {
         var patterns: [String] = []
         if let url = config.value("url") { patterns = url.asStrings() ?? [] }
         let baseURL = config.string("base_url")
+        let batchPages = config.int("batch", min: 1, max: 10_000) ?? 32
         if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
             value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
         }
@@ -96,7 +100,8 @@ public enum ParseStage {
             }
         }
         guard ok, let inputs else { return nil }
-        return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL)
+        return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL,
+                          batchPages: batchPages)
     }
 
     /// `"h1::text"` or `{ css: … }` / `{ xpath: … }`.
@@ -182,39 +187,133 @@ public enum ParseStage {
     }
 }
 
-/// One run of a parse stage: reads every input page, writes records and rejects.
+/// What parsing a batch of pages gives: records and rejects in page order, and counts.
+struct ParsedBatch: Sendable {
+    var records: [JSONObject] = []
+    var rejects: [JSONObject] = []
+    var counts: [String: Int] = [:]
+    /// `(url, message)` for the log.
+    var warnings: [(String, String)] = []
+
+    /// Parses pages on the calling task. The extractor is made here, per batch, because libxml2's
+    /// compiled XPath belongs to one task at a time; compiling a dozen expressions is cheap next to a batch.
+    static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition, stage: String) -> ParsedBatch {
+        var out = ParsedBatch()
+        let extractor: PageExtractor
+        do {
+            extractor = try PageExtractor(fields: definition.fields, records: definition.records)
+        } catch {
+            // Configuration compiled when the pipeline was validated; failing now is our bug.
+            fatalError("parse stage fields no longer compile: \(error)")
+        }
+        func reject(_ page: FetchedPage, _ reason: String) {
+            out.rejects.append(JSONObject([("stage", .string(stage)), ("url", .string(page.url)), ("file", .string(page.file)),
+                                           ("fetched_at", .string(page.fetchedAt)), ("reason", .string(reason))]))
+        }
+        for page in pages {
+            let document: HTMLDocument
+            do {
+                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
+            } catch {
+                reject(page, "\(error)")
+                out.counts["pages_rejected", default: 0] += 1
+                continue
+            }
+            let extraction = extractor.extract(document)
+            out.counts["pages_parsed", default: 0] += 1
+            out.warnings += extraction.warnings.map { (page.url, $0) }
+            for failure in extraction.failures { reject(page, failure) }
+            if definition.records == nil && !extraction.failures.isEmpty { out.counts["pages_rejected", default: 0] += 1 }
+            for fields in extraction.records {
+                var record = JSONObject([("url", .string(page.url)), ("fetched_at", .string(page.fetchedAt))])
+                for entry in fields { record[entry.key] = entry.value }
+                out.records.append(record)
+            }
+        }
+        return out
+    }
+}
+
+/// One run of a parse stage: streams pages from the input files in batches to as many parsing
+/// tasks as there are cores, and writes their records and rejects in input order, so the output
+/// is the same whatever the number of cores.
 private final class ParseRun {
     let definition: ParseStage.Definition
     let context: StageContext
-    let extractor: PageExtractor
     var rejects: RecordWriter?
     var counts: [String: Int] = ["pages_in": 0, "pages_parsed": 0, "pages_skipped": 0, "records_out": 0,
                                  "rejected": 0, "pages_rejected": 0]
     var warnings = 0
+    static let batchBytes = 8 << 20
 
     init(definition: ParseStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
-        extractor = try PageExtractor(fields: definition.fields, records: definition.records)
     }
 
-    func run() throws -> StageReport {
+    func run() async throws -> StageReport {
         let (output, type) = try context.singleRecordOutput(kind: "parse")
         guard type.format == .jsonl else {
             throw StageError("\(output.relative): parse writes JSON Lines; name the output .jsonl or .jsonl.gz")
         }
         let writer = try RecordWriter(path: output.absolute)
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let definition = self.definition
+        let stage = context.stage
         do {
-            for input in context.inputs {
-                let root = Self.globRoot(input.input)
-                for file in input.files {
-                    try Task.checkCancellation()
-                    let url = pageURL(for: file, root: root)
-                    try PageFiles.read(path: file.absolute, displayPath: file.relative, url: url,
-                                       page: { page in try self.process(page, writer) },
-                                       skipped: { _, reason in
-                                           if reason != .notAPage { self.counts["pages_skipped", default: 0] += 1 }
-                                       })
+            try await withThrowingTaskGroup(of: (Int, ParsedBatch).self) { group in
+                var submitted = 0
+                var written = 0
+                var finished: [Int: ParsedBatch] = [:]
+                var batch: [FetchedPage] = []
+                var batchBytes = 0
+                for input in context.inputs {
+                    let root = Self.globRoot(input.input)
+                    for file in input.files {
+                        let reader = try PageReader(path: file.absolute, displayPath: file.relative,
+                                                    url: pageURL(for: file, root: root))
+                        while let item = try reader.next() {
+                            try Task.checkCancellation()
+                            guard case .page(let page) = item else {
+                                if case .skipped(_, let reason) = item, reason != .notAPage { counts["pages_skipped", default: 0] += 1 }
+                                continue
+                            }
+                            counts["pages_in", default: 0] += 1
+                            if !definition.urlPatterns.isEmpty
+                                && !definition.urlPatterns.contains(where: { fnmatch($0, page.url, 0) == 0 }) {
+                                counts["pages_skipped", default: 0] += 1
+                                continue
+                            }
+                            batch.append(page)
+                            batchBytes += page.bytes.count
+                            guard batch.count >= definition.batchPages || batchBytes >= Self.batchBytes else { continue }
+                            let pages = batch, index = submitted
+                            group.addTask { (index, ParsedBatch.parse(pages, definition, stage: stage)) }
+                            submitted += 1
+                            batch = []
+                            batchBytes = 0
+                            // Bounded memory: at most two batches per worker in flight or waiting.
+                            while submitted - written > workers * 2, let (i, result) = try await group.next() {
+                                finished[i] = result
+                                while let next = finished.removeValue(forKey: written) {
+                                    try write(next, writer)
+                                    written += 1
+                                }
+                            }
+                        }
+                    }
+                }
+                if !batch.isEmpty {
+                    let pages = batch, index = submitted
+                    group.addTask { (index, ParsedBatch.parse(pages, definition, stage: stage)) }
+                    submitted += 1
+                }
+                while let (i, result) = try await group.next() {
+                    finished[i] = result
+                    while let next = finished.removeValue(forKey: written) {
+                        try write(next, writer)
+                        written += 1
+                    }
                 }
             }
             try writer.commit()
@@ -233,44 +332,20 @@ private final class ParseRun {
                            details: rejects != nil ? .object(JSONObject([("rejects", .string(context.rejectsPath.relative))])) : nil)
     }
 
-    func process(_ page: FetchedPage, _ writer: RecordWriter) throws {
-        counts["pages_in", default: 0] += 1
-        if !definition.urlPatterns.isEmpty
-            && !definition.urlPatterns.contains(where: { fnmatch($0, page.url, 0) == 0 }) {
-            counts["pages_skipped", default: 0] += 1
-            return
+    func write(_ batch: ParsedBatch, _ writer: RecordWriter) throws {
+        for record in batch.records { try writer.write(record) }
+        if !batch.rejects.isEmpty {
+            if rejects == nil { rejects = try RecordWriter(path: context.rejectsPath.absolute) }
+            for reject in batch.rejects { try rejects!.write(reject) }
         }
-        let document: HTMLDocument
-        do {
-            document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
-        } catch {
-            try reject(page, "\(error)")
-            counts["pages_rejected", default: 0] += 1
-            return
-        }
-        let extraction = extractor.extract(document)
-        counts["pages_parsed", default: 0] += 1
-        for warning in extraction.warnings {
+        counts["records_out", default: 0] += batch.records.count
+        counts["rejected", default: 0] += batch.rejects.count
+        for (key, value) in batch.counts { counts[key, default: 0] += value }
+        for (url, warning) in batch.warnings {
             warnings += 1
-            context.logger.debug("\(warning)", metadata: ["url": "\(page.url)"])
+            context.logger.debug("\(warning)", metadata: ["url": "\(url)"])
         }
-        for failure in extraction.failures { try reject(page, failure) }
-        if definition.records == nil && !extraction.failures.isEmpty { counts["pages_rejected", default: 0] += 1 }
-        for fields in extraction.records {
-            var record = JSONObject([("url", .string(page.url)), ("fetched_at", .string(page.fetchedAt))])
-            for entry in fields { record[entry.key] = entry.value }
-            try writer.write(record)
-            counts["records_out", default: 0] += 1
-        }
-        if counts["pages_in"]! % 200 == 0 { context.progress(counts["pages_in"]!) }
-    }
-
-    func reject(_ page: FetchedPage, _ reason: String) throws {
-        if rejects == nil { rejects = try RecordWriter(path: context.rejectsPath.absolute) }
-        try rejects!.write(JSONObject([("stage", .string(context.stage)), ("url", .string(page.url)),
-                                       ("file", .string(page.file)), ("fetched_at", .string(page.fetchedAt)),
-                                       ("reason", .string(reason))]))
-        counts["rejected", default: 0] += 1
+        context.progress(counts["pages_parsed", default: 0] + counts["pages_rejected", default: 0])
     }
 
     /// For HTML files under `base_url`: the URL is the base plus the path below the glob's fixed folder.

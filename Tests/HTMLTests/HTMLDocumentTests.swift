@@ -81,6 +81,22 @@ struct HTMLDocumentTests {
         }
     }
 
+    @Test func listsLinksToFollow() throws {
+        let document = try HTMLDocument(html: """
+            <base href="https://shop.example/c/"><a href="p1.html#reviews" class=product>1</a>
+            <a href="p1.html" class=product>again</a><a href="/p2.html" class="product big">2</a>
+            <a href="mailto:x@y.z">mail</a><a href="javascript:void(0)">js</a><a href="tel:123">tel</a>
+            <a href="/login" rel="nofollow noopener">login</a><a rel=next href="?page=2">next</a>
+            <map><area href="/area.html"></map><a name=anchor>no href</a>
+            """, url: "https://shop.example/c/index.html")
+        #expect(try document.links() == ["https://shop.example/c/p1.html", "https://shop.example/p2.html",
+                                         "https://shop.example/c/?page=2", "https://shop.example/area.html"])
+        #expect(try document.links("a[rel=next], a.product") == ["https://shop.example/c/p1.html", "https://shop.example/p2.html",
+                                                                 "https://shop.example/c/?page=2"])
+        #expect(try document.links("a[href^='/login']", followNofollow: true) == ["https://shop.example/login"])
+        #expect(throws: HTMLError.self) { try document.links("a:hover") }
+    }
+
     @Test func resolvesLinksAgainstBaseHref() throws {
         let document = try HTMLDocument(html: "<head><base href=\"/shop/\"></head><a href=\"p 1.html?x=1#top\">x</a>",
                                         url: "https://Example.com/a/b.html")
@@ -91,5 +107,36 @@ struct HTMLDocumentTests {
         #expect(document.absoluteURL("  ") == nil)
         let plain = try HTMLDocument(html: "<a href=x>x</a>", url: "https://example.com/a/b.html")
         #expect(plain.absoluteURL("../c") == "https://example.com/c")
+    }
+}
+
+/// libxml2 from many tasks at once: each task its own documents and compiled expressions, as the
+/// parse stage's workers do. Errors stay per thread and results stay right.
+struct ConcurrentParsingTests {
+    @Test func parsesOnManyTasksAtOnce() async throws {
+        let results = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    let expression = try XPathExpression("//li[@class='n']/text()")
+                    var seen: [String] = []
+                    for i in 0..<200 {
+                        let document = try HTMLDocument(html: "<ul><li class=n>\(worker)-\(i)</li><li>x</ul><p>unclosed")
+                        seen += try document.evaluate(expression).strings
+                        // A bad expression on another task must not disturb this one.
+                        if i % 50 == 0 { #expect(throws: HTMLError.self) { try XPathExpression("//li[") } }
+                    }
+                    return seen
+                }
+            }
+            var all: [[String]] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.count == 8)
+        for list in results {
+            #expect(list.count == 200)
+            let worker = list[0].split(separator: "-")[0]
+            #expect(list == (0..<200).map { "\(worker)-\($0)" })
+        }
     }
 }

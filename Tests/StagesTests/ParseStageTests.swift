@@ -34,7 +34,7 @@ struct ParseStageTests {
 
         func pipeline(_ yaml: String, name: String = "shop") -> String {
             let file = lake.root + "/pipelines/\(name).yaml"
-            FileManager.default.createFile(atPath: file, contents: Data(yaml.utf8))
+            _ = FileManager.default.createFile(atPath: file, contents: Data(yaml.utf8))
             return file
         }
 
@@ -188,6 +188,34 @@ struct ParseStageTests {
         #expect(stage.counts["rejected"] == 0)
         // Pages 2, 7, 12, 17 carry a malformed JSON-LD block besides the good one.
         #expect(stage.counts["json_ld_warnings"] == 4)
+    }
+
+    /// Many small batches run on every core; records and rejects must still come out in input order.
+    @Test func keepsInputOrderAcrossParallelBatches() async throws {
+        let lake = try TestLake()
+        try lake.writeWARC("scraped_data/products/dt=\(Self.runDate)/pages.warc.gz")
+        let manifest = try await lake.run("""
+            pipeline: shop
+            stages:
+              one_batch:
+                parse:
+                  from: scraped_data/products/dt=2026-11-25/pages.warc.gz
+            \(Self.productFields)
+                out: scraped_data/products/one.jsonl
+              many_batches:
+                parse:
+                  from: scraped_data/products/dt=2026-11-25/pages.warc.gz
+                  batch: 1
+            \(Self.productFields)
+                out: scraped_data/products/many.jsonl
+            """)
+        #expect(manifest.status == .succeeded, "\(manifest.stages.map { $0.error ?? "" })")
+        let one = try lake.records("scraped_data/products/one.jsonl")
+        let many = try lake.records("scraped_data/products/many.jsonl")
+        #expect(one.count == 20)
+        #expect(one == many)
+        #expect(many.map { $0["url"]!.stringValue! } == (0..<20).map { String(format: "https://shop.example/products/p%04d.html", $0) })
+        #expect(manifest.stages.map { $0.counts["rejected"] } == [2, 2])
     }
 
     @Test func parsesAWARCAndRejectsBadPages() async throws {

@@ -1,4 +1,5 @@
 internal import CXML2
+import Foundation
 
 // Every call into libxml2 sits in this file. Outside it, nodes are `UnsafeMutableRawPointer`s
 // wrapped in `HTMLNode`, documents are `HTMLDocument`, compiled XPath is `XPathExpression`.
@@ -195,6 +196,37 @@ enum LibXML {
         while let c = child {
             out.append(UnsafeMutableRawPointer(c))
             child = c.pointee.next
+        }
+        return out
+    }
+
+    /// Elements with one of `names` (lowercase), in document order: one walk over the tree in C
+    /// pointers, cheaper than an XPath `//a | //b` (a scan per branch, objects per step).
+    static func elements(named names: [String], under root: UnsafeMutableRawPointer) -> [UnsafeMutableRawPointer] {
+        let targets = names.map { Array($0.utf8CString) }
+        var out: [UnsafeMutableRawPointer] = []
+        var current = node(root).pointee.children
+        while let n = current {
+            if n.pointee.type == XML_ELEMENT_NODE, let name = n.pointee.name {
+                let first = CChar(bitPattern: name.pointee)
+                for target in targets where target[0] == first {
+                    if target.withUnsafeBufferPointer({ strcmp(UnsafeRawPointer(name).assumingMemoryBound(to: CChar.self), $0.baseAddress!) }) == 0 {
+                        out.append(UnsafeMutableRawPointer(n))
+                        break
+                    }
+                }
+            }
+            // Depth first: children, then the next sibling, else up until a parent has one.
+            if let child = n.pointee.children, n.pointee.type == XML_ELEMENT_NODE {
+                current = child
+                continue
+            }
+            var up: UnsafeMutablePointer<xmlNode>? = n
+            current = nil
+            while let u = up, UnsafeMutableRawPointer(u) != root {
+                if let next = u.pointee.next { current = next; break }
+                up = u.pointee.parent
+            }
         }
         return out
     }

@@ -4,6 +4,7 @@ import HTML
 import Lake
 import Pipeline
 import Stages
+import Transport
 
 struct ExtractCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,8 +12,10 @@ struct ExtractCommand: AsyncParsableCommand {
         abstract: "Show what a selector or a parse stage's fields yield on one page, to try selectors before a run.",
         discussion: """
         FILE is an HTML file or a WARC file (.warc.gz); in a WARC, --url picks one page, else every page is shown.
+        An http(s) URL is fetched once (nothing is stored).
         Examples:
           agentshop extract page.html --css '.price::text'
+          agentshop extract https://shop.example/p/1 --jsonld
           agentshop extract pages.warc.gz --url https://shop.example/p/1 --xpath '//h1/text()'
           agentshop extract page.html --jsonld
           agentshop extract page.html --fields pipelines/shop.yaml#products
@@ -22,7 +25,7 @@ struct ExtractCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("An HTML or WARC file.", valueName: "file"))
+    @Argument(help: ArgumentHelp("An HTML or WARC file, or an http(s) URL.", valueName: "file-or-url"))
     var file: String
 
     @Option(help: ArgumentHelp("A CSS selector (parsel-style ::text and ::attr(name) allowed).", valueName: "selector"))
@@ -46,9 +49,6 @@ struct ExtractCommand: AsyncParsableCommand {
     func validate() throws {
         let chosen = [css != nil, xpath != nil, jsonld, meta, fields != nil].filter { $0 }.count
         guard chosen == 1 else { throw ValidationError("give exactly one of --css, --xpath, --jsonld, --meta, --fields") }
-        if file.hasPrefix("http://") || file.hasPrefix("https://") {
-            throw ValidationError("extract reads saved pages; fetch the URL into a file or WARC first (e.g. curl -o page.html URL)")
-        }
     }
 
     func run() async throws {
@@ -65,7 +65,7 @@ struct ExtractCommand: AsyncParsableCommand {
         }
         let pages: [FetchedPage]
         do {
-            pages = try ExtractPreview.pages(file: file, url: url)
+            pages = isURL ? [try await fetch(file)] : try ExtractPreview.pages(file: file, url: url)
         } catch {
             Console.error("\(error)")
             throw ExitStatus.invalidInput
@@ -91,6 +91,18 @@ struct ExtractCommand: AsyncParsableCommand {
             matched = matched || !lines.isEmpty
         }
         if !matched { throw ExitStatus.runFailed }
+    }
+
+    private var isURL: Bool { file.lowercased().hasPrefix("http://") || file.lowercased().hasPrefix("https://") }
+
+    /// One GET, following redirects; the page keeps its final URL and the server's Content-Type.
+    private func fetch(_ address: String) async throws -> FetchedPage {
+        let response = try await HTTPClient(maxConnections: 1).send(HTTPRequest(url: address))
+        guard (200..<300).contains(response.status) else {
+            throw StageError("\(response.url): HTTP status \(response.status)")
+        }
+        return FetchedPage(url: response.url, fetchedAt: WARCRecord.formatDate(Date()), bytes: response.body,
+                           contentType: response.header("Content-Type"), file: address)
     }
 
     private func fieldQuery(_ reference: String) throws -> ExtractPreview.Query {
