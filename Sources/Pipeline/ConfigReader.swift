@@ -70,7 +70,8 @@ public final class ConfigValue {
     }
 
     public func asInt(min: Int? = nil, max: Int? = nil) -> Int? {
-        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+        // Quoted only when it holds ${VAR}: YAML flow style needs the quotes there.
+        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.string.contains("${") else {
             error("expected an integer, found \(describe)")
             return nil
         }
@@ -85,7 +86,7 @@ public final class ConfigValue {
     }
 
     public func asDouble(min: Double? = nil, max: Double? = nil) -> Double? {
-        guard case .scalar(let scalar) = node, scalar.style == .plain else {
+        guard case .scalar(let scalar) = node, scalar.style == .plain || scalar.string.contains("${") else {
             error("expected a number, found \(describe)")
             return nil
         }

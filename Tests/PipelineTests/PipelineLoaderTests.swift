@@ -480,6 +480,24 @@ struct PipelineLoaderTests {
         #expect(found.count == 1, "\(found)")
     }
 
+    @Test func quotedVariableInAFlowStyleIntegerSetting() throws {
+        // Flow style needs the quotes around ${VAR}; the expanded text must still read as a number.
+        let result = try load("""
+            stages:
+              a:
+                emit: { text: x, times: "${TIMES}" }
+                out: processed_data/a.txt
+            """, variables: ["TIMES": "3"])
+        #expect(result.problems == [])
+        let quotedNumber = try problems("""
+            stages:
+              a:
+                emit: { text: x, times: "3" }
+                out: processed_data/a.txt
+            """)
+        #expect(quotedNumber == ["3:29: stages.a.emit.times: expected an integer, found '3'"])
+    }
+
     @Test func sameOutputSpelledTwoWaysIsStillTwoWriters() throws {
         let result = try load("""
             stages:
