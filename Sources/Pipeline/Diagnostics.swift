@@ -1,6 +1,6 @@
 /// A problem found in a pipeline file, pointing at the line and column it comes from.
-public struct Diagnostic: Sendable, Equatable, CustomStringConvertible, Comparable {
-    public enum Severity: String, Sendable { case error, warning }
+public struct Diagnostic: Sendable, Equatable, CustomStringConvertible, Comparable, Codable {
+    public enum Severity: String, Sendable, Codable { case error, warning }
 
     public var file: String
     public var line: Int

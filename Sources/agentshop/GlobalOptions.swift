@@ -42,23 +42,36 @@ struct GlobalOptions: ParsableArguments {
         return PipelineEnvironment.load(dotEnvFiles: files)
     }
 
-    /// Finds a pipeline by path, or by name in ./pipelines, and validates it.
-    /// Prints every problem and exits 2 when it is invalid.
-    func loadPipeline(_ nameOrPath: String, lake: Lake?) throws -> PipelineSpec {
+    /// Finds a pipeline by path, or by name in ./pipelines, and validates it: the spec when it
+    /// is valid, and every problem and warning found.
+    func checkPipeline(_ nameOrPath: String, lake: Lake?) -> (file: String, spec: PipelineSpec?, diagnostics: [Diagnostic]) {
         let file = Self.pipelineFile(nameOrPath)
         let loader = PipelineLoader(registry: BuiltinStages.registry,
-                                    environment: environment(projectFolder: PipelineLoader.projectFolder(ofPipelineFile: file)),
-                                    lake: lake)
+                                    environment: environment(forPipelineFile: file), lake: lake)
         do {
             let (spec, warnings) = try loader.load(file: file)
-            for warning in warnings { Console.error(warning.description) }
-            return spec
+            return (file, spec, warnings)
         } catch {
-            for diagnostic in error.diagnostics { Console.error(diagnostic.description) }
-            let count = error.diagnostics.filter { $0.severity == .error }.count
+            return (file, nil, error.diagnostics)
+        }
+    }
+
+    /// `checkPipeline`, printing every problem; exits 2 when the pipeline is invalid.
+    func loadPipeline(_ nameOrPath: String, lake: Lake?) throws -> PipelineSpec {
+        let (file, spec, diagnostics) = checkPipeline(nameOrPath, lake: lake)
+        for diagnostic in diagnostics { Console.error(diagnostic.description) }
+        guard let spec else {
+            let count = diagnostics.filter { $0.severity == .error }.count
             Console.error("\(file): \(count) problem\(count == 1 ? "" : "s")")
             throw ExitStatus.invalidInput
         }
+        return spec
+    }
+
+    /// The variables a pipeline file's `${VAR}` and its stages see: the environment over the
+    /// project's `.env`.
+    func environment(forPipelineFile file: String) -> PipelineEnvironment {
+        environment(projectFolder: PipelineLoader.projectFolder(ofPipelineFile: file))
     }
 
     static func pipelineFile(_ nameOrPath: String) -> String {

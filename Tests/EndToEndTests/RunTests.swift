@@ -128,6 +128,15 @@ import Testing
         #expect(result.stderr.contains("cycle: loop_a -> loop_b -> loop_a") || result.stderr.contains("cycle: loop_b -> loop_a -> loop_b"))
         let run = try project.run(["run", "pipelines/bad.yaml"])
         #expect(run.status == 2)
+
+        // The same problems for scripts: one object per file, positions as numbers.
+        let json = try project.run(["validate", "pipelines/bad.yaml", "pipelines/shop.yaml", "--json"])
+        #expect(json.status == 2)
+        let results = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(results.map { $0["valid"] as? Bool } == [false, true])
+        let first = try #require((results[0]["diagnostics"] as? [[String: Any]])?.first)
+        #expect(first["line"] as? Int == 4 && first["column"] as? Int == 52)
+        #expect(first["keyPath"] as? String == "stages.seed.import.infer_typez")
     }
 
     @Test func usageErrorsExit64() throws {

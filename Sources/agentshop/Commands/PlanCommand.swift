@@ -21,7 +21,7 @@ struct PlanCommand: AsyncParsableCommand {
         let spec = try global.loadPipeline(pipeline, lake: lake)
         var options = try selection.options(spec: spec)
         options.dryRun = true
-        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(projectFolder: nil),
+        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
                                     logger: Logger(label: "agentshop.plan", factory: { _ in SwiftLogNoOpLogHandler() }),
                                     options: options)
         let manifest = await runner.run()

@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         let sink = try RunLogHandler.Sink(path: logPath, echo: verbose)
         let logger = Logger(label: "agentshop.run", factory: { _ in RunLogHandler(sink: sink) })
         let progress = ProgressView(enabled: Console.isTerminal && !global.quiet && !global.json && !verbose)
-        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(projectFolder: nil),
+        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
                                     logger: logger, options: options, onEvent: { progress.handle($0) })
 
         let interruption = Interruption()

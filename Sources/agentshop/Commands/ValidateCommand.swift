@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lake
+import Pipeline
 
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,15 +17,27 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lake = Lake(root: global.lakePath)
-        var failed = false
-        for pipeline in pipelines {
-            do {
-                let spec = try global.loadPipeline(pipeline, lake: lake.exists ? lake : nil)
-                if !global.quiet && !global.json { Console.out("\(spec.file): ok (\(spec.stages.count) stages)") }
-            } catch {
-                failed = true
+        let checks = pipelines.map { global.checkPipeline($0, lake: lake.exists ? lake : nil) }
+        if global.json {
+            struct Result: Encodable {
+                let file: String
+                let valid: Bool
+                let stages: [String]
+                let diagnostics: [Diagnostic]
+            }
+            Console.json(checks.map { Result(file: $0.file, valid: $0.spec != nil, stages: $0.spec?.stages.map(\.name) ?? [],
+                                             diagnostics: $0.diagnostics) })
+        } else {
+            for check in checks {
+                for diagnostic in check.diagnostics { Console.error(diagnostic.description) }
+                if let spec = check.spec {
+                    if !global.quiet { Console.out("\(check.file): ok (\(spec.stages.count) stages)") }
+                } else {
+                    let count = check.diagnostics.filter { $0.severity == .error }.count
+                    Console.error("\(check.file): \(count) problem\(count == 1 ? "" : "s")")
+                }
             }
         }
-        if failed { throw ExitStatus.invalidInput }
+        if checks.contains(where: { $0.spec == nil }) { throw ExitStatus.invalidInput }
     }
 }
