@@ -7,7 +7,10 @@ struct AgentShop: AsyncParsableCommand {
         commandName: "agentshop",
         abstract: "A file-based data-lake pipeline toolkit: fetch, parse, enrich, aggregate and load marketplace data.",
         discussion: """
-        Pipelines are YAML files in pipelines/. Every stage reads and writes the lake folder (--lake, AGENTSHOP_LAKE, or ./datalake). Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or input, 64 usage error, 70 internal error, 75 another run holds the lock, 130/143 interrupted by SIGINT/SIGTERM.
+        Pipelines are YAML files in pipelines/. Every stage reads and writes the lake folder (--lake, \
+        AGENTSHOP_LAKE, or ./datalake). Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or input, \
+        64 usage error, 70 internal error, 75 another run holds the lock, 130/143 interrupted by \
+        SIGINT/SIGTERM.
         """,
         version: "0.1.0",
         subcommands: [

@@ -10,7 +10,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a pipeline: stages whose fingerprint and outputs are unchanged are skipped.",
         discussion: """
-        One run per pipeline at a time: a second run waits up to --wait seconds for the first, then exits 75. A lock left by a killed run is taken over. On a terminal the run shows progress; otherwise (cron) it prints one summary line. The log and the run manifest go to raw_data/logs/<pipeline>/.
+        One run per pipeline at a time: a second run waits up to --wait seconds for the first, then \
+        exits 75. A lock left by a killed run is taken over. On a terminal the run shows progress; \
+        otherwise (cron) it prints one summary line. The log and the run manifest go to \
+        raw_data/logs/<pipeline>/.
         """
     )
 
