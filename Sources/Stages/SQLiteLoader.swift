@@ -211,7 +211,7 @@ public final class SQLiteLoader {
     /// Compiles `sql`; a failure becomes a `StageError` naming SQLite's complaint and the query.
     public func prepareQuery(_ sql: String) throws -> Statement {
         do {
-            return try database.prepare(sql)
+            return try database.prepareSingle(sql)
         } catch let error as StoreError {
             throw StageError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
         }

@@ -148,6 +148,19 @@ import Testing
         #expect(project.temporaries(in: "processed_data/reports").isEmpty)
     }
 
+    @Test func aQueryIsExactlyOneStatement() throws {
+        let loader = try SQLiteLoader()
+        var rows: [[JSONValue]] = []
+        try loader.query("SELECT 1 AS a; -- trailing comment\n ;", columns: { _ in }, row: { rows.append($0.map(SQLiteLoader.jsonValue)) })
+        #expect(rows == [[1]])
+        do {
+            try loader.query("SELECT 1 AS a; DROP TABLE x", columns: { _ in }, row: { _ in })
+            Issue.record("a second statement was ignored")
+        } catch let error as StageError {
+            #expect(error.message == "the query is not valid SQLite SQL: only one statement may be given; it is followed by: DROP TABLE x\n  in: SELECT 1 AS a; DROP TABLE x")
+        }
+    }
+
     @Test func duplicateResultColumnsAreRefused() async throws {
         let project = try Self.project()
         try project.writePipeline("""
