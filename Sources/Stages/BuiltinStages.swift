@@ -9,5 +9,6 @@ public enum BuiltinStages {
         DumpStage.kind,
         ParseStage.kind,
         AggregateStage.kind,
+        SQLStage.kind,
     ])
 }

@@ -23,6 +23,7 @@ struct AgentShop: AsyncParsableCommand {
             DBCommand.self,
             ExtractCommand.self,
             ExportCommand.self,
+            QueryCommand.self,
         ]
     )
 

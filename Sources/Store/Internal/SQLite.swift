@@ -131,6 +131,37 @@ public final class Database {
         return Statement(database: self, handle: stmt, sql: sql)
     }
 
+    /// Compiles `sql`, which must hold exactly one statement: text after it other than
+    /// whitespace, comments and semicolons is an error rather than silently ignored.
+    public func prepareSingle(_ sql: String) throws -> Statement {
+        let bytes = Array(sql.utf8) + [0]
+        return try bytes.withUnsafeBufferPointer { buffer throws -> Statement in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var stmt: OpaquePointer?
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v2(handle, base, Int32(buffer.count - 1), &stmt, &tail)
+            guard rc == SQLITE_OK else { throw error(rc, "cannot prepare statement", sql: sql) }
+            guard let stmt else { throw StoreError(.sqlite, "empty statement", sql: sql, path: path) }
+            let statement = Statement(database: self, handle: stmt, sql: sql)
+            var rest = tail
+            while let current = rest, current.pointee != 0 {
+                var next: OpaquePointer?
+                var after: UnsafePointer<CChar>?
+                let rc = sqlite3_prepare_v2(handle, current, -1, &next, &after)
+                if let next { sqlite3_finalize(next) }
+                guard rc == SQLITE_OK, next == nil else {
+                    throw StoreError(.sqlite, "only one statement may be given", sql: sql,
+                                     cause: "only one statement may be given; it is followed by: " + String(cString: current)
+                                        .trimmingCharacters(in: .whitespacesAndNewlines),
+                                     path: path)
+                }
+                if after == current { break }
+                rest = after
+            }
+            return statement
+        }
+    }
+
     /// Runs one or more statements without parameters; rows they return are discarded.
     public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?

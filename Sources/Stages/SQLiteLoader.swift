@@ -1,0 +1,268 @@
+import Foundation
+import Lake
+import Pipeline
+import Store
+
+/// The type of a column loaded into SQLite from records.
+public enum SQLColumnType: String, Sendable, CaseIterable {
+    /// Integers and booleans (1 and 0).
+    case integer
+    case real
+    case text
+    /// Nested objects and arrays, stored as JSON text (SQLite's `json_extract` reads them).
+    case json
+
+    /// The column's declared SQLite type (its affinity).
+    var declaration: String {
+        switch self {
+        case .integer: return "INTEGER"
+        case .real: return "REAL"
+        case .text, .json: return "TEXT"
+        }
+    }
+
+    /// The type a value asks for; nil for null, which fits any column.
+    static func of(_ value: JSONValue) -> SQLColumnType? {
+        switch value {
+        case .null: return nil
+        case .bool, .int: return .integer
+        case .double: return .real
+        case .string: return .text
+        case .array, .object: return .json
+        }
+    }
+
+    /// The narrowest type holding values of both: integer → real → text; JSON with anything else is text.
+    func widened(with other: SQLColumnType) -> SQLColumnType {
+        if self == other { return self }
+        switch (self, other) {
+        case (.integer, .real), (.real, .integer): return .real
+        default: return .text
+        }
+    }
+
+    /// `value` as SQLite should store it in a column of this type.
+    func sqlValue(_ value: JSONValue) -> SQLValue {
+        switch (self, value) {
+        case (_, .null): return .null
+        case (.integer, .int(let i)): return .integer(i)
+        case (.integer, .bool(let b)): return .integer(b ? 1 : 0)
+        case (.real, .int(let i)): return .real(Double(i))
+        case (.real, .bool(let b)): return .real(b ? 1 : 0)
+        case (.integer, .double(let d)), (.real, .double(let d)): return .real(d)
+        case (_, .string(let s)): return .text(s)  // in a numeric column SQLite's affinity converts numeric text
+        default: return .text(value.serialized())
+        }
+    }
+}
+
+/// A column of a loaded table.
+public struct SQLColumn: Sendable, Equatable {
+    public let name: String
+    public let type: SQLColumnType
+
+    public init(name: String, type: SQLColumnType) {
+        self.name = name
+        self.type = type
+    }
+}
+
+/// Record files to load as one table.
+public struct SQLTableSource: Sendable {
+    public let table: SQLIdentifier
+    /// Concatenated in order.
+    public let files: [LakePath]
+    /// The declared columns; inferred from every record when nil.
+    public let declared: [SQLColumn]?
+
+    public init(table: SQLIdentifier, files: [LakePath], declared: [SQLColumn]? = nil) {
+        self.table = table
+        self.files = files
+        self.declared = declared
+    }
+}
+
+/// What loading one table did.
+public struct LoadedTable: Sendable {
+    public let name: String
+    public let columns: [SQLColumn]
+    public let rows: Int
+    public let rejected: Int
+    public let files: [LakePath]
+}
+
+/// Loads JSONL/CSV record files (gzip or not) into tables of a private SQLite database and runs
+/// queries over them: the engine of the `sql` stage and of `agentshop query`.
+///
+/// The database is SQLite's temporary one (an empty file name): in memory while small, spilled
+/// to a private temporary file as it grows, deleted on close. Without a declared schema a table's
+/// columns are the union of the keys of *all* records, in first-seen order, each typed by widening
+/// over all its values (integer → real → text; objects and arrays are JSON text) — one pass to
+/// infer, one to insert, so memory does not grow with the data.
+public final class SQLiteLoader {
+    public let database: Database
+    /// CSV cells become numbers, booleans and null (empty), as `import` does.
+    public let inferCSVTypes: Bool
+
+    public init(inferCSVTypes: Bool = true) throws {
+        database = try Database(path: "", wal: false)
+        self.inferCSVTypes = inferCSVTypes
+        // A scratch database: losing it on a crash costs nothing, so no journal and no fsync.
+        try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = FILE")
+    }
+
+    /// Attaches the database file at `path` read-only under `schema` (`store`).
+    public func attachReadOnly(path: String, as schema: SQLIdentifier) throws {
+        var components = URLComponents()
+        components.scheme = "file"
+        components.path = path
+        components.queryItems = [URLQueryItem(name: "mode", value: "ro")]
+        let uri = components.string ?? "file:" + path + "?mode=ro"
+        try database.run("ATTACH DATABASE ? AS \(schema.quoted)", [.text(uri)])
+    }
+
+    private func reader(_ file: LakePath, policy: MalformedPolicy,
+                        onReject: @escaping (RejectedRecord) throws -> Void) throws -> RecordReader {
+        guard let type = RecordFileType(path: file.relative) else {
+            throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+        }
+        return try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
+                                inferTypes: inferCSVTypes, onReject: onReject)
+    }
+
+    /// The columns of `files`: every key of every record, in first-seen order, types widened
+    /// over all values. A column holding only nulls is text.
+    public func inferColumns(_ files: [LakePath], policy: MalformedPolicy) throws -> [SQLColumn] {
+        var names: [String] = []
+        var index: [String: Int] = [:]
+        var types: [SQLColumnType?] = []
+        for file in files {
+            // Rejects are reported by the loading pass; here a bad line is only passed over.
+            let input = try reader(file, policy: policy) { _ in }
+            for name in input.columns where index[name] == nil {
+                index[name] = names.count
+                names.append(name)
+                types.append(nil)
+            }
+            while let record = try input.next() {
+                for entry in record {
+                    let slot: Int
+                    if let i = index[entry.key] { slot = i } else {
+                        slot = names.count
+                        index[entry.key] = slot
+                        names.append(entry.key)
+                        types.append(nil)
+                    }
+                    if let type = SQLColumnType.of(entry.value) {
+                        types[slot] = types[slot].map { $0.widened(with: type) } ?? type
+                    }
+                }
+                if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+            }
+        }
+        return zip(names, types).map { SQLColumn(name: $0, type: $1 ?? .text) }
+    }
+
+    /// Creates the table and inserts every record of its files, in one transaction. Keys a declared
+    /// schema does not name are left out; columns a record lacks are null.
+    @discardableResult
+    public func load(_ source: SQLTableSource, policy: MalformedPolicy = .fail,
+                     onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws -> LoadedTable {
+        let columns = try source.declared ?? inferColumns(source.files, policy: policy)
+        // Record keys are data, not configuration: any text is a valid column name once quoted.
+        let definitions = columns.isEmpty
+            ? "\"_empty\" TEXT"  // SQLite wants at least one column; an empty input has no keys
+            : columns.map { SQLLiteral.quoteName($0.name) + " " + $0.type.declaration }.joined(separator: ", ")
+        try database.execute("CREATE TABLE \(source.table.quoted) (\(definitions))")
+        var rows = 0
+        var rejected = 0
+        if !columns.isEmpty {
+            let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
+            let insert = try database.prepare("INSERT INTO \(source.table.quoted) VALUES (\(placeholders))")
+            var slots: [String: Int] = [:]
+            for (i, column) in columns.enumerated() where slots[column.name] == nil { slots[column.name] = i }
+            try database.transaction {
+                var values = Array(repeating: SQLValue.null, count: columns.count)
+                for file in source.files {
+                    let input = try reader(file, policy: policy, onReject: onReject)
+                    while let record = try input.next() {
+                        for i in values.indices { values[i] = .null }
+                        for entry in record {
+                            guard let slot = slots[entry.key] else { continue }
+                            values[slot] = columns[slot].type.sqlValue(entry.value)
+                        }
+                        try insert.execute(values)
+                        if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+                    }
+                    rows += input.recordCount
+                    rejected += input.rejectedCount
+                }
+            }
+        } else {
+            for file in source.files {
+                let input = try reader(file, policy: policy, onReject: onReject)
+                while try input.next() != nil {}
+                rejected += input.rejectedCount
+            }
+        }
+        return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
+    }
+
+    /// Compiles `sql`; a failure becomes a `StageError` naming SQLite's complaint and the query.
+    public func prepareQuery(_ sql: String) throws -> Statement {
+        do {
+            return try database.prepareSingle(sql)
+        } catch let error as StoreError {
+            throw StageError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
+        }
+    }
+
+    /// Runs `sql` and hands each result row to `body` (column names first, then each row).
+    /// Throws a `StageError` naming the query when it does not compile or fails while running,
+    /// and when two result columns share a name (rename one with `AS`).
+    public func query(_ sql: String, columns: ([String]) throws -> Void, row: ([SQLValue]) throws -> Void) throws {
+        let statement = try prepareQuery(sql)
+        let names = statement.columnNames
+        if names.isEmpty {
+            throw StageError("the query returns no columns (is it a SELECT?)\n  in: \(sql)")
+        }
+        var seen = Set<String>()
+        for name in names where !seen.insert(name).inserted {
+            throw StageError("the query returns two columns named '\(name)'; rename one with AS\n  in: \(sql)")
+        }
+        try columns(names)
+        var count = 0
+        do {
+            while try statement.step() {
+                try row(statement.row())
+                count += 1
+                if count & 0x3FFF == 0 { try Task.checkCancellation() }
+            }
+        } catch let error as StoreError {
+            throw StageError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
+        }
+    }
+
+    /// A result value as a record value: blobs become lowercase hex text.
+    public static func jsonValue(_ value: SQLValue) -> JSONValue {
+        switch value {
+        case .null: return .null
+        case .integer(let i): return .int(i)
+        case .real(let d): return d.isFinite ? .double(d) : .null
+        case .text(let s): return .string(s)
+        case .blob(let b): return .string(b.map { String(format: "%02x", $0) }.joined())
+        }
+    }
+
+    /// A lake file's base name as a table name: `reviews` for `…/reviews.jsonl.gz`; nil when
+    /// that is not a plain identifier (a glob, `dt=2026-01-02.csv`).
+    public static func tableName(forPath path: String) -> String? {
+        var name = (path as NSString).lastPathComponent
+        if name.lowercased().hasSuffix(".gz") { name.removeLast(3) }
+        for ext in [".jsonl", ".ndjson", ".csv"] where name.lowercased().hasSuffix(ext) {
+            name.removeLast(ext.count)
+            break
+        }
+        return SQLIdentifier.problem(with: name) == nil ? name : nil
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import Lake
+import Pipeline
+@testable import Stages
+import Testing
+
+/// The `sql` stage and its loader, checked against results computed by hand from small fixtures.
+@Suite(.serialized) struct SQLStageTests {
+    /// Five products. `price` holds an integer, a real and text ("n/a"): widened to text.
+    /// `vendor` is null on line 4; `tags`/`dims` are nested; `discount` first appears on the last line.
+    static let products = """
+    {"slug":"a","vendor":"x","price":10,"qty":1}
+    {"slug":"b","vendor":"y","price":2.5,"qty":2.5}
+    {"slug":"c","vendor":"x","price":"n/a","qty":3}
+    {"slug":"d","vendor":null,"price":4,"tags":["new"],"dims":{"w":7}}
+    {"slug":"e","vendor":"y","price":1,"qty":4,"discount":0.5}
+
+    """
+
+    /// Reviews of a, a, b, an unknown product zz, and c without stars (an empty cell: null).
+    static let reviewsCSV = "product,stars\na,5\na,3\nb,4\nzz,1\nc,\n"
+
+    static func gzip(_ text: String) throws -> [UInt8] {
+        let sink = ParseStageTests.CollectingSink()
+        let writer = try GzipWriter(sink)
+        try writer.write(Array(text.utf8))
+        try writer.finish()
+        return sink.bytes
+    }
+
+    /// A project with the products as gzip JSONL and the reviews as gzip CSV.
+    static func project(_ function: String = #function) throws -> Project {
+        let project = try Project(function)
+        let imports = project.lake.root + "/raw_data/imports"
+        try FileManager.default.createDirectory(atPath: imports, withIntermediateDirectories: true)
+        try Data(gzip(products)).write(to: URL(fileURLWithPath: imports + "/products.jsonl.gz"))
+        try Data(gzip(reviewsCSV)).write(to: URL(fileURLWithPath: imports + "/reviews.csv.gz"))
+        return project
+    }
+
+    @Test func leftJoinOverGzipJSONLAndGzipCSVWithNulls() async throws {
+        let project = try Self.project()
+        try project.writePipeline("""
+            stages:
+              per_product:
+                sql:
+                  from: [raw_data/imports/products.jsonl.gz, raw_data/imports/reviews.csv.gz]
+                  query: |
+                    SELECT p.slug, p.vendor, count(r.stars) AS reviews, avg(r.stars) AS avg_stars
+                    FROM products p LEFT JOIN reviews r ON r.product = p.slug
+                    GROUP BY p.slug ORDER BY p.slug
+                out: processed_data/reports/per_product.jsonl
+            """)
+        let manifest = try await project.run { $0.runID = "R1" }
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        // a: stars 5 and 3 → 2 reviews, 4.0; b: 4; c: one review row whose stars is null → count 0, avg null;
+        // d has a null vendor; zz matches no product.
+        #expect(try project.read("processed_data/reports/per_product.jsonl") == """
+            {"slug":"a","vendor":"x","reviews":2,"avg_stars":4.0}
+            {"slug":"b","vendor":"y","reviews":1,"avg_stars":4.0}
+            {"slug":"c","vendor":"x","reviews":0,"avg_stars":null}
+            {"slug":"d","vendor":null,"reviews":0,"avg_stars":null}
+            {"slug":"e","vendor":"y","reviews":0,"avg_stars":null}
+
+            """)
+        let counts = try #require(manifest.stage("per_product")?.counts)
+        #expect(counts == ["files_in": 2, "records_in": 10, "rejected": 0, "records_out": 5,
+                           "rows_products": 5, "rows_reviews": 5])
+        #expect(manifest.stage("per_product")?.outputs.first?.records == 5)
+
+        // Nothing changed: the second run skips the stage.
+        let again = try await project.run { $0.runID = "R2" }
+        #expect(again.stage("per_product")?.status == .skipped)
+    }
+
+    @Test func schemaIsInferredFromEveryRecordAndWidened() throws {
+        let project = try Self.project()
+        let file = try project.lake.resolve("raw_data/imports/products.jsonl.gz")
+        let loader = try SQLiteLoader()
+        let columns = try loader.inferColumns([file], policy: .fail)
+        #expect(columns == [
+            SQLColumn(name: "slug", type: .text), SQLColumn(name: "vendor", type: .text),
+            SQLColumn(name: "price", type: .text),  // 10, 2.5, "n/a": integer → real → text
+            SQLColumn(name: "qty", type: .real),    // 1, 2.5, 3, 4: integer → real
+            SQLColumn(name: "tags", type: .json), SQLColumn(name: "dims", type: .json),
+            SQLColumn(name: "discount", type: .real),  // first seen on the last line
+        ])
+        let loaded = try loader.load(SQLTableSource(table: try .init("p"), files: [file]))
+        #expect(loaded.rows == 5)
+        var rows: [[JSONValue]] = []
+        try loader.query("""
+            SELECT slug, typeof(price), price, qty, discount, json_extract(dims, '$.w'), tags
+            FROM p WHERE slug IN ('b', 'd', 'e') ORDER BY slug
+            """, columns: { _ in }, row: { rows.append($0.map(SQLiteLoader.jsonValue)) })
+        #expect(rows == [
+            ["b", "text", "2.5", 2.5, nil, nil, nil],
+            ["d", "text", "4", nil, nil, 7, "[\"new\"]"],
+            ["e", "text", "1", 4.0, 0.5, nil, nil],
+        ])
+        var sum: [JSONValue] = []
+        try loader.query("SELECT sum(qty) AS total FROM p", columns: { #expect($0 == ["total"]) },
+                         row: { sum = $0.map(SQLiteLoader.jsonValue) })
+        #expect(sum == [10.5])
+    }
+
+    @Test func declaredSchemaAndTablesNameInputsFromStagesAndGlobs() async throws {
+        let project = try Self.project()
+        try project.writePipeline("""
+            stages:
+              products:
+                import: { from: raw_data/imports/products.jsonl.gz }
+                out: scraped_data/products/products.jsonl
+              by_vendor:
+                sql:
+                  from: products
+                  tables: { revs: "raw_data/imports/*.csv.gz" }
+                  schema: { revs: { product: text, stars: real } }
+                  query: |
+                    SELECT p.vendor, count(*) AS n, sum(r.stars) AS stars, typeof(sum(r.stars)) AS t
+                    FROM revs r JOIN products p ON p.slug = r.product
+                    GROUP BY p.vendor ORDER BY p.vendor
+                out: processed_data/reports/by_vendor.csv
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        // x: a (5, 3) and c (null) → 3 rows, 8.0; y: b → 4.0. Declared real, so sums are real.
+        #expect(try project.read("processed_data/reports/by_vendor.csv") == "vendor,n,stars,t\nx,3,8.0,real\ny,1,4.0,real\n")
+        #expect(manifest.stage("by_vendor")?.counts["rows_revs"] == 5)
+        #expect(manifest.stage("by_vendor")?.counts["rows_products"] == 5)
+    }
+
+    @Test func invalidSQLFailsWithTheMessageAndTheQuery() async throws {
+        let project = try Self.project()
+        try project.writePipeline("""
+            stages:
+              bad:
+                sql:
+                  from: raw_data/imports/reviews.csv.gz
+                  query: SELECT product, nope FROM reviews
+                out: processed_data/reports/bad.csv
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .failed)
+        let error = try #require(manifest.stage("bad")?.error)
+        #expect(error.contains("the query is not valid SQLite SQL: no such column: nope"), "\(error)")
+        #expect(error.contains("in: SELECT product, nope FROM reviews"), "\(error)")
+        #expect(!project.exists("processed_data/reports/bad.csv"))
+        #expect(project.temporaries(in: "processed_data/reports").isEmpty)
+    }
+
+    @Test func aQueryIsExactlyOneStatement() throws {
+        let loader = try SQLiteLoader()
+        var rows: [[JSONValue]] = []
+        try loader.query("SELECT 1 AS a; -- trailing comment\n ;", columns: { _ in }, row: { rows.append($0.map(SQLiteLoader.jsonValue)) })
+        #expect(rows == [[1]])
+        do {
+            try loader.query("SELECT 1 AS a; DROP TABLE x", columns: { _ in }, row: { _ in })
+            Issue.record("a second statement was ignored")
+        } catch let error as StageError {
+            #expect(error.message == "the query is not valid SQLite SQL: only one statement may be given; it is followed by: DROP TABLE x\n  in: SELECT 1 AS a; DROP TABLE x")
+        }
+    }
+
+    @Test func duplicateResultColumnsAreRefused() async throws {
+        let project = try Self.project()
+        try project.writePipeline("""
+            stages:
+              dup:
+                sql:
+                  from: raw_data/imports/reviews.csv.gz
+                  query: SELECT product, product FROM reviews
+                out: processed_data/reports/dup.csv
+            """)
+        let manifest = try await project.run()
+        #expect(manifest.status == .failed)
+        #expect(manifest.stage("dup")?.error?.contains("two columns named 'product'; rename one with AS") == true)
+    }
+
+    @Test func malformedLinesAreRejectedWithLineNumbers() async throws {
+        let project = try Project()
+        try project.put("raw_data/imports/events.jsonl", "{\"id\":1}\nnot json\n{\"id\":3,\"late\":true}\n[4]\n")
+        try project.writePipeline("""
+            stages:
+              events:
+                sql:
+                  from: raw_data/imports/events.jsonl
+                  on_error: skip
+                  query: SELECT id, late FROM events ORDER BY id
+                out: processed_data/events.csv
+            """)
+        let manifest = try await project.run { $0.runID = "R1" }
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        // `late` (a boolean, stored as 1) first appears after a rejected line.
+        #expect(try project.read("processed_data/events.csv") == "id,late\n1,\n3,1\n")
+        let rejects = try project.records("raw_data/logs/p/R1.events.rejects.jsonl")
+        #expect(rejects.map { $0["line"] } == [2, 4])  // each once, though inference reads the file twice
+        #expect(manifest.stage("events")?.counts["rejected"] == 2)
+        #expect(manifest.stage("events")?.counts["records_in"] == 4)
+
+        try project.writePipeline("""
+            stages:
+              events:
+                sql: { from: raw_data/imports/events.jsonl, query: SELECT * FROM events }
+                out: processed_data/events.csv
+            """)
+        let failed = try await project.run()
+        #expect(failed.status == .failed)
+        #expect(failed.stage("events")?.error?.hasPrefix("raw_data/imports/events.jsonl: line 2: ") == true,
+                "\(failed.stage("events")?.error ?? "")")
+    }
+
+    @Test func configurationProblemsPointAtTheirKeys() throws {
+        let project = try Project()
+        try project.writePipeline("""
+            stages:
+              src:
+                import: { from: raw_data/imports/a.csv }
+                out: scraped_data/a.jsonl
+              q:
+                sql:
+                  from: [src, "raw_data/imports/*.csv", raw_data/imports/bad-name.csv]
+                  tables: { src: raw_data/imports/b.csv, "1x": raw_data/imports/c.csv }
+                  schema: { srcs: { id: integer }, src: { id: number } }
+                  qurey: SELECT 1
+                out: processed_data/q.csv
+            """)
+        let problems = try project.problems()
+        #expect(problems.contains("7:19: stages.q.sql.from.1: cannot name a table after 'raw_data/imports/*.csv'; give it a name under tables: { name: raw_data/imports/*.csv }"), "\(problems)")
+        #expect(problems.contains { $0 == "7:45: stages.q.sql.from.2: cannot name a table after 'raw_data/imports/bad-name.csv'; give it a name under tables: { name: raw_data/imports/bad-name.csv }" }, "\(problems)")
+        #expect(problems.contains("8:22: stages.q.sql.tables.src: two inputs load into a table named 'src'; name one under tables:"), "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("8:52: stages.q.sql.tables.1x: '1x' cannot be a table name") }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("9:23: stages.q.sql.schema.srcs: no input is loaded as table 'srcs'") }, "\(problems)")
+        #expect(problems.contains { $0 == "9:51: stages.q.sql.schema.src.id: expected one of integer, real, text, json, found 'number'" }, "\(problems)")
+        #expect(problems.contains { $0 == "7:7: stages.q.sql: missing required key 'query'" }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("10:7: stages.q.sql.qurey: unknown key 'qurey'") }, "\(problems)")
+    }
+
+    @Test(arguments: [
+        ("SELECT * FROM 'processed_data/a/*.csv' AS a JOIN 'shop:by_vendor' v ON 1",
+         "SELECT * FROM \"a\" AS a JOIN \"by_vendor\" v ON 1", ["a", "by_vendor"]),
+        ("select 'x/y.csv' AS s from 'raw/reviews.jsonl.gz' -- from 'z/q.csv'\nWHERE s = 'from'",
+         "select 'x/y.csv' AS s from \"reviews\" -- from 'z/q.csv'\nWHERE s = 'from'", ["reviews"]),
+        ("SELECT * FROM /* c */ 'd/x.csv', \"from\" JOIN 'e/x.csv' JOIN 'd/x.csv'",
+         "SELECT * FROM /* c */ \"x\", \"from\" JOIN \"x_2\" JOIN \"x\"", ["x", "x_2"]),
+    ])
+    func lakeQueryRewritesQuotedDatasets(sql: String, rewritten: String, tables: [String]) {
+        let query = LakeQuery(sql)
+        #expect(query.sql == rewritten)
+        #expect(query.datasets.map(\.table) == tables)
+    }
+}
