@@ -207,7 +207,7 @@ public struct RobotsPolicy: Sendable, Equatable {
         while i < bytes.count {
             var byte = bytes[i]
             var escaped = false
-            if byte == UInt8(ascii: "%"), i + 2 < bytes.count, let high = hexValue(bytes[i + 1]), let low = hexValue(bytes[i + 2]) {
+            if byte == UInt8(ascii: "%"), i + 2 < bytes.count, let high = PercentEncoding.hexValue(bytes[i + 1]), let low = PercentEncoding.hexValue(bytes[i + 2]) {
                 byte = high << 4 | low
                 escaped = true
                 i += 2
@@ -230,14 +230,6 @@ public struct RobotsPolicy: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 
     /// `*` matches any run of bytes; a final `$` anchors the end; otherwise a prefix match.
     static func matches(pattern: [UInt8], path: [UInt8]) -> Bool {

@@ -231,7 +231,8 @@ enum PercentEncoding {
         byte <= 0x20 || byte >= 0x7F || Array("\"<>\\^`{|}".utf8).contains(byte)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// The value of one hex digit, for percent-decoding (robots.txt paths use it too).
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
