@@ -1,57 +1,31 @@
 /// SHA-1 (FIPS 180-4), streaming. Only for WARC digests, where `sha1:` + Base32 is what every
 /// WARC tool (warcio, wget, Heritrix, pywb CDX indexes) writes and checks; not for security.
 public struct SHA1: Sendable {
-    private var h: (UInt32, UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
-    private var pending: [UInt8] = []
-    private var length: UInt64 = 0
+    private typealias State = (UInt32, UInt32, UInt32, UInt32, UInt32)
+    private var h: State = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
+    private var blocks = HashBlocks()
 
-    public init() { pending.reserveCapacity(64) }
+    public init() {}
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count > 0 else { return }
-        length &+= UInt64(bytes.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, bytes.count)
-            pending.append(contentsOf: bytes[0..<take])
-            offset = take
-            if pending.count == 64 {
-                pending.withUnsafeBytes { compress($0.baseAddress!) }
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        while bytes.count - offset >= 64 {
-            compress(bytes.baseAddress! + offset)
-            offset += 64
-        }
-        if offset < bytes.count { pending.append(contentsOf: bytes[offset...]) }
+        var h = self.h
+        blocks.absorb(bytes) { Self.compress(&h, $0) }
+        self.h = h
     }
 
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     /// The digest as 20 bytes.
     public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        tail.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count { compress(raw.baseAddress! + offset); offset += 64 }
-        }
-        pending.removeAll()
-        var out: [UInt8] = []
-        for word in [h.0, h.1, h.2, h.3, h.4] {
-            out.append(UInt8(word >> 24)); out.append(UInt8((word >> 16) & 0xff))
-            out.append(UInt8((word >> 8) & 0xff)); out.append(UInt8(word & 0xff))
-        }
-        return out
+        var h = self.h
+        blocks.finish { Self.compress(&h, $0) }
+        self.h = h
+        return HashBlocks.bigEndianBytes([h.0, h.1, h.2, h.3, h.4])
     }
 
-    @inline(__always) private func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
+    @inline(__always) private static func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
+    private static func compress(_ h: inout State, _ block: UnsafeRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 80) { w in
             for i in 0..<16 {
                 let p = block + i * 4
