@@ -22,6 +22,10 @@ public struct RecordFileType: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { format.rawValue + (gzip ? ".gz" : "") }
+
+    static func unknown(_ path: String) -> LakeError {
+        LakeError(.unsupportedFormat, "unknown record format (expected .jsonl, .ndjson or .csv, optionally .gz)", path: path)
+    }
 }
 
 /// What a reader does with a line it cannot parse.
@@ -80,8 +84,7 @@ public final class RecordReader {
                 inferTypes: Bool = false, onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
         self.displayPath = displayPath ?? path
         guard let type = type ?? RecordFileType(path: path) else {
-            throw LakeError(.unsupportedFormat, "unknown record format (expected .jsonl, .ndjson or .csv, optionally .gz)",
-                            path: displayPath ?? path)
+            throw RecordFileType.unknown(displayPath ?? path)
         }
         self.type = type
         self.policy = policy
@@ -109,9 +112,15 @@ public final class RecordReader {
 
     /// The next record, or nil at the end.
     public func next() throws -> JSONObject? {
+        try applyingPolicy { try lines != nil ? nextJSON() : nextCSV() }
+    }
+
+    /// Reads until a record comes back or the input ends; a malformed record throws (`fail`) or
+    /// goes to `onReject` and reading goes on (`skip`).
+    private func applyingPolicy<T>(_ read: () throws -> T?) throws -> T? {
         while true {
             do {
-                let record = try lines != nil ? nextJSON() : nextCSV()
+                let record = try read()
                 if record != nil { recordCount += 1 }
                 return record
             } catch let rejected as RejectedRecord {
@@ -130,21 +139,13 @@ public final class RecordReader {
     /// Use one projection per reader.
     public func next(projecting projection: FieldProjection, into values: inout [JSONValue]) throws -> Bool {
         if values.count != projection.keys.count { values = Array(repeating: .null, count: projection.keys.count) }
-        while true {
-            do {
-                let found = try values.withUnsafeMutableBufferPointer { buffer in
-                    try lines != nil ? nextProjectedJSON(projection, buffer) : nextProjectedCSV(projection, buffer)
-                }
-                if found { recordCount += 1 }
-                return found
-            } catch let rejected as RejectedRecord {
-                rejectedCount += 1
-                if policy == .fail {
-                    throw LakeError(.malformedRecord, "line \(rejected.line): \(rejected.reason)", path: displayPath)
-                }
-                try onReject(rejected)
+        let found = try applyingPolicy { () -> Bool? in
+            let found = try values.withUnsafeMutableBufferPointer { buffer in
+                try lines != nil ? nextProjectedJSON(projection, buffer) : nextProjectedCSV(projection, buffer)
             }
+            return found ? true : nil
         }
+        return found != nil
     }
 
     private enum ProjectedLine { case record, blank, rejected(RejectedRecord) }
@@ -289,7 +290,6 @@ public final class RecordWriter {
     public let type: RecordFileType
     private let file: AtomicFile
     private let sink: ByteSink
-    private let gzip: GzipWriter?
     private var csvColumns: [String]?
     private var line: [UInt8] = []
     public private(set) var recordCount = 0
@@ -297,20 +297,12 @@ public final class RecordWriter {
     /// - Parameter columns: the CSV header; required for CSV, ignored for JSONL.
     public init(path: String, type: RecordFileType? = nil, columns: [String]? = nil, gzipLevel: Int32 = 6) throws {
         guard let type = type ?? RecordFileType(path: path) else {
-            throw LakeError(.unsupportedFormat, "unknown record format (expected .jsonl, .ndjson or .csv, optionally .gz)",
-                            path: path)
+            throw RecordFileType.unknown(path)
         }
         self.path = path
         self.type = type
         file = try AtomicFile(path: path)
-        if type.gzip {
-            let g = try GzipWriter(file.output, level: gzipLevel, label: path)
-            gzip = g
-            sink = g
-        } else {
-            gzip = nil
-            sink = file.output
-        }
+        sink = type.gzip ? try GzipWriter(file.output, level: gzipLevel, label: path) : file.output
         if type.format == .csv {
             guard let columns else { preconditionFailure("a CSV RecordWriter needs its columns") }
             csvColumns = columns
