@@ -27,16 +27,17 @@ let package = Package(
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
         .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
+        .target(name: "LLM", dependencies: ["Transport", "Lake"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "Store", "HTML", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -60,6 +61,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Bounded retries with exponential backoff and jitter, shared by the Scoup client and the fetch stage.
+/// Bounded retries with exponential backoff and jitter, shared by every client over this module
+/// (the Scoup client, the fetch stage, LLM providers, notifications).
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included.
     public var maxAttempts: Int
@@ -59,14 +60,14 @@ public enum RetryAfter {
 }
 
 /// At most `limit` holders at once; the others wait in arrival order.
-actor ConcurrencyLimit {
+public actor ConcurrencyLimit {
     private let limit: Int
     private var active = 0
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    init(_ limit: Int) { self.limit = max(1, limit) }
+    public init(_ limit: Int) { self.limit = max(1, limit) }
 
-    func acquire() async {
+    public func acquire() async {
         if active < limit {
             active += 1
             return
@@ -75,7 +76,7 @@ actor ConcurrencyLimit {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    func release() {
+    public func release() {
         if waiters.isEmpty {
             active -= 1
         } else {
