@@ -87,27 +87,37 @@ public struct StoreRestorer {
         try file.commit()
     }
 
-    /// Runs the dump's statements one at a time, as the sqlite3 shell does.
+    /// Runs the dump's statements one at a time, as the sqlite3 shell does; decompression runs
+    /// ahead on another thread, as `zcat` does in `zcat | sqlite3`.
     private func replaySQL(_ dumpPath: String, into path: String) throws {
         let database = try Database(path: path, mode: .readWriteCreate, wal: false)
         // A private file until it is checked and swapped in: no journal, no fsync per commit, a
-        // larger page cache for index building. `swap` fsyncs the finished file.
+        // larger page cache for index building. The swap fsyncs the finished file.
         try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536")
-        let lines = LineReader(try GzipReader(try FileInput(path: dumpPath), label: dumpPath))
-        var pending: [UInt8] = []
+        let lines = LineReader(ReadAheadSource(try GzipReader(try FileInput(path: dumpPath), label: dumpPath)))
+        var pending: [UInt8] = []  // the statement so far, NUL-terminated
         var sawCommit = false
-        while let line = try lines.nextLine() {
-            if !pending.isEmpty { pending.append(0x0A) }
+        let commit = Array("COMMIT;".utf8)
+        while try lines.withNextLine({ line in
+            // The previous line's NUL becomes the line break between the two.
+            if pending.isEmpty { pending.reserveCapacity(4096) } else { pending[pending.count - 1] = 0x0A }
             pending.append(contentsOf: line)
+            pending.append(0)
             // Only a line ending in ';' can end a statement; sqlite3_complete decides whether it does.
-            guard line.last == UInt8(ascii: ";") else { continue }
-            let statement = String(decoding: pending, as: UTF8.self)
-            guard Database.isComplete(statement) else { continue }
-            try database.execute(statement)
-            if statement == "COMMIT;" { sawCommit = true }
+            guard line.last == UInt8(ascii: ";") else { return }
+            let ran = try pending.withUnsafeBufferPointer { buffer in
+                try buffer.withMemoryRebound(to: CChar.self) { text -> Bool in
+                    guard Database.isComplete(cString: text.baseAddress!) else { return false }
+                    try database.execute(cString: text.baseAddress!)
+                    return true
+                }
+            }
+            guard ran else { return }
+            if pending.count == commit.count + 1 && pending.starts(with: commit) { sawCommit = true }
             pending.removeAll(keepingCapacity: true)
-        }
-        guard sawCommit, pending.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
+        }) != nil {}
+        let rest = pending.dropLast()
+        guard sawCommit, rest.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
             throw StoreError(.restore, "the SQL dump ends before its COMMIT: it is truncated", path: dumpPath)
         }
     }
