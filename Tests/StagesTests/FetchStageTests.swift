@@ -136,7 +136,7 @@ import Testing
             // The manifest's details.
             let crawl = try #require(stage.details?.objectValue?["crawl"]?.objectValue)
             #expect(crawl["pages_fetched"] == .int(7))
-            #expect(crawl["pages_failed"] == .int(3))
+            #expect(crawl["pages_failed"] == .int(2))  // /gone (404) and /huge (too large)
             #expect(crawl["robots_disallowed"] == .int(1))
             #expect(crawl["statuses"] == .object(JSONObject([("200", .int(7)), ("404", .int(1))])))
             #expect(crawl["via"]?.stringValue == "direct")
