@@ -1,6 +1,8 @@
 import Crawl
 import Foundation
+import TestSupport
 import Testing
+import Transport
 
 @Suite struct PolitenessTests {
     static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -69,5 +71,41 @@ import Testing
             maxActive = max(maxActive, active)
         }
         func leave() { active -= 1 }
+    }
+}
+
+/// robots.txt through the cache: once per origin, 5xx retried with backoff, then "disallow all".
+@Suite struct RobotsCacheTests {
+    @Test func serverErrorsAreRetriedThenTheFileIsUsed() async throws {
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, hit in hit < 3 ? .text("busy", status: 503) : .text("User-agent: *\nDisallow: /x\n") }
+        }) { base, site in
+            let cache = RobotsCache(client: HTTPClient(), userAgent: "TestBot", retry: RetryPolicy(maxAttempts: 4, initialDelay: 0.05))
+            let policy = await cache.policy(for: base + "/a", gate: HostGate(concurrency: 1, delay: 0))
+            #expect(policy?.source == .parsed)
+            #expect(policy?.isAllowed(base + "/x", userAgent: "TestBot") == false)
+            // Asked once more for another page of the origin: cached, no request.
+            _ = await cache.policy(for: base + "/b", gate: nil)
+            #expect(await site.paths == ["/robots.txt", "/robots.txt", "/robots.txt"])
+            let times = await site.requests.map(\.at)
+            #expect(times[1] - times[0] >= 0.025 && times[2] - times[1] >= 0.05)
+        }
+    }
+
+    @Test func persistentServerErrorDisallowsTheHost() async throws {
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("down", status: 500) }
+        }) { base, site in
+            let cache = RobotsCache(client: HTTPClient(), userAgent: "TestBot", retry: RetryPolicy(maxAttempts: 2, initialDelay: 0.01))
+            let policy = await cache.policy(for: base + "/a", gate: nil)
+            #expect(policy?.shouldBackOff == true)
+            #expect(policy?.isAllowed(base + "/a", userAgent: "TestBot") == false)
+            #expect(await site.paths.count == 2)
+        }
+    }
+
+    @Test func fileURLsHaveNoRobotsTxt() async {
+        let cache = RobotsCache(client: HTTPClient(), userAgent: "TestBot")
+        #expect(await cache.policy(for: "file:///tmp/site/index.html", gate: nil) == nil)
     }
 }

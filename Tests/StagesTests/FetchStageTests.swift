@@ -162,6 +162,26 @@ import Testing
         #expect(texts[0].count > 10)
     }
 
+    @Test(arguments: [("per_host: { concurrency: 1, delay: 0s }", 1), ("per_host: { concurrency: 2, delay: 0s }", 2),
+                      ("politeness: off", 3)])
+    func concurrencyLimits(config: String, expected: Int) async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("", status: 404) }
+            await site.page("/", Self.page("Home", links: (1...8).map { ("product", "/p/\($0)") }))
+            for i in 1...8 {
+                await site.route("/p/\(i)") { _, _ in ScriptedSite.Response(status: 200, headers: ["Content-Type": "text/html"],
+                                                                         body: Array(Self.page("P").utf8), delay: 0.15) }
+            }
+        }) { base, site in
+            try project.writePipeline(Self.pipeline("seeds: [\(base)/]\nfollow: a.product\nallow_private_addresses: true\n"
+                                                    + "concurrency: 3\n" + config))
+            let manifest = try await project.run()
+            #expect(manifest.stage("crawl")?.status == .ran)
+            #expect(await site.maxInFlight == expected)
+        }
+    }
+
     @Test func conditionalRequestsAndTheRefreshWindow() async throws {
         let project = try Project()
         try await ScriptedSite.with({ site in

@@ -50,6 +50,9 @@ public actor ScriptedSite {
     private var routes: [String: Handler] = [:]
     private var hits: [String: Int] = [:]
     public private(set) var requests: [Request] = []
+    /// The most requests the site was answering at once.
+    public private(set) var maxInFlight = 0
+    private var inFlight = 0
     private let started = ContinuousClock.now
     /// Called on every request before it is answered (to interrupt a crawl midway, say).
     private var observer: (@Sendable (Request) async -> Void)?
@@ -73,7 +76,10 @@ public actor ScriptedSite {
         hits[request.path, default: 0] += 1
         if let observer { await observer(recorded) }
         let response = routes[request.path]?(recorded, hits[request.path]!) ?? .text("not found", status: 404)
+        inFlight += 1
+        maxInFlight = max(maxInFlight, inFlight)
         if response.delay > 0 { try? await Task.sleep(for: .milliseconds(Int64(response.delay * 1000))) }
+        inFlight -= 1
         var all: [HTTPHeader: String] = [:]
         for (name, value) in response.headers { all[HTTPHeader(name)] = value }
         return FlyingFox.HTTPResponse(statusCode: HTTPStatusCode(response.status, phrase: "Status"), headers: HTTPHeaders(all),
