@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )
