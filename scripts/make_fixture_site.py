@@ -11,11 +11,26 @@ as an object, an array, an @graph, with offers as a list, plus a malformed JSON-
 
     scripts/make_fixture_site.py OUT_DIR [--count N] [--pad BYTES] [--seed S]
 
+    scripts/make_fixture_site.py OUT_DIR [--per-page N] [--base-url URL]
+
 writes OUT_DIR/site/products/pNNNN.html, OUT_DIR/truth.jsonl (one product per line, in page
 order), OUT_DIR/reviews_truth.jsonl (one review per line) and OUT_DIR/headers.jsonl (the
 Content-Type an HTTP server would send for each page, some carrying the charset).
+
+For crawling it also writes, around the product pages (which do not change):
+  site/index.html              links the first listing page (a.next)
+  site/list/page-N.html        --per-page products each: a.product and a.reviews links, a.prev / a.next
+  site/reviews/pNNNN.html      each product's reviews (the .review blocks of its page), a.product-link back
+  site/robots.txt              User-agent: *, Disallow: /cart/, a Sitemap: line
+  site/sitemap.xml             a sitemap index of sitemaps/list.xml and sitemaps/products.xml.gz
+  OUT_DIR/crawl_truth.txt      every page a crawl from index.html with follow "a.next, a.product, a.reviews"
+                               reaches, as a site-relative path, in breadth-first discovery order
+Links between pages are relative (../products/p0001.html), so the site crawls the same over file://
+and over any HTTP server rooted at site/; the sitemaps and robots.txt carry absolute URLs under
+--base-url (default https://shop.example). Everything is deterministic: same options, same bytes.
 """
 import argparse
+import gzip
 import html
 import json
 import os
@@ -207,15 +222,106 @@ def make_page(i, rng, pad):
     return page.encode(encoding), truth, review_truth, content_type
 
 
+def page_shell(title, body):
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)} | Fixture Shop</title>\n</head>\n<body>\n{body}</body></html>\n")
+
+
+def listing_page(n, pages, entries):
+    """Listing page n (1-based) of pages: (index, name) entries, with prev/next pagination."""
+    items = "".join(
+        f'<li class="item"><a class="product" href="../products/p{i:04d}.html">{html.escape(name)}</a> '
+        f'<a class="reviews" href="../reviews/p{i:04d}.html">reviews</a></li>\n' for i, name in entries)
+    nav = ""
+    if n > 1:
+        nav += f'<a class="prev" href="page-{n - 1}.html">previous</a> '
+    if n < pages:
+        nav += f'<a class="next" href="page-{n + 1}.html">next</a>'
+    body = (f'<h1>Products, page {n} of {pages}</h1>\n<ul class="listing">\n{items}</ul>\n'
+            f'<nav class="pagination">{nav}</nav>\n<p><a class="cart" href="../cart/view.html">cart</a></p>\n')
+    return page_shell(f"Products page {n}", body)
+
+
+def reviews_page(i, name, reviews):
+    esc = html.escape
+    blocks = "".join(
+        f'<div class="review"><span class="author">{esc(r["author"])}</span>'
+        f'<span class="stars">{r["stars"]} stars</span><p class="body">{esc(r["body"])}</p>'
+        f'<time datetime="{r["date"]}">{r["date"]}</time></div>\n' for r in reviews)
+    if not reviews:
+        blocks = '<p class="empty">No reviews yet.</p>\n'
+    body = (f'<h1 class="reviews-title">Reviews of {esc(name)}</h1>\n'
+            f'<p><a class="product-link" href="../products/p{i:04d}.html">{esc(name)}</a></p>\n'
+            f'<div class="reviews">\n{blocks}</div>\n')
+    return page_shell(f"Reviews of {name}", body)
+
+
+def urlset(urls):
+    entries = "".join(f"  <url><loc>{html.escape(u)}</loc></url>\n" for u in urls)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + entries + "</urlset>\n")
+
+
+def write_crawl_pages(site, products, per_page, base_url):
+    """Listing, review, index pages, robots.txt and sitemaps; returns the crawl's discovery order."""
+    base = base_url.rstrip("/")
+    pages = max(1, (len(products) + per_page - 1) // per_page)
+    os.makedirs(os.path.join(site, "list"), exist_ok=True)
+    os.makedirs(os.path.join(site, "reviews"), exist_ok=True)
+    os.makedirs(os.path.join(site, "sitemaps"), exist_ok=True)
+    order = ["index.html"]
+    with open(os.path.join(site, "index.html"), "w", encoding="utf-8") as f:
+        f.write(page_shell("Fixture Shop", '<h1>Fixture Shop</h1>\n<p><a class="next" href="list/page-1.html">'
+                                           'all products</a></p>\n'))
+    for n in range(1, pages + 1):
+        entries = [(i, products[i][0]) for i in range((n - 1) * per_page, min(n * per_page, len(products)))]
+        with open(os.path.join(site, "list", f"page-{n}.html"), "w", encoding="utf-8") as f:
+            f.write(listing_page(n, pages, entries))
+    # Breadth-first from index.html: each listing page is found on the one before it, its products
+    # and review pages on it (document order: product, reviews, ..., then next).
+    order.append("list/page-1.html")
+    for n in range(1, pages + 1):
+        for i in range((n - 1) * per_page, min(n * per_page, len(products))):
+            order += [f"products/p{i:04d}.html", f"reviews/p{i:04d}.html"]
+        if n < pages:
+            order.append(f"list/page-{n + 1}.html")
+    for i, (name, reviews) in enumerate(products):
+        with open(os.path.join(site, "reviews", f"p{i:04d}.html"), "w", encoding="utf-8") as f:
+            f.write(reviews_page(i, name, reviews))
+    with open(os.path.join(site, "robots.txt"), "w", encoding="utf-8") as f:
+        f.write(f"User-agent: *\nDisallow: /cart/\nAllow: /\n\nSitemap: {base}/sitemap.xml\n")
+    with open(os.path.join(site, "sitemaps", "list.xml"), "w", encoding="utf-8") as f:
+        f.write(urlset([f"{base}/index.html"] + [f"{base}/list/page-{n}.html" for n in range(1, pages + 1)]))
+    product_urls = []
+    for i in range(len(products)):
+        product_urls += [f"{base}/products/p{i:04d}.html", f"{base}/reviews/p{i:04d}.html"]
+    # mtime=0 and no file name in the header: the same bytes on every run.
+    with open(os.path.join(site, "sitemaps", "products.xml.gz"), "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as f:
+        f.write(urlset(product_urls).encode("utf-8"))
+    with open(os.path.join(site, "sitemap.xml"), "w", encoding="utf-8") as f:
+        f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+                f"  <sitemap><loc>{base}/sitemaps/list.xml</loc></sitemap>\n"
+                f"  <sitemap><loc>{base}/sitemaps/products.xml.gz</loc></sitemap>\n"
+                "</sitemapindex>\n")
+    return order
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out")
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--pad", type=int, default=0, help="bytes of description filler per page")
     parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--per-page", type=int, default=10, help="products per listing page")
+    parser.add_argument("--base-url", default=HOST, help="absolute URL of site/ in sitemaps and robots.txt")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    if args.per_page < 1:
+        parser.error("--per-page must be at least 1")
     folder = os.path.join(args.out, "site", "products")
+    products = []
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(args.out, "truth.jsonl"), "w", encoding="utf-8") as truth_file, \
             open(os.path.join(args.out, "reviews_truth.jsonl"), "w", encoding="utf-8") as reviews_file, \
@@ -225,9 +331,13 @@ def main():
             with open(os.path.join(folder, f"p{i:04d}.html"), "wb") as f:
                 f.write(page)
             truth_file.write(json.dumps(truth, ensure_ascii=False, sort_keys=False) + "\n")
+            products.append((truth["name"], reviews))
             for r in reviews:
                 reviews_file.write(json.dumps(r, ensure_ascii=False) + "\n")
             headers_file.write(json.dumps({"url": truth["url"], "content_type": content_type}) + "\n")
+    order = write_crawl_pages(os.path.join(args.out, "site"), products, args.per_page, args.base_url)
+    with open(os.path.join(args.out, "crawl_truth.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(path + "\n" for path in order))
 
 
 if __name__ == "__main__":
