@@ -26,7 +26,7 @@ let package = Package(
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
-        .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
+        .target(name: "Crawl", dependencies: ["Transport", "Lake", "HTML"]),
         .target(name: "LLM", dependencies: ["Transport", "Lake"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
@@ -57,10 +57,14 @@ let package = Package(
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "TestSupport",
+                                                       .product(name: "FlyingFox", package: "FlyingFox"),
+                                                       .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        // Loopback servers and the fake Scoup, shared by the crawl and stage tests.
+        .target(name: "TestSupport", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
+        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
     ],

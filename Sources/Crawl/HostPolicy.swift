@@ -1,4 +1,5 @@
 import Foundation
+import HTML
 
 /// Which URLs a crawl may follow: scheme, host scope, include/exclude patterns, and never an
 /// internal address (loopback, private, link-local, cloud metadata) unless explicitly allowed.
@@ -51,7 +52,8 @@ public struct HostPolicy: Sendable {
 
     /// Decides for an absolute URL; patterns are matched against the URL as given, so pass normalised URLs.
     public func decide(_ url: String) -> Decision {
-        guard let parsed = ParsedURL(url), let scheme = parsed.scheme?.lowercased() else { return .invalidURL }
+        let parsed = URLReference(url)
+        guard let scheme = parsed.scheme?.lowercased() else { return .invalidURL }
         guard allowedSchemes.contains(scheme) else { return .scheme(scheme) }
         guard let host = Self.host(of: url) else { return .invalidURL }
         if !allowInternalAddresses, let kind = AddressClass.of(host: host), kind != .public {
@@ -77,7 +79,7 @@ public struct HostPolicy: Sendable {
     /// The lower-cased host of an absolute URL without port, userinfo, brackets or a trailing dot;
     /// the key for per-host politeness and robots.txt.
     public static func host(of url: String) -> String? {
-        guard let parsed = ParsedURL(url), let authority = parsed.authority else { return nil }
+        guard let authority = URLReference(url).authority else { return nil }
         let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
         var (host, _) = URLNormalizer.splitHostPort(hostPort)
         host = PercentEncoding.normalize(host).lowercased()

@@ -1,4 +1,5 @@
 import Foundation
+import HTML
 import Transport
 
 /// A site's robots.txt rules, parsed per RFC 9309, and what to do when it could not be fetched.
@@ -164,7 +165,8 @@ public struct RobotsPolicy: Sendable, Equatable {
 
     /// `http://host:port/robots.txt` for any URL on that origin, or nil when it is not http(s).
     public static func robotsURL(for url: String) -> String? {
-        guard let parsed = ParsedURL(url), let scheme = parsed.scheme?.lowercased(),
+        let parsed = URLReference(url)
+        guard let scheme = parsed.scheme?.lowercased(),
               scheme == "http" || scheme == "https", let authority = parsed.authority, !authority.isEmpty else { return nil }
         let host = authority.split(separator: "@", omittingEmptySubsequences: false).last.map(String.init) ?? authority
         return "\(scheme)://\(host.lowercased())/robots.txt"
@@ -181,7 +183,8 @@ public struct RobotsPolicy: Sendable, Equatable {
     }
 
     static func pathAndQuery(of url: String) -> String {
-        guard let parsed = ParsedURL(url), parsed.scheme != nil else {
+        let parsed = URLReference(url)
+        guard parsed.scheme != nil else {
             // Already a path: drop a fragment.
             return String(url.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         }

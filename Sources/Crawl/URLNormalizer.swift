@@ -1,4 +1,5 @@
 import Foundation
+import HTML
 
 /// Canonical forms of URLs, so that one page is fetched once however it was linked.
 ///
@@ -25,28 +26,30 @@ public struct URLNormalizer: Sendable {
 
     /// The canonical form of an absolute URL, or nil when `url` is not absolute.
     public func normalize(_ url: String) -> String? {
-        guard let parsed = ParsedURL(Self.clean(url)), let scheme = parsed.scheme else { return nil }
+        let parsed = URLReference(Self.clean(url))
+        guard let scheme = parsed.scheme else { return nil }
         return normalized(parsed, scheme: scheme)
     }
 
     /// Resolves `reference` (an href, possibly relative) against the absolute `base` (RFC 3986 §5.2)
     /// and normalises the result; nil when `base` is not absolute.
     public func resolve(_ reference: String, against base: String) -> String? {
-        guard let baseURL = ParsedURL(Self.clean(base)), baseURL.scheme != nil,
-              let ref = ParsedURL(Self.clean(reference)) else { return nil }
+        let baseURL = URLReference(Self.clean(base))
+        guard baseURL.scheme != nil else { return nil }
+        let ref = URLReference(Self.clean(reference))
         let target = ref.resolved(against: baseURL)
         guard let scheme = target.scheme else { return nil }
         return normalized(target, scheme: scheme)
     }
 
-    private func normalized(_ url: ParsedURL, scheme rawScheme: String) -> String {
+    private func normalized(_ url: URLReference, scheme rawScheme: String) -> String {
         let scheme = rawScheme.lowercased()
         var out = scheme + ":"
         if let authority = url.authority {
             out += "//" + Self.normalizeAuthority(authority, scheme: scheme)
         }
         var path = PercentEncoding.normalize(url.path)
-        if url.authority != nil || path.hasPrefix("/") { path = ParsedURL.removeDotSegments(path) }
+        if url.authority != nil || path.hasPrefix("/") { path = URLReference.removeDotSegments(path) }
         if path.isEmpty && url.authority != nil && (scheme == "http" || scheme == "https") { path = "/" }
         out += path
         if let query = url.query, let normalizedQuery = normalizeQuery(PercentEncoding.normalize(query)) {
@@ -115,102 +118,6 @@ public struct URLNormalizer: Sendable {
     private static func clean(_ url: String) -> String {
         let trimmed = url.trimmingCharacters(in: .whitespacesAndNewlines)
         return String(trimmed.unicodeScalars.filter { $0 != "\t" && $0 != "\n" && $0 != "\r" }.map(Character.init))
-    }
-}
-
-/// The five parts of RFC 3986 Appendix B; any string parses (a relative reference has no scheme).
-struct ParsedURL: Equatable {
-    var scheme: String?
-    var authority: String?
-    var path: String
-    var query: String?
-    var fragment: String?
-
-    init(scheme: String?, authority: String?, path: String, query: String?, fragment: String?) {
-        (self.scheme, self.authority, self.path, self.query, self.fragment) = (scheme, authority, path, query, fragment)
-    }
-
-    init?(_ string: String) {
-        var rest = Substring(string)
-        if let hash = rest.firstIndex(of: "#") {
-            fragment = String(rest[rest.index(after: hash)...])
-            rest = rest[..<hash]
-        }
-        if let mark = rest.firstIndex(of: "?") {
-            query = String(rest[rest.index(after: mark)...])
-            rest = rest[..<mark]
-        }
-        if let colon = rest.firstIndex(of: ":") {
-            let candidate = rest[..<colon]
-            if let first = candidate.first, first.isASCII, first.isLetter,
-               !candidate.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".")) }) {
-                scheme = String(candidate)
-                rest = rest[rest.index(after: colon)...]
-            }
-        }
-        if rest.hasPrefix("//") {
-            rest = rest.dropFirst(2)
-            let end = rest.firstIndex(of: "/") ?? rest.endIndex
-            authority = String(rest[..<end])
-            rest = rest[end...]
-        }
-        path = String(rest)
-    }
-
-    /// RFC 3986 §5.2.2, strict (a reference with a scheme is taken as is).
-    func resolved(against base: ParsedURL) -> ParsedURL {
-        if let scheme {
-            return ParsedURL(scheme: scheme, authority: authority, path: Self.removeDotSegments(path), query: query, fragment: fragment)
-        }
-        if let authority {
-            return ParsedURL(scheme: base.scheme, authority: authority, path: Self.removeDotSegments(path), query: query,
-                             fragment: fragment)
-        }
-        if path.isEmpty {
-            return ParsedURL(scheme: base.scheme, authority: base.authority, path: base.path, query: query ?? base.query,
-                             fragment: fragment)
-        }
-        let merged: String
-        if path.hasPrefix("/") {
-            merged = path
-        } else if base.authority != nil && base.path.isEmpty {
-            merged = "/" + path
-        } else if let slash = base.path.lastIndex(of: "/") {
-            merged = String(base.path[...slash]) + path
-        } else {
-            merged = path
-        }
-        return ParsedURL(scheme: base.scheme, authority: base.authority, path: Self.removeDotSegments(merged), query: query,
-                         fragment: fragment)
-    }
-
-    /// RFC 3986 §5.2.4.
-    static func removeDotSegments(_ path: String) -> String {
-        var input = Substring(path)
-        var output: [Substring] = []
-        while !input.isEmpty {
-            if input.hasPrefix("../") {
-                input = input.dropFirst(3)
-            } else if input.hasPrefix("./") || input.hasPrefix("/./") {
-                input = input.dropFirst(2)
-            } else if input == "/." {
-                input = "/"
-            } else if input.hasPrefix("/../") {
-                input = input.dropFirst(3)
-                if !output.isEmpty { output.removeLast() }
-            } else if input == "/.." {
-                input = "/"
-                if !output.isEmpty { output.removeLast() }
-            } else if input == "." || input == ".." {
-                input = ""
-            } else {
-                let start = input.hasPrefix("/") ? input.index(after: input.startIndex) : input.startIndex
-                let end = input[start...].firstIndex(of: "/") ?? input.endIndex
-                output.append(input[..<end])
-                input = input[end...]
-            }
-        }
-        return output.joined()
     }
 }
 

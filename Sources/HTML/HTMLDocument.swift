@@ -121,15 +121,26 @@ public final class HTMLDocument {
 
     /// The links a crawler follows: absolute `href`s of the `<a>`/`<area>` elements `selector`
     /// matches (every link when nil), in document order, without repeats or fragments; only
-    /// http(s) links (no `mailto:`, `javascript:`, `tel:`…), and none marked `rel=nofollow`
-    /// unless `followNofollow`.
-    public func links(_ selector: String? = nil, followNofollow: Bool = false) throws(HTMLError) -> [String] {
+    /// http(s) links (no `mailto:`, `javascript:`, `tel:`…; `schemes` widens that, e.g. to `file`
+    /// for a saved site), and none marked `rel=nofollow` unless `followNofollow`.
+    public func links(_ selector: String? = nil, followNofollow: Bool = false,
+                      schemes: Set<String> = ["http", "https"]) throws(HTMLError) -> [String] {
         let nodes: [HTMLNode]
         if let selector {
             nodes = try evaluate(CSSSelector(selector).xpath).nodes
         } else {
             nodes = elements(named: ["a", "area"])
         }
+        return links(of: nodes, followNofollow: followNofollow, schemes: schemes)
+    }
+
+    /// `links` for the nodes an XPath expression selects (elements with an `href`).
+    public func links(xpath expression: XPathExpression, followNofollow: Bool = false,
+                      schemes: Set<String> = ["http", "https"]) throws(HTMLError) -> [String] {
+        links(of: try evaluate(expression).nodes, followNofollow: followNofollow, schemes: schemes)
+    }
+
+    private func links(of nodes: [HTMLNode], followNofollow: Bool, schemes: Set<String>) -> [String] {
         var seen = Set<String>()
         var out: [String] = []
         for node in nodes where node.kind == .element {
@@ -140,8 +151,7 @@ public final class HTMLDocument {
             }
             guard var url = absoluteURL(href) else { continue }
             if let hash = url.firstIndex(of: "#") { url = String(url[..<hash]) }
-            let lower = url.lowercased()
-            guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else { continue }
+            guard let scheme = URLReference(url).scheme, schemes.contains(scheme) else { continue }
             if seen.insert(url).inserted { out.append(url) }
         }
         return out

@@ -6,115 +6,26 @@ import Foundation
 /// references with spaces or non-ASCII characters that pages are full of; here those are
 /// percent-encoded first.
 public enum URLResolver {
-    struct Parts {
-        var scheme: String?
-        var authority: String?
-        var path: String
-        var query: String?
-        var fragment: String?
-
-        init(_ text: String) {
-            var rest = Substring(text)
-            if let hash = rest.firstIndex(of: "#") {
-                fragment = String(rest[rest.index(after: hash)...])
-                rest = rest[..<hash]
-            }
-            if let q = rest.firstIndex(of: "?") {
-                query = String(rest[rest.index(after: q)...])
-                rest = rest[..<q]
-            }
-            if let colon = rest.firstIndex(of: ":"), colon != rest.startIndex {
-                let candidate = rest[..<colon]
-                if candidate.first!.isASCII && candidate.first!.isLetter
-                    && candidate.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }) {
-                    scheme = candidate.lowercased()
-                    rest = rest[rest.index(after: colon)...]
-                }
-            }
-            if rest.hasPrefix("//") {
-                let afterSlashes = rest.dropFirst(2)
-                let end = afterSlashes.firstIndex(of: "/") ?? afterSlashes.endIndex
-                authority = String(afterSlashes[..<end])
-                rest = afterSlashes[end...]
-            }
-            path = String(rest)
-        }
-
-        var text: String {
-            var out = ""
-            if let scheme { out += scheme + ":" }
-            if let authority { out += "//" + authority }
-            out += path
-            if let query { out += "?" + query }
-            if let fragment { out += "#" + fragment }
-            return out
-        }
-    }
-
     /// `reference` resolved against `base`; nil when the result would not be absolute.
+    /// Scheme and host are lower-cased and a default port dropped, so that equal URLs compare equal.
     public static func resolve(_ reference: String, against base: String?) -> String? {
-        let ref = Parts(encode(reference.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let ref = URLReference(encode(reference.trimmingCharacters(in: .whitespacesAndNewlines)))
+        var target: URLReference
         if ref.scheme != nil {
-            var target = ref
-            target.path = removeDotSegments(ref.path)
-            return normalizeHost(target).text
-        }
-        guard let base else { return nil }
-        let baseParts = Parts(encode(base))
-        guard baseParts.scheme != nil else { return nil }
-        var target = Parts("")
-        target.scheme = baseParts.scheme
-        target.fragment = ref.fragment
-        if ref.authority != nil {
-            target.authority = ref.authority
-            target.path = removeDotSegments(ref.path)
-            target.query = ref.query
+            target = ref.resolved(against: ref)
         } else {
-            target.authority = baseParts.authority
-            if ref.path.isEmpty {
-                target.path = baseParts.path
-                target.query = ref.query ?? baseParts.query
-            } else {
-                if ref.path.hasPrefix("/") {
-                    target.path = removeDotSegments(ref.path)
-                } else {
-                    target.path = removeDotSegments(merge(base: baseParts, reference: ref.path))
-                }
-                target.query = ref.query
-            }
+            guard let base else { return nil }
+            let baseParts = URLReference(encode(base))
+            guard baseParts.scheme != nil else { return nil }
+            target = ref.resolved(against: baseParts)
         }
+        target.scheme = target.scheme?.lowercased()
         if target.authority != nil && target.path.isEmpty { target.path = "/" }
         return normalizeHost(target).text
     }
 
-    private static func merge(base: Parts, reference: String) -> String {
-        if base.authority != nil && base.path.isEmpty { return "/" + reference }
-        guard let slash = base.path.lastIndex(of: "/") else { return reference }
-        return String(base.path[...slash]) + reference
-    }
-
-    static func removeDotSegments(_ path: String) -> String {
-        guard path.contains(".") else { return path }
-        var output: [Substring] = []
-        let absolute = path.hasPrefix("/")
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        for (i, segment) in segments.enumerated() {
-            if i == 0 && absolute { continue }
-            let last = i == segments.count - 1
-            if segment == "." {
-                if last { output.append("") }
-            } else if segment == ".." {
-                if !output.isEmpty { output.removeLast() }
-                if last { output.append("") }
-            } else {
-                output.append(segment)
-            }
-        }
-        return (absolute ? "/" : "") + output.joined(separator: "/")
-    }
-
     /// Lowercases the host (not the user info) so that equal URLs compare equal.
-    private static func normalizeHost(_ parts: Parts) -> Parts {
+    private static func normalizeHost(_ parts: URLReference) -> URLReference {
         guard var authority = parts.authority else { return parts }
         var userinfo = ""
         if let at = authority.lastIndex(of: "@") {
@@ -153,5 +64,117 @@ public enum URLResolver {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// The five parts of an RFC 3986 URI reference (Appendix B); any string parses (a relative
+/// reference has no scheme). The one implementation of reference resolution (§5.2): the HTML
+/// module resolves links with it and the Crawl module's URL normaliser builds on it.
+public struct URLReference: Equatable, Sendable {
+    public var scheme: String?
+    public var authority: String?
+    public var path: String
+    public var query: String?
+    public var fragment: String?
+
+    public init(scheme: String?, authority: String?, path: String, query: String?, fragment: String?) {
+        (self.scheme, self.authority, self.path, self.query, self.fragment) = (scheme, authority, path, query, fragment)
+    }
+
+    /// Splits `string` as is: no trimming, no encoding, the scheme's case kept.
+    public init(_ string: String) {
+        var rest = Substring(string)
+        if let hash = rest.firstIndex(of: "#") {
+            fragment = String(rest[rest.index(after: hash)...])
+            rest = rest[..<hash]
+        }
+        if let mark = rest.firstIndex(of: "?") {
+            query = String(rest[rest.index(after: mark)...])
+            rest = rest[..<mark]
+        }
+        if let colon = rest.firstIndex(of: ":") {
+            let candidate = rest[..<colon]
+            if let first = candidate.first, first.isASCII, first.isLetter,
+               !candidate.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".")) }) {
+                scheme = String(candidate)
+                rest = rest[rest.index(after: colon)...]
+            }
+        }
+        if rest.hasPrefix("//") {
+            rest = rest.dropFirst(2)
+            let end = rest.firstIndex(of: "/") ?? rest.endIndex
+            authority = String(rest[..<end])
+            rest = rest[end...]
+        }
+        path = String(rest)
+    }
+
+    /// The reference written back out.
+    public var text: String {
+        var out = ""
+        if let scheme { out += scheme + ":" }
+        if let authority { out += "//" + authority }
+        out += path
+        if let query { out += "?" + query }
+        if let fragment { out += "#" + fragment }
+        return out
+    }
+
+    /// RFC 3986 §5.2.2, strict (a reference with a scheme is taken as is).
+    public func resolved(against base: URLReference) -> URLReference {
+        if let scheme {
+            return URLReference(scheme: scheme, authority: authority, path: Self.removeDotSegments(path), query: query,
+                                fragment: fragment)
+        }
+        if let authority {
+            return URLReference(scheme: base.scheme, authority: authority, path: Self.removeDotSegments(path), query: query,
+                                fragment: fragment)
+        }
+        if path.isEmpty {
+            return URLReference(scheme: base.scheme, authority: base.authority, path: base.path, query: query ?? base.query,
+                                fragment: fragment)
+        }
+        let merged: String
+        if path.hasPrefix("/") {
+            merged = path
+        } else if base.authority != nil && base.path.isEmpty {
+            merged = "/" + path
+        } else if let slash = base.path.lastIndex(of: "/") {
+            merged = String(base.path[...slash]) + path
+        } else {
+            merged = path
+        }
+        return URLReference(scheme: base.scheme, authority: base.authority, path: Self.removeDotSegments(merged), query: query,
+                            fragment: fragment)
+    }
+
+    /// RFC 3986 §5.2.4.
+    public static func removeDotSegments(_ path: String) -> String {
+        guard path.contains(".") else { return path }
+        var input = Substring(path)
+        var output: [Substring] = []
+        while !input.isEmpty {
+            if input.hasPrefix("../") {
+                input = input.dropFirst(3)
+            } else if input.hasPrefix("./") || input.hasPrefix("/./") {
+                input = input.dropFirst(2)
+            } else if input == "/." {
+                input = "/"
+            } else if input.hasPrefix("/../") {
+                input = input.dropFirst(3)
+                if !output.isEmpty { output.removeLast() }
+            } else if input == "/.." {
+                input = "/"
+                if !output.isEmpty { output.removeLast() }
+            } else if input == "." || input == ".." {
+                input = ""
+            } else {
+                let start = input.hasPrefix("/") ? input.index(after: input.startIndex) : input.startIndex
+                let end = input[start...].firstIndex(of: "/") ?? input.endIndex
+                output.append(input[..<end])
+                input = input[end...]
+            }
+        }
+        return output.joined()
     }
 }

@@ -249,6 +249,10 @@ public final class WARCWriter {
     private var warcinfoID: String?
     public private(set) var recordCount = 0
 
+    /// Bytes written to the file so far (compressed): between records, the offset the next record
+    /// starts at, which is what a crawl log or a CDX index points to. 0 for a writer over a sink.
+    public var fileOffset: Int64 { Int64(file?.output.bytesWritten ?? 0) }
+
     /// A WARC file at `path`; gzip unless the name does not end in `.gz`.
     public init(path: String, gzipLevel: Int32 = 6) throws {
         self.path = path

@@ -270,6 +270,8 @@ private final class ParseRun {
                 for input in context.inputs {
                     let root = Self.globRoot(input.input)
                     for file in input.files {
+                        // A fetch stage's outputs include its crawl log: only its pages are read.
+                        if case .stage = input.input, !PageFiles.isWARC(file.relative), !PageFiles.isHTML(file.relative) { continue }
                         let reader = try PageReader(path: file.absolute, displayPath: file.relative,
                                                     url: pageURL(for: file, root: root))
                         while let item = try reader.next() {

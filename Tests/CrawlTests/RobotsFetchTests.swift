@@ -1,5 +1,6 @@
 import Crawl
 import FlyingFox
+import TestSupport
 import Foundation
 import Testing
 import Transport

@@ -1,5 +1,6 @@
 import Crawl
 import Foundation
+import TestSupport
 import Testing
 import Transport
 

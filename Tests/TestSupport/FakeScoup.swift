@@ -7,28 +7,38 @@ import Foundation
 /// 429 once with `Retry-After: 7`, `ratelimited-date` 429 once with an HTTP-date 3 s ahead,
 /// `ratelimited-long` 429 with an hour's Retry-After, `always503` never recovers, `slow` takes
 /// 200 ms (for the concurrency cap), `bad-request` answers 400.
-actor FakeScoup {
-    struct Call: Sendable {
-        let method: String
-        let path: String
-        let authorization: String?
-        let bodyData: Data
-        let contentType: String?
+public actor FakeScoup {
+    public struct Call: Sendable {
+        public let method: String
+        public let path: String
+        public let authorization: String?
+        public let bodyData: Data
+        public let contentType: String?
 
-        var body: [String: Any]? { (try? JSONSerialization.jsonObject(with: bodyData)) as? [String: Any] }
+        public var body: [String: Any]? { (try? JSONSerialization.jsonObject(with: bodyData)) as? [String: Any] }
     }
 
-    let token: String
-    private(set) var calls: [Call] = []
+    public let token: String
+    public private(set) var calls: [Call] = []
     private var seen: [String: Int] = [:]
     private var inFlight = 0
-    private(set) var maxInFlight = 0
+    public private(set) var maxInFlight = 0
+    /// Pages `/scrape` serves: url -> (html, links). A url not here gets the generic page.
+    let site: [String: (html: String, links: [String])]
+    /// What `/scrape/sitemap` lists.
+    let sitemapURLs: [String]
 
-    init(token: String) { self.token = token }
+    public init(token: String, site: [String: (html: String, links: [String])] = [:],
+                sitemapURLs: [String] = ["https://shop.example/p/1", "https://shop.example/p/2"]) {
+        self.token = token
+        self.site = site
+        self.sitemapURLs = sitemapURLs
+    }
 
     /// Starts the fake, runs `body` with its base URL, stops it.
-    static func with(token: String, _ body: (String, FakeScoup) async throws -> Void) async throws {
-        let fake = FakeScoup(token: token)
+    public static func with(token: String, site: [String: (html: String, links: [String])] = [:], sitemapURLs: [String]? = nil,
+                            _ body: (String, FakeScoup) async throws -> Void) async throws {
+        let fake = sitemapURLs.map { FakeScoup(token: token, site: site, sitemapURLs: $0) } ?? FakeScoup(token: token, site: site)
         try await LoopbackServer.with({ server in
             for route in ["GET /health", "POST /scrape", "POST /scrape/sitemap", "POST /info"] {
                 await server.appendRoute(HTTPRoute(stringLiteral: route)) { request in try await fake.handle(request) }
@@ -36,7 +46,7 @@ actor FakeScoup {
         }) { base in try await body(base, fake) }
     }
 
-    var callCount: Int { calls.count }
+    public var callCount: Int { calls.count }
 
     private func enter() { inFlight += 1; maxInFlight = max(maxInFlight, inFlight) }
     private func leave() { inFlight -= 1 }
@@ -45,7 +55,7 @@ actor FakeScoup {
         return seen[key]!
     }
 
-    func handle(_ request: FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse {
+    public func handle(_ request: FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse {
         let data = try await request.bodyData
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         let authorization = request.headers[HTTPHeader("Authorization")]
@@ -83,6 +93,11 @@ actor FakeScoup {
         case "/health":
             return Self.json(["status": "ok", "version": "1.4.0"])
         case "/scrape":
+            if let page = site[target] {
+                return Self.json(["statusCode": 200, "html": page.html, "title": "Page", "links": page.links,
+                                  "meta": ["description": "from the fake"], "screenshotUrl": NSNull()])
+            }
+            if !site.isEmpty { return Self.json(["statusCode": 404, "html": "<html><body>not found</body></html>", "links": []]) }
             let options = json?["options"] as? [String: Any] ?? [:]
             var custom: [String: Any] = [:]
             for (name, _) in options["customSelectors"] as? [String: String] ?? [:] { custom[name] = "value of \(name)" }
@@ -94,7 +109,7 @@ actor FakeScoup {
                 "screenshotUrl": (options["screenshot"] as? Bool) == true ? "https://scoup.local/shot.png" : NSNull(),
             ])
         case "/scrape/sitemap":
-            return Self.json(["urls": ["https://shop.example/p/1", "https://shop.example/p/2"]])
+            return Self.json(["urls": sitemapURLs])
         case "/info":
             guard json?["infoOnly"] as? Bool == true else { return Self.json(["error": "infoOnly missing"], status: .badRequest) }
             return Self.json(["statusCode": 200, "title": "Info title", "meta": ["lang": "en"]])
@@ -103,7 +118,7 @@ actor FakeScoup {
         }
     }
 
-    static func json(_ object: [String: Any], status: HTTPStatusCode = .ok, headers: [String: String] = [:]) -> FlyingFox.HTTPResponse {
+    public static func json(_ object: [String: Any], status: HTTPStatusCode = .ok, headers: [String: String] = [:]) -> FlyingFox.HTTPResponse {
         var all: [HTTPHeader: String] = [HTTPHeader("Content-Type"): "application/json"]
         for (name, value) in headers { all[HTTPHeader(name)] = value }
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
@@ -112,12 +127,14 @@ actor FakeScoup {
 }
 
 /// Records the delays the client asked to wait, without waiting.
-actor DelayRecorder {
-    private(set) var delays: [Double] = []
+public actor DelayRecorder {
+    public private(set) var delays: [Double] = []
 
-    func record(_ seconds: Double) { delays.append(seconds) }
+    public init() {}
 
-    nonisolated var sleep: @Sendable (Double) async throws -> Void {
+    public func record(_ seconds: Double) { delays.append(seconds) }
+
+    public nonisolated var sleep: @Sendable (Double) async throws -> Void {
         { [self] seconds in await self.record(seconds) }
     }
 }

@@ -2,15 +2,15 @@ import FlyingFox
 import Foundation
 
 /// A FlyingFox server on 127.0.0.1 with an ephemeral port, stopped when the test ends.
-actor LoopbackServer {
-    let server: FlyingFox.HTTPServer
+public actor LoopbackServer {
+    public let server: FlyingFox.HTTPServer
     private var task: Task<Void, Error>?
 
-    init() throws {
+    public init() throws {
         server = FlyingFox.HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
     }
 
-    func start() async throws -> String {
+    public func start() async throws -> String {
         let server = self.server
         task = Task { try await server.run() }
         try await server.waitUntilListening()
@@ -18,13 +18,13 @@ actor LoopbackServer {
         return "http://127.0.0.1:\(port)"
     }
 
-    func stop() async {
+    public func stop() async {
         await server.stop(timeout: 0)
         task?.cancel()
     }
 
     /// Starts a server with the routes `configure` adds, runs `body` with its base URL, and stops it.
-    static func with(_ configure: (FlyingFox.HTTPServer) async -> Void,
+    public static func with(_ configure: (FlyingFox.HTTPServer) async -> Void,
                      _ body: (String) async throws -> Void) async throws {
         let loopback = try LoopbackServer()
         await configure(loopback.server)
@@ -40,4 +40,4 @@ actor LoopbackServer {
 }
 
 /// A base URL where nothing listens: port 1 on loopback refuses connections at once.
-let closedPortBase = "http://127.0.0.1:1"
+public let closedPortBase = "http://127.0.0.1:1"

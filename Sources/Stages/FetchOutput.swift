@@ -1,0 +1,187 @@
+import struct Crawl.Header
+import Foundation
+import HTML
+import Lake
+import Pipeline
+
+/// Writes a crawl's WARC file and crawl log from its entries, in their order, and the manifest details.
+///
+/// The WARC holds a `warcinfo` record, then per URL: each redirect (request + response), the final
+/// request and response (or a `resource` record for `file://`, plus a `metadata` record with
+/// Scoup's fields for `via: scoup`). Record IDs are derived from the record's URL, date and
+/// content, so the same responses give the same bytes. Bodies are stored decoded, so
+/// `Content-Encoding` and `Transfer-Encoding` are dropped and `Content-Length` set to match.
+struct FetchOutputWriter {
+    let state: FetchState
+    let warcPath: LakePath
+    let logPath: LakePath?
+    let definition: FetchStage.Definition
+    let context: StageContext
+
+    func write(_ entries: [FetchEntry]) throws -> StageReport {
+        let warc = try WARCWriter(path: warcPath.absolute)
+        let log = try logPath.map { try RecordWriter(path: $0.absolute) }
+        let latest = entries.map(\.fetchedAt).max() ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
+        let info = try warc.write(WARCRecord(type: .warcinfo, headers: [
+            ("WARC-Record-ID", Self.recordID("warcinfo", warcPath.fileName, latest, "")),
+            ("WARC-Date", latest), ("WARC-Filename", warcPath.fileName), ("Content-Type", "application/warc-fields"),
+        ], block: Self.fields([
+            ("software", "agentshop fetch stage"), ("format", "WARC File Format 1.1"),
+            ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
+            ("robots", definition.politeness.obeyRobots ? "obey" : "ignore"),
+            ("http-header-user-agent", definition.userAgent), ("isPartOf", "\(context.pipeline)/\(context.stage)"),
+        ])))
+        _ = info
+
+        var statuses: [Int: Int] = [:]
+        var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
+        for entry in entries {
+            var offset: Int64?
+            if let sha = entry.bodySHA256, let status = entry.status {
+                let body = try state.loadPage(sha)
+                offset = try writeRecords(entry, status: status, body: body, to: warc)
+                bytes += body.count
+            }
+            if let status = entry.loggedStatus { statuses[status, default: 0] += 1 }
+            if entry.failed { failed += 1 } else { fetched += 1 }
+            if entry.notModified { notModified += 1 }
+            if entry.fromCache { fromCache += 1 }
+            if entry.robotsDisallowed { robotsDisallowed += 1 }
+            try log?.write(logLine(entry, offset: offset))
+        }
+        try warc.commit()
+        try log?.commit()
+
+        let statusObject = JSONObject(statuses.keys.sorted().map { ("\($0)", JSONValue.int(Int64(statuses[$0]!))) })
+        let seeds: [JSONValue] = definition.seeds.map { seed in
+            switch seed {
+            case .url(let u): return .string(u)
+            case .list(let p): return .string(p)
+            case .sitemap(let u): return .object(JSONObject([("sitemap", .string(u))]))
+            }
+        }
+        let crawl = JSONObject([
+            ("via", .string(definition.via.rawValue)), ("seeds", .array(seeds)),
+            ("pages_fetched", .int(Int64(fetched))), ("pages_failed", .int(Int64(failed))),
+            ("not_modified", .int(Int64(notModified))), ("from_cache", .int(Int64(fromCache))),
+            ("bytes", .int(Int64(bytes))), ("robots_disallowed", .int(Int64(robotsDisallowed))),
+            ("statuses", .object(statusObject)),
+        ])
+        var perOutput = [warcPath.relative: warc.recordCount]
+        if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
+        return StageReport(counts: ["urls": entries.count, "pages_fetched": fetched, "pages_failed": failed,
+                                    "from_cache": fromCache, "not_modified": notModified],
+                           recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
+    }
+
+    /// Writes the records of one URL; returns the offset of its response (or resource) record.
+    private func writeRecords(_ entry: FetchEntry, status: Int, body: [UInt8], to warc: WARCWriter) throws -> Int64 {
+        let date = entry.fetchedAt
+        for hop in entry.redirects {
+            let request = try writeRequest(hop.url, date: date, headers: entry.requestHeaders, to: warc)
+            let message = HTTPMessage(startLine: Self.statusLine(hop.status), headers: Self.cleaned(hop.headers, bodyLength: 0), body: [])
+            try warc.write(WARCRecord(type: .response, headers: [
+                ("WARC-Record-ID", Self.recordID("response", hop.url, date, "\(hop.status)")), ("WARC-Date", date),
+                ("WARC-Target-URI", hop.url), ("WARC-Concurrent-To", request),
+                ("Content-Type", "application/http; msgtype=response"),
+            ], block: message.bytes))
+        }
+        let target = entry.finalURL ?? entry.url
+        let digest = WARCRecord.sha1Digest(body)
+        if entry.isFile {
+            let offset = warc.fileOffset
+            try warc.write(WARCRecord(type: .resource, headers: [
+                ("WARC-Record-ID", Self.recordID("resource", target, date, digest)), ("WARC-Date", date),
+                ("WARC-Target-URI", target), ("Content-Type", entry.contentType ?? "application/octet-stream"),
+            ], block: body))
+            return offset
+        }
+        var request: String?
+        if entry.via != "scoup" {
+            request = try writeRequest(target, date: date, headers: entry.requestHeaders, to: warc)
+        }
+        let offset = warc.fileOffset
+        let message = HTTPMessage(startLine: Self.statusLine(status), headers: Self.cleaned(entry.headers, bodyLength: body.count),
+                                  body: body)
+        var fields: [(String, String)] = [("WARC-Record-ID", Self.recordID("response", target, date, digest)), ("WARC-Date", date),
+                                          ("WARC-Target-URI", target)]
+        if let request { fields.append(("WARC-Concurrent-To", request)) }
+        fields.append(("WARC-Payload-Digest", digest))
+        fields.append(("Content-Type", "application/http; msgtype=response"))
+        let response = try warc.write(WARCRecord(type: .response, headers: fields, block: message.bytes))
+        if let scoup = entry.scoup {
+            try warc.write(WARCRecord(type: .metadata, headers: [
+                ("WARC-Record-ID", Self.recordID("metadata", target, date, digest)), ("WARC-Date", date),
+                ("WARC-Target-URI", target), ("WARC-Refers-To", response), ("WARC-Concurrent-To", response),
+                ("Content-Type", "application/warc-fields"),
+            ], block: Self.fields([("via", "scoup")] + scoup.map { ($0.name, $0.value) })))
+        }
+        return offset
+    }
+
+    private func writeRequest(_ url: String, date: String, headers: [Header], to warc: WARCWriter) throws -> String {
+        let reference = URLReference(url)
+        var target = reference.path.isEmpty ? "/" : reference.path
+        if let query = reference.query { target += "?" + query }
+        var fields: [(String, String)] = []
+        if let authority = reference.authority { fields.append(("Host", authority)) }
+        fields += headers.map { ($0.name, $0.value) }
+        let message = HTTPMessage(startLine: "GET \(target) HTTP/1.1", headers: fields, body: [])
+        return try warc.write(WARCRecord(type: .request, headers: [
+            ("WARC-Record-ID", Self.recordID("request", url, date, "")), ("WARC-Date", date), ("WARC-Target-URI", url),
+            ("Content-Type", "application/http; msgtype=request"),
+        ], block: message.bytes))
+    }
+
+    private func logLine(_ entry: FetchEntry, offset: Int64?) -> JSONObject {
+        func string(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+        func int(_ i: Int?) -> JSONValue { i.map { JSONValue.int(Int64($0)) } ?? .null }
+        return JSONObject([
+            ("url", .string(entry.url)), ("final_url", string(entry.finalURL)), ("status", int(entry.loggedStatus)),
+            ("bytes", .int(Int64(entry.bytes))), ("ms", .int(Int64(entry.ms))), ("attempt", .int(Int64(entry.attempt))),
+            ("from_cache", .bool(entry.fromCache)), ("error", string(entry.error)), ("fetched_at", .string(entry.fetchedAt)),
+            ("depth", .int(Int64(entry.depth))), ("content_type", string(entry.contentType)),
+            ("content_sha256", string(entry.bodySHA256)), ("via", .string(entry.via)),
+            ("warc_file", offset == nil ? .null : .string(warcPath.relative)),
+            ("warc_offset", offset.map { JSONValue.int($0) } ?? .null),
+        ])
+    }
+
+    // MARK: Helpers
+
+    /// `<urn:uuid:…>` from a SHA-256 of what the record is: stable across runs for the same content.
+    static func recordID(_ type: String, _ url: String, _ date: String, _ content: String) -> String {
+        let hex = Array(SHA256.hex(of: [type, url, date, content].joined(separator: "\n")).prefix(32))
+        var chars = hex
+        chars[12] = "5"  // version 5 style (name-based), so that it reads as a UUID
+        let s = String(chars)
+        let parts = [s.prefix(8), s.dropFirst(8).prefix(4), s.dropFirst(12).prefix(4), s.dropFirst(16).prefix(4), s.dropFirst(20)]
+        return "<urn:uuid:\(parts.joined(separator: "-"))>"
+    }
+
+    static func fields(_ pairs: [(String, String)]) -> [UInt8] {
+        Array(pairs.map { "\($0.0): \($0.1)\r\n" }.joined().utf8)
+    }
+
+    /// The response's header fields as they describe the stored (decoded) body.
+    static func cleaned(_ headers: [Header], bodyLength: Int) -> [(String, String)] {
+        var out = headers.filter {
+            !["content-encoding", "transfer-encoding", "content-length"].contains($0.name.lowercased())
+        }.map { ($0.name, $0.value.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")) }
+        out.append(("Content-Length", String(bodyLength)))
+        return out
+    }
+
+    static func statusLine(_ status: Int) -> String {
+        "HTTP/1.1 \(status) \(reasons[status] ?? "Status \(status)")"
+    }
+
+    static let reasons: [Int: String] = [
+        200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
+        206: "Partial Content", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
+        307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+        404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout", 410: "Gone", 429: "Too Many Requests",
+        500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
+        504: "Gateway Timeout",
+    ]
+}

@@ -1,0 +1,467 @@
+import Crawl
+import Foundation
+import HTML
+import Lake
+import Logging
+import Pipeline
+import Transport
+
+/// One run of a fetch stage: seeds, then breadth-first levels, then the WARC and the crawl log.
+///
+/// Each level's URLs are fetched concurrently (per-host gates keep it polite); the next level is
+/// built only when the level is done, from its pages in level order and their links in document
+/// order. So which URLs are fetched and the order of the outputs depend on the responses, never on
+/// their timing, and a run resumed from the journal writes what an uninterrupted run would.
+final class FetchRun: @unchecked Sendable {
+    let definition: FetchStage.Definition
+    let context: StageContext
+    let client = HTTPClient()
+    let state: FetchState
+    let fetcher: PageFetcher
+    let robots: RobotsCache
+    let global: ConcurrencyLimit
+    let scope: CrawlScopeBox
+    let scoup: ScoupClient?
+    private let gatesLock = NSLock()
+    private var gates: [String: HostGate] = [:]
+    private let robotsSeenLock = NSLock()
+    private var robotsApplied = Set<String>()
+
+    /// The scope is known only once the seeds are; the fetcher's redirect check reads it from here.
+    final class CrawlScopeBox: @unchecked Sendable {
+        var scope = CrawlScope(hostPolicy: HostPolicy())
+    }
+
+    init(definition: FetchStage.Definition, context: StageContext) throws {
+        self.definition = definition
+        self.context = context
+        state = try FetchState(folder: context.stateFolder, crawlKey: definition.crawlKey)
+        let retry = RetryPolicy(maxAttempts: definition.retries + 1, initialDelay: definition.retryBackoff, maxDelay: 60)
+        let settings = FetchSettings(timeout: definition.timeout, maxBodyBytes: definition.maxPageBytes,
+                                     userAgent: definition.userAgent, retry: retry)
+        let box = CrawlScopeBox()
+        scope = box
+        let allowInternal = definition.allowPrivateAddresses
+        fetcher = PageFetcher(client: client, settings: settings, redirectRefusal: { url in
+            if url.lowercased().hasPrefix("file:") { return box.scope.refusal(url) }
+            // A redirect may leave the crawl's hosts (the page is still the one linked), but never for
+            // another scheme or an internal address.
+            let policy = HostPolicy(scope: .anyHost, allowInternalAddresses: allowInternal)
+            return CrawlScope(hostPolicy: policy).refusal(url)
+        })
+        robots = RobotsCache(client: client, userAgent: definition.userAgent, timeout: definition.timeout, retry: retry)
+        global = ConcurrencyLimit(definition.concurrency)
+        if definition.via == .scoup {
+            var configuration = ScoupConfiguration.fromEnvironment(context.environment.variables)
+            configuration.timeout = max(configuration.timeout, definition.timeout)
+            configuration.retry = retry
+            configuration.maxConcurrentRequests = definition.concurrency
+            configuration.userAgent = definition.userAgent
+            scoup = ScoupClient(configuration: configuration, client: client)
+        } else {
+            scoup = nil
+        }
+    }
+
+    // MARK: The run
+
+    func run() async throws -> StageReport {
+        let (warcPath, logPath) = try outputPaths()
+        if let scoup {
+            do {
+                _ = try await scoup.health()
+            } catch {
+                throw StageError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
+                                 + "SCOUP_BASE_URL to where it runs, or use via: direct")
+            }
+        }
+        let seeds = try await expandSeeds()
+        scope.scope = makeScope(seeds: seeds)
+        var frontier = CrawlFrontier(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
+                                     maxPages: definition.maxPages)
+        var entries: [FetchEntry] = []
+        for seed in seeds {
+            if case .refused(let reason) = frontier.offer(seed, depth: 0) {
+                entries.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
+                                          fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue))
+            }
+        }
+        if !state.resumed.isEmpty {
+            context.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
+        }
+        var done = 0
+        while !frontier.isEmpty {
+            let level = frontier.takeLevel()
+            let results = try await fetchLevel(level, done: done)
+            try Task.checkCancellation()
+            for (item, result) in zip(level, results) {
+                entries.append(result.entry)
+                done += 1
+                if let final = result.entry.finalURL, final != item.url { frontier.markSeen(final) }
+                guard item.depth < definition.maxDepth else { continue }
+                for link in result.links { frontier.offer(link, depth: item.depth + 1) }
+            }
+        }
+        return try publish(entries, warcPath: warcPath, logPath: logPath)
+    }
+
+    func outputPaths() throws -> (LakePath, LakePath?) {
+        let warcs = context.outputs.filter { PageFiles.isWARC($0.relative) }
+        let logs = context.outputs.filter { RecordFileType(path: $0.relative)?.format == .jsonl }
+        guard warcs.count == 1, logs.count <= 1, warcs.count + logs.count == context.outputs.count else {
+            throw StageError("a fetch stage writes one WARC file (.warc.gz) and optionally one crawl log (.jsonl.gz); "
+                             + "'out' names: \(context.outputs.map(\.relative).joined(separator: ", "))")
+        }
+        return (warcs[0], logs.first)
+    }
+
+    // MARK: Seeds and scope
+
+    func expandSeeds() async throws -> [String] {
+        var urls: [String] = []
+        for seed in definition.seeds {
+            switch seed {
+            case .url(let url):
+                urls.append(fileURL(url))
+            case .list(let path):
+                for file in context.files(for: .files(path)) {
+                    let text = String(decoding: try FileInput.readAll(path: file.absolute), as: UTF8.self)
+                    for line in text.split(whereSeparator: \.isNewline) {
+                        let trimmed = line.trimmingCharacters(in: .whitespaces)
+                        if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+                        urls.append(fileURL(trimmed))
+                    }
+                }
+            case .sitemap(let url):
+                urls += try await sitemapURLs(url)
+            }
+        }
+        return urls
+    }
+
+    /// `file:relative/path` is taken relative to the lake folder; other URLs pass unchanged.
+    func fileURL(_ url: String) -> String {
+        guard url.lowercased().hasPrefix("file:"), !url.hasPrefix("file:/") else { return url }
+        let root = URL(fileURLWithPath: context.lake.root).standardizedFileURL.path
+        return URLResolver.encode("file://" + root + "/" + url.dropFirst(5))
+    }
+
+    /// The page URLs of a sitemap, following a sitemap index one level (and at most 1,000 sitemaps).
+    func sitemapURLs(_ url: String) async throws -> [String] {
+        if let scoup {
+            do {
+                return try await scoup.sitemap(url).urls
+            } catch {
+                throw StageError("sitemap \(url) through Scoup: \(error)")
+            }
+        }
+        var pending = [url]
+        var seen = Set<String>()
+        var out: [String] = []
+        var depth = 0
+        while !pending.isEmpty && depth < 2 {
+            var next: [String] = []
+            for sitemapURL in pending where seen.insert(sitemapURL).inserted && seen.count <= 1000 {
+                let fetched = await fetcher.fetch(sitemapURL, gate: gate(for: sitemapURL), global: global)
+                guard let status = fetched.status, (200..<300).contains(status) else {
+                    throw StageError("sitemap \(sitemapURL): \(fetched.error ?? "HTTP \(fetched.status ?? 0)")")
+                }
+                let sitemap = try Sitemap.parse(fetched.body, url: sitemapURL)
+                switch sitemap.kind {
+                case .urlset: out += sitemap.locations
+                case .index: next += sitemap.locations
+                }
+            }
+            pending = next
+            depth += 1
+        }
+        return out
+    }
+
+    func makeScope(seeds: [String]) -> CrawlScope {
+        let hosts: HostPolicy.Scope = definition.allowDomains.map { .domains($0) } ?? HostPolicy.sameHost(as: seeds)
+        var include = definition.include.map(URLPattern.glob)
+        include += definition.includeRegex.compactMap { try? URLPattern.regex($0) }
+        var exclude = definition.exclude.map(URLPattern.glob)
+        exclude += definition.excludeRegex.compactMap { try? URLPattern.regex($0) }
+        let policy = HostPolicy(scope: hosts, include: include, exclude: exclude,
+                                allowInternalAddresses: definition.allowPrivateAddresses)
+        let normalizer = URLNormalizer()
+        let roots = seeds.filter { $0.lowercased().hasPrefix("file:") }.compactMap(normalizer.normalize).map(CrawlScope.fileRoot)
+        return CrawlScope(hostPolicy: policy, fileRoots: roots)
+    }
+
+    // MARK: Fetching a level
+
+    struct Result: Sendable {
+        var entry: FetchEntry
+        var links: [String]
+    }
+
+    func hostKey(_ url: String) -> String { HostPolicy.host(of: url) ?? "file" }
+
+    func gate(for url: String) -> HostGate {
+        let key = hostKey(url)
+        return gatesLock.withLock {
+            if let gate = gates[key] { return gate }
+            let politeness = definition.politeness
+            let gate = HostGate(concurrency: politeness.perHostConcurrency, delay: key == "file" ? 0 : politeness.delay)
+            gates[key] = gate
+            return gate
+        }
+    }
+
+    /// Fetches a level: one worker group per host (so a slow host does not hold up the others),
+    /// `per_host.concurrency` workers in each taking the host's URLs in level order.
+    func fetchLevel(_ level: [CrawlItem], done: Int) async throws -> [Result] {
+        var byHost: [String: [Int]] = [:]
+        var hostOrder: [String] = []
+        for (index, item) in level.enumerated() {
+            let key = hostKey(item.url)
+            if byHost[key] == nil { hostOrder.append(key) }
+            byHost[key, default: []].append(index)
+        }
+        let results = ResultSlots(count: level.count)
+        let progress = ProgressCounter(start: done)
+        let workers = definition.politeness.perHostConcurrency
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for key in hostOrder {
+                let queue = IndexQueue(byHost[key]!)
+                for _ in 0..<min(workers, byHost[key]!.count) {
+                    group.addTask {
+                        while let index = await queue.next() {
+                            try Task.checkCancellation()
+                            let result = try await self.visit(level[index])
+                            results.set(index, result)
+                            self.context.progress(await progress.increment())
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return results.all()
+    }
+
+    /// One URL: from the journal (resumed run), from the refresh window, or fetched (conditionally
+    /// when its ETag or Last-Modified is known).
+    func visit(_ item: CrawlItem) async throws -> Result {
+        if let entry = state.resumed[item.url] {
+            return Result(entry: entry, links: try links(of: entry))
+        }
+        let via = definition.via.rawValue
+        if let refresh = definition.refresh, var known = state.known[item.url],
+           let fetched = Self.parseDate(known.fetchedAt), Date().timeIntervalSince(fetched) < refresh {
+            known.depth = item.depth
+            known.fromCache = true
+            known.ms = 0
+            known.attempt = 0
+            known.via = via
+            try state.journal(known)
+            return Result(entry: known, links: try links(of: known))
+        }
+        let gate = gate(for: item.url)
+        if definition.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
+            applyCrawlDelay(policy, gate: gate, host: hostKey(item.url))
+            if !policy.isAllowed(item.url, userAgent: definition.userAgent) {
+                var reason = "disallowed by robots.txt"
+                if case .unreachable(let why) = policy.source { reason = "robots.txt unreachable, host skipped: \(why)" }
+                // Not journaled: deciding again is free, and an unreachable robots.txt may be back next run.
+                return Result(entry: FetchEntry(url: item.url, depth: item.depth, error: reason,
+                                                fetchedAt: WARCRecord.formatDate(Date()), via: via, robotsDisallowed: true),
+                              links: [])
+            }
+        }
+        let entry: FetchEntry
+        if let scoup {
+            entry = try await scrape(item, scoup: scoup, gate: gate)
+        } else {
+            entry = try await fetchDirect(item, gate: gate)
+        }
+        try Task.checkCancellation()
+        try state.journal(entry)
+        return Result(entry: entry, links: try links(of: entry))
+    }
+
+    func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) {
+        let first = robotsSeenLock.withLock { robotsApplied.insert(host).inserted }
+        guard first else { return }
+        let delay = definition.politeness.delay(crawlDelay: policy.crawlDelay(for: definition.userAgent))
+        Task { await gate.setDelay(delay) }
+    }
+
+    func fetchDirect(_ item: CrawlItem, gate: HostGate) async throws -> FetchEntry {
+        let known = state.known[item.url]
+        var conditional: [Header] = []
+        if let known, known.bodySHA256 != nil {
+            if let etag = known.header("ETag") { conditional.append(Header("If-None-Match", etag)) }
+            if let modified = known.header("Last-Modified") { conditional.append(Header("If-Modified-Since", modified)) }
+        }
+        let fetched = await fetcher.fetch(item.url, headers: conditional, gate: gate, global: global)
+        try Task.checkCancellation()
+        let via = definition.via.rawValue
+        if fetched.status == 304, var kept = known {
+            kept.depth = item.depth
+            kept.wireStatus = 304
+            kept.fromCache = true
+            kept.notModified = true
+            kept.ms = Int(fetched.seconds * 1000)
+            kept.attempt = fetched.attempts
+            kept.fetchedAt = WARCRecord.formatDate(fetched.fetchedAt)
+            kept.via = via
+            return kept
+        }
+        var entry = FetchEntry(url: item.url, depth: item.depth, finalURL: fetched.status == nil && fetched.redirects.isEmpty ? nil : fetched.finalURL,
+                               status: fetched.status, fetchedAt: WARCRecord.formatDate(fetched.fetchedAt), via: via)
+        entry.headers = fetched.headers
+        entry.requestHeaders = fetched.requestHeaders
+        entry.redirects = fetched.redirects.map { FetchEntry.Hop(url: $0.url, status: $0.status, headers: $0.headers) }
+        entry.ms = Int(fetched.seconds * 1000)
+        entry.attempt = fetched.attempts
+        entry.error = fetched.error
+        entry.isFile = item.url.lowercased().hasPrefix("file:")
+        entry.contentType = fetched.header("Content-Type") ?? (entry.isFile ? Self.guessType(item.url) : nil)
+        if fetched.status != nil {
+            entry.bodySHA256 = try state.storePage(fetched.body)
+            entry.bytes = fetched.body.count
+        }
+        return entry
+    }
+
+    func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> FetchEntry {
+        let started = Date()
+        var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
+        await gate.acquire()
+        let outcome: Swift.Result<ScrapeResult, Error>
+        do {
+            outcome = .success(try await scoup.scrape(item.url, options: ScrapeOptions(userAgent: definition.userAgent, extractLinks: true)))
+        } catch {
+            outcome = .failure(error)
+        }
+        await gate.release()
+        try Task.checkCancellation()
+        entry.ms = Int(Date().timeIntervalSince(started) * 1000)
+        entry.attempt = 1
+        switch outcome {
+        case .failure(let error as ScoupError):
+            entry.error = "\(error)"
+            entry.attempt = error.attempts
+        case .failure(let error):
+            entry.error = "\(error)"
+        case .success(let result):
+            let html = result.html ?? result.content ?? ""
+            let body = Array(html.utf8)
+            entry.finalURL = item.url
+            entry.status = result.statusCode ?? 200
+            entry.contentType = "text/html; charset=utf-8"
+            entry.headers = [Header("Content-Type", "text/html; charset=utf-8")]
+            entry.bodySHA256 = try state.storePage(body)
+            entry.bytes = body.count
+            entry.fetchedAt = WARCRecord.formatDate(Date())
+            var fields: [Header] = []
+            func add(_ name: String, _ value: Crawl.JSONValue?) {
+                guard let value else { return }
+                switch value {
+                case .null: return
+                case .string(let s): fields.append(Header(name, s))
+                default:
+                    let data = (try? JSONEncoder().encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                    fields.append(Header(name, data))
+                }
+            }
+            if let title = result.title { fields.append(Header("title", title)) }
+            add("meta", result.meta)
+            add("links", result.links.map(Crawl.JSONValue.array))
+            add("images", result.images.map(Crawl.JSONValue.array))
+            add("customData", result.customData)
+            if let shot = result.screenshotUrl { fields.append(Header("screenshotUrl", shot)) }
+            if let status = result.statusCode { fields.append(Header("statusCode", String(status))) }
+            // warc-fields values are one line each.
+            entry.scoup = fields.map { Header($0.name, $0.value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")) }
+            entry.links = result.linkURLs
+        }
+        return entry
+    }
+
+    /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
+    func links(of entry: FetchEntry) throws -> [String] {
+        guard !definition.follow.isEmpty, let sha = entry.bodySHA256, let status = entry.status, (200..<300).contains(status),
+              entry.contentType.map(PageFiles.isHTMLType) ?? true else { return [] }
+        let body = try state.loadPage(sha)
+        let base = entry.finalURL ?? entry.url
+        let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
+        guard let document = try? HTMLDocument(bytes: body, url: base, contentType: entry.contentType) else {
+            return entry.links ?? []
+        }
+        var out: [String] = []
+        var seen = Set<String>()
+        for rule in definition.follow {
+            let found: [String]
+            switch rule {
+            case .css(let selector): found = (try? document.links(selector, schemes: schemes)) ?? []
+            case .xpath(let expression):
+                found = (try? XPathExpression(expression)).flatMap { try? document.links(xpath: $0, schemes: schemes) } ?? []
+            }
+            for link in found where seen.insert(link).inserted { out.append(link) }
+        }
+        return out
+    }
+
+    static func guessType(_ url: String) -> String? {
+        let lower = url.lowercased()
+        if lower.hasSuffix(".html") || lower.hasSuffix(".htm") || lower.hasSuffix("/") { return "text/html" }
+        if lower.hasSuffix(".xml") { return "application/xml" }
+        if lower.hasSuffix(".txt") { return "text/plain" }
+        if lower.hasSuffix(".json") { return "application/json" }
+        return nil
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        return formatter.date(from: text)
+    }
+
+    // MARK: Outputs
+
+    func publish(_ entries: [FetchEntry], warcPath: LakePath, logPath: LakePath?) throws -> StageReport {
+        let writer = FetchOutputWriter(state: state, warcPath: warcPath, logPath: logPath, definition: definition,
+                                       context: context)
+        let report = try writer.write(entries)
+        try state.finish(entries: entries, crawlKey: definition.crawlKey)
+        return report
+    }
+}
+
+/// Results of a level by index, filled in by concurrent workers.
+final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [FetchRun.Result?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: FetchRun.Result) { lock.withLock { slots[index] = result } }
+    func all() -> [FetchRun.Result] { lock.withLock { slots.map { $0! } } }
+}
+
+/// A host's URL indexes, handed out in order to its workers.
+actor IndexQueue {
+    private var items: [Int]
+    private var position = 0
+
+    init(_ items: [Int]) { self.items = items }
+
+    func next() -> Int? {
+        guard position < items.count else { return nil }
+        defer { position += 1 }
+        return items[position]
+    }
+}
+
+actor ProgressCounter {
+    private var value: Int
+    init(start: Int) { value = start }
+    func increment() -> Int {
+        value += 1
+        return value
+    }
+}

@@ -1,0 +1,270 @@
+import Crawl
+import Foundation
+import HTML
+import Lake
+import Pipeline
+import Transport
+
+/// `fetch`: crawls pages into a WARC file, directly (libcurl) or through the Scoup service.
+///
+/// ```yaml
+/// crawl:
+///   fetch:
+///     via: direct                       # or scoup (SCOUP_BASE_URL, SCOUP_API_KEY)
+///     seeds: [https://shop.example/]    # URLs; a seed list in the lake (raw_data/imports/urls.txt);
+///                                       # {sitemap: URL}; file:raw_data/… for a saved site in the lake
+///     follow: "a.next, a.product"       # CSS, {xpath: …}, or a list of them; none: seeds only
+///     allow_domains: [shop.example]     # default: the seeds' hosts
+///     include: ["*/products/*"]         # globs, or {regex: …}
+///     exclude: ["*/cart/*"]
+///     max_depth: 3
+///     max_pages: 5000
+///     concurrency: 8
+///     per_host: { concurrency: 1, delay: 1s }
+///     politeness: on                    # off: no per-host limit or delay (benchmarks on your own server)
+///     robots: obey                      # or ignore
+///     retries: 3
+///     retry_backoff: 1s                 # first backoff, doubled per retry (with jitter), at most 60s
+///     timeout: 30s
+///     max_page_bytes: 10MB
+///     refresh: 24h                      # pages fetched within this window are reused without a request
+///     user_agent: "AgentShop/0.1 (+https://…)"
+///     allow_private_addresses: false
+///   out:
+///     - scraped_data/products/dt={run_date}/pages.warc.gz
+///     - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
+/// ```
+public enum FetchStage {
+    public static let kind = StageKind(
+        name: "fetch",
+        summary: "crawl pages (directly or through Scoup) politely into a WARC file and a crawl log",
+        outputs: .required,
+        configure: { config, context in configure(config, context) })
+
+    /// A seed as written in the pipeline file.
+    enum Seed: Sendable, Equatable {
+        case url(String)
+        /// A lake-relative file of URLs, one per line.
+        case list(String)
+        case sitemap(String)
+    }
+
+    /// A follow rule: which links of a page to crawl.
+    enum LinkRule: Sendable, Equatable {
+        case css(String)
+        case xpath(String)
+    }
+
+    enum Via: String, Sendable { case direct, scoup }
+
+    struct Definition: StageDefinition {
+        var via: Via = .direct
+        var seeds: [Seed] = []
+        var follow: [LinkRule] = []
+        var allowDomains: [String]?
+        var include: [String] = []
+        var exclude: [String] = []
+        var includeRegex: [String] = []
+        var excludeRegex: [String] = []
+        var maxDepth = 10
+        var maxPages = 10_000
+        var concurrency = 8
+        var politeness = Politeness()
+        var retries = 3
+        var retryBackoff: Double = 1
+        var timeout: Double = 30
+        var maxPageBytes = 10 * 1024 * 1024
+        var refresh: Double?
+        var userAgent = HTTPRequest.defaultUserAgent
+        var allowPrivateAddresses = false
+
+        var inputs: [StageInput] {
+            seeds.compactMap { if case .list(let path) = $0 { return .files(path) } else { return nil } }
+        }
+
+        /// The web changes between runs: a fetch stage always runs, and its state (refresh window,
+        /// conditional requests) keeps a re-run cheap. Its outputs are the same bytes when nothing changed.
+        func fingerprintExtra(lake: Lake) throws -> String { "fetch-stage/1 " + UUID().uuidString }
+
+        func run(_ context: StageContext) async throws -> StageReport {
+            try await FetchRun(definition: self, context: context).run()
+        }
+
+        /// What decides which URLs are fetched: a journal written under another key is not resumed.
+        var crawlKey: String {
+            var parts = [via.rawValue, "\(seeds)", "\(follow)", "\(allowDomains ?? [])", "\(include)", "\(exclude)",
+                         "\(includeRegex)", "\(excludeRegex)", "\(maxDepth)", "\(maxPages)", "\(politeness.obeyRobots)",
+                         userAgent, "\(allowPrivateAddresses)"]
+            parts.append("\(maxPageBytes)")
+            return SHA256.hex(of: parts.joined(separator: "\n"))
+        }
+    }
+
+    static func configure(_ config: ConfigValue, _ context: StageConfigContext) -> (any StageDefinition)? {
+        guard config.expectMapping() else { return nil }
+        var d = Definition()
+        var ok = true
+        if let via = config.choice("via", ["direct", "scoup"]) { d.via = Via(rawValue: via)! }
+
+        if let seeds = config.value("seeds", required: true) {
+            if let read = readSeeds(seeds) { d.seeds = read } else { ok = false }
+        } else {
+            ok = false
+        }
+        if let follow = config.value("follow") {
+            if let rules = readFollow(follow) { d.follow = rules } else { ok = false }
+        }
+        if let domains = config.value("allow_domains") {
+            d.allowDomains = domains.asStrings()?.map { $0.lowercased() }
+            if d.allowDomains?.isEmpty == true { domains.error("list at least one domain, or leave the key out for the seeds' hosts") }
+        }
+        for key in ["include", "exclude"] {
+            guard let value = config.value(key) else { continue }
+            let items = value.isSequence ? value.asList() ?? [] : [value]
+            for item in items {
+                if item.isMapping {
+                    guard let pattern = item.string("regex", required: true) else { ok = false; continue }
+                    item.rejectUnknownKeys()
+                    do { _ = try URLPattern.regex(pattern) } catch { item.error("\(error)"); ok = false; continue }
+                    if key == "include" { d.includeRegex.append(pattern) } else { d.excludeRegex.append(pattern) }
+                } else if let glob = item.asString() {
+                    if key == "include" { d.include.append(glob) } else { d.exclude.append(glob) }
+                } else {
+                    ok = false
+                }
+            }
+        }
+        d.maxDepth = config.int("max_depth", min: 0, max: 1000) ?? d.maxDepth
+        d.maxPages = config.int("max_pages", min: 1, max: 100_000_000) ?? d.maxPages
+        d.concurrency = config.int("concurrency", min: 1, max: 1024) ?? d.concurrency
+        var perHostConcurrency = 1
+        var delay: Double = 1
+        if let perHost = config.value("per_host"), perHost.expectMapping() {
+            perHostConcurrency = perHost.int("concurrency", min: 1, max: 1024) ?? perHostConcurrency
+            delay = perHost.duration("delay") ?? delay
+            perHost.rejectUnknownKeys()
+        }
+        var obeyRobots = true
+        if let robots = config.choice("robots", ["obey", "ignore"]) { obeyRobots = robots == "obey" }
+        let politenessOn = config.value("politeness").map { $0.asBool() ?? true } ?? true
+        if politenessOn {
+            d.politeness = Politeness(perHostConcurrency: perHostConcurrency, delay: delay, obeyRobots: obeyRobots)
+        } else {
+            d.politeness = .off(concurrency: d.concurrency)
+            d.politeness.obeyRobots = obeyRobots
+            if let perHost = config.value("per_host") { perHost.warning("ignored: politeness is off") }
+        }
+        d.retries = config.int("retries", min: 0, max: 20) ?? d.retries
+        d.retryBackoff = config.duration("retry_backoff") ?? d.retryBackoff
+        if let timeout = config.duration("timeout") {
+            if timeout <= 0 { config.value("timeout")?.error("expected a duration above 0") } else { d.timeout = timeout }
+        }
+        if let size = config.value("max_page_bytes") {
+            if let bytes = readSize(size) { d.maxPageBytes = bytes } else { ok = false }
+        }
+        if let refresh = config.duration("refresh") { d.refresh = refresh }
+        if let agent = config.string("user_agent") {
+            if agent.isEmpty || agent.contains(where: { $0 == "\r" || $0 == "\n" }) {
+                config.value("user_agent")?.error("expected one line of text")
+            } else {
+                d.userAgent = agent
+            }
+        }
+        d.allowPrivateAddresses = config.bool("allow_private_addresses") ?? false
+        if d.via == .scoup, d.seeds.contains(where: { if case .url(let u) = $0 { return u.lowercased().hasPrefix("file:") } else { return false } }) {
+            config.value("seeds")?.error("Scoup fetches over the network: file: seeds need via: direct")
+            ok = false
+        }
+        config.rejectUnknownKeys()
+        return ok ? d : nil
+    }
+
+    /// `seeds:` — a string or a list; each a URL, a lake path to a URL list, or `{sitemap: URL}`.
+    static func readSeeds(_ value: ConfigValue) -> [Seed]? {
+        let items = value.isSequence ? value.asList() ?? [] : [value]
+        if items.isEmpty { value.error("list at least one seed"); return nil }
+        var seeds: [Seed] = []
+        var ok = true
+        for item in items {
+            if item.isMapping {
+                guard let url = item.string("sitemap", required: true) else { ok = false; continue }
+                item.rejectUnknownKeys()
+                if URLReference(url).scheme == nil {
+                    item.error("expected an absolute sitemap URL, found '\(url)'")
+                    ok = false
+                }
+                seeds.append(.sitemap(url))
+                continue
+            }
+            guard let text = item.asString()?.trimmingCharacters(in: .whitespaces) else { ok = false; continue }
+            let scheme = URLReference(text).scheme?.lowercased()
+            if scheme == "http" || scheme == "https" {
+                seeds.append(.url(text))
+            } else if scheme == "file" {
+                if text.hasPrefix("file://") && !text.hasPrefix("file:///") {
+                    item.error("a file URL is file:///absolute/path or file:lake/relative/path, found '\(text)'")
+                    ok = false
+                }
+                seeds.append(.url(text))
+            } else if scheme == nil && text.contains("/") {
+                seeds.append(.list(text))
+            } else {
+                item.error("expected an http(s) URL, file:path, a lake path to a URL list or {sitemap: URL}, found '\(text)'")
+                ok = false
+            }
+        }
+        return ok ? seeds : nil
+    }
+
+    static func readFollow(_ value: ConfigValue) -> [LinkRule]? {
+        let items = value.isSequence ? value.asList() ?? [] : [value]
+        var rules: [LinkRule] = []
+        var ok = true
+        for item in items {
+            if item.isMapping {
+                let keys = item.keys
+                guard keys.count == 1, let key = keys.first, key == "css" || key == "xpath", let text = item.string(key) else {
+                    item.error("expected a CSS selector string, {css: …} or {xpath: …}")
+                    ok = false
+                    continue
+                }
+                ok = check(key == "css" ? .css(text) : .xpath(text), at: item.value(key)!) && ok
+                rules.append(key == "css" ? .css(text) : .xpath(text))
+            } else if let text = item.asString() {
+                ok = check(.css(text), at: item) && ok
+                rules.append(.css(text))
+            } else {
+                ok = false
+            }
+        }
+        return ok ? rules : nil
+    }
+
+    /// Compiles a follow rule now so that `validate` reports a bad one at its place in the file.
+    static func check(_ rule: LinkRule, at value: ConfigValue) -> Bool {
+        do {
+            switch rule {
+            case .css(let s): _ = try CSSSelector(s).xpath
+            case .xpath(let s): _ = try XPathExpression(s)
+            }
+            return true
+        } catch {
+            value.error("\(error)")
+            return false
+        }
+    }
+
+    /// `10MB`, `512KB`, `1GB` (powers of 1024) or a plain number of bytes.
+    static func readSize(_ value: ConfigValue) -> Int? {
+        guard let text = value.asString()?.trimmingCharacters(in: .whitespaces).uppercased() else { return nil }
+        let units: [(String, Int)] = [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n > 0 {
+                return Int(n * Double(factor))
+            }
+        }
+        if let n = Int(text), n > 0 { return n }
+        value.error("expected a size such as 10MB, 512KB or a number of bytes, found '\(text)'")
+        return nil
+    }
+}
