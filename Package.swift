@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [.product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )

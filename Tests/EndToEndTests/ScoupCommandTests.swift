@@ -1,7 +1,10 @@
+import FlyingFox
 import Foundation
+import TestSupport
 import Testing
 
-/// `agentshop scoup …` run as a user would, against a Scoup-compatible fake on loopback.
+/// `agentshop scoup …` run as a user would, against the Scoup-compatible fake of TestSupport on loopback
+/// (the four endpoints, the Bearer token checked, a wrong token echoed back).
 @Suite struct ScoupCommandTests {
     static let key = "sk-scoup-e2e-4f9a1c"
 
@@ -46,7 +49,7 @@ import Testing
 
     @Test func healthSendsTheBearerKeyAndNeverPrintsIt() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, fake in
+        try await FakeScoup.with(token: Self.key) { base, fake in
             let human = try await run(project, ["scoup", "health"], scoup: env(base))
             #expect(human.status == 0, "\(human.stderr)")
             #expect(human.stdout.contains("Scoup at \(base) is up (status: ok)"))
@@ -66,7 +69,7 @@ import Testing
 
     @Test func scrapeSendsEveryOptionAndShowsTheAnswer() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, fake in
+        try await FakeScoup.with(token: Self.key) { base, fake in
             let result = try await run(project, [
                 "scoup", "scrape", "https://shop.example/p/1", "--selector", "price=.price", "--selector", "name = h1",
                 "--extract-links", "--extract-text", "--wait-for", "1500", "--javascript", "--mobile", "--screenshot",
@@ -75,7 +78,7 @@ import Testing
             #expect(result.status == 0, "\(result.stderr)")
             let calls = await fake.calls
             #expect(calls.map(\.path) == ["/health", "/scrape"])
-            let body = calls.last!.json
+            let body = calls.last!.body ?? [:]
             #expect(body["url"] as? String == "https://shop.example/p/1")
             let options = body["options"] as? [String: Any] ?? [:]
             #expect(options["customSelectors"] as? [String: String] == ["price": ".price", "name": "h1"])
@@ -87,12 +90,13 @@ import Testing
             #expect(options["waitFor"] as? Int == 1500)
             #expect(options["userAgent"] as? String == "TestBot/1.0")
             #expect(options["extractImages"] == nil, "options not asked for are left to Scoup's defaults")
+            #expect(options["method"] == nil && options["headers"] == nil)
             let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
             #expect(lines.contains("status 200"))
-            #expect(lines.contains("title Kettle"))
-            #expect(lines.contains("price value of .price"))
-            #expect(lines.contains("name value of h1"))
-            #expect(lines.contains("text Kettle boils water"))
+            #expect(lines.contains("title Page"))
+            #expect(lines.contains("price value of price"))
+            #expect(lines.contains("name value of name"))
+            #expect(lines.contains("text Page"))
             #expect(lines.contains("links 2"))
             #expect(lines.contains("link https://shop.example/b"))
             #expect(lines.contains("screenshot https://scoup.local/shot.png"))
@@ -102,21 +106,22 @@ import Testing
             #expect(json.status == 0)
             let answer = jsonObject(json.stdout)
             #expect(answer["statusCode"] as? Int == 200)
-            #expect(answer["html"] as? String == "<html><title>Kettle</title><body><h1>Kettle</h1></body></html>")
-            let waitFor = ((await fake.calls).last!.json["options"] as? [String: Any])?["waitFor"]
+            #expect(answer["html"] as? String == "<html><title>Page</title><body>https://shop.example/p/1</body></html>")
+            let waitFor = ((await fake.calls).last!.body?["options"] as? [String: Any])?["waitFor"]
             #expect(waitFor as? String == "#app", "a non-number --wait-for is a selector")
         }
     }
 
     @Test func sitemapAndInfo() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, fake in
+        let listed = ["https://shop.example/p/1", "https://shop.example/p/2", "https://shop.example/p/3"]
+        try await FakeScoup.with(token: Self.key, sitemapURLs: listed) { base, fake in
             let sitemap = try await run(project, ["scoup", "sitemap", "https://shop.example/sitemap.xml",
                                                   "--filters", #"{"include":["/p/"]}"#], scoup: env(base))
             #expect(sitemap.status == 0, "\(sitemap.stderr)")
             #expect(sitemap.stdout == "https://shop.example/p/1\nhttps://shop.example/p/2\nhttps://shop.example/p/3\n")
             #expect(sitemap.stderr.contains("3 URLs in https://shop.example/sitemap.xml"))
-            let sent = (await fake.calls).last!.json
+            let sent = (await fake.calls).last!.body ?? [:]
             #expect(sent["sitemapUrl"] as? String == "https://shop.example/sitemap.xml")
             #expect((sent["filters"] as? [String: Any])?["include"] as? [String] == ["/p/"])
 
@@ -129,13 +134,13 @@ import Testing
             #expect(info.stdout.contains("meta lang"))
             let infoCall = (await fake.calls).last!
             #expect(infoCall.path == "/info")
-            #expect(infoCall.json["infoOnly"] as? Bool == true)
+            #expect(infoCall.body?["infoOnly"] as? Bool == true)
         }
     }
 
     @Test func aWrongKeyExits77WithoutPrintingIt() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, _ in
+        try await FakeScoup.with(token: Self.key) { base, _ in
             let wrong = "sk-wrong-key-77d1"
             for arguments in [["scoup", "health"], ["scoup", "scrape", "https://shop.example/p/1"], ["scoup", "health", "--json"]] {
                 let result = try await run(project, arguments, scoup: env(base, key: wrong))
@@ -158,17 +163,27 @@ import Testing
         #expect(down.stderr.contains("Scoup is not reachable at http://127.0.0.1:1"))
         #expect(down.stderr.contains("is it running?"))
         #expect(down.stdout.isEmpty)
-        try await ScoupFake.with(token: Self.key, unhealthy: true) { base, fake in
+        // A Scoup that answers but whose /health says it cannot work.
+        try await LoopbackServer.with({ server in
+            await server.appendRoute("GET /health") { _ in
+                FakeScoup.json(["status": "degraded", "error": "browser pool exhausted"], status: .serviceUnavailable)
+            }
+            await server.appendRoute("POST /scrape") { _ in
+                Issue.record("no scrape may be sent to an unhealthy Scoup")
+                return FakeScoup.json([:])
+            }
+        }) { base in
             let result = try await run(project, ["scoup", "scrape", "https://shop.example/p/1"], scoup: env(base))
             #expect(result.status == 69)
             #expect(result.stderr.contains("Scoup is unhealthy (HTTP 503): browser pool exhausted"))
-            #expect((await fake.calls).map(\.path) == ["/health"], "no scrape is sent to an unhealthy Scoup")
         }
     }
 
     @Test func errorsFromScoupOrThePageExit1AndUsageErrors64() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, _ in
+        // With a site, the fake serves its pages and answers any other URL as a 404 page.
+        let site = ["https://shop.example/p/1": (html: "<html><body>p1</body></html>", links: [String]())]
+        try await FakeScoup.with(token: Self.key, site: site) { base, _ in
             let rejected = try await run(project, ["scoup", "scrape", "https://shop.example/bad-request"], scoup: env(base))
             #expect(rejected.status == 1)
             #expect(rejected.stderr.contains("HTTP 400: url must be absolute"))
@@ -188,7 +203,7 @@ import Testing
 
     @Test func readsTheAddressAndKeyFromTheProjectsDotEnv() async throws {
         let project = try Project()
-        try await ScoupFake.with(token: Self.key) { base, fake in
+        try await FakeScoup.with(token: Self.key) { base, fake in
             try project.write(".env", "SCOUP_BASE_URL=\(base)\nSCOUP_API_KEY=\"\(Self.key)\"\n")
             let result = try await run(project, ["scoup", "health"], scoup: [:])
             #expect(result.status == 0, "\(result.stderr)")
