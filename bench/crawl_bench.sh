@@ -6,6 +6,7 @@
 #   bench/crawl_bench.sh                 # 5,000 product pages (+ 500 listing pages), ~25 KB each
 #   COUNT=500 bench/crawl_bench.sh       # a quick look
 #   ROUNDS=3 bench/crawl_bench.sh        # alternate the two tools 3 times; the report has each round and the median
+#   bench/crawl_bench.sh serve           # only serve the site (to profile one tool by hand); Ctrl-C stops nginx
 #
 # Both tools start at the first listing page, follow a.next (pagination) and a.product (product
 # pages), and extract url, name, price, sku, brand, rating and stock from each product page
@@ -30,7 +31,8 @@ SITE="$WORK/site-$COUNT-$PER_PAGE-$PAD"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUNS="$WORK/runs-$STAMP"
 REPORT="$root/bench/results/crawl-$STAMP.md"
-mkdir -p "$WORK" "$RUNS" "$root/bench/results"
+mkdir -p "$WORK" "$root/bench/results"
+[ "${1:-}" = serve ] || mkdir -p "$RUNS"
 
 say() { echo "crawl_bench: $*" >&2; }
 
@@ -62,9 +64,11 @@ if [ ! -f "$SITE/truth.jsonl" ] || [ "$(wc -l < "$SITE/truth.jsonl")" -ne "$COUN
 fi
 
 # --- AgentShop, release --------------------------------------------------------------------------
-say "building agentshop (release)"
-swift build -c release --scratch-path "$SCRATCH" --product agentshop >&2
-BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/agentshop"
+if [ "${1:-}" != serve ]; then
+    say "building agentshop (release)"
+    swift build -c release --scratch-path "$SCRATCH" --product agentshop >&2
+    BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/agentshop"
+fi
 
 # --- nginx on 127.0.0.1 ------------------------------------------------------------------------
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -116,6 +120,11 @@ curl -sf -o /dev/null "$START" || { say "nginx does not answer on $BASE"; cat "$
 say "nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') serving $SITE/site on $BASE"
 # Same page cache for both tools: read every file once before the first run.
 find "$SITE/site" -type f -exec cat {} + > /dev/null
+if [ "${1:-}" = serve ]; then
+    say "first listing page: $START (CRAWL_BENCH_START for bench/crawl/pipeline.yaml); Ctrl-C stops nginx"
+    echo "$START" > "$WORK/serving.txt"
+    while true; do sleep 3600; done
+fi
 
 # --- runs --------------------------------------------------------------------------------------
 run_scrapy() {
