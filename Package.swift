@@ -72,7 +72,8 @@ let package = Package(
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",
+                                                         .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )
