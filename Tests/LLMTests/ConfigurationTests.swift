@@ -17,7 +17,9 @@ import Testing
         #expect(byKind[.anthropic]?.apiKey?.value == "sk-ant-d")
         #expect(byKind[.ollama]?.baseURL == "http://localhost:11434")
         #expect(byKind[.offline]?.isConfigured == true)
-        #expect(byKind[.ollama]?.isConfigured == true)
+        // Ollama needs no key but counts as set up only when its host is given.
+        #expect(byKind[.ollama]?.isConfigured == false)
+        #expect(try ProviderConfiguration.resolve(.ollama, environment: ["OLLAMA_HOST": "localhost"]).isConfigured)
         #expect(byKind[.openai]?.requestsPerMinute == nil)
         #expect(byKind[.openai]?.dailyCostLimitUSD == nil)
     }

@@ -167,6 +167,14 @@ import Transport
         }
     }
 
+    @Test func urlCredentialsStayOutOfMessages() async throws {
+        let configuration = ProviderConfiguration(kind: .ollama, baseURL: "http://user:pa55word@127.0.0.1:1")
+        let provider = try makeProvider(configuration, client: HTTPClient())
+        let error = await Self.llmError { _ = try await provider.complete(Self.request("hi")) }
+        #expect(error?.message.contains("pa55word") == false)
+        #expect(error?.message.contains("http://127.0.0.1:1/api/chat") == true)
+    }
+
     @Test func unreachableIsUnavailable() async throws {
         let provider = try Self.provider(.openai, base: "http://127.0.0.1:1")
         let error = await Self.llmError { _ = try await provider.complete(Self.request("hi")) }

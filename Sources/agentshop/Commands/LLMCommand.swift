@@ -199,7 +199,8 @@ struct LLMCommand: AsyncParsableCommand {
             if global.json { Console.json(rows); return }
             var table = [["PROVIDER", "ENABLED", "CONFIGURED", "DEFAULT MODEL", "ENDPOINT", "LIMITS", "HEALTH"]]
             for (kind, row) in zip(ProviderKind.allCases, rows) {
-                let key = kind.needsKey ? (row.configured ? "key set" : "no key (\(kind.keyVariable ?? ""))") : "no key needed"
+                let key = kind.needsKey ? (row.configured ? "key set" : "no key (\(kind.keyVariable ?? ""))")
+                    : kind == .ollama && !row.configured ? "OLLAMA_HOST not set" : "no key needed"
                 var limits: [String] = []
                 if let rpm = row.requests_per_minute { limits.append("\(rpm) rpm") }
                 if let tpm = row.tokens_per_minute { limits.append("\(tpm) tpm") }
@@ -349,7 +350,7 @@ struct LLMCommand: AsyncParsableCommand {
                 if !context.switches.isEnabled(kind) {
                     rows.append((kind, "skipped", nil, "disabled"))
                 } else if !configuration.isConfigured {
-                    rows.append((kind, "skipped", nil, "no API key (\(kind.keyVariable ?? ""))"))
+                    rows.append((kind, "skipped", nil, kind == .ollama ? "OLLAMA_HOST not set" : "no API key (\(kind.keyVariable ?? ""))"))
                 } else if let provider = try? makeProvider(configuration, client: client) {
                     checks.append((kind, provider))
                 }
