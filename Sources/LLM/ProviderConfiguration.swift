@@ -168,8 +168,9 @@ extension ProviderKind {
 public func makeProvider(_ configuration: ProviderConfiguration, client: HTTPClient) throws -> any LLMProvider {
     if configuration.kind.needsKey && configuration.apiKey == nil {
         let name = configuration.kind.keyVariable ?? "LLM_\(configuration.kind.environmentName)_API_KEY"
+        let alternative = "LLM_\(configuration.kind.environmentName)_API_KEY"
         throw LLMError(.notConfigured, provider: configuration.kind,
-                       message: "no API key: set \(name) (or LLM_\(configuration.kind.environmentName)_API_KEY) in the environment or .env")
+                       message: "no API key: set \(name) (or \(alternative)) in the environment or .env")
     }
     switch configuration.kind {
     case .offline: return OfflineProvider()
