@@ -259,7 +259,7 @@ struct LLMCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The prompt (for offline with --task: the text).") var prompt: String
-        @Option(help: "The provider (default: offline).") var provider: String = "offline"
+        @Option(help: "The provider.") var provider: String = "offline"
         @Option(help: "The model (default: the provider's default model).") var model: String?
         @OptionGroup var request: RequestOptions
 
