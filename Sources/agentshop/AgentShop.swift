@@ -25,6 +25,7 @@ struct AgentShop: AsyncParsableCommand {
             ExportCommand.self,
             QueryCommand.self,
             ScoupCommand.self,
+            LLMCommand.self,
         ]
     )
 
