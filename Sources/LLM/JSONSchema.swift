@@ -186,6 +186,10 @@ public struct JSONSchema: Sendable, Equatable {
 public struct SchemaViolation: Sendable, Equatable, CustomStringConvertible {
     public let path: String
     public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
 }
 

@@ -60,7 +60,8 @@ public struct EnrichTask: Sendable {
 
     static let jsonRule = "Answer with one JSON object only, no prose and no code fences."
 
-    /// A built-in task. `categories` is required by `categorize`; `length` applies to `summary`.
+    /// A built-in task. `categories` is required by `categorize` (no commas in a category: the
+    /// offline provider reads them comma-separated); `length` applies to `summary`.
     public static func builtin(_ name: Name, length: SummaryLength = .short, categories: [String] = []) -> EnrichTask {
         func schema(_ json: JSONValue) -> JSONSchema {
             do { return try JSONSchema(json) } catch { fatalError("built-in schema of \(name.rawValue) is invalid: \(error)") }
@@ -73,7 +74,7 @@ public struct EnrichTask: Sendable {
                 prompt: """
                 Analyse the content below. Give its main topics (1 to 8 short phrases), key insights \
                 (up to 5 sentences a merchant could act on), and a quality score from 0 (spam, empty) \
-                to 10 (complete, clear, trustworthy).
+                to 1 (complete, clear, trustworthy).
                 Return {"topics": [...], "insights": [...], "quality_score": number}.
 
                 Content:
@@ -84,7 +85,7 @@ public struct EnrichTask: Sendable {
                                 "properties": [
                                     "topics": ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 8],
                                     "insights": ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 5],
-                                    "quality_score": ["type": "number", "minimum": 0, "maximum": 10],
+                                    "quality_score": ["type": "number", "minimum": 0, "maximum": 1],
                                 ]]))
         case .sentiment:
             return EnrichTask(
@@ -151,7 +152,7 @@ public struct EnrichTask: Sendable {
                                     "category": ["type": "string", "enum": .array(categories.map(JSONValue.string))],
                                     "confidence": ["type": "number", "minimum": 0, "maximum": 1],
                                 ]]),
-                options: ["categories": categories.joined(separator: "\n")])
+                options: ["categories": categories.joined(separator: ",")])
         case .cleanup:
             return EnrichTask(name: name, system: "", prompt: "{{text}}", schema: nil)
         case .custom:
@@ -164,19 +165,14 @@ public struct EnrichTask: Sendable {
         EnrichTask(name: .custom, system: (system ?? "You answer in JSON.") + " " + jsonRule, prompt: prompt, schema: schema)
     }
 
-    /// The prompt sent after an invalid answer: names what was wrong and asks again.
-    public func repairPrompt(original: String, answer: String, problems: [String]) -> String {
+    /// The follow-up message after an invalid answer: names what was wrong and asks again.
+    public func repairMessage(problems: [String]) -> String {
         let listed = problems.prefix(5).map { "- \($0)" }.joined(separator: "\n")
         let schemaText = schema.map { "\nThe JSON Schema it must meet:\n\($0.source.canonicalText())\n" } ?? ""
         return """
-        \(original)
-
         Your previous answer was not usable:
         \(listed)
         \(schemaText)
-        Previous answer:
-        \(answer.count > 2000 ? String(answer.prefix(2000)) + "…" : answer)
-
         Answer again with one corrected JSON object only.
         """
     }
