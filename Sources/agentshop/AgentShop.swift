@@ -24,6 +24,7 @@ struct AgentShop: AsyncParsableCommand {
             ExtractCommand.self,
             ExportCommand.self,
             QueryCommand.self,
+            LLMCommand.self,
         ]
     )
 
