@@ -46,6 +46,4 @@ public actor Budget {
         spent += actual
     }
 
-    /// A rough token count for estimates: four characters a token, as the providers' own rules of thumb say.
-    public static func estimatedTokens(_ text: String) -> Int { max(1, (text.utf8.count + 3) / 4) }
 }

@@ -103,22 +103,8 @@ public struct LLMCallRecord: Sendable, Equatable {
         ])))]))
     }
 
-    /// Every call record in the lake's manifests (any pipeline, any stage).
-    public static func all(in lake: Lake) -> [LLMCallRecord] {
-        var out: [LLMCallRecord] = []
-        for manifest in ManifestStore(lake: lake).all().manifests {
-            for stage in manifest.stages {
-                guard let calls = stage.details?.objectValue?["llm"]?.objectValue?["calls"]?.arrayValue else { continue }
-                out.append(contentsOf: calls.compactMap(LLMCallRecord.init(json:)))
-            }
-        }
-        return out
-    }
-
     /// What `provider` cost on `day` (UTC, `YYYY-MM-DD`), summed from the lake's call records.
-    /// Cache hits cost nothing and are not counted.
     public static func spend(in lake: Lake, provider: ProviderKind, day: String) -> Double {
-        all(in: lake).filter { $0.provider == provider && $0.at.hasPrefix(day) && !$0.cacheHit }
-            .reduce(0) { $0 + $1.costUSD }
+        UsageReport.from(ManifestStore(lake: lake).all().manifests).cost(provider: provider.rawValue, day: day)
     }
 }

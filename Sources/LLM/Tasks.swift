@@ -149,7 +149,8 @@ public struct EnrichTask: Sendable {
                 """,
                 schema: schema(["type": "object", "additionalProperties": false, "required": ["category", "confidence"],
                                 "properties": [
-                                    "category": ["type": "string", "enum": .array(categories.map(JSONValue.string))],
+                                    "category": categories.isEmpty ? ["type": "string", "minLength": 1]
+                                        : ["type": "string", "enum": .array(categories.map(JSONValue.string))],
                                     "confidence": ["type": "number", "minimum": 0, "maximum": 1],
                                 ]]),
                 options: ["categories": categories.joined(separator: ",")])
