@@ -307,3 +307,64 @@ private func pipeline(_ enrich: String) -> String {
         #expect(replan.stage("scored")?.note?.hasPrefix("3 records, 2 distinct prompts, 2 cached: 0 calls") == true)
     }
 }
+
+@Suite struct EnrichSecretsTests {
+    /// Through the real OpenAI provider against a loopback server: a run that succeeds, and one
+    /// that fails on a server that echoes the key in its error (as OpenAI's 401 does). The key
+    /// must be sent, and must appear in no file either run wrote, no manifest, no log line, no error.
+    @Test func theKeyReachesNoFileManifestLogOrError() async throws {
+        let project = try Project()
+        let key = "sk-test-LEAKCHECK-0123456789abcdef"
+        let server = try FakeOpenAI()
+        let base = try await server.start { body in
+            let messages = body.objectValue?["messages"]?.arrayValue ?? []
+            let user = messages.last?.objectValue?["content"]?.stringValue ?? ""
+            if user.contains("explode") {
+                return (401, #"{"error":{"message":"Incorrect API key provided: \#(key). You can find your API key at https://platform.openai.com","type":"invalid_request_error","code":"invalid_api_key"}}"#)
+            }
+            let label = user.contains("awful") ? "negative" : "positive"
+            return (200, FakeOpenAI.completion(#"{"label":"\#(label)","score":0.5,"confidence":0.9}"#))
+        }
+        defer { Task { await server.stop() } }
+        let environment = ["OPENAI_API_KEY": key, "LLM_OPENAI_BASE_URL": base]
+        try project.putReviews(["lovely boots", "awful tent", "lovely boots"])
+        try project.writePipeline(pipeline("provider: openai, model: gpt-4o-mini, task: sentiment, into: s, budget_usd: 1"))
+        let logs = LogCapture()
+
+        let ok = try await project.run(registry: BuiltinStages.registry, environment: environment, logs: logs)
+        #expect(ok.status == .succeeded, "\(ok.error ?? "")")
+        #expect(await server.calls == 2)
+        #expect(await server.authorizations.allSatisfy { $0 == "Bearer \(key)" })
+        let calls = ok.stage("scored")!.llmCalls
+        #expect(calls.filter { $0.status == .success }.count == 2)
+        #expect(calls.allSatisfy { $0.provider == .openai && $0.model == "gpt-4o-mini" })
+        #expect(calls.first { $0.status == .success }?.tokensIn == 40)
+        #expect((calls.first { $0.status == .success }?.costUSD ?? 0) > 0)  // priced from usage by the price table
+        #expect(try project.records(outFile).map { $0["s"]?.objectValue?["label"] } == ["positive", "negative", "positive"])
+
+        try project.putReviews(["lovely boots", "explode"])
+        let failed = try await project.run(registry: BuiltinStages.registry, environment: environment, logs: logs)
+        #expect(failed.status == .failed)
+        let error = try #require(failed.stage("scored")?.error)
+        #expect(error.contains("reviews.jsonl:2") && error.contains("401"), "\(error)")
+        #expect(error.contains("Incorrect API key provided"), "\(error)")  // the echo came through, redacted
+
+        var texts = logs.lines + [error, failed.error ?? "", ok.error ?? ""]
+        let encoder = JSONEncoder()
+        texts.append(String(decoding: try encoder.encode(ok), as: UTF8.self))
+        texts.append(String(decoding: try encoder.encode(failed), as: UTF8.self))
+        let files = FileManager.default.enumerator(atPath: project.root)!.compactMap { $0 as? String }
+        var scanned = 0
+        for file in files {
+            let path = project.root + "/" + file
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else { continue }
+            let bytes = try FileInput.readAll(path: path)
+            texts.append(String(decoding: bytes, as: UTF8.self))  // nothing here is compressed
+            scanned += 1
+        }
+        #expect(scanned >= 5)  // output, cache entries, manifests, state, rejects/…
+        let leaks = texts.filter { $0.contains(key) || $0.contains("LEAKCHECK") }
+        #expect(leaks.isEmpty, "\(leaks.map { String($0.prefix(300)) })")
+    }
+}

@@ -52,7 +52,7 @@ extension Project {
         })])
     }
 
-    func run(registry: StageRegistry, environment: [String: String] = [:],
+    func run(registry: StageRegistry, environment: [String: String] = [:], logs: LogCapture? = nil,
              _ configure: (inout RunOptions) -> Void = { _ in }) async throws -> RunManifest {
         var options = RunOptions()
         options.runDate = "2026-01-02"
@@ -60,7 +60,9 @@ extension Project {
         let env = PipelineEnvironment(variables: environment)
         let spec = try PipelineLoader(registry: registry, environment: env, lake: lake).load(file: pipelineFile).0
         let runner = PipelineRunner(spec: spec, lake: lake, environment: env,
-                                    logger: Logger(label: "enrich-tests") { _ in SwiftLogNoOpLogHandler() }, options: options)
+                                    logger: Logger(label: "enrich-tests") { _ in
+                                        logs.map { CapturingLogHandler(capture: $0) as LogHandler } ?? SwiftLogNoOpLogHandler()
+                                    }, options: options)
         return await runner.run()
     }
 
@@ -83,3 +85,28 @@ extension RunManifest.StageRun {
 
 /// The lake's JSON value, for files that also import FlyingFox (which has a JSONValue of its own).
 typealias LakeJSON = JSONValue
+
+/// Log lines (message and metadata) kept in memory.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    func add(_ line: String) { lock.lock(); kept.append(line); lock.unlock() }
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return kept }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        let all = metadata.merging(extra ?? [:]) { $1 }
+        capture.add("\(level) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+    }
+}
