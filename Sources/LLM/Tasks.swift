@@ -62,7 +62,10 @@ public struct EnrichTask: Sendable {
 
     /// A built-in task. `categories` is required by `categorize` (no commas in a category: the
     /// offline provider reads them comma-separated); `length` applies to `summary`.
-    public static func builtin(_ name: Name, length: SummaryLength = .short, categories: [String] = []) -> EnrichTask {
+    /// `rules` are keyword hints per category (`price: [cheap, value]`): the offline provider's
+    /// keyword rules, and a hint in a model's prompt.
+    public static func builtin(_ name: Name, length: SummaryLength = .short, categories: [String] = [],
+                               rules: [(category: String, keywords: [String])] = []) -> EnrichTask {
         func schema(_ json: JSONValue) -> JSONSchema {
             do { return try JSONSchema(json) } catch { fatalError("built-in schema of \(name.rawValue) is invalid: \(error)") }
         }
@@ -136,12 +139,16 @@ public struct EnrichTask: Sendable {
                                                             "items": ["type": "string", "minLength": 1]]]]))
         case .categorize:
             let list = categories.joined(separator: ", ")
+            let ruleText = rules.map { "\($0.category): \($0.keywords.joined(separator: ", "))" }.joined(separator: "; ")
+            let hints = ruleText.isEmpty ? "" : "\nKeywords that point to a category: \(ruleText)."
+            var options = ["categories": categories.joined(separator: ",")]
+            if !ruleText.isEmpty { options["rules"] = ruleText }
             return EnrichTask(
                 name: name,
                 system: "You file marketplace items into a fixed list of categories. \(jsonRule)",
                 prompt: """
                 Choose the one category from this list that fits the text below best: \(list).
-                Use the category exactly as written. confidence runs from 0 to 1.
+                Use the category exactly as written. confidence runs from 0 to 1.\(hints)
                 Return {"category": "...", "confidence": number}.
 
                 Text:
@@ -153,7 +160,7 @@ public struct EnrichTask: Sendable {
                                         : ["type": "string", "enum": .array(categories.map(JSONValue.string))],
                                     "confidence": ["type": "number", "minimum": 0, "maximum": 1],
                                 ]]),
-                options: ["categories": categories.joined(separator: ",")])
+                options: options)
         case .cleanup:
             return EnrichTask(name: name, system: "", prompt: "{{text}}", schema: nil)
         case .custom:

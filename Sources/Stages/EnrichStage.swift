@@ -49,6 +49,7 @@ public enum EnrichStage {
         let schemaValue = config.value("schema")
         let categoriesValue = config.value("categories")
         let lengthValue = config.value("length")
+        let rulesValue = config.value("rules")
         let textValue = config.value("text")
         let system = config.string("system")
 
@@ -66,12 +67,14 @@ public enum EnrichStage {
             if let schemaValue { schemaValue.error("'schema' is for task custom; task \(name.rawValue) has its own"); ok = false }
             if name != .categorize, let categoriesValue { categoriesValue.error("'categories' is for task categorize"); ok = false }
             if name != .summary, let lengthValue { lengthValue.error("'length' is for task summary"); ok = false }
+            if name != .categorize, let rulesValue { rulesValue.error("'rules' is for task categorize"); ok = false }
             var categories: [String] = []
             if name == .categorize {
                 if let list = categoriesValue?.asStrings() {
                     categories = list
                     if list.isEmpty { categoriesValue?.error("give at least one category"); ok = false }
                     if Set(list).count != list.count { categoriesValue?.error("a category is listed twice"); ok = false }
+                    if list.contains(where: { $0.contains(",") }) { categoriesValue?.error("a category cannot hold a comma"); ok = false }
                 } else {
                     if categoriesValue == nil { config.error("task categorize needs 'categories' (the list to choose from)") }
                     ok = false
@@ -80,7 +83,22 @@ public enum EnrichStage {
             let length = lengthValue?.asChoice(EnrichTask.SummaryLength.allCases.map(\.rawValue))
                 .flatMap(EnrichTask.SummaryLength.init) ?? .short
             if lengthValue != nil && lengthValue?.asString().flatMap(EnrichTask.SummaryLength.init) == nil { ok = false }
-            let builtin = EnrichTask.builtin(name, length: length, categories: categories)
+            var rules: [(category: String, keywords: [String])] = []
+            if name == .categorize, let rulesValue, let entries = rulesValue.entries() {
+                for (category, keywordsValue) in entries {
+                    guard let keywords = keywordsValue.asStrings() else { ok = false; continue }
+                    if !categories.isEmpty && !categories.contains(category) {
+                        keywordsValue.error("'\(category)' is not one of the categories\(Suggestion.didYouMean(category, in: categories))")
+                        ok = false
+                    }
+                    if keywords.contains(where: { $0.contains(",") || $0.contains(";") || $0.contains(":") }) {
+                        keywordsValue.error("a keyword cannot hold ',', ';' or ':'")
+                        ok = false
+                    }
+                    rules.append((category, keywords))
+                }
+            }
+            let builtin = EnrichTask.builtin(name, length: length, categories: categories, rules: rules)
             task = system.map { EnrichTask(name: builtin.name, system: $0, prompt: builtin.prompt, schema: builtin.schema,
                                            options: builtin.options) } ?? builtin
             if name == .cleanup && provider != .offline && config.value("provider") != nil {

@@ -41,6 +41,8 @@ private func pipeline(_ enrich: String) -> String {
          "4:74: stages.scored.enrich.provider: expected one of offline, openai, anthropic, ollama, groq, perplexity, found 'gemini'"),
         ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, budget: 3 }",
          "4:64: stages.scored.enrich.budget: unknown key 'budget'"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: categorize, categories: [a, b], rules: { c: [x] } }",
+         "4:97: stages.scored.enrich.rules.c: 'c' is not one of the categories"),
         ("enrich: { from: raw_data/imports/r.jsonl, task: summary, length: tiny }",
          "4:70: stages.scored.enrich.length: expected one of short, medium, long, found 'tiny'"),
     ])
@@ -61,7 +63,7 @@ private func pipeline(_ enrich: String) -> String {
         let project = try Project()
         try project.putReviews(["good"])
         try project.writePipeline(pipeline("""
-        task: categorize, categories: [shoes, tents], text: "{{name}}. {{description}}", into: cat, temperature: 0, \
+        task: categorize, categories: [shoes, tents], rules: { tents: [tent, camping] }, text: "{{name}}. {{description}}", into: cat, temperature: 0, \
         max_tokens: 300, concurrency: 4, budget_usd: 1.0, cache_ttl: 30d, on_invalid: quarantine, provider: offline
         """))
         #expect(try project.problems() == [])
