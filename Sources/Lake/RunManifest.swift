@@ -66,6 +66,8 @@ public struct RunManifest: Codable, Sendable, Equatable {
         /// Stage-specific detail (LLM calls and cost, crawl status codes…), as JSON.
         public var details: JSONValue?
         public var error: String?
+        /// `plan` only: what the stage says running would send or cost (an LLM stage's estimate).
+        public var note: String?
 
         public init(name: String, kind: String, status: Status, reason: String, fingerprint: String) {
             self.name = name

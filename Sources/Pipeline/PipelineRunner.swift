@@ -15,6 +15,9 @@ public struct RunOptions: Sendable {
     public var runID: String?
     /// Stages run at once; the pipeline's `max_parallel` when nil.
     public var maxParallel: Int?
+    /// Stages ask again instead of reusing answers they cached in earlier runs (`--no-cache`);
+    /// they still write what they get back to their caches.
+    public var refreshCaches = false
 
     public init() {}
 
@@ -25,6 +28,7 @@ public struct RunOptions: Sendable {
         for stage in stages { out.append("--stage=\(stage)") }
         if dryRun { out.append("--dry-run") }
         if let runDate { out.append("--date=\(runDate)") }
+        if refreshCaches { out.append("--no-cache") }
         return out
     }
 }
@@ -213,7 +217,7 @@ public struct PipelineRunner: Sendable {
 
     private var hashCachePath: String { lake.stateFolder + "/hashes/" + spec.name + ".txt" }
 
-    private func stateFolder(of stage: String) -> String { lake.stateFolder + "/stages/\(spec.name)/\(stage)" }
+    private func stateFolder(of stage: String) -> String { StageContext.stateFolder(lake: lake, pipeline: spec.name, stage: stage) }
 
     private func persist(_ manifest: RunManifest, _ store: ManifestStore) {
         do { try store.write(manifest) } catch { logger.error("cannot write the run manifest: \(error)") }
@@ -238,6 +242,7 @@ public struct PipelineRunner: Sendable {
         var record = RunManifest.StageRun(name: stage.name, kind: stage.kind, status: .planned, reason: "", fingerprint: "")
         if options.dryRun, let pending = stage.upstream.first(where: { finished[$0]?.status == .planned }) {
             record.reason = "upstream stage '\(pending)' will run"
+            record.note = stage.definition.planNote(lake: lake, inputs: lastKnownInputs(of: stage, state: state))
             return .plan(record)
         }
         do {
@@ -277,7 +282,10 @@ public struct PipelineRunner: Sendable {
                 record.outputs = previous.outputs
                 return .skip(record)
             }
-            if options.dryRun { return .plan(record) }
+            if options.dryRun {
+                record.note = stage.definition.planNote(lake: lake, inputs: resolved)
+                return .plan(record)
+            }
             record.status = .ran
             return .run(record, parts, resolved)
         } catch {
@@ -285,6 +293,20 @@ public struct PipelineRunner: Sendable {
             record.error = "\(error)"
             record.reason = "could not check inputs"
             return .failed(record)
+        }
+    }
+
+    /// A stage's inputs as the last runs left them, for plan notes when upstream stages will run first.
+    private func lastKnownInputs(of stage: StageSpec, state: PipelineState) -> [ResolvedInput] {
+        stage.definition.inputs.map { input in
+            switch input {
+            case .stage(let name):
+                let files = (state.stages[name]?.outputs ?? []).compactMap { try? lake.resolve($0.path) }.filter(\.exists)
+                return ResolvedInput(input: input, files: files)
+            case .files(let template):
+                let pattern = OutputTemplate.expand(template, runID: runID, runDate: runDate, pipeline: spec.name, stage: stage.name)
+                return ResolvedInput(input: input, files: (try? lake.glob(pattern)) ?? [])
+            }
         }
     }
 
@@ -337,7 +359,7 @@ public struct PipelineRunner: Sendable {
             let context = StageContext(lake: lake, pipeline: spec.name, stage: name, runID: runID, runDate: runDate,
                                        logger: stageLogger, environment: environment, inputs: work.inputs,
                                        outputs: outputs, rejectsPath: rejects, stateFolder: stageFolder,
-                                       onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
+                                       refreshCaches: options.refreshCaches, onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
             try Task.checkCancellation()
             let report = try await stage.definition.run(context)
             try Task.checkCancellation()

@@ -34,6 +34,10 @@ public protocol StageDefinition: Sendable {
     /// (the content of a script, a model's version). Empty by default.
     func fingerprintExtra(lake: Lake) throws -> String
 
+    /// A line for `agentshop plan` about what running would cost or send (an LLM stage's estimate),
+    /// given the inputs as far as they are known before the run. Nil by default.
+    func planNote(lake: Lake, inputs: [ResolvedInput]) -> String?
+
     /// Does the work: reads `context.inputFiles`, writes every path in `context.outputs`
     /// (atomically, through `RecordWriter` or `AtomicFile`), and reports counts.
     func run(_ context: StageContext) async throws -> StageReport
@@ -41,6 +45,7 @@ public protocol StageDefinition: Sendable {
 
 extension StageDefinition {
     public func fingerprintExtra(lake: Lake) throws -> String { "" }
+    public func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? { nil }
 }
 
 /// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).
@@ -152,11 +157,14 @@ public final class StageContext: Sendable {
     public let rejectsPath: LakePath
     /// A folder for this stage's own state between runs (crawl frontier, caches).
     public let stateFolder: String
+    /// Ask again instead of reusing answers cached by earlier runs (`agentshop run --no-cache`).
+    public let refreshCaches: Bool
     private let onProgress: @Sendable (Int, Int?) -> Void
 
     init(lake: Lake, pipeline: String, stage: String, runID: String, runDate: String, logger: Logger,
          environment: PipelineEnvironment, inputs: [ResolvedInput], outputs: [LakePath],
-         rejectsPath: LakePath, stateFolder: String, onProgress: @escaping @Sendable (Int, Int?) -> Void) {
+         rejectsPath: LakePath, stateFolder: String, refreshCaches: Bool = false,
+         onProgress: @escaping @Sendable (Int, Int?) -> Void) {
         self.lake = lake
         self.pipeline = pipeline
         self.stage = stage
@@ -168,7 +176,13 @@ public final class StageContext: Sendable {
         self.outputs = outputs
         self.rejectsPath = rejectsPath
         self.stateFolder = stateFolder
+        self.refreshCaches = refreshCaches
         self.onProgress = onProgress
+    }
+
+    /// The state folder of a stage (`stateFolder` of its context), for code that needs it outside a run.
+    public static func stateFolder(lake: Lake, pipeline: String, stage: String) -> String {
+        lake.stateFolder + "/stages/\(pipeline)/\(stage)"
     }
 
     /// All input files, in declaration order, without repeats.

@@ -11,5 +11,6 @@ public enum BuiltinStages {
         AggregateStage.kind,
         SQLStage.kind,
         FetchStage.kind,
+        EnrichStage.kind,
     ])
 }

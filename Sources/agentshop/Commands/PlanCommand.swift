@@ -40,6 +40,9 @@ struct PlanCommand: AsyncParsableCommand {
                 rows.append([stage.name, stage.kind, action, stage.error.map { "\(stage.reason): \($0)" } ?? stage.reason])
             }
             Console.out(Console.table(rows))
+            for stage in manifest.stages {
+                if let note = stage.note { Console.out("\(stage.name): \(note)") }
+            }
         }
         if manifest.stages.contains(where: { $0.status == .failed }) { throw ExitStatus.invalidInput }
     }

@@ -27,6 +27,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for another run of this pipeline to finish (default 0).", valueName: "seconds"))
     var wait: Double = 0
 
+    @Flag(name: .customLong("no-cache"), help: "Ask providers again instead of reusing cached answers (the cache is refreshed).")
+    var noCache = false
+
     @Flag(name: .shortAndLong, help: "Echo the run log to stderr.")
     var verbose = false
 
@@ -46,6 +49,7 @@ struct RunCommand: AsyncParsableCommand {
         let spec = try global.loadPipeline(pipeline, lake: lake)
         var options = try selection.options(spec: spec)
         options.runID = Timestamp.runID(Date())
+        options.refreshCaches = noCache
 
         let lock: RunLock
         do {
