@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
         .target(name: "LLM", dependencies: ["Transport", "Lake"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
+        .target(name: "Notify", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,7 +38,7 @@ let package = Package(
             "Lake", "Pipeline", "Store", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -62,6 +63,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
     ],
     swiftLanguageModes: [.v6]

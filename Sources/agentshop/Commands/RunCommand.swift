@@ -74,6 +74,8 @@ struct RunCommand: AsyncParsableCommand {
         let manifest = await task.value
         interruption.remove()
         progress.finish()
+        await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
+                                    environment: global.environment(forPipelineFile: spec.file), logger: logger)
         withExtendedLifetime(lock) {}
 
         if global.json {
