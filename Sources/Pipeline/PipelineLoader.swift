@@ -59,11 +59,10 @@ public struct PipelineLoader: Sendable {
             value.error("pipeline names may hold letters, digits, '_' and '-' only, found '\(name)'")
         }
         let description = top.string("description")
-        let schedule = top.value("schedule").flatMap(Self.readSchedule)
-        let notify = top.value("notify").map { value -> JSONValue in
-            value.expectMapping()
-            return value.jsonValue()
-        }
+        let scheduleValue = top.value("schedule")
+        let schedule = scheduleValue.flatMap(Self.readSchedule)
+        let schedulePolicy = scheduleValue.map { $0.isMapping ? SchedulePolicy.read($0) : SchedulePolicy() } ?? SchedulePolicy()
+        let notify = top.value("notify").flatMap(NotifySpec.read)
         let maxParallel = top.int("max_parallel", min: 1, max: 64) ?? 2
         let stagesValue = top.value("stages", required: true)
         top.rejectUnknownKeys()
@@ -113,10 +112,11 @@ public struct PipelineLoader: Sendable {
                               "cycle: " + cycle.joined(separator: " -> "))
         }
         return PipelineSpec(name: name, file: diagnostics.file, description: description, schedule: schedule,
-                            notify: notify, maxParallel: maxParallel, stages: linked)
+                            schedulePolicy: schedulePolicy, notify: notify, maxParallel: maxParallel, stages: linked)
     }
 
-    /// `schedule: "0 3 * * *"` or `schedule: { cron: "0 3 * * *", timezone: Europe/Paris }`.
+    /// `schedule: "0 3 * * *"` or `schedule: { cron: "0 3 * * *", timezone: Europe/Paris }`, plus the
+    /// scheduler's policy keys (`missed`, `timeout`, `retries`, `retry_delay`), read by `SchedulePolicy`.
     static func readSchedule(_ value: ConfigValue) -> Schedule? {
         var text: String?
         var zone: String?
@@ -124,7 +124,7 @@ public struct PipelineLoader: Sendable {
         if value.isMapping {
             if let cron = value.value("cron", required: true) { at = cron; text = cron.asString() }
             zone = value.string("timezone")
-            value.rejectUnknownKeys()
+            value.rejectUnknownKeys(also: ["missed", "timeout", "retries", "retry_delay"])
         } else {
             text = value.asString()
         }

@@ -8,8 +8,10 @@ public struct PipelineSpec: Sendable {
     public let description: String?
     /// When cron or `agentshop scheduler` should run it.
     public let schedule: Schedule?
-    /// The `notify:` block as JSON, kept for notifications.
-    public let notify: JSONValue?
+    /// How the scheduler treats missed runs, timeouts and retries (keys of a `schedule:` mapping).
+    public let schedulePolicy: SchedulePolicy
+    /// The `notify:` block: which outcomes to announce, and where.
+    public let notify: NotifySpec?
     /// How many independent stages may run at once.
     public let maxParallel: Int
     /// Stages in file order.

@@ -68,9 +68,9 @@ public struct Schedule: Sendable, Equatable, CustomStringConvertible {
     public func nextRun(after date: Date) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        // Start at the next whole minute.
-        var t = calendar.date(bySetting: .second, value: 0, of: date.addingTimeInterval(60)) ?? date
-        if t <= date { t = t.addingTimeInterval(60) }
+        // Start at the next whole minute. (Calendar.date(bySetting: .second, value: 0, …) would round
+        // 02:59:20 + 60s up to 03:01 and skip 03:00.) Zone offsets are whole minutes.
+        var t = Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 60).rounded(.down) * 60 + 60)
         let limit = date.addingTimeInterval(5 * 366 * 86400)
         while t < limit {
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday], from: t)

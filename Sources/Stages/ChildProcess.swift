@@ -2,12 +2,13 @@ import Foundation
 
 /// Runs `/bin/sh -c COMMAND` in its own process group, with stdout and stderr sent to files,
 /// a timeout, and cancellation that stops the whole group (the shell and what it started).
-struct ChildProcess {
-    struct Outcome {
-        var exitCode: Int32
+/// The `command` stage and `agentshop scheduler` run their children through it.
+public struct ChildProcess: Sendable {
+    public struct Outcome: Sendable {
+        public var exitCode: Int32
         /// Set when a signal ended the process.
-        var signal: Int32?
-        var timedOut: Bool
+        public var signal: Int32?
+        public var timedOut: Bool
     }
 
     let command: String
@@ -16,9 +17,22 @@ struct ChildProcess {
     let stdoutPath: String
     let stderrPath: String
     let timeout: Double?
+    /// Seconds between SIGTERM and SIGKILL when the group is stopped (timeout or cancellation).
+    let grace: Double
+
+    public init(command: String, workingDirectory: String, environment: [String: String], stdoutPath: String,
+                stderrPath: String, timeout: Double?, grace: Double = 1) {
+        self.command = command
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
+        self.timeout = timeout
+        self.grace = grace
+    }
 
     /// Called with the child's pid (= its process group) as soon as it started.
-    func run(onStart: (pid_t) -> Void = { _ in }) async throws -> Outcome {
+    public func run(onStart: (pid_t) -> Void = { _ in }) async throws -> Outcome {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -85,10 +99,10 @@ struct ChildProcess {
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
 
-    /// SIGTERM to the group, then SIGKILL after a grace period.
+    /// SIGTERM to the group, then SIGKILL after the grace period.
     private func stopGroup(_ pid: pid_t) async {
         kill(-pid, SIGTERM)
-        for _ in 0..<50 {
+        for _ in 0..<max(1, Int(grace * 50)) {
             // Peek without reaping (WNOWAIT): the caller collects the status.
             var info = siginfo_t()
             if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { return }
@@ -101,9 +115,9 @@ struct ChildProcess {
     }
 }
 
-struct StageErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ text: String) { description = text }
+public struct StageErrorText: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ text: String) { description = text }
 }
 
 private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {

@@ -20,6 +20,7 @@ struct AgentShop: AsyncParsableCommand {
             RunCommand.self,
             RunsCommand.self,
             ScheduleCommand.self,
+            SchedulerCommand.self,
             DBCommand.self,
             ExtractCommand.self,
             ExportCommand.self,

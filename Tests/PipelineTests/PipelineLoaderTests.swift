@@ -48,7 +48,7 @@ struct PipelineLoaderTests {
             description: A demo
             schedule: "0 3 * * *"
             max_parallel: 4
-            notify: { on: failure, to: ops }
+            notify: { on: failure, webhook: "https://hooks.example.com/t/abc" }
             stages:
               first:
                 emit: { text: one }
@@ -67,7 +67,7 @@ struct PipelineLoaderTests {
         #expect(spec.description == "A demo")
         #expect(spec.schedule?.cron == "0 3 * * *")
         #expect(spec.maxParallel == 4)
-        #expect(spec.notify == ["on": "failure", "to": "ops"])
+        #expect(spec.notify == NotifySpec(events: [.failure], webhook: "https://hooks.example.com/t/abc"))
         #expect(spec.stages.map(\.name) == ["first", "second", "ping"])
         #expect(spec.stages.map(\.kind) == ["emit", "emit", "notify"])
         let second = try #require(spec.stage(named: "second"))
@@ -81,6 +81,76 @@ struct PipelineLoaderTests {
         let lake = Lake(root: "/lake")
         #expect(try second.outputs(in: lake, runID: "r", runDate: "2026-01-02", pipeline: "demo").map(\.relative)
                 == ["processed_data/second.txt", "processed_data/2026-01-02/copy.txt"])
+    }
+
+    // MARK: notify and the scheduler's policy
+
+    @Test func notifyBlock() throws {
+        let result = try load("""
+            notify:
+              on: [failure, success, budget]
+              webhook: "${HOOK}"
+              webhook_secret: "${SECRET}"
+              slack: https://hooks.slack.com/services/T0/B0/xyz
+              email: [ops@example.com, "dev@example.org"]
+            stages:
+              a: { emit: { text: x }, out: processed_data/a.txt }
+            """, variables: ["HOOK": "https://example.com/hook?token=t", "SECRET": "s3cret"])
+        let notify = try #require(result.spec?.notify)
+        #expect(notify.events == [.failure, .success, .budget])
+        #expect(notify.webhook == "https://example.com/hook?token=t" && notify.webhookSecret == "s3cret")
+        #expect(notify.slack == "https://hooks.slack.com/services/T0/B0/xyz")
+        #expect(notify.email == ["ops@example.com", "dev@example.org"])
+        #expect(Set(notify.secrets) == ["s3cret", "https://example.com/hook?token=t", "https://hooks.slack.com/services/T0/B0/xyz"])
+        // `on` defaults to failure; one address may stand alone.
+        let single = try load("notify: { email: ops@example.com }\nstages:\n  a: { emit: { text: x }, out: processed_data/a.txt }\n")
+        #expect(single.spec?.notify == NotifySpec(events: [.failure], email: ["ops@example.com"]))
+    }
+
+    @Test func notifyProblemsPointAtTheirKeys() throws {
+        try expectProblems("""
+            notify:
+              on: [failure, sucess]
+              webhook: ftp://example.com/x
+              webhook_secret: ""
+              slack: [a]
+              email: [ops@example.com, not an address]
+              sms: "+33"
+            stages:
+              a: { emit: { text: x }, out: processed_data/a.txt }
+            """, [
+                "2:17: notify.on.1: expected one of failure, success, budget, found 'sucess' (did you mean 'success'?)",
+                "3:12: notify.webhook: expected an http:// or https:// URL",
+                "4:19: notify.webhook_secret: the webhook secret is empty",
+                "5:10: notify.slack: expected a string, found a list",
+                "6:28: notify.email.1: expected an e-mail address like ops@example.com, found 'not an address'",
+                "7:3: notify.sms: unknown key 'sms'",
+            ])
+        try expectProblems("notify: { on: [success] }\nstages:\n  a: { emit: { text: x }, out: processed_data/a.txt }\n",
+                           ["1:9: notify: notify needs at least one of webhook, slack or email"])
+    }
+
+    @Test func schedulePolicy() throws {
+        let result = try load("""
+            schedule: { cron: "*/5 * * * *", missed: run_once, timeout: 90m, retries: 2, retry_delay: 30s }
+            stages:
+              a: { emit: { text: x }, out: processed_data/a.txt }
+            """)
+        let spec = try #require(result.spec)
+        #expect(spec.schedule?.cron == "*/5 * * * *")
+        #expect(spec.schedulePolicy == SchedulePolicy(missed: .runOnce, timeout: 5400, retries: 2, retryDelay: 30))
+        let plain = try #require(try load("schedule: daily\nstages:\n  a: { emit: { text: x }, out: processed_data/a.txt }\n").spec)
+        #expect(plain.schedulePolicy == SchedulePolicy())
+        try expectProblems("""
+            schedule: { cron: daily, missed: later, timeout: 0s, retries: -1, retry_delay: soon }
+            stages:
+              a: { emit: { text: x }, out: processed_data/a.txt }
+            """, [
+                "1:34: schedule.missed: expected one of skip, run_once, found 'later'",
+                "1:50: schedule.timeout: the timeout must be longer than 0s",
+                "1:63: schedule.retries: must be at least 0, found -1",
+                "1:80: schedule.retry_delay: expected a duration like 30s, 15m, 24h or 7d, found 'soon'",
+            ])
     }
 
     @Test func defaultsAndNameFromTheFile() throws {

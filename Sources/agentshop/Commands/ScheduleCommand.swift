@@ -8,7 +8,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Show when pipelines run, and the crontab lines that run them.",
-        subcommands: [List.self, Print.self],
+        subcommands: [List.self, Print.self, Install.self, Remove.self],
         defaultSubcommand: List.self
     )
 
@@ -54,7 +54,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "print",
             abstract: "Print crontab lines for the scheduled pipelines (absolute paths, the lake, the lock wait, PATH, log file).",
-            discussion: "Install them with `agentshop schedule print | crontab -` (this replaces your crontab) or paste them into `crontab -e`."
+            discussion: "`agentshop schedule install` puts these lines into your crontab inside a marked block, leaving your other lines alone."
         )
 
         @OptionGroup var global: GlobalOptions
@@ -66,27 +66,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         var pipelines: [String] = []
 
         func run() async throws {
-            let lake = try global.openLake()
-            let binary = Self.executablePath()
-            let folder = FileManager.default.currentDirectoryPath
-            var lines = [
-                "# AgentShop pipelines in \(folder) (agentshop schedule print)",
-                "PATH=\((binary as NSString).deletingLastPathComponent):/usr/local/bin:/usr/bin:/bin",
-            ]
-            var failed = false
-            var zone: String?
-            for file in ScheduleCommand.pipelineFiles(pipelines) {
-                guard let spec = try? global.loadPipeline(file, lake: lake) else { failed = true; continue }
-                guard let schedule = spec.schedule else { continue }
-                if schedule.timeZoneName != zone {
-                    zone = schedule.timeZoneName
-                    // cronie and systemd-cron honour CRON_TZ; Debian's classic cron uses the system zone.
-                    lines.append("CRON_TZ=\(schedule.timeZoneName)")
-                }
-                let pipelinePath = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
-                let log = lake.root + "/raw_data/logs/cron-\(spec.name).log"  // the folder exists from init on
-                lines.append("\(schedule.cron) cd \(shellQuote(folder)) && \(shellQuote(binary)) run \(shellQuote(pipelinePath)) --lake \(shellQuote(lake.root)) --wait \(wait) --quiet >> \(shellQuote(log)) 2>&1")
-            }
+            let (lines, failed) = try ScheduleCommand.crontabLines(global: global, pipelines: pipelines, wait: wait)
             Console.out(lines.joined(separator: "\n"))
             if failed { throw ExitStatus.invalidInput }
         }
@@ -96,4 +76,125 @@ struct ScheduleCommand: AsyncParsableCommand {
             return CommandLine.arguments[0]
         }
     }
+
+    /// The crontab lines that run the scheduled pipelines of the project in the current folder, and
+    /// whether a pipeline file was invalid. PATH goes on each command rather than on a `PATH=` line,
+    /// which would change every later line of the user's crontab too.
+    static func crontabLines(global: GlobalOptions, pipelines: [String], wait: Int) throws -> (lines: [String], failed: Bool) {
+        let lake = try global.openLake()
+        let binary = Print.executablePath()
+        let folder = FileManager.default.currentDirectoryPath
+        let path = "\((binary as NSString).deletingLastPathComponent):/usr/local/bin:/usr/bin:/bin"
+        var lines = ["# AgentShop pipelines in \(folder) (agentshop schedule print)"]
+        var failed = false
+        var zone: String?
+        for file in pipelineFiles(pipelines) {
+            guard let spec = try? global.loadPipeline(file, lake: lake) else { failed = true; continue }
+            guard let schedule = spec.schedule else { continue }
+            if schedule.timeZoneName != zone {
+                zone = schedule.timeZoneName
+                // cronie and systemd-cron honour CRON_TZ; Debian's classic cron uses the system zone.
+                lines.append("CRON_TZ=\(schedule.timeZoneName)")
+            }
+            let pipelinePath = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
+            let log = lake.root + "/raw_data/logs/cron-\(spec.name).log"  // the folder exists from init on
+            let command = "cd \(shellQuote(folder)) && PATH=\(shellQuote(path)) \(shellQuote(binary)) run \(shellQuote(pipelinePath))"
+                + " --lake \(shellQuote(lake.root)) --wait \(wait) --quiet >> \(shellQuote(log)) 2>&1"
+            // An unescaped % ends a crontab command (the rest becomes its stdin).
+            lines.append("\(schedule.cron) \(command.replacingOccurrences(of: "%", with: "\\%"))")
+        }
+        return (lines, failed)
+    }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "install",
+            abstract: "Put the lines of `schedule print` into your crontab, inside a block marked with this project's folder.",
+            discussion: """
+            Runs `crontab -l` and `crontab -`. Installing again replaces the block in place; every line outside \
+            it is kept as it was. `--dry-run` prints the crontab that would be installed.
+            """
+        )
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var crontab: CrontabOptions
+
+        @Option(help: ArgumentHelp("Seconds a run waits for the previous run of the same pipeline.", valueName: "seconds"))
+        var wait = 300
+
+        @Flag(help: "Print the new crontab instead of installing it.")
+        var dryRun = false
+
+        @Argument(help: ArgumentHelp("Pipelines (default: every file in ./pipelines).", valueName: "pipeline"))
+        var pipelines: [String] = []
+
+        func run() async throws {
+            let (lines, failed) = try ScheduleCommand.crontabLines(global: global, pipelines: pipelines, wait: wait)
+            if failed {
+                Console.error("not installing: fix the pipeline files first")
+                throw ExitStatus.invalidInput
+            }
+            let project = FileManager.default.currentDirectoryPath
+            let tab = crontab.crontab
+            let current = try tab.read()
+            let updated: String
+            do {
+                let block = ["# Managed by `agentshop schedule install`: edit the pipelines and install again, not these lines."]
+                    + lines.dropFirst()
+                updated = try CrontabBlock.installing(block, project: project, into: current)
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+            if dryRun { Console.out(updated, terminator: ""); return }
+            let entries = lines.filter { !$0.hasPrefix("#") && !$0.hasPrefix("CRON_TZ=") }.count
+            if updated == current {
+                Console.error("crontab already up to date (\(entries) pipeline\(entries == 1 ? "" : "s"))")
+                return
+            }
+            try tab.write(updated)
+            Console.error("installed \(entries) scheduled pipeline\(entries == 1 ? "" : "s") in the crontab block for \(project)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove",
+            abstract: "Remove this project's block from your crontab; other lines are kept as they were."
+        )
+
+        @OptionGroup var crontab: CrontabOptions
+
+        @Flag(help: "Print the new crontab instead of installing it.")
+        var dryRun = false
+
+        func run() async throws {
+            let project = FileManager.default.currentDirectoryPath
+            let tab = crontab.crontab
+            let current = try tab.read()
+            let updated: String
+            do {
+                updated = try CrontabBlock.removing(project: project, from: current)
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+            if dryRun { Console.out(updated, terminator: ""); return }
+            if updated == current {
+                Console.error("no AgentShop block for \(project) in the crontab")
+                return
+            }
+            try tab.write(updated)
+            Console.error("removed the crontab block for \(project)")
+        }
+    }
+}
+
+/// `--crontab-command`: how to reach the user's crontab.
+struct CrontabOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The crontab program, with any arguments (default: $AGENTSHOP_CRONTAB_COMMAND, else crontab); "
+                               + "it is run with -l to read and - to write.", valueName: "command"))
+    var crontabCommand: String?
+
+    var crontab: Crontab { Crontab(command: crontabCommand) }
 }

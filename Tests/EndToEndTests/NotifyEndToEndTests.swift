@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// Notifications from `agentshop run`: a channel that cannot be reached is logged (secrets redacted) and never
+/// changes the run's outcome. Delivery itself is tested in NotifyTests against loopback servers.
+@Suite struct NotifyEndToEndTests {
+    static let environment = [
+        "HOOK_SECRET": "hmac-secret-4711",
+        "NOTIFICATION_EMAIL_SMTP_HOST": "127.0.0.1", "NOTIFICATION_EMAIL_SMTP_PORT": "1", "NOTIFICATION_EMAIL_USE_TLS": "false",
+        "NOTIFICATION_EMAIL_USERNAME": "robot", "NOTIFICATION_EMAIL_PASSWORD": "smtp-password-0815",
+        "NOTIFICATION_EMAIL_FROM": "robot@example.com",
+    ]
+
+    static func project(command: String) throws -> Project {
+        let project = try Project()
+        try project.run(["init", "datalake"])
+        try project.write("pipelines/alerting.yaml", """
+            pipeline: alerting
+            notify:
+              on: [failure, success]
+              webhook: "http://127.0.0.1:1/hooks/T0/secret-token-path"
+              webhook_secret: "${HOOK_SECRET}"
+              slack: "http://127.0.0.1:1/services/T1/B1/slack-token-xyz"
+              email: [ops@example.com]
+            stages:
+              work:
+                command: { run: "\(command)" }
+                out: processed_data/work.txt
+            """)
+        return project
+    }
+
+    static func log(_ project: Project, _ manifest: [String: Any]) throws -> String {
+        try project.read("datalake/" + (manifest["logFile"] as? String ?? ""))
+    }
+
+    @Test func unreachableChannelsDoNotFailASucceedingRun() throws {
+        let project = try Self.project(command: "echo ok > {out}")
+        let result = try project.run(["run", "alerting", "--json"], environment: Self.environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(manifest["status"] as? String == "succeeded")
+        let log = try Self.log(project, manifest)
+        for channel in ["webhook", "slack", "email"] {
+            #expect(log.contains("notification failed") && log.contains("channel=\(channel)"), "\(channel): \(log)")
+        }
+        #expect(log.contains("retrying"))
+        for secret in ["secret-token-path", "slack-token-xyz", "hmac-secret-4711", "smtp-password-0815"] {
+            #expect(!log.contains(secret), "\(secret) leaked into the log")
+            #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+        }
+    }
+
+    @Test func aFailingRunKeepsItsExitCode() throws {
+        let project = try Self.project(command: "exit 4")
+        let result = try project.run(["run", "alerting", "--json"], environment: Self.environment)
+        #expect(result.status == 1)
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(try Self.log(project, manifest).contains("event=failure"))
+    }
+
+    @Test func emailWithoutAServerIsLoggedNotFatal() throws {
+        let project = try Self.project(command: "exit 4")
+        let result = try project.run(["run", "alerting", "--json"], environment: ["HOOK_SECRET": "x-secret-value"])
+        #expect(result.status == 1)
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(try Self.log(project, manifest).contains("NOTIFICATION_EMAIL_SMTP_HOST is not set"))
+    }
+}
