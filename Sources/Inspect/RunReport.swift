@@ -126,12 +126,13 @@ public struct RunReport {
     th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
     .empty{color:#777;font-style:italic}.status-failed{color:#C0392B;font-weight:600}.status-skipped{color:#888}
     .chart{display:block;max-width:100%;height:auto}footer{color:#777;font-size:12px;text-align:center;padding:12px}
-    code{font-size:12px;background:#f3f3f3;padding:1px 4px;border-radius:3px}
+    code{font-size:12px;background:#f3f3f3;padding:1px 4px;border-radius:3px}header code{background:#34475c;color:#fff}
+    .meta-note{font-size:12px;color:#666;margin:4px 0 12px}
     """
 
     private func metaLine() -> String {
         var parts = ["run <code>\(HTMLText.escape(manifest.runID))</code>",
-                     "status <b>\(HTMLText.escape(manifest.status.rawValue))</b>",
+                     "status <b>\(manifest.status == .running ? "in progress (written by the run's report stage)" : HTMLText.escape(manifest.status.rawValue))</b>",
                      "started \(HTMLText.escape(manifest.startedAt))"]
         if let took = runSeconds { parts.append("took \(HTMLText.escape(SVGChart.duration(took)))") }
         parts.append("run date \(HTMLText.escape(manifest.runDate))")
@@ -168,7 +169,7 @@ public struct RunReport {
     private func recordsOut(_ stage: RunManifest.StageRun) -> Int? {
         let perFile = stage.outputs.compactMap(\.records)
         if !perFile.isEmpty { return perFile.reduce(0, +) }
-        return stage.counts["records_out"] ?? stage.counts["rows"]
+        return stage.counts["records_out"]
     }
 
     private func timelineSection() -> String {

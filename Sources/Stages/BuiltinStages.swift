@@ -10,5 +10,6 @@ public enum BuiltinStages {
         ParseStage.kind,
         AggregateStage.kind,
         SQLStage.kind,
+        ReportStage.kind,
     ])
 }

@@ -24,6 +24,8 @@ struct AgentShop: AsyncParsableCommand {
             ExtractCommand.self,
             ExportCommand.self,
             QueryCommand.self,
+            LakeCommand.self,
+            ReportCommand.self,
         ]
     )
 
