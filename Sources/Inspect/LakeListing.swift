@@ -85,7 +85,11 @@ public enum LakeListing {
 
     /// Details of each file.
     public static func describe(_ paths: [String], in lake: Lake, history: LakeHistory) -> [LakeFileInfo] {
-        paths.compactMap { path in
+        // Files without partitions that share a folder and an extension (pages, dumps, run logs)
+        // are one dataset: `folder/*.ext`.
+        var siblings: [String: Int] = [:]
+        for path in paths where datasetAndPartition(of: path).partition.isEmpty { siblings[siblingKey(path), default: 0] += 1 }
+        return paths.compactMap { path in
             var info = stat()
             guard stat(lake.root + "/" + path, &info) == 0 else { return nil }
             let bytes = Int64(info.st_size)
@@ -97,7 +101,8 @@ public enum LakeListing {
             } else if bytes <= countLimit {
                 records = try? countRecords(lake.root + "/" + path)
             }
-            let (dataset, partition) = datasetAndPartition(of: path)
+            var (dataset, partition) = datasetAndPartition(of: path)
+            if partition.isEmpty, siblings[siblingKey(path), default: 0] > 1 { dataset = siblingKey(path) }
             return LakeFileInfo(path: path, bytes: bytes, modified: modified, records: records, partition: partition,
                                 dataset: dataset, writer: written?.run)
         }
@@ -138,6 +143,15 @@ public enum LakeListing {
             parts[parts.count - 1] = "*" + name[dot...]
         }
         return (parts.joined(separator: "/"), partition.joined(separator: "/"))
+    }
+
+    /// `raw_data/imports/site/p0001.html` → `raw_data/imports/site/*.html`; the extension is
+    /// everything after the name's first dot (`.sqlite.gz`, `.manifest.json`).
+    static func siblingKey(_ path: String) -> String {
+        let folder = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let ext = name.firstIndex(of: ".").map { String(name[$0...]) } ?? ""
+        return (folder.isEmpty ? "" : folder + "/") + "*" + ext
     }
 
     static func isPartition(_ segment: String) -> Bool {
