@@ -120,7 +120,7 @@ public struct RunReport {
     .meta{margin:0;color:#c9d3de;font-size:13px}main{max-width:980px;margin:0 auto;padding:8px 24px 24px}
     section{background:#fff;border:1px solid #e2e2e2;border-radius:6px;margin:16px 0;padding:12px 18px}
     h2{font-size:17px;margin:4px 0 10px}h3{font-size:14px;margin:14px 0 6px;color:#333}
-    .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e6e6e6;border-radius:6px;padding:8px 12px;min-width:120px}
+    .cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid #e6e6e6;border-radius:6px;padding:8px 12px;min-width:96px}
     .card b{display:block;font-size:20px}.card span{font-size:12px;color:#666}
     table{border-collapse:collapse;font-size:13px;margin:6px 0;width:100%}th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eee;vertical-align:top}
     th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -230,16 +230,15 @@ public struct RunReport {
 
         /// Upper edges of the timing bins, in ms (the last bin is open).
         static let binEdges: [Double] = [50, 100, 250, 500, 1000, 2000, 5000, 10000]
+        /// `<50ms`, `50–100ms`, …, `0.5–1s`, `1–2s`, …, `>10s`.
         static var binLabels: [String] {
-            var labels: [String] = []
-            var low = 0.0
-            for edge in binEdges {
-                labels.append("\(label(low))–\(label(edge))")
-                low = edge
+            var labels = ["<\(Int(binEdges[0]))ms"]
+            for (low, high) in zip(binEdges, binEdges.dropFirst()) {
+                labels.append(high < 1000 ? "\(Int(low))–\(Int(high))ms" : "\(seconds(low))–\(seconds(high))s")
             }
-            return labels + ["> \(label(low))"]
+            return labels + [">\(seconds(binEdges.last!))s"]
         }
-        static func label(_ ms: Double) -> String { ms >= 1000 ? "\(Int(ms / 1000))s" : "\(Int(ms))ms" }
+        static func seconds(_ ms: Double) -> String { ms.truncatingRemainder(dividingBy: 1000) == 0 ? "\(Int(ms / 1000))" : "\(ms / 1000)" }
     }
 
     /// The crawl logs of a run: record-format outputs of its `fetch` stages (the WARC files are
@@ -395,8 +394,8 @@ public struct RunReport {
                 + "<td class=\"n\">\(latencies.isEmpty ? "" : HTMLText.escape(SVGChart.duration(latencies.reduce(0, +) / Double(latencies.count) / 1000)))</td></tr>"
         }
         html += "</tbody></table>"
-        html += "<h3>Cost by provider and model</h3>"
-            + SVGChart.horizontalBars(names.map { ($0, groups[$0]!.reduce(0) { $0 + $1.cost }) }, title: "Cost by provider and model", unit: " $")
+        html += "<h3>Cost by provider and model (USD)</h3>"
+            + SVGChart.horizontalBars(names.map { ($0, groups[$0]!.reduce(0) { $0 + $1.cost }) }, title: "Cost by provider and model (USD)")
 
         let timed = llm.calls.filter { $0.at != nil }
         if let first = timed.map({ $0.at! }).min(), let last = timed.map({ $0.at! }).max() {
@@ -415,7 +414,7 @@ public struct RunReport {
                                           title: "LLM calls over time")
             html += "<h3>Cost over time (USD)</h3>"
                 + SVGChart.stackedColumns(buckets: buckets, series: names.filter { cost[$0] != nil }.map { ($0, cost[$0]!) },
-                                          title: "LLM cost over time", unit: " $")
+                                          title: "LLM cost over time (USD)")
         } else {
             html += "<p class=\"empty\">The calls carry no times, so there is no chart over time.</p>"
         }

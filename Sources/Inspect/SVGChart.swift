@@ -61,6 +61,14 @@ public enum SVGChart {
         return (ceil(value / step) * step, step)
     }
 
+    /// Like `niceAxis`, with steps people count time in (seconds, minutes, hours) above a second.
+    static func timeAxis(_ seconds: Double, ticks: Int = 5) -> (max: Double, step: Double) {
+        guard seconds > 10 else { return niceAxis(seconds, ticks: ticks) }
+        let steps: [Double] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
+        let step = steps.first { seconds / $0 <= Double(ticks) } ?? (seconds / Double(ticks) / 86400).rounded(.up) * 86400
+        return ((seconds / step).rounded(.up) * step, step)
+    }
+
     static func svg(width: Double, height: Double, label: String, _ body: String) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"\(f(width))\" height=\"\(f(height))\" "
             + "viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(HTMLText.escape(label))\">"
@@ -172,7 +180,7 @@ public enum SVGChart {
         let plotW = width - labelWidth - 70
         let row = 22.0, top = 6.0
         let end = rows.compactMap { r in r.start.map { $0 + r.duration } }.max() ?? 0
-        let axis = niceAxis(max(end, 0.001))
+        let axis = timeAxis(max(end, 0.001))
         let plotH = Double(rows.count) * row
         let height = top + plotH + 30
         var body = ""
