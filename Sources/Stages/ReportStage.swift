@@ -98,3 +98,26 @@ public enum ReportStage {
         }
     }
 }
+
+extension ReportStage {
+    /// The title and charts of a pipeline's `report` stage, each with the files it reads for a
+    /// given run: a stage's outputs as that run's manifest lists them, a path or glob expanded for
+    /// the run's date. For `agentshop report` on a past run; nil when the pipeline has no report stage.
+    public static func charts(in spec: PipelineSpec, for manifest: RunManifest, lake: Lake)
+        -> (title: String?, charts: [(chart: ReportChart, files: [LakePath])])? {
+        guard let stage = spec.stages.first(where: { $0.kind == kind.name }), let definition = stage.definition as? Definition
+        else { return nil }
+        let charts = definition.charts.map { chart, input -> (chart: ReportChart, files: [LakePath]) in
+            switch input {
+            case .stage(let name):
+                let paths = manifest.stages.first { $0.name == name }?.outputs.map(\.path) ?? []
+                return (chart, paths.compactMap { try? lake.resolve($0) }.filter(\.exists))
+            case .files(let pattern):
+                let expanded = OutputTemplate.expand(pattern, runID: manifest.runID, runDate: manifest.runDate,
+                                                     pipeline: spec.name, stage: stage.name)
+                return (chart, (try? lake.glob(expanded)) ?? [])
+            }
+        }
+        return (definition.title, charts)
+    }
+}

@@ -220,6 +220,8 @@ import Lake
         let page = try project.read("r1.html")
         #expect(page.contains(run1) && page.contains("<section id=\"timeline\">"))
         #expect(page.contains("No fetch stage wrote a crawl log in this run"))
+        // The pipeline's report stage declares a chart of by_category: drawn over run 1's file.
+        #expect(page.contains("From <code>by_category</code> (processed_data/aggregations/by_category/dt=2026-11-24.csv)"))
         let latest = try project.run(["report", "--pipeline", "shop"])
         #expect(latest.status == 0)
         #expect(latest.stdout.hasSuffix(".html\n") && latest.stdout.contains("/processed_data/reports/shop/"))

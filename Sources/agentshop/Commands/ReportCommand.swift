@@ -3,6 +3,7 @@ import Foundation
 import Inspect
 import Lake
 import Pipeline
+import Stages
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,8 @@ struct ReportCommand: AsyncParsableCommand {
         RUN_ID (a unique prefix is enough), or the latest run of --pipeline, or the latest run of all. \
         The page loads nothing from anywhere (inline CSS and SVG, no script), so it opens offline and \
         can be mailed. Default output: processed_data/reports/<pipeline>/<run id>.html in the lake. \
-        Dataset charts are drawn by the report stage (its charts: setting), not by this command.
+        Dataset charts are those of the pipeline's report stage (its charts: setting), over the \
+        files of that run, when the pipeline file is still there.
         """
     )
 
@@ -55,7 +57,19 @@ struct ReportCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw ExitStatus.invalidInput
         }
-        var report = RunReport(manifest: manifest, lake: lake, title: title)
+        // Dataset charts as the pipeline's report stage declares them, over this run's files.
+        var charts: [(chart: ReportChart, files: [LakePath])] = []
+        var stageTitle: String?
+        if FileManager.default.fileExists(atPath: manifest.pipelineFile) {
+            let (_, spec, _) = global.checkPipeline(manifest.pipelineFile, lake: lake)
+            if let spec, let declared = ReportStage.charts(in: spec, for: manifest, lake: lake) {
+                charts = declared.charts
+                stageTitle = declared.title
+            } else if spec == nil {
+                Console.error("warning: \(manifest.pipelineFile) does not validate; the report has no dataset charts")
+            }
+        }
+        var report = RunReport(manifest: manifest, lake: lake, title: title ?? stageTitle, charts: charts)
         let html = report.render()
         let target: String
         if let out {
