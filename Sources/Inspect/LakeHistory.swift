@@ -24,6 +24,9 @@ public struct LakeHistory: Sendable {
     public let unreadable: [String]
     /// Stage runs that ran (not skipped: a skipped stage wrote nothing), oldest first.
     public let productions: [StageRunRef]
+    /// Path → indices into `productions` of the stage runs that wrote it / read it, ascending.
+    private let writtenBy: [String: [Int]]
+    private let readBy: [String: [Int]]
 
     public init(lake: Lake) {
         let (manifests, unreadable) = ManifestStore(lake: lake).all()
@@ -38,12 +41,19 @@ public struct LakeHistory: Sendable {
                 StageRunRef(pipeline: m.pipeline, runID: m.runID, runStatus: m.status, runStartedAt: m.startedAt, stage: $0)
             }
         }
+        var written: [String: [Int]] = [:], read: [String: [Int]] = [:]
+        for (i, run) in productions.enumerated() {
+            for path in Set(run.stage.outputs.map(\.path)) { written[path, default: []].append(i) }
+            for path in Set(run.stage.inputs.map(\.path)) { read[path, default: []].append(i) }
+        }
+        writtenBy = written
+        readBy = read
     }
 
     /// The stage run that wrote `path` — the one that wrote this content when `sha256` is given,
     /// else the latest.
     public func writer(of path: String, sha256: String? = nil) -> (run: StageRunRef, entry: RunManifest.FileEntry)? {
-        for run in productions.reversed() {
+        for run in (writtenBy[path] ?? []).reversed().map({ productions[$0] }) {
             if let entry = run.stage.outputs.first(where: { $0.path == path && (sha256 == nil || $0.sha256 == sha256) }) {
                 return (run, entry)
             }
@@ -53,7 +63,9 @@ public struct LakeHistory: Sendable {
 
     /// Stage runs that read `path` (this content when `sha256` is given), oldest first.
     public func readers(of path: String, sha256: String? = nil) -> [StageRunRef] {
-        productions.filter { run in run.stage.inputs.contains { $0.path == path && (sha256 == nil || $0.sha256 == sha256) } }
+        (readBy[path] ?? []).map { productions[$0] }.filter { run in
+            run.stage.inputs.contains { $0.path == path && (sha256 == nil || $0.sha256 == sha256) }
+        }
     }
 
     /// The latest succeeded run of each pipeline.
