@@ -36,11 +36,13 @@ let package = Package(
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
+        // Lake inspection, retention and the HTML run report (agentshop lake …, report).
+        .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "Store", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",
                                                          .product(name: "FlyingFox", package: "FlyingFox")]),

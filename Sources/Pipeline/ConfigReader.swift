@@ -20,6 +20,24 @@ public final class ConfigValue {
         self.environment = environment
     }
 
+    /// The top of a YAML configuration file other than a pipeline (the lake's retention policy),
+    /// read with positions; nil when the text is not YAML or is empty (problems in `diagnostics`).
+    public static func document(text: String, diagnostics: Diagnostics,
+                                environment: PipelineEnvironment = PipelineEnvironment(variables: [:])) -> ConfigValue? {
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                diagnostics.error(line: 1, column: 1, keyPath: "", "the file is empty")
+                return nil
+            }
+            return ConfigValue(node: node, keyPath: "", diagnostics: diagnostics, environment: environment)
+        } catch let error as YamlError {
+            PipelineLoader.report(error, to: diagnostics)
+        } catch {
+            diagnostics.error(line: 1, column: 1, keyPath: "", "cannot parse YAML: \(error)")
+        }
+        return nil
+    }
+
     public var line: Int { node.mark?.line ?? 1 }
     public var column: Int { node.mark?.column ?? 1 }
 

@@ -12,5 +12,6 @@ public enum BuiltinStages {
         SQLStage.kind,
         FetchStage.kind,
         EnrichStage.kind,
+        ReportStage.kind,
     ])
 }

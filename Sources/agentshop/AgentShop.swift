@@ -27,6 +27,8 @@ struct AgentShop: AsyncParsableCommand {
             QueryCommand.self,
             ScoupCommand.self,
             LLMCommand.self,
+            LakeCommand.self,
+            ReportCommand.self,
         ]
     )
 

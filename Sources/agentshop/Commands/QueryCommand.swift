@@ -21,17 +21,13 @@ struct QueryCommand: AsyncParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case table, csv, json, jsonl
-    }
-
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("The SQLite query.", valueName: "sql"))
     var sql: String
 
     @Option(help: "table, csv, json (one array) or jsonl (default: table on a terminal, else csv).")
-    var format: Format?
+    var format: RecordFormat?
 
     @Flag(help: "Print each referenced dataset's table name, rows and inferred columns instead of running the query.")
     var schema = false
@@ -67,54 +63,18 @@ struct QueryCommand: AsyncParsableCommand {
             return
         }
 
-        let format = format ?? (isatty(STDOUT_FILENO) == 1 ? .table : .csv)
-        let sink = StandardOutputSink()
-        var columns: [String] = []
-        var tableRows: [[String]] = []
-        var written = 0
-        var line: [UInt8] = []
+        let format = format ?? RecordFormat.automatic
+        var printer: RecordPrinter?
         do {
             try loader.query(query.sql, columns: { names in
-                columns = names
-                switch format {
-                case .csv:
-                    CSVEncoding.appendRow(names, to: &line)
-                    try sink.write(line)
-                case .json: try sink.write("[")
-                case .table: tableRows.append(names)
-                case .jsonl: break
-                }
+                printer = try RecordPrinter(format: format, columns: names, sink: StandardOutputSink())
             }, row: { row in
-                line.removeAll(keepingCapacity: true)
-                switch format {
-                case .csv:
-                    CSVEncoding.appendRow(row.map { SQLiteLoader.jsonValue($0).plainText }, to: &line)
-                case .jsonl, .json:
-                    if format == .json { line.append(contentsOf: (written == 0 ? "\n" : ",\n").utf8) }
-                    let record = JSONObject(zip(columns, row).map { ($0, SQLiteLoader.jsonValue($1)) })
-                    line.append(contentsOf: JSONValue.object(record).serialized().utf8)
-                    if format == .jsonl { line.append(0x0A) }
-                case .table:
-                    tableRows.append(row.map { $0.isNull ? "NULL" : SQLiteLoader.jsonValue($0).plainText })
-                }
-                if !line.isEmpty { try sink.write(line) }
-                written += 1
+                try printer!.row(row.map(SQLiteLoader.jsonValue))
             })
-            switch format {
-            case .json: try sink.write(written == 0 ? "]\n" : "\n]\n")
-            case .table:
-                let rule = tableRows[0].map { _ in "" }
-                var text = Console.table([tableRows[0], rule] + tableRows.dropFirst())
-                // The rule row is blank cells; draw it with dashes under each column.
-                let widths = tableRows[0].indices.map { i in tableRows.map { $0[i].count }.max() ?? 0 }
-                var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                if lines.count > 1 { lines[1] = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") }
-                text = lines.joined(separator: "\n")
-                try sink.write(text + "\n")
-                if !global.quiet { Console.error("(\(written) row\(written == 1 ? "" : "s"))") }
-            default: break
+            try printer?.finish()
+            if format == .table, let printer, !global.quiet {
+                Console.error("(\(printer.written) row\(printer.written == 1 ? "" : "s"))")
             }
-            try sink.finish()
         } catch {
             Console.error("\(error)")
             throw error is StageError ? ExitStatus.invalidInput : ExitStatus.internalError

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Inspect
+import Lake
+
+struct LakeGCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "Remove files older than their folder's retention; never one the latest successful run of a pipeline uses.",
+        discussion: """
+        Retention per lake folder comes from <lake>/.agentshop/retention.yaml (a retention: mapping \
+        of folder to age such as 90d, 12w, 1y, or keep), over the defaults: raw_data, scraped_data \
+        and external_apis 1y; raw_data/logs 90d (run manifests, logs, rejects); \
+        external_apis/llm_responses 30d; processed_data 3y; db_dumps by the dump stage's own \
+        retention (gc leaves dumps alone); the store is never touched. Age is the file's modification \
+        time. Files the latest successful run of any pipeline read or wrote (with that run's manifest \
+        and log), and the outputs each pipeline's state points at, are kept whatever their age.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print what would be removed; remove nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        let lake = try global.openLake()
+        let policy: LakeRetention
+        let source: String?
+        do {
+            (policy, source) = try LakeRetention.load(lake: lake)
+        } catch {
+            Console.error("\(error)")
+            throw ExitStatus.invalidInput
+        }
+        let history = LakeHistory(lake: lake)
+        for bad in history.unreadable { Console.error("warning: unreadable manifest \(bad) (its files are not protected)") }
+        let plan = policy.plan(lake: lake, history: history)
+        let (removed, failed): ([GCPlan.Removal], [(path: String, reason: String)]) = dryRun ? (plan.removals, []) : plan.apply(lake: lake)
+        let freed = removed.reduce(Int64(0)) { $0 + $1.bytes }
+        if global.json {
+            Console.json(Summary(dryRun: dryRun, policyFile: source,
+                                 removed: removed.map { Summary.File(path: $0.path, bytes: $0.bytes, ageDays: $0.ageDays, rule: "\($0.folder): \($0.rule)") },
+                                 failed: failed.map { Summary.Failure(path: $0.path, reason: $0.reason) },
+                                 kept: plan.protected, bytesFreed: freed))
+        } else {
+            if !global.quiet {
+                Console.error("retention: \(source.map { "defaults and \($0)" } ?? "defaults (no \(LakeRetention.configFile))")")
+            }
+            let verb = dryRun ? "would remove" : "removed"
+            for removal in removed {
+                Console.out("\(verb) \(removal.path)  \(LakeCommand.size(removal.bytes)), \(removal.ageDays) days old (\(removal.folder): \(removal.rule))")
+            }
+            for path in plan.protected where !global.quiet {
+                Console.out("kept \(path)  past its age, but the latest successful run of a pipeline uses it")
+            }
+            for failure in failed { Console.error("cannot remove \(failure.path): \(failure.reason)") }
+            Console.out("\(dryRun ? "would free" : "freed") \(LakeCommand.size(freed)) in \(removed.count) file\(removed.count == 1 ? "" : "s")")
+        }
+        if !failed.isEmpty { throw ExitStatus.internalError }
+    }
+
+    struct Summary: Encodable {
+        struct File: Encodable { let path: String; let bytes: Int64; let ageDays: Int; let rule: String }
+        struct Failure: Encodable { let path: String; let reason: String }
+        let dryRun: Bool
+        let policyFile: String?
+        let removed: [File]
+        let failed: [Failure]
+        let kept: [String]
+        let bytesFreed: Int64
+    }
+}
