@@ -143,7 +143,8 @@ struct EnrichRun {
         ])
         return StageReport(
             counts: ["records_in": recordsIn, "records_out": writer.recordCount, "enriched": enriched,
-                     "pending_budget": pending, "rejected": invalid + rejectedMissing, "invalid": invalid,
+                     "pending_budget": pending, "budget_reached": stopReason == nil ? 0 : 1,
+                     "rejected": invalid + rejectedMissing, "invalid": invalid,
                      "calls_sent": sent, "cache_hits": calls.filter(\.cacheHit).count],
             recordsPerOutput: [output.relative: writer.recordCount],
             details: task.usesModel ? LLMCallRecord.details(calls, extra: extra) : JSONValue?.none)

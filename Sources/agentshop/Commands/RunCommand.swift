@@ -79,9 +79,11 @@ struct RunCommand: AsyncParsableCommand {
         let manifest = await task.value
         interruption.remove()
         progress.finish()
-        if !options.dryRun { Self.recordInStore(manifest, lake: lake, logger: logger) }
-        await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
-                                    environment: global.environment(forPipelineFile: spec.file), logger: logger)
+        if !options.dryRun {
+            Self.recordInStore(manifest, lake: lake, logger: logger)
+            await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
+                                        environment: global.environment(forPipelineFile: spec.file), logger: logger)
+        }
         withExtendedLifetime(lock) {}
 
         if global.json {
