@@ -173,6 +173,8 @@ def result_digest(relative, path):
     if ".jsonl" in name:
         records = [normalise(json.loads(line)) for line in data.split(b"\n") if line.strip()]
         return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+    if name.endswith((".json", ".json.gz")):
+        return hashlib.sha256(json.dumps(normalise(json.loads(data)), sort_keys=True).encode()).hexdigest()
     if ".warc" in name:
         kept = []
         for headers, block in warc_records(data):
