@@ -317,7 +317,8 @@ def main():
             fail(f"kill {number}: the store's products differ from the uninterrupted run")
         leftovers = [r for r, _ in lake_files(folder) if TEMP_MARKER in r]
         if leftovers:
-            fail(f"kill {number}: temporary files left after the rerun: {leftovers[:5]}")
+            fail(f"kill {number}: temporary files left after the rerun: {leftovers[:5]} "
+                 f"(killed run pid {run.pid}, rerun pid {rerun.pid})")
         check_lake(folder)
         print(f"kill {number:2d}: {how}; {checked} files whole; rerun equal to the reference, no temporaries",
               flush=True)
