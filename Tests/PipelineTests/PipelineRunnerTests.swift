@@ -69,7 +69,8 @@ import Testing
         let lake = project.lake
         let dead: Int32 = 999_999  // no such process
         let folders = [lake.root + "/processed_data", lake.root + "/raw_data/logs/p", lake.stateFolder + "/state",
-                       lake.stateFolder + "/hashes", lake.stateFolder + "/stages/p/a", lake.root + "/store"]
+                       lake.stateFolder + "/hashes", lake.stateFolder + "/stages/p/a", lake.stateFolder + "/stages/p/a/pages/ab",
+                       lake.root + "/store"]
         var planted: [String] = []
         for folder in folders {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
