@@ -192,10 +192,8 @@ public struct PipelineRunner: Sendable {
     }
 
     /// Holding the lock means no other run of this pipeline is alive: stop what a killed run left
-    /// running and remove the temporaries it left in any stage's output folder.
-    /// Stops what a killed run left running and removes the temporaries it left: in the stages'
-    /// output folders, the run manifests' folder, the pipeline's state folders and the store's folder
-    /// (everything this run may write atomically).
+    /// running and remove the temporaries it left wherever a run writes atomically (the stages'
+    /// output folders, the run manifests' folder, the pipeline's state and the store's folder).
     private func cleanUpAfterDeadRuns() {
         let folderOf = { (path: String) in (path as NSString).deletingLastPathComponent }
         var folders: Set<String> = [ManifestStore(lake: lake).folder(pipeline: spec.name), folderOf(hashCachePath),
