@@ -198,13 +198,15 @@ public struct PipelineRunner: Sendable {
         let folderOf = { (path: String) in (path as NSString).deletingLastPathComponent }
         var folders: Set<String> = [ManifestStore(lake: lake).folder(pipeline: spec.name), folderOf(hashCachePath),
                                     folderOf(PipelineState.path(lake: lake, pipeline: spec.name)), folderOf(lake.storePath)]
-        // A stage's own state (a crawl's stored pages, caches) may sit in folders of its own.
+        // A stage's own state (a crawl's stored pages) and its side folders (a shared cache) may
+        // have folders of their own below them.
         var stateFolders: [String] = []
         for stage in spec.stages {
             if let pid = OrphanGuard(path: stateFolder(of: stage.name) + "/child.pid").reap() {
                 logger.warning("stopped a process left running by a killed run", metadata: ["stage": "\(stage.name)", "pid": "\(pid)"])
             }
             stateFolders.append(stateFolder(of: stage.name))
+            stateFolders += stage.definition.sideFolders(lake: lake)
             guard let outputs = try? stage.outputs(in: lake, runID: runID, runDate: runDate, pipeline: spec.name) else { continue }
             folders.formUnion(outputs.map(\.folder))
         }
