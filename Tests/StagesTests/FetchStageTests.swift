@@ -419,3 +419,32 @@ actor TaskHolder {
         if let task { task.cancel() } else { pending = true }
     }
 }
+
+@Suite struct FetchStateTests {
+    @Test func aJournalledPageThatIsGoneIsFetchedAgain() throws {
+        let folder = NSTemporaryDirectory() + "agentshop-fetchstate-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let state = try FetchState(folder: folder, crawlKey: "k")
+        let kept = try state.storePage(Array("kept".utf8))
+        let lost = try state.storePage(Array("lost".utf8))
+        try state.journal(FetchEntry(url: "https://x.example/kept", depth: 0, status: 200, bodySHA256: kept, fetchedAt: "", via: "direct"))
+        try state.journal(FetchEntry(url: "https://x.example/lost", depth: 0, status: 200, bodySHA256: lost, fetchedAt: "", via: "direct"))
+        try state.syncJournal()
+        try FileManager.default.removeItem(atPath: state.pagePath(lost))
+        // A torn last line, as a kill in the middle of a write leaves.
+        let handle = try #require(FileHandle(forUpdatingAtPath: folder + "/journal.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"url\":\"https://x.example/torn\",\"de".utf8))
+        try handle.close()
+
+        let resumed = try FetchState(folder: folder, crawlKey: "k")
+        #expect(Set(resumed.resumed.keys) == ["https://x.example/kept"])
+        #expect(try resumed.loadPage(kept) == Array("kept".utf8))
+        // Entries journalled after the torn line are read back too.
+        try resumed.journal(FetchEntry(url: "https://x.example/new", depth: 0, status: 200, bodySHA256: kept, fetchedAt: "", via: "direct"))
+        try resumed.syncJournal()
+        #expect(Set(try FetchState(folder: folder, crawlKey: "k").resumed.keys) == ["https://x.example/kept", "https://x.example/new"])
+        // A journal of another crawl configuration is not resumed.
+        #expect(try FetchState(folder: folder, crawlKey: "other").resumed.isEmpty)
+    }
+}
