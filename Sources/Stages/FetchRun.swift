@@ -429,8 +429,13 @@ final class FetchRun: @unchecked Sendable {
     // MARK: Outputs
 
     func publish(_ entries: [FetchEntry], warcPath: LakePath, logPath: LakePath?) throws -> StageReport {
+        // A saved site's pages are recorded under the URL it had, so outputs do not depend on where the lake is.
+        var publicURL: @Sendable (String) -> String = { $0 }
+        if let base = definition.baseURL, let root = scope.scope.fileRoots.first {
+            publicURL = { $0.hasPrefix(root) ? base + $0.dropFirst(root.count) : $0 }
+        }
         let writer = FetchOutputWriter(state: state, warcPath: warcPath, logPath: logPath, definition: definition,
-                                       context: context)
+                                       context: context, publicURL: publicURL)
         let report = try writer.write(entries)
         try state.finish(entries: entries, crawlKey: definition.crawlKey)
         return report

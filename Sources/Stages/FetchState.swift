@@ -74,6 +74,7 @@ final class FetchState: @unchecked Sendable {
     init(folder: String, crawlKey: String) throws {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder + "/pages", withIntermediateDirectories: true)
+        AtomicFile.removeStaleTemporaries(in: folder + "/pages")
         if let data = FileManager.default.contents(atPath: folder + "/urls.json") {
             known = (try? JSONDecoder().decode([String: FetchEntry].self, from: data)) ?? [:]
         }
@@ -153,20 +154,11 @@ final class FetchState: @unchecked Sendable {
         let path = pagePath(sha)
         if FileManager.default.fileExists(atPath: path) { return sha }
         // No fsync per page (a crawl writes thousands): the journal check on resume covers a lost one.
-        final class Collect: ByteSink {
-            var bytes: [UInt8] = []
-            func write(_ buffer: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: buffer) }
-            func finish() throws {}
-        }
-        let sink = Collect()
-        let gzip = try GzipWriter(sink, level: 1, label: path)
+        let file = try AtomicFile(path: path)
+        let gzip = try GzipWriter(file.output, level: 1, label: path)
         try gzip.write(body)
         try gzip.finish()
-        do {
-            try Data(sink.bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw StageError("cannot store a fetched page in \(folder)/pages: \(error)")
-        }
+        try file.commit(durable: false)
         return sha
     }
 

@@ -377,6 +377,15 @@ import Testing
         let resources = try Self.records(project).filter { $0.type == .resource }
         #expect(resources.map { $0.targetURI! } == [root + "index.html", root + "list.html", root + "p/1.html"])
         #expect(resources[2].block == Array(Self.page("P1").utf8))
+
+        // With base_url the saved site's pages are recorded under the URL the site had.
+        try project.writePipeline(Self.pipeline("seeds: file:raw_data/imports/site/index.html\nbase_url: https://shop.example\n"
+                                                + "follow: \"a.next, a.product\""))
+        _ = try await project.run()
+        #expect(try project.records(Self.log).map { $0["url"]!.stringValue! } == ["index.html", "list.html", "p/1.html", "p/missing.html"]
+            .map { "https://shop.example/" + $0 })
+        #expect(try Self.records(project).filter { $0.type == .resource }.map { $0.targetURI! }
+            == ["index.html", "list.html", "p/1.html"].map { "https://shop.example/" + $0 })
     }
 
     @Test func configurationProblemsPointAtTheirKeys() throws {
@@ -390,6 +399,7 @@ import Testing
             per_host: { concurrency: 0, delay: soon }
             max_page_bytes: 10 parsecs
             robots: maybe
+            base_url: https://shop.example/
             """))
         let problems = try project.problems()
         #expect(problems.contains { $0.hasPrefix("5:12: stages.crawl.fetch.via: expected one of direct, scoup") })
@@ -402,6 +412,7 @@ import Testing
         #expect(problems.contains { $0.contains("stages.crawl.fetch.per_host.delay: expected a duration") })
         #expect(problems.contains { $0.contains("stages.crawl.fetch.max_page_bytes: expected a size") })
         #expect(problems.contains { $0.contains("stages.crawl.fetch.robots: expected one of obey, ignore") })
+        #expect(problems.contains { $0.contains("stages.crawl.fetch.base_url: base_url names what a saved site's file: seeds stand for") })
     }
 }
 
