@@ -269,6 +269,30 @@ import Testing
         }
     }
 
+    @Test func seedListFromTheLakeWithIncludeAndExclude() async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("", status: 404) }
+            await site.page("/a", Self.page("A", links: [("x", "/p/1"), ("x", "/p/2"), ("x", "/q/3"), ("x", "/p/4?print=1")]))
+            await site.page("/b", Self.page("B"))
+            for path in ["/p/1", "/p/2", "/q/3", "/p/4"] { await site.page(path, Self.page(path)) }
+        }) { base, site in
+            try project.put("raw_data/imports/urls.txt", "# seeds\n\(base)/a\n\n  \(base)/b  \n")
+            try project.writePipeline(Self.pipeline("""
+                seeds: raw_data/imports/urls.txt
+                follow: a.x
+                include: ["*/a", "*/b", "*/p/*"]
+                exclude: ["*/p/2", {regex: "print=1$"}]
+                allow_private_addresses: true
+                per_host: { delay: 0s }
+                """))
+            let manifest = try await project.run()
+            #expect(manifest.stage("crawl")?.status == .ran, "\(manifest.stage("crawl")?.error ?? "")")
+            #expect(manifest.stage("crawl")?.inputs.map(\.path) == ["raw_data/imports/urls.txt"])
+            #expect(await site.paths == ["/robots.txt", "/a", "/b", "/p/1"])
+        }
+    }
+
     @Test func sitemapIndexAndGzippedSitemapSeeds() async throws {
         let project = try Project()
         try await ScriptedSite.with({ site in
