@@ -123,6 +123,14 @@ import Testing
         #expect(abs(small - (1000 * 0.59 + 500 * 0.79) / 1e6) < 1e-12)
     }
 
+    @Test func theEmbeddedTableIsTheDataFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Sources/LLM/Resources/llm_prices.json").standardized.path
+        let fromFile = try PriceTable.parse(try String(contentsOfFile: file, encoding: .utf8), path: file)
+        #expect(fromFile == PriceTable.shipped)
+        #expect(PriceTable.shipped.prices.keys.count == ProviderKind.allCases.count)
+    }
+
     @Test func datedModelsFindTheirFamilyAndUnknownIsNil() throws {
         let table = PriceTable.shipped
         #expect(table.price(provider: .openai, model: "gpt-4o-mini-2024-07-18") == ModelPrice(inputPerMillion: 0.15, outputPerMillion: 0.60))

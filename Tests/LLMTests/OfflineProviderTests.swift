@@ -44,6 +44,14 @@ import Testing
         #expect(SentimentLexicon.analyze("Nothing to say here.").confidence == 0.5)
     }
 
+    @Test func sentencesKeepDecimalsAbbreviationsAndQuotes() async throws {
+        let text = "It costs 3.5 dollars, i.e. cheap. \"Great value!\" said Mr. Jones. Is it? yes it is."
+        let long = try await Self.answer("summary", text, ["length": "long"]).objectValue?["summary"]?.stringValue
+        #expect(long == text)
+        let short = try await Self.answer("summary", text, ["length": "short"]).objectValue?["summary"]?.stringValue
+        #expect(short == "It costs 3.5 dollars, i.e. cheap.")
+    }
+
     @Test func keywordsSkipStopWordsAndFindPhrases() async throws {
         let answer = try await Self.answer("keywords", Self.page, ["max_keywords": "5"])
         let keywords = answer.objectValue?["keywords"]?.arrayValue?.compactMap { $0.stringValue } ?? []

@@ -149,6 +149,17 @@ actor Delays {
         #expect(await delays.values.isEmpty)
     }
 
+    @Test func everyAttemptPassesTheRateLimiter() async throws {
+        let provider = ScriptedProvider(failures: [LLMError(.server, provider: .openai, status: 502, message: "bad gateway")])
+        let clock = ManualClock()
+        // 60 rpm with a burst of 1: the retry waits a full second for its request token.
+        let limiter = RateLimiter(requestsPerMinute: 60, tokensPerMinute: nil, clock: clock)
+        let call = LLMCall(provider: provider, retry: RetryPolicy(initialDelay: 0), limiter: limiter, sleep: Delays().sleep)
+        let result = try await call.send(Self.request)
+        #expect(result.attempts == 2)
+        #expect(clock.sleeps.count == 1 && abs(clock.sleeps[0] - 1) < 1e-9)
+    }
+
     @Test func fiveHundredThenTwoHundredOverTheWire() async throws {
         try await FakeLLM.with(key: "sk-retry") { base, fake in
             let provider = try makeProvider(ProviderConfiguration(kind: .openai, baseURL: base + "/v1", apiKey: APIKey("sk-retry")),

@@ -60,10 +60,7 @@ struct LLMCommand: AsyncParsableCommand {
 
         /// The provider named `name`, refused with a clear message (exit 2) when unknown, disabled or without a key.
         func provider(_ name: String, client: HTTPClient) throws -> (any LLMProvider, ProviderConfiguration) {
-            guard let kind = ProviderKind(rawValue: name.lowercased()) else {
-                Console.error("unknown provider '\(name)' (known: \(ProviderKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                throw ExitStatus.invalidInput
-            }
+            let kind = try LLMCommand.parseKind(name)
             guard switches.isEnabled(kind) else {
                 Console.error("provider \(kind.rawValue) is disabled; `agentshop llm enable \(kind.rawValue)` switches it on")
                 throw ExitStatus.invalidInput
