@@ -241,12 +241,12 @@ public struct RunReport {
         static func seconds(_ ms: Double) -> String { ms.truncatingRemainder(dividingBy: 1000) == 0 ? "\(Int(ms / 1000))" : "\(ms / 1000)" }
     }
 
-    /// The crawl logs of a run: record-format outputs of its `fetch` stages (the WARC files are
+    /// The crawl logs of a run: the JSON Lines outputs of its `fetch` stages (the WARC files are
     /// the pages; the JSONL beside them is the log).
     public static func crawlLogs(of manifest: RunManifest) -> [String] {
         manifest.stages.filter { $0.kind == "fetch" && [.ran, .skipped].contains($0.status) }
             .flatMap { $0.outputs.map(\.path) }
-            .filter { RecordFileType(path: $0) != nil }
+            .filter { RecordFileType(path: $0)?.format == .jsonl }
     }
 
     private mutating func crawlSummary() -> CrawlSummary {
