@@ -147,15 +147,16 @@ public final class AtomicFile {
 
     deinit { if !done { abandon() } }
 
-    /// Makes the file visible under its final name, durably.
-    public func commit() throws {
+    /// Makes the file visible under its final name, durably. `durable: false` skips the fsyncs
+    /// (a cache entry that a crash may lose, but that never shows half written).
+    public func commit(durable: Bool = true) throws {
         precondition(!done, "AtomicFile committed twice")
         do {
-            try output.sync()
+            if durable { try output.sync() } else { try output.flush() }
             output.closeDescriptor()
             if rename(temporaryPath, path) != 0 { throw LakeError.posix("cannot rename into place", path: path) }
             done = true
-            try Self.syncFolder(of: path)
+            if durable { try Self.syncFolder(of: path) }
         } catch {
             if !done { abandon() }
             throw error
@@ -170,10 +171,10 @@ public final class AtomicFile {
     }
 
     /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
         let file = try AtomicFile(path: path)
         try file.output.write(bytes)
-        try file.commit()
+        try file.commit(durable: durable)
     }
 
     public static func write(_ string: String, to path: String) throws {
