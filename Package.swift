@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "agentshop", targets: ["agentshop"]),
+        // The fuzz targets' bodies, for fuzz/ (its own package: libFuzzer brings its own `main`).
+        .library(name: "AgentShopKit", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,7 +29,10 @@ let package = Package(
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
         .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
-        .target(name: "LLM", dependencies: ["Transport", "Lake"]),
+        // The price table is Resources/llm_prices.json, compiled in by the EmbedData plugin.
+        .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"], plugins: ["EmbedData"]),
+        .executableTarget(name: "embed-data"),
+        .plugin(name: "EmbedData", capability: .buildTool(), dependencies: ["embed-data"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
@@ -41,6 +46,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // What one fuzz input does to one parser: wrapped by fuzz/, replayed by FuzzRegressionTests.
+        .target(name: "FuzzTargets", dependencies: ["Lake", "HTML", "Pipeline", "Stages"]),
 
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
@@ -62,8 +70,9 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,9 +16,9 @@ public struct ModelPrice: Sendable, Equatable, Codable {
     }
 }
 
-/// Prices per provider and model: the table shipped with AgentShop (`PriceTable.shipped`,
-/// compiled into the binary so that it is found wherever the binary runs), with an override
-/// file's entries over it.
+/// Prices per provider and model: the table shipped with AgentShop (`PriceTable.shipped`, from
+/// `Sources/LLM/Resources/llm_prices.json`, which the EmbedData build plugin compiles into the
+/// binary so that it is found wherever the binary runs), with an override file's entries over it.
 ///
 /// The file format (shipped and override alike) is JSON:
 /// `{"as_of": "…", "providers": {"groq": {"llama-3.1-8b-instant": {"input": 0.05, "output": 0.08}, …}}}`,
@@ -122,7 +122,7 @@ public struct PriceTable: Sendable, Equatable {
     /// The prices shipped with this build.
     public static let shipped: PriceTable = {
         do {
-            return try parse(shippedPriceData, path: "<shipped llm_prices.json>")
+            return try parse(embedded_llm_prices_json, path: "<shipped llm_prices.json>")
         } catch {
             fatalError("the shipped price table does not parse: \(error)")
         }

@@ -29,6 +29,11 @@ public struct ProviderConfiguration: Sendable, Equatable {
     /// Nil: no daily cap.
     public var dailyCostLimitUSD: Double?
     public var maxConcurrency: Int
+    /// Whether the provider can be called: it has a key, or needs none. Ollama counts as
+    /// configured only when its host was given (`OLLAMA_HOST`, `LLM_OLLAMA_BASE_URL`), so that
+    /// `llm health` does not report a failure for a local server nobody set up; it can still be
+    /// called at the default address.
+    public var isConfigured: Bool
 
     public init(kind: ProviderKind, baseURL: String? = nil, apiKey: APIKey? = nil, defaultModel: String? = nil,
                 requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, dailyCostLimitUSD: Double? = nil,
@@ -43,10 +48,12 @@ public struct ProviderConfiguration: Sendable, Equatable {
         self.tokensPerMinute = tokensPerMinute
         self.dailyCostLimitUSD = dailyCostLimitUSD
         self.maxConcurrency = max(1, maxConcurrency ?? Self.defaultConcurrency(kind))
+        switch kind {
+        case .offline: isConfigured = true
+        case .ollama: isConfigured = baseURL != nil
+        default: isConfigured = apiKey != nil
+        }
     }
-
-    /// Whether the provider can be called: it has a key, or needs none (offline, ollama).
-    public var isConfigured: Bool { !kind.needsKey || apiKey != nil }
 
     public static func defaultBaseURL(_ kind: ProviderKind) -> String {
         switch kind {
@@ -161,8 +168,9 @@ extension ProviderKind {
 public func makeProvider(_ configuration: ProviderConfiguration, client: HTTPClient) throws -> any LLMProvider {
     if configuration.kind.needsKey && configuration.apiKey == nil {
         let name = configuration.kind.keyVariable ?? "LLM_\(configuration.kind.environmentName)_API_KEY"
+        let alternative = "LLM_\(configuration.kind.environmentName)_API_KEY"
         throw LLMError(.notConfigured, provider: configuration.kind,
-                       message: "no API key: set \(name) (or LLM_\(configuration.kind.environmentName)_API_KEY) in the environment or .env")
+                       message: "no API key: set \(name) (or \(alternative)) in the environment or .env")
     }
     switch configuration.kind {
     case .offline: return OfflineProvider()

@@ -110,10 +110,15 @@ struct ProviderHTTP: Sendable {
         return text.isEmpty ? nil : text
     }
 
-    /// Scheme, host and path: no query string, which some gateways use for keys.
+    /// Scheme, host and path: no query string or user info, which some gateways use for keys.
     static func endpoint(_ url: String) -> String {
-        guard let q = url.firstIndex(of: "?") else { return url }
-        return String(url[..<q])
+        var text = url
+        if let q = text.firstIndex(of: "?") { text = String(text[..<q]) }
+        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+           !text[scheme.upperBound..<at].contains("/") {
+            text = String(text[..<scheme.upperBound]) + String(text[text.index(after: at)...])
+        }
+        return text
     }
 
     /// `base` without a trailing slash, then `path`.

@@ -75,8 +75,15 @@ public actor RateLimiter {
     @discardableResult
     public func acquire(tokens estimate: Int = 0) async throws -> Double {
         let now = clock.now()
-        var wait = requests.map { _ in requests!.take(1, now: now) } ?? 0
-        if tokens != nil, estimate > 0 { wait = max(wait, tokens!.take(Double(estimate), now: now)) }
+        var wait = 0.0
+        if var bucket = requests {
+            wait = bucket.take(1, now: now)
+            requests = bucket
+        }
+        if var bucket = tokens, estimate > 0 {
+            wait = max(wait, bucket.take(Double(estimate), now: now))
+            tokens = bucket
+        }
         if wait > 0 { try await clock.sleep(seconds: wait) }
         return wait
     }
@@ -84,8 +91,9 @@ public actor RateLimiter {
     /// Corrects the token bucket once the provider reported what a request really used: the
     /// difference is taken (or given back), so the next callers wait for what was really spent.
     public func settle(estimated: Int, actual: Int) {
-        guard tokens != nil, actual != estimated else { return }
-        _ = tokens!.take(Double(actual - estimated), now: clock.now())
+        guard var bucket = tokens, actual != estimated else { return }
+        _ = bucket.take(Double(actual - estimated), now: clock.now())
+        tokens = bucket
     }
 }
 

@@ -140,11 +140,44 @@ struct MaterializeDefinition: StageDefinition {
     func run(_ context: StageContext) async throws -> StageReport {
         // One writer at a time: a second materialize stage waits for the first one's transaction.
         let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .seconds(1800), logger: context.logger)
-        let database = store.database
+        let load = try load(context.allInputFiles, into: store.database, rejectsPath: context.rejectsPath,
+                            progress: { context.progress($0) })
+        let counts = load.counts
+        context.logger.info("materialized", metadata: [
+            "table": "\(table)", "records": "\(load.recordsIn)", "inserted": "\(counts.inserted)",
+            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
+        ])
+        var report: [String: Int] = ["records_in": load.recordsIn, "inserted": counts.inserted, "updated": counts.updated,
+                                     "unchanged": counts.unchanged, "rejected": load.rejected]
+        if mode == .replace { report["deleted"] = counts.deleted }
+        return StageReport(counts: report, details: .object(JSONObject([
+            ("table", .string(table)), ("mode", .string(mode.rawValue)),
+            ("store", .string("store/agentshop.sqlite")),
+        ])))
+    }
+
+    struct Load {
+        var counts: TableLoader.Counts
+        var recordsIn = 0
+        var rejected = 0
+    }
+
+    /// Loads `files` into the table in one transaction (a savepoint inside the caller's). Bad records
+    /// fail the load, or with `on_invalid: skip` go to `rejectsPath` (nil: counted, not written).
+    /// `db rebuild` replays recorded loads through here too, so both give the same rows.
+    func load(_ files: [LakePath], into database: Database, rejectsPath: LakePath?,
+              progress: (Int) -> Void = { _ in }) throws -> Load {
         var rejectsWriter: RecordWriter?
         var recordsIn = 0
         var rejected = 0
-        let files = context.allInputFiles
+        func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
+            guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
+            rejected += 1
+            guard let rejectsPath else { return }
+            if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: rejectsPath.absolute) }
+            try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
+                                                    raw: JSONValue.object(record).serialized()).asRecord)
+        }
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
             let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
             let tableColumns = Set(loader.table.columns.map(\.name))
@@ -156,39 +189,17 @@ struct MaterializeDefinition: StageDefinition {
                         let row = try values(for: record, tableColumns: tableColumns)
                         try loader.write(row)
                     } catch let failure as RecordFailure {
-                        let message = "\(file.relative):\(reader.line): \(failure.message)"
-                        guard skipInvalid else { throw StageError(message) }
-                        rejected += 1
-                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
-                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
-                                                                reason: failure.message,
-                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                        try reject(file, reader.line, failure.message, record)
                     } catch let error as StoreError where StoreError.constraint ~= error {
-                        let message = "\(file.relative):\(reader.line): \(error.cause ?? error.reason)"
-                        guard skipInvalid else { throw StageError(message) }
-                        rejected += 1
-                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
-                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
-                                                                reason: error.cause ?? error.reason,
-                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                        try reject(file, reader.line, error.cause ?? error.reason, record)
                     }
-                    if recordsIn % 10_000 == 0 { context.progress(recordsIn) }
+                    if recordsIn % 10_000 == 0 { progress(recordsIn) }
                 }
             }
             return try loader.finish()
         }
         try rejectsWriter?.commit()
-        context.logger.info("materialized", metadata: [
-            "table": "\(table)", "records": "\(recordsIn)", "inserted": "\(counts.inserted)",
-            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
-        ])
-        var report: [String: Int] = ["records_in": recordsIn, "inserted": counts.inserted, "updated": counts.updated,
-                                     "unchanged": counts.unchanged, "rejected": rejected]
-        if mode == .replace { report["deleted"] = counts.deleted }
-        return StageReport(counts: report, details: .object(JSONObject([
-            ("table", .string(table)), ("mode", .string(mode.rawValue)),
-            ("store", .string("store/agentshop.sqlite")),
-        ])))
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected)
     }
 
     struct RecordFailure: Error { let message: String }

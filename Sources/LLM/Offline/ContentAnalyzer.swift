@@ -40,7 +40,9 @@ public enum ContentAnalyzer {
         let plain = raw.filter { $0.isLetter || $0 == " " }.count
         let textRatio = characters == 0 ? 0 : min(1, Double(plain) / Double(characters) / 0.8)
         let rawWords = text.split(whereSeparator: \.isWhitespace)
-        let shouting = rawWords.filter { $0.count > 2 && $0.allSatisfy { !$0.isLetter || $0.isUppercase } && $0.contains(where: \.isLetter) }.count
+        let shouting = rawWords.filter { word in
+            word.count > 2 && word.contains(where: \.isLetter) && word.allSatisfy { !$0.isLetter || $0.isUppercase }
+        }.count
         let exclaimed = sentences.filter { $0.hasSuffix("!") }.count
         let calm = wordCount == 0 ? 0 : max(0, 1 - Double(shouting) / Double(max(1, rawWords.count)) * 3
                                                 - Double(exclaimed) / Double(max(1, sentenceCount)) * 0.5)

@@ -44,7 +44,8 @@ public enum SentimentLexicon {
             // No opinion words: "neutral" is a guess from absence, not evidence.
             confidence = 0.5
         } else {
-            let agreement = Double(max(positive.count, negative.count)) / Double(positive.count + negative.count == 0 ? 1 : positive.count + negative.count)
+            let opinions = max(1, positive.count + negative.count)
+            let agreement = Double(max(positive.count, negative.count)) / Double(opinions)
             let evidence = min(1, Double(hits) / 4)
             confidence = label == "neutral" ? 0.4 + 0.2 * (1 - abs(score) / 0.05) * evidence
                 : 0.35 + 0.3 * abs(score) + 0.2 * evidence + 0.15 * agreement

@@ -60,10 +60,7 @@ struct LLMCommand: AsyncParsableCommand {
 
         /// The provider named `name`, refused with a clear message (exit 2) when unknown, disabled or without a key.
         func provider(_ name: String, client: HTTPClient) throws -> (any LLMProvider, ProviderConfiguration) {
-            guard let kind = ProviderKind(rawValue: name.lowercased()) else {
-                Console.error("unknown provider '\(name)' (known: \(ProviderKind.allCases.map(\.rawValue).joined(separator: ", ")))")
-                throw ExitStatus.invalidInput
-            }
+            let kind = try LLMCommand.parseKind(name)
             guard switches.isEnabled(kind) else {
                 Console.error("provider \(kind.rawValue) is disabled; `agentshop llm enable \(kind.rawValue)` switches it on")
                 throw ExitStatus.invalidInput
@@ -86,6 +83,11 @@ struct LLMCommand: AsyncParsableCommand {
         return kind
     }
 
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let d = ContinuousClock.now - start
+        return Int(d.components.seconds * 1000) + Int(d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     static func usd(_ value: Double?) -> String {
         guard let value else { return "?" }
         return value == 0 ? "$0" : String(format: "$%.6f", value)
@@ -96,10 +98,13 @@ struct LLMCommand: AsyncParsableCommand {
         @Option(help: "A system prompt.")
         var system: String?
 
-        @Option(help: ArgumentHelp("A built-in task for the offline provider (\(OfflineProvider.tasks.joined(separator: ", "))): the prompt is then the text it applies to.", valueName: "task"))
+        @Option(help: ArgumentHelp("A built-in task for the offline provider ("
+                                       + OfflineProvider.tasks.joined(separator: ", ") + "): the prompt is then the text.",
+                                   valueName: "task"))
         var task: String?
 
-        @Option(name: .customLong("option"), help: ArgumentHelp("A task option, e.g. length=short or categories=a,b (repeatable).", valueName: "key=value"))
+        @Option(name: .customLong("option"),
+                help: ArgumentHelp("A task option, e.g. length=short or categories=a,b (repeatable).", valueName: "key=value"))
         var options: [String] = []
 
         @Option(help: "Output token cap.")
@@ -163,8 +168,7 @@ struct LLMCommand: AsyncParsableCommand {
                                costUSD: c.usage.flatMap { prices.cost(provider: provider.kind, model: model, usage: $0) },
                                finishReason: c.finishReason, citations: c.citations, output: redact(c.text), error: nil)
             } catch {
-                let d = ContinuousClock.now - start
-                let ms = Int(d.components.seconds * 1000) + Int(d.components.attoseconds / 1_000_000_000_000_000)
+                let ms = LLMCommand.milliseconds(since: start)
                 return Outcome(provider: provider.kind.rawValue, model: request.model, status: "fail",
                                attempts: (error as? LLMError)?.attempts ?? 1, latencyMs: ms, tokensIn: nil, tokensOut: nil,
                                costUSD: nil, finishReason: nil, citations: [], output: "", error: redact("\(error)"))
@@ -173,8 +177,9 @@ struct LLMCommand: AsyncParsableCommand {
     }
 
     struct Providers: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "providers",
-                                                        abstract: "List providers: enabled, configured, default model, endpoint, limits, last health check.")
+        static let configuration = CommandConfiguration(
+            commandName: "providers",
+            abstract: "List providers: enabled, configured, default model, endpoint, limits, last health check.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -199,7 +204,8 @@ struct LLMCommand: AsyncParsableCommand {
             if global.json { Console.json(rows); return }
             var table = [["PROVIDER", "ENABLED", "CONFIGURED", "DEFAULT MODEL", "ENDPOINT", "LIMITS", "HEALTH"]]
             for (kind, row) in zip(ProviderKind.allCases, rows) {
-                let key = kind.needsKey ? (row.configured ? "key set" : "no key (\(kind.keyVariable ?? ""))") : "no key needed"
+                let key = kind.needsKey ? (row.configured ? "key set" : "no key (\(kind.keyVariable ?? ""))")
+                    : kind == .ollama && !row.configured ? "OLLAMA_HOST not set" : "no key needed"
                 var limits: [String] = []
                 if let rpm = row.requests_per_minute { limits.append("\(rpm) rpm") }
                 if let tpm = row.tokens_per_minute { limits.append("\(tpm) tpm") }
@@ -244,11 +250,13 @@ struct LLMCommand: AsyncParsableCommand {
     }
 
     struct Test: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "test", abstract: "Send one prompt to one provider and show the answer, tokens, latency and cost.")
+        static let configuration = CommandConfiguration(
+            commandName: "test", abstract: "Send one prompt to one provider and show the answer, tokens, latency and cost.",
+            discussion: "Exit status 1 when the call fails.")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The prompt (for offline with --task: the text).") var prompt: String
-        @Option(help: "The provider (default: offline).") var provider: String = "offline"
+        @Option(help: "The provider.") var provider: String = "offline"
         @Option(help: "The model (default: the provider's default model).") var model: String?
         @OptionGroup var request: RequestOptions
 
@@ -286,7 +294,8 @@ struct LLMCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The prompt.") var prompt: String
-        @Option(help: ArgumentHelp("Providers, each optionally with a model: openai,groq:llama-3.3-70b-versatile,ollama:llama3.2:1b.", valueName: "list"))
+        @Option(help: ArgumentHelp("Providers, each optionally with a model: openai,groq:llama-3.3-70b-versatile,ollama:llama3.2:1b.",
+                                   valueName: "list"))
         var providers: String
         @Option(help: "Characters of each output shown in the table.") var width: Int = 60
         @OptionGroup var request: RequestOptions
@@ -299,7 +308,8 @@ struct LLMCommand: AsyncParsableCommand {
             for item in providers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
                 let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
                 let (llm, configuration) = try context.provider(parts[0], client: client)
-                calls.append((llm, try request.request(prompt: prompt, model: parts.count > 1 ? parts[1] : configuration.defaultModel)))
+                let model = parts.count > 1 ? parts[1] : configuration.defaultModel
+                calls.append((llm, try request.request(prompt: prompt, model: model)))
             }
             guard !calls.isEmpty else {
                 Console.error("--providers names no provider")
@@ -349,7 +359,8 @@ struct LLMCommand: AsyncParsableCommand {
                 if !context.switches.isEnabled(kind) {
                     rows.append((kind, "skipped", nil, "disabled"))
                 } else if !configuration.isConfigured {
-                    rows.append((kind, "skipped", nil, "no API key (\(kind.keyVariable ?? ""))"))
+                    let why = kind == .ollama ? "OLLAMA_HOST not set" : "no API key (\(kind.keyVariable ?? ""))"
+                    rows.append((kind, "skipped", nil, why))
                 } else if let provider = try? makeProvider(configuration, client: client) {
                     checks.append((kind, provider))
                 }
@@ -366,8 +377,7 @@ struct LLMCommand: AsyncParsableCommand {
                         } catch {
                             outcome = ("fail", redact("\(error)"))
                         }
-                        let d = ContinuousClock.now - start
-                        return (kind, outcome.0, Int(d.components.seconds * 1000) + Int(d.components.attoseconds / 1_000_000_000_000_000), outcome.1)
+                        return (kind, outcome.0, LLMCommand.milliseconds(since: start), outcome.1)
                     }
                 }
                 var out: [(ProviderKind, String, Int, String)] = []
@@ -384,7 +394,9 @@ struct LLMCommand: AsyncParsableCommand {
             if context.lake.exists { try? log.save(lake: context.lake) }
             if global.json {
                 struct Row: Encodable { let provider: String, status: String, latency_ms: Int?, detail: String }
-                Console.json(rows.map { Row(provider: $0.kind.rawValue, status: $0.status, latency_ms: $0.latency, detail: $0.detail) })
+                Console.json(rows.map {
+                    Row(provider: $0.kind.rawValue, status: $0.status, latency_ms: $0.latency, detail: $0.detail)
+                })
             } else {
                 var table = [["PROVIDER", "STATUS", "LATENCY", "DETAIL"]]
                 for row in rows { table.append([row.kind.rawValue, row.status, row.latency.map { "\($0)ms" } ?? "", row.detail]) }
@@ -435,7 +447,7 @@ struct LLMCommand: AsyncParsableCommand {
     struct Prices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prices",
-            abstract: "The price table in use (USD per 1M tokens): shipped, with AGENTSHOP_LLM_PRICES or pipelines/llm_prices.json over it.",
+            abstract: "The price table in use (USD per 1M tokens): shipped, under AGENTSHOP_LLM_PRICES or pipelines/llm_prices.json.",
             discussion: "--json prints it in the file format, a starting point for an override file.")
 
         @OptionGroup var global: GlobalOptions
@@ -452,7 +464,8 @@ struct LLMCommand: AsyncParsableCommand {
                 }
             }
             Console.out(Console.table(rows))
-            Console.out("prices as of \(table.asOf ?? "?")" + (table.overridePath.map { ", with overrides from \($0)" } ?? ""))
+            let overrides = table.overridePath.map { ", with overrides from \($0)" } ?? ""
+            Console.out("prices as of \(table.asOf ?? "?")" + overrides)
         }
     }
 }
