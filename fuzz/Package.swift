@@ -13,8 +13,11 @@ let package = Package(
     name: "AgentShopFuzz",
     platforms: [.macOS(.v14)],
     dependencies: [.package(path: "..")],
-    targets: targets.map { name in
-        .executableTarget(name: name, dependencies: [.product(name: "AgentShopKit", package: product)])
+    targets: [
+        // Calls libFuzzer's driver from each target's entry point.
+        .target(name: "CFuzzDriver"),
+    ] + targets.map { name in
+        .executableTarget(name: name, dependencies: ["CFuzzDriver", .product(name: "AgentShopKit", package: product)])
     },
     swiftLanguageModes: [.v6]
 )

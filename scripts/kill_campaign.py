@@ -166,19 +166,27 @@ def normalise(value):
     return value
 
 
-def result_digest(relative, path):
-    """What a result file holds, without what depends on the clock."""
+def result_digest(relative, path, folder):
+    """What a result file holds, without what depends on the clock or on where the project is
+    (the demo crawls file:// URLs inside the project folder)."""
     name = relative.rsplit("/", 1)[-1]
     data = read_maybe_gzip(path) if name.endswith(".gz") else open(path, "rb").read()
+    def here(raw):
+        return raw.replace(os.path.realpath(folder).encode(), b"<project>").replace(folder.encode(), b"<project>")
+    if ".warc" not in name:
+        data = here(data)
     if ".jsonl" in name:
         records = [normalise(json.loads(line)) for line in data.split(b"\n") if line.strip()]
         return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+    if name.endswith((".json", ".json.gz")):
+        return hashlib.sha256(json.dumps(normalise(json.loads(data)), sort_keys=True).encode()).hexdigest()
     if ".warc" in name:
         kept = []
         for headers, block in warc_records(data):
             if headers.get("warc-type") in ("response", "resource", "metadata"):
                 body = block.split(b"\r\n\r\n", 1)[-1] if headers.get("warc-type") == "response" else b""
-                kept.append((headers.get("warc-type"), headers.get("warc-target-uri"), hashlib.sha256(body).hexdigest()))
+                uri = here((headers.get("warc-target-uri") or "").encode()).decode()
+                kept.append((headers.get("warc-type"), uri, hashlib.sha256(here(body)).hexdigest()))
         return hashlib.sha256(json.dumps(sorted(kept)).encode()).hexdigest()
     return hashlib.sha256(data).hexdigest()
 
@@ -190,7 +198,7 @@ def results(folder):
             continue
         if relative.endswith((".rejects.jsonl", "README.md", ".html")):
             continue  # rejects sit with the run's log; an HTML report shows the run's timings
-        out[relative] = result_digest(relative, path)
+        out[relative] = result_digest(relative, path, folder)
     return out
 
 
@@ -309,7 +317,8 @@ def main():
             fail(f"kill {number}: the store's products differ from the uninterrupted run")
         leftovers = [r for r, _ in lake_files(folder) if TEMP_MARKER in r]
         if leftovers:
-            fail(f"kill {number}: temporary files left after the rerun: {leftovers[:5]}")
+            fail(f"kill {number}: temporary files left after the rerun: {leftovers[:5]} "
+                 f"(killed run pid {run.pid}, rerun pid {rerun.pid})")
         check_lake(folder)
         print(f"kill {number:2d}: {how}; {checked} files whole; rerun equal to the reference, no temporaries",
               flush=True)

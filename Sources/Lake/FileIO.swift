@@ -209,6 +209,20 @@ public final class AtomicFile {
         if fsync(fd) != 0 && errno != EINVAL { throw LakeError.posix("folder fsync failed", path: folder) }
     }
 
+    /// `removeStaleTemporaries(in:)` for `folder` and every folder below it (not following
+    /// symlinks). Returns the removed files' paths relative to `folder`.
+    @discardableResult
+    public static func removeStaleTemporaries(under folder: String) -> [String] {
+        var removed = removeStaleTemporaries(in: folder)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names.sorted() {
+            var info = stat()
+            guard lstat(folder + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            removed += removeStaleTemporaries(under: folder + "/" + name).map { name + "/" + $0 }
+        }
+        return removed
+    }
+
     /// Removes temporary files left in `folder` by processes that no longer exist.
     /// Returns the names removed.
     @discardableResult

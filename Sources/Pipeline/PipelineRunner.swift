@@ -192,26 +192,28 @@ public struct PipelineRunner: Sendable {
     }
 
     /// Holding the lock means no other run of this pipeline is alive: stop what a killed run left
-    /// running and remove the temporaries it left in any stage's output folder.
-    /// Stops what a killed run left running and removes the temporaries it left: in the stages'
-    /// output folders, the run manifests' folder, the pipeline's state folders and the store's folder
-    /// (everything this run may write atomically).
+    /// running and remove the temporaries it left wherever a run writes atomically (the stages'
+    /// output folders, the run manifests' folder, the pipeline's state and the store's folder).
     private func cleanUpAfterDeadRuns() {
         let folderOf = { (path: String) in (path as NSString).deletingLastPathComponent }
         var folders: Set<String> = [ManifestStore(lake: lake).folder(pipeline: spec.name), folderOf(hashCachePath),
                                     folderOf(PipelineState.path(lake: lake, pipeline: spec.name)), folderOf(lake.storePath)]
+        // A stage's own state (a crawl's stored pages) and its side folders (a shared cache) may
+        // have folders of their own below them.
+        var stateFolders: [String] = []
         for stage in spec.stages {
             if let pid = OrphanGuard(path: stateFolder(of: stage.name) + "/child.pid").reap() {
                 logger.warning("stopped a process left running by a killed run", metadata: ["stage": "\(stage.name)", "pid": "\(pid)"])
             }
-            folders.insert(stateFolder(of: stage.name))
+            stateFolders.append(stateFolder(of: stage.name))
+            stateFolders += stage.definition.sideFolders(lake: lake)
             guard let outputs = try? stage.outputs(in: lake, runID: runID, runDate: runDate, pipeline: spec.name) else { continue }
             folders.formUnion(outputs.map(\.folder))
         }
-        for folder in folders.sorted() {
-            for name in AtomicFile.removeStaleTemporaries(in: folder) {
-                logger.info("removed a temporary file left by a killed run", metadata: ["file": "\(name)"])
-            }
+        let removed = folders.sorted().flatMap { AtomicFile.removeStaleTemporaries(in: $0) }
+            + stateFolders.flatMap { AtomicFile.removeStaleTemporaries(under: $0) }
+        for name in removed {
+            logger.info("removed a temporary file left by a killed run", metadata: ["file": "\(name)"])
         }
     }
 

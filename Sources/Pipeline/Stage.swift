@@ -38,6 +38,11 @@ public protocol StageDefinition: Sendable {
     /// given the inputs as far as they are known before the run. Nil by default.
     func planNote(lake: Lake, inputs: [ResolvedInput]) -> String?
 
+    /// Folders outside `out:` that the stage writes into atomically (a shared cache, the dump
+    /// folder). Before a run the engine removes what dead runs left there half-written, as it
+    /// does in output and state folders. Empty by default.
+    func sideFolders(lake: Lake) -> [String]
+
     /// Does the work: reads `context.inputFiles`, writes every path in `context.outputs`
     /// (atomically, through `RecordWriter` or `AtomicFile`), and reports counts.
     func run(_ context: StageContext) async throws -> StageReport
@@ -46,6 +51,7 @@ public protocol StageDefinition: Sendable {
 extension StageDefinition {
     public func fingerprintExtra(lake: Lake) throws -> String { "" }
     public func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? { nil }
+    public func sideFolders(lake: Lake) -> [String] { [] }
 }
 
 /// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).

@@ -104,12 +104,13 @@ struct DumpDefinition: StageDefinition {
         }
     }
 
+    /// Dumps are written under no `out:`: the engine cleans what a killed dump left here.
+    func sideFolders(lake: Lake) -> [String] { [DumpCatalog(lake: lake).folder(frequency)] }
+
     func run(_ context: StageContext) async throws -> StageReport {
         // Bring the schema up to date first, so that a dump never records a half-migrated store.
         _ = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
         let catalog = DumpCatalog(lake: context.lake)
-        // A dump killed midway left its temporaries here; dumps are written under no `out:` the engine knows.
-        AtomicFile.removeStaleTemporaries(in: catalog.folder(frequency))
         let results = try StoreDumper(storePath: context.lake.storePath, logger: context.logger)
             .dump(to: catalog.folder(frequency), formats: formats)
         let removed = try catalog.applyRetention(retention, logger: context.logger)

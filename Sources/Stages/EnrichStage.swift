@@ -209,6 +209,9 @@ public enum EnrichStage {
             return "budget-stopped:" + text
         }
 
+        /// The response cache, shared by every enrich stage: a killed run may leave a temporary there.
+        func sideFolders(lake: Lake) -> [String] { [ResponseCache(lake: lake).folder] }
+
         func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? {
             EnrichPlan.note(settings: settings, lake: lake, files: inputs.flatMap(\.files),
                             provider: { try providers(settings.provider, lake, PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"]), projectFolder) })

@@ -19,6 +19,7 @@ import Store
 ///       name: title                  # column: field (dotted paths reach into objects: offer.price)
 ///       price_cents: { from: price, type: money }
 ///     on_invalid: fail               # fail (default) | skip: bad records go to the stage's rejects file
+///     busy_timeout: 30m              # how long to wait for another writer to finish (default 30m)
 /// ```
 ///
 /// The whole load is one transaction: readers see the table before or after, never half-way.
@@ -47,6 +48,8 @@ struct MaterializeDefinition: StageDefinition {
     /// nil: every record field whose name is a column of the table.
     let columns: [ColumnMapping]?
     let skipInvalid: Bool
+    /// Seconds to wait for the store's write lock held by another process.
+    var busyTimeout: Double = 1800
 
     static func read(_ config: ConfigValue, _ context: StageConfigContext) -> MaterializeDefinition? {
         guard config.expectMapping() else { return nil }
@@ -110,10 +113,13 @@ struct MaterializeDefinition: StageDefinition {
             columns = mappings
         }
         let skip = config.value("on_invalid").flatMap { $0.asChoice(["fail", "skip"]) } == "skip"
+        let busyTimeout = config.duration("busy_timeout")
         config.rejectUnknownKeys()
         guard let inputs, let tableName, table != nil else { return nil }
-        return MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
-                                     skipInvalid: skip)
+        var definition = MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
+                                               skipInvalid: skip)
+        if let busyTimeout { definition.busyTimeout = busyTimeout }
+        return definition
     }
 
     private static func readMapping(column: String, _ spec: ConfigValue) -> ColumnMapping? {
@@ -139,9 +145,16 @@ struct MaterializeDefinition: StageDefinition {
 
     func run(_ context: StageContext) async throws -> StageReport {
         // One writer at a time: a second materialize stage waits for the first one's transaction.
-        let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .seconds(1800), logger: context.logger)
-        let load = try load(context.allInputFiles, into: store.database, rejectsPath: context.rejectsPath,
-                            progress: { context.progress($0) })
+        let load: Load
+        do {
+            let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .milliseconds(Int64(busyTimeout * 1000)),
+                                               logger: context.logger)
+            load = try self.load(context.allInputFiles, into: store.database, rejectsPath: context.rejectsPath,
+                                 progress: { context.progress($0) })
+        } catch let error as StoreError where StoreError.busy ~= error {
+            throw StageError("the store is locked by another writer and stayed locked for \(Self.seconds(busyTimeout)) "
+                             + "(busy_timeout); nothing was loaded. Stop the other writer or raise busy_timeout")
+        }
         let counts = load.counts
         context.logger.info("materialized", metadata: [
             "table": "\(table)", "records": "\(load.recordsIn)", "inserted": "\(counts.inserted)",
@@ -154,6 +167,10 @@ struct MaterializeDefinition: StageDefinition {
             ("table", .string(table)), ("mode", .string(mode.rawValue)),
             ("store", .string("store/agentshop.sqlite")),
         ])))
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value >= 60 && value.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(value / 60))m" : "\(value)s"
     }
 
     struct Load {

@@ -49,12 +49,17 @@ public struct DumpCatalog: Sendable {
         case unreadable
     }
 
-    /// Parses `agentshop_20261125T154200Z.sqlite.gz` into its time and format.
+    /// Parses `agentshop_20261125T154200Z.sqlite.gz` (or a second dump of that second,
+    /// `agentshop_20261125T154200Z-2.sqlite.gz`) into its time and format.
     public static func parseName(_ name: String) -> (Date, DumpFormat)? {
         guard name.hasPrefix("agentshop_") else { return nil }
         let rest = name.dropFirst("agentshop_".count)
         guard let format = DumpFormat.allCases.first(where: { rest.hasSuffix($0.fileSuffix) }) else { return nil }
-        let stamp = String(rest.dropLast(format.fileSuffix.count))
+        var stamp = Substring(rest.dropLast(format.fileSuffix.count))
+        if let dash = stamp.firstIndex(of: "-") {
+            guard let n = Int(stamp[stamp.index(after: dash)...]), (2...99).contains(n) else { return nil }
+            stamp = stamp[..<dash]
+        }
         let digits = Array(stamp.utf8)
         guard digits.count == 16, digits[8] == UInt8(ascii: "T"), digits[15] == UInt8(ascii: "Z") else { return nil }
         func number(_ range: Range<Int>) -> Int? { Int(String(decoding: digits[range], as: UTF8.self)) }
@@ -85,11 +90,13 @@ public struct DumpCatalog: Sendable {
                 out.append(Entry(path: path, name: name, frequency: frequency, format: format, takenAt: date, bytes: size))
             }
         }
-        // Newest first; at equal times the binary snapshot first (the faster restore).
+        // Newest first; at equal times the binary snapshot first (the faster restore), and of two
+        // dumps in one second the later (`…Z-2` after `…Z`, `…Z-10` after `…Z-9`).
         return out.sorted {
             if $0.takenAt != $1.takenAt { return $0.takenAt > $1.takenAt }
             if $0.format != $1.format { return $0.format == .sqlite }
-            return $0.path < $1.path
+            if $0.name.count != $1.name.count { return $0.name.count > $1.name.count }
+            return $0.name > $1.name
         }
     }
 

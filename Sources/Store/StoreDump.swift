@@ -99,12 +99,12 @@ public struct StoreDumper {
             throw StoreError(.notFound, "no store to dump; run `agentshop db init` first", path: storePath)
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let base = Self.baseName(for: date)
-        for format in formats {
-            let path = folder + "/" + base + format.fileSuffix
-            if FileManager.default.fileExists(atPath: path) {
-                throw StoreError(.dump, "a dump with this name already exists; wait a second and dump again", path: path)
-            }
+        // Two dumps in one second (a run rerun at once after a crash) get `-2`, `-3`… rather than failing.
+        let stamp = Self.baseName(for: date)
+        guard let base = ([stamp] + (2...99).map { "\(stamp)-\($0)" }).first(where: { candidate in
+            formats.allSatisfy { !FileManager.default.fileExists(atPath: folder + "/" + candidate + $0.fileSuffix) }
+        }) else {
+            throw StoreError(.dump, "99 dumps already carry this second's name", path: folder + "/" + stamp)
         }
         let createdAt = Timestamp.iso(date)
         var results: [DumpResult] = []

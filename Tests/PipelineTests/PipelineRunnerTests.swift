@@ -63,13 +63,15 @@ import Testing
     }
 
     /// A run killed midway leaves temporaries wherever it writes atomically: outputs, its manifest,
-    /// the pipeline's state, the hash cache, a stage's state folder, the store's folder.
+    /// the pipeline's state, the hash cache, a stage's state folder, a stage's side folder (a
+    /// shared cache), the store's folder.
     @Test func aRunRemovesTheTemporariesOfDeadRuns() async throws {
         let project = try chainProject()
         let lake = project.lake
         let dead: Int32 = 999_999  // no such process
         let folders = [lake.root + "/processed_data", lake.root + "/raw_data/logs/p", lake.stateFolder + "/state",
-                       lake.stateFolder + "/hashes", lake.stateFolder + "/stages/p/a", lake.root + "/store"]
+                       lake.stateFolder + "/hashes", lake.stateFolder + "/stages/p/a", lake.stateFolder + "/stages/p/a/pages/ab",
+                       lake.root + "/store", lake.root + "/external_apis/emit_cache/ab"]
         var planted: [String] = []
         for folder in folders {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

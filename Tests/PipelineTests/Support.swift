@@ -77,6 +77,9 @@ struct EmitStage: StageDefinition {
 
     func fingerprintExtra(lake: Lake) throws -> String { extra }
 
+    /// A shared cache outside `out:`, as an enrich stage has.
+    func sideFolders(lake: Lake) -> [String] { [lake.root + "/external_apis/emit_cache"] }
+
     func run(_ context: StageContext) async throws -> StageReport {
         world.began(context.stage)
         var content = ""

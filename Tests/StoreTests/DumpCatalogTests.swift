@@ -23,6 +23,25 @@ import Testing
         #expect(parsed.1 == .sql)
         #expect(DumpCatalog.parseName("agentshop_2026.sql.gz") == nil)
         #expect(DumpCatalog.parseName("other_20261119T094843Z.sql.gz") == nil)
+        #expect(DumpCatalog.parseName("agentshop_20261118T110843Z-2.sqlite.gz")?.0 == date)
+        #expect(DumpCatalog.parseName("agentshop_20261118T110843Z-1.sqlite.gz") == nil)
+        #expect(DumpCatalog.parseName("agentshop_20261118T110843Z-x.sqlite.gz") == nil)
+    }
+
+    /// A rerun right after a crash can dump twice in one second: the second dump gets `-2`, and
+    /// both are listed, the later first.
+    @Test func twoDumpsInOneSecondBothLand() throws {
+        let dir = try TemporaryFolder()
+        _ = try makePopulatedStore(at: dir.file("store.sqlite"), products: 3)
+        let dumper = StoreDumper(storePath: dir.file("store.sqlite"))
+        let date = Date(timeIntervalSince1970: 1_795_000_123)
+        let first = try dumper.dump(to: dir.file("db_dumps/daily"), formats: [.sqlite, .sql], at: date)
+        let second = try dumper.dump(to: dir.file("db_dumps/daily"), formats: [.sqlite, .sql], at: date)
+        #expect(first.map { ($0.path as NSString).lastPathComponent } == ["agentshop_20261118T110843Z.sqlite.gz", "agentshop_20261118T110843Z.sql.gz"])
+        #expect(second.map { ($0.path as NSString).lastPathComponent } == ["agentshop_20261118T110843Z-2.sqlite.gz", "agentshop_20261118T110843Z-2.sql.gz"])
+        let listed = DumpCatalog(root: dir.file("db_dumps")).entries().map(\.name)
+        #expect(listed == ["agentshop_20261118T110843Z-2.sqlite.gz", "agentshop_20261118T110843Z.sqlite.gz",
+                           "agentshop_20261118T110843Z-2.sql.gz", "agentshop_20261118T110843Z.sql.gz"])
     }
 
     @Test func retentionRemovesOnlyExpiredDailyAndWeeklyDumps() throws {
