@@ -153,7 +153,7 @@ private struct Parser {
             i += 1
             any = true
         } else if let c = current, isNameStart(c) {
-            compound.element = try parseIdentifier().lowercased()
+            compound.element = xpathName(try parseIdentifier().lowercased())
             any = true
         }
         while let c = current {
@@ -203,7 +203,7 @@ private struct Parser {
             i += 1
             _ = skipSpace()
             guard let c2 = current, isNameStart(c2) else { throw error("expected an attribute name in ::attr()") }
-            let attribute = try parseIdentifier().lowercased()
+            let attribute = xpathName(try parseIdentifier().lowercased())
             _ = skipSpace()
             guard current == ")" else { throw error("expected ')' to close ::attr(") }
             i += 1
@@ -219,7 +219,7 @@ private struct Parser {
         _ = skipSpace()
         guard let c = current, isNameStart(c) else { throw error("expected an attribute name after '['") }
         let name = try parseIdentifier().lowercased()
-        let attr = "@" + name
+        let attr = "@" + xpathName(name)
         _ = skipSpace()
         guard let c2 = current else { throw error("unclosed '['", at: open) }
         if c2 == "]" { i += 1; return attr }
@@ -398,6 +398,17 @@ private struct Parser {
 
     func isNameStart(_ c: Character) -> Bool { c.isLetter || c == "_" || c == "-" || c == "\\" || !c.isASCII }
     func isNameChar(_ c: Character) -> Bool { isNameStart(c) || c.isNumber }
+}
+
+/// A CSS name (which may hold any character, escaped or not ASCII) as an XPath name test: the
+/// name itself when XPath reads it as one, otherwise `*[local-name()='…']`, which matches the
+/// same elements or attributes (after `@`).
+func xpathName(_ name: String) -> String {
+    let bytes = Array(name.utf8)
+    func letter(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || b == 0x5F }
+    func rest(_ b: UInt8) -> Bool { letter(b) || (b >= 0x30 && b <= 0x39) || b == 0x2D || b == 0x2E }
+    if let first = bytes.first, letter(first), bytes.dropFirst().allSatisfy(rest) { return name }
+    return "*[local-name()=\(literal(name))]"
 }
 
 /// An XPath string literal for any text (XPath 1.0 has no escapes: quotes need concat()).

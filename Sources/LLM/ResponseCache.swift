@@ -107,8 +107,10 @@ public struct ResponseCache: Sendable {
         return entry
     }
 
-    /// Writes the entry for `key` atomically, replacing an older one.
+    /// Writes the entry for `key` atomically (never seen half written), replacing an older one.
+    /// Not fsynced: an entry a crash loses is asked again, and an unreadable one is a miss, so
+    /// durability is not worth two fsyncs per answer.
     public func store(_ key: String, _ entry: CachedResponse) throws {
-        try AtomicFile.write(entry.json.serialized() + "\n", to: path(forKey: key))
+        try AtomicFile.write(Array((entry.json.serialized() + "\n").utf8), to: path(forKey: key), durable: false)
     }
 }

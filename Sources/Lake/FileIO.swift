@@ -172,10 +172,10 @@ public final class AtomicFile {
     }
 
     /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String, durable: Bool = true) throws {
         let file = try AtomicFile(path: path)
         try file.output.write(bytes)
-        try file.commit()
+        try file.commit(durable: durable)
     }
 
     public static func write(_ string: String, to path: String) throws {

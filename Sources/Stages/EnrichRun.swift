@@ -100,7 +100,7 @@ struct EnrichRun {
                         nextIndex += 1
                         let label = "\(file.relative):\(line)"
                         group.addTask {
-                            (index, try await self.outcome(for: record, label: label, asker: asker))
+                            (index, try await self.outcome(for: record, index: index, label: label, asker: asker))
                         }
                     }
                 }
@@ -161,12 +161,13 @@ struct EnrichRun {
         return out
     }
 
-    func outcome(for record: JSONObject, label: String, asker: Asker?) async throws -> Outcome {
+    func outcome(for record: JSONObject, index: Int, label: String, asker: Asker?) async throws -> Outcome {
         let text: String
         do {
             text = try settings.template.render(record, recordLabel: label,
                                                 missing: settings.onMissing == .empty ? .empty : .error)
         } catch {
+            await asker?.turnstile.pass(index)  // later records must not wait for this one
             if settings.onMissing == .reject { return .rejected(error.message) }
             throw StageError(error.message)
         }
@@ -174,7 +175,7 @@ struct EnrichRun {
             // cleanup: the offline rules' cleaner, run here; no provider, no cache, no call record.
             return .answer(.object(JSONObject([("cleaned_text", .string(TextCleanup.clean(text)))])))
         }
-        return await asker.answer(text: text)
+        return await asker.answer(text: text, index: index)
     }
 }
 
@@ -241,6 +242,7 @@ final class Asker: Sendable {
     let refresh: Bool
     let budget: Budget
     let ledger = EnrichLedger()
+    let turnstile = Turnstile()
     let limit: ConcurrencyLimit
 
     var provider: EnrichProvider { requests.provider }
@@ -262,15 +264,19 @@ final class Asker: Sendable {
         budget = Budget(stageLimit: settings.budgetUSD, dailyLimit: daily, spentBefore: spentToday)
     }
 
-    func answer(text: String) async -> EnrichRun.Outcome {
+    /// The outcome for the record at `index` (in input order) whose text is `text`.
+    func answer(text: String, index: Int) async -> EnrichRun.Outcome {
         let prompt = requests.prompt(for: text)
         let identity = requests.identity(prompt: prompt)
         let key = identity.key
-        let (outcome, shared) = await ledger.outcome(for: key) { await self.fetch(key: key, identity: identity, prompt: prompt, text: text) }
+        let (task, shared) = await ledger.task(for: key) {
+            await self.fetch(key: key, identity: identity, prompt: prompt, text: text, index: index)
+        }
         if shared {
+            await turnstile.pass(index)
             await ledger.record(call(key, identity, status: .cached, cacheHit: true, latencyMs: 0))
         }
-        return outcome
+        return await task.value
     }
 
     private func call(_ key: String, _ identity: RequestIdentity, status: LLMCallRecord.Status, usage: TokenUsage? = nil,
@@ -293,13 +299,19 @@ final class Asker: Sendable {
         }
     }
 
-    private func fetch(key: String, identity: RequestIdentity, prompt: String, text: String) async -> EnrichRun.Outcome {
+    private func fetch(key: String, identity: RequestIdentity, prompt: String, text: String, index: Int) async -> EnrichRun.Outcome {
         if !refresh, let hit = cache.lookup(key, ttl: settings.cacheTTL), case .success(let value) = check(hit.text) {
+            await turnstile.pass(index)
             await ledger.record(call(key, identity, status: .cached, cacheHit: true, finishReason: hit.finishReason))
             return .answer(value)
         }
         var request = requests.request(prompt: prompt, text: text)
-        let first = await send(request, key: key, identity: identity)
+        // Reservations are made in input order, so that a budget stop leaves exactly the tail.
+        await turnstile.wait(for: index)
+        let estimate = estimatedCost(request)
+        let allowed = await budget.reserve(estimate)
+        await turnstile.pass(index)
+        let first = await send(request, key: key, identity: identity, reserved: allowed ? estimate : nil)
         let answer: Completion
         switch first {
         case .done(let completion): answer = completion
@@ -321,7 +333,7 @@ final class Asker: Sendable {
         // One repair attempt: the conversation so far plus what was wrong.
         request.messages += [ChatMessage(.assistant, answer.text),
                              ChatMessage(.user, settings.task.repairMessage(problems: [problem.message]))]
-        let second = await send(request, key: key, identity: identity)
+        let second = await send(request, key: key, identity: identity, reserved: nil)
         guard case .done(let repaired) = second else {
             if case .stopped(let outcome) = second { return outcome }
             return .failed("unreachable")
@@ -344,10 +356,14 @@ final class Asker: Sendable {
         case stopped(EnrichRun.Outcome)
     }
 
-    /// One provider request within the budget and the stage's concurrency.
-    private func send(_ request: CompletionRequest, key: String, identity: RequestIdentity) async -> Sent {
-        let estimate = estimatedCost(request)
-        guard await budget.reserve(estimate) else {
+    /// One provider request within the budget and the stage's concurrency. `reserved`: the
+    /// estimate already reserved for it, or nil to reserve now (a refused reservation is nil too,
+    /// after a failed `reserve`; the budget is then closed and refuses again).
+    private func send(_ request: CompletionRequest, key: String, identity: RequestIdentity, reserved: Double?) async -> Sent {
+        let estimate = reserved ?? estimatedCost(request)
+        var allowed = reserved != nil
+        if !allowed { allowed = await budget.reserve(estimate) }
+        guard allowed else {
             let reason = await budget.stopReason ?? "budget reached"
             await ledger.record(call(key, identity, status: .skippedBudget, error: reason))
             return .stopped(.pending(reason))
@@ -386,11 +402,31 @@ actor EnrichLedger {
 
     func record(_ call: LLMCallRecord) { calls.append(call) }
 
-    /// The outcome for `key`: computed by `fetch` the first time, shared after that (`shared` true).
-    func outcome(for key: String, fetch: @escaping @Sendable () async -> EnrichRun.Outcome) async -> (EnrichRun.Outcome, shared: Bool) {
-        if let task = answers[key] { return (await task.value, true) }
+    /// The task answering `key`: started with `fetch` the first time, shared after that (`shared` true).
+    func task(for key: String, fetch: @escaping @Sendable () async -> EnrichRun.Outcome) -> (Task<EnrichRun.Outcome, Never>, shared: Bool) {
+        if let task = answers[key] { return (task, true) }
         let task = Task { await fetch() }
         answers[key] = task
-        return (await task.value, false)
+        return (task, false)
+    }
+}
+
+/// Lets records through one at a time in input order: `wait(for: i)` returns once every record
+/// before `i` has called `pass`. Every index passes exactly once, waiting or not.
+actor Turnstile {
+    private var next = 0
+    private var early: Set<Int> = []
+    private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    func wait(for index: Int) async {
+        if index <= next { return }
+        await withCheckedContinuation { waiting[index] = $0 }
+    }
+
+    func pass(_ index: Int) {
+        guard index == next else { early.insert(index); return }
+        next += 1
+        while early.remove(next) != nil { next += 1 }
+        waiting.removeValue(forKey: next)?.resume()
     }
 }

@@ -209,7 +209,7 @@ public enum EnrichStage {
             return "budget-stopped:" + text
         }
 
-        /// The response cache is shared by every enrich stage, outside any `out:`.
+        /// The response cache, shared by every enrich stage: a killed run may leave a temporary there.
         func sideFolders(lake: Lake) -> [String] { [ResponseCache(lake: lake).folder] }
 
         func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? {

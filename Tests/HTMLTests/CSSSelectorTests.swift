@@ -127,4 +127,21 @@ struct CSSSelectorTests {
         let document = try HTMLDocument(html: "<p title='it&apos;s \"x\"'>ok</p>")
         #expect(try document.css("p[title='it\\'s \"x\"']") == ["ok"])
     }
+
+    /// CSS names may hold any character (escaped, or not ASCII); XPath names may not. Such names
+    /// become local-name() tests, which libxml2 accepts and which match the same nodes.
+    /// (Found by fuzzing: `a\xB6next` compiled to XPath that did not parse.)
+    @Test(arguments: ["a\u{FFFD}next", "a\\ b", "ünïcode", "[data\\:x]", "p::attr(da\\ta)", "x\\:y > [ö=1]", ":not(b\\.c)"])
+    func unusualNamesCompileToValidXPath(css: String) throws {
+        let xpath = try CSSSelector.toXPath(css)
+        let document = try HTMLDocument(html: Self.page)
+        _ = try document.xpath(xpath)
+    }
+
+    @Test func unusualNamesStillMatch() throws {
+        let document = try HTMLDocument(html: "<div><p data-x.y='1'>dotted</p><p data-é='2'>accented</p></div>")
+        #expect(try document.css("[data-x\\.y]::text") == ["dotted"])
+        #expect(try CSSSelector.toXPath("[data-é]").contains("local-name()='data-é'"))
+        #expect(try CSSSelector.toXPath("p") == "descendant-or-self::p")
+    }
 }

@@ -195,7 +195,7 @@ private func pipeline(_ enrich: String) -> String {
         let provider = ScriptedProvider(answer: ScriptedProvider.sentiment)
         try project.putReviews(["a good", "b bad", "c good", "d good", "e bad", "f good"])
         // 0.10 USD a call (10 output tokens at 0.01): three calls fit in 0.35.
-        try project.writePipeline(pipeline("task: sentiment, into: s, max_tokens: 10, concurrency: 1, budget_usd: 0.35"))
+        try project.writePipeline(pipeline("task: sentiment, into: s, max_tokens: 10, concurrency: 4, budget_usd: 0.35"))
         let registry = project.registry(provider)
         let first = try await project.run(registry: registry)
         #expect(first.status == .succeeded, "\(first.error ?? "")")
@@ -226,7 +226,7 @@ private func pipeline(_ enrich: String) -> String {
         let project = try Project()
         let provider = ScriptedProvider(answer: ScriptedProvider.sentiment)
         try project.putReviews(["a good", "b bad", "c good"])
-        try project.writePipeline(pipeline("task: sentiment, max_tokens: 10, concurrency: 1"))
+        try project.writePipeline(pipeline("task: sentiment, max_tokens: 10, concurrency: 3"))
         let registry = project.registry(provider, dailyCap: 0.25)
         let first = try await project.run(registry: registry)
         #expect(await provider.log.count == 2)
@@ -368,5 +368,39 @@ private func pipeline(_ enrich: String) -> String {
         #expect(scanned >= 5)  // output, cache entries, manifests, state, rejects/…
         let leaks = texts.filter { $0.contains(key) || $0.contains("LEAKCHECK") }
         #expect(leaks.isEmpty, "\(leaks.map { String($0.prefix(300)) })")
+    }
+}
+
+@Suite struct EnrichWireTests {
+    /// Through the real OpenAI provider on loopback: a 429 (Retry-After) and a 503 are retried; garbage
+    /// is repaired with the violation named; an answer that stays invalid is quarantined.
+    @Test func retriesRepairsAndQuarantinesOverTheOpenAIWireFormat() async throws {
+        let project = try Project()
+        let seen = SeenCounter()
+        let server = try FakeOpenAI()
+        let base = try await server.start { body in
+            let messages = body.objectValue?["messages"]?.arrayValue ?? []
+            let first = messages.first { $0.objectValue?["role"] == "user" }?.objectValue?["content"]?.stringValue ?? ""
+            let repairing = messages.count > 2  // system, user, then the bad answer and the repair request
+            let n = seen.next(first + (repairing ? "#repair" : ""))
+            let valid = FakeOpenAI.completion(#"{"label":"neutral","score":0,"confidence":0.5}"#)
+            if first.contains("busy") { return n == 1 ? (429, #"{"error":{"message":"rate limited"}}"#) : (200, valid) }
+            if first.contains("flaky") { return n == 1 ? (503, "upstream down") : (200, valid) }
+            if first.contains("garbled") { return (200, repairing ? valid : FakeOpenAI.completion("I think it is neutral.")) }
+            if first.contains("stubborn") { return (200, FakeOpenAI.completion(#"{"label":"meh","score":0,"confidence":0.5}"#)) }
+            return (200, valid)
+        }
+        defer { Task { await server.stop() } }
+        try project.putReviews(["busy day", "flaky wifi", "garbled", "stubborn", "plain"])
+        try project.writePipeline(pipeline("provider: openai, model: gpt-4o-mini, task: sentiment, into: s"))
+        let manifest = try await project.run(registry: BuiltinStages.registry,
+                                             environment: ["OPENAI_API_KEY": "sk-test", "LLM_OPENAI_BASE_URL": base])
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        #expect(try project.records(outFile).map { $0["id"] } == [1, 2, 3, 5])
+        let rejects = try project.records("raw_data/logs/p/\(manifest.runID).scored.rejects.jsonl")
+        #expect(rejects.count == 1 && rejects[0]["line"] == 4)
+        #expect(rejects[0]["reason"]?.stringValue?.contains(#"$.label: expected one of "positive", "negative", "neutral", found "meh""#) == true)
+        // 5 first questions + 1 retry each for busy and flaky + 1 repair each for garbled and stubborn.
+        #expect(await server.calls == 9)
     }
 }

@@ -19,7 +19,8 @@ actor FakeOpenAI {
         if let authorization { authorizations.append(authorization) }
     }
 
-    /// Starts the server; `reply` gets the request's JSON body and returns status and body.
+    /// Starts the server; `reply` gets the request's JSON body and returns status and body
+    /// (a 429 comes with `Retry-After: 0`).
     func start(_ reply: @escaping @Sendable (LakeJSON) -> (Int, String)) async throws -> String {
         await server.appendRoute("POST /v1/chat/completions") { [weak self] request in
             let auth = request.headers[HTTPHeader("Authorization")]
@@ -27,8 +28,9 @@ actor FakeOpenAI {
             let body = try await request.bodyData
             let json = (try? LakeJSON.parse(String(decoding: body, as: UTF8.self))) ?? .null
             let (status, text) = reply(json)
-            return FlyingFox.HTTPResponse(statusCode: HTTPStatusCode(status, phrase: "X"),
-                                          headers: [HTTPHeader("Content-Type"): "application/json"], body: Data(text.utf8))
+            var headers = [HTTPHeader("Content-Type"): "application/json"]
+            if status == 429 { headers[HTTPHeader("Retry-After")] = "0" }
+            return FlyingFox.HTTPResponse(statusCode: HTTPStatusCode(status, phrase: "X"), headers: headers, body: Data(text.utf8))
         }
         let server = self.server
         task = Task { try await server.run() }
@@ -49,5 +51,18 @@ actor FakeOpenAI {
             ("choices", [["index": 0, "message": ["role": "assistant", "content": .string(content)], "finish_reason": "stop"]]),
             ("usage", ["prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52]),
         ])).serialized()
+    }
+}
+
+/// How many times each text was seen, for fakes that answer differently the second time.
+final class SeenCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [String: Int] = [:]
+    /// 1 the first time `key` is seen, 2 the second…
+    func next(_ key: String) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        seen[key, default: 0] += 1
+        return seen[key]!
     }
 }
