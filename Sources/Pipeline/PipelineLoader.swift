@@ -22,11 +22,13 @@ public struct PipelineLoader: Sendable {
     /// returns the spec and any warnings otherwise.
     public func load(file: String) throws(PipelineValidationError) -> (PipelineSpec, [Diagnostic]) {
         let diagnostics = Diagnostics(file: file)
-        guard let data = FileManager.default.contents(atPath: file) else {
+        // Read with the lake's own file input: Foundation's FileManager.contents leaks a buffer
+        // on empty files (LeakSanitizer, found by fuzzing).
+        guard let bytes = try? FileInput.readAll(path: file) else {
             diagnostics.error(line: 1, column: 1, keyPath: "", "cannot read the pipeline file")
             throw PipelineValidationError(diagnostics: diagnostics.all)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             diagnostics.error(line: 1, column: 1, keyPath: "", "the pipeline file is not valid UTF-8")
             throw PipelineValidationError(diagnostics: diagnostics.all)
         }
