@@ -42,12 +42,13 @@ struct RunsCommand: AsyncParsableCommand {
             }
             manifests = Array(manifests.suffix(max(0, limit)))
             if global.json { Console.json(manifests); return }
-            var rows = [["RUN", "PIPELINE", "STATUS", "STARTED", "TOOK", "STAGES", "ERROR"]]
+            var rows = [["RUN", "PIPELINE", "STATUS", "STARTED", "TOOK", "STAGES", "COST", "ERROR"]]
             for m in manifests {
                 let ran = m.stages.filter { $0.status == .ran }.count
                 let skipped = m.stages.filter { $0.status == .skipped }.count
                 rows.append([m.runID, m.pipeline, RunsCommand.displayStatus(m), m.startedAt, RunsCommand.took(m),
-                             "\(ran) ran, \(skipped) skipped", String((m.error ?? "").prefix(60))])
+                             "\(ran) ran, \(skipped) skipped", RunsCommand.cost(m).map(RunsCommand.dollars) ?? "",
+                             String((m.error ?? "").prefix(60))])
             }
             Console.out(manifests.isEmpty ? "no runs" : Console.table(rows))
         }
@@ -76,14 +77,17 @@ struct RunsCommand: AsyncParsableCommand {
             Console.out("status    \(RunsCommand.displayStatus(manifest))")
             Console.out("started   \(manifest.startedAt)   took \(RunsCommand.took(manifest))   run date \(manifest.runDate)")
             if !manifest.options.isEmpty { Console.out("options   \(manifest.options.joined(separator: " "))") }
-            Console.out("log       \(manifest.logFile)")
+            Console.out("log       \(lake.root)/\(manifest.logFile)")
+            if let cost = RunsCommand.cost(manifest) { Console.out("cost      \(RunsCommand.dollars(cost)) (LLM calls)") }
             if let error = manifest.error { Console.out("error     \(error)") }
             Console.out("")
-            var rows = [["STAGE", "KIND", "STATUS", "TOOK", "IN", "OUT", "COUNTS", "WHY"]]
+            var rows = [["STAGE", "KIND", "STATUS", "TOOK", "IN", "OUT", "ROWS", "COST", "COUNTS", "WHY"]]
             for stage in manifest.stages {
                 let counts = stage.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let records = stage.outputs.compactMap(\.records)
                 rows.append([stage.name, stage.kind, stage.status.rawValue, Console.duration(ms: stage.durationMs),
-                             "\(stage.inputs.count)", "\(stage.outputs.count)", counts,
+                             "\(stage.inputs.count)", "\(stage.outputs.count)", records.isEmpty ? "" : "\(records.reduce(0, +))",
+                             RunsCommand.cost(stage).map(RunsCommand.dollars) ?? "", counts,
                              stage.error.map { "\(stage.reason): \($0)" } ?? stage.reason])
             }
             Console.out(Console.table(rows))
@@ -104,6 +108,19 @@ struct RunsCommand: AsyncParsableCommand {
         if manifest.status == .running && kill(manifest.pid, 0) != 0 && errno == ESRCH { return "died" }
         return manifest.status.rawValue
     }
+
+    /// A stage's LLM cost, from `details.llm.totals.cost_usd` when the stage reported one.
+    static func cost(_ stage: RunManifest.StageRun) -> Double? {
+        stage.details?.objectValue?["llm"]?.objectValue?["totals"]?.objectValue?["cost_usd"]?.doubleValue
+    }
+
+    /// The run's LLM cost: the sum over the stages that reported one.
+    static func cost(_ manifest: RunManifest) -> Double? {
+        let costs = manifest.stages.compactMap(cost)
+        return costs.isEmpty ? nil : costs.reduce(0, +)
+    }
+
+    static func dollars(_ value: Double) -> String { String(format: "$%.4f", value) }
 
     static func took(_ manifest: RunManifest) -> String {
         guard let start = Timestamp.parse(manifest.startedAt), let end = manifest.finishedAt.flatMap(Timestamp.parse) else { return "" }
