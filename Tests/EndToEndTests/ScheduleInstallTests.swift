@@ -68,6 +68,17 @@ import Testing
         #expect(try project.read("tab") == Self.foreign)
     }
 
+    @Test func installWritesWhatPrintShows() throws {
+        let project = try Self.project()
+        let command = try Self.fakeCrontab(in: project)
+        let printed = try project.run(["schedule", "print", "--wait", "60"])
+        #expect(printed.status == 0)
+        #expect(try project.run(["schedule", "install", "--wait", "60", "--crontab-command", command]).status == 0)
+        let block = try project.read("tab").split(separator: "\n").dropFirst(2).dropLast()  // markers and the comment out
+        #expect(Array(block) == printed.stdout.split(separator: "\n").dropFirst().map { $0 })
+        #expect(!printed.stdout.contains("\nPATH="))  // PATH is set on each command, not for the whole crontab
+    }
+
     @Test func dryRunPrintsTheNewCrontabAndChangesNothing() throws {
         let project = try Self.project()
         let command = try Self.fakeCrontab(in: project)
