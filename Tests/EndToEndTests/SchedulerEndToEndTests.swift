@@ -88,10 +88,11 @@ import Testing
     }
 
     @Test func aFailedRunIsRetried() throws {
-        let project = try Self.project([
-            "flaky": Self.pipeline("flaky", schedule: "{ cron: \"0 3 * * *\", retries: 2, retry_delay: 0.2s }",
-                                   command: "test -f ../marker || { touch ../marker; exit 3; }; echo ok > {out}"),
-        ])
+        let project = try Self.project([:])
+        // Fails the first time only: the marker lives in this test's own folder.
+        let marker = project.folder + "/marker"
+        try project.write("pipelines/flaky.yaml", Self.pipeline("flaky", schedule: "{ cron: \"0 3 * * *\", retries: 2, retry_delay: 0.2s }",
+                                                                command: "test -f \(marker) || { touch \(marker); exit 3; }; echo ok > {out}"))
         let result = try project.run(["scheduler", "--once", "--at", "2026-11-25T03:00:05Z"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("will retry"))

@@ -127,9 +127,7 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
         try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let command = "exec \(shellQuote(binary)) run \(shellQuote(job.file)) --lake \(shellQuote(lake.root))"
             + " --wait \(lockWait) --quiet >> \(shellQuote(log)) 2>&1"
-        var environment = ProcessInfo.processInfo.environment
-        environment["AGENTSHOP_SCHEDULED_ATTEMPT"] = "\(attempt)"
-        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: environment,
+        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: ProcessInfo.processInfo.environment,
                                  stdoutPath: "/dev/null", stderrPath: "/dev/null", timeout: job.policy.timeout, grace: grace)
         do {
             let outcome = try await child.run()
