@@ -60,6 +60,31 @@ import Testing
         #expect(table.stdout.contains("COST") && table.stdout.contains("$0.5000") && table.stdout.contains("$0.2500"))
     }
 
+    @Test func pruneRemovesOldRunsKeepingTheNewestAndRotatesBigLogs() throws {
+        let project = try Self.project()
+        for (pipeline, id) in [("shop", "20261101T030000Z-aaaaaa"), ("shop", "20261110T030000Z-bbbbbb"), ("blog", "20261112T030000Z-cccccc")] {
+            try project.write("datalake/raw_data/logs/\(pipeline)/\(id).log", "log\n")
+        }
+        try project.write("datalake/raw_data/logs/cron-shop.log", String(repeating: "x", count: 1_200_000))
+        try project.write("datalake/raw_data/logs/cron-blog.log", "small\n")
+
+        let dry = try project.run(["runs", "prune", "--older-than", "10d", "--keep", "1", "--rotate-size", "1", "--dry-run"])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("would remove \(project.lake)/raw_data/logs/shop/20261101T030000Z-aaaaaa.log"))
+        #expect(project.exists("datalake/raw_data/logs/shop/20261101T030000Z-aaaaaa.manifest.json"))
+
+        let result = try project.run(["runs", "prune", "--older-than", "10d", "--keep", "1", "--rotate-size", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("4 files removed, 1 log rotated"))
+        #expect(Self.ids(try project.run(["runs", "--json"])) == ["20261110T030000Z-bbbbbb", "20991231T000000Z-dddddd"])
+        #expect(!project.exists("datalake/raw_data/logs/shop/20261101T030000Z-aaaaaa.log"))
+        #expect(!project.exists("datalake/raw_data/logs/blog/20261112T030000Z-cccccc.manifest.json"))
+        #expect(project.exists("datalake/raw_data/logs/shop/20261110T030000Z-bbbbbb.log"))
+        #expect(project.exists("datalake/raw_data/logs/cron-shop.log.1") && !project.exists("datalake/raw_data/logs/cron-shop.log"))
+        #expect(project.exists("datalake/raw_data/logs/cron-blog.log"))
+        #expect(try project.run(["runs", "prune", "--older-than", "soon"]).status == 2)
+    }
+
     @Test func showPrintsStagesTimingsRowsCostErrorsAndTheLog() throws {
         let project = try Self.project()
         let show = try project.run(["runs", "show", "20261110T030000Z-bb"])

@@ -7,7 +7,7 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List past runs from their manifests, newest last.",
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Prune.self],
         defaultSubcommand: List.self
     )
 
@@ -100,6 +100,59 @@ struct RunsCommand: AsyncParsableCommand {
                 }
                 Console.out(Console.table(fileRows))
             }
+        }
+    }
+
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prune",
+            abstract: "Remove old runs' logs and manifests (keeping each pipeline's newest), and rotate the cron and scheduler logs.",
+            discussion: "Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, replacing the previous one."
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Remove runs that started longer ago than this (30d, 12w).", valueName: "age"))
+        var olderThan = "90d"
+
+        @Option(help: "Always keep this many newest runs of each pipeline.")
+        var keep = 20
+
+        @Option(help: ArgumentHelp("Rotate appending logs larger than this many MiB.", valueName: "MiB"))
+        var rotateSize = 10
+
+        @Flag(help: "Print what would be removed; remove nothing.")
+        var dryRun = false
+
+        func run() async throws {
+            let lake = try global.openLake()
+            guard let age = ConfigValue.parseDuration(olderThan) else {
+                Console.error("--older-than takes a duration like 30d or 12w, found '\(olderThan)'")
+                throw ExitStatus.invalidInput
+            }
+            guard keep >= 0, rotateSize >= 1 else { throw ValidationError("--keep must be at least 0 and --rotate-size at least 1") }
+            let removed = try ManifestStore(lake: lake).prune(startedBefore: Date().addingTimeInterval(-age), keep: keep, dryRun: dryRun)
+            var rotated: [String] = []
+            let logs = lake.root + "/raw_data/logs"
+            let fm = FileManager.default
+            var candidates = ((try? fm.contentsOfDirectory(atPath: logs)) ?? []).filter { $0.hasSuffix(".log") }.map { logs + "/" + $0 }
+            for folder in (try? fm.contentsOfDirectory(atPath: logs)) ?? [] where fm.fileExists(atPath: logs + "/" + folder + "/scheduler.log") {
+                candidates.append(logs + "/" + folder + "/scheduler.log")
+            }
+            for path in candidates.sorted() {
+                let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+                guard size > Int64(rotateSize) << 20 else { continue }
+                // rename(2) replaces the old .1 atomically; writers with O_APPEND start a new file on their next open.
+                if !dryRun && rename(path, path + ".1") != 0 {
+                    Console.error("cannot rotate \(path): \(String(cString: strerror(errno)))")
+                    throw ExitStatus.internalError
+                }
+                rotated.append(path)
+            }
+            for path in removed { Console.out((dryRun ? "would remove " : "removed ") + path) }
+            for path in rotated { Console.out((dryRun ? "would rotate " : "rotated ") + path + " -> " + path + ".1") }
+            Console.error("\(removed.count) file\(removed.count == 1 ? "" : "s") \(dryRun ? "to remove" : "removed"), "
+                          + "\(rotated.count) log\(rotated.count == 1 ? "" : "s") \(dryRun ? "to rotate" : "rotated")")
         }
     }
 
