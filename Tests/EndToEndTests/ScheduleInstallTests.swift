@@ -103,7 +103,7 @@ import Testing
     @Test func aFailingCrontabProgramIsReported() throws {
         let project = try Self.project()
         let result = try project.run(["schedule", "install", "--crontab-command", "/bin/false"])
-        #expect(result.status != 0)
+        #expect(result.status == 70)
         #expect(result.stderr.contains("/bin/false -l"))
     }
 

@@ -136,7 +136,7 @@ struct ScheduleCommand: AsyncParsableCommand {
             }
             let project = FileManager.default.currentDirectoryPath
             let tab = crontab.crontab
-            let current = try tab.read()
+            let current = try tab.readOrExit()
             let updated: String
             do {
                 let block = ["# Managed by `agentshop schedule install`: edit the pipelines and install again, not these lines."]
@@ -152,7 +152,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 Console.error("crontab already up to date (\(entries) pipeline\(entries == 1 ? "" : "s"))")
                 return
             }
-            try tab.write(updated)
+            try tab.writeOrExit(updated)
             Console.error("installed \(entries) scheduled pipeline\(entries == 1 ? "" : "s") in the crontab block for \(project)")
         }
     }
@@ -171,7 +171,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             let project = FileManager.default.currentDirectoryPath
             let tab = crontab.crontab
-            let current = try tab.read()
+            let current = try tab.readOrExit()
             let updated: String
             do {
                 updated = try CrontabBlock.removing(project: project, from: current)
@@ -184,7 +184,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 Console.error("no AgentShop block for \(project) in the crontab")
                 return
             }
-            try tab.write(updated)
+            try tab.writeOrExit(updated)
             Console.error("removed the crontab block for \(project)")
         }
     }
