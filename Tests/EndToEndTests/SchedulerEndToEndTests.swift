@@ -140,6 +140,23 @@ import Testing
         #expect(!project.exists("datalake/processed_data/slow.txt"))
     }
 
+    @Test func sighupReadsThePipelinesAgain() throws {
+        let project = try Self.project(["three": Self.pipeline("three", schedule: "\"0 3 * * *\"")])
+        let (process, _, err) = try project.start(["scheduler", "--at", "2026-11-25T12:00:20Z"])
+        #expect(project.waitFor("datalake/.agentshop/scheduler.json"))
+        try project.write("pipelines/noon.yaml", Self.pipeline("noon", schedule: "\"0 12 * * *\""))
+        kill(process.processIdentifier, SIGHUP)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && Self.manifests(project, "noon").first?["status"] as? String != "succeeded" { usleep(50_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0)
+        #expect(stderr.contains("pipelines reloaded pipelines=noon,three"), "\(stderr)")
+        #expect(Self.manifests(project, "noon").map { $0["status"] as? String } == ["succeeded"])
+        #expect(Self.manifests(project, "three").isEmpty)
+    }
+
     @Test func nothingScheduledIsAnError() throws {
         let project = try Self.project(["manual": "stages:\n  s:\n    command: { run: \"echo > {out}\" }\n    out: processed_data/m.txt\n"])
         let result = try project.run(["scheduler", "--once"])

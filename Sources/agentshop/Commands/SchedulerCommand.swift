@@ -19,7 +19,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         .agentshop/scheduler.json, so a restart knows what ran. SIGTERM or SIGINT stops the runs in progress \
         gracefully (they record themselves as interrupted; their earlier outputs stay intact) and exits 0. \
         The log goes to raw_data/logs/scheduler.log and stderr; each run's output to \
-        raw_data/logs/<pipeline>/scheduler.log. Pipeline files are read at start: restart to pick up changes.
+        raw_data/logs/<pipeline>/scheduler.log. Pipeline files are read at start and again on SIGHUP.
         """
     )
 
@@ -60,20 +60,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             offset = date.timeIntervalSinceNow
         }
 
-        var jobs: [ScheduledJob] = []
         let folder = FileManager.default.currentDirectoryPath
-        for file in ScheduleCommand.pipelineFiles(pipelines) {
-            let (_, spec, diagnostics) = global.checkPipeline(file, lake: lake)
-            guard let spec else {
-                for diagnostic in diagnostics where diagnostic.severity == .error { Console.error(diagnostic.description) }
-                Console.error("\(file): not scheduled (invalid)")
-                continue
-            }
-            guard let schedule = spec.schedule else { continue }
-            let absolute = URL(fileURLWithPath: spec.file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
-            jobs.append(ScheduledJob(pipeline: spec.name, file: absolute, schedule: schedule, policy: spec.schedulePolicy,
-                                     defaultMissed: defaultMissed))
-        }
+        let jobs = loadJobs(lake: lake, defaultMissed: defaultMissed)
         guard !jobs.isEmpty else {
             Console.error("no valid pipeline with a schedule: in \(pipelines.isEmpty ? "./pipelines" : pipelines.joined(separator: ", "))")
             throw ExitStatus.invalidInput
@@ -98,6 +86,17 @@ struct SchedulerCommand: AsyncParsableCommand {
         let scheduler = Scheduler(jobs: jobs, stateFile: lake.stateFolder + "/scheduler.json", clock: SystemClock(offset: offset),
                                   launcher: launcher, logger: logger)
 
+        // SIGHUP reads the pipeline files again.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let command = self
+        hangup.setEventHandler {
+            let reloaded = command.loadJobs(lake: lake, defaultMissed: defaultMissed)
+            Task { await scheduler.reload(reloaded) }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
+
         let interruption = Interruption()
         let once = self.once
         let task = Task {
@@ -111,6 +110,27 @@ struct SchedulerCommand: AsyncParsableCommand {
         interruption.remove()
         withExtendedLifetime(lock) {}
         if once, await scheduler.finalFailures > 0 { throw ExitStatus.runFailed }
+    }
+}
+
+extension SchedulerCommand {
+    /// The scheduled pipelines among those named (or all in ./pipelines); invalid files are reported and left out.
+    func loadJobs(lake: Lake, defaultMissed: SchedulePolicy.Missed) -> [ScheduledJob] {
+        var jobs: [ScheduledJob] = []
+        let folder = FileManager.default.currentDirectoryPath
+        for file in ScheduleCommand.pipelineFiles(pipelines) {
+            let (_, spec, diagnostics) = global.checkPipeline(file, lake: lake)
+            guard let spec else {
+                for diagnostic in diagnostics where diagnostic.severity == .error { Console.error(diagnostic.description) }
+                Console.error("\(file): not scheduled (invalid)")
+                continue
+            }
+            guard let schedule = spec.schedule else { continue }
+            let absolute = URL(fileURLWithPath: spec.file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
+            jobs.append(ScheduledJob(pipeline: spec.name, file: absolute, schedule: schedule, policy: spec.schedulePolicy,
+                                     defaultMissed: defaultMissed))
+        }
+        return jobs
     }
 }
 
