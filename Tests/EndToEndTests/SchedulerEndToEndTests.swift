@@ -87,6 +87,29 @@ import Testing
         #expect(project.temporaryFiles().isEmpty)
     }
 
+    @Test func aTimedOutRunIsAFailureToNotify() throws {
+        let project = try Self.project([:])
+        try project.write("pipelines/slow.yaml", """
+            pipeline: slow
+            schedule: { cron: "0 3 * * *", timeout: 1s }
+            notify: { on: [failure], email: ops@example.com }
+            stages:
+              work:
+                command: { run: "sleep 30; echo > {out}" }
+                out: processed_data/slow.txt
+            """)
+        let server = try LoopbackSMTPServer()
+        let result = try project.run(["scheduler", "--once", "--at", "2026-11-25T03:00:05Z"], environment: [
+            "NOTIFICATION_EMAIL_SMTP_HOST": "127.0.0.1", "NOTIFICATION_EMAIL_SMTP_PORT": "\(server.port)",
+            "NOTIFICATION_EMAIL_USE_TLS": "false", "NOTIFICATION_EMAIL_FROM": "robot@example.com",
+        ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("notification sent") && result.stderr.contains("channel=email"))
+        let data = try #require(server.sessions.first?.data)
+        #expect(data.contains("slow failed"))
+        #expect(data.contains("timed out after 1.0s; stopped by the scheduler"))
+    }
+
     @Test func aFailedRunIsRetried() throws {
         let project = try Self.project([:])
         // Fails the first time only: the marker lives in this test's own folder.

@@ -81,8 +81,19 @@ struct SchedulerCommand: AsyncParsableCommand {
 
         let sink = try RunLogHandler.Sink(path: lake.root + "/raw_data/logs/scheduler.log", echo: !global.quiet)
         let logger = Logger(label: "agentshop.scheduler", factory: { _ in RunLogHandler(sink: sink) })
+        let global = self.global
+        // A run stopped at its timeout recorded itself as interrupted, which notifies no one: the
+        // scheduler sends its pipeline's failure notification instead.
         let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
-                                          lockWait: wait, grace: grace)
+                                          lockWait: wait, grace: grace) { job, pid in
+            guard let manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }),
+                  let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
+            var failed = manifest
+            failed.status = .failed
+            failed.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
+            await RunNotifications.send(spec: spec, manifest: failed, lake: lake,
+                                        environment: global.environment(forPipelineFile: job.file), logger: logger)
+        }
         let scheduler = Scheduler(jobs: jobs, stateFile: lake.stateFolder + "/scheduler.json", clock: SystemClock(offset: offset),
                                   launcher: launcher, logger: logger)
 
@@ -141,6 +152,8 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
     let projectFolder: String
     let lockWait: Int
     let grace: Double
+    /// Called after a run was stopped at its timeout, with the run's pid.
+    let onTimeout: @Sendable (ScheduledJob, pid_t) async -> Void
 
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome {
         let log = lake.root + "/raw_data/logs/\(job.pipeline)/scheduler.log"
@@ -150,8 +163,12 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
         let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: ProcessInfo.processInfo.environment,
                                  stdoutPath: "/dev/null", stderrPath: "/dev/null", timeout: job.policy.timeout, grace: grace)
         do {
-            let outcome = try await child.run()
-            if outcome.timedOut { return .timedOut }
+            let started = PIDBox()
+            let outcome = try await child.run { started.pid = $0 }
+            if outcome.timedOut {
+                await onTimeout(job, started.pid)
+                return .timedOut
+            }
             if let signal = outcome.signal { return .failed("killed by signal \(signal)") }
             switch outcome.exitCode {
             case 0: return .succeeded
@@ -164,4 +181,9 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
             return .failed("\(error)")
         }
     }
+}
+
+/// The child's pid, handed out of ChildProcess's start callback.
+private final class PIDBox: @unchecked Sendable {
+    var pid: pid_t = 0
 }
