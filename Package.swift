@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "agentshop", targets: ["agentshop"]),
+        // The fuzz targets' bodies, for fuzz/ (its own package: libFuzzer brings its own `main`).
+        .library(name: "AgentShopKit", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,6 +45,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // What one fuzz input does to one parser: wrapped by fuzz/, replayed by FuzzRegressionTests.
+        .target(name: "FuzzTargets", dependencies: ["Lake", "HTML", "Pipeline", "Stages"]),
+
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
         // bench/store_bench.sh times this against the sqlite3 shell; not a product.
@@ -64,7 +69,8 @@ let package = Package(
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -200,7 +200,7 @@ public final class AtomicFile {
     }
 
     /// fsync on the folder makes the rename itself durable.
-    static func syncFolder(of path: String) throws {
+    public static func syncFolder(of path: String) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw LakeError.posix("cannot open folder to sync", path: folder) }
