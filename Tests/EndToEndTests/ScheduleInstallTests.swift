@@ -89,6 +89,19 @@ import Testing
         #expect(!project.exists("tab"))  // no crontab before, none after
     }
 
+    @Test func withNothingScheduledTheBlockGoes() throws {
+        let project = try Self.project()
+        let command = try Self.fakeCrontab(in: project)
+        try project.write("tab", Self.foreign)
+        #expect(try project.run(["schedule", "install", "--crontab-command", command]).status == 0)
+        try FileManager.default.removeItem(atPath: project.folder + "/pipelines/nightly.yaml")
+        let result = try project.run(["schedule", "install", "--crontab-command", command])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("no scheduled pipeline: removed the crontab block"))
+        #expect(try project.read("tab") == Self.foreign)
+        #expect(try project.run(["schedule", "install", "--crontab-command", command]).stderr.contains("nothing to install"))
+    }
+
     @Test func anInvalidPipelineInstallsNothing() throws {
         let project = try Self.project()
         let command = try Self.fakeCrontab(in: project)
