@@ -29,7 +29,10 @@ let package = Package(
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
         .target(name: "Crawl", dependencies: ["Transport", "Lake"]),
-        .target(name: "LLM", dependencies: ["Transport", "Lake"]),
+        // The price table is Resources/llm_prices.json, compiled in by the EmbedData plugin.
+        .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"], plugins: ["EmbedData"]),
+        .executableTarget(name: "embed-data"),
+        .plugin(name: "EmbedData", capability: .buildTool(), dependencies: ["embed-data"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Notify", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Pipeline", dependencies: [
@@ -67,10 +70,10 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )

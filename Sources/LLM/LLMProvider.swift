@@ -147,17 +147,22 @@ public struct LLMError: Error, CustomStringConvertible, Sendable {
     /// Seconds the provider asked to wait (Retry-After), when it did.
     public let retryAfter: Double?
     public let message: String
+    /// Attempts made before giving up (set by `LLMCall`; 1 for a single provider call).
+    public var attempts: Int
 
-    public init(_ kind: Kind, provider: ProviderKind, status: Int? = nil, retryAfter: Double? = nil, message: String) {
+    public init(_ kind: Kind, provider: ProviderKind, status: Int? = nil, retryAfter: Double? = nil, message: String,
+                attempts: Int = 1) {
         self.kind = kind
         self.provider = provider
         self.status = status
         self.retryAfter = retryAfter
         self.message = message
+        self.attempts = attempts
     }
 
     public var description: String {
         "\(provider.rawValue): \(message)" + (status.map { " (HTTP \($0))" } ?? "")
+            + (attempts > 1 ? " after \(attempts) attempts" : "")
     }
 
     /// Worth another attempt after a wait.
@@ -174,4 +179,12 @@ public protocol LLMProvider: Sendable {
     var kind: ProviderKind { get }
     /// Sends one request: one attempt, no retries (those are the caller's policy).
     func complete(_ request: CompletionRequest) async throws -> Completion
+    /// A cheap check that the provider answers and takes the key (a model list, or a one-token
+    /// completion): a short detail on success, an `LLMError` on failure.
+    func healthCheck(timeout: Double) async throws -> String
+}
+
+extension LLMProvider {
+    /// Providers without a cheap check (test doubles) report that they were not checked.
+    public func healthCheck(timeout: Double) async throws -> String { "no check" }
 }

@@ -26,6 +26,7 @@ struct AgentShop: AsyncParsableCommand {
             ExtractCommand.self,
             ExportCommand.self,
             QueryCommand.self,
+            LLMCommand.self,
         ]
     )
 

@@ -17,7 +17,10 @@ import Testing
         chmod(project.folder + "/fake-crontab", 0o755)
         let environment = ["AGENTSHOP_CRONTAB_COMMAND": "\(project.folder)/fake-crontab \(project.folder)/tab",
                            "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "GROQ_API_KEY": "", "PERPLEXITY_API_KEY": "",
-                           "OLLAMA_HOST": "", "LLM_OLLAMA_BASE_URL": ""]
+                           "OLLAMA_HOST": ""]
+            .merging(["OPENAI", "ANTHROPIC", "CLAUDE", "GROQ", "PERPLEXITY", "OLLAMA"].flatMap { provider in
+                ["LLM_\(provider)_API_KEY", "LLM_\(provider)_BASE_URL"].map { ($0, "") }
+            }) { $1 }
         return (project, environment)
     }
 
@@ -126,10 +129,10 @@ import Testing
         unreachable["OLLAMA_HOST"] = "127.0.0.1:1"
         let offline = try project.run(["doctor", "--json"], environment: unreachable)
         #expect(Self.checks(offline)["scoup"]?.status == "ok")
-        #expect(Self.checks(offline)["ollama reachable"] == nil)
+        #expect(Self.checks(offline)["llm ollama"] == nil)
         let online = try project.run(["doctor", "--json", "--network"], environment: unreachable)
         #expect(online.status == 1)
         #expect(Self.checks(online)["scoup"]?.status == "fail")
-        #expect(Self.checks(online)["ollama reachable"]?.status == "fail")
+        #expect(Self.checks(online)["llm ollama"]?.status == "fail")
     }
 }

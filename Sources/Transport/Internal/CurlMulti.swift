@@ -11,6 +11,7 @@ final class CurlMulti: @unchecked Sendable {
     private var active: [ObjectIdentifier: CurlTransfer] = [:]
     private var errorBuffers: [ObjectIdentifier: UnsafeMutablePointer<CChar>] = [:]
     private var stopping = false
+    private var cleanedUp = false
     private var thread: Thread?
 
     init(maxConnections: Int) {
@@ -18,7 +19,9 @@ final class CurlMulti: @unchecked Sendable {
         multi = curl_multi_init()
         agentshop_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         agentshop_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-        let thread = Thread { [unowned self] in self.loop() }
+        // The loop holds the multi strongly until `shutdown` stops it: the HTTPClient that owns it
+        // may be gone by then (a short-lived client), and an unowned capture crashed on that.
+        let thread = Thread { self.loop() }
         thread.name = "agentshop.curl"
         self.thread = thread
         thread.start()
@@ -28,8 +31,9 @@ final class CurlMulti: @unchecked Sendable {
     func shutdown() {
         lock.lock()
         stopping = true
+        // Under the lock, so that the loop cannot have cleaned up the handle in between.
+        if !cleanedUp { curl_multi_wakeup(multi) }
         lock.unlock()
-        curl_multi_wakeup(multi)
     }
 
     /// Runs one exchange (no redirects) and returns libcurl's result.
@@ -91,7 +95,10 @@ final class CurlMulti: @unchecked Sendable {
                     finish(transfer, code: CURLE_ABORTED_BY_CALLBACK)
                 }
                 active.removeAll()
+                lock.lock()
                 curl_multi_cleanup(multi)
+                cleanedUp = true
+                lock.unlock()
                 return
             }
 

@@ -3,6 +3,7 @@ import Crawl
 import Foundation
 import HTML
 import Lake
+import LLM
 import Pipeline
 import Store
 import Transport
@@ -151,38 +152,33 @@ struct DoctorCommand: AsyncParsableCommand {
         }
     }
 
-    /// LLM providers with their keys set (the keys themselves are never shown).
+    /// LLM providers set up in the environment (the LLM module's ProviderConfiguration: keys present,
+    /// never shown), and with `--network` each one's health check.
     static func llm(environment: [String: String], network: Bool) async -> [Check] {
-        let keyed = [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"), ("groq", "GROQ_API_KEY"),
-                     ("perplexity", "PERPLEXITY_API_KEY")]
-        var configured: [String] = []
-        for (name, variable) in keyed {
-            let specific = "LLM_\(name.uppercased())_API_KEY"
-            if [specific, variable].contains(where: { !(environment[$0] ?? "").isEmpty }) { configured.append(name) }
+        let configurations: [ProviderConfiguration]
+        do {
+            configurations = try ProviderConfiguration.resolveAll(environment: environment)
+        } catch {
+            return [.fail("llm providers", "\(error)", hint: "fix the variable it names (see `agentshop llm providers`)")]
         }
-        let ollama = environment["OLLAMA_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["LLM_OLLAMA_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        if ollama != nil { configured.append("ollama") }
+        let configured = configurations.filter { $0.kind != .offline && $0.isConfigured }
         guard !configured.isEmpty else {
             return [.warn("llm providers", "none configured: enrich stages can use the offline provider only",
                           hint: "set OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, PERPLEXITY_API_KEY or OLLAMA_HOST (in .env)")]
         }
-        var checks: [Check] = [.ok("llm providers", "configured: " + configured.joined(separator: ", "))]
-        if network, let ollama {
-            // The keyed providers' reachability needs the LLM module's health checks (`agentshop llm health`).
-            let base = ollama.contains("://") ? ollama : "http://" + ollama
-            checks.append(await reachable("ollama", url: base.hasSuffix("/") ? base + "api/tags" : base + "/api/tags"))
+        var checks: [Check] = [.ok("llm providers", "configured: " + configured.map(\.kind.rawValue).joined(separator: ", "))]
+        guard network else { return checks }
+        let client = HTTPClient(maxConnections: 8)
+        for configuration in configured {
+            let name = "llm \(configuration.kind.rawValue)"
+            do {
+                let detail = try await makeProvider(configuration, client: client).healthCheck(timeout: 10)
+                checks.append(.ok(name, "\(configuration.baseURL): \(detail)"))
+            } catch {
+                checks.append(.fail(name, "\(error)", hint: "check the key and the address; `agentshop llm health` shows more"))
+            }
         }
         return checks
-    }
-
-    static func reachable(_ name: String, url: String) async -> Check {
-        do {
-            let response = try await HTTPClient(maxConnections: 2).send(HTTPRequest(url: url, timeout: 10, connectTimeout: 5))
-            if (200...299).contains(response.status) { return .ok("\(name) reachable", "HTTP \(response.status) in \(Int(response.seconds * 1000)) ms") }
-            return .fail("\(name) reachable", "HTTP \(response.status)", hint: "check the service at \(URL(string: url)?.host ?? url)")
-        } catch {
-            return .fail("\(name) reachable", "\(error)", hint: "is the service running, and the address right?")
-        }
     }
 
     static func scoup(environment: [String: String], network: Bool) async -> Check {

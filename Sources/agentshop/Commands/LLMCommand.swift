@@ -1,0 +1,471 @@
+import ArgumentParser
+import Foundation
+import Lake
+import LLM
+import Transport
+
+/// `agentshop llm`: the providers, their switches and health, one-off prompts, comparisons and spending.
+struct LLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm",
+        abstract: "LLM providers: list, enable/disable, test, compare, health, usage, prices.",
+        discussion: """
+        Keys come from the environment or .env (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, \
+        PERPLEXITY_API_KEY, or LLM_<PROVIDER>_API_KEY); OLLAMA_HOST points at Ollama. `offline` is \
+        rule-based and is not a language model: it answers the built-in tasks (--task), not free prompts.
+        """,
+        subcommands: [Providers.self, Enable.self, Disable.self, Test.self, Compare.self, Health.self, Usage.self,
+                      Prices.self],
+        defaultSubcommand: Providers.self
+    )
+
+    /// What every `llm` subcommand resolves: the provider configurations (environment over
+    /// .env), the switches in the lake, and the keys to blank out of anything printed.
+    struct Context {
+        let lake: Lake
+        let configurations: [ProviderKind: ProviderConfiguration]
+        let switches: ProviderSwitches
+        let keys: [String]
+
+        init(_ global: GlobalOptions) throws {
+            lake = try global.openLake(mustExist: false)
+            let environment = global.environment(projectFolder: nil).variables
+            do {
+                configurations = Dictionary(uniqueKeysWithValues: try ProviderConfiguration.resolveAll(environment: environment)
+                    .map { ($0.kind, $0) })
+                switches = try ProviderSwitches.load(lake: lake)
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+            keys = configurations.values.compactMap { $0.apiKey?.value }.filter { !$0.isEmpty }
+            self.environment = environment
+        }
+
+        let environment: [String: String]
+
+        func redact(_ text: String) -> String {
+            keys.reduce(text) { $0.replacingOccurrences(of: $1, with: "<redacted>") }
+        }
+
+        func prices() throws -> PriceTable {
+            do {
+                return try PriceTable.load(overridePath: PriceTable.overridePath(
+                    environment: environment, projectFolder: FileManager.default.currentDirectoryPath))
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+        }
+
+        /// The provider named `name`, refused with a clear message (exit 2) when unknown, disabled or without a key.
+        func provider(_ name: String, client: HTTPClient) throws -> (any LLMProvider, ProviderConfiguration) {
+            let kind = try LLMCommand.parseKind(name)
+            guard switches.isEnabled(kind) else {
+                Console.error("provider \(kind.rawValue) is disabled; `agentshop llm enable \(kind.rawValue)` switches it on")
+                throw ExitStatus.invalidInput
+            }
+            let configuration = configurations[kind]!
+            do {
+                return (try makeProvider(configuration, client: client), configuration)
+            } catch {
+                Console.error(redact("\(error)"))
+                throw ExitStatus.invalidInput
+            }
+        }
+    }
+
+    static func parseKind(_ name: String) throws -> ProviderKind {
+        guard let kind = ProviderKind(rawValue: name.lowercased()) else {
+            Console.error("unknown provider '\(name)' (known: \(ProviderKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ExitStatus.invalidInput
+        }
+        return kind
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let d = ContinuousClock.now - start
+        return Int(d.components.seconds * 1000) + Int(d.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func usd(_ value: Double?) -> String {
+        guard let value else { return "?" }
+        return value == 0 ? "$0" : String(format: "$%.6f", value)
+    }
+
+    /// Options shared by `test` and `compare`: the request sent.
+    struct RequestOptions: ParsableArguments {
+        @Option(help: "A system prompt.")
+        var system: String?
+
+        @Option(help: ArgumentHelp("A built-in task for the offline provider ("
+                                       + OfflineProvider.tasks.joined(separator: ", ") + "): the prompt is then the text.",
+                                   valueName: "task"))
+        var task: String?
+
+        @Option(name: .customLong("option"),
+                help: ArgumentHelp("A task option, e.g. length=short or categories=a,b (repeatable).", valueName: "key=value"))
+        var options: [String] = []
+
+        @Option(help: "Output token cap.")
+        var maxTokens: Int?
+
+        @Option(help: "Sampling temperature.")
+        var temperature: Double?
+
+        @Flag(help: "Ask for a JSON object (response_format / format: json).")
+        var jsonOutput = false
+
+        @Option(help: "Seconds for one attempt.")
+        var timeout: Double = 60
+
+        func request(prompt: String, model: String) throws -> CompletionRequest {
+            var parsed: [String: String] = [:]
+            for option in options {
+                guard let eq = option.firstIndex(of: "=") else {
+                    Console.error("--option takes key=value, found '\(option)'")
+                    throw ExitStatus.invalidInput
+                }
+                parsed[String(option[..<eq])] = String(option[option.index(after: eq)...])
+            }
+            return CompletionRequest(model: model, system: system, messages: [ChatMessage(.user, prompt)],
+                                     temperature: temperature, maxTokens: maxTokens, jsonOutput: jsonOutput,
+                                     timeout: timeout, intent: task.map { TaskIntent(task: $0, text: prompt, options: parsed) })
+        }
+    }
+
+    /// One call for `test` and `compare`: the provider's answer or its error, with cost.
+    struct Outcome: Encodable {
+        var provider: String
+        var model: String
+        var status: String
+        var attempts: Int
+        var latencyMs: Int
+        var tokensIn: Int?
+        var tokensOut: Int?
+        var costUSD: Double?
+        var finishReason: String?
+        var citations: [String]
+        var output: String
+        var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case provider, model, status, attempts, output, error, citations
+            case latencyMs = "latency_ms", tokensIn = "tokens_in", tokensOut = "tokens_out", costUSD = "cost_usd",
+                 finishReason = "finish_reason"
+        }
+
+        static func run(_ provider: any LLMProvider, _ request: CompletionRequest, prices: PriceTable,
+                        redact: (String) -> String) async -> Outcome {
+            let call = LLMCall(provider: provider, retry: RetryPolicy(maxAttempts: 3, maxRetryAfter: 30))
+            let start = ContinuousClock.now
+            do {
+                let result = try await call.send(request)
+                let c = result.completion
+                let model = provider.kind == .offline ? request.model : c.model
+                return Outcome(provider: provider.kind.rawValue, model: c.model, status: "ok", attempts: result.attempts,
+                               latencyMs: result.latencyMs, tokensIn: c.usage?.input, tokensOut: c.usage?.output,
+                               costUSD: c.usage.flatMap { prices.cost(provider: provider.kind, model: model, usage: $0) },
+                               finishReason: c.finishReason, citations: c.citations, output: redact(c.text), error: nil)
+            } catch {
+                let ms = LLMCommand.milliseconds(since: start)
+                return Outcome(provider: provider.kind.rawValue, model: request.model, status: "fail",
+                               attempts: (error as? LLMError)?.attempts ?? 1, latencyMs: ms, tokensIn: nil, tokensOut: nil,
+                               costUSD: nil, finishReason: nil, citations: [], output: "", error: redact("\(error)"))
+            }
+        }
+    }
+
+    struct Providers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "providers",
+            abstract: "List providers: enabled, configured, default model, endpoint, limits, last health check.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let context = try Context(global)
+            let health = ProviderHealthLog.load(lake: context.lake)
+            struct Row: Encodable {
+                let provider: String, enabled: Bool, configured: Bool, default_model: String, base_url: String
+                let requests_per_minute: Int?, tokens_per_minute: Int?, daily_cost_limit_usd: Double?, max_concurrency: Int
+                let health: String?, health_checked_at: String?
+            }
+            var rows: [Row] = []
+            for kind in ProviderKind.allCases {
+                let c = context.configurations[kind]!
+                let h = health.entries[kind]
+                rows.append(Row(provider: kind.rawValue, enabled: context.switches.isEnabled(kind), configured: c.isConfigured,
+                                default_model: c.defaultModel, base_url: c.baseURL, requests_per_minute: c.requestsPerMinute,
+                                tokens_per_minute: c.tokensPerMinute, daily_cost_limit_usd: c.dailyCostLimitUSD,
+                                max_concurrency: c.maxConcurrency, health: h.map { "\($0.status): \($0.detail)" },
+                                health_checked_at: h?.checkedAt))
+            }
+            if global.json { Console.json(rows); return }
+            var table = [["PROVIDER", "ENABLED", "CONFIGURED", "DEFAULT MODEL", "ENDPOINT", "LIMITS", "HEALTH"]]
+            for (kind, row) in zip(ProviderKind.allCases, rows) {
+                let key = kind.needsKey ? (row.configured ? "key set" : "no key (\(kind.keyVariable ?? ""))")
+                    : kind == .ollama && !row.configured ? "OLLAMA_HOST not set" : "no key needed"
+                var limits: [String] = []
+                if let rpm = row.requests_per_minute { limits.append("\(rpm) rpm") }
+                if let tpm = row.tokens_per_minute { limits.append("\(tpm) tpm") }
+                if let cap = row.daily_cost_limit_usd { limits.append(String(format: "$%.2f/day", cap)) }
+                limits.append("\(row.max_concurrency) at once")
+                let checked = health.entries[kind].map { "\($0.status) \($0.checkedAt.prefix(16))" } ?? "not checked"
+                table.append([kind.rawValue, row.enabled ? "yes" : "no", key, row.default_model,
+                              kind == .offline ? "(rules, no network)" : row.base_url, limits.joined(separator: ", "), checked])
+            }
+            Console.out(Console.table(table))
+        }
+    }
+
+    struct Enable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Switch a provider on.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The provider.") var provider: String
+        func run() async throws { try LLMCommand.setEnabled(provider, true, global) }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "disable",
+                                                        abstract: "Switch a provider off: enrich, test and compare refuse it.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The provider.") var provider: String
+        func run() async throws { try LLMCommand.setEnabled(provider, false, global) }
+    }
+
+    static func setEnabled(_ name: String, _ on: Bool, _ global: GlobalOptions) throws {
+        let kind = try parseKind(name)
+        let lake = try global.openLake()
+        var switches: ProviderSwitches
+        do {
+            switches = try ProviderSwitches.load(lake: lake)
+            switches.set(kind, enabled: on)
+            try switches.save(lake: lake)
+        } catch {
+            Console.error("\(error)")
+            throw ExitStatus.invalidInput
+        }
+        Console.out("\(kind.rawValue) \(on ? "enabled" : "disabled")")
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "test", abstract: "Send one prompt to one provider and show the answer, tokens, latency and cost.",
+            discussion: "Exit status 1 when the call fails.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The prompt (for offline with --task: the text).") var prompt: String
+        @Option(help: "The provider.") var provider: String = "offline"
+        @Option(help: "The model (default: the provider's default model).") var model: String?
+        @OptionGroup var request: RequestOptions
+
+        func run() async throws {
+            let context = try Context(global)
+            let prices = try context.prices()
+            let client = HTTPClient()
+            let (llm, configuration) = try context.provider(provider, client: client)
+            let outcome = await Outcome.run(llm, try request.request(prompt: prompt, model: model ?? configuration.defaultModel),
+                                            prices: prices, redact: context.redact)
+            if global.json {
+                Console.json(outcome)
+            } else if let error = outcome.error {
+                Console.error(error)
+            } else {
+                Console.out("provider  \(outcome.provider)")
+                Console.out("model     \(outcome.model)")
+                Console.out("latency   \(outcome.latencyMs)ms (\(outcome.attempts) attempt\(outcome.attempts == 1 ? "" : "s"))")
+                Console.out("tokens    \(outcome.tokensIn.map(String.init) ?? "?") in, \(outcome.tokensOut.map(String.init) ?? "?") out")
+                Console.out("cost      \(LLMCommand.usd(outcome.costUSD))")
+                if let finish = outcome.finishReason { Console.out("finish    \(finish)") }
+                for citation in outcome.citations { Console.out("source    \(citation)") }
+                Console.out("")
+                Console.out(outcome.output)
+            }
+            if outcome.error != nil { throw ExitStatus.runFailed }
+        }
+    }
+
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "compare",
+            abstract: "Send one prompt to several providers at once; a table of latency, tokens, cost and output.",
+            discussion: "Exit status 1 when every provider failed.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The prompt.") var prompt: String
+        @Option(help: ArgumentHelp("Providers, each optionally with a model: openai,groq:llama-3.3-70b-versatile,ollama:llama3.2:1b.",
+                                   valueName: "list"))
+        var providers: String
+        @Option(help: "Characters of each output shown in the table.") var width: Int = 60
+        @OptionGroup var request: RequestOptions
+
+        func run() async throws {
+            let context = try Context(global)
+            let prices = try context.prices()
+            let client = HTTPClient()
+            var calls: [(any LLMProvider, CompletionRequest)] = []
+            for item in providers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+                let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
+                let (llm, configuration) = try context.provider(parts[0], client: client)
+                let model = parts.count > 1 ? parts[1] : configuration.defaultModel
+                calls.append((llm, try request.request(prompt: prompt, model: model)))
+            }
+            guard !calls.isEmpty else {
+                Console.error("--providers names no provider")
+                throw ExitStatus.invalidInput
+            }
+            let redact = context.redact
+            let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
+                for (i, (llm, req)) in calls.enumerated() {
+                    group.addTask { (i, await Outcome.run(llm, req, prices: prices, redact: redact)) }
+                }
+                var out: [(Int, Outcome)] = []
+                for await item in group { out.append(item) }
+                return out.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            if global.json {
+                Console.json(outcomes)
+            } else {
+                var table = [["PROVIDER", "MODEL", "STATUS", "LATENCY", "IN", "OUT", "COST", "OUTPUT"]]
+                for o in outcomes {
+                    let text = (o.error ?? o.output).split(whereSeparator: \.isNewline).joined(separator: " ")
+                    let shown = text.count > width ? String(text.prefix(max(1, width - 1))) + "…" : text
+                    table.append([o.provider, o.model, o.status, "\(o.latencyMs)ms", o.tokensIn.map(String.init) ?? "",
+                                  o.tokensOut.map(String.init) ?? "", o.status == "ok" ? LLMCommand.usd(o.costUSD) : "", shown])
+                }
+                Console.out(Console.table(table))
+            }
+            if outcomes.allSatisfy({ $0.status != "ok" }) { throw ExitStatus.runFailed }
+        }
+    }
+
+    struct Health: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "health",
+            abstract: "Check each enabled, configured provider with a cheap request (a model list or a one-token completion).",
+            discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Seconds for each check.") var timeout: Double = 10
+
+        func run() async throws {
+            let context = try Context(global)
+            let client = HTTPClient()
+            var rows: [(kind: ProviderKind, status: String, latency: Int?, detail: String)] = []
+            var checks: [(ProviderKind, any LLMProvider)] = []
+            for kind in ProviderKind.allCases {
+                let configuration = context.configurations[kind]!
+                if !context.switches.isEnabled(kind) {
+                    rows.append((kind, "skipped", nil, "disabled"))
+                } else if !configuration.isConfigured {
+                    let why = kind == .ollama ? "OLLAMA_HOST not set" : "no API key (\(kind.keyVariable ?? ""))"
+                    rows.append((kind, "skipped", nil, why))
+                } else if let provider = try? makeProvider(configuration, client: client) {
+                    checks.append((kind, provider))
+                }
+            }
+            let timeout = self.timeout
+            let redact = context.redact
+            let results = await withTaskGroup(of: (ProviderKind, String, Int, String).self) { group in
+                for (kind, provider) in checks {
+                    group.addTask {
+                        let start = ContinuousClock.now
+                        let outcome: (String, String)
+                        do {
+                            outcome = ("ok", try await provider.healthCheck(timeout: timeout))
+                        } catch {
+                            outcome = ("fail", redact("\(error)"))
+                        }
+                        return (kind, outcome.0, LLMCommand.milliseconds(since: start), outcome.1)
+                    }
+                }
+                var out: [(ProviderKind, String, Int, String)] = []
+                for await r in group { out.append(r) }
+                return out
+            }
+            var log = ProviderHealthLog.load(lake: context.lake)
+            let now = Timestamp.iso(Date())
+            for (kind, status, ms, detail) in results {
+                rows.append((kind, status, ms, detail))
+                log.entries[kind] = .init(status: status, detail: detail, latencyMs: ms, checkedAt: now)
+            }
+            rows.sort { ProviderKind.allCases.firstIndex(of: $0.kind)! < ProviderKind.allCases.firstIndex(of: $1.kind)! }
+            if context.lake.exists { try? log.save(lake: context.lake) }
+            if global.json {
+                struct Row: Encodable { let provider: String, status: String, latency_ms: Int?, detail: String }
+                Console.json(rows.map {
+                    Row(provider: $0.kind.rawValue, status: $0.status, latency_ms: $0.latency, detail: $0.detail)
+                })
+            } else {
+                var table = [["PROVIDER", "STATUS", "LATENCY", "DETAIL"]]
+                for row in rows { table.append([row.kind.rawValue, row.status, row.latency.map { "\($0)ms" } ?? "", row.detail]) }
+                Console.out(Console.table(table))
+            }
+            if rows.contains(where: { $0.status == "fail" }) { throw ExitStatus.runFailed }
+        }
+    }
+
+    struct Usage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "usage",
+            abstract: "LLM calls, tokens and cost by day, provider and model, from the run manifests.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The last N days (UTC), today included.") var days: Int = 30
+        @Option(help: "Only this provider.") var provider: String?
+
+        func run() async throws {
+            guard days > 0 else {
+                Console.error("--days takes a positive number")
+                throw ExitStatus.invalidInput
+            }
+            if let provider { _ = try LLMCommand.parseKind(provider) }
+            let lake = try global.openLake()
+            let (manifests, unreadable) = ManifestStore(lake: lake).all()
+            for path in unreadable { Console.error("warning: unreadable manifest \(path)") }
+            let today = Timestamp.parse(Timestamp.day(Date()) + "T00:00:00Z") ?? Date()
+            let since = today.addingTimeInterval(-Double(days - 1) * 86_400)
+            let report = UsageReport.from(manifests, since: since, provider: provider?.lowercased())
+            if global.json { Console.json(report.rows); return }
+            guard !report.rows.isEmpty else {
+                Console.out("no LLM calls in the last \(days) day\(days == 1 ? "" : "s")")
+                return
+            }
+            var table = [["DAY", "PROVIDER", "MODEL", "CALLS", "CACHED", "FAILED", "TOKENS IN", "TOKENS OUT", "COST", "AVG LATENCY"]]
+            for r in report.rows {
+                table.append([r.day, r.provider, r.model, "\(r.calls)", "\(r.cached)", "\(r.failed)", "\(r.tokensIn)",
+                              "\(r.tokensOut)", String(format: "$%.6f", r.costUSD), r.averageLatencyMs.map { "\($0)ms" } ?? ""])
+            }
+            table.append(["total", "", "", "\(report.totalCalls)", "\(report.rows.reduce(0) { $0 + $1.cached })",
+                          "\(report.rows.reduce(0) { $0 + $1.failed })", "\(report.rows.reduce(0) { $0 + $1.tokensIn })",
+                          "\(report.rows.reduce(0) { $0 + $1.tokensOut })", String(format: "$%.6f", report.totalCostUSD), ""])
+            Console.out(Console.table(table))
+        }
+    }
+
+    struct Prices: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prices",
+            abstract: "The price table in use (USD per 1M tokens): shipped, under AGENTSHOP_LLM_PRICES or pipelines/llm_prices.json.",
+            discussion: "--json prints it in the file format, a starting point for an override file.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let context = try Context(global)
+            let table = try context.prices()
+            if global.json { Console.out(table.json()); return }
+            var rows = [["PROVIDER", "MODEL", "INPUT /1M", "OUTPUT /1M"]]
+            for kind in table.prices.keys.sorted() {
+                for (model, price) in table.prices[kind]!.sorted(by: { $0.key < $1.key }) {
+                    rows.append([kind.rawValue, model, String(format: "$%.3f", price.inputPerMillion),
+                                 String(format: "$%.3f", price.outputPerMillion)])
+                }
+            }
+            Console.out(Console.table(rows))
+            let overrides = table.overridePath.map { ", with overrides from \($0)" } ?? ""
+            Console.out("prices as of \(table.asOf ?? "?")" + overrides)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../LLMTests/FakeLLM.swift
