@@ -27,4 +27,7 @@ static inline void agentshop_xml_silence(void) {
     xmlSetGenericErrorFunc(NULL, agentshop_xml_ignore_generic);
     xmlSetStructuredErrorFunc(NULL, agentshop_xml_ignore_structured);
 }
+
+// xmlParserVersion is a macro over a per-thread accessor in threaded builds.
+static inline const char *agentshop_xml_version(void) { return xmlParserVersion; }
 #endif

@@ -156,3 +156,8 @@ public final class GzipReader: ByteSource {
         }
     }
 }
+
+/// The zlib this program runs with (for `agentshop doctor`).
+public enum ZlibLibrary {
+    public static var version: String { String(cString: zlibVersion()) }
+}

@@ -12,9 +12,9 @@ public struct Redactor: Sendable {
         for secret in secrets where !secret.isEmpty {
             needles.append(secret)
             if let url = URL(string: secret), url.scheme != nil {
-                if url.path.count > 1 { needles.append(url.path) }
-                if let query = url.query, !query.isEmpty { needles.append(query) }
-                if let password = url.password, !password.isEmpty { needles.append(password) }
+                // Parts of a URL: only those long enough not to match ordinary text ("/" or "/a").
+                let parts = [url.path, url.query, url.password].compactMap { $0 }.filter { $0.count >= 4 }
+                needles += parts
             }
         }
         // Longest first, so that a URL goes before the path inside it.
@@ -23,7 +23,7 @@ public struct Redactor: Sendable {
 
     public func callAsFunction(_ text: String) -> String {
         var out = text
-        for needle in needles where needle.count >= 4 || needle == text { out = out.replacingOccurrences(of: needle, with: "<redacted>") }
+        for needle in needles { out = out.replacingOccurrences(of: needle, with: "<redacted>") }
         return out
     }
 }

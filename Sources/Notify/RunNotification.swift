@@ -64,19 +64,25 @@ public struct RunNotification: Sendable {
         return events
     }
 
-    /// `counts.budget_reached > 0`, or `details.budget_reached` (or `details.llm.budget_reached`) true or positive.
+    /// `counts.budget_reached > 0` (or the enrich stage's `counts.pending_budget > 0`), or a budget mark in
+    /// the details: `budget_reached` at the top, under `llm`, or under `llm.totals`, or the enrich stage's
+    /// `llm.totals.budget_stopped` reason — true, positive or a non-empty reason.
     public static func reachedBudget(_ stage: RunManifest.StageRun) -> Bool {
-        if (stage.counts["budget_reached"] ?? 0) > 0 { return true }
+        if (stage.counts["budget_reached"] ?? 0) > 0 || (stage.counts["pending_budget"] ?? 0) > 0 { return true }
         guard case .object(let details)? = stage.details else { return false }
         func truthy(_ value: JSONValue?) -> Bool {
             switch value {
             case .bool(let b)?: return b
             case .int(let i)?: return i > 0
             case .double(let d)?: return d > 0
+            case .string(let s)?: return !s.isEmpty
             default: return false
             }
         }
-        return truthy(details["budget_reached"]) || truthy(details["llm"]?.objectValue?["budget_reached"])
+        let llm = details["llm"]?.objectValue
+        let totals = llm?["totals"]?.objectValue
+        return truthy(details["budget_reached"]) || truthy(llm?["budget_reached"]) || truthy(totals?["budget_reached"])
+            || truthy(totals?["budget_stopped"])
     }
 
     static func cost(of manifest: RunManifest) -> Double? {

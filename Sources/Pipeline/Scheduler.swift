@@ -102,7 +102,7 @@ public struct ScheduledPipelineState: Codable, Sendable, Equatable {
 /// - A failed or timed-out run is retried `policy.retries` times, after `retryDelay`, doubled each time.
 /// - The state file is rewritten (atomically) after every change, so a restart knows what ran.
 public actor Scheduler {
-    public let jobs: [ScheduledJob]
+    public private(set) var jobs: [ScheduledJob]
     public let stateFile: String?
     public let lateness: TimeInterval
     /// No retry waits longer than this.
@@ -140,6 +140,13 @@ public actor Scheduler {
     }
 
     public func state(of pipeline: String) -> ScheduledPipelineState? { states[pipeline] }
+
+    /// Replaces the jobs (pipeline files edited: SIGHUP). Runs in progress go on; what the scheduler
+    /// remembers of a pipeline is kept by name, so an edited schedule is not a first start.
+    public func reload(_ jobs: [ScheduledJob]) {
+        self.jobs = jobs
+        logger.info("pipelines reloaded", metadata: ["pipelines": "\(jobs.map(\.pipeline).joined(separator: ","))"])
+    }
     public var runningPipelines: [String] { running.keys.sorted() }
 
     /// One pass: starts every job that is due and not running. Returns the pipelines started.

@@ -21,6 +21,7 @@ struct AgentShop: AsyncParsableCommand {
             RunsCommand.self,
             ScheduleCommand.self,
             SchedulerCommand.self,
+            DoctorCommand.self,
             DBCommand.self,
             ExtractCommand.self,
             ExportCommand.self,

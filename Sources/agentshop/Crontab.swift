@@ -39,6 +39,15 @@ struct Crontab {
         }
     }
 
+    /// `read`, printing a failure and exiting 70 (the environment is broken, not the input).
+    func readOrExit() throws -> String {
+        do { return try read() } catch { Console.error("\(error)"); throw ExitStatus.internalError }
+    }
+
+    func writeOrExit(_ text: String) throws {
+        do { try write(text) } catch { Console.error("\(error)"); throw ExitStatus.internalError }
+    }
+
     private static func shell(_ line: String, input: String?) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")

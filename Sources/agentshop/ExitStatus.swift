@@ -5,6 +5,8 @@ enum ExitStatus {
     static let ok = ExitCode(0)
     /// A stage failed; earlier outputs are intact.
     static let runFailed = ExitCode(1)
+    /// `agentshop doctor`: a check failed.
+    static let checkFailed = ExitCode(1)
     /// The pipeline file, the lake, or another input is invalid or missing.
     static let invalidInput = ExitCode(2)
     /// Something AgentShop did not expect: a bug or a broken environment.

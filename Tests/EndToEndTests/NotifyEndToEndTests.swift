@@ -67,3 +67,52 @@ import Testing
         #expect(try Self.log(project, manifest).contains("NOTIFICATION_EMAIL_SMTP_HOST is not set"))
     }
 }
+
+/// E-mail from a real run to a loopback SMTP server, with the store's template when there is a store.
+@Suite struct EmailEndToEndTests {
+    static func environment(_ server: LoopbackSMTPServer) -> [String: String] {
+        ["NOTIFICATION_EMAIL_SMTP_HOST": "127.0.0.1", "NOTIFICATION_EMAIL_SMTP_PORT": "\(server.port)",
+         "NOTIFICATION_EMAIL_USE_TLS": "false", "NOTIFICATION_EMAIL_FROM": "robot@example.com",
+         "NOTIFICATION_EMAIL_TO": "lead@example.com"]
+    }
+
+    static func project() throws -> Project {
+        let project = try Project()
+        try project.run(["init", "datalake"])
+        try project.write("pipelines/mailer.yaml", """
+            pipeline: mailer
+            notify: { on: [failure, success], email: [ops@example.com] }
+            stages:
+              work:
+                command: { run: "echo broken >&2; exit 4" }
+                out: processed_data/work.txt
+            """)
+        return project
+    }
+
+    @Test func theStoresTemplateIsUsed() throws {
+        let project = try Self.project()
+        #expect(try project.run(["db", "init"]).status == 0)
+        let server = try LoopbackSMTPServer()
+        let result = try project.run(["run", "mailer", "--json"], environment: Self.environment(server))
+        #expect(result.status == 1)
+        let runID = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["runID"] as? String)
+        let session = try #require(server.sessions.first)
+        #expect(session.recipients == ["<ops@example.com>", "<lead@example.com>"])
+        let data = try #require(session.data)
+        // The seeded pipeline_failure template: 'Pipeline {{pipeline}} failed'.
+        #expect(data.contains("\r\nSubject: Pipeline mailer failed\r\n"))
+        #expect(data.contains("Run \(runID) of pipeline mailer failed at stage work:"))
+        #expect(data.contains("Log: raw_data/logs/mailer/\(runID).log"))
+    }
+
+    @Test func withoutAStoreTheBuiltInTextIsUsed() throws {
+        let project = try Self.project()
+        try? FileManager.default.removeItem(atPath: project.lake + "/store/agentshop.sqlite")
+        let server = try LoopbackSMTPServer()
+        #expect(try project.run(["run", "mailer"], environment: Self.environment(server)).status == 1)
+        let data = try #require(server.sessions.first?.data)
+        #expect(data.contains("\r\nSubject: [AgentShop] mailer failed\r\n"))
+        #expect(data.contains("failed at stage work after"))
+    }
+}

@@ -68,6 +68,17 @@ import Testing
         #expect(try project.read("tab") == Self.foreign)
     }
 
+    @Test func installWritesWhatPrintShows() throws {
+        let project = try Self.project()
+        let command = try Self.fakeCrontab(in: project)
+        let printed = try project.run(["schedule", "print", "--wait", "60"])
+        #expect(printed.status == 0)
+        #expect(try project.run(["schedule", "install", "--wait", "60", "--crontab-command", command]).status == 0)
+        let block = try project.read("tab").split(separator: "\n").dropFirst(2).dropLast()  // markers and the comment out
+        #expect(Array(block) == printed.stdout.split(separator: "\n").dropFirst().map { $0 })
+        #expect(!printed.stdout.contains("\nPATH="))  // PATH is set on each command, not for the whole crontab
+    }
+
     @Test func dryRunPrintsTheNewCrontabAndChangesNothing() throws {
         let project = try Self.project()
         let command = try Self.fakeCrontab(in: project)
@@ -76,6 +87,19 @@ import Testing
         #expect(result.stdout.hasPrefix("# BEGIN agentshop \(project.folder)\n"))
         #expect(result.stdout.contains("30 2 * * * "))
         #expect(!project.exists("tab"))  // no crontab before, none after
+    }
+
+    @Test func withNothingScheduledTheBlockGoes() throws {
+        let project = try Self.project()
+        let command = try Self.fakeCrontab(in: project)
+        try project.write("tab", Self.foreign)
+        #expect(try project.run(["schedule", "install", "--crontab-command", command]).status == 0)
+        try FileManager.default.removeItem(atPath: project.folder + "/pipelines/nightly.yaml")
+        let result = try project.run(["schedule", "install", "--crontab-command", command])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("no scheduled pipeline: removed the crontab block"))
+        #expect(try project.read("tab") == Self.foreign)
+        #expect(try project.run(["schedule", "install", "--crontab-command", command]).stderr.contains("nothing to install"))
     }
 
     @Test func anInvalidPipelineInstallsNothing() throws {
@@ -92,7 +116,7 @@ import Testing
     @Test func aFailingCrontabProgramIsReported() throws {
         let project = try Self.project()
         let result = try project.run(["schedule", "install", "--crontab-command", "/bin/false"])
-        #expect(result.status != 0)
+        #expect(result.status == 70)
         #expect(result.stderr.contains("/bin/false -l"))
     }
 

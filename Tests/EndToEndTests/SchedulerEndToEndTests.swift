@@ -87,11 +87,35 @@ import Testing
         #expect(project.temporaryFiles().isEmpty)
     }
 
-    @Test func aFailedRunIsRetried() throws {
-        let project = try Self.project([
-            "flaky": Self.pipeline("flaky", schedule: "{ cron: \"0 3 * * *\", retries: 2, retry_delay: 0.2s }",
-                                   command: "test -f ../marker || { touch ../marker; exit 3; }; echo ok > {out}"),
+    @Test func aTimedOutRunIsAFailureToNotify() throws {
+        let project = try Self.project([:])
+        try project.write("pipelines/slow.yaml", """
+            pipeline: slow
+            schedule: { cron: "0 3 * * *", timeout: 1s }
+            notify: { on: [failure], email: ops@example.com }
+            stages:
+              work:
+                command: { run: "sleep 30; echo > {out}" }
+                out: processed_data/slow.txt
+            """)
+        let server = try LoopbackSMTPServer()
+        let result = try project.run(["scheduler", "--once", "--at", "2026-11-25T03:00:05Z"], environment: [
+            "NOTIFICATION_EMAIL_SMTP_HOST": "127.0.0.1", "NOTIFICATION_EMAIL_SMTP_PORT": "\(server.port)",
+            "NOTIFICATION_EMAIL_USE_TLS": "false", "NOTIFICATION_EMAIL_FROM": "robot@example.com",
         ])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("notification sent") && result.stderr.contains("channel=email"))
+        let data = try #require(server.sessions.first?.data)
+        #expect(data.contains("slow failed"))
+        #expect(data.contains("timed out after 1.0s; stopped by the scheduler"))
+    }
+
+    @Test func aFailedRunIsRetried() throws {
+        let project = try Self.project([:])
+        // Fails the first time only: the marker lives in this test's own folder.
+        let marker = project.folder + "/marker"
+        try project.write("pipelines/flaky.yaml", Self.pipeline("flaky", schedule: "{ cron: \"0 3 * * *\", retries: 2, retry_delay: 0.2s }",
+                                                                command: "test -f \(marker) || { touch \(marker); exit 3; }; echo ok > {out}"))
         let result = try project.run(["scheduler", "--once", "--at", "2026-11-25T03:00:05Z"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("will retry"))
@@ -137,6 +161,23 @@ import Testing
         #expect(Self.state(project)["slow"]?["lastOutcome"] as? String == "stopped")
         #expect(project.temporaryFiles().isEmpty)
         #expect(!project.exists("datalake/processed_data/slow.txt"))
+    }
+
+    @Test func sighupReadsThePipelinesAgain() throws {
+        let project = try Self.project(["three": Self.pipeline("three", schedule: "\"0 3 * * *\"")])
+        let (process, _, err) = try project.start(["scheduler", "--at", "2026-11-25T12:00:20Z"])
+        #expect(project.waitFor("datalake/.agentshop/scheduler.json"))
+        try project.write("pipelines/noon.yaml", Self.pipeline("noon", schedule: "\"0 12 * * *\""))
+        kill(process.processIdentifier, SIGHUP)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline && Self.manifests(project, "noon").first?["status"] as? String != "succeeded" { usleep(50_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0)
+        #expect(stderr.contains("pipelines reloaded pipelines=noon,three"), "\(stderr)")
+        #expect(Self.manifests(project, "noon").map { $0["status"] as? String } == ["succeeded"])
+        #expect(Self.manifests(project, "three").isEmpty)
     }
 
     @Test func nothingScheduledIsAnError() throws {

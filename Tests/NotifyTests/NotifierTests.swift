@@ -76,6 +76,15 @@ final class LogCapture: @unchecked Sendable {
         detailed.stages[1].details = ["llm": ["budget_reached": true]]
         #expect(RunNotification.events(for: detailed) == [.success, .budget])
         #expect(RunNotification(event: .budget, manifest: detailed).budgetStages == ["enrich"])
+        // The enrich stage's own marks: records left pending by the budget, and the stop reason in the LLM totals.
+        var pending = sampleManifest(status: .succeeded)
+        pending.stages[1].counts["pending_budget"] = 7
+        #expect(RunNotification.events(for: pending) == [.success, .budget])
+        var stopped = sampleManifest(status: .succeeded)
+        stopped.stages[1].details = ["llm": ["totals": ["cost_usd": 1.0, "budget_stopped": "budget_usd 1.00 reached"]]]
+        #expect(RunNotification.events(for: stopped) == [.success, .budget])
+        stopped.stages[1].details = ["llm": ["totals": ["cost_usd": 1.0, "budget_stopped": ""]]]
+        #expect(RunNotification.events(for: stopped) == [.success])
     }
 
     @Test func emailTemplates() {

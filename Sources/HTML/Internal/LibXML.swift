@@ -260,3 +260,12 @@ extension String {
         return s
     }
 }
+
+/// The libxml2 this program runs with (for `agentshop doctor`).
+public enum HTMLLibrary {
+    /// libxml2's runtime version, e.g. `2.9.14` (it reports `20914`).
+    public static var libxml2Version: String {
+        guard let raw = agentshop_xml_version(), let number = Int(String(cString: raw)) else { return "unknown" }
+        return "\(number / 10000).\(number / 100 % 100).\(number % 100)"
+    }
+}

@@ -79,12 +79,13 @@ struct RunCommand: AsyncParsableCommand {
         let manifest = await task.value
         interruption.remove()
         progress.finish()
+        if !options.dryRun { Self.recordInStore(manifest, lake: lake, logger: logger) }
+        withExtendedLifetime(lock) {}
+        // After the lock's last use: a slow webhook does not hold up the pipeline's next run.
         if !options.dryRun {
-            Self.recordInStore(manifest, lake: lake, logger: logger)
             await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
                                         environment: global.environment(forPipelineFile: spec.file), logger: logger)
         }
-        withExtendedLifetime(lock) {}
 
         if global.json {
             Console.json(manifest)

@@ -7,7 +7,7 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List past runs from their manifests, newest last.",
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Prune.self],
         defaultSubcommand: List.self
     )
 
@@ -42,12 +42,13 @@ struct RunsCommand: AsyncParsableCommand {
             }
             manifests = Array(manifests.suffix(max(0, limit)))
             if global.json { Console.json(manifests); return }
-            var rows = [["RUN", "PIPELINE", "STATUS", "STARTED", "TOOK", "STAGES", "ERROR"]]
+            var rows = [["RUN", "PIPELINE", "STATUS", "STARTED", "TOOK", "STAGES", "COST", "ERROR"]]
             for m in manifests {
                 let ran = m.stages.filter { $0.status == .ran }.count
                 let skipped = m.stages.filter { $0.status == .skipped }.count
                 rows.append([m.runID, m.pipeline, RunsCommand.displayStatus(m), m.startedAt, RunsCommand.took(m),
-                             "\(ran) ran, \(skipped) skipped", String((m.error ?? "").prefix(60))])
+                             "\(ran) ran, \(skipped) skipped", RunsCommand.cost(m).map(RunsCommand.dollars) ?? "",
+                             String((m.error ?? "").prefix(60))])
             }
             Console.out(manifests.isEmpty ? "no runs" : Console.table(rows))
         }
@@ -76,14 +77,17 @@ struct RunsCommand: AsyncParsableCommand {
             Console.out("status    \(RunsCommand.displayStatus(manifest))")
             Console.out("started   \(manifest.startedAt)   took \(RunsCommand.took(manifest))   run date \(manifest.runDate)")
             if !manifest.options.isEmpty { Console.out("options   \(manifest.options.joined(separator: " "))") }
-            Console.out("log       \(manifest.logFile)")
+            Console.out("log       \(lake.root)/\(manifest.logFile)")
+            if let cost = RunsCommand.cost(manifest) { Console.out("cost      \(RunsCommand.dollars(cost)) (LLM calls)") }
             if let error = manifest.error { Console.out("error     \(error)") }
             Console.out("")
-            var rows = [["STAGE", "KIND", "STATUS", "TOOK", "IN", "OUT", "COUNTS", "WHY"]]
+            var rows = [["STAGE", "KIND", "STATUS", "TOOK", "IN", "OUT", "ROWS", "COST", "COUNTS", "WHY"]]
             for stage in manifest.stages {
                 let counts = stage.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let records = stage.outputs.compactMap(\.records)
                 rows.append([stage.name, stage.kind, stage.status.rawValue, Console.duration(ms: stage.durationMs),
-                             "\(stage.inputs.count)", "\(stage.outputs.count)", counts,
+                             "\(stage.inputs.count)", "\(stage.outputs.count)", records.isEmpty ? "" : "\(records.reduce(0, +))",
+                             RunsCommand.cost(stage).map(RunsCommand.dollars) ?? "", counts,
                              stage.error.map { "\(stage.reason): \($0)" } ?? stage.reason])
             }
             Console.out(Console.table(rows))
@@ -99,11 +103,77 @@ struct RunsCommand: AsyncParsableCommand {
         }
     }
 
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "prune",
+            abstract: "Remove old runs' logs and manifests (keeping each pipeline's newest), and rotate the cron and scheduler logs.",
+            discussion: "Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, replacing the previous one."
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Remove runs that started longer ago than this (30d, 12w).", valueName: "age"))
+        var olderThan = "90d"
+
+        @Option(help: "Always keep this many newest runs of each pipeline.")
+        var keep = 20
+
+        @Option(help: ArgumentHelp("Rotate appending logs larger than this many MiB.", valueName: "MiB"))
+        var rotateSize = 10
+
+        @Flag(help: "Print what would be removed; remove nothing.")
+        var dryRun = false
+
+        func run() async throws {
+            let lake = try global.openLake()
+            guard let age = ConfigValue.parseDuration(olderThan) else {
+                Console.error("--older-than takes a duration like 30d or 12w, found '\(olderThan)'")
+                throw ExitStatus.invalidInput
+            }
+            guard keep >= 0, rotateSize >= 1 else { throw ValidationError("--keep must be at least 0 and --rotate-size at least 1") }
+            let removed = try ManifestStore(lake: lake).prune(startedBefore: Date().addingTimeInterval(-age), keep: keep, dryRun: dryRun)
+            var rotated: [String] = []
+            let logs = lake.root + "/raw_data/logs"
+            let fm = FileManager.default
+            var candidates = ((try? fm.contentsOfDirectory(atPath: logs)) ?? []).filter { $0.hasSuffix(".log") }.map { logs + "/" + $0 }
+            for folder in (try? fm.contentsOfDirectory(atPath: logs)) ?? [] where fm.fileExists(atPath: logs + "/" + folder + "/scheduler.log") {
+                candidates.append(logs + "/" + folder + "/scheduler.log")
+            }
+            for path in candidates.sorted() {
+                let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+                guard size > Int64(rotateSize) << 20 else { continue }
+                // rename(2) replaces the old .1 atomically; writers with O_APPEND start a new file on their next open.
+                if !dryRun && rename(path, path + ".1") != 0 {
+                    Console.error("cannot rotate \(path): \(String(cString: strerror(errno)))")
+                    throw ExitStatus.internalError
+                }
+                rotated.append(path)
+            }
+            for path in removed { Console.out((dryRun ? "would remove " : "removed ") + path) }
+            for path in rotated { Console.out((dryRun ? "would rotate " : "rotated ") + path + " -> " + path + ".1") }
+            Console.error("\(removed.count) file\(removed.count == 1 ? "" : "s") \(dryRun ? "to remove" : "removed"), "
+                          + "\(rotated.count) log\(rotated.count == 1 ? "" : "s") \(dryRun ? "to rotate" : "rotated")")
+        }
+    }
+
     /// A manifest still marked running whose process is gone died without finishing (kill -9, power loss).
     static func displayStatus(_ manifest: RunManifest) -> String {
         if manifest.status == .running && kill(manifest.pid, 0) != 0 && errno == ESRCH { return "died" }
         return manifest.status.rawValue
     }
+
+    /// A stage's LLM cost, from `details.llm.totals.cost_usd` when the stage reported one.
+    static func cost(_ stage: RunManifest.StageRun) -> Double? {
+        stage.details?.objectValue?["llm"]?.objectValue?["totals"]?.objectValue?["cost_usd"]?.doubleValue
+    }
+
+    /// The run's LLM cost: the sum over the stages that reported one.
+    static func cost(_ manifest: RunManifest) -> Double? {
+        let costs = manifest.stages.compactMap(cost)
+        return costs.isEmpty ? nil : costs.reduce(0, +)
+    }
+
+    static func dollars(_ value: Double) -> String { String(format: "$%.4f", value) }
 
     static func took(_ manifest: RunManifest) -> String {
         guard let start = Timestamp.parse(manifest.startedAt), let end = manifest.finishedAt.flatMap(Timestamp.parse) else { return "" }

@@ -136,23 +136,30 @@ struct ScheduleCommand: AsyncParsableCommand {
             }
             let project = FileManager.default.currentDirectoryPath
             let tab = crontab.crontab
-            let current = try tab.read()
+            let current = try tab.readOrExit()
+            let entries = lines.filter { !$0.hasPrefix("#") && !$0.hasPrefix("CRON_TZ=") }.count
             let updated: String
             do {
                 let block = ["# Managed by `agentshop schedule install`: edit the pipelines and install again, not these lines."]
                     + lines.dropFirst()
-                updated = try CrontabBlock.installing(block, project: project, into: current)
+                // Nothing scheduled: no block at all, rather than an empty one.
+                updated = entries == 0 ? try CrontabBlock.removing(project: project, from: current)
+                    : try CrontabBlock.installing(block, project: project, into: current)
             } catch {
                 Console.error("\(error)")
                 throw ExitStatus.invalidInput
             }
             if dryRun { Console.out(updated, terminator: ""); return }
-            let entries = lines.filter { !$0.hasPrefix("#") && !$0.hasPrefix("CRON_TZ=") }.count
+            if entries == 0 {
+                if updated != current { try tab.writeOrExit(updated) }
+                Console.error("no scheduled pipeline\(updated != current ? ": removed the crontab block for \(project)" : "; nothing to install")")
+                return
+            }
             if updated == current {
                 Console.error("crontab already up to date (\(entries) pipeline\(entries == 1 ? "" : "s"))")
                 return
             }
-            try tab.write(updated)
+            try tab.writeOrExit(updated)
             Console.error("installed \(entries) scheduled pipeline\(entries == 1 ? "" : "s") in the crontab block for \(project)")
         }
     }
@@ -171,7 +178,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         func run() async throws {
             let project = FileManager.default.currentDirectoryPath
             let tab = crontab.crontab
-            let current = try tab.read()
+            let current = try tab.readOrExit()
             let updated: String
             do {
                 updated = try CrontabBlock.removing(project: project, from: current)
@@ -184,7 +191,7 @@ struct ScheduleCommand: AsyncParsableCommand {
                 Console.error("no AgentShop block for \(project) in the crontab")
                 return
             }
-            try tab.write(updated)
+            try tab.writeOrExit(updated)
             Console.error("removed the crontab block for \(project)")
         }
     }

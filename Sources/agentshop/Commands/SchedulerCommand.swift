@@ -19,7 +19,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         .agentshop/scheduler.json, so a restart knows what ran. SIGTERM or SIGINT stops the runs in progress \
         gracefully (they record themselves as interrupted; their earlier outputs stay intact) and exits 0. \
         The log goes to raw_data/logs/scheduler.log and stderr; each run's output to \
-        raw_data/logs/<pipeline>/scheduler.log. Pipeline files are read at start: restart to pick up changes.
+        raw_data/logs/<pipeline>/scheduler.log. Pipeline files are read at start and again on SIGHUP.
         """
     )
 
@@ -60,20 +60,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             offset = date.timeIntervalSinceNow
         }
 
-        var jobs: [ScheduledJob] = []
         let folder = FileManager.default.currentDirectoryPath
-        for file in ScheduleCommand.pipelineFiles(pipelines) {
-            let (_, spec, diagnostics) = global.checkPipeline(file, lake: lake)
-            guard let spec else {
-                for diagnostic in diagnostics where diagnostic.severity == .error { Console.error(diagnostic.description) }
-                Console.error("\(file): not scheduled (invalid)")
-                continue
-            }
-            guard let schedule = spec.schedule else { continue }
-            let absolute = URL(fileURLWithPath: spec.file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
-            jobs.append(ScheduledJob(pipeline: spec.name, file: absolute, schedule: schedule, policy: spec.schedulePolicy,
-                                     defaultMissed: defaultMissed))
-        }
+        let jobs = loadJobs(lake: lake, defaultMissed: defaultMissed)
         guard !jobs.isEmpty else {
             Console.error("no valid pipeline with a schedule: in \(pipelines.isEmpty ? "./pipelines" : pipelines.joined(separator: ", "))")
             throw ExitStatus.invalidInput
@@ -93,10 +81,32 @@ struct SchedulerCommand: AsyncParsableCommand {
 
         let sink = try RunLogHandler.Sink(path: lake.root + "/raw_data/logs/scheduler.log", echo: !global.quiet)
         let logger = Logger(label: "agentshop.scheduler", factory: { _ in RunLogHandler(sink: sink) })
+        let global = self.global
+        // A run stopped at its timeout recorded itself as interrupted, which notifies no one: the
+        // scheduler sends its pipeline's failure notification instead.
         let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
-                                          lockWait: wait, grace: grace)
+                                          lockWait: wait, grace: grace) { job, pid in
+            guard let manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }),
+                  let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
+            var failed = manifest
+            failed.status = .failed
+            failed.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
+            await RunNotifications.send(spec: spec, manifest: failed, lake: lake,
+                                        environment: global.environment(forPipelineFile: job.file), logger: logger)
+        }
         let scheduler = Scheduler(jobs: jobs, stateFile: lake.stateFolder + "/scheduler.json", clock: SystemClock(offset: offset),
                                   launcher: launcher, logger: logger)
+
+        // SIGHUP reads the pipeline files again.
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let command = self
+        hangup.setEventHandler {
+            let reloaded = command.loadJobs(lake: lake, defaultMissed: defaultMissed)
+            Task { await scheduler.reload(reloaded) }
+        }
+        hangup.resume()
+        defer { hangup.cancel() }
 
         let interruption = Interruption()
         let once = self.once
@@ -114,6 +124,27 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 }
 
+extension SchedulerCommand {
+    /// The scheduled pipelines among those named (or all in ./pipelines); invalid files are reported and left out.
+    func loadJobs(lake: Lake, defaultMissed: SchedulePolicy.Missed) -> [ScheduledJob] {
+        var jobs: [ScheduledJob] = []
+        let folder = FileManager.default.currentDirectoryPath
+        for file in ScheduleCommand.pipelineFiles(pipelines) {
+            let (_, spec, diagnostics) = global.checkPipeline(file, lake: lake)
+            guard let spec else {
+                for diagnostic in diagnostics where diagnostic.severity == .error { Console.error(diagnostic.description) }
+                Console.error("\(file): not scheduled (invalid)")
+                continue
+            }
+            guard let schedule = spec.schedule else { continue }
+            let absolute = URL(fileURLWithPath: spec.file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
+            jobs.append(ScheduledJob(pipeline: spec.name, file: absolute, schedule: schedule, policy: spec.schedulePolicy,
+                                     defaultMissed: defaultMissed))
+        }
+        return jobs
+    }
+}
+
 /// Starts each scheduled run as `agentshop run … --quiet` in its own process group.
 struct ProcessRunLauncher: ScheduledRunLauncher {
     let binary: String
@@ -121,19 +152,23 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
     let projectFolder: String
     let lockWait: Int
     let grace: Double
+    /// Called after a run was stopped at its timeout, with the run's pid.
+    let onTimeout: @Sendable (ScheduledJob, pid_t) async -> Void
 
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome {
         let log = lake.root + "/raw_data/logs/\(job.pipeline)/scheduler.log"
         try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let command = "exec \(shellQuote(binary)) run \(shellQuote(job.file)) --lake \(shellQuote(lake.root))"
             + " --wait \(lockWait) --quiet >> \(shellQuote(log)) 2>&1"
-        var environment = ProcessInfo.processInfo.environment
-        environment["AGENTSHOP_SCHEDULED_ATTEMPT"] = "\(attempt)"
-        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: environment,
+        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: ProcessInfo.processInfo.environment,
                                  stdoutPath: "/dev/null", stderrPath: "/dev/null", timeout: job.policy.timeout, grace: grace)
         do {
-            let outcome = try await child.run()
-            if outcome.timedOut { return .timedOut }
+            let started = PIDBox()
+            let outcome = try await child.run { started.pid = $0 }
+            if outcome.timedOut {
+                await onTimeout(job, started.pid)
+                return .timedOut
+            }
             if let signal = outcome.signal { return .failed("killed by signal \(signal)") }
             switch outcome.exitCode {
             case 0: return .succeeded
@@ -146,4 +181,9 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
             return .failed("\(error)")
         }
     }
+}
+
+/// The child's pid, handed out of ChildProcess's start callback.
+private final class PIDBox: @unchecked Sendable {
+    var pid: pid_t = 0
 }

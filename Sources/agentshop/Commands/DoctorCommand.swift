@@ -1,0 +1,251 @@
+import ArgumentParser
+import Crawl
+import Foundation
+import HTML
+import Lake
+import LLM
+import Pipeline
+import Store
+import Transport
+
+struct DoctorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check that this machine and lake can run AgentShop: libraries, lake layout and permissions, disk, store, LLM providers, Scoup, crontab.",
+        discussion: """
+        Each check prints ok, warn or fail with a hint. Exits 1 when any check fails. Network checks (LLM \
+        providers reachable, Scoup health) run only with --network.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var crontab: CrontabOptions
+
+    @Flag(help: "Also check that configured LLM providers and the Scoup service answer.")
+    var network = false
+
+    struct Check: Encodable {
+        enum Status: String, Encodable { case ok, warn, fail }
+        var check: String
+        var status: Status
+        var detail: String
+        var hint: String?
+
+        static func ok(_ check: String, _ detail: String) -> Check { Check(check: check, status: .ok, detail: detail) }
+        static func warn(_ check: String, _ detail: String, hint: String) -> Check { Check(check: check, status: .warn, detail: detail, hint: hint) }
+        static func fail(_ check: String, _ detail: String, hint: String) -> Check { Check(check: check, status: .fail, detail: detail, hint: hint) }
+    }
+
+    func run() async throws {
+        var checks = Self.libraries()
+        let lake = global.openLakeQuietly()
+        checks += Self.lakeChecks(lake)
+        checks.append(Self.store(lake))
+        let environment = global.environment(projectFolder: FileManager.default.currentDirectoryPath).variables
+        checks += await Self.llm(environment: environment, network: network)
+        checks.append(await Self.scoup(environment: environment, network: network))
+        checks += schedules(lake: lake)
+
+        if global.json {
+            Console.json(checks)
+        } else {
+            Console.out(Console.table([["STATUS", "CHECK", "DETAIL"]] + checks.map { [$0.status.rawValue, $0.check, $0.detail] }))
+            // Hints after the table, one line each, so that the table stays narrow.
+            for check in checks where check.hint != nil && check.status != .ok {
+                Console.out("\(check.status.rawValue): \(check.check): \(check.hint!)")
+            }
+            let failed = checks.filter { $0.status == .fail }.count, warned = checks.filter { $0.status == .warn }.count
+            Console.error("\(checks.count) checks: \(checks.count - failed - warned) ok, \(warned) warn, \(failed) fail")
+        }
+        if checks.contains(where: { $0.status == .fail }) { throw ExitStatus.checkFailed }
+    }
+
+    // MARK: Checks
+
+    static func libraries() -> [Check] {
+        [
+            .ok("libcurl", TransportLibrary.libcurlVersion),
+            .ok("libxml2", HTMLLibrary.libxml2Version),
+            .ok("sqlite", Database.sqliteVersion),
+            .ok("zlib", ZlibLibrary.version),
+        ]
+    }
+
+    static func lakeChecks(_ lake: Lake) -> [Check] {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: lake.root, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return [.fail("lake", "no lake at \(lake.root)", hint: "run `agentshop init \(lake.root)`, or pass --lake / set AGENTSHOP_LAKE")]
+        }
+        var checks: [Check] = []
+        let missing = LakeLayout.folders.map(\.path).filter { path in
+            var dir: ObjCBool = false
+            return !(fm.fileExists(atPath: lake.root + "/" + path, isDirectory: &dir) && dir.boolValue)
+        }
+        if missing.isEmpty {
+            checks.append(.ok("lake layout", "\(lake.root): all \(LakeLayout.folders.count) folders present"))
+        } else {
+            checks.append(.warn("lake layout", "missing: " + missing.prefix(6).joined(separator: ", ") + (missing.count > 6 ? " and \(missing.count - 6) more" : ""),
+                                hint: "`agentshop init \(lake.root)` creates missing folders and leaves existing files alone"))
+        }
+        let folders = [lake.root] + LakeLayout.folders.map { lake.root + "/" + $0.path } + [lake.stateFolder]
+        let unwritable = folders.filter { fm.fileExists(atPath: $0) }.compactMap { path -> String? in
+            Self.writeProblem(path).map { "\(path.dropFirst(lake.root.count).drop(while: { $0 == "/" }).isEmpty ? "." : String(path.dropFirst(lake.root.count + 1))) (\($0))" }
+        }
+        if unwritable.isEmpty {
+            checks.append(.ok("lake permissions", "every folder is writable"))
+        } else {
+            checks.append(.fail("lake permissions", "not writable: " + unwritable.prefix(4).joined(separator: ", ") + (unwritable.count > 4 ? " and \(unwritable.count - 4) more" : ""),
+                                hint: "give the user that runs pipelines (and cron) write access: `chmod -R u+w \(lake.root)` or fix the owner"))
+        }
+        checks.append(disk(lake))
+        return checks
+    }
+
+    /// Why `path` cannot be written, or nil. Root may write anywhere, but a folder without any write bit
+    /// is still wrong: cron jobs run as the lake's owner.
+    static func writeProblem(_ path: String) -> String? {
+        if access(path, W_OK) != 0 { return String(cString: strerror(errno)) }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+        if info.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH) == 0 { return String(format: "mode %o", info.st_mode & 0o7777) }
+        return nil
+    }
+
+    static func disk(_ lake: Lake) -> Check {
+        var info = statvfs()
+        guard statvfs(lake.root, &info) == 0 else {
+            return .warn("disk", "cannot read free space: \(String(cString: strerror(errno)))", hint: "check the file system of \(lake.root)")
+        }
+        let free = Int64(info.f_bavail) * Int64(info.f_frsize)
+        let total = Int64(info.f_blocks) * Int64(info.f_frsize)
+        let detail = "\(DBCommand.formatBytes(free)) free of \(DBCommand.formatBytes(total))"
+        if free < 256 << 20 { return .fail("disk", detail, hint: "free space under \(lake.root): runs write whole files before renaming them") }
+        if free < 2 << 30 { return .warn("disk", detail, hint: "less than 2 GiB free; prune old partitions or dumps (`agentshop db backups`)") }
+        return .ok("disk", detail)
+    }
+
+    static func store(_ lake: Lake) -> Check {
+        let path = lake.storePath
+        guard FileManager.default.fileExists(atPath: path) else {
+            return .ok("store", "no store yet (`agentshop db init` creates it)")
+        }
+        do {
+            let database = try Database(path: path, mode: .readOnly, busyTimeout: .seconds(5))
+            let result = try database.rows("PRAGMA quick_check").compactMap { $0[0].string }
+            guard result == ["ok"] else {
+                return .fail("store", "quick_check: " + result.prefix(3).joined(separator: "; "),
+                             hint: "restore a verified dump: `agentshop db backups`, then `agentshop db restore <dump>`")
+            }
+            let version = try database.userVersion()
+            let latest = MarketplaceSchema.latestVersion
+            if version > latest {
+                return .fail("store", "schema version \(version) is newer than this agentshop's (\(latest))", hint: "upgrade agentshop")
+            }
+            if version < latest {
+                return .warn("store", "schema version \(version), \(latest) available", hint: "`agentshop db migrate`")
+            }
+            return .ok("store", "\(path): quick_check ok, schema version \(version)")
+        } catch {
+            return .fail("store", "\(path): \(error)",
+                         hint: "restore a verified dump: `agentshop db backups`, then `agentshop db restore <dump>`")
+        }
+    }
+
+    /// LLM providers set up in the environment (the LLM module's ProviderConfiguration: keys present,
+    /// never shown), and with `--network` each one's health check.
+    static func llm(environment: [String: String], network: Bool) async -> [Check] {
+        let configurations: [ProviderConfiguration]
+        do {
+            configurations = try ProviderConfiguration.resolveAll(environment: environment)
+        } catch {
+            return [.fail("llm providers", "\(error)", hint: "fix the variable it names (see `agentshop llm providers`)")]
+        }
+        let configured = configurations.filter { $0.kind != .offline && $0.isConfigured }
+        guard !configured.isEmpty else {
+            return [.warn("llm providers", "none configured: enrich stages can use the offline provider only",
+                          hint: "set OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, PERPLEXITY_API_KEY or OLLAMA_HOST (in .env)")]
+        }
+        var checks: [Check] = [.ok("llm providers", "configured: " + configured.map(\.kind.rawValue).joined(separator: ", "))]
+        guard network else { return checks }
+        let client = HTTPClient(maxConnections: 8)
+        for configuration in configured {
+            let name = "llm \(configuration.kind.rawValue)"
+            do {
+                let detail = try await makeProvider(configuration, client: client).healthCheck(timeout: 10)
+                checks.append(.ok(name, "\(configuration.baseURL): \(detail)"))
+            } catch {
+                checks.append(.fail(name, "\(error)", hint: "check the key and the address; `agentshop llm health` shows more"))
+            }
+        }
+        return checks
+    }
+
+    static func scoup(environment: [String: String], network: Bool) async -> Check {
+        let configuration = ScoupConfiguration.fromEnvironment(environment)
+        guard network else { return .ok("scoup", "\(configuration.baseURL) (not contacted; pass --network)") }
+        do {
+            let health = try await ScoupClient(configuration: configuration).health()
+            return .ok("scoup", "\(configuration.baseURL): \(health)")
+        } catch {
+            return .fail("scoup", "\(error)", hint: "start Scoup or set SCOUP_BASE_URL / SCOUP_API_KEY; only `fetch: { via: scoup }` stages need it")
+        }
+    }
+
+    /// Pipelines valid, and the crontab block installed and current when pipelines are scheduled.
+    func schedules(lake: Lake) -> [Check] {
+        var checks: [Check] = []
+        let files = ScheduleCommand.pipelineFiles([])
+        var invalid: [String] = []
+        var scheduled = 0
+        for file in files {
+            let (_, spec, _) = global.checkPipeline(file, lake: lake.exists ? lake : nil)
+            if let spec { scheduled += spec.schedule == nil ? 0 : 1 } else { invalid.append(file) }
+        }
+        if files.isEmpty {
+            checks.append(.ok("pipelines", "no pipelines in ./pipelines"))
+        } else if invalid.isEmpty {
+            checks.append(.ok("pipelines", "\(files.count) valid, \(scheduled) scheduled"))
+        } else {
+            checks.append(.fail("pipelines", "invalid: " + invalid.joined(separator: ", "), hint: "`agentshop validate` shows every problem"))
+        }
+
+        let project = FileManager.default.currentDirectoryPath
+        let tab = crontab.crontab
+        guard tab.isAvailable else {
+            checks.append(scheduled == 0 ? .ok("crontab", "no crontab program; no pipeline scheduled")
+                          : .warn("crontab", "no crontab program (\(tab.command))",
+                                  hint: "install cron (Debian: apt-get install cron), or keep `agentshop scheduler` running"))
+            return checks
+        }
+        let installed: [String]?
+        do {
+            installed = CrontabBlock.installedLines(project: project, in: try tab.read())
+        } catch {
+            checks.append(.warn("crontab", "\(error)", hint: "check `\(tab.command) -l`"))
+            return checks
+        }
+        switch (installed, scheduled) {
+        case (nil, 0):
+            checks.append(.ok("crontab", "no block for this project; no pipeline scheduled"))
+        case (nil, _):
+            checks.append(.warn("crontab", "\(scheduled) pipeline(s) scheduled but no crontab block for \(project)",
+                                hint: "`agentshop schedule install`, or keep `agentshop scheduler` running"))
+        case (let lines?, _):
+            let entries = lines.filter { !$0.hasPrefix("#") && !$0.hasPrefix("CRON_TZ=") && !$0.isEmpty }.count
+            if let expected = try? ScheduleCommand.crontabLines(global: global, pipelines: [], wait: 300).lines.dropFirst(),
+               !lines.dropFirst().elementsEqual(expected) {
+                checks.append(.warn("crontab", "block installed (\(entries) entries) but out of date with the pipelines",
+                                    hint: "`agentshop schedule install` (keep your --wait)"))
+            } else {
+                checks.append(.ok("crontab", "block installed for \(project) (\(entries) entries)"))
+            }
+        }
+        return checks
+    }
+}
+
+extension GlobalOptions {
+    /// The lake, whether or not it exists (doctor reports on it either way).
+    func openLakeQuietly() -> Lake { Lake(root: lakePath) }
+}

@@ -1,0 +1,1 @@
+../NotifyTests/LoopbackSMTPServer.swift
