@@ -69,7 +69,8 @@ public actor HostGate {
             var start = now
             if let next = nextStart, next > start { start = next }
             if let paused = pausedUntil, paused > start { start = paused }
-            if start <= now {
+            // A cancelled crawl stops waiting; its request fails on the cancellation right after.
+            if start <= now || Task.isCancelled {
                 nextStart = now + .milliseconds(Int64(delay * 1000))
                 return
             }

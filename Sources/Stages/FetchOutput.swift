@@ -43,7 +43,7 @@ struct FetchOutputWriter {
                 bytes += body.count
             }
             if let status = entry.loggedStatus { statuses[status, default: 0] += 1 }
-            if entry.failed { failed += 1 } else { fetched += 1 }
+            if entry.failed { failed += 1 } else if !entry.robotsDisallowed { fetched += 1 }
             if entry.notModified { notModified += 1 }
             if entry.fromCache { fromCache += 1 }
             if entry.robotsDisallowed { robotsDisallowed += 1 }

@@ -262,7 +262,7 @@ final class FetchRun: @unchecked Sendable {
         }
         let gate = gate(for: item.url)
         if definition.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
-            applyCrawlDelay(policy, gate: gate, host: hostKey(item.url))
+            await applyCrawlDelay(policy, gate: gate, host: hostKey(item.url))
             if !policy.isAllowed(item.url, userAgent: definition.userAgent) {
                 var reason = "disallowed by robots.txt"
                 if case .unreachable(let why) = policy.source { reason = "robots.txt unreachable, host skipped: \(why)" }
@@ -283,11 +283,11 @@ final class FetchRun: @unchecked Sendable {
         return Result(entry: entry, links: try links(of: entry))
     }
 
-    func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) {
+    func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
         let first = robotsSeenLock.withLock { robotsApplied.insert(host).inserted }
         guard first else { return }
         let delay = definition.politeness.delay(crawlDelay: policy.crawlDelay(for: definition.userAgent))
-        Task { await gate.setDelay(delay) }
+        await gate.setDelay(delay)
     }
 
     func fetchDirect(_ item: CrawlItem, gate: HostGate) async throws -> FetchEntry {

@@ -49,7 +49,8 @@ struct FetchEntry: Codable, Sendable, Equatable {
     /// The status for the crawl log and the manifest.
     var loggedStatus: Int? { wireStatus ?? status }
 
-    var failed: Bool { error != nil || robotsDisallowed || (loggedStatus.map { $0 >= 400 } ?? true) }
+    /// No usable page: an error or an HTTP error status (robots.txt refusals are counted apart).
+    var failed: Bool { !robotsDisallowed && (error != nil || (loggedStatus.map { $0 >= 400 } ?? true)) }
 }
 
 /// The fetch stage's state folder:

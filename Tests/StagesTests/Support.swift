@@ -9,6 +9,8 @@ import Stages
 final class Project: @unchecked Sendable {
     let root: String
     let lake: Lake
+    /// Variables the pipeline sees (SCOUP_BASE_URL…).
+    var environment: [String: String] = [:]
 
     init(_ function: String = #function) throws {
         let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
@@ -46,7 +48,7 @@ final class Project: @unchecked Sendable {
     }
 
     func load() throws -> (PipelineSpec, [Diagnostic]) {
-        try PipelineLoader(registry: BuiltinStages.registry, environment: PipelineEnvironment(variables: [:]), lake: lake)
+        try PipelineLoader(registry: BuiltinStages.registry, environment: PipelineEnvironment(variables: environment), lake: lake)
             .load(file: pipelineFile)
     }
 
@@ -64,7 +66,7 @@ final class Project: @unchecked Sendable {
         var options = RunOptions()
         options.runDate = "2026-01-02"
         configure(&options)
-        let runner = PipelineRunner(spec: try load().0, lake: lake, environment: PipelineEnvironment(variables: [:]),
+        let runner = PipelineRunner(spec: try load().0, lake: lake, environment: PipelineEnvironment(variables: environment),
                                     logger: Logger(label: "stages-tests") { _ in SwiftLogNoOpLogHandler() },
                                     options: options)
         return await runner.run()

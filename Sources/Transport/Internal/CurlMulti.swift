@@ -18,7 +18,9 @@ final class CurlMulti: @unchecked Sendable {
         multi = curl_multi_init()
         agentshop_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         agentshop_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread keeps the multi alive until its loop ends (after `shutdown`): with an unowned
+        // capture, a client dropped before the thread first ran crashed reading a freed object.
+        let thread = Thread { [self] in self.loop() }
         thread.name = "agentshop.curl"
         self.thread = thread
         thread.start()
@@ -92,6 +94,9 @@ final class CurlMulti: @unchecked Sendable {
                 }
                 active.removeAll()
                 curl_multi_cleanup(multi)
+                lock.lock()
+                thread = nil  // breaks the multi -> thread -> closure -> multi cycle
+                lock.unlock()
                 return
             }
 
