@@ -130,6 +130,7 @@ fi
 run_scrapy() {
     local dir=$1
     mkdir -p "$dir"
+    cut -d' ' -f1 /proc/loadavg > "$dir/load.txt"
     (cd "$dir" && /usr/bin/time -v -o time.txt "$root/bench/.venv/bin/scrapy" runspider "$root/bench/crawl/shop_spider.py" \
         -a start="$START" -a stats=stats.json -O products.jsonl:jsonlines > stdout.txt 2> log.txt)
 }
@@ -137,6 +138,7 @@ run_scrapy() {
 run_agentshop() {
     local dir=$1
     mkdir -p "$dir/pipelines"
+    cut -d' ' -f1 /proc/loadavg > "$dir/load.txt"
     cp bench/crawl/pipeline.yaml "$dir/pipelines/crawl-bench.yaml"
     (cd "$dir" && "$BIN" init datalake --quiet > /dev/null \
         && CRAWL_BENCH_START="$START" /usr/bin/time -v -o time.txt "$BIN" run crawl-bench --lake datalake --json \
