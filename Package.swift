@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "agentshop", targets: ["agentshop"]),
+        // The fuzz targets' bodies, for fuzz/ (its own package: libFuzzer brings its own `main`).
+        .library(name: "AgentShopKit", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +44,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // What one fuzz input does to one parser: wrapped by fuzz/, replayed by FuzzRegressionTests.
+        .target(name: "FuzzTargets", dependencies: ["Lake", "HTML", "Pipeline", "Stages"]),
+
         // Micro-benchmarks for bench/run.sh (release builds only matter).
         .executableTarget(name: "agentshop-bench", dependencies: ["Lake"]),
         // bench/store_bench.sh times this against the sqlite3 shell; not a product.
@@ -66,7 +71,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",
+                                                       .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]
 )

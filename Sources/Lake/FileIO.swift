@@ -147,15 +147,17 @@ public final class AtomicFile {
 
     deinit { if !done { abandon() } }
 
-    /// Makes the file visible under its final name, durably.
-    public func commit() throws {
+    /// Makes the file visible under its final name, durably. With `durable: false` the file is still
+    /// whole or absent after a killed process, but a power loss may lose it (no fsync): for caches
+    /// whose users check what they read, where thousands of fsyncs would cost more than a refetch.
+    public func commit(durable: Bool = true) throws {
         precondition(!done, "AtomicFile committed twice")
         do {
-            try output.sync()
+            if durable { try output.sync() } else { try output.flush() }
             output.closeDescriptor()
             if rename(temporaryPath, path) != 0 { throw LakeError.posix("cannot rename into place", path: path) }
             done = true
-            try Self.syncFolder(of: path)
+            if durable { try Self.syncFolder(of: path) }
         } catch {
             if !done { abandon() }
             throw error
@@ -200,7 +202,7 @@ public final class AtomicFile {
     }
 
     /// fsync on the folder makes the rename itself durable.
-    static func syncFolder(of path: String) throws {
+    public static func syncFolder(of path: String) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw LakeError.posix("cannot open folder to sync", path: folder) }

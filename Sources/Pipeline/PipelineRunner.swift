@@ -84,7 +84,7 @@ public struct PipelineRunner: Sendable {
         logger.info("run started", metadata: ["run_id": "\(runID)", "pipeline": "\(spec.name)", "run_date": "\(runDate)"])
 
         if !options.dryRun { cleanUpAfterDeadRuns() }
-        let hashes = HashCache(path: lake.stateFolder + "/hashes/" + spec.name + ".txt")
+        let hashes = HashCache(path: hashCachePath)
         var state = PipelineState.load(lake: lake, pipeline: spec.name)
         let stages = selectedStages
         let forced = Set(options.force ? (options.stages.isEmpty ? stages.map(\.name) : options.stages) : [])
@@ -189,19 +189,29 @@ public struct PipelineRunner: Sendable {
 
     /// Holding the lock means no other run of this pipeline is alive: stop what a killed run left
     /// running and remove the temporaries it left in any stage's output folder.
+    /// Stops what a killed run left running and removes the temporaries it left: in the stages'
+    /// output folders, the run manifests' folder, the pipeline's state folders and the store's folder
+    /// (everything this run may write atomically).
     private func cleanUpAfterDeadRuns() {
+        let folderOf = { (path: String) in (path as NSString).deletingLastPathComponent }
+        var folders: Set<String> = [ManifestStore(lake: lake).folder(pipeline: spec.name), folderOf(hashCachePath),
+                                    folderOf(PipelineState.path(lake: lake, pipeline: spec.name)), folderOf(lake.storePath)]
         for stage in spec.stages {
             if let pid = OrphanGuard(path: stateFolder(of: stage.name) + "/child.pid").reap() {
                 logger.warning("stopped a process left running by a killed run", metadata: ["stage": "\(stage.name)", "pid": "\(pid)"])
             }
+            folders.insert(stateFolder(of: stage.name))
             guard let outputs = try? stage.outputs(in: lake, runID: runID, runDate: runDate, pipeline: spec.name) else { continue }
-            for folder in Set(outputs.map(\.folder)) {
-                for name in AtomicFile.removeStaleTemporaries(in: folder) {
-                    logger.info("removed a temporary file left by a killed run", metadata: ["file": "\(name)"])
-                }
+            folders.formUnion(outputs.map(\.folder))
+        }
+        for folder in folders.sorted() {
+            for name in AtomicFile.removeStaleTemporaries(in: folder) {
+                logger.info("removed a temporary file left by a killed run", metadata: ["file": "\(name)"])
             }
         }
     }
+
+    private var hashCachePath: String { lake.stateFolder + "/hashes/" + spec.name + ".txt" }
 
     private func stateFolder(of stage: String) -> String { lake.stateFolder + "/stages/\(spec.name)/\(stage)" }
 

@@ -108,6 +108,8 @@ struct DumpDefinition: StageDefinition {
         // Bring the schema up to date first, so that a dump never records a half-migrated store.
         _ = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
         let catalog = DumpCatalog(lake: context.lake)
+        // A dump killed midway left its temporaries here; dumps are written under no `out:` the engine knows.
+        AtomicFile.removeStaleTemporaries(in: catalog.folder(frequency))
         let results = try StoreDumper(storePath: context.lake.storePath, logger: context.logger)
             .dump(to: catalog.folder(frequency), formats: formats)
         let removed = try catalog.applyRetention(retention, logger: context.logger)

@@ -17,6 +17,8 @@ struct FetchOutputWriter {
     let logPath: LakePath?
     let definition: FetchStage.Definition
     let context: StageContext
+    /// The URL a page is recorded under (a saved site's `base_url` mapping; identity otherwise).
+    let publicURL: @Sendable (String) -> String
 
     func write(_ entries: [FetchEntry]) throws -> StageReport {
         let warc = try WARCWriter(path: warcPath.absolute)
@@ -86,7 +88,7 @@ struct FetchOutputWriter {
                 ("Content-Type", "application/http; msgtype=response"),
             ], block: message.bytes))
         }
-        let target = entry.finalURL ?? entry.url
+        let target = publicURL(entry.finalURL ?? entry.url)
         let digest = WARCRecord.sha1Digest(body)
         if entry.isFile {
             let offset = warc.fileOffset
@@ -137,7 +139,7 @@ struct FetchOutputWriter {
         func string(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
         func int(_ i: Int?) -> JSONValue { i.map { JSONValue.int(Int64($0)) } ?? .null }
         return JSONObject([
-            ("url", .string(entry.url)), ("final_url", string(entry.finalURL)), ("status", int(entry.loggedStatus)),
+            ("url", .string(publicURL(entry.url))), ("final_url", string(entry.finalURL.map(publicURL))), ("status", int(entry.loggedStatus)),
             ("bytes", .int(Int64(entry.bytes))), ("ms", .int(Int64(entry.ms))), ("attempt", .int(Int64(entry.attempt))),
             ("from_cache", .bool(entry.fromCache)), ("error", string(entry.error)), ("fetched_at", .string(entry.fetchedAt)),
             ("depth", .int(Int64(entry.depth))), ("content_type", string(entry.contentType)),

@@ -94,6 +94,7 @@ final class FetchRun: @unchecked Sendable {
             let level = frontier.takeLevel()
             let results = try await fetchLevel(level, done: done)
             try Task.checkCancellation()
+            try state.syncJournal()
             for (item, result) in zip(level, results) {
                 entries.append(result.entry)
                 done += 1
@@ -273,14 +274,15 @@ final class FetchRun: @unchecked Sendable {
             }
         }
         let entry: FetchEntry
+        let body: [UInt8]?
         if let scoup {
-            entry = try await scrape(item, scoup: scoup, gate: gate)
+            (entry, body) = try await scrape(item, scoup: scoup, gate: gate)
         } else {
-            entry = try await fetchDirect(item, gate: gate)
+            (entry, body) = try await fetchDirect(item, gate: gate)
         }
         try Task.checkCancellation()
         try state.journal(entry)
-        return Result(entry: entry, links: try links(of: entry))
+        return Result(entry: entry, links: try links(of: entry, body: body))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
@@ -290,7 +292,8 @@ final class FetchRun: @unchecked Sendable {
         await gate.setDelay(delay)
     }
 
-    func fetchDirect(_ item: CrawlItem, gate: HostGate) async throws -> FetchEntry {
+    /// The entry, and the body when it was just received (so links need not be read back from the store).
+    func fetchDirect(_ item: CrawlItem, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
         let known = state.known[item.url]
         var conditional: [Header] = []
         if let known, known.bodySHA256 != nil {
@@ -309,7 +312,7 @@ final class FetchRun: @unchecked Sendable {
             kept.attempt = fetched.attempts
             kept.fetchedAt = WARCRecord.formatDate(fetched.fetchedAt)
             kept.via = via
-            return kept
+            return (kept, nil)
         }
         var entry = FetchEntry(url: item.url, depth: item.depth, finalURL: fetched.status == nil && fetched.redirects.isEmpty ? nil : fetched.finalURL,
                                status: fetched.status, fetchedAt: WARCRecord.formatDate(fetched.fetchedAt), via: via)
@@ -324,11 +327,12 @@ final class FetchRun: @unchecked Sendable {
         if fetched.status != nil {
             entry.bodySHA256 = try state.storePage(fetched.body)
             entry.bytes = fetched.body.count
+            return (entry, fetched.body)
         }
-        return entry
+        return (entry, nil)
     }
 
-    func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> FetchEntry {
+    func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
         let started = Date()
         var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
         await gate.acquire()
@@ -379,15 +383,16 @@ final class FetchRun: @unchecked Sendable {
             // warc-fields values are one line each.
             entry.scoup = fields.map { Header($0.name, $0.value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")) }
             entry.links = result.linkURLs
+            return (entry, body)
         }
-        return entry
+        return (entry, nil)
     }
 
     /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
-    func links(of entry: FetchEntry) throws -> [String] {
+    func links(of entry: FetchEntry, body received: [UInt8]? = nil) throws -> [String] {
         guard !definition.follow.isEmpty, let sha = entry.bodySHA256, let status = entry.status, (200..<300).contains(status),
               entry.contentType.map(PageFiles.isHTMLType) ?? true else { return [] }
-        let body = try state.loadPage(sha)
+        let body = try received ?? state.loadPage(sha)
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
         guard let document = try? HTMLDocument(bytes: body, url: base, contentType: entry.contentType) else {
@@ -424,8 +429,13 @@ final class FetchRun: @unchecked Sendable {
     // MARK: Outputs
 
     func publish(_ entries: [FetchEntry], warcPath: LakePath, logPath: LakePath?) throws -> StageReport {
+        // A saved site's pages are recorded under the URL it had, so outputs do not depend on where the lake is.
+        var publicURL: @Sendable (String) -> String = { $0 }
+        if let base = definition.baseURL, let root = scope.scope.fileRoots.first {
+            publicURL = { $0.hasPrefix(root) ? base + $0.dropFirst(root.count) : $0 }
+        }
         let writer = FetchOutputWriter(state: state, warcPath: warcPath, logPath: logPath, definition: definition,
-                                       context: context)
+                                       context: context, publicURL: publicURL)
         let report = try writer.write(entries)
         try state.finish(entries: entries, crawlKey: definition.crawlKey)
         return report

@@ -13,6 +13,8 @@ import Transport
 ///     via: direct                       # or scoup (SCOUP_BASE_URL, SCOUP_API_KEY)
 ///     seeds: [https://shop.example/]    # URLs; a seed list in the lake (raw_data/imports/urls.txt);
 ///                                       # {sitemap: URL}; file:raw_data/… for a saved site in the lake
+///     base_url: https://shop.example/   # file: seeds only: the URL the saved site had (pages are recorded
+///                                       # as base_url + their path under the first file seed's folder)
 ///     follow: "a.next, a.product"       # CSS, {xpath: …}, or a list of them; none: seeds only
 ///     allow_domains: [shop.example]     # default: the seeds' hosts
 ///     include: ["*/products/*"]         # globs, or {regex: …}
@@ -77,6 +79,8 @@ public enum FetchStage {
         var refresh: Double?
         var userAgent = HTTPRequest.defaultUserAgent
         var allowPrivateAddresses = false
+        /// For a saved site crawled over file://: the URL its first seed's folder had.
+        var baseURL: String?
 
         var inputs: [StageInput] {
             seeds.compactMap { if case .list(let path) = $0 { return .files(path) } else { return nil } }
@@ -94,7 +98,7 @@ public enum FetchStage {
         var crawlKey: String {
             var parts = [via.rawValue, "\(seeds)", "\(follow)", "\(allowDomains ?? [])", "\(include)", "\(exclude)",
                          "\(includeRegex)", "\(excludeRegex)", "\(maxDepth)", "\(maxPages)", "\(politeness.obeyRobots)",
-                         userAgent, "\(allowPrivateAddresses)"]
+                         userAgent, "\(allowPrivateAddresses)", baseURL ?? ""]
             parts.append("\(maxPageBytes)")
             return SHA256.hex(of: parts.joined(separator: "\n"))
         }
@@ -171,6 +175,18 @@ public enum FetchStage {
             }
         }
         d.allowPrivateAddresses = config.bool("allow_private_addresses") ?? false
+        if let value = config.value("base_url"), let base = value.asString() {
+            let scheme = URLReference(base).scheme?.lowercased()
+            if scheme != "http" && scheme != "https" {
+                value.error("expected an absolute http(s) URL such as https://shop.example/, found '\(base)'")
+                ok = false
+            } else if !d.seeds.contains(where: { if case .url(let u) = $0 { return u.lowercased().hasPrefix("file:") } else { return false } }) {
+                value.error("base_url names what a saved site's file: seeds stand for; there is no file: seed")
+                ok = false
+            } else {
+                d.baseURL = base.hasSuffix("/") ? base : base + "/"
+            }
+        }
         if d.via == .scoup, d.seeds.contains(where: { if case .url(let u) = $0 { return u.lowercased().hasPrefix("file:") } else { return false } }) {
             config.value("seeds")?.error("Scoup fetches over the network: file: seeds need via: direct")
             ok = false

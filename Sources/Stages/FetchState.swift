@@ -55,9 +55,13 @@ struct FetchEntry: Codable, Sendable, Equatable {
 
 /// The fetch stage's state folder:
 ///
-/// - `pages/<sha256>.gz`: bodies, content-addressed, each written atomically before it is referenced;
-/// - `journal.jsonl`: one line per URL completed by the run in progress, fsync'd as it goes, so a
-///   crawl killed midway resumes without fetching those URLs again (a torn last line is ignored);
+/// - `pages/<sha256>.gz`: bodies, content-addressed, each written (temporary name, rename) before
+///   the journal refers to it;
+/// - `journal.jsonl`: one line per URL completed by the run in progress, written as it goes (a
+///   killed process loses nothing written) and fsync'd in groups (at most every quarter second,
+///   and at the end of every level), so a crawl killed midway resumes without fetching those URLs
+///   again. On resume a torn last line is ignored, and so is an entry whose page file is missing
+///   or does not hash to its name (a power loss between the two): that URL is fetched again;
 /// - `urls.json`: per URL, the last good fetch (ETag, Last-Modified, time, body), for conditional
 ///   requests and the refresh window; replaced atomically when a run completes.
 final class FetchState: @unchecked Sendable {
@@ -70,6 +74,7 @@ final class FetchState: @unchecked Sendable {
     init(folder: String, crawlKey: String) throws {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder + "/pages", withIntermediateDirectories: true)
+        AtomicFile.removeStaleTemporaries(in: folder + "/pages")
         if let data = FileManager.default.contents(atPath: folder + "/urls.json") {
             known = (try? JSONDecoder().decode([String: FetchEntry].self, from: data)) ?? [:]
         }
@@ -79,7 +84,11 @@ final class FetchState: @unchecked Sendable {
             if let first = lines.first, let header = try? JSONDecoder().decode([String: String].self, from: Data(first)),
                header["crawl"] == crawlKey {
                 for line in lines.dropFirst() {
-                    if let entry = try? JSONDecoder().decode(FetchEntry.self, from: Data(line)) { resumed[entry.url] = entry }
+                    guard let entry = try? JSONDecoder().decode(FetchEntry.self, from: Data(line)) else { continue }
+                    if let sha = entry.bodySHA256 {
+                        guard let body = try? loadPage(sha), Self.sha256(body) == sha else { continue }
+                    }
+                    resumed[entry.url] = entry
                 }
             }
         }
@@ -90,7 +99,12 @@ final class FetchState: @unchecked Sendable {
         guard let handle = FileHandle(forUpdatingAtPath: journalPath) else {
             throw StageError("cannot open the crawl journal \(journalPath)")
         }
-        try handle.seekToEnd()
+        let end = try handle.seekToEnd()
+        if end > 0 {
+            // After a torn last line, start the next entry on a line of its own.
+            try handle.seek(toOffset: end - 1)
+            if handle.readData(ofLength: 1) != Data([UInt8(ascii: "\n")]) { try handle.write(contentsOf: Data([UInt8(ascii: "\n")])) }
+        }
         journal = handle
     }
 
@@ -102,13 +116,32 @@ final class FetchState: @unchecked Sendable {
         return Array((try? encoder.encode(value)) ?? Data())
     }
 
-    /// Records a completed URL durably (its body must already be in the page store).
+    private var lastSync = ContinuousClock.now
+
+    /// Records a completed URL (its body must already be in the page store).
     func journal(_ entry: FetchEntry) throws {
         let line = Self.encode(entry) + [UInt8(ascii: "\n")]
         try lock.withLock {
             try journal?.write(contentsOf: Data(line))
-            try journal?.synchronize()
+            if ContinuousClock.now - lastSync > .milliseconds(250) {
+                try journal?.synchronize()
+                lastSync = ContinuousClock.now
+            }
         }
+    }
+
+    /// Forces the journal to stable storage (at the end of a level).
+    func syncJournal() throws {
+        try lock.withLock {
+            try journal?.synchronize()
+            lastSync = ContinuousClock.now
+        }
+    }
+
+    static func sha256(_ bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        bytes.withUnsafeBytes { hasher.update($0) }
+        return hasher.hexDigest()
     }
 
     // MARK: Pages
@@ -117,16 +150,15 @@ final class FetchState: @unchecked Sendable {
 
     /// Stores a body under its SHA-256 and returns the key; an identical body is stored once.
     func storePage(_ body: [UInt8]) throws -> String {
-        var hasher = SHA256()
-        body.withUnsafeBytes { hasher.update($0) }
-        let sha = hasher.hexDigest()
+        let sha = Self.sha256(body)
         let path = pagePath(sha)
         if FileManager.default.fileExists(atPath: path) { return sha }
+        // No fsync per page (a crawl writes thousands): the journal check on resume covers a lost one.
         let file = try AtomicFile(path: path)
-        let gzip = try GzipWriter(file.output, level: 6, label: path)
+        let gzip = try GzipWriter(file.output, level: 1, label: path)
         try gzip.write(body)
         try gzip.finish()
-        try file.commit()
+        try file.commit(durable: false)
         return sha
     }
 

@@ -19,6 +19,7 @@ import Store
 ///       name: title                  # column: field (dotted paths reach into objects: offer.price)
 ///       price_cents: { from: price, type: money }
 ///     on_invalid: fail               # fail (default) | skip: bad records go to the stage's rejects file
+///     busy_timeout: 30m              # how long to wait for another writer to finish (default 30m)
 /// ```
 ///
 /// The whole load is one transaction: readers see the table before or after, never half-way.
@@ -47,6 +48,8 @@ struct MaterializeDefinition: StageDefinition {
     /// nil: every record field whose name is a column of the table.
     let columns: [ColumnMapping]?
     let skipInvalid: Bool
+    /// Seconds to wait for the store's write lock held by another process.
+    var busyTimeout: Double = 1800
 
     static func read(_ config: ConfigValue, _ context: StageConfigContext) -> MaterializeDefinition? {
         guard config.expectMapping() else { return nil }
@@ -110,10 +113,13 @@ struct MaterializeDefinition: StageDefinition {
             columns = mappings
         }
         let skip = config.value("on_invalid").flatMap { $0.asChoice(["fail", "skip"]) } == "skip"
+        let busyTimeout = config.duration("busy_timeout")
         config.rejectUnknownKeys()
         guard let inputs, let tableName, table != nil else { return nil }
-        return MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
-                                     skipInvalid: skip)
+        var definition = MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
+                                               skipInvalid: skip)
+        if let busyTimeout { definition.busyTimeout = busyTimeout }
+        return definition
     }
 
     private static func readMapping(column: String, _ spec: ConfigValue) -> ColumnMapping? {
@@ -139,12 +145,56 @@ struct MaterializeDefinition: StageDefinition {
 
     func run(_ context: StageContext) async throws -> StageReport {
         // One writer at a time: a second materialize stage waits for the first one's transaction.
-        let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .seconds(1800), logger: context.logger)
-        let database = store.database
+        let load: Load
+        do {
+            let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .milliseconds(Int64(busyTimeout * 1000)),
+                                               logger: context.logger)
+            load = try self.load(context.allInputFiles, into: store.database, rejectsPath: context.rejectsPath,
+                                 progress: { context.progress($0) })
+        } catch let error as StoreError where StoreError.busy ~= error {
+            throw StageError("the store is locked by another writer and stayed locked for \(Self.seconds(busyTimeout)) "
+                             + "(busy_timeout); nothing was loaded. Stop the other writer or raise busy_timeout")
+        }
+        let counts = load.counts
+        context.logger.info("materialized", metadata: [
+            "table": "\(table)", "records": "\(load.recordsIn)", "inserted": "\(counts.inserted)",
+            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
+        ])
+        var report: [String: Int] = ["records_in": load.recordsIn, "inserted": counts.inserted, "updated": counts.updated,
+                                     "unchanged": counts.unchanged, "rejected": load.rejected]
+        if mode == .replace { report["deleted"] = counts.deleted }
+        return StageReport(counts: report, details: .object(JSONObject([
+            ("table", .string(table)), ("mode", .string(mode.rawValue)),
+            ("store", .string("store/agentshop.sqlite")),
+        ])))
+    }
+
+    private static func seconds(_ value: Double) -> String {
+        value >= 60 && value.truncatingRemainder(dividingBy: 60) == 0 ? "\(Int(value / 60))m" : "\(value)s"
+    }
+
+    struct Load {
+        var counts: TableLoader.Counts
+        var recordsIn = 0
+        var rejected = 0
+    }
+
+    /// Loads `files` into the table in one transaction (a savepoint inside the caller's). Bad records
+    /// fail the load, or with `on_invalid: skip` go to `rejectsPath` (nil: counted, not written).
+    /// `db rebuild` replays recorded loads through here too, so both give the same rows.
+    func load(_ files: [LakePath], into database: Database, rejectsPath: LakePath?,
+              progress: (Int) -> Void = { _ in }) throws -> Load {
         var rejectsWriter: RecordWriter?
         var recordsIn = 0
         var rejected = 0
-        let files = context.allInputFiles
+        func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
+            guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
+            rejected += 1
+            guard let rejectsPath else { return }
+            if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: rejectsPath.absolute) }
+            try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
+                                                    raw: JSONValue.object(record).serialized()).asRecord)
+        }
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
             let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
             let tableColumns = Set(loader.table.columns.map(\.name))
@@ -156,39 +206,17 @@ struct MaterializeDefinition: StageDefinition {
                         let row = try values(for: record, tableColumns: tableColumns)
                         try loader.write(row)
                     } catch let failure as RecordFailure {
-                        let message = "\(file.relative):\(reader.line): \(failure.message)"
-                        guard skipInvalid else { throw StageError(message) }
-                        rejected += 1
-                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
-                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
-                                                                reason: failure.message,
-                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                        try reject(file, reader.line, failure.message, record)
                     } catch let error as StoreError where StoreError.constraint ~= error {
-                        let message = "\(file.relative):\(reader.line): \(error.cause ?? error.reason)"
-                        guard skipInvalid else { throw StageError(message) }
-                        rejected += 1
-                        if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: context.rejectsPath.absolute) }
-                        try rejectsWriter?.write(RejectedRecord(file: file.relative, line: reader.line,
-                                                                reason: error.cause ?? error.reason,
-                                                                raw: JSONValue.object(record).serialized()).asRecord)
+                        try reject(file, reader.line, error.cause ?? error.reason, record)
                     }
-                    if recordsIn % 10_000 == 0 { context.progress(recordsIn) }
+                    if recordsIn % 10_000 == 0 { progress(recordsIn) }
                 }
             }
             return try loader.finish()
         }
         try rejectsWriter?.commit()
-        context.logger.info("materialized", metadata: [
-            "table": "\(table)", "records": "\(recordsIn)", "inserted": "\(counts.inserted)",
-            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
-        ])
-        var report: [String: Int] = ["records_in": recordsIn, "inserted": counts.inserted, "updated": counts.updated,
-                                     "unchanged": counts.unchanged, "rejected": rejected]
-        if mode == .replace { report["deleted"] = counts.deleted }
-        return StageReport(counts: report, details: .object(JSONObject([
-            ("table", .string(table)), ("mode", .string(mode.rawValue)),
-            ("store", .string("store/agentshop.sqlite")),
-        ])))
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected)
     }
 
     struct RecordFailure: Error { let message: String }

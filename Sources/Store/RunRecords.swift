@@ -1,13 +1,15 @@
 import Foundation
 import Lake
 
-/// Fills `data_processing_tasks` from run manifests: one row per stage of each run, keyed by
-/// `<run id>/<stage>`, so that recording a manifest twice (or rebuilding from every manifest
-/// in the lake) gives the same rows.
+/// Fills the store's run-derived tables from a run manifest, so that recording a manifest twice
+/// (or rebuilding from every manifest in the lake) gives the same rows:
+/// `data_processing_tasks` (one row per stage of each run, keyed `<run id>/<stage>`), the crawl
+/// tables from fetch stages (`CrawlRecords`) and the LLM tables from enrich calls (`LLMCallRecords`).
 public enum RunRecords {
-    /// Upserts one row per stage of `manifest`, in one transaction. Returns the rows written.
+    /// Upserts the rows `manifest` stands for, in one transaction. Returns the stage runs recorded.
+    /// - Parameter lake: where to read the crawl logs a fetch stage wrote; nil records only the manifest.
     @discardableResult
-    public static func record(_ manifest: RunManifest, in database: Database) throws -> Int {
+    public static func record(_ manifest: RunManifest, lake: Lake? = nil, in database: Database) throws -> Int {
         try database.transaction {
             let loader = try TableLoader(database: database, table: "data_processing_tasks", keys: ["task_key"],
                                          mode: .upsert)
@@ -20,9 +22,7 @@ public enum RunRecords {
                 if !stage.reason.isEmpty { details["reason"] = .string(stage.reason) }
                 if let extra = stage.details { details["details"] = extra }
                 details["fingerprint"] = .string(stage.fingerprint)
-                let finishedAt = stage.startedAt.flatMap(Timestamp.parse).flatMap { start in
-                    stage.durationMs.map { Timestamp.iso(start.addingTimeInterval(Double($0) / 1000)) }
-                }
+                let finishedAt = finishedAt(stage)
                 let recordsIn = stage.counts["records_in"] ?? stage.inputs.compactMap(\.records).nilIfEmptySum
                 let recordsOut = stage.counts["records_out"] ?? stage.outputs.compactMap(\.records).nilIfEmptySum
                 try loader.write([
@@ -38,10 +38,18 @@ public enum RunRecords {
                     ("finished_at", finishedAt.map(SQLValue.text) ?? .null),
                     ("duration_ms", stage.durationMs.map { .integer(Int64($0)) } ?? .null),
                     ("error", stage.error.map(SQLValue.text) ?? .null),
-                    ("details_json", .text(JSONValue.object(details).serialized())),
+                    ("details_json", .text(JSONValue.object(details).canonicalText())),  // the same text from a manifest in memory or read back from disk
                 ])
+                if stage.kind == CrawlRecords.stageKind { try CrawlRecords.record(manifest, stage: stage, lake: lake, in: database) }
+                try LLMCallRecords.record(manifest, stage: stage, in: database)
             }
             return manifest.stages.count
+        }
+    }
+
+    static func finishedAt(_ stage: RunManifest.StageRun) -> String? {
+        stage.startedAt.flatMap(Timestamp.parse).flatMap { start in
+            stage.durationMs.map { Timestamp.iso(start.addingTimeInterval(Double($0) / 1000)) }
         }
     }
 

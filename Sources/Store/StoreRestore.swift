@@ -69,7 +69,7 @@ public struct StoreRestorer {
             throw StoreError(.restore, "the dump cannot be read back", cause: "\(error)", path: dumpPath)
         }
         let migrated = try check(temporary, against: sidecar, dumpPath: dumpPath)
-        let previous = try swap(temporary, into: targetPath)
+        let previous = try StoreFile.replace(targetPath, with: temporary, keepingPreviousAs: ".pre-restore")
         swapped = true
         logger.info("store restored", metadata: ["dump": "\(dumpPath)", "store": "\(targetPath)"])
         return Result(restoredPath: targetPath, previousPath: previous, sidecar: sidecar, migrated: migrated)
@@ -87,27 +87,37 @@ public struct StoreRestorer {
         try file.commit()
     }
 
-    /// Runs the dump's statements one at a time, as the sqlite3 shell does.
+    /// Runs the dump's statements one at a time, as the sqlite3 shell does; decompression runs
+    /// ahead on another thread, as `zcat` does in `zcat | sqlite3`.
     private func replaySQL(_ dumpPath: String, into path: String) throws {
         let database = try Database(path: path, mode: .readWriteCreate, wal: false)
         // A private file until it is checked and swapped in: no journal, no fsync per commit, a
-        // larger page cache for index building. `swap` fsyncs the finished file.
+        // larger page cache for index building. The swap fsyncs the finished file.
         try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536")
-        let lines = LineReader(try GzipReader(try FileInput(path: dumpPath), label: dumpPath))
-        var pending: [UInt8] = []
+        let lines = LineReader(ReadAheadSource(try GzipReader(try FileInput(path: dumpPath), label: dumpPath)))
+        var pending: [UInt8] = []  // the statement so far, NUL-terminated
         var sawCommit = false
-        while let line = try lines.nextLine() {
-            if !pending.isEmpty { pending.append(0x0A) }
+        let commit = Array("COMMIT;".utf8)
+        while try lines.withNextLine({ line in
+            // The previous line's NUL becomes the line break between the two.
+            if pending.isEmpty { pending.reserveCapacity(4096) } else { pending[pending.count - 1] = 0x0A }
             pending.append(contentsOf: line)
+            pending.append(0)
             // Only a line ending in ';' can end a statement; sqlite3_complete decides whether it does.
-            guard line.last == UInt8(ascii: ";") else { continue }
-            let statement = String(decoding: pending, as: UTF8.self)
-            guard Database.isComplete(statement) else { continue }
-            try database.execute(statement)
-            if statement == "COMMIT;" { sawCommit = true }
+            guard line.last == UInt8(ascii: ";") else { return }
+            let ran = try pending.withUnsafeBufferPointer { buffer in
+                try buffer.withMemoryRebound(to: CChar.self) { text -> Bool in
+                    guard Database.isComplete(cString: text.baseAddress!) else { return false }
+                    try database.execute(cString: text.baseAddress!)
+                    return true
+                }
+            }
+            guard ran else { return }
+            if pending.count == commit.count + 1 && pending.starts(with: commit) { sawCommit = true }
             pending.removeAll(keepingCapacity: true)
-        }
-        guard sawCommit, pending.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
+        }) != nil {}
+        let rest = pending.dropLast()
+        guard sawCommit, rest.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
             throw StoreError(.restore, "the SQL dump ends before its COMMIT: it is truncated", path: dumpPath)
         }
     }
@@ -152,61 +162,5 @@ public struct StoreRestorer {
         // Leave a plain file behind: no -wal to carry across the rename.
         try store.database.execute("PRAGMA journal_mode = DELETE")
         return migrated
-    }
-
-    /// Keeps the live database as `.pre-restore` (a hard link: no copy, no moment without a
-    /// live file) and renames the restored file over it.
-    private func swap(_ restored: String, into target: String) throws -> String? {
-        let fm = FileManager.default
-        var previous: String?
-        if fm.fileExists(atPath: target) {
-            // Fold the WAL into the main file so that the file we keep is whole, and refuse if
-            // another connection holds the database (swapping under it would lose its writes).
-            do {
-                let live = try Database(path: target, mode: .readWrite, busyTimeout: .seconds(5))
-                let result = try live.rows("PRAGMA wal_checkpoint(TRUNCATE)")
-                if result.first?.first?.int64 != 0 {
-                    throw StoreError(.busy, "the store is in use by another process; stop it and restore again",
-                                     path: target)
-                }
-            }
-            if let size = (try? fm.attributesOfItem(atPath: target + "-wal")[.size] as? Int64), size > 0 {
-                throw StoreError(.busy, "the store is in use by another process (its WAL is not empty)", path: target)
-            }
-            let keep = target + ".pre-restore"
-            unlink(keep)
-            guard link(target, keep) == 0 else {
-                throw StoreError(.io, "cannot keep the previous database", cause: String(cString: strerror(errno)),
-                                 path: keep)
-            }
-            previous = keep
-        }
-        try Self.syncFile(restored)
-        unlink(target + "-wal")
-        unlink(target + "-shm")
-        guard rename(restored, target) == 0 else {
-            throw StoreError(.io, "cannot move the restored database into place", cause: String(cString: strerror(errno)),
-                             path: target)
-        }
-        Self.syncFolder(of: target)
-        return previous
-    }
-
-    static func syncFile(_ path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0, fsync(fd) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if fd >= 0 { close(fd) }
-            throw StoreError(.io, "cannot flush the restored database to disk", cause: reason, path: path)
-        }
-        close(fd)
-    }
-
-    static func syncFolder(of path: String) {
-        let folder = (path as NSString).deletingLastPathComponent
-        let fd = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
     }
 }

@@ -97,6 +97,18 @@ struct HTMLDocumentTests {
         #expect(throws: HTMLError.self) { try document.links("a:hover") }
     }
 
+    @Test func linksByXPathAndOfOtherSchemes() throws {
+        let document = try HTMLDocument(html: """
+            <a class=next href="page-2.html">next</a><a href="../products/p1.html" class=product>1</a>
+            <a href="mailto:x@y.z">mail</a>
+            """, url: "file:///lake/site/list/page-1.html")
+        // A saved site links over file://, which only a crawl of one asks for.
+        #expect(try document.links() == [])
+        #expect(try document.links(schemes: ["file"]) == ["file:///lake/site/list/page-2.html", "file:///lake/site/products/p1.html"])
+        let expression = try XPathExpression("//a[@class='product']")
+        #expect(try document.links(xpath: expression, schemes: ["file"]) == ["file:///lake/site/products/p1.html"])
+    }
+
     @Test func resolvesLinksAgainstBaseHref() throws {
         let document = try HTMLDocument(html: "<head><base href=\"/shop/\"></head><a href=\"p 1.html?x=1#top\">x</a>",
                                         url: "https://Example.com/a/b.html")

@@ -62,6 +62,30 @@ import Testing
         #expect(manifest.finishedAt != nil)
     }
 
+    /// A run killed midway leaves temporaries wherever it writes atomically: outputs, its manifest,
+    /// the pipeline's state, the hash cache, a stage's state folder, the store's folder.
+    @Test func aRunRemovesTheTemporariesOfDeadRuns() async throws {
+        let project = try chainProject()
+        let lake = project.lake
+        let dead: Int32 = 999_999  // no such process
+        let folders = [lake.root + "/processed_data", lake.root + "/raw_data/logs/p", lake.stateFolder + "/state",
+                       lake.stateFolder + "/hashes", lake.stateFolder + "/stages/p/a", lake.root + "/store"]
+        var planted: [String] = []
+        for folder in folders {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let path = folder + "/.x.json" + AtomicFile.temporaryMarker + "\(dead)-42"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("half".utf8)))
+            planted.append(path)
+        }
+        let alive = lake.root + "/processed_data/.y" + AtomicFile.temporaryMarker + "\(getpid())-7"
+        #expect(FileManager.default.createFile(atPath: alive, contents: Data()))
+
+        #expect(try await project.run { $0.runID = "R1" }.status == .succeeded)
+        for path in planted { #expect(!FileManager.default.fileExists(atPath: path), "\(path) left behind") }
+        // A temporary of a live process (another run, writing now) is not touched.
+        #expect(FileManager.default.fileExists(atPath: alive))
+    }
+
     @Test func secondRunSkipsEveryStage() async throws {
         let project = try chainProject()
         let first = try await project.run()

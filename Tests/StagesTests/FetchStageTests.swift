@@ -269,6 +269,30 @@ import Testing
         }
     }
 
+    @Test func seedListFromTheLakeWithIncludeAndExclude() async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("", status: 404) }
+            await site.page("/a", Self.page("A", links: [("x", "/p/1"), ("x", "/p/2"), ("x", "/q/3"), ("x", "/p/4?print=1")]))
+            await site.page("/b", Self.page("B"))
+            for path in ["/p/1", "/p/2", "/q/3", "/p/4"] { await site.page(path, Self.page(path)) }
+        }) { base, site in
+            try project.put("raw_data/imports/urls.txt", "# seeds\n\(base)/a\n\n  \(base)/b  \n")
+            try project.writePipeline(Self.pipeline("""
+                seeds: raw_data/imports/urls.txt
+                follow: a.x
+                include: ["*/a", "*/b", "*/p/*"]
+                exclude: ["*/p/2", {regex: "print=1$"}]
+                allow_private_addresses: true
+                per_host: { delay: 0s }
+                """))
+            let manifest = try await project.run()
+            #expect(manifest.stage("crawl")?.status == .ran, "\(manifest.stage("crawl")?.error ?? "")")
+            #expect(manifest.stage("crawl")?.inputs.map(\.path) == ["raw_data/imports/urls.txt"])
+            #expect(await site.paths == ["/robots.txt", "/a", "/b", "/p/1"])
+        }
+    }
+
     @Test func sitemapIndexAndGzippedSitemapSeeds() async throws {
         let project = try Project()
         try await ScriptedSite.with({ site in
@@ -377,6 +401,15 @@ import Testing
         let resources = try Self.records(project).filter { $0.type == .resource }
         #expect(resources.map { $0.targetURI! } == [root + "index.html", root + "list.html", root + "p/1.html"])
         #expect(resources[2].block == Array(Self.page("P1").utf8))
+
+        // With base_url the saved site's pages are recorded under the URL the site had.
+        try project.writePipeline(Self.pipeline("seeds: file:raw_data/imports/site/index.html\nbase_url: https://shop.example\n"
+                                                + "follow: \"a.next, a.product\""))
+        _ = try await project.run()
+        #expect(try project.records(Self.log).map { $0["url"]!.stringValue! } == ["index.html", "list.html", "p/1.html", "p/missing.html"]
+            .map { "https://shop.example/" + $0 })
+        #expect(try Self.records(project).filter { $0.type == .resource }.map { $0.targetURI! }
+            == ["index.html", "list.html", "p/1.html"].map { "https://shop.example/" + $0 })
     }
 
     @Test func configurationProblemsPointAtTheirKeys() throws {
@@ -390,6 +423,7 @@ import Testing
             per_host: { concurrency: 0, delay: soon }
             max_page_bytes: 10 parsecs
             robots: maybe
+            base_url: https://shop.example/
             """))
         let problems = try project.problems()
         #expect(problems.contains { $0.hasPrefix("5:12: stages.crawl.fetch.via: expected one of direct, scoup") })
@@ -402,6 +436,7 @@ import Testing
         #expect(problems.contains { $0.contains("stages.crawl.fetch.per_host.delay: expected a duration") })
         #expect(problems.contains { $0.contains("stages.crawl.fetch.max_page_bytes: expected a size") })
         #expect(problems.contains { $0.contains("stages.crawl.fetch.robots: expected one of obey, ignore") })
+        #expect(problems.contains { $0.contains("stages.crawl.fetch.base_url: base_url names what a saved site's file: seeds stand for") })
     }
 }
 
@@ -417,5 +452,34 @@ actor TaskHolder {
 
     func cancel() {
         if let task { task.cancel() } else { pending = true }
+    }
+}
+
+@Suite struct FetchStateTests {
+    @Test func aJournalledPageThatIsGoneIsFetchedAgain() throws {
+        let folder = NSTemporaryDirectory() + "agentshop-fetchstate-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let state = try FetchState(folder: folder, crawlKey: "k")
+        let kept = try state.storePage(Array("kept".utf8))
+        let lost = try state.storePage(Array("lost".utf8))
+        try state.journal(FetchEntry(url: "https://x.example/kept", depth: 0, status: 200, bodySHA256: kept, fetchedAt: "", via: "direct"))
+        try state.journal(FetchEntry(url: "https://x.example/lost", depth: 0, status: 200, bodySHA256: lost, fetchedAt: "", via: "direct"))
+        try state.syncJournal()
+        try FileManager.default.removeItem(atPath: state.pagePath(lost))
+        // A torn last line, as a kill in the middle of a write leaves.
+        let handle = try #require(FileHandle(forUpdatingAtPath: folder + "/journal.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"url\":\"https://x.example/torn\",\"de".utf8))
+        try handle.close()
+
+        let resumed = try FetchState(folder: folder, crawlKey: "k")
+        #expect(Set(resumed.resumed.keys) == ["https://x.example/kept"])
+        #expect(try resumed.loadPage(kept) == Array("kept".utf8))
+        // Entries journalled after the torn line are read back too.
+        try resumed.journal(FetchEntry(url: "https://x.example/new", depth: 0, status: 200, bodySHA256: kept, fetchedAt: "", via: "direct"))
+        try resumed.syncJournal()
+        #expect(Set(try FetchState(folder: folder, crawlKey: "k").resumed.keys) == ["https://x.example/kept", "https://x.example/new"])
+        // A journal of another crawl configuration is not resumed.
+        #expect(try FetchState(folder: folder, crawlKey: "other").resumed.isEmpty)
     }
 }

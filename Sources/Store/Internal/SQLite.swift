@@ -101,6 +101,9 @@ public final class Database {
     /// Whether `sql` ends with a complete statement (the sqlite3 shell's test for "run this now").
     public static func isComplete(_ sql: String) -> Bool { sqlite3_complete(sql) != 0 }
 
+    /// `isComplete` over NUL-terminated UTF-8, for callers streaming SQL text without making Strings.
+    static func isComplete(cString sql: UnsafePointer<CChar>) -> Bool { sqlite3_complete(sql) != 0 }
+
     var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
 
     func error(_ rc: Int32, _ reason: String, sql: String?, file: String = #fileID, line: Int = #line) -> StoreError {
@@ -170,6 +173,18 @@ public final class Database {
             let text = message.map { String(cString: $0) } ?? lastMessage
             sqlite3_free(message)
             throw StoreError(Self.code(for: rc), "statement failed", sql: sql, cause: text, resultCode: rc, path: path)
+        }
+    }
+
+    /// `execute` over NUL-terminated UTF-8 (a restore replays millions of statements).
+    func execute(cString sql: UnsafePointer<CChar>) throws {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(message)
+            throw StoreError(Self.code(for: rc), "statement failed", sql: String(cString: sql), cause: text, resultCode: rc,
+                             path: path)
         }
     }
 

@@ -1,20 +1,21 @@
 import ArgumentParser
 import Foundation
 import Lake
+import Stages
 import Store
 
 /// `agentshop db …`: the marketplace store — create, migrate, inspect, dump, list and restore.
 struct DBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore, admin, sync-runs.",
+        abstract: "Manage the marketplace store (<lake>/store/agentshop.sqlite): init, migrate, status, dump, backups, restore, rebuild, admin, sync-runs.",
         discussion: """
         The store is SQLite, materialised from the lake. Dumps go to db_dumps/<daily|weekly|manual>/ as
         agentshop_<UTC time>.sqlite.gz (binary snapshot) or .sql.gz (SQL text, also restorable with
         `zcat FILE | sqlite3 NEW.db`), each with a .json sidecar holding its sha256, size, schema version
         and row counts. Exit codes: 0 ok, 1 the operation failed or was refused, 2 no lake, store or dump.
         """,
-        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Admin.self, SyncRuns.self]
+        subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Rebuild.self, Admin.self, SyncRuns.self]
     )
 
     struct Init: AsyncParsableCommand {
@@ -212,6 +213,33 @@ struct DBCommand: AsyncParsableCommand {
         }
     }
 
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recreate the store's lake-derived tables from the lake alone, keeping the previous store as <store>.pre-rebuild.",
+            discussion: """
+            Replays every run manifest in the lake, oldest first: each materialize stage that ran is loaded \
+            again from the files it read (with its current configuration), and each run's processing tasks, \
+            crawl jobs and pages (from crawl logs) and LLM calls are recorded. The result equals the \
+            incrementally built store, row for row, apart from created_at/updated_at. Tables the lake does not \
+            fill (customers, orders, settings…) are kept. The work happens on a copy that must pass \
+            integrity_check and foreign_key_check before it replaces the store; inputs that are gone are \
+            listed as warnings.
+            """)
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try DBCommand.guarded {
+                let lake = try global.openLake()
+                let rebuild = StoreRebuild(lake: lake, environment: { global.environment(forPipelineFile: $0) },
+                                           onWarning: { DBCommand.printError("warning: " + $0) })
+                let report = try rebuild.rebuild()
+                print("rebuilt \(report.tables.joined(separator: ", ")) from \(report.manifests) run manifests "
+                      + "(\(report.loads) loads replayed, \(report.records) records)")
+                if let previous = report.previousPath { print("previous store kept as \(previous)") }
+            }
+        }
+    }
+
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an admin account, or set an existing one's password.",
@@ -261,7 +289,7 @@ struct DBCommand: AsyncParsableCommand {
     struct SyncRuns: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync-runs",
-            abstract: "Record every run manifest in the lake as data_processing_tasks rows (idempotent).")
+            abstract: "Record every run manifest in the lake in the store's run tables: processing tasks, crawl jobs and pages, LLM calls (idempotent).")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -270,7 +298,7 @@ struct DBCommand: AsyncParsableCommand {
                 let store = try Store.openMigrated(path: lake.storePath)
                 let (manifests, unreadable) = ManifestStore(lake: lake).all()
                 var rows = 0
-                for manifest in manifests { rows += try RunRecords.record(manifest, in: store.database) }
+                for manifest in manifests { rows += try RunRecords.record(manifest, lake: lake, in: store.database) }
                 for path in unreadable { DBCommand.printError("skipped unreadable manifest \(path)") }
                 print("recorded \(rows) stage runs from \(manifests.count) manifests")
             }

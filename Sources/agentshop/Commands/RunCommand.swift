@@ -4,6 +4,7 @@ import Foundation
 import Lake
 import Logging
 import Pipeline
+import Store
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,6 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         let manifest = await task.value
         interruption.remove()
         progress.finish()
+        if !options.dryRun { Self.recordInStore(manifest, lake: lake, logger: logger) }
         withExtendedLifetime(lock) {}
 
         if global.json {
@@ -85,6 +87,20 @@ struct RunCommand: AsyncParsableCommand {
         case .succeeded: return
         case .interrupted: throw interruption.signal == SIGTERM ? ExitStatus.interruptedBySIGTERM : ExitStatus.interruptedBySIGINT
         case .failed, .running: throw ExitStatus.runFailed
+        }
+    }
+
+    /// Keeps the store's run tables (processing tasks, crawl jobs and pages, LLM calls) in step
+    /// with the lake, while the run still holds its lock. The lake is the truth: when the store is
+    /// missing or busy the run still counts, and `db sync-runs` or `db rebuild` catch up later.
+    static func recordInStore(_ manifest: RunManifest, lake: Lake, logger: Logger) {
+        guard FileManager.default.fileExists(atPath: lake.storePath) else { return }
+        do {
+            let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(60), logger: logger)
+            try RunRecords.record(manifest, lake: lake, in: store.database)
+        } catch {
+            logger.warning("run not recorded in the store", metadata: ["error": "\(error)"])
+            Console.error("warning: run not recorded in the store (\(error)); `agentshop db sync-runs` records it later")
         }
     }
 
