@@ -72,7 +72,7 @@ fi
 
 # --- nginx on 127.0.0.1 ------------------------------------------------------------------------
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PREFIX="$WORK/nginx"
+PREFIX="$WORK/nginx-$$"   # per script run, so that two runs (a serve and a bench) never share a pid file
 rm -rf "$PREFIX"
 mkdir -p "$PREFIX/logs" "$PREFIX/tmp"
 USER_LINE=""
@@ -110,8 +110,11 @@ stop_nginx() {
         sleep 0.3
         [ -f "$PREFIX/nginx.pid" ] && kill "$(cat "$PREFIX/nginx.pid")" 2>/dev/null || true
     fi
+    rm -rf "$PREFIX"
+    [ -n "${SLEEPER:-}" ] && kill "$SLEEPER" 2>/dev/null || true
 }
 trap stop_nginx EXIT
+trap 'exit 130' INT TERM
 "$NGINX" -p "$PREFIX" -c "$PREFIX/nginx.conf" -e "$PREFIX/logs/error.log"
 BASE="http://127.0.0.1:$PORT"
 START="$BASE/list/page-1.html"
@@ -123,13 +126,15 @@ find "$SITE/site" -type f -exec cat {} + > /dev/null
 if [ "${1:-}" = serve ]; then
     say "first listing page: $START (CRAWL_BENCH_START for bench/crawl/pipeline.yaml); Ctrl-C stops nginx"
     echo "$START" > "$WORK/serving.txt"
-    while true; do sleep 3600; done
+    # wait, not a foreground sleep: bash runs the traps (and stops nginx) as soon as a signal comes.
+    while true; do sleep 3600 & SLEEPER=$!; wait $SLEEPER; done
 fi
 
 # --- runs --------------------------------------------------------------------------------------
 run_scrapy() {
     local dir=$1
     mkdir -p "$dir"
+    cut -d' ' -f1 /proc/loadavg > "$dir/load.txt"
     (cd "$dir" && /usr/bin/time -v -o time.txt "$root/bench/.venv/bin/scrapy" runspider "$root/bench/crawl/shop_spider.py" \
         -a start="$START" -a stats=stats.json -O products.jsonl:jsonlines > stdout.txt 2> log.txt)
 }
@@ -137,6 +142,7 @@ run_scrapy() {
 run_agentshop() {
     local dir=$1
     mkdir -p "$dir/pipelines"
+    cut -d' ' -f1 /proc/loadavg > "$dir/load.txt"
     cp bench/crawl/pipeline.yaml "$dir/pipelines/crawl-bench.yaml"
     (cd "$dir" && "$BIN" init datalake --quiet > /dev/null \
         && CRAWL_BENCH_START="$START" /usr/bin/time -v -o time.txt "$BIN" run crawl-bench --lake datalake --json \

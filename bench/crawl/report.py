@@ -42,8 +42,14 @@ def find(folder, name):
     return None
 
 
+def load_before(folder):
+    path = os.path.join(folder, "load.txt")
+    return open(path).read().strip() if os.path.exists(path) else "?"
+
+
 def scrapy_round(folder):
     t = gnu_time(os.path.join(folder, "time.txt"))
+    t["load"] = load_before(folder)
     with open(os.path.join(folder, "stats.json")) as f:
         stats = json.load(f)
     t["pages"] = stats.get("downloader/response_count", 0)
@@ -54,6 +60,7 @@ def scrapy_round(folder):
 
 def agentshop_round(folder):
     t = gnu_time(os.path.join(folder, "time.txt"))
+    t["load"] = load_before(folder)
     lake = os.path.join(folder, "datalake")
     log = find(lake, "crawl.jsonl.gz")
     t["pages"] = count_lines(log) if log else 0
@@ -73,7 +80,7 @@ def agentshop_round(folder):
 def row(name, r):
     pages_per_s = r["pages"] / r["wall"] if r["wall"] else 0
     return (f"| {name} | {r['wall']:.2f} | {r['pages']} | {pages_per_s:,.0f} | {r['user'] + r['sys']:.2f} "
-            f"({r['user']:.2f} + {r['sys']:.2f}) | {r['rss_mb']:.0f} | {r['records']} |")
+            f"({r['user']:.2f} + {r['sys']:.2f}) | {r['rss_mb']:.0f} | {r['records']} | {r['load']} |")
 
 
 def main():
@@ -104,8 +111,8 @@ def main():
                f"7 fields per product page. Machine: {os.cpu_count()} cores ({cpu}), Python "
                f"{platform.python_version()}, Scrapy {scrapy.__version__}. Measured with /usr/bin/time -v; "
                f"pages/s = pages fetched / wall seconds (crawl and parse, process start to exit).\n")
-    out.append("| tool | wall s | pages | pages/s | CPU s (user + sys) | peak RSS MB | records |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| tool | wall s | pages | pages/s | CPU s (user + sys) | peak RSS MB | records | load avg before |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for n in range(args.rounds):
         label = f" (round {n + 1})" if args.rounds > 1 else ""
         out.append(row(f"AgentShop{label}", ours[n]))
@@ -128,7 +135,10 @@ def main():
     out.append(f"- **Speed: AgentShop {speed:.2f}x Scrapy's pages/s** (goal >= 5x: {'met' if speed >= 5 else 'NOT met'})")
     out.append(f"- **Memory: AgentShop peak RSS {memory:.2f} of Scrapy's** (goal <= 0.25: {'met' if memory <= 0.25 else 'NOT met'})")
     out.append(f"- CPU: AgentShop {ours_cpu:.2f} s vs Scrapy {theirs_cpu:.2f} s "
-               f"({theirs_cpu / ours_cpu if ours_cpu else 0:.1f}x less CPU per crawl)")
+               f"({theirs_cpu / ours_cpu if ours_cpu else 0:.2f}x less CPU per crawl); pages per CPU second: "
+               f"AgentShop {median(ours, 'pages') / ours_cpu if ours_cpu else 0:,.0f}, "
+               f"Scrapy {median(theirs, 'pages') / theirs_cpu if theirs_cpu else 0:,.0f} "
+               f"(steadier than pages/s when other work shares the cores)")
     stages = [r["stages"] for r in ours if r["stages"]]
     if stages:
         out.append(f"- AgentShop stage times (from its run manifest): {'; '.join(stages)}")
