@@ -25,9 +25,10 @@ import Testing
     static func manifests(_ project: Project, _ pipeline: String) -> [[String: Any]] {
         let folder = project.lake + "/raw_data/logs/" + pipeline
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".manifest.json") }.sorted()
+        // Oldest first by start time: two run ids of one second sort by their random suffix.
         return files.compactMap { file in
             (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + file))).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
-        }
+        }.sorted { ($0["startedAt"] as? String ?? "") < ($1["startedAt"] as? String ?? "") }
     }
 
     static func state(_ project: Project) -> [String: [String: Any]] {
