@@ -33,23 +33,6 @@ import Testing
         try project.write("datalake/raw_data/imports/products.csv", csv)
     }
 
-    /// The binary under `ulimit -f`, as on a disk that fills up.
-    func runWithFileSizeLimit(_ project: Project, kilobytes: Int, _ arguments: [String]) throws -> Project.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "ulimit -f \(kilobytes); exec \"$0\" \"$@\"", Project.binary] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: project.folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Project.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
     /// Every run log of the pipeline, concatenated.
     func logs(_ project: Project) -> String {
         let folder = project.lake + "/raw_data/logs/shop"
@@ -72,7 +55,7 @@ import Testing
 
         // Larger input: the export (a CSV of ~40 KB) no longer fits under a 16 KB file limit.
         try writeProducts(project, rows: 600, price: 20)
-        let result = try runWithFileSizeLimit(project, kilobytes: 16, ["run", "shop", "--date", "2026-11-25", "--json"])
+        let result = try project.run(["run", "shop", "--date", "2026-11-25", "--json"], fileSizeLimitKB: 16)
         #expect(result.status == 1, "\(result.stderr)")
         let manifest = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
         #expect(Project.statuses(manifest) == ["products": "ran", "export": "failed", "store": "failed"])

@@ -41,11 +41,18 @@ final class Project: @unchecked Sendable {
 
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + relative) }
 
-    /// Starts the binary; the caller waits or signals.
-    func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    /// Starts the binary; the caller waits or signals. With `fileSizeLimitKB`, under `ulimit -f`
+    /// (as on a disk that fills up).
+    func start(_ arguments: [String], environment extra: [String: String] = [:],
+               fileSizeLimitKB: Int? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+        if let fileSizeLimitKB {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -f \(fileSizeLimitKB); exec \"$0\" \"$@\"", Self.binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var environment = ProcessInfo.processInfo.environment
         environment["AGENTSHOP_LAKE"] = nil
@@ -59,8 +66,8 @@ final class Project: @unchecked Sendable {
     }
 
     @discardableResult
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let (process, out, err) = try start(arguments, environment: environment)
+    func run(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKB: Int? = nil) throws -> Result {
+        let (process, out, err) = try start(arguments, environment: environment, fileSizeLimitKB: fileSizeLimitKB)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
