@@ -366,9 +366,11 @@ private struct Parser {
     mutating func parseIdentifier() throws(HTMLError) -> String {
         var out = ""
         while let c = current {
+            try requireXMLCharacter(c)
             if c == "\\" {
                 i += 1
                 guard let escaped = current else { throw error("a backslash ends the selector") }
+                try requireXMLCharacter(escaped)
                 out.append(escaped)
                 i += 1
             } else if isNameChar(c) {
@@ -387,13 +389,25 @@ private struct Parser {
         i += 1
         var out = ""
         while let c = current, c != quote {
-            if c == "\\" { i += 1; guard let e = current else { break }; out.append(e); i += 1; continue }
+            try requireXMLCharacter(c)
+            if c == "\\" { i += 1; guard let e = current else { break }; try requireXMLCharacter(e); out.append(e); i += 1; continue }
             out.append(c)
             i += 1
         }
         guard current == quote else { throw error("unclosed string", at: start) }
         i += 1
         return out
+    }
+
+    /// Names and strings end up in XPath, which (like XML) cannot hold NUL, most control
+    /// characters or U+FFFE/FFFF, and no document holds them either: refused where they stand.
+    func requireXMLCharacter(_ c: Character) throws(HTMLError) {
+        for scalar in c.unicodeScalars {
+            let v = scalar.value
+            let allowed = v == 0x9 || v == 0xA || v == 0xD || (0x20...0xD7FF).contains(v) || (0xE000...0xFFFD).contains(v)
+                || (0x10000...0x10FFFF).contains(v)
+            if !allowed { throw error(String(format: "the character U+%04X cannot appear in a selector", v)) }
+        }
     }
 
     func isNameStart(_ c: Character) -> Bool { c.isLetter || c == "_" || c == "-" || c == "\\" || !c.isASCII }

@@ -138,6 +138,17 @@ struct CSSSelectorTests {
         _ = try document.xpath(xpath)
     }
 
+    /// XPath (like XML) cannot carry NUL or most control characters: refused at their (1-based) position.
+    /// (Found by fuzzing: a NUL inside a quoted attribute value cut the XPath short.)
+    @Test(arguments: [("[a=\"x\u{0}y\"]", 6), ("p\u{0C}", 2), ("[a\\\u{1}]", 4)])
+    func charactersXPathCannotHoldAreRefused(css: String, position: Int) {
+        #expect(throws: HTMLError.self) { try CSSSelector(css) }
+        do { _ = try CSSSelector(css) } catch {
+            #expect(error.reason.contains("cannot appear in a selector"), "\(error)")
+            #expect(error.position == position, "\(error)")
+        }
+    }
+
     @Test func unusualNamesStillMatch() throws {
         let document = try HTMLDocument(html: "<div><p data-x.y='1'>dotted</p><p data-é='2'>accented</p></div>")
         #expect(try document.css("[data-x\\.y]::text") == ["dotted"])
