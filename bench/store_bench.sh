@@ -60,7 +60,7 @@ printf 'populate %d products: %.1fs, store %s bytes\n' "$ROWS" "$(python3 -c "pr
 # --- dump, binary snapshot
 reset_step() { if [ "$1" = ours ]; then rm -rf "$WORK/ours-bin"; else rm -f "$WORK/cli.backup.sqlite" "$WORK/cli.sqlite.gz"; fi; }
 compare "dump sqlite.gz" "" "'$BIN' dump '$DB' '$WORK/ours-bin' sqlite" \
-    ".backup+gzip -6" "sqlite3 '$DB' \".backup '$WORK/cli.backup.sqlite'\" && gzip -6 -c '$WORK/cli.backup.sqlite' > '$WORK/cli.sqlite.gz'"
+    ".backup+gzip -1" "sqlite3 '$DB' \".backup '$WORK/cli.backup.sqlite'\" && gzip -1 -c '$WORK/cli.backup.sqlite' > '$WORK/cli.sqlite.gz'"
 OURS_BIN=$(ls "$WORK"/ours-bin/*.sqlite.gz)
 
 # --- dump, SQL text
