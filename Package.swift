@@ -29,10 +29,9 @@ let package = Package(
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl"]),
         .target(name: "Crawl", dependencies: ["Transport", "Lake", "HTML"]),
-        // The price table is Resources/llm_prices.json, compiled in by the EmbedData plugin.
-        .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"], plugins: ["EmbedData"]),
-        .executableTarget(name: "embed-data"),
-        .plugin(name: "EmbedData", capability: .buildTool(), dependencies: ["embed-data"]),
+        // The price table is Resources/llm_prices.json, carried in the binary as ShippedPrices.swift
+        // (scripts/embed_data.py; a test checks that the two agree).
+        .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"]),
         .target(name: "HTML", dependencies: ["CXML2", "Lake"]),
         .target(name: "Notify", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Pipeline", dependencies: [

@@ -17,8 +17,8 @@ public struct ModelPrice: Sendable, Equatable, Codable {
 }
 
 /// Prices per provider and model: the table shipped with AgentShop (`PriceTable.shipped`, from
-/// `Sources/LLM/Resources/llm_prices.json`, which the EmbedData build plugin compiles into the
-/// binary so that it is found wherever the binary runs), with an override file's entries over it.
+/// `Sources/LLM/Resources/llm_prices.json`, carried in the binary as `ShippedPrices.swift` so that
+/// it is found wherever the binary runs), with an override file's entries over it.
 ///
 /// The file format (shipped and override alike) is JSON:
 /// `{"as_of": "…", "providers": {"groq": {"llama-3.1-8b-instant": {"input": 0.05, "output": 0.08}, …}}}`,

@@ -127,7 +127,8 @@ import Testing
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../Sources/LLM/Resources/llm_prices.json").standardized.path
         let fromFile = try PriceTable.parse(try String(contentsOfFile: file, encoding: .utf8), path: file)
-        #expect(fromFile == PriceTable.shipped)
+        #expect(fromFile == PriceTable.shipped,
+                "ShippedPrices.swift is out of date: scripts/embed_data.py Sources/LLM/Resources/llm_prices.json Sources/LLM/ShippedPrices.swift")
         #expect(PriceTable.shipped.prices.keys.count == ProviderKind.allCases.count)
     }
 
