@@ -7,7 +7,7 @@ let product = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deleti
 
 // libFuzzer targets, one executable each. A package of its own, because libFuzzer supplies `main`:
 // built only by fuzz/run.sh with `-sanitize=fuzzer,address`, never by the product's build or tests.
-// (Each target's file is not main.swift, so SwiftPM compiles it as a library file with no top-level code.)
+// `-parse-as-library` there: each target has no top-level code, only libFuzzer's two entry points.
 let targets = ["FuzzCSSSelector", "FuzzPipelineYAML", "FuzzHTMLExtract", "FuzzJSONL", "FuzzCSV", "FuzzWARC", "FuzzCron", "FuzzMoney", "FuzzGzip"]
 
 let package = Package(

@@ -32,7 +32,7 @@ cd "$ROOT/fuzz"
 export SWIFT_BACKTRACE=enable=no
 echo "building the fuzz targets (release, -sanitize=fuzzer,address)" >&2
 swift build -c release --scratch-path "$ROOT/.build-fuzz" \
-    -Xswiftc -sanitize=fuzzer,address >&2 || exit 1
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >&2 || exit 1
 BIN=$ROOT/.build-fuzz/release
 
 mkdir -p "$WORK"
