@@ -426,9 +426,13 @@ func xpathName(_ name: String) -> String {
 }
 
 /// An XPath string literal for any text (XPath 1.0 has no escapes: quotes need concat()).
+///
+/// Works on Unicode scalars, not Characters: a quote followed by a combining mark is one Character
+/// that is not "'", yet libxml2 still reads its quote (found by fuzzing).
 func literal(_ text: String) -> String {
-    if !text.contains("'") { return "'\(text)'" }
-    if !text.contains("\"") { return "\"\(text)\"" }
-    let parts = text.split(separator: "'", omittingEmptySubsequences: false).map { "'\($0)'" }
+    let scalars = text.unicodeScalars
+    if !scalars.contains("'") { return "'\(text)'" }
+    if !scalars.contains("\"") { return "\"\(text)\"" }
+    let parts = scalars.split(separator: "'", omittingEmptySubsequences: false).map { "'\(String(String.UnicodeScalarView($0)))'" }
     return "concat(" + parts.joined(separator: ", \"'\", ") + ")"
 }

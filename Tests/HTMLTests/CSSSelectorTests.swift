@@ -122,6 +122,16 @@ struct CSSSelectorTests {
         }
     }
 
+    /// A quote followed by a combining mark is one Character but still a quote to libxml2.
+    /// (Found by fuzzing: `\\\u{0486}r'\u{0486}g` compiled to an unbalanced XPath literal.)
+    @Test func quotesInsideGraphemeClustersAreQuoted() throws {
+        let css = "[title='a\\'\u{0486}b']"
+        let xpath = try CSSSelector.toXPath(css)
+        _ = try HTMLDocument(html: Self.page).xpath(xpath)
+        #expect(literal("x'\u{0486}y").hasPrefix("\""))
+        #expect(literal("'\u{0486}\"") == "concat('', \"'\", '\u{0486}\"')")
+    }
+
     @Test func quotesBothKindsInLiterals() throws {
         #expect(literal("it's \"x\"") == "concat('it', \"'\", 's \"x\"')")
         let document = try HTMLDocument(html: "<p title='it&apos;s \"x\"'>ok</p>")
