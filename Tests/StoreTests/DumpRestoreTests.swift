@@ -263,9 +263,14 @@ func GzipReaderAll(_ path: String) throws -> [UInt8] {
 }
 
 /// Shared between the test and its writer thread; the test reads it only after `done`.
+/// Shared by the writer thread and the test: every field behind one lock (ThreadSanitizer found
+/// the plain fields racing).
 final class StopFlag: @unchecked Sendable {
-    var isSet = false
-    var done = false
-    var writes = 0
-    var failure: String?
+    private let lock = NSLock()
+    private var _isSet = false, _done = false, _writes = 0
+    private var _failure: String?
+    var isSet: Bool { get { lock.withLock { _isSet } } set { lock.withLock { _isSet = newValue } } }
+    var done: Bool { get { lock.withLock { _done } } set { lock.withLock { _done = newValue } } }
+    var writes: Int { get { lock.withLock { _writes } } set { lock.withLock { _writes = newValue } } }
+    var failure: String? { get { lock.withLock { _failure } } set { lock.withLock { _failure = newValue } } }
 }
