@@ -297,7 +297,7 @@ public struct RunReport {
         let cached = crawl.fromCache, errors = crawl.statuses["error"] ?? 0
         html += "<div class=\"cards\">" + card(SVGChart.number(Double(crawl.fetches)), "fetches")
             + card(SVGChart.number(Double(cached)), "from cache") + card(SVGChart.number(Double(errors)), "failed (no status)")
-            + card(Self.bytes(crawl.bytes), "downloaded")
+            + card(ByteSize.text(crawl.bytes), "downloaded")
             + card(crawl.msCount > 0 ? SVGChart.duration(crawl.msTotal / Double(crawl.msCount) / 1000) : "–", "mean time")
             + card(crawl.msCount > 0 ? SVGChart.duration(crawl.msMax / 1000) : "–", "slowest") + "</div>"
         let codes = crawl.statuses.sorted { a, b in
@@ -322,14 +322,6 @@ public struct RunReport {
         }
         html += "<p class=\"meta-note\">From " + crawl.logs.map { "<code>\(HTMLText.escape($0))</code>" }.joined(separator: ", ") + ".</p>"
         return html + "</section>\n"
-    }
-
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(n)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     // MARK: LLM

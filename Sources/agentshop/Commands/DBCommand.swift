@@ -84,7 +84,7 @@ struct DBCommand: AsyncParsableCommand {
                 print("store:           \(status.path)")
                 print("schema version:  \(status.schemaVersion) (this program: \(status.latestVersion))"
                       + (status.pendingMigrations.isEmpty ? "" : "; pending: \(status.pendingMigrations.map(String.init).joined(separator: ", ")) — run `agentshop db migrate`"))
-                print("size:            \(DBCommand.formatBytes(status.bytes)) (journal \(status.journalMode), SQLite \(status.sqliteVersion))")
+                print("size:            \(ByteSize.text(status.bytes)) (journal \(status.journalMode), SQLite \(status.sqliteVersion))")
                 print("tables:")
                 let width = status.tables.map(\.name.count).max() ?? 0
                 for table in status.tables {
@@ -134,7 +134,7 @@ struct DBCommand: AsyncParsableCommand {
                     RetentionPolicy(dailyDays: keepDailyDays, weeklyWeeks: keepWeeklyWeeks))
                 for result in results {
                     let rows = result.sidecar.tables.values.reduce(0, +)
-                    print("\(result.path)  \(DBCommand.formatBytes(result.sidecar.bytes))  \(rows) rows  sha256 \(result.sidecar.sha256)")
+                    print("\(result.path)  \(ByteSize.text(result.sidecar.bytes))  \(rows) rows  sha256 \(result.sidecar.sha256)")
                 }
                 for path in removed where !path.hasSuffix(DumpSidecar.suffix) { print("expired: \(path)") }
             }
@@ -171,7 +171,7 @@ struct DBCommand: AsyncParsableCommand {
                         print([entry.frequency.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0),
                                entry.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0),
                                DBCommand.formatAge(now.timeIntervalSince(entry.takenAt)).padding(toLength: 8, withPad: " ", startingAt: 0),
-                               DBCommand.formatBytes(entry.bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
+                               ByteSize.text(entry.bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
                                state].joined(separator: "  "))
                     }
                 }
@@ -320,14 +320,6 @@ struct DBCommand: AsyncParsableCommand {
 
     static func printError(_ message: String) {
         Console.error("agentshop: " + message)
-    }
-
-    static func formatBytes(_ bytes: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
     }
 
     static func formatAge(_ seconds: TimeInterval) -> String {

@@ -119,7 +119,7 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         let free = Int64(info.f_bavail) * Int64(info.f_frsize)
         let total = Int64(info.f_blocks) * Int64(info.f_frsize)
-        let detail = "\(DBCommand.formatBytes(free)) free of \(DBCommand.formatBytes(total))"
+        let detail = "\(ByteSize.text(free)) free of \(ByteSize.text(total))"
         if free < 256 << 20 { return .fail("disk", detail, hint: "free space under \(lake.root): runs write whole files before renaming them") }
         if free < 2 << 30 { return .warn("disk", detail, hint: "less than 2 GiB free; prune old partitions or dumps (`agentshop db backups`)") }
         return .ok("disk", detail)

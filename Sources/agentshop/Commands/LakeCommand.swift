@@ -27,15 +27,6 @@ struct LakeCommand: AsyncParsableCommand {
         }
     }
 
-    /// `1.2 MB`.
-    static func size(_ bytes: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
-
     /// `2026-11-25 14:02` in UTC.
     static func time(_ date: Date) -> String {
         String(Timestamp.iso(date).prefix(16)).replacingOccurrences(of: "T", with: " ")

@@ -49,13 +49,13 @@ struct LakeGCCommand: AsyncParsableCommand {
             }
             let verb = dryRun ? "would remove" : "removed"
             for removal in removed {
-                Console.out("\(verb) \(removal.path)  \(LakeCommand.size(removal.bytes)), \(removal.ageDays) days old (\(removal.folder): \(removal.rule))")
+                Console.out("\(verb) \(removal.path)  \(ByteSize.text(removal.bytes)), \(removal.ageDays) days old (\(removal.folder): \(removal.rule))")
             }
             for path in plan.protected where !global.quiet {
                 Console.out("kept \(path)  past its age, but the latest successful run of a pipeline uses it")
             }
             for failure in failed { Console.error("cannot remove \(failure.path): \(failure.reason)") }
-            Console.out("\(dryRun ? "would free" : "freed") \(LakeCommand.size(freed)) in \(removed.count) file\(removed.count == 1 ? "" : "s")")
+            Console.out("\(dryRun ? "would free" : "freed") \(ByteSize.text(freed)) in \(removed.count) file\(removed.count == 1 ? "" : "s")")
         }
         if !failed.isEmpty { throw ExitStatus.internalError }
     }

@@ -43,13 +43,13 @@ struct LakeLsCommand: AsyncParsableCommand {
         if byFile {
             rows = [["FILE", "SIZE", "RECORDS", "PARTITION", "WRITTEN BY", "RUN", "MODIFIED"]]
             for f in infos {
-                rows.append([f.path, LakeCommand.size(f.bytes), f.records.map(String.init) ?? "?", f.partition,
+                rows.append([f.path, ByteSize.text(f.bytes), f.records.map(String.init) ?? "?", f.partition,
                              f.writer?.name ?? "", f.writer?.runID ?? "", LakeCommand.time(f.modified)])
             }
         } else {
             rows = [["DATASET", "FILES", "PARTITIONS", "SIZE", "RECORDS", "WRITTEN BY", "RUN", "MODIFIED"]]
             for d in LakeListing.datasets(infos) {
-                rows.append([d.dataset, "\(d.files)", "\(d.partitions)", LakeCommand.size(d.bytes), d.records.map(String.init) ?? "?",
+                rows.append([d.dataset, "\(d.files)", "\(d.partitions)", ByteSize.text(d.bytes), d.records.map(String.init) ?? "?",
                              d.writer?.name ?? "", d.writer?.runID ?? "", LakeCommand.time(d.modified)])
             }
         }
