@@ -69,6 +69,37 @@ import Testing
         #expect(try project.runPipeline("shop", ["--date", "2026-11-25"]).0.status == 0)
     }
 
+    /// A lake folder the run may not write to (as after a wrong chmod or a mount gone read-only):
+    /// the stage fails naming the path and the reason, the run exits 1, the file already there
+    /// stays whole, the stages that do not depend on it still run, and nothing temporary is left.
+    @Test func aFolderWithoutWritePermissionFailsTheStageAndKeepsItsFile() throws {
+        let project = try project(rows: 40)
+        try project.handToUnprivilegedUser()
+        let date = ["--date", "2026-11-25"]
+        #expect(try project.run(["run", "shop"] + date, unprivileged: true).status == 0)
+        let exportFolder = project.lake + "/processed_data/exports/dt=2026-11-25"
+        let export = "processed_data/exports/dt=2026-11-25/products.csv"
+        let before = try bytes(project, export)
+
+        try writeProducts(project, rows: 80, price: 50)
+        try project.handToUnprivilegedUser()
+        #expect(chmod(exportFolder, 0o555) == 0)
+        let result = try project.run(["run", "shop", "--json"] + date, unprivileged: true)
+        #expect(result.status == 1, "\(result.stderr)")
+        let manifest = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+        #expect(Project.statuses(manifest) == ["products": "ran", "export": "failed", "store": "ran"])
+        let errors = (manifest["stages"] as? [[String: Any]] ?? []).compactMap { $0["error"] as? String }
+        #expect(errors.contains { $0.contains("Permission denied") && $0.contains("dt=2026-11-25") }, "\(errors)")
+        #expect(try bytes(project, export) == before)
+        #expect(project.temporaryFiles().isEmpty, "\(project.temporaryFiles())")
+
+        // Writable again: the export catches up with the new input.
+        #expect(chmod(exportFolder, 0o755) == 0)
+        #expect(try project.run(["run", "shop"] + date, unprivileged: true).status == 0)
+        #expect(try bytes(project, export) != before)
+        #expect(try project.read("datalake/" + export).split(separator: "\n").count == 81)
+    }
+
     /// Another process holding the store's write lock: materialize waits busy_timeout, then fails
     /// saying so; the store keeps its rows and the lake outputs are written.
     @Test func aLockedStoreFailsMaterializeClearlyAndLosesNothing() throws {

@@ -41,21 +41,50 @@ final class Project: @unchecked Sendable {
 
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + relative) }
 
-    /// Starts the binary; the caller waits or signals. With `fileSizeLimitKB`, under `ulimit -f`
-    /// (as on a disk that fills up).
-    func start(_ arguments: [String], environment extra: [String: String] = [:],
-               fileSizeLimitKB: Int? = nil) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        if let fileSizeLimitKB {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -f \(fileSizeLimitKB); exec \"$0\" \"$@\"", Self.binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.binary)
-            process.arguments = arguments
+    /// The user a test runs the binary as when it needs permissions to apply: root passes every
+    /// permission check, so a root test process drops to `nobody`; anyone else runs as themselves.
+    static let unprivilegedUID: uid_t = getuid() == 0 ? 65534 : getuid()
+
+    /// The binary for runs as `unprivilegedUID`: a copy inside the project, since the build folder
+    /// may sit below a home that other users cannot enter.
+    var unprivilegedBinary: String { getuid() == 0 ? folder + "/.bin/agentshop" : Self.binary }
+
+    /// Gives the project folder (and a copy of the binary) to `unprivilegedUID`, so that a run as
+    /// that user can use it.
+    func handToUnprivilegedUser() throws {
+        guard getuid() == 0 else { return }
+        if !FileManager.default.fileExists(atPath: unprivilegedBinary) {
+            try FileManager.default.createDirectory(atPath: folder + "/.bin", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.binary, toPath: unprivilegedBinary)
         }
+        let chown = Process()
+        chown.executableURL = URL(fileURLWithPath: "/bin/chown")
+        chown.arguments = ["-R", "\(Self.unprivilegedUID):\(Self.unprivilegedUID)", folder]
+        try chown.run()
+        chown.waitUntilExit()
+        guard chown.terminationStatus == 0 else { throw CocoaError(.fileWriteNoPermission) }
+    }
+
+    /// Starts the binary; the caller waits or signals. With `fileSizeLimitKB`, under `ulimit -f`
+    /// (as on a disk that fills up); with `unprivileged`, as `unprivilegedUID` (see
+    /// `handToUnprivilegedUser`).
+    func start(_ arguments: [String], environment extra: [String: String] = [:],
+               fileSizeLimitKB: Int? = nil, unprivileged: Bool = false) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        var command = [unprivileged ? unprivilegedBinary : Self.binary] + arguments
+        if let fileSizeLimitKB {
+            command = ["/bin/sh", "-c", "ulimit -f \(fileSizeLimitKB); exec \"$0\" \"$@\""] + command
+        }
+        if unprivileged && getuid() == 0 {
+            let id = Self.unprivilegedUID
+            command = ["/usr/bin/setpriv", "--reuid=\(id)", "--regid=\(id)", "--clear-groups", "--"] + command
+        }
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         var environment = ProcessInfo.processInfo.environment
         environment["AGENTSHOP_LAKE"] = nil
+        if unprivileged { environment["HOME"] = folder }  // root's home is closed to another user
         for (k, v) in extra { environment[k] = v }
         process.environment = environment
         let out = Pipe(), err = Pipe()
@@ -66,8 +95,10 @@ final class Project: @unchecked Sendable {
     }
 
     @discardableResult
-    func run(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKB: Int? = nil) throws -> Result {
-        let (process, out, err) = try start(arguments, environment: environment, fileSizeLimitKB: fileSizeLimitKB)
+    func run(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKB: Int? = nil,
+             unprivileged: Bool = false) throws -> Result {
+        let (process, out, err) = try start(arguments, environment: environment, fileSizeLimitKB: fileSizeLimitKB,
+                                            unprivileged: unprivileged)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
