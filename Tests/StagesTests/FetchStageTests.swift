@@ -69,6 +69,50 @@ import Testing
         max_page_bytes: 20KB
         """
 
+    /// The network dropping mid-transfer (headers promise 40 KB, the connection is reset after
+    /// 10 KB): retried with backoff; a page that keeps being cut is logged with the error and left
+    /// out of the WARC, never stored truncated; the other pages are written and the stage goes on.
+    @Test func aConnectionDroppedMidTransferIsRetriedAndNeverStoredTruncated() async throws {
+        let big = Array(("<html><body><h1>Big</h1>" + String(repeating: "<p>filler text</p>", count: 2400) + "</body></html>").utf8)
+        let server = try CuttingServer { path, hit in
+            switch path {
+            case "/": return .init(body: Array(Self.page("Home", links: [("p", "/cut"), ("p", "/flaky"), ("p", "/whole")]).utf8))
+            case "/cut": return .init(body: big, cutAfter: 10_000)
+            case "/flaky": return .init(body: big, cutAfter: hit == 1 ? 10_000 : nil)
+            case "/whole": return .init(body: Array(Self.page("Whole").utf8))
+            default: return .init(status: 404, body: Array("gone".utf8))
+            }
+        }
+        defer { server.stop() }
+        let project = try Project()
+        try project.writePipeline(Self.pipeline("""
+            seeds: [\(server.base)/]
+            follow: "a.p"
+            allow_private_addresses: true
+            robots: ignore
+            per_host: { concurrency: 1, delay: 0s }
+            retries: 2
+            retry_backoff: 0.05s
+            timeout: 5s
+            """))
+        let manifest = try await project.run()
+        let stage = try #require(manifest.stage("crawl"))
+        #expect(stage.status == .ran, "\(stage.error ?? "")")
+        #expect(server.requestCounts["/cut"] == 3 && server.requestCounts["/flaky"] == 2)
+
+        let lines = try project.records(Self.log)
+        func line(_ path: String) -> JSONObject? { lines.first { $0["url"]?.stringValue == server.base + path } }
+        #expect(line("/cut")?["status"] == .null)
+        #expect(line("/cut")?["attempt"] == .int(3))
+        #expect(line("/cut")?["error"]?.stringValue?.hasPrefix("connect") == true, "\(String(describing: line("/cut")))")
+        #expect(line("/flaky")?["status"] == .int(200) && line("/flaky")?["attempt"] == .int(2))
+
+        let responses = try Self.records(project).filter { $0.type == .response }
+        #expect(responses.map { $0.targetURI! } == ["/", "/flaky", "/whole"].map { server.base + $0 })
+        let flaky = try #require(responses.first { $0.targetURI == server.base + "/flaky" }?.httpMessage())
+        #expect(flaky.body == big)
+    }
+
     @Test func crawlsPolitelyInOrderAndWritesWARCAndLog() async throws {
         let project = try Project()
         try await ScriptedSite.with({ try? await Self.shop($0) }) { base, site in

@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that can drop a connection in the middle of a body, as a
+/// network that fails mid-transfer does. (An HTTP server library always finishes its responses.)
+///
+/// Each connection serves one request: the handler gets the path and the how-manieth request for
+/// it this is (from 1) and answers with a body and, optionally, how many of its bytes to send
+/// before closing. The headers always promise the whole body.
+public final class CuttingServer: @unchecked Sendable {
+    public struct Answer: Sendable {
+        public var status: Int
+        public var body: [UInt8]
+        public var cutAfter: Int?
+
+        public init(status: Int = 200, body: [UInt8], cutAfter: Int? = nil) {
+            self.status = status
+            self.body = body
+            self.cutAfter = cutAfter
+        }
+    }
+
+    public typealias Handler = @Sendable (_ path: String, _ hit: Int) -> Answer
+
+    private let handler: Handler
+    private let lock = NSLock()
+    private var hits: [String: Int] = [:]
+    private var listener: Int32 = -1
+    private var stopped = false
+    public private(set) var port: UInt16 = 0
+    public var base: String { "http://127.0.0.1:\(port)" }
+
+    public init(_ handler: @escaping Handler) throws {
+        self.handler = handler
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard listener >= 0 else { throw POSIXError(.EIO) }
+        var yes: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 64) == 0 else { close(listener); throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = UInt16(bigEndian: address.sin_port)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.start()
+    }
+
+    /// How many requests each path has had.
+    public var requestCounts: [String: Int] { lock.withLock { hits } }
+
+    public func stop() {
+        lock.withLock { stopped = true }
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    deinit { if !lock.withLock({ stopped }) { stop() } }
+
+    private func acceptLoop() {
+        while true {
+            let connection = accept(listener, nil, nil)
+            if connection < 0 {
+                if lock.withLock({ stopped }) { return }
+                continue
+            }
+            let thread = Thread { [self] in serve(connection) }
+            thread.start()
+        }
+    }
+
+    private func serve(_ connection: Int32) {
+        defer { close(connection) }
+        var request: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !request.ends(with: [13, 10, 13, 10]) {
+            let count = recv(connection, &buffer, buffer.count, 0)
+            guard count > 0 else { return }
+            request += buffer[0..<count]
+        }
+        let line = String(decoding: request.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
+        let path = line.count > 1 ? String(line[1]) : "/"
+        let hit = lock.withLock { () -> Int in
+            hits[path, default: 0] += 1
+            return hits[path]!
+        }
+        let answer = handler(path, hit)
+        let head = "HTTP/1.1 \(answer.status) X\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + "Content-Length: \(answer.body.count)\r\nConnection: close\r\n\r\n"
+        let sent = Array(head.utf8) + answer.body.prefix(answer.cutAfter ?? answer.body.count)
+        sent.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let count = send(connection, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+                if count <= 0 { return }
+                offset += count
+            }
+        }
+        if answer.cutAfter != nil {
+            // A reset rather than an orderly close: what a dropped link looks like to the client.
+            var reset = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(connection, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
+        }
+    }
+}
+
+private extension Array where Element == UInt8 {
+    func ends(with suffix: [UInt8]) -> Bool { count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix }
+}
