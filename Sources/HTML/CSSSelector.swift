@@ -33,6 +33,10 @@ private struct Parser {
     let source: String
     let chars: [Character]
     var i = 0
+    /// How many `:not(` the parser is inside. Bounded, because each level recurses here and in
+    /// libxml2's XPath compiler: a thousand levels (found by the fuzzer) overflow a thread's stack.
+    var notDepth = 0
+    static let maxNotDepth = 32
 
     init(_ source: String) {
         self.source = source
@@ -297,6 +301,9 @@ private struct Parser {
             return Self.nthCondition(a: a, b: b, count: count)
         case "not":
             guard current == "(" else { throw error(":not needs an argument, as in :not(.sold-out)", at: start) }
+            guard notDepth < Self.maxNotDepth else { throw error(":not() nested more than \(Self.maxNotDepth) deep", at: start) }
+            notDepth += 1
+            defer { notDepth -= 1 }
             i += 1
             _ = skipSpace()
             var tests: [String] = []

@@ -132,6 +132,23 @@ struct CSSSelectorTests {
         #expect(literal("'\u{0486}\"") == "concat('', \"'\", '\u{0486}\"')")
     }
 
+    /// Nested `:not()` is bounded (found by fuzzing: a thousand levels overflowed a test thread's
+    /// stack): 32 levels compile and evaluate, the 33rd is refused at its position.
+    @Test func nestedNotIsBoundedAtItsPosition() throws {
+        func nested(_ depth: Int) -> String {
+            "p" + String(repeating: ":not(.x", count: depth) + String(repeating: ")", count: depth)
+        }
+        _ = try HTMLDocument(html: Self.page).xpath(try CSSSelector.toXPath(nested(32)))
+        #expect(throws: HTMLError.self) { try CSSSelector(nested(1000)) }
+        do {
+            _ = try CSSSelector(nested(33))
+            Issue.record("33 nested :not() compiled")
+        } catch {
+            #expect(error.position == 2 + 32 * 7, "\(error)")
+            #expect(error.description.contains("nested more than 32 deep"), "\(error)")
+        }
+    }
+
     @Test func quotesBothKindsInLiterals() throws {
         #expect(literal("it's \"x\"") == "concat('it', \"'\", 's \"x\"')")
         let document = try HTMLDocument(html: "<p title='it&apos;s \"x\"'>ok</p>")
