@@ -58,13 +58,12 @@ public final class CuttingServer: @unchecked Sendable {
     /// How many requests each path has had.
     public var requestCounts: [String: Int] { lock.withLock { hits } }
 
+    /// Closes the listener; the accepting thread (which keeps the server alive until then) ends.
     public func stop() {
         lock.withLock { stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
-
-    deinit { if !lock.withLock({ stopped }) { stop() } }
 
     private func acceptLoop() {
         while true {
