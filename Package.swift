@@ -76,7 +76,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",

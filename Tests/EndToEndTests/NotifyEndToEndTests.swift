@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Notifications from `agentshop run`: a channel that cannot be reached is logged (secrets redacted) and never

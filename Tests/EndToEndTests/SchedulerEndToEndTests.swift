@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `agentshop scheduler` on the built binary, its clock shifted with `--at` so that nothing waits for 03:00.

@@ -27,31 +27,18 @@ public final class CuttingServer: @unchecked Sendable {
     private let handler: Handler
     private let lock = NSLock()
     private var hits: [String: Int] = [:]
-    private var listener: Int32 = -1
-    private var stopped = false
-    public private(set) var port: UInt16 = 0
+    private let listener: LoopbackListener
+    public var port: UInt16 { listener.port }
     public var base: String { "http://127.0.0.1:\(port)" }
 
     public init(_ handler: @escaping Handler) throws {
         self.handler = handler
-        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw POSIXError(.EIO) }
-        var yes: Int32 = 1
-        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        listener = try LoopbackListener()
+        let thread = Thread { [self] in
+            while let connection = listener.accept() {
+                Thread { [self] in serve(connection) }.start()
+            }
         }
-        guard bound == 0, listen(listener, 64) == 0 else { close(listener); throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
 
@@ -59,23 +46,7 @@ public final class CuttingServer: @unchecked Sendable {
     public var requestCounts: [String: Int] { lock.withLock { hits } }
 
     /// Closes the listener; the accepting thread (which keeps the server alive until then) ends.
-    public func stop() {
-        lock.withLock { stopped = true }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-    }
-
-    private func acceptLoop() {
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 {
-                if lock.withLock({ stopped }) { return }
-                continue
-            }
-            let thread = Thread { [self] in serve(connection) }
-            thread.start()
-        }
-    }
+    public func stop() { listener.close() }
 
     private func serve(_ connection: Int32) {
         defer { close(connection) }

@@ -2,52 +2,37 @@ import Foundation
 
 /// A minimal SMTP server on 127.0.0.1 for one test: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT, one session at
 /// a time, recording what it was told. Enough to check what libcurl sends; no TLS.
-final class LoopbackSMTPServer: @unchecked Sendable {
-    struct Session {
-        var commands: [String] = []
-        var authentication: (user: String, password: String)?
-        var mailFrom: String?
-        var recipients: [String] = []
-        var data: String?
+public final class LoopbackSMTPServer: @unchecked Sendable {
+    public struct Session {
+        public var commands: [String] = []
+        public var authentication: (user: String, password: String)?
+        public var mailFrom: String?
+        public var recipients: [String] = []
+        public var data: String?
     }
 
-    let port: UInt16
-    private let listener: Int32
+    public var port: UInt16 { listener.port }
+    private let listener: LoopbackListener
     private let lock = NSLock()
     private var sessionsStore: [Session] = []
     private let extensions: [String]
     private let rejectRecipients: Bool
 
-    var sessions: [Session] { lock.withLock { sessionsStore } }
+    public var sessions: [Session] { lock.withLock { sessionsStore } }
 
     /// - Parameter extensions: the EHLO keywords to advertise (`AUTH PLAIN`, `STARTTLS`…).
-    init(extensions: [String] = ["AUTH PLAIN"], rejectRecipients: Bool = false) throws {
+    public init(extensions: [String] = ["AUTH PLAIN"], rejectRecipients: Bool = false) throws {
         self.extensions = extensions
         self.rejectRecipients = rejectRecipients
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        guard bound == 0, listen(listener, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        port = UInt16(bigEndian: address.sin_port)
-        self.listener = listener
+        listener = try LoopbackListener(backlog: 8)
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
 
-    deinit {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-    }
+    deinit { listener.close() }
 
     private func acceptLoop() {
-        while true {
-            let connection = accept(listener, nil, nil)
-            if connection < 0 { return }
+        while let connection = listener.accept() {
             serve(connection)
             close(connection)
         }

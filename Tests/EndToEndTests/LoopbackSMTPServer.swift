@@ -1,1 +1,0 @@
-../NotifyTests/LoopbackSMTPServer.swift
