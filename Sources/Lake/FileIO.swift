@@ -21,6 +21,14 @@ extension ByteSink {
     }
 }
 
+/// Collects what is written in memory: one compressed block, one WARC record's gzip members.
+public final class MemorySink: ByteSink {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public func write(_ data: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: data) }
+    public func finish() throws {}
+}
+
 /// A file opened for reading; owns its descriptor.
 public final class FileInput: ByteSource {
     public let path: String
@@ -113,6 +121,61 @@ public final class FileOutput: ByteSink {
                 throw LakeError.posix("write failed", path: path)
             }
             offset += n
+        }
+    }
+}
+
+/// A scratch file that many threads append to and that is read back at offsets; removed when released.
+public final class SpoolFile: @unchecked Sendable {
+    public let path: String
+    private let fd: Int32
+    private let lock = NSLock()
+    private var size: Int64 = 0
+
+    /// Creates (or empties) the file at `path`.
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if fd < 0 { throw LakeError.posix("cannot create the spool file", path: path) }
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// Appends `bytes`; returns the offset they start at.
+    public func append(_ bytes: [UInt8]) throws -> Int64 {
+        try lock.withLock {
+            let offset = size
+            try bytes.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw LakeError.posix("cannot write the spool file", path: path)
+                    }
+                    done += n
+                }
+            }
+            size += Int64(bytes.count)
+            return offset
+        }
+    }
+
+    /// Reads `count` bytes at `offset` into `buffer` (reused by the caller from read to read).
+    public func read(offset: Int64, count: Int, into buffer: inout [UInt8]) throws {
+        if buffer.count != count { buffer = [UInt8](repeating: 0, count: count) }
+        try buffer.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < count {
+                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw LakeError.posix("cannot read the spool file", path: path) }
+                if n == 0 { throw LakeError(.io, "the spool file ends before \(offset + Int64(count))", path: path) }
+                done += n
+            }
         }
     }
 }

@@ -244,42 +244,58 @@ public final class WARCWriter {
     /// The final path (empty for a writer over a sink).
     public let path: String
     private let file: AtomicFile?
+    private let counter: CountingSink
     private let sink: ByteSink
     private let gzip: GzipWriter?
     private var warcinfoID: String?
     public private(set) var recordCount = 0
 
-    /// Bytes written to the file so far (compressed): between records, the offset the next record
-    /// starts at, which is what a crawl log or a CDX index points to. 0 for a writer over a sink.
-    public var fileOffset: Int64 { Int64(file?.output.bytesWritten ?? 0) }
+    /// Bytes written so far (compressed): between records, the offset the next record starts at,
+    /// which is what a crawl log or a CDX index points to.
+    public var fileOffset: Int64 { Int64(counter.count) }
 
     /// A WARC file at `path`; gzip unless the name does not end in `.gz`.
     public init(path: String, gzipLevel: Int32 = 6) throws {
         self.path = path
         let atomic = try AtomicFile(path: path)
         file = atomic
+        counter = CountingSink(atomic.output)
         if path.hasSuffix(".gz") {
-            let g = try GzipWriter(atomic.output, level: gzipLevel, label: path)
+            let g = try GzipWriter(counter, level: gzipLevel, label: path)
             gzip = g
             sink = g
         } else {
             gzip = nil
-            sink = atomic.output
+            sink = counter
         }
     }
 
-    /// A WARC stream into any sink (tests, pipes). `gzip` wraps it in per-record members.
-    public init(sink: ByteSink, gzip: Bool = true, gzipLevel: Int32 = 6) throws {
+    /// A WARC stream into any sink (tests, pipes, records made ahead for `append(encoded:records:)`).
+    /// `gzip` wraps it in per-record members; `warcinfoID` is the `warcinfo` record the records
+    /// belong to when that record is written elsewhere.
+    public init(sink: ByteSink, gzip: Bool = true, gzipLevel: Int32 = 6, warcinfoID: String? = nil) throws {
         path = ""
         file = nil
+        counter = CountingSink(sink)
+        self.warcinfoID = warcinfoID
         if gzip {
-            let g = try GzipWriter(sink, level: gzipLevel, label: "WARC stream")
+            let g = try GzipWriter(counter, level: gzipLevel, label: "WARC stream")
             self.gzip = g
             self.sink = g
         } else {
             self.gzip = nil
-            self.sink = sink
+            self.sink = counter
         }
+    }
+
+    /// Whether records are gzip members (what `append(encoded:records:)` must be given).
+    public var isGzip: Bool { gzip != nil }
+
+    /// Appends records another writer (over a sink, with this file's `isGzip`) encoded: so pages can
+    /// be compressed by many workers while they arrive, and written here in order with a copy.
+    public func append(encoded bytes: UnsafeRawBufferPointer, records: Int) throws {
+        try counter.write(bytes)
+        recordCount += records
     }
 
     /// Writes a record, filling in the standard fields it lacks. Returns its `WARC-Record-ID`.
@@ -419,6 +435,18 @@ public final class WARCWriter {
         if let hash = target.firstIndex(of: "#") { target = String(target[..<hash]) }
         return target.hasPrefix("?") ? "/" + target : target
     }
+}
+
+/// Counts the bytes passed through to another sink.
+private final class CountingSink: ByteSink {
+    let sink: ByteSink
+    private(set) var count = 0
+    init(_ sink: ByteSink) { self.sink = sink }
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try sink.write(bytes)
+        count += bytes.count
+    }
+    func finish() throws { try sink.finish() }
 }
 
 /// Reads WARC files (1.0 or 1.1; gzip per record, whole-file gzip, or plain) one record at a time.

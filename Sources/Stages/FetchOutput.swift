@@ -4,45 +4,75 @@ import HTML
 import Lake
 import Pipeline
 
-/// Writes a crawl's WARC file and crawl log from its entries, in their order, and the manifest details.
+/// A page's WARC records, encoded (and gzipped) by the worker that fetched it, kept in a spool file.
+///
+/// Encoding and compressing a page is most of what writing it costs, so workers do it as pages
+/// arrive, in parallel, appending to one spool in arrival order; the WARC is written after the crawl,
+/// in the crawl's order, with one copy per page. The spool is not kept across runs: a resumed crawl
+/// encodes its journalled pages again from the page store.
+struct SpooledPage: Sendable {
+    var offset: Int64
+    var length: Int
+    /// Where its response (or resource) record starts, from the start of these records.
+    var responseOffset: Int64
+    var records: Int
+    var bodyBytes: Int
+}
+
+/// Writes a crawl's WARC file and crawl log, and the manifest details.
 ///
 /// The WARC holds a `warcinfo` record, then per URL: each redirect (request + response), the final
 /// request and response (or a `resource` record for `file://`, plus a `metadata` record with
 /// Scoup's fields for `via: scoup`). Record IDs are derived from the record's URL, date and
 /// content, so the same responses give the same bytes. Bodies are stored decoded, so
 /// `Content-Encoding` and `Transfer-Encoding` are dropped and `Content-Length` set to match.
-struct FetchOutputWriter {
-    let state: FetchState
+struct FetchOutputWriter: Sendable {
     let warcPath: LakePath
     let logPath: LakePath?
     let definition: FetchStage.Definition
     let context: StageContext
     /// The URL a page is recorded under (a saved site's `base_url` mapping; identity otherwise).
     let publicURL: @Sendable (String) -> String
+    /// When the run started: the `warcinfo` record's date, known before any page is encoded.
+    let started: String
 
-    func write(_ entries: [FetchEntry]) throws -> StageReport {
+    var warcinfoID: String { Self.recordID("warcinfo", warcPath.fileName, started, "") }
+
+    /// A page's records, encoded as they will appear in the WARC, into the spool.
+    func spool(_ entry: FetchEntry, body: [UInt8], into spool: SpoolFile) throws -> SpooledPage? {
+        guard let status = entry.status else { return nil }
+        let memory = MemorySink()
+        let warc = try WARCWriter(sink: memory, gzip: warcPath.relative.hasSuffix(".gz"), warcinfoID: warcinfoID)
+        let response = try writeRecords(entry, status: status, body: body, to: warc)
+        let offset = try spool.append(memory.bytes)
+        return SpooledPage(offset: offset, length: memory.bytes.count, responseOffset: response, records: warc.recordCount,
+                           bodyBytes: body.count)
+    }
+
+    /// Writes the outputs for the crawl's entries, in their order, copying their spooled records.
+    func write(_ pages: [(entry: FetchEntry, spooled: SpooledPage?)], spool: SpoolFile) throws -> StageReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
-        let latest = entries.map(\.fetchedAt).max() ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
-        let info = try warc.write(WARCRecord(type: .warcinfo, headers: [
-            ("WARC-Record-ID", Self.recordID("warcinfo", warcPath.fileName, latest, "")),
-            ("WARC-Date", latest), ("WARC-Filename", warcPath.fileName), ("Content-Type", "application/warc-fields"),
+        try warc.write(WARCRecord(type: .warcinfo, headers: [
+            ("WARC-Record-ID", warcinfoID), ("WARC-Date", started), ("WARC-Filename", warcPath.fileName),
+            ("Content-Type", "application/warc-fields"),
         ], block: Self.fields([
             ("software", "agentshop fetch stage"), ("format", "WARC File Format 1.1"),
             ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
             ("robots", definition.politeness.obeyRobots ? "obey" : "ignore"),
             ("http-header-user-agent", definition.userAgent), ("isPartOf", "\(context.pipeline)/\(context.stage)"),
         ])))
-        _ = info
 
         var statuses: [Int: Int] = [:]
         var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
-        for entry in entries {
+        var buffer: [UInt8] = []
+        for (entry, spooled) in pages {
             var offset: Int64?
-            if let sha = entry.bodySHA256, let status = entry.status {
-                let body = try state.loadPage(sha)
-                offset = try writeRecords(entry, status: status, body: body, to: warc)
-                bytes += body.count
+            if let spooled {
+                offset = warc.fileOffset + spooled.responseOffset
+                try spool.read(offset: spooled.offset, count: spooled.length, into: &buffer)
+                try buffer.withUnsafeBytes { try warc.append(encoded: $0, records: spooled.records) }
+                bytes += spooled.bodyBytes
             }
             if let status = entry.loggedStatus { statuses[status, default: 0] += 1 }
             if entry.failed { failed += 1 } else if !entry.robotsDisallowed { fetched += 1 }
@@ -71,7 +101,7 @@ struct FetchOutputWriter {
         ])
         var perOutput = [warcPath.relative: warc.recordCount]
         if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
-        return StageReport(counts: ["urls": entries.count, "pages_fetched": fetched, "pages_failed": failed,
+        return StageReport(counts: ["urls": pages.count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
     }

@@ -6,12 +6,15 @@ import Logging
 import Pipeline
 import Transport
 
-/// One run of a fetch stage: seeds, then breadth-first levels, then the WARC and the crawl log.
+/// One run of a fetch stage: seeds, then the crawl, then the WARC and the crawl log.
 ///
-/// Each level's URLs are fetched concurrently (per-host gates keep it polite); the next level is
-/// built only when the level is done, from its pages in level order and their links in document
-/// order. So which URLs are fetched and the order of the outputs depend on the responses, never on
-/// their timing, and a run resumed from the journal writes what an uninterrupted run would.
+/// Up to `concurrency` URLs are fetched at once (per-host limits and gates keep it polite), each
+/// handed out as soon as a slot is free from all the URLs known so far, so a crawl whose pages link
+/// onwards one at a time still keeps every slot busy. Which URLs are fetched, and the order of the
+/// outputs, are still those of a breadth-first crawl over the pages' links (`CrawlSchedule`): they
+/// depend on the responses, never on their timing, and a run resumed from the journal writes what
+/// an uninterrupted run would. Workers encode each page's WARC records as it arrives (`SpooledPage`);
+/// the WARC is then written in the crawl's order with one copy.
 final class FetchRun: @unchecked Sendable {
     let definition: FetchStage.Definition
     let context: StageContext
@@ -26,6 +29,10 @@ final class FetchRun: @unchecked Sendable {
     private var gates: [String: HostGate] = [:]
     private let robotsSeenLock = NSLock()
     private var robotsApplied = Set<String>()
+    /// Set once the seeds (and so the scope) are known, before any page is fetched.
+    private var output: FetchOutputWriter!
+    private var spool: SpoolFile!
+    private let started = WARCRecord.formatDate(Date())
 
     /// The scope is known only once the seeds are; the fetcher's redirect check reads it from here.
     final class CrawlScopeBox: @unchecked Sendable {
@@ -77,33 +84,66 @@ final class FetchRun: @unchecked Sendable {
         }
         let seeds = try await expandSeeds()
         scope.scope = makeScope(seeds: seeds)
-        var frontier = CrawlFrontier(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
-                                     maxPages: definition.maxPages)
-        var entries: [FetchEntry] = []
+        output = FetchOutputWriter(warcPath: warcPath, logPath: logPath, definition: definition, context: context,
+                                   publicURL: publicURL(), started: started)
+        spool = try SpoolFile(path: context.stateFolder + "/warc.spool")
+        var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
+                                     maxPages: definition.maxPages, perHostLimit: definition.politeness.perHostConcurrency,
+                                     hostKey: Self.hostKey)
+        var pages: [(entry: FetchEntry, spooled: SpooledPage?)] = []
         for seed in seeds {
-            if case .refused(let reason) = frontier.offer(seed, depth: 0) {
-                entries.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
-                                          fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue))
+            if case .refused(let reason) = schedule.seed(seed) {
+                pages.append((FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
+                                         fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue), nil))
             }
         }
         if !state.resumed.isEmpty {
             context.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
         }
-        var done = 0
-        while !frontier.isEmpty {
-            let level = frontier.takeLevel()
-            let results = try await fetchLevel(level, done: done)
-            try Task.checkCancellation()
-            try state.syncJournal()
-            for (item, result) in zip(level, results) {
-                entries.append(result.entry)
-                done += 1
-                if let final = result.entry.finalURL, final != item.url { frontier.markSeen(final) }
-                guard item.depth < definition.maxDepth else { continue }
-                for link in result.links { frontier.offer(link, depth: item.depth + 1) }
+        var results: [String: Result] = [:]
+        while true {
+            try await crawl(&schedule, into: &results)
+            let (order, missing) = schedule.canonicalOrder()
+            if missing.isEmpty {
+                for item in order {
+                    var result = results[item.url]!
+                    result.entry.depth = item.depth
+                    pages.append((result.entry, result.spooled))
+                }
+                break
+            }
+            // Responses came in an order that made this crawl differ from a breadth-first one (`max_pages`).
+            schedule.require(missing)
+        }
+        try state.syncJournal()
+        let report = try output.write(pages, spool: spool)
+        try state.finish(entries: pages.map(\.entry), crawlKey: definition.crawlKey)
+        return report
+    }
+
+    /// Fetches what the schedule hands out until it is idle, `concurrency` at a time.
+    func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: Result]) async throws {
+        try await withThrowingTaskGroup(of: (String, Result).self) { group in
+            var running = 0
+            while true {
+                while running < definition.concurrency, let item = schedule.next() {
+                    group.addTask { (item.url, try await self.visit(item)) }
+                    running += 1
+                }
+                guard let (url, result) = try await group.next() else { break }
+                running -= 1
+                try Task.checkCancellation()
+                results[url] = result
+                schedule.completed(url, finalURL: result.entry.finalURL, links: result.links)
+                context.progress(results.count)
             }
         }
-        return try publish(entries, warcPath: warcPath, logPath: logPath)
+    }
+
+    /// A saved site's pages are recorded under the URL it had, so outputs do not depend on where the lake is.
+    func publicURL() -> @Sendable (String) -> String {
+        guard let base = definition.baseURL, let root = scope.scope.fileRoots.first else { return { $0 } }
+        return { $0.hasPrefix(root) ? base + $0.dropFirst(root.count) : $0 }
     }
 
     func outputPaths() throws -> (LakePath, LakePath?) {
@@ -192,14 +232,17 @@ final class FetchRun: @unchecked Sendable {
         return CrawlScope(hostPolicy: policy, fileRoots: roots)
     }
 
-    // MARK: Fetching a level
+    // MARK: Fetching a URL
 
+    /// A URL visited: what is known about it, the links to follow from it, its encoded WARC records.
     struct Result: Sendable {
         var entry: FetchEntry
         var links: [String]
+        var spooled: SpooledPage?
     }
 
-    func hostKey(_ url: String) -> String { HostPolicy.host(of: url) ?? "file" }
+    @Sendable static func hostKey(_ url: String) -> String { HostPolicy.host(of: url) ?? "file" }
+    func hostKey(_ url: String) -> String { Self.hostKey(url) }
 
     func gate(for url: String) -> HostGate {
         let key = hostKey(url)
@@ -212,43 +255,11 @@ final class FetchRun: @unchecked Sendable {
         }
     }
 
-    /// Fetches a level: one worker group per host (so a slow host does not hold up the others),
-    /// `per_host.concurrency` workers in each taking the host's URLs in level order.
-    func fetchLevel(_ level: [CrawlItem], done: Int) async throws -> [Result] {
-        var byHost: [String: [Int]] = [:]
-        var hostOrder: [String] = []
-        for (index, item) in level.enumerated() {
-            let key = hostKey(item.url)
-            if byHost[key] == nil { hostOrder.append(key) }
-            byHost[key, default: []].append(index)
-        }
-        let results = ResultSlots(count: level.count)
-        let progress = ProgressCounter(start: done)
-        let workers = definition.politeness.perHostConcurrency
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for key in hostOrder {
-                let queue = IndexQueue(byHost[key]!)
-                for _ in 0..<min(workers, byHost[key]!.count) {
-                    group.addTask {
-                        while let index = await queue.next() {
-                            try Task.checkCancellation()
-                            let result = try await self.visit(level[index])
-                            results.set(index, result)
-                            self.context.progress(await progress.increment())
-                        }
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
-        return results.all()
-    }
-
     /// One URL: from the journal (resumed run), from the refresh window, or fetched (conditionally
     /// when its ETag or Last-Modified is known).
     func visit(_ item: CrawlItem) async throws -> Result {
         if let entry = state.resumed[item.url] {
-            return Result(entry: entry, links: try links(of: entry))
+            return try result(entry, body: nil)
         }
         let via = definition.via.rawValue
         if let refresh = definition.refresh, var known = state.known[item.url],
@@ -259,7 +270,7 @@ final class FetchRun: @unchecked Sendable {
             known.attempt = 0
             known.via = via
             try state.journal(known)
-            return Result(entry: known, links: try links(of: known))
+            return try result(known, body: nil)
         }
         let gate = gate(for: item.url)
         if definition.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
@@ -270,7 +281,7 @@ final class FetchRun: @unchecked Sendable {
                 // Not journaled: deciding again is free, and an unreachable robots.txt may be back next run.
                 return Result(entry: FetchEntry(url: item.url, depth: item.depth, error: reason,
                                                 fetchedAt: WARCRecord.formatDate(Date()), via: via, robotsDisallowed: true),
-                              links: [])
+                              links: [], spooled: nil)
             }
         }
         let entry: FetchEntry
@@ -282,7 +293,17 @@ final class FetchRun: @unchecked Sendable {
         }
         try Task.checkCancellation()
         try state.journal(entry)
-        return Result(entry: entry, links: try links(of: entry, body: body))
+        return try result(entry, body: body)
+    }
+
+    /// The links and the encoded WARC records of a visited URL; a body not just received (a resumed
+    /// crawl's, a page kept on 304 or within the refresh window) is read from the page store.
+    func result(_ entry: FetchEntry, body received: [UInt8]?) throws -> Result {
+        var body = received
+        if body == nil, entry.status != nil, let sha = entry.bodySHA256 { body = try state.loadPage(sha) }
+        guard let body else { return Result(entry: entry, links: [], spooled: nil) }
+        return Result(entry: entry, links: links(of: entry, body: body),
+                      spooled: try output.spool(entry, body: body, into: spool))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
@@ -389,10 +410,9 @@ final class FetchRun: @unchecked Sendable {
     }
 
     /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
-    func links(of entry: FetchEntry, body received: [UInt8]? = nil) throws -> [String] {
-        guard !definition.follow.isEmpty, let sha = entry.bodySHA256, let status = entry.status, (200..<300).contains(status),
+    func links(of entry: FetchEntry, body: [UInt8]) -> [String] {
+        guard !definition.follow.isEmpty, let status = entry.status, (200..<300).contains(status),
               entry.contentType.map(PageFiles.isHTMLType) ?? true else { return [] }
-        let body = try received ?? state.loadPage(sha)
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
         guard let document = try? HTMLDocument(bytes: body, url: base, contentType: entry.contentType) else {
@@ -424,54 +444,5 @@ final class FetchRun: @unchecked Sendable {
     static func parseDate(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         return formatter.date(from: text)
-    }
-
-    // MARK: Outputs
-
-    func publish(_ entries: [FetchEntry], warcPath: LakePath, logPath: LakePath?) throws -> StageReport {
-        // A saved site's pages are recorded under the URL it had, so outputs do not depend on where the lake is.
-        var publicURL: @Sendable (String) -> String = { $0 }
-        if let base = definition.baseURL, let root = scope.scope.fileRoots.first {
-            publicURL = { $0.hasPrefix(root) ? base + $0.dropFirst(root.count) : $0 }
-        }
-        let writer = FetchOutputWriter(state: state, warcPath: warcPath, logPath: logPath, definition: definition,
-                                       context: context, publicURL: publicURL)
-        let report = try writer.write(entries)
-        try state.finish(entries: entries, crawlKey: definition.crawlKey)
-        return report
-    }
-}
-
-/// Results of a level by index, filled in by concurrent workers.
-final class ResultSlots: @unchecked Sendable {
-    private let lock = NSLock()
-    private var slots: [FetchRun.Result?]
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ result: FetchRun.Result) { lock.withLock { slots[index] = result } }
-    func all() -> [FetchRun.Result] { lock.withLock { slots.map { $0! } } }
-}
-
-/// A host's URL indexes, handed out in order to its workers.
-actor IndexQueue {
-    private var items: [Int]
-    private var position = 0
-
-    init(_ items: [Int]) { self.items = items }
-
-    func next() -> Int? {
-        guard position < items.count else { return nil }
-        defer { position += 1 }
-        return items[position]
-    }
-}
-
-actor ProgressCounter {
-    private var value: Int
-    init(start: Int) { value = start }
-    func increment() -> Int {
-        value += 1
-        return value
     }
 }

@@ -83,10 +83,3 @@ enum ParallelGzip {
         }
     }
 }
-
-/// Collects bytes in memory (one compressed block).
-final class MemorySink: ByteSink {
-    private(set) var bytes: [UInt8] = []
-    func write(_ bytes: UnsafeRawBufferPointer) throws { self.bytes.append(contentsOf: bytes) }
-    func finish() throws {}
-}

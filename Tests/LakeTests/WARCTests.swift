@@ -2,13 +2,6 @@ import Foundation
 import Testing
 @testable import Lake
 
-/// Collects what a writer produces, remembering where each record's gzip member starts.
-final class MemorySink: ByteSink {
-    var bytes: [UInt8] = []
-    func write(_ data: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: data) }
-    func finish() throws {}
-}
-
 func temporaryFolder() throws -> String {
     let path = NSTemporaryDirectory() + "agentshop-warc-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
