@@ -47,7 +47,8 @@ public struct CrawlScope: Sendable {
     }
 }
 
-/// The URLs a crawl has still to fetch, level by level (breadth first).
+/// The URLs a breadth-first crawl has still to fetch, level by level (`CrawlSchedule` replays a
+/// crawl with it to decide its outputs).
 ///
 /// URLs are normalised and de-duplicated; a link is admitted when it is in scope, no deeper than
 /// `maxDepth`, and fewer than `maxPages` URLs were admitted before it. Offers are made in a fixed

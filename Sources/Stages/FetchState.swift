@@ -59,7 +59,7 @@ struct FetchEntry: Codable, Sendable, Equatable {
 ///   the journal refers to it;
 /// - `journal.jsonl`: one line per URL completed by the run in progress, written as it goes (a
 ///   killed process loses nothing written) and fsync'd in groups (at most every quarter second,
-///   and at the end of every level), so a crawl killed midway resumes without fetching those URLs
+///   and when the crawl ends), so a crawl killed midway resumes without fetching those URLs
 ///   again. On resume a torn last line is ignored, and so is an entry whose page file is missing
 ///   or does not hash to its name (a power loss between the two): that URL is fetched again;
 /// - `urls.json`: per URL, the last good fetch (ETag, Last-Modified, time, body), for conditional
@@ -130,7 +130,7 @@ final class FetchState: @unchecked Sendable {
         }
     }
 
-    /// Forces the journal to stable storage (at the end of a level).
+    /// Forces the journal to stable storage (when the crawl ends, before its outputs are written).
     func syncJournal() throws {
         try lock.withLock {
             try journal?.synchronize()

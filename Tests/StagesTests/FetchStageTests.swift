@@ -121,7 +121,7 @@ import Testing
             let stage = try #require(manifest.stage("crawl"))
             #expect(stage.status == .ran, "\(stage.error ?? "")")
 
-            // What was fetched, in which order: robots.txt first, then level by level, document order;
+            // What was fetched, in which order: robots.txt first, then breadth first, document order;
             // /private/x never (robots), /p/2 once (fragment and duplicate), /p/3 twice (500 then 200).
             #expect(await site.paths == ["/robots.txt", "/", "/list/1", "/p/1", "/p/2", "/list/2", "/p/3", "/p/3", "/gone",
                                          "/moved", "/p/4", "/huge"])
@@ -224,6 +224,42 @@ import Testing
             let manifest = try await project.run()
             #expect(manifest.stage("crawl")?.status == .ran)
             #expect(await site.maxInFlight == expected)
+        }
+    }
+
+    @Test func slowPagesDoNotHoldUpTheNextListingAndOutputsStayInCrawlOrder() async throws {
+        // Ten listing pages in a chain, each linking to two slow product pages, then the next listing.
+        // A crawl that waited for each level would never have more than three requests in flight;
+        // this one walks the chain while the products load, so all six slots fill. The outputs are
+        // still in breadth-first order: listing n's products before listing n + 1's.
+        let project = try Project()
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("", status: 404) }
+            for n in 1...10 {
+                await site.page("/list/\(n)", Self.page("List \(n)", links: [("product", "/p/\(n)a"), ("product", "/p/\(n)b"),
+                                                                          ("next", "/list/\(n + 1)")]))
+                for suffix in ["a", "b"] {
+                    await site.route("/p/\(n)\(suffix)") { _, _ in
+                        ScriptedSite.Response(status: 200, headers: ["Content-Type": "text/html"], body: Array(Self.page("P").utf8),
+                                              delay: 0.3)
+                    }
+                }
+            }
+            await site.route("/list/11") { _, _ in .text("", status: 404) }
+        }) { base, site in
+            try project.writePipeline(Self.pipeline("seeds: [\(base)/list/1]\nfollow: \"a.product, a.next\"\n"
+                                                    + "allow_private_addresses: true\nconcurrency: 6\npoliteness: off"))
+            let manifest = try await project.run()
+            #expect(manifest.stage("crawl")?.status == .ran)
+            #expect(await site.maxInFlight == 6)
+            var expected = ["/list/1"]
+            for n in 1...10 { expected += ["/p/\(n)a", "/p/\(n)b", "/list/\(n + 1)"] }
+            let lines = try project.records(Self.log)
+            #expect(lines.map { $0["url"]!.stringValue! } == expected.map { base + $0 })
+            let depths: [Int64] = [0] + (1...10).flatMap { n in [Int64](repeating: Int64(n), count: 3) }
+            #expect(lines.map { $0["depth"] } == depths.map { JSONValue.int($0) })
+            let responses = try Self.records(project).filter { $0.type == .response }.map { $0.targetURI! }
+            #expect(responses == expected.map { base + $0 })
         }
     }
 
