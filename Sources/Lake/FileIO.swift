@@ -125,23 +125,39 @@ public final class FileOutput: ByteSink {
     }
 }
 
-/// A scratch file that many threads append to and that is read back at offsets; removed when released.
-public final class SpoolFile: @unchecked Sendable {
+/// A file that many threads append to and that is read back at offsets (a pack of records).
+public final class AppendOnlyFile: @unchecked Sendable {
+    public enum Opening: Sendable {
+        /// Created, or emptied when it exists.
+        case new
+        /// Opened as it is (appends go at its end); an error when it does not exist.
+        case existing
+    }
+
     public let path: String
     private let fd: Int32
     private let lock = NSLock()
     private var size: Int64 = 0
 
-    /// Creates (or empties) the file at `path`.
-    public init(path: String) throws {
+    public init(path: String, opening: Opening) throws {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        if fd < 0 { throw LakeError.posix("cannot create the spool file", path: path) }
+        switch opening {
+        case .new: fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        case .existing: fd = open(path, O_RDWR | O_CLOEXEC)
+        }
+        if fd < 0 {
+            throw errno == ENOENT ? LakeError(.notFound, "no such file", path: path) : LakeError.posix("cannot open", path: path)
+        }
+        let end = lseek(fd, 0, SEEK_END)
+        if end < 0 { throw LakeError.posix("cannot seek", path: path) }
+        size = Int64(end)
     }
 
-    deinit {
-        close(fd)
-        unlink(path)
+    deinit { close(fd) }
+
+    /// Forces what was appended to stable storage.
+    public func sync() throws {
+        if fsync(fd) != 0 { throw LakeError.posix("fsync failed", path: path) }
     }
 
     /// Appends `bytes`; returns the offset they start at.
@@ -154,7 +170,7 @@ public final class SpoolFile: @unchecked Sendable {
                     let n = pwrite(fd, raw.baseAddress! + done, raw.count - done, off_t(offset) + off_t(done))
                     if n < 0 {
                         if errno == EINTR { continue }
-                        throw LakeError.posix("cannot write the spool file", path: path)
+                        throw LakeError.posix("write failed", path: path)
                     }
                     done += n
                 }
@@ -172,8 +188,8 @@ public final class SpoolFile: @unchecked Sendable {
             while done < count {
                 let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw LakeError.posix("cannot read the spool file", path: path) }
-                if n == 0 { throw LakeError(.io, "the spool file ends before \(offset + Int64(count))", path: path) }
+                if n < 0 { throw LakeError.posix("read failed", path: path) }
+                if n == 0 { throw LakeError(.io, "the file ends before byte \(offset + Int64(count))", path: path) }
                 done += n
             }
         }

@@ -271,13 +271,11 @@ public final class WARCWriter {
     }
 
     /// A WARC stream into any sink (tests, pipes, records made ahead for `append(encoded:records:)`).
-    /// `gzip` wraps it in per-record members; `warcinfoID` is the `warcinfo` record the records
-    /// belong to when that record is written elsewhere.
-    public init(sink: ByteSink, gzip: Bool = true, gzipLevel: Int32 = 6, warcinfoID: String? = nil) throws {
+    /// `gzip` wraps it in per-record members.
+    public init(sink: ByteSink, gzip: Bool = true, gzipLevel: Int32 = 6) throws {
         path = ""
         file = nil
         counter = CountingSink(sink)
-        self.warcinfoID = warcinfoID
         if gzip {
             let g = try GzipWriter(counter, level: gzipLevel, label: "WARC stream")
             self.gzip = g
@@ -472,6 +470,15 @@ public final class WARCReader {
         let n = try magic.withUnsafeMutableBytes { try probe.read(into: $0) }
         source = n == 2 && magic[0] == 0x1F && magic[1] == 0x8B ? try GzipReader(file, label: path) : file
         buffer = [UInt8](repeating: 0, count: 256 * 1024)
+    }
+
+    /// Records from bytes in memory (gzip members or plain), such as a range cut from a WARC file.
+    public init(bytes: [UInt8], label: String, maxRecordBytes: Int = 512 << 20) throws {
+        path = label
+        self.maxRecordBytes = maxRecordBytes
+        let input = MemoryInput(bytes)
+        source = bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B ? try GzipReader(input, label: label) : input
+        buffer = [UInt8](repeating: 0, count: 64 * 1024)
     }
 
     /// The next record, or nil at the end of the file.

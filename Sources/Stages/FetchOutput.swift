@@ -4,19 +4,12 @@ import HTML
 import Lake
 import Pipeline
 
-/// A page's WARC records, encoded (and gzipped) by the worker that fetched it, kept in a spool file.
-///
-/// Encoding and compressing a page is most of what writing it costs, so workers do it as pages
-/// arrive, in parallel, appending to one spool in arrival order; the WARC is written after the crawl,
-/// in the crawl's order, with one copy per page. The spool is not kept across runs: a resumed crawl
-/// encodes its journalled pages again from the page store.
-struct SpooledPage: Sendable {
-    var offset: Int64
-    var length: Int
-    /// Where its response (or resource) record starts, from the start of these records.
+/// A page's WARC records as they go into the WARC (gzip members for a `.warc.gz`).
+struct EncodedRecords {
+    var bytes: [UInt8]
+    /// Where its response (or resource) record starts.
     var responseOffset: Int64
-    var records: Int
-    var bodyBytes: Int
+    var count: Int
 }
 
 /// Writes a crawl's WARC file and crawl log, and the manifest details.
@@ -33,29 +26,28 @@ struct FetchOutputWriter: Sendable {
     let context: StageContext
     /// The URL a page is recorded under (a saved site's `base_url` mapping; identity otherwise).
     let publicURL: @Sendable (String) -> String
-    /// When the run started: the `warcinfo` record's date, known before any page is encoded.
-    let started: String
 
-    var warcinfoID: String { Self.recordID("warcinfo", warcPath.fileName, started, "") }
-
-    /// A page's records, encoded as they will appear in the WARC, into the spool.
-    func spool(_ entry: FetchEntry, body: [UInt8], into spool: SpoolFile) throws -> SpooledPage? {
-        guard let status = entry.status else { return nil }
+    /// A page's records, encoded as they will appear in the WARC (workers do this as pages arrive).
+    /// They carry no `WARC-Warcinfo-ID` (optional in WARC 1.1; the file's `warcinfo` record comes
+    /// first): its ID depends on the crawl's last fetch time, known only at the end, and must
+    /// not differ between a resumed crawl's pages and the rest.
+    func encode(_ entry: FetchEntry, status: Int, body: [UInt8]) throws -> EncodedRecords {
         let memory = MemorySink()
-        let warc = try WARCWriter(sink: memory, gzip: warcPath.relative.hasSuffix(".gz"), warcinfoID: warcinfoID)
+        let warc = try WARCWriter(sink: memory, gzip: warcPath.relative.hasSuffix(".gz"))
         let response = try writeRecords(entry, status: status, body: body, to: warc)
-        let offset = try spool.append(memory.bytes)
-        return SpooledPage(offset: offset, length: memory.bytes.count, responseOffset: response, records: warc.recordCount,
-                           bodyBytes: body.count)
+        return EncodedRecords(bytes: memory.bytes, responseOffset: response, count: warc.recordCount)
     }
 
-    /// Writes the outputs for the crawl's entries, in their order, copying their spooled records.
-    func write(_ pages: [(entry: FetchEntry, spooled: SpooledPage?)], spool: SpoolFile) throws -> StageReport {
+    /// Writes the outputs for the crawl's entries, in their order, copying their stored records.
+    func write(_ entries: [FetchEntry], state: FetchState) throws -> StageReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
+        // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
+        // writes the same bytes again (and the stages after it are skipped).
+        let latest = entries.map(\.fetchedAt).max() ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
         try warc.write(WARCRecord(type: .warcinfo, headers: [
-            ("WARC-Record-ID", warcinfoID), ("WARC-Date", started), ("WARC-Filename", warcPath.fileName),
-            ("Content-Type", "application/warc-fields"),
+            ("WARC-Record-ID", Self.recordID("warcinfo", warcPath.fileName, latest, "")), ("WARC-Date", latest),
+            ("WARC-Filename", warcPath.fileName), ("Content-Type", "application/warc-fields"),
         ], block: Self.fields([
             ("software", "agentshop fetch stage"), ("format", "WARC File Format 1.1"),
             ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
@@ -66,13 +58,13 @@ struct FetchOutputWriter: Sendable {
         var statuses: [Int: Int] = [:]
         var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
         var buffer: [UInt8] = []
-        for (entry, spooled) in pages {
+        for entry in entries {
             var offset: Int64?
-            if let spooled {
-                offset = warc.fileOffset + spooled.responseOffset
-                try spool.read(offset: spooled.offset, count: spooled.length, into: &buffer)
-                try buffer.withUnsafeBytes { try warc.append(encoded: $0, records: spooled.records) }
-                bytes += spooled.bodyBytes
+            if let stored = entry.stored {
+                offset = warc.fileOffset + stored.responseOffset
+                try state.read(stored, into: &buffer)
+                try buffer.withUnsafeBytes { try warc.append(encoded: $0, records: stored.records) }
+                bytes += entry.bytes
             }
             if let status = entry.loggedStatus { statuses[status, default: 0] += 1 }
             if entry.failed { failed += 1 } else if !entry.robotsDisallowed { fetched += 1 }
@@ -101,7 +93,7 @@ struct FetchOutputWriter: Sendable {
         ])
         var perOutput = [warcPath.relative: warc.recordCount]
         if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
-        return StageReport(counts: ["urls": pages.count, "pages_fetched": fetched, "pages_failed": failed,
+        return StageReport(counts: ["urls": entries.count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
     }

@@ -13,8 +13,8 @@ import Transport
 /// onwards one at a time still keeps every slot busy. Which URLs are fetched, and the order of the
 /// outputs, are still those of a breadth-first crawl over the pages' links (`CrawlSchedule`): they
 /// depend on the responses, never on their timing, and a run resumed from the journal writes what
-/// an uninterrupted run would. Workers encode each page's WARC records as it arrives (`SpooledPage`);
-/// the WARC is then written in the crawl's order with one copy.
+/// an uninterrupted run would. Workers encode each page's WARC records as it arrives, into the
+/// stage's pack (`FetchState`); the WARC is then written in the crawl's order with one copy per page.
 final class FetchRun: @unchecked Sendable {
     let definition: FetchStage.Definition
     let context: StageContext
@@ -31,8 +31,6 @@ final class FetchRun: @unchecked Sendable {
     private var robotsApplied = Set<String>()
     /// Set once the seeds (and so the scope) are known, before any page is fetched.
     private var output: FetchOutputWriter!
-    private var spool: SpoolFile!
-    private let started = WARCRecord.formatDate(Date())
 
     /// The scope is known only once the seeds are; the fetcher's redirect check reads it from here.
     final class CrawlScopeBox: @unchecked Sendable {
@@ -85,16 +83,15 @@ final class FetchRun: @unchecked Sendable {
         let seeds = try await expandSeeds()
         scope.scope = makeScope(seeds: seeds)
         output = FetchOutputWriter(warcPath: warcPath, logPath: logPath, definition: definition, context: context,
-                                   publicURL: publicURL(), started: started)
-        spool = try SpoolFile(path: context.stateFolder + "/warc.spool")
+                                   publicURL: publicURL())
         var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
                                      maxPages: definition.maxPages, perHostLimit: definition.politeness.perHostConcurrency,
                                      hostKey: Self.hostKey)
-        var pages: [(entry: FetchEntry, spooled: SpooledPage?)] = []
+        var entries: [FetchEntry] = []
         for seed in seeds {
             if case .refused(let reason) = schedule.seed(seed) {
-                pages.append((FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
-                                         fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue), nil))
+                entries.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
+                                          fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue))
             }
         }
         if !state.resumed.isEmpty {
@@ -106,9 +103,9 @@ final class FetchRun: @unchecked Sendable {
             let (order, missing) = schedule.canonicalOrder()
             if missing.isEmpty {
                 for item in order {
-                    var result = results[item.url]!
-                    result.entry.depth = item.depth
-                    pages.append((result.entry, result.spooled))
+                    var entry = results[item.url]!.entry
+                    entry.depth = item.depth
+                    entries.append(entry)
                 }
                 break
             }
@@ -116,8 +113,8 @@ final class FetchRun: @unchecked Sendable {
             schedule.require(missing)
         }
         try state.syncJournal()
-        let report = try output.write(pages, spool: spool)
-        try state.finish(entries: pages.map(\.entry), crawlKey: definition.crawlKey)
+        let report = try output.write(entries, state: state)
+        try state.finish(entries: entries, crawlKey: definition.crawlKey)
         return report
     }
 
@@ -234,11 +231,10 @@ final class FetchRun: @unchecked Sendable {
 
     // MARK: Fetching a URL
 
-    /// A URL visited: what is known about it, the links to follow from it, its encoded WARC records.
+    /// A URL visited: what is known about it (its page stored), and the links to follow from it.
     struct Result: Sendable {
         var entry: FetchEntry
         var links: [String]
-        var spooled: SpooledPage?
     }
 
     @Sendable static func hostKey(_ url: String) -> String { HostPolicy.host(of: url) ?? "file" }
@@ -259,18 +255,19 @@ final class FetchRun: @unchecked Sendable {
     /// when its ETag or Last-Modified is known).
     func visit(_ item: CrawlItem) async throws -> Result {
         if let entry = state.resumed[item.url] {
-            return try result(entry, body: nil)
+            // Its page is in the pack already, encoded as this run would.
+            return Result(entry: entry, links: try state.body(of: entry).map { links(of: entry, body: $0) } ?? [])
         }
         let via = definition.via.rawValue
         if let refresh = definition.refresh, var known = state.known[item.url],
-           let fetched = Self.parseDate(known.fetchedAt), Date().timeIntervalSince(fetched) < refresh {
+           let fetched = Self.parseDate(known.fetchedAt), Date().timeIntervalSince(fetched) < refresh,
+           let body = try? state.body(of: known) {
             known.depth = item.depth
             known.fromCache = true
             known.ms = 0
             known.attempt = 0
             known.via = via
-            try state.journal(known)
-            return try result(known, body: nil)
+            return try complete(known, body: body)
         }
         let gate = gate(for: item.url)
         if definition.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
@@ -281,7 +278,7 @@ final class FetchRun: @unchecked Sendable {
                 // Not journaled: deciding again is free, and an unreachable robots.txt may be back next run.
                 return Result(entry: FetchEntry(url: item.url, depth: item.depth, error: reason,
                                                 fetchedAt: WARCRecord.formatDate(Date()), via: via, robotsDisallowed: true),
-                              links: [], spooled: nil)
+                              links: [])
             }
         }
         let entry: FetchEntry
@@ -292,18 +289,23 @@ final class FetchRun: @unchecked Sendable {
             (entry, body) = try await fetchDirect(item, gate: gate)
         }
         try Task.checkCancellation()
-        try state.journal(entry)
-        return try result(entry, body: body)
+        return try complete(entry, body: body)
     }
 
-    /// The links and the encoded WARC records of a visited URL; a body not just received (a resumed
-    /// crawl's, a page kept on 304 or within the refresh window) is read from the page store.
-    func result(_ entry: FetchEntry, body received: [UInt8]?) throws -> Result {
-        var body = received
-        if body == nil, entry.status != nil, let sha = entry.bodySHA256 { body = try state.loadPage(sha) }
-        guard let body else { return Result(entry: entry, links: [], spooled: nil) }
-        return Result(entry: entry, links: links(of: entry, body: body),
-                      spooled: try output.spool(entry, body: body, into: spool))
+    /// Stores a visited URL's page (its WARC records, encoded here, in the worker, as pages arrive),
+    /// then journals it; returns the links to follow from it.
+    func complete(_ entry: FetchEntry, body: [UInt8]?) throws -> Result {
+        var entry = entry
+        entry.stored = nil
+        guard let body, let status = entry.status else {
+            try state.journal(entry)
+            return Result(entry: entry, links: [])
+        }
+        entry.bodySHA256 = FetchState.sha256(body)
+        entry.bytes = body.count
+        entry.stored = try state.store(output.encode(entry, status: status, body: body))
+        try state.journal(entry)
+        return Result(entry: entry, links: links(of: entry, body: body))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
@@ -313,11 +315,11 @@ final class FetchRun: @unchecked Sendable {
         await gate.setDelay(delay)
     }
 
-    /// The entry, and the body when it was just received (so links need not be read back from the store).
-    func fetchDirect(_ item: CrawlItem, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
-        let known = state.known[item.url]
+    /// The entry, and its body: received, or the stored copy on 304.
+    func fetchDirect(_ item: CrawlItem, gate: HostGate, conditionally: Bool = true) async throws -> (FetchEntry, [UInt8]?) {
+        let known = conditionally ? state.known[item.url] : nil
         var conditional: [Header] = []
-        if let known, known.bodySHA256 != nil {
+        if let known, known.stored != nil {
             if let etag = known.header("ETag") { conditional.append(Header("If-None-Match", etag)) }
             if let modified = known.header("Last-Modified") { conditional.append(Header("If-Modified-Since", modified)) }
         }
@@ -325,6 +327,8 @@ final class FetchRun: @unchecked Sendable {
         try Task.checkCancellation()
         let via = definition.via.rawValue
         if fetched.status == 304, var kept = known {
+            // The stored copy is gone or damaged after all: ask for the page itself.
+            guard let body = try? state.body(of: kept) else { return try await fetchDirect(item, gate: gate, conditionally: false) }
             kept.depth = item.depth
             kept.wireStatus = 304
             kept.fromCache = true
@@ -333,7 +337,7 @@ final class FetchRun: @unchecked Sendable {
             kept.attempt = fetched.attempts
             kept.fetchedAt = WARCRecord.formatDate(fetched.fetchedAt)
             kept.via = via
-            return (kept, nil)
+            return (kept, body)
         }
         var entry = FetchEntry(url: item.url, depth: item.depth, finalURL: fetched.status == nil && fetched.redirects.isEmpty ? nil : fetched.finalURL,
                                status: fetched.status, fetchedAt: WARCRecord.formatDate(fetched.fetchedAt), via: via)
@@ -346,8 +350,6 @@ final class FetchRun: @unchecked Sendable {
         entry.isFile = item.url.lowercased().hasPrefix("file:")
         entry.contentType = fetched.header("Content-Type") ?? (entry.isFile ? Self.guessType(item.url) : nil)
         if fetched.status != nil {
-            entry.bodySHA256 = try state.storePage(fetched.body)
-            entry.bytes = fetched.body.count
             return (entry, fetched.body)
         }
         return (entry, nil)
@@ -380,8 +382,6 @@ final class FetchRun: @unchecked Sendable {
             entry.status = result.statusCode ?? 200
             entry.contentType = "text/html; charset=utf-8"
             entry.headers = [Header("Content-Type", "text/html; charset=utf-8")]
-            entry.bodySHA256 = try state.storePage(body)
-            entry.bytes = body.count
             entry.fetchedAt = WARCRecord.formatDate(Date())
             var fields: [Header] = []
             func add(_ name: String, _ value: Crawl.JSONValue?) {
