@@ -97,13 +97,13 @@ final class FetchRun: @unchecked Sendable {
         if !state.resumed.isEmpty {
             context.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
         }
-        var results: [String: Result] = [:]
+        var results: [String: FetchEntry] = [:]
         while true {
             try await crawl(&schedule, into: &results)
             let (order, missing) = schedule.canonicalOrder()
             if missing.isEmpty {
                 for item in order {
-                    var entry = results[item.url]!.entry
+                    var entry = results[item.url]!
                     entry.depth = item.depth
                     entries.append(entry)
                 }
@@ -119,7 +119,7 @@ final class FetchRun: @unchecked Sendable {
     }
 
     /// Fetches what the schedule hands out until it is idle, `concurrency` at a time.
-    func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: Result]) async throws {
+    func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: FetchEntry]) async throws {
         try await withThrowingTaskGroup(of: (String, Result).self) { group in
             var running = 0
             while true {
@@ -130,7 +130,7 @@ final class FetchRun: @unchecked Sendable {
                 guard let (url, result) = try await group.next() else { break }
                 running -= 1
                 try Task.checkCancellation()
-                results[url] = result
+                results[url] = result.entry  // its links are kept by the schedule
                 schedule.completed(url, finalURL: result.entry.finalURL, links: result.links)
                 context.progress(results.count)
             }

@@ -80,8 +80,10 @@ struct StoredPage: Codable, Sendable, Equatable {
 ///   the crawl ends), so a crawl killed midway resumes without fetching those URLs again. On
 ///   resume a torn last line is ignored, and so is an entry whose page is not whole in the pack or
 ///   does not hash to its SHA-256 (a power loss): that URL is fetched again;
-/// - `urls.json`: per URL, the last good fetch (ETag, Last-Modified, time, page), for conditional
-///   requests and the refresh window; replaced atomically when a run completes.
+/// - `urls.jsonl`: per URL, the last good fetch (ETag, Last-Modified, time, page), one entry per
+///   line in URL order (written and read line by line: a big crawl's state is never one JSON value
+///   in memory), for conditional requests and the refresh window; replaced atomically when a run
+///   completes.
 final class FetchState: @unchecked Sendable {
     let folder: String
     private let lock = NSLock()
@@ -96,8 +98,12 @@ final class FetchState: @unchecked Sendable {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         AtomicFile.removeStaleTemporaries(in: folder)
-        if let data = FileManager.default.contents(atPath: folder + "/urls.json") {
-            known = (try? JSONDecoder().decode([String: FetchEntry].self, from: data)) ?? [:]
+        if let data = FileManager.default.contents(atPath: folder + "/urls.jsonl") {
+            let decoder = JSONDecoder()
+            for line in data.split(separator: UInt8(ascii: "\n")) {
+                guard let entry = try? decoder.decode(FetchEntry.self, from: Data(line)) else { continue }
+                known[entry.url] = entry
+            }
         }
         let journalPath = folder + "/journal.jsonl"
         var resumedPack: String?
@@ -264,7 +270,10 @@ final class FetchState: @unchecked Sendable {
                                             responseOffset: page.responseOffset, records: page.records)
         }
         try pack.sync()
-        try AtomicFile.write(Self.encode(known), to: folder + "/urls.json")
+        let file = try AtomicFile(path: folder + "/urls.jsonl")
+        for url in known.keys.sorted() { try file.output.write(Self.encode(known[url]!) + [UInt8(ascii: "\n")]) }
+        try file.commit()
+        try? FileManager.default.removeItem(atPath: folder + "/urls.json")  // what earlier versions wrote
         try lock.withLock {
             try journal?.close()
             journal = nil
