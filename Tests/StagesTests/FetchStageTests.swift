@@ -301,6 +301,22 @@ import Testing
             #expect(third[0]["status"] == .int(200) && third[0]["from_cache"] == .bool(true))
             #expect(manifest.stage("crawl")?.details?.objectValue?["crawl"]?.objectValue?["from_cache"] == .int(1))
             #expect(try Self.records(project).contains { $0.type == .response && $0.targetURI == base + "/a" })
+
+            // Run 4, the stored pages lost: the 304 cannot be served from them, so the page itself is
+            // asked for, and the stage goes on as if it had never been fetched.
+            let state = project.lake.stateFolder + "/stages/p/crawl"
+            let packs = try FileManager.default.contentsOfDirectory(atPath: state).filter { $0.hasSuffix(".pack") }
+            #expect(packs.count == 1)
+            for pack in packs { try FileManager.default.removeItem(atPath: state + "/" + pack) }
+            try project.writePipeline(Self.pipeline(config))
+            let lostManifest = try await project.run()
+            #expect(lostManifest.stage("crawl")?.status == .ran)
+            let last = await site.requests.suffix(2)
+            #expect(last.map { $0.header("If-None-Match") } == ["\"v1\"", nil])
+            let fourth = try project.records(Self.log)
+            #expect(fourth[0]["status"] == .int(200) && fourth[0]["from_cache"] == .bool(false))
+            let refetched = try #require(try Self.records(project).first { $0.type == .response }?.httpMessage())
+            #expect(String(decoding: refetched.body, as: UTF8.self) == Self.page("A"))
         }
     }
 
