@@ -106,25 +106,25 @@ final class FetchState: @unchecked Sendable {
             }
         }
         let journalPath = folder + "/journal.jsonl"
-        var resumedPack: String?
+        var interrupted: (name: String, file: AppendOnlyFile)?
         if let data = FileManager.default.contents(atPath: journalPath) {
             let lines = data.split(separator: UInt8(ascii: "\n"))
-            if let first = lines.first, let header = try? JSONDecoder().decode([String: String].self, from: Data(first)),
+            let decoder = JSONDecoder()
+            if let first = lines.first, let header = try? decoder.decode([String: String].self, from: Data(first)),
                header["crawl"] == crawlKey, let name = header["pack"], Self.isPackName(name),
-               let pack = try? AppendOnlyFile(path: folder + "/" + name, opening: .existing) {
+               let file = try? AppendOnlyFile(path: folder + "/" + name, opening: .existing) {
                 for line in lines.dropFirst() {
-                    guard let entry = try? JSONDecoder().decode(FetchEntry.self, from: Data(line)) else { continue }
+                    guard let entry = try? decoder.decode(FetchEntry.self, from: Data(line)) else { continue }
                     if entry.bodySHA256 != nil {
-                        guard (try? Self.isWhole(entry, in: pack)) == true else { continue }
+                        guard (try? Self.isWhole(entry, in: file)) == true else { continue }
                     }
                     resumed[entry.url] = entry
                 }
-                resumedPack = name
+                interrupted = (name, file)
             }
         }
-        if let resumedPack, !resumed.isEmpty {
-            packName = resumedPack
-            pack = try AppendOnlyFile(path: folder + "/" + resumedPack, opening: .existing)
+        if let interrupted, !resumed.isEmpty {
+            (packName, pack) = interrupted
         } else {
             // A journal of another crawl (configuration changed), of a completed run, or none: start afresh.
             packName = "pages-\(UUID().uuidString.lowercased()).pack"
