@@ -38,6 +38,9 @@ public struct CrawlSchedule: Sendable {
     /// Per host, its queued URLs in the order they were queued (oldest first from `head`).
     private var queues: [String: HostQueue] = [:]
     private var inFlightByHost: [String: Int] = [:]
+    /// The hosts that can start a URL now (queued URLs, below `perHostLimit`), by their oldest URL:
+    /// so that handing out a URL costs log(hosts), not a scan of them, in a crawl of many hosts.
+    private var ready = MinHeap()
     private var sequence = 0
     private var handedOut = 0
     public private(set) var inFlight = 0
@@ -46,6 +49,7 @@ public struct CrawlSchedule: Sendable {
         var items: [(sequence: Int, url: String)] = []
         var head = 0
         var isEmpty: Bool { head == items.count }
+        var first: Int { items[head].sequence }
         mutating func pop() -> String {
             defer {
                 head += 1
@@ -77,16 +81,16 @@ public struct CrawlSchedule: Sendable {
 
     /// The oldest queued URL of a host below `perHostLimit`, marked in flight; nil when none is.
     public mutating func next() -> CrawlItem? {
-        var best: (host: String, sequence: Int)?
-        for (host, queue) in queues where !queue.isEmpty && inFlightByHost[host, default: 0] < perHostLimit {
-            let first = queue.items[queue.head].sequence
-            if best == nil || first < best!.sequence { best = (host, first) }
-        }
-        guard let host = best?.host else { return nil }
+        guard let host = ready.popMin()?.host else { return nil }
         let url = queues[host]!.pop()
-        if queues[host]!.isEmpty { queues[host] = nil }
-        inFlightByHost[host, default: 0] += 1
+        let running = inFlightByHost[host, default: 0] + 1
+        inFlightByHost[host] = running
         inFlight += 1
+        if queues[host]!.isEmpty {
+            queues[host] = nil
+        } else if running < perHostLimit {
+            ready.push(queues[host]!.first, host)
+        }
         nodes[url]!.status = .inFlight
         return CrawlItem(url: url, depth: nodes[url]!.depth)
     }
@@ -102,9 +106,10 @@ public struct CrawlSchedule: Sendable {
     public mutating func completed(_ url: String, finalURL: String?, links: [String]) {
         guard var node = nodes[url], node.status == .inFlight else { return }
         let host = hostKey(url)
-        inFlightByHost[host, default: 1] -= 1
-        if inFlightByHost[host] == 0 { inFlightByHost[host] = nil }
+        let running = inFlightByHost[host, default: 1]
+        inFlightByHost[host] = running == 1 ? nil : running - 1
         inFlight -= 1
+        if running == perHostLimit, let queue = queues[host] { ready.push(queue.first, host) }  // below the limit again
         node.status = .done
         node.links = links
         node.finalURL = finalURL
@@ -195,6 +200,41 @@ public struct CrawlSchedule: Sendable {
         nodes[url]!.status = .queued
         handedOut += 1
         sequence += 1
-        queues[hostKey(url), default: HostQueue()].items.append((sequence, url))
+        let host = hostKey(url)
+        let wasEmpty = queues[host] == nil
+        queues[host, default: HostQueue()].items.append((sequence, url))
+        if wasEmpty && inFlightByHost[host, default: 0] < perHostLimit { ready.push(sequence, host) }
+    }
+}
+
+/// A binary min-heap of (sequence, host).
+private struct MinHeap: Sendable {
+    private var items: [(sequence: Int, host: String)] = []
+
+    mutating func push(_ sequence: Int, _ host: String) {
+        items.append((sequence, host))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].sequence < items[parent].sequence else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func popMin() -> (sequence: Int, host: String)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let min = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left].sequence < items[smallest].sequence { smallest = left }
+            if right < items.count && items[right].sequence < items[smallest].sequence { smallest = right }
+            guard smallest != parent else { return min }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
     }
 }
