@@ -286,11 +286,8 @@ public final class WARCWriter {
         }
     }
 
-    /// Whether records are gzip members (what `append(encoded:records:)` must be given).
-    public var isGzip: Bool { gzip != nil }
-
-    /// Appends records another writer (over a sink, with this file's `isGzip`) encoded: so pages can
-    /// be compressed by many workers while they arrive, and written here in order with a copy.
+    /// Appends records another writer (over a sink; gzip members when this file is gzip) encoded: so
+    /// pages can be compressed by many workers while they arrive, and written here in order with a copy.
     public func append(encoded bytes: UnsafeRawBufferPointer, records: Int) throws {
         try counter.write(bytes)
         recordCount += records

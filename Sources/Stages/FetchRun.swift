@@ -20,6 +20,8 @@ final class FetchRun: @unchecked Sendable {
     let context: StageContext
     let client = HTTPClient()
     let state: FetchState
+    /// What a journal must have been written under to be resumed: the crawl's configuration.
+    let journalKey: String
     let fetcher: PageFetcher
     let robots: RobotsCache
     let global: ConcurrencyLimit
@@ -40,7 +42,10 @@ final class FetchRun: @unchecked Sendable {
     init(definition: FetchStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
-        state = try FetchState(folder: context.stateFolder, crawlKey: definition.crawlKey)
+        // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
+        let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !$0.relative.hasSuffix(".gz") }
+        journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")
+        state = try FetchState(folder: context.stateFolder, crawlKey: journalKey)
         let retry = RetryPolicy(maxAttempts: definition.retries + 1, initialDelay: definition.retryBackoff, maxDelay: 60)
         let settings = FetchSettings(timeout: definition.timeout, maxBodyBytes: definition.maxPageBytes,
                                      userAgent: definition.userAgent, retry: retry)
@@ -114,7 +119,7 @@ final class FetchRun: @unchecked Sendable {
         }
         try state.syncJournal()
         let report = try output.write(entries, state: state)
-        try state.finish(entries: entries, crawlKey: definition.crawlKey)
+        try state.finish(entries: entries, crawlKey: journalKey)
         return report
     }
 
