@@ -29,11 +29,15 @@ public struct CrawlSchedule: Sendable {
     private struct Node {
         var depth: Int
         var status: Status
-        /// The links a completed page had, as found (raw), for lowering depths and for the replay.
-        var links: [String] = []
+        /// The in-scope links a completed page had, as node numbers: for lowering depths and for the
+        /// replay. A number, not the URL again, since a page's links are most of what a crawl keeps.
+        var links: [Int32] = []
         var finalURL: String?
     }
-    private var nodes: [String: Node] = [:]
+    /// Every URL known (in scope, normalised), numbered in the order it became known.
+    private var urls: [String] = []
+    private var ids: [String: Int32] = [:]
+    private var nodes: [Node] = []
     private var seeds: [String] = []
     /// Per host, its queued URLs in the order they were queued (oldest first from `head`).
     private var queues: [String: HostQueue] = [:]
@@ -46,16 +50,16 @@ public struct CrawlSchedule: Sendable {
     public private(set) var inFlight = 0
 
     private struct HostQueue {
-        var items: [(sequence: Int, url: String)] = []
+        var items: [(sequence: Int, id: Int32)] = []
         var head = 0
         var isEmpty: Bool { head == items.count }
         var first: Int { items[head].sequence }
-        mutating func pop() -> String {
+        mutating func pop() -> Int32 {
             defer {
                 head += 1
                 if head > 1024 && head * 2 > items.count { items.removeFirst(head); head = 0 }
             }
-            return items[head].url
+            return items[head].id
         }
     }
 
@@ -82,7 +86,7 @@ public struct CrawlSchedule: Sendable {
     /// The oldest queued URL of a host below `perHostLimit`, marked in flight; nil when none is.
     public mutating func next() -> CrawlItem? {
         guard let host = ready.popMin()?.host else { return nil }
-        let url = queues[host]!.pop()
+        let id = queues[host]!.pop()
         let running = inFlightByHost[host, default: 0] + 1
         inFlightByHost[host] = running
         inFlight += 1
@@ -91,49 +95,52 @@ public struct CrawlSchedule: Sendable {
         } else if running < perHostLimit {
             ready.push(queues[host]!.first, host)
         }
-        nodes[url]!.status = .inFlight
-        return CrawlItem(url: url, depth: nodes[url]!.depth)
+        nodes[Int(id)].status = .inFlight
+        return CrawlItem(url: urls[Int(id)], depth: nodes[Int(id)].depth)
     }
 
     /// Whether nothing is queued or in flight: the crawl is over until `require` adds URLs.
     public var isIdle: Bool { inFlight == 0 && queues.isEmpty }
 
     /// The depth a URL has now (it may have come down since it was handed out).
-    public func depth(of url: String) -> Int? { nodes[url]?.depth }
+    public func depth(of url: String) -> Int? { ids[url].map { nodes[Int($0)].depth } }
 
     /// Records a page handed out by `next()`: where it landed (after redirects) and the links it has,
     /// which are queued (or lower the depths of URLs known already).
     public mutating func completed(_ url: String, finalURL: String?, links: [String]) {
-        guard var node = nodes[url], node.status == .inFlight else { return }
+        guard let id = ids[url].map(Int.init), nodes[id].status == .inFlight else { return }
         let host = hostKey(url)
         let running = inFlightByHost[host, default: 1]
         inFlightByHost[host] = running == 1 ? nil : running - 1
         inFlight -= 1
         if running == perHostLimit, let queue = queues[host] { ready.push(queue.first, host) }  // below the limit again
-        node.status = .done
-        node.links = links
-        node.finalURL = finalURL
-        nodes[url] = node
-        if let finalURL, finalURL != url, let landed = normalizer.normalize(finalURL), nodes[landed] == nil {
+        if let finalURL, finalURL != url, let landed = normalizer.normalize(finalURL), ids[landed] == nil {
             // As in the breadth-first crawl: a page's redirect target is not fetched again under its own name.
-            nodes[landed] = Node(depth: node.depth, status: .landing)
+            add(landed, Node(depth: nodes[id].depth, status: .landing))
         }
-        guard node.depth < maxDepth else { return }
-        for link in links { offerLink(link, depth: node.depth + 1) }
+        // Links past `maxDepth` are known (held) too: a shorter path found later may bring them within it.
+        let depth = nodes[id].depth
+        var linked: [Int32] = []
+        linked.reserveCapacity(links.count)
+        for link in links {
+            guard let canonical = normalizer.normalize(link), scope.refusal(canonical) == nil else { continue }
+            linked.append(offer(canonical, depth: depth + 1))
+        }
+        nodes[id].status = .done
+        nodes[id].links = linked
+        nodes[id].finalURL = finalURL
     }
 
     /// Queues URLs the replay found missing, whatever `maxPages` says (the replay is within it).
     public mutating func require(_ items: [CrawlItem]) {
         for item in items {
-            if var node = nodes[item.url] {
-                guard node.status == .held || node.status == .landing else { continue }
-                node.depth = min(node.depth, item.depth)
-                nodes[item.url] = node
-                enqueue(item.url)
-            } else {
-                nodes[item.url] = Node(depth: item.depth, status: .held)
-                enqueue(item.url)
+            guard let id = ids[item.url].map(Int.init) else {
+                enqueue(add(item.url, Node(depth: item.depth, status: .held)))
+                continue
             }
+            guard nodes[id].status == .held || nodes[id].status == .landing else { continue }
+            nodes[id].depth = min(nodes[id].depth, item.depth)
+            enqueue(Int32(id))
         }
     }
 
@@ -147,13 +154,14 @@ public struct CrawlSchedule: Sendable {
         while !frontier.isEmpty {
             for item in frontier.takeLevel() {
                 order.append(item)
-                guard let node = nodes[item.url], node.status == .done else {
+                guard let id = ids[item.url].map(Int.init), nodes[id].status == .done else {
                     missing.append(item)
                     continue
                 }
-                if let final = node.finalURL, final != item.url { frontier.markSeen(final) }
+                if let final = nodes[id].finalURL, final != item.url { frontier.markSeen(final) }
                 guard item.depth < maxDepth else { continue }
-                for link in node.links { frontier.offer(link, depth: item.depth + 1) }
+                // Links kept are normalised and in scope; the frontier takes them as it took them raw.
+                for link in nodes[id].links { frontier.offer(urls[Int(link)], depth: item.depth + 1) }
             }
         }
         return (order, missing)
@@ -161,48 +169,50 @@ public struct CrawlSchedule: Sendable {
 
     // MARK: Admitting and lowering
 
-    private mutating func offerLink(_ url: String, depth: Int) {
-        guard let canonical = normalizer.normalize(url), scope.refusal(canonical) == nil else { return }
-        offer(canonical, depth: depth)
+    private mutating func add(_ canonical: String, _ node: Node) -> Int32 {
+        let id = Int32(nodes.count)
+        urls.append(canonical)
+        ids[canonical] = id
+        nodes.append(node)
+        return id
     }
 
     /// A URL found `depth` links from a seed: new, it is queued (or held past the limits); known at a
     /// greater depth, it and whatever it links to come down (a worklist, not recursion: a long chain
-    /// of pages must not exhaust the stack).
-    private mutating func offer(_ canonical: String, depth: Int) {
-        var work = [(canonical, depth)]
-        while let (url, depth) = work.popLast() {
-            guard var node = nodes[url] else {
-                nodes[url] = Node(depth: depth, status: .held)
-                admit(url)
-                continue
-            }
-            guard depth < node.depth else { continue }
-            node.depth = depth
-            nodes[url] = node
-            switch node.status {
-            case .held: admit(url)
-            case .done where depth < maxDepth:
-                for link in node.links {
-                    if let c = normalizer.normalize(link), scope.refusal(c) == nil { work.append((c, depth + 1)) }
-                }
+    /// of pages must not exhaust the stack). Returns its number.
+    @discardableResult
+    private mutating func offer(_ canonical: String, depth: Int) -> Int32 {
+        guard let known = ids[canonical] else {
+            let id = add(canonical, Node(depth: depth, status: .held))
+            admit(id)
+            return id
+        }
+        var work = [(known, depth)]
+        while let (id, depth) = work.popLast() {
+            let index = Int(id)
+            guard depth < nodes[index].depth else { continue }
+            nodes[index].depth = depth
+            switch nodes[index].status {
+            case .held: admit(id)
+            case .done where depth < maxDepth: work += nodes[index].links.map { ($0, depth + 1) }
             default: break
             }
         }
+        return known
     }
 
-    private mutating func admit(_ url: String) {
-        guard nodes[url]!.depth <= maxDepth, handedOut < maxPages else { return }
-        enqueue(url)
+    private mutating func admit(_ id: Int32) {
+        guard nodes[Int(id)].depth <= maxDepth, handedOut < maxPages else { return }
+        enqueue(id)
     }
 
-    private mutating func enqueue(_ url: String) {
-        nodes[url]!.status = .queued
+    private mutating func enqueue(_ id: Int32) {
+        nodes[Int(id)].status = .queued
         handedOut += 1
         sequence += 1
-        let host = hostKey(url)
+        let host = hostKey(urls[Int(id)])
         let wasEmpty = queues[host] == nil
-        queues[host, default: HostQueue()].items.append((sequence, url))
+        queues[host, default: HostQueue()].items.append((sequence, id))
         if wasEmpty && inFlightByHost[host, default: 0] < perHostLimit { ready.push(sequence, host) }
     }
 }
