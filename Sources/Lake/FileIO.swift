@@ -137,7 +137,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
     public let path: String
     private let fd: Int32
     private let lock = NSLock()
-    private var size: Int64 = 0
+    private var end: Int64 = 0
 
     public init(path: String, opening: Opening) throws {
         self.path = path
@@ -150,10 +150,13 @@ public final class AppendOnlyFile: @unchecked Sendable {
         }
         let end = lseek(fd, 0, SEEK_END)
         if end < 0 { throw LakeError.posix("cannot seek", path: path) }
-        size = Int64(end)
+        self.end = Int64(end)
     }
 
     deinit { close(fd) }
+
+    /// Bytes in the file (appends included).
+    public var size: Int64 { lock.withLock { end } }
 
     /// Forces what was appended to stable storage.
     public func sync() throws {
@@ -163,7 +166,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
     /// Appends `bytes`; returns the offset they start at.
     public func append(_ bytes: [UInt8]) throws -> Int64 {
         try lock.withLock {
-            let offset = size
+            let offset = end
             try bytes.withUnsafeBytes { raw in
                 var done = 0
                 while done < raw.count {
@@ -175,7 +178,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
                     done += n
                 }
             }
-            size += Int64(bytes.count)
+            end += Int64(bytes.count)
             return offset
         }
     }

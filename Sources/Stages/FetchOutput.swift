@@ -38,13 +38,15 @@ struct FetchOutputWriter: Sendable {
         return EncodedRecords(bytes: memory.bytes, responseOffset: response, count: warc.recordCount)
     }
 
-    /// Writes the outputs for the crawl's entries, in their order, copying their stored records.
-    func write(_ entries: [FetchEntry], state: FetchState) throws -> StageReport {
+    /// Writes the outputs for the crawl's `count` entries, in their order, copying their stored
+    /// records. `entry(i)` gives them one at a time (from the journal), never all at once;
+    /// `latestFetch` is the last of their `fetchedAt`.
+    func write(count: Int, latestFetch: String?, state: FetchState, entry: (Int) throws -> FetchEntry) throws -> StageReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
         // writes the same bytes again (and the stages after it are skipped).
-        let latest = entries.map(\.fetchedAt).max() ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
+        let latest = latestFetch ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
         try warc.write(WARCRecord(type: .warcinfo, headers: [
             ("WARC-Record-ID", Self.recordID("warcinfo", warcPath.fileName, latest, "")), ("WARC-Date", latest),
             ("WARC-Filename", warcPath.fileName), ("Content-Type", "application/warc-fields"),
@@ -58,7 +60,8 @@ struct FetchOutputWriter: Sendable {
         var statuses: [Int: Int] = [:]
         var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
         var buffer: [UInt8] = []
-        for entry in entries {
+        for index in 0..<count {
+            let entry = try entry(index)
             var offset: Int64?
             if let stored = entry.stored {
                 offset = warc.fileOffset + stored.responseOffset
@@ -93,7 +96,7 @@ struct FetchOutputWriter: Sendable {
         ])
         var perOutput = [warcPath.relative: warc.recordCount]
         if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
-        return StageReport(counts: ["urls": entries.count, "pages_fetched": fetched, "pages_failed": failed,
+        return StageReport(counts: ["urls": count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
     }

@@ -92,39 +92,62 @@ final class FetchRun: @unchecked Sendable {
         var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
                                      maxPages: definition.maxPages, perHostLimit: definition.politeness.perHostConcurrency,
                                      hostKey: Self.hostKey)
-        var entries: [FetchEntry] = []
+        var refused: [FetchEntry] = []
         for seed in seeds {
             if case .refused(let reason) = schedule.seed(seed) {
-                entries.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
+                refused.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
                                           fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue))
             }
         }
         if !state.resumed.isEmpty {
             context.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
         }
-        var results: [String: FetchEntry] = [:]
+        var results: [String: Visited] = [:]
+        var order: [CrawlItem]
         while true {
             try await crawl(&schedule, into: &results)
-            let (order, missing) = schedule.canonicalOrder()
-            if missing.isEmpty {
-                for item in order {
-                    var entry = results[item.url]!
-                    entry.depth = item.depth
-                    entries.append(entry)
-                }
-                break
-            }
+            let replay = schedule.canonicalOrder()
+            order = replay.order
+            if replay.missing.isEmpty { break }
             // Responses came in an order that made this crawl differ from a breadth-first one (`max_pages`).
-            schedule.require(missing)
+            schedule.require(replay.missing)
         }
         try state.syncJournal()
-        let report = try output.write(entries, state: state)
-        try state.finish(entries: entries, crawlKey: journalKey)
+        // Entry by entry from the journal, into the outputs and the per-URL state.
+        let update = try state.update()
+        let dates = refused.map(\.fetchedAt) + order.map { results[$0.url]!.fetchedAt }
+        let report = try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
+            if index < refused.count { return refused[index] }
+            let item = order[index - refused.count]
+            var entry: FetchEntry
+            switch results[item.url]! {
+            case .journalled(let ref, _): entry = try state.entry(at: ref)
+            case .notJournalled(let kept): entry = kept
+            }
+            entry.depth = item.depth
+            try update.keep(entry)
+            return entry
+        }
+        try update.commit(crawlKey: journalKey)
         return report
     }
 
+    /// A URL visited in this run: where its entry is (and when it was fetched, which dates the WARC).
+    enum Visited: Sendable {
+        case journalled(LineRef, fetchedAt: String)
+        /// Refused by robots.txt: decided again next time, so never journalled.
+        case notJournalled(FetchEntry)
+
+        var fetchedAt: String {
+            switch self {
+            case .journalled(_, let fetchedAt): return fetchedAt
+            case .notJournalled(let entry): return entry.fetchedAt
+            }
+        }
+    }
+
     /// Fetches what the schedule hands out until it is idle, `concurrency` at a time.
-    func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: FetchEntry]) async throws {
+    func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: Visited]) async throws {
         try await withThrowingTaskGroup(of: (String, Result).self) { group in
             var running = 0
             while true {
@@ -135,7 +158,8 @@ final class FetchRun: @unchecked Sendable {
                 guard let (url, result) = try await group.next() else { break }
                 running -= 1
                 try Task.checkCancellation()
-                results[url] = result.entry  // its links are kept by the schedule
+                // The entry stays in the journal and its links in the schedule; here, only where it is.
+                results[url] = result.line.map { .journalled($0, fetchedAt: result.entry.fetchedAt) } ?? .notJournalled(result.entry)
                 schedule.completed(url, finalURL: result.entry.finalURL, links: result.links)
                 context.progress(results.count)
             }
@@ -236,9 +260,11 @@ final class FetchRun: @unchecked Sendable {
 
     // MARK: Fetching a URL
 
-    /// A URL visited: what is known about it (its page stored), and the links to follow from it.
+    /// A URL visited: what is known about it (its page stored), where that is in the journal, and
+    /// the links to follow from it.
     struct Result: Sendable {
         var entry: FetchEntry
+        var line: LineRef?
         var links: [String]
     }
 
@@ -259,12 +285,13 @@ final class FetchRun: @unchecked Sendable {
     /// One URL: from the journal (resumed run), from the refresh window, or fetched (conditionally
     /// when its ETag or Last-Modified is known).
     func visit(_ item: CrawlItem) async throws -> Result {
-        if let entry = state.resumed[item.url] {
+        if let line = state.resumed[item.url] {
             // Its page is in the pack already, encoded as this run would.
-            return Result(entry: entry, links: try state.body(of: entry).map { links(of: entry, body: $0) } ?? [])
+            let entry = try state.entry(at: line)
+            return Result(entry: entry, line: line, links: try state.body(of: entry).map { links(of: entry, body: $0) } ?? [])
         }
         let via = definition.via.rawValue
-        if let refresh = definition.refresh, var known = state.known[item.url],
+        if let refresh = definition.refresh, var known = state.known(item.url),
            let fetched = Self.parseDate(known.fetchedAt), Date().timeIntervalSince(fetched) < refresh,
            let body = try? state.body(of: known) {
             known.depth = item.depth
@@ -283,7 +310,7 @@ final class FetchRun: @unchecked Sendable {
                 // Not journaled: deciding again is free, and an unreachable robots.txt may be back next run.
                 return Result(entry: FetchEntry(url: item.url, depth: item.depth, error: reason,
                                                 fetchedAt: WARCRecord.formatDate(Date()), via: via, robotsDisallowed: true),
-                              links: [])
+                              line: nil, links: [])
             }
         }
         let entry: FetchEntry
@@ -303,14 +330,12 @@ final class FetchRun: @unchecked Sendable {
         var entry = entry
         entry.stored = nil
         guard let body, let status = entry.status else {
-            try state.journal(entry)
-            return Result(entry: entry, links: [])
+            return Result(entry: entry, line: try state.journal(entry), links: [])
         }
         entry.bodySHA256 = FetchState.sha256(body)
         entry.bytes = body.count
         entry.stored = try state.store(output.encode(entry, status: status, body: body))
-        try state.journal(entry)
-        return Result(entry: entry, links: links(of: entry, body: body))
+        return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, body: body))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
@@ -322,7 +347,7 @@ final class FetchRun: @unchecked Sendable {
 
     /// The entry, and its body: received, or the stored copy on 304.
     func fetchDirect(_ item: CrawlItem, gate: HostGate, conditionally: Bool = true) async throws -> (FetchEntry, [UInt8]?) {
-        let known = conditionally ? state.known[item.url] : nil
+        let known = conditionally ? state.known(item.url) : nil
         var conditional: [Header] = []
         if let known, known.stored != nil {
             if let etag = known.header("ETag") { conditional.append(Header("If-None-Match", etag)) }

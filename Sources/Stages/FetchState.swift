@@ -67,6 +67,13 @@ struct StoredPage: Codable, Sendable, Equatable {
     var records: Int
 }
 
+/// A line of one of the state folder's JSON-lines files (the journal, `urls.jsonl`): where an
+/// entry is, so that a crawl keeps a few numbers per URL in memory instead of the entry.
+struct LineRef: Sendable, Equatable {
+    var offset: Int64
+    var length: Int
+}
+
 /// The fetch stage's state folder:
 ///
 /// - `pages-<id>.pack`: the pages, each as its WARC records, gzipped, appended by the workers as
@@ -79,17 +86,22 @@ struct StoredPage: Codable, Sendable, Equatable {
 ///   process loses nothing written, and fsync'd in groups (at most every quarter second, and when
 ///   the crawl ends), so a crawl killed midway resumes without fetching those URLs again. On
 ///   resume a torn last line is ignored, and so is an entry whose page is not whole in the pack or
-///   does not hash to its SHA-256 (a power loss): that URL is fetched again;
+///   does not hash to its SHA-256 (a power loss): that URL is fetched again. The outputs are
+///   written from it, entry by entry;
 /// - `urls.jsonl`: per URL, the last good fetch (ETag, Last-Modified, time, page), one entry per
-///   line in URL order (written and read line by line: a big crawl's state is never one JSON value
-///   in memory), for conditional requests and the refresh window; replaced atomically when a run
-///   completes.
+///   line, for conditional requests and the refresh window; read one line at a time when a URL is
+///   visited, replaced atomically when a run completes (`Update`).
+///
+/// In memory: per URL, where its lines are; never the entries of the whole crawl.
 final class FetchState: @unchecked Sendable {
     let folder: String
     private let lock = NSLock()
-    private var journal: FileHandle?
-    private(set) var resumed: [String: FetchEntry] = [:]
-    private(set) var known: [String: FetchEntry] = [:]
+    private let journalFile: AppendOnlyFile
+    /// The interrupted run's completed URLs, in the journal.
+    private(set) var resumed: [String: LineRef] = [:]
+    /// The last good fetch per URL, in `urls.jsonl`.
+    private var knownLines: [String: LineRef] = [:]
+    private let knownFile: AppendOnlyFile?
     /// This run's pack (the interrupted run's, when resuming).
     let packName: String
     private let pack: AppendOnlyFile
@@ -98,52 +110,51 @@ final class FetchState: @unchecked Sendable {
         self.folder = folder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         AtomicFile.removeStaleTemporaries(in: folder)
-        if let data = FileManager.default.contents(atPath: folder + "/urls.jsonl") {
-            let decoder = JSONDecoder()
-            for line in data.split(separator: UInt8(ascii: "\n")) {
-                guard let entry = try? decoder.decode(FetchEntry.self, from: Data(line)) else { continue }
-                known[entry.url] = entry
+        let decoder = JSONDecoder()
+        knownFile = try? AppendOnlyFile(path: folder + "/urls.jsonl", opening: .existing)
+        var knownLines: [String: LineRef] = [:]
+        if let knownFile, let data = FileManager.default.contents(atPath: knownFile.path) {
+            Self.forEachLine(data) { ref, line in
+                guard let entry = try? decoder.decode(FetchEntry.self, from: line) else { return }
+                knownLines[entry.url] = ref
             }
         }
+        self.knownLines = knownLines
         let journalPath = folder + "/journal.jsonl"
         var interrupted: (name: String, file: AppendOnlyFile)?
-        if let data = FileManager.default.contents(atPath: journalPath) {
-            let lines = data.split(separator: UInt8(ascii: "\n"))
-            let decoder = JSONDecoder()
-            if let first = lines.first, let header = try? decoder.decode([String: String].self, from: Data(first)),
-               header["crawl"] == crawlKey, let name = header["pack"], Self.isPackName(name),
-               let file = try? AppendOnlyFile(path: folder + "/" + name, opening: .existing) {
-                for line in lines.dropFirst() {
-                    guard let entry = try? decoder.decode(FetchEntry.self, from: Data(line)) else { continue }
-                    if entry.bodySHA256 != nil {
-                        guard (try? Self.isWhole(entry, in: file)) == true else { continue }
-                    }
-                    resumed[entry.url] = entry
+        var resumed: [String: LineRef] = [:]
+        if let data = FileManager.default.contents(atPath: journalPath), let end = data.firstIndex(of: UInt8(ascii: "\n")),
+           let header = try? decoder.decode([String: String].self, from: data[..<end]),
+           header["crawl"] == crawlKey, let name = header["pack"], Self.isPackName(name),
+           let file = try? AppendOnlyFile(path: folder + "/" + name, opening: .existing) {
+            var first = true
+            Self.forEachLine(data) { ref, line in
+                if first { first = false; return }  // the header
+                guard let entry = try? decoder.decode(FetchEntry.self, from: line) else { return }
+                if entry.bodySHA256 != nil {
+                    guard (try? Self.isWhole(entry, in: file)) == true else { return }
                 }
-                interrupted = (name, file)
+                resumed[entry.url] = ref
             }
+            interrupted = (name, file)
         }
         if let interrupted, !resumed.isEmpty {
             (packName, pack) = interrupted
+            self.resumed = resumed
         } else {
             // A journal of another crawl (configuration changed), of a completed run, or none: start afresh.
             packName = "pages-\(UUID().uuidString.lowercased()).pack"
             pack = try AppendOnlyFile(path: folder + "/" + packName, opening: .new)
             try AtomicFile.write(Self.encode(["crawl": crawlKey, "pack": packName]) + [UInt8(ascii: "\n")], to: journalPath)
         }
-        guard let handle = FileHandle(forUpdatingAtPath: journalPath) else {
-            throw StageError("cannot open the crawl journal \(journalPath)")
-        }
-        let end = try handle.seekToEnd()
-        if end > 0 {
+        journalFile = try AppendOnlyFile(path: journalPath, opening: .existing)
+        var last: [UInt8] = []
+        if journalFile.size > 0 {
+            try journalFile.read(offset: journalFile.size - 1, count: 1, into: &last)
             // After a torn last line, start the next entry on a line of its own.
-            try handle.seek(toOffset: end - 1)
-            if handle.readData(ofLength: 1) != Data([UInt8(ascii: "\n")]) { try handle.write(contentsOf: Data([UInt8(ascii: "\n")])) }
+            if last != [UInt8(ascii: "\n")] { _ = try journalFile.append([UInt8(ascii: "\n")]) }
         }
-        journal = handle
     }
-
-    deinit { try? journal?.close() }
 
     static func isPackName(_ name: String) -> Bool { name.hasPrefix("pages-") && name.hasSuffix(".pack") && !name.contains("/") }
 
@@ -153,26 +164,55 @@ final class FetchState: @unchecked Sendable {
         return Array((try? encoder.encode(value)) ?? Data())
     }
 
+    /// Calls `body` with each non-empty line of `data` and where it is.
+    private static func forEachLine(_ data: Data, _ body: (LineRef, Data) -> Void) {
+        var start = data.startIndex
+        while start < data.endIndex {
+            let end = data[start...].firstIndex(of: UInt8(ascii: "\n")) ?? data.endIndex
+            if end > start {
+                body(LineRef(offset: Int64(start - data.startIndex), length: end - start), data[start..<end])
+            }
+            start = end + 1
+        }
+    }
+
+    private static func entry(at ref: LineRef, in file: AppendOnlyFile) throws -> FetchEntry {
+        var bytes: [UInt8] = []
+        try file.read(offset: ref.offset, count: ref.length, into: &bytes)
+        return try JSONDecoder().decode(FetchEntry.self, from: Data(bytes))
+    }
+
+    // MARK: The journal
+
     private var lastSync = ContinuousClock.now
 
-    /// Records a completed URL (its page must already be in the pack).
-    func journal(_ entry: FetchEntry) throws {
-        let line = Self.encode(entry) + [UInt8(ascii: "\n")]
+    /// Records a completed URL (its page must already be in the pack); returns where its line is.
+    @discardableResult
+    func journal(_ entry: FetchEntry) throws -> LineRef {
+        let line = Self.encode(entry)
+        let offset = try journalFile.append(line + [UInt8(ascii: "\n")])
         try lock.withLock {
-            try journal?.write(contentsOf: Data(line))
             if ContinuousClock.now - lastSync > .milliseconds(250) {
-                try journal?.synchronize()
+                try journalFile.sync()
                 lastSync = ContinuousClock.now
             }
         }
+        return LineRef(offset: offset, length: line.count)
     }
 
     /// Forces the journal to stable storage (when the crawl ends, before its outputs are written).
     func syncJournal() throws {
-        try lock.withLock {
-            try journal?.synchronize()
-            lastSync = ContinuousClock.now
-        }
+        try journalFile.sync()
+        lock.withLock { lastSync = ContinuousClock.now }
+    }
+
+    /// A journalled entry: one this run wrote, or one of the interrupted run's (`resumed`).
+    func entry(at ref: LineRef) throws -> FetchEntry { try Self.entry(at: ref, in: journalFile) }
+
+    /// The last good fetch of a URL; nil when there is none (or its line cannot be read).
+    func known(_ url: String) -> FetchEntry? {
+        guard let ref = knownLines[url], let knownFile else { return nil }
+        return try? Self.entry(at: ref, in: knownFile)
     }
 
     static func sha256(_ bytes: [UInt8]) -> String {
@@ -245,44 +285,59 @@ final class FetchState: @unchecked Sendable {
 
     // MARK: Completing a run
 
-    /// After the outputs are published: the good fetches of this run join the per-URL state, the
-    /// pages it refers to are all in this run's pack (copied from older packs when needed), the
-    /// journal is emptied for the next run, and the older packs are deleted.
-    func finish(entries: [FetchEntry], crawlKey: String) throws {
-        for entry in entries where entry.stored != nil && entry.error == nil {
-            guard let status = entry.status, (200..<300).contains(status) else { continue }
-            var kept = entry
-            kept.fromCache = false
-            kept.notModified = false
-            kept.wireStatus = nil
-            known[entry.url] = kept
+    /// The per-URL state a completing run writes while its outputs are written: `keep` each entry
+    /// of the crawl as it goes, then `commit` once the outputs are published.
+    func update() throws -> Update { try Update(state: self) }
+
+    final class Update {
+        private let state: FetchState
+        private let file: AtomicFile
+        private var kept = Set<String>()
+
+        fileprivate init(state: FetchState) throws {
+            self.state = state
+            file = try AtomicFile(path: state.folder + "/urls.jsonl")
         }
-        var buffer: [UInt8] = []
-        var older: [String: AppendOnlyFile] = [:]
-        for (url, entry) in known {
-            guard let page = entry.stored, page.pack != packName else { continue }
-            if older[page.pack] == nil { older[page.pack] = try? file(page.pack) }
-            guard let from = older[page.pack], (try? from.read(offset: page.offset, count: page.length, into: &buffer)) != nil else {
-                known[url]?.stored = nil  // its pack is gone: the next run fetches it unconditionally
-                continue
+
+        /// A good fetch of this run (a page stored, 2xx, no error) becomes its URL's state.
+        func keep(_ entry: FetchEntry) throws {
+            guard entry.stored != nil, entry.error == nil, let status = entry.status, (200..<300).contains(status),
+                  kept.insert(entry.url).inserted else { return }
+            var good = entry
+            good.fromCache = false
+            good.notModified = false
+            good.wireStatus = nil
+            try file.output.write(FetchState.encode(good) + [UInt8(ascii: "\n")])
+        }
+
+        /// The URLs this run did not keep keep their last good fetch, its page copied into this
+        /// run's pack; then the state is replaced, the journal emptied for the next run, and the
+        /// older packs deleted.
+        func commit(crawlKey: String) throws {
+            var buffer: [UInt8] = []
+            var older: [String: AppendOnlyFile] = [:]
+            for url in state.knownLines.keys.sorted() where !kept.contains(url) {
+                guard var entry = state.known(url) else { continue }
+                if let page = entry.stored, page.pack != state.packName {
+                    if older[page.pack] == nil { older[page.pack] = try? state.file(page.pack) }
+                    if let from = older[page.pack], (try? from.read(offset: page.offset, count: page.length, into: &buffer)) != nil {
+                        entry.stored = StoredPage(pack: state.packName, offset: try state.pack.append(buffer), length: page.length,
+                                                  responseOffset: page.responseOffset, records: page.records)
+                    } else {
+                        entry.stored = nil  // its pack is gone: the next run fetches it unconditionally
+                    }
+                }
+                try file.output.write(FetchState.encode(entry) + [UInt8(ascii: "\n")])
             }
-            known[url]?.stored = StoredPage(pack: packName, offset: try pack.append(buffer), length: page.length,
-                                            responseOffset: page.responseOffset, records: page.records)
+            try state.pack.sync()
+            try file.commit()
+            try? FileManager.default.removeItem(atPath: state.folder + "/urls.json")  // what earlier versions wrote
+            try AtomicFile.write(FetchState.encode(["crawl": crawlKey]) + [UInt8(ascii: "\n")], to: state.folder + "/journal.jsonl")
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: state.folder)) ?? [] where name != state.packName {
+                if FetchState.isPackName(name) { try? FileManager.default.removeItem(atPath: state.folder + "/" + name) }
+            }
+            // The page store of earlier versions (one gzip file per body).
+            try? FileManager.default.removeItem(atPath: state.folder + "/pages")
         }
-        try pack.sync()
-        let file = try AtomicFile(path: folder + "/urls.jsonl")
-        for url in known.keys.sorted() { try file.output.write(Self.encode(known[url]!) + [UInt8(ascii: "\n")]) }
-        try file.commit()
-        try? FileManager.default.removeItem(atPath: folder + "/urls.json")  // what earlier versions wrote
-        try lock.withLock {
-            try journal?.close()
-            journal = nil
-        }
-        try AtomicFile.write(Self.encode(["crawl": crawlKey]) + [UInt8(ascii: "\n")], to: folder + "/journal.jsonl")
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where name != packName {
-            if Self.isPackName(name) { try? FileManager.default.removeItem(atPath: folder + "/" + name) }
-        }
-        // The page store of earlier versions (one gzip file per body).
-        try? FileManager.default.removeItem(atPath: folder + "/pages")
     }
 }

@@ -596,7 +596,9 @@ actor TaskHolder {
         let resumed = try FetchState(folder: folder, crawlKey: "k")
         #expect(resumed.packName == state.packName)
         #expect(Set(resumed.resumed.keys) == ["https://x.example/kept"])
-        #expect(try resumed.body(of: resumed.resumed["https://x.example/kept"]!) == Array("kept".utf8))
+        let kept = try resumed.entry(at: #require(resumed.resumed["https://x.example/kept"]))
+        #expect(kept.url == "https://x.example/kept")
+        #expect(try resumed.body(of: kept) == Array("kept".utf8))
         // Entries journalled after the torn line are read back too.
         var (entry, records) = try Self.encoded("https://x.example/new", body: "new")
         entry.stored = try resumed.store(records)
@@ -615,16 +617,18 @@ actor TaskHolder {
         let first = try FetchState(folder: folder, crawlKey: "k")
         var (entry, records) = try Self.encoded("https://x.example/a", body: "page a")
         entry.stored = try first.store(records)
-        try first.finish(entries: [entry], crawlKey: "k")
+        let update = try first.update()
+        try update.keep(entry)
+        try update.commit(crawlKey: "k")
         #expect(try Self.packs(folder) == [first.packName])
 
         // The next run does not visit /a: its page is copied into the new pack, the old pack goes.
         let second = try FetchState(folder: folder, crawlKey: "k")
         #expect(second.resumed.isEmpty && second.packName != first.packName)
-        try second.finish(entries: [], crawlKey: "k")
+        try second.update().commit(crawlKey: "k")
         #expect(try Self.packs(folder) == [second.packName])
         let third = try FetchState(folder: folder, crawlKey: "k")
-        let known = try #require(third.known["https://x.example/a"])
+        let known = try #require(third.known("https://x.example/a"))
         #expect(known.stored?.pack == second.packName)
         #expect(try third.body(of: known) == Array("page a".utf8))
     }
