@@ -39,9 +39,9 @@ struct FetchOutputWriter: Sendable {
     }
 
     /// Writes the outputs for the crawl's `count` entries, in their order, copying their stored
-    /// records. `entry(i)` gives them one at a time (from the journal), never all at once;
+    /// records. `entryAt(i)` gives them one at a time (from the journal), never all at once;
     /// `latestFetch` is the last of their `fetchedAt`.
-    func write(count: Int, latestFetch: String?, state: FetchState, entry: (Int) throws -> FetchEntry) throws -> StageReport {
+    func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> StageReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
@@ -61,7 +61,7 @@ struct FetchOutputWriter: Sendable {
         var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
         var buffer: [UInt8] = []
         for index in 0..<count {
-            let entry = try entry(index)
+            let entry = try entryAt(index)
             var offset: Int64?
             if let stored = entry.stored {
                 offset = warc.fileOffset + stored.responseOffset
