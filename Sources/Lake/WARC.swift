@@ -254,13 +254,16 @@ public final class WARCWriter {
     /// which is what a crawl log or a CDX index points to.
     public var fileOffset: Int64 { Int64(counter.count) }
 
+    /// Whether a WARC file at `path` is written gzipped (one member per record): its name ends in `.gz`.
+    public static func isGzip(path: String) -> Bool { path.hasSuffix(".gz") }
+
     /// A WARC file at `path`; gzip unless the name does not end in `.gz`.
     public init(path: String, gzipLevel: Int32 = 6) throws {
         self.path = path
         let atomic = try AtomicFile(path: path)
         file = atomic
         counter = CountingSink(atomic.output)
-        if path.hasSuffix(".gz") {
+        if Self.isGzip(path: path) {
             let g = try GzipWriter(counter, level: gzipLevel, label: path)
             gzip = g
             sink = g

@@ -33,7 +33,7 @@ struct FetchOutputWriter: Sendable {
     /// not differ between a resumed crawl's pages and the rest.
     func encode(_ entry: FetchEntry, status: Int, body: [UInt8]) throws -> EncodedRecords {
         let memory = MemorySink()
-        let warc = try WARCWriter(sink: memory, gzip: warcPath.relative.hasSuffix(".gz"))
+        let warc = try WARCWriter(sink: memory, gzip: WARCWriter.isGzip(path: warcPath.relative))
         let response = try writeRecords(entry, status: status, body: body, to: warc)
         return EncodedRecords(bytes: memory.bytes, responseOffset: response, count: warc.recordCount)
     }

@@ -43,7 +43,7 @@ final class FetchRun: @unchecked Sendable {
         self.definition = definition
         self.context = context
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
-        let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !$0.relative.hasSuffix(".gz") }
+        let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !WARCWriter.isGzip(path: $0.relative) }
         journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")
         state = try FetchState(folder: context.stateFolder, crawlKey: journalKey)
         let retry = RetryPolicy(maxAttempts: definition.retries + 1, initialDelay: definition.retryBackoff, maxDelay: 60)
@@ -149,14 +149,12 @@ final class FetchRun: @unchecked Sendable {
     /// Fetches what the schedule hands out until it is idle, `concurrency` at a time.
     func crawl(_ schedule: inout CrawlSchedule, into results: inout [String: Visited]) async throws {
         try await withThrowingTaskGroup(of: (String, Result).self) { group in
-            var running = 0
             while true {
-                while running < definition.concurrency, let item = schedule.next() {
+                // One task per URL handed out and not yet completed: the schedule's `inFlight`.
+                while schedule.inFlight < definition.concurrency, let item = schedule.next() {
                     group.addTask { (item.url, try await self.visit(item)) }
-                    running += 1
                 }
                 guard let (url, result) = try await group.next() else { break }
-                running -= 1
                 try Task.checkCancellation()
                 // The entry stays in the journal and its links in the schedule; here, only where it is.
                 results[url] = result.line.map { .journalled($0, fetchedAt: result.entry.fetchedAt) } ?? .notJournalled(result.entry)
