@@ -1,4 +1,6 @@
 // swift-tools-version:6.0
+// Dependencies are pinned to exact versions: Package.resolved stays out of git (the package mirror
+// here gives revisions that exist nowhere else), so the pins are what make every machine build the same code.
 import PackageDescription
 
 // Module layout (arrows point one way):
@@ -13,11 +15,11 @@ let package = Package(
         .library(name: "AgentShopKit", targets: ["FuzzTargets"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         // Tests only: loopback HTTP servers.
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // C libraries at the edge: module map + shim.h, imported by exactly one Swift module.
