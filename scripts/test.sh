@@ -7,6 +7,11 @@ source scripts/setup.sh
 
 swift build --build-tests
 
+# An independent WARC reader for the interoperability tests: warcio, in bench/.venv (PyPI). With
+# AGENTSHOP_REQUIRE_WARCIO=1 those tests run (and fail without warcio) instead of being skipped.
+python3 bench/check_warc.py --setup
+export AGENTSHOP_REQUIRE_WARCIO=1
+
 # One test at a time: the end-to-end tests wait on child processes, and on a 2-core machine
 # Swift's cooperative pool has only two threads to share with the time-limited network tests.
 log=$(mktemp)
