@@ -20,10 +20,10 @@ set +e
 swift test --skip-build --no-parallel 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# The short crash campaign: the demo killed once inside each stage, checked and rerun
-# (scripts/kill_campaign.py; KILLS=0 skips it).
-if [ "$status" -eq 0 ] && [ "${KILLS:-12}" -gt 0 ]; then
-    python3 scripts/kill_campaign.py --kills "${KILLS:-12}" --binary "$(swift build --show-bin-path)/agentshop" || status=1
+# The crash campaign: every stage of the demo and the flagship pipeline, and the store commands,
+# killed with SIGKILL inside (scripts/kill_campaign.py); KILLS=N kills each N times, KILLS=0 skips it.
+if [ "$status" -eq 0 ] && [ "${KILLS:-1}" -gt 0 ]; then
+    python3 scripts/kill_campaign.py --rounds "${KILLS:-1}" --binary "$(swift build --show-bin-path)/agentshop" || status=1
 fi
 # XCTest reports 0 (every test here is Swift Testing); close with the count that ran.
 count=$(grep -oE 'Test run with [0-9]+ tests' "$log" | tail -1 | grep -oE '[0-9]+' || true)
