@@ -166,6 +166,24 @@ public struct ManifestStore: Sendable {
         return removed.sorted()
     }
 
+    /// Marks as interrupted every run of `pipeline` whose manifest still says running: called by the
+    /// holder of the pipeline's run lock, so such a run's process is gone (killed, or the machine went
+    /// down) and nothing else will ever finish its manifest. Its finish time is the manifest's last
+    /// write. Returns the settled manifests, oldest first, so the caller can record them.
+    public func settleAbandoned(pipeline: String, except runID: String? = nil) throws -> [RunManifest] {
+        var settled: [RunManifest] = []
+        for var manifest in all(pipeline: pipeline).manifests where manifest.status == .running && manifest.runID != runID {
+            let file = path(pipeline: pipeline, runID: manifest.runID)
+            let written = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date) ?? nil
+            manifest.status = .interrupted
+            manifest.finishedAt = manifest.finishedAt ?? written.map(Timestamp.iso)
+            manifest.error = manifest.error ?? "the run's process (pid \(manifest.pid)) ended before the run finished"
+            try write(manifest)
+            settled.append(manifest)
+        }
+        return settled
+    }
+
     /// The manifest of one run; a unique prefix of the run id is enough.
     public func find(runID: String) throws -> RunManifest {
         let matches = all().manifests.filter { $0.runID == runID || $0.runID.hasPrefix(runID) }

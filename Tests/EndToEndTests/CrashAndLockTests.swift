@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Store
 
 /// Kill -9 in the middle of a stage, SIGTERM, and two runs of one pipeline at once.
 @Suite struct CrashAndLockTests {
@@ -73,6 +74,32 @@ import Testing
         #expect(try project.read("datalake/processed_data/exports/items_copy.jsonl")
                 == fresh.read("datalake/processed_data/exports/items_copy.jsonl"))
         #expect(try project.read("datalake/scraped_data/content/items.jsonl") == fresh.read("datalake/scraped_data/content/items.jsonl"))
+    }
+
+    /// A killed run's manifest says "running" forever unless someone settles it: the next run does,
+    /// and records it in the store, so the stages it ran (which the rerun then skips) stay in the history.
+    @Test func theNextRunSettlesAKilledRunAndRecordsItInTheStore() throws {
+        let project = try makeProject(sleep: 30)
+        #expect(try project.run(["db", "init", "--quiet"]).status == 0)
+        let (process, _, _) = try project.start(["run", "slow", "--quiet"])
+        let marker = try #require(waitForStart(project))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let killedRun = String(marker.dropFirst("started-".count))
+
+        try project.write("pipelines/slow.yaml", Self.pipeline(sleep: 0))
+        let (rerun, manifest) = try project.runPipeline("slow")
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(Project.statuses(manifest)["seed"] == "skipped")  // the killed run had done it
+
+        let killed = try project.read("datalake/raw_data/logs/slow/\(killedRun).manifest.json")
+        #expect(killed.contains("\"status\" : \"interrupted\""))
+        #expect(killed.contains("ended before the run finished"))
+        let store = try Database(path: project.lake + "/store/agentshop.sqlite", mode: .readOnly)
+        let tasks = try store.rows("SELECT run_id || ' ' || stage || ' ' || status FROM data_processing_tasks ORDER BY id")
+            .map { $0[0].string ?? "" }
+        #expect(tasks.contains("\(killedRun) seed succeeded"), "\(tasks)")
+        #expect(tasks.contains("\(manifest["runID"] as? String ?? "?") slow succeeded"), "\(tasks)")
     }
 
     @Test func sigtermStopsCleanlyWithExit143() throws {

@@ -66,6 +66,13 @@ struct RunCommand: AsyncParsableCommand {
         let logPath = lake.root + "/raw_data/logs/\(spec.name)/\(options.runID!).log"
         let sink = try RunLogHandler.Sink(path: logPath, echo: verbose)
         let logger = Logger(label: "agentshop.run", factory: { _ in RunLogHandler(sink: sink) })
+        // A run killed before it finished left its manifest saying "running": with the lock held, it is
+        // settled as interrupted and recorded, so its work (stages it ran, LLM calls it paid for) is not
+        // lost from the store's history when this run skips what that one already did.
+        for abandoned in (try? ManifestStore(lake: lake).settleAbandoned(pipeline: spec.name)) ?? [] {
+            logger.warning("settled an interrupted run", metadata: ["run_id": "\(abandoned.runID)"])
+            Self.recordInStore(abandoned, lake: lake, logger: logger)
+        }
         let progress = ProgressView(enabled: Console.isTerminal && !global.quiet && !global.json && !verbose)
         let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
                                     logger: logger, options: options, onEvent: { progress.handle($0) })
