@@ -184,14 +184,9 @@ import Transport
 
     @Test func missingKeyIsNotConfigured() {
         #expect(throws: LLMError.self) { _ = try makeProvider(ProviderConfiguration(kind: .groq), client: HTTPClient()) }
-        do {
-            _ = try makeProvider(ProviderConfiguration(kind: .anthropic), client: HTTPClient())
-        } catch let error as LLMError {
-            #expect(error.kind == .notConfigured)
-            #expect(error.message.contains("ANTHROPIC_API_KEY"))
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        let error = #expect(throws: LLMError.self) { _ = try makeProvider(ProviderConfiguration(kind: .anthropic), client: HTTPClient()) }
+        #expect(error?.kind == .notConfigured)
+        #expect(error?.message.contains("ANTHROPIC_API_KEY") == true)
     }
 
     @Test(arguments: [ProviderKind.openai, .groq, .anthropic, .ollama, .perplexity])

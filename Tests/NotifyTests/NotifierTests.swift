@@ -136,11 +136,11 @@ final class LogCapture: @unchecked Sendable {
         let wrong = WebhookNotifier(url: "http://127.0.0.1:\(port)/hook", secret: "wrong", client: client)
         await #expect(throws: NotifyError.self) { try await wrong.send(RunNotification(event: .failure, manifest: sampleManifest())) }
         #expect(received.all.last?.validSignature == false)
-        do {
+        let refused = await #expect(throws: NotifyError.self) {
             try await wrong.send(RunNotification(event: .failure, manifest: sampleManifest()))
-        } catch {
-            #expect(!error.isTransient && error.message.contains("HTTP 401"))
         }
+        #expect(refused?.isTransient == false)
+        #expect(refused?.message.contains("HTTP 401") == true)
 
         // Slack: the same receiver path answers 401 without a signature, so post to a second route.
         await server.appendRoute("POST /slack") { request in
