@@ -112,8 +112,33 @@ public final class StoreLock {
             return StoreError(.locked, "the store is being replaced by \(holder.isEmpty ? "another process" : holder)\(waited); "
                               + "try again when it is done", path: store)
         case .exclusive:
-            return StoreError(.locked, "the store is in use by a process that may write it (a run's materialize stage, "
-                              + "db migrate…)\(waited); stop it or try again later, or pass --wait SECONDS", path: store)
+            let holders = Self.holders(of: path)
+            let who = holders.isEmpty ? "a process that may write it (a run's materialize stage, db migrate…)"
+                : holders.joined(separator: ", ") + ", which may write it"
+            return StoreError(.locked, "the store is in use by \(who)\(waited); stop it or try again later, "
+                              + "or pass --wait SECONDS", path: store)
+        }
+    }
+
+    /// The other processes holding an `flock` on `path`, as `agentshop run shop (pid 123)`, from
+    /// /proc/locks (Linux); empty where that cannot be read.
+    static func holders(of path: String) -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0, let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8) else { return [] }
+        var pids: [pid_t] = []
+        for line in text.split(separator: "\n") {
+            // `1: FLOCK  ADVISORY  READ 1234 fd:01:567890 0 EOF`; waiters (`->`) hold nothing.
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[5].hasSuffix(":\(info.st_ino)"),
+                  let pid = pid_t(fields[4]), pid != getpid(), !pids.contains(pid) else { continue }
+            pids.append(pid)
+        }
+        return pids.map { pid in
+            let raw = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+            let words = raw.split(separator: 0).prefix(3).map { String(decoding: $0, as: UTF8.self) }
+            let command = words.enumerated().map { $0.offset == 0 ? ($0.element as NSString).lastPathComponent : $0.element }
+                .joined(separator: " ")
+            return (command.isEmpty ? "a process" : command) + " (pid \(pid))"
         }
     }
 }

@@ -196,7 +196,8 @@ import Testing
 
         let refused = try project.run(["db", "restore", "latest"])
         #expect(refused.status == 75, "\(refused.stdout)\(refused.stderr)")
-        #expect(refused.stderr.contains("in use by a process that may write it"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("in use by agentshop run shop (pid \(run.processIdentifier)), which may write it"),
+                "\(refused.stderr)")
         #expect(!project.exists("datalake/store/agentshop.sqlite.pre-restore"))
 
         // A restore that waits: it swaps only after the run is done with the store.

@@ -234,7 +234,8 @@ import Testing
             _ = try StoreRestorer().restore(dumpPath: dump.path, to: live, wait: .milliseconds(400))
         }
         #expect(Date().timeIntervalSince(started) >= 0.4)
-        #expect(error?.description.contains("in use by a process that may write it") == true)
+        #expect(error?.description.contains("in use by flock -s \(StoreLock.path(forStore: live)) (pid \(writer.process.processIdentifier))") == true,
+                "\(error.map { "\($0)" } ?? "")")
         #expect(try snapshot(of: live) == before)
         #expect(!FileManager.default.fileExists(atPath: live + ".pre-restore"))
         writer.stop()
