@@ -10,19 +10,18 @@ public final class Store {
     public let database: Database
     public let logger: Logger
     public var path: String { database.path }
-    /// The store's lock, held shared while this connection lives (nil for private copies).
-    let lock: StoreLock?
-
     init(database: Database, logger: Logger, lock: StoreLock? = nil) {
         self.database = database
         self.logger = logger
-        self.lock = lock
+        // The connection holds the lock, not the Store: callers keep `store.database` (and its
+        // statements) after their last use of `store`.
+        if let lock { database.storeLock = lock }
     }
 
     /// Opens (creating the file and its folder if needed) the store at `path`. Does not migrate.
     ///
     /// Takes the store's lock (`StoreLock`) shared before opening the file and holds it while the
-    /// `Store` lives, so that a restore or rebuild never swaps the file under this connection.
+    /// connection lives, so that a restore or rebuild never swaps the file under it.
     /// - Parameter busyTimeout: how long a writer waits for another writer's transaction to end,
     ///   and for a restore or rebuild that is replacing the store.
     public static func open(path: String, create: Bool = true, busyTimeout: Duration = .seconds(10),

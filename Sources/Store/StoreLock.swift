@@ -2,8 +2,8 @@ import Foundation
 
 /// The store's one lock, an `flock` on `<store>.lock` beside the database file.
 ///
-/// Every connection that may write the store holds it shared (`Store.open` takes it, and keeps
-/// it as long as the `Store` lives), so writers run side by side as SQLite allows. Whatever
+/// Every connection that may write the store holds it shared (`Store.open` takes it, and its
+/// connection keeps it until closed), so writers run side by side as SQLite allows. Whatever
 /// replaces the database file (`db restore`, `db rebuild`) holds it exclusively across the swap:
 /// a writer never commits into a file that is about to be renamed away, and a writer that comes
 /// later opens the new file. The kernel drops the lock of a dead process, so a killed restore

@@ -57,6 +57,9 @@ public final class Database {
     public let path: String
     let handle: OpaquePointer
     private var savepointDepth = 0
+    /// The store's lock when this connection writes a store (`Store.open`): released only after
+    /// the connection is closed, so no statement outlives it.
+    var storeLock: StoreLock?
 
     /// Opens `path` with WAL (unless read-only or `wal` is false), the busy timeout and foreign keys on.
     public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10), wal: Bool = true) throws {
