@@ -248,11 +248,11 @@ import Testing
     @Test func aKilledDumpsTemporariesAreRemovedByTheNextCommand() throws {
         let project = try makeProject()
         do {
-            // Large enough that the dump is still writing when it is killed (about 40 MB).
+            // Large enough that the dump is still writing when it is killed (about 20 MB).
             let db = try Database(path: store(project))
             try db.transaction {
                 let insert = try db.prepare("INSERT INTO analytics_events (event_type, occurred_at, properties_json) VALUES (?, ?, ?)")
-                for i in 0..<150_000 {
+                for i in 0..<80_000 {
                     try insert.execute([.text("view"), .text("2026-11-25T10:00:00Z"),
                                         .text("{\"n\":\(i),\"pad\":\"\(String(repeating: "x", count: 200))\(i * 7919)\"}")])
                 }

@@ -182,9 +182,9 @@ struct DBCommand: AsyncParsableCommand {
                         do {
                             _ = try StoreRestorer().verifyRestores(dumpPath: entry.path)
                             state = "restores ok"
-                        } catch let error as StoreError {
+                        } catch {
                             state = "does not restore"
-                            problem = error.description
+                            problem = (error as? StoreError)?.description ?? "\(error)"
                         }
                     }
                     if deep && state != "restores ok" { failed += 1 }
@@ -211,7 +211,7 @@ struct DBCommand: AsyncParsableCommand {
                 if global.json { print(JSONValue.array(rows).serialized()) }
                 else if entries.isEmpty { print("no dumps under \(catalog.root)") }
                 if failed > 0 {
-                    DBCommand.printError("\(failed) of \(entries.count) dumps do not restore")
+                    DBCommand.printError("\(failed) of \(entries.count) dumps failed the deep check")
                     throw ExitStatus.runFailed
                 }
             }
