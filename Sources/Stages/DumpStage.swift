@@ -108,11 +108,13 @@ struct DumpDefinition: StageDefinition {
     func sideFolders(lake: Lake) -> [String] { [DumpCatalog(lake: lake).folder(frequency)] }
 
     func run(_ context: StageContext) async throws -> StageReport {
-        // Bring the schema up to date first, so that a dump never records a half-migrated store.
-        _ = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
+        // Bring the schema up to date first, so that a dump never records a half-migrated store;
+        // the open store holds the store's lock, so that no restore swaps the file mid-dump.
+        let store = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)
         let catalog = DumpCatalog(lake: context.lake)
         let results = try StoreDumper(storePath: context.lake.storePath, logger: context.logger)
             .dump(to: catalog.folder(frequency), formats: formats)
+        withExtendedLifetime(store) {}
         let removed = try catalog.applyRetention(retention, logger: context.logger)
         let rows = results.first.map { $0.sidecar.tables.values.reduce(0, +) } ?? 0
         let files: [JSONValue] = results.map { result in

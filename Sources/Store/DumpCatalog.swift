@@ -41,9 +41,10 @@ public struct DumpCatalog: Sendable {
         public var sidecarPath: String { path + DumpSidecar.suffix }
     }
 
-    /// Whether a dump's bytes still match its sidecar.
+    /// Whether a dump's bytes still match its sidecar. Says what was checked: the bytes, not
+    /// whether they restore (`StoreRestorer.verifyRestores` proves that).
     public enum Verification: String, Sendable {
-        case ok
+        case ok = "checksum ok"
         case checksumMismatch = "checksum mismatch"
         case noSidecar = "no sidecar"
         case unreadable
@@ -111,6 +112,16 @@ public struct DumpCatalog: Sendable {
         guard let sidecar = try? DumpSidecar.read(path: entry.sidecarPath) else { return .unreadable }
         guard let actual = try? FileDigest.sha256(path: entry.path) else { return .unreadable }
         return actual == sidecar.sha256 ? .ok : .checksumMismatch
+    }
+
+    /// Removes what killed dumps, restores and checks left in the dump folders (snapshots, half
+    /// written dumps, scratch databases: each up to a full store), when the process that wrote
+    /// them is gone. Returns the removed files' paths.
+    @discardableResult
+    public func removeDeadTemporaries() -> [String] {
+        DumpFrequency.allCases.flatMap { frequency in
+            AtomicFile.removeStaleTemporaries(in: folder(frequency)).map { folder(frequency) + "/" + $0 }
+        }
     }
 
     /// Removes daily and weekly dumps older than the policy allows, with their sidecars. The

@@ -10,24 +10,46 @@ public final class Store {
     public let database: Database
     public let logger: Logger
     public var path: String { database.path }
-
-    init(database: Database, logger: Logger) {
+    init(database: Database, logger: Logger, lock: StoreLock? = nil) {
         self.database = database
         self.logger = logger
+        // The connection holds the lock, not the Store: callers keep `store.database` (and its
+        // statements) after their last use of `store`.
+        if let lock { database.storeLock = lock }
     }
 
     /// Opens (creating the file and its folder if needed) the store at `path`. Does not migrate.
-    /// - Parameter busyTimeout: how long a writer waits for another writer's transaction to end.
+    ///
+    /// Takes the store's lock (`StoreLock`) shared before opening the file and holds it while the
+    /// connection lives, so that a restore or rebuild never swaps the file under it.
+    /// - Parameter busyTimeout: how long a writer waits for another writer's transaction to end,
+    ///   and for a restore or rebuild that is replacing the store.
     public static func open(path: String, create: Bool = true, busyTimeout: Duration = .seconds(10),
                             logger: Logger = Logger(label: "agentshop.store")) throws -> Store {
+        try open(path: path, create: create, busyTimeout: busyTimeout, logger: logger, locked: true)
+    }
+
+    /// `open`, for a private copy nobody else knows of (a restore's or rebuild's temporary file): no lock.
+    static func open(path: String, create: Bool, busyTimeout: Duration, logger: Logger, locked: Bool) throws -> Store {
         if create {
             let folder = (path as NSString).deletingLastPathComponent
             if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         } else if !FileManager.default.fileExists(atPath: path) {
             throw StoreError(.notFound, "no store here; run `agentshop db init` first", path: path)
         }
+        // The lock first: a file opened before it might be the one a restore is renaming away.
+        let lock = locked && path != ":memory:" && !path.isEmpty
+            ? try StoreLock(store: path, mode: .shared, wait: busyTimeout) : nil
         let database = try Database(path: path, mode: create ? .readWriteCreate : .readWrite, busyTimeout: busyTimeout)
-        return Store(database: database, logger: logger)
+        return Store(database: database, logger: logger, lock: lock)
+    }
+
+    /// Opens the store at `path` to read it (`db status`): no lock, no writes, never waits for one.
+    public static func openReadOnly(path: String, logger: Logger = Logger(label: "agentshop.store")) throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.notFound, "no store here; run `agentshop db init` first", path: path)
+        }
+        return Store(database: try Database(path: path, mode: .readOnly), logger: logger)
     }
 
     /// Opens the store at `path` and brings its schema up to date.

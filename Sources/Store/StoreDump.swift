@@ -103,6 +103,10 @@ public struct StoreDumper {
             throw StoreError(.notFound, "no store to dump; run `agentshop db init` first", path: storePath)
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // A dump killed here before left its snapshot and half-written files: remove them first.
+        for name in AtomicFile.removeStaleTemporaries(in: folder) {
+            logger.info("removed a temporary file left by a killed dump", metadata: ["file": "\(folder)/\(name)"])
+        }
         // Two dumps in one second (a run rerun at once after a crash) get `-2`, `-3`… rather than failing.
         let stamp = Self.baseName(for: date)
         guard let base = ([stamp] + (2...99).map { "\(stamp)-\($0)" }).first(where: { candidate in

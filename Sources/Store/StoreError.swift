@@ -8,6 +8,8 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         case sqlite
         case constraint
         case busy
+        /// The store's lock (`StoreLock`) is held by another process.
+        case locked
         case corrupt
         case schemaTooNew
         case migration
@@ -67,6 +69,7 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public static let sqlite = StoreError(.sqlite, "SQLite error")
     public static let constraint = StoreError(.constraint, "constraint violated")
     public static let busy = StoreError(.busy, "database is busy")
+    public static let locked = StoreError(.locked, "the store is locked by another process")
     public static let corrupt = StoreError(.corrupt, "database is corrupt")
     public static let schemaTooNew = StoreError(.schemaTooNew, "schema is newer than this program")
     public static let migration = StoreError(.migration, "migration failed")

@@ -5,9 +5,13 @@ import Logging
 /// Putting a finished database file in place of the live store, durably.
 public enum StoreFile {
     /// Keeps the live database as `<target><suffix>` (a hard link: no copy, no moment without a
-    /// live file) and renames `replacement` over it. Refuses while another connection holds the
-    /// live database. Returns the kept file's path, nil when there was no live database.
-    public static func replace(_ target: String, with restored: String, keepingPreviousAs suffix: String) throws -> String? {
+    /// live file) and renames `replacement` over it. Holds the store's lock exclusively across the
+    /// swap, waiting up to `wait` for the processes writing it; refuses while another connection
+    /// holds the live database. Returns the kept file's path, nil when there was no live database.
+    public static func replace(_ target: String, with restored: String, keepingPreviousAs suffix: String,
+                               wait: Duration = .zero) throws -> String? {
+        let lock = try StoreLock(store: target, mode: .exclusive, wait: wait)
+        defer { withExtendedLifetime(lock) {} }
         let fm = FileManager.default
         var previous: String?
         if fm.fileExists(atPath: target) {
@@ -58,9 +62,13 @@ public enum StoreFile {
     /// emptied, then `fill` refills it in one transaction, with foreign keys off so that emptying
     /// a table does not cascade into the tables kept. The copy replaces the live store only if
     /// it passes `foreign_key_check` and `integrity_check`; the old store is kept as
-    /// `<path><suffix>`. Any failure leaves the live store as it was.
+    /// `<path><suffix>`. Any failure leaves the live store as it was. The store's lock is held
+    /// exclusively from the snapshot to the swap (waiting up to `wait` for it), so that no write
+    /// between the two is lost.
     public static func rewrite(_ path: String, clearing tables: [String], keepingPreviousAs suffix: String,
-                               logger: Logger, fill: (Database) throws -> Void) throws -> String? {
+                               wait: Duration = .zero, logger: Logger, fill: (Database) throws -> Void) throws -> String? {
+        let lock = try StoreLock(store: path, mode: .exclusive, wait: wait)
+        defer { withExtendedLifetime(lock) {} }
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
         let temporary = (folder.isEmpty ? "." : folder) + "/." + (path as NSString).lastPathComponent + ".rewrite"
@@ -70,7 +78,8 @@ public enum StoreFile {
             let live = try Database(path: path, mode: .readOnly)
             try live.run("VACUUM INTO ?", [.text(temporary)])
         }
-        let store = try Store.openMigrated(path: temporary, logger: logger)
+        let store = try Store.open(path: temporary, create: true, busyTimeout: .seconds(10), logger: logger, locked: false)
+        try store.migrate()
         let database = store.database
         try database.execute("PRAGMA foreign_keys = OFF")
         var pinned: [PinnedReference] = []

@@ -2,14 +2,17 @@ import Foundation
 import Lake
 import Logging
 
-/// Restores a dump over a store, refusing anything it cannot prove whole.
+/// Restores a dump over a store, refusing anything it cannot prove whole and harmless.
 ///
 /// Order: the sidecar's checksum against the file's bytes; the schema version the sidecar
 /// names; decompression into a temporary file beside the target (gzip's own CRC catches
-/// truncation and corruption); `integrity_check`, `foreign_key_check`, the schema version in
+/// truncation and corruption), a SQL dump replayed under an authorizer that refuses every
+/// statement a dump does not hold (`ATTACH`, `VACUUM INTO`, unknown tables or triggers…); the
+/// restored schema against the marketplace schema of its version (no extra trigger, view,
+/// table or index, none changed); `integrity_check`, `foreign_key_check`, the schema version in
 /// the file itself and the row counts the sidecar recorded; older schemas are migrated. Only
-/// then is the live database swapped, by one rename, after a hard link has kept it as
-/// `<store>.pre-restore`. Any refusal leaves the live database untouched.
+/// then is the live database swapped, by one rename under the store's exclusive lock, after a
+/// hard link has kept it as `<store>.pre-restore`. Any refusal leaves the live database untouched.
 public struct StoreRestorer {
     public let logger: Logger
 
@@ -43,36 +46,57 @@ public struct StoreRestorer {
         return sidecar
     }
 
-    /// Restores `dumpPath` (a `.sqlite.gz` or `.sql.gz` with its sidecar) to `targetPath`.
-    public func restore(dumpPath: String, to targetPath: String) throws -> Result {
-        let sidecar = try verifyChecksum(dumpPath: dumpPath)
-        if sidecar.schemaVersion > MarketplaceSchema.latestVersion {
-            throw StoreError(.schemaTooNew, "the dump's schema version \(sidecar.schemaVersion) is newer than this "
-                             + "program's (\(MarketplaceSchema.latestVersion)); restore it with a newer agentshop",
-                             path: dumpPath)
-        }
+    /// Proves that `dumpPath` restores, without touching any store: everything `restore` checks,
+    /// on a scratch database in `scratchFolder` (default: the dump's folder) that is removed after.
+    /// Returns the sidecar the restored rows matched.
+    public func verifyRestores(dumpPath: String, scratchFolder: String? = nil) throws -> DumpSidecar {
+        let folder = scratchFolder ?? (dumpPath as NSString).deletingLastPathComponent
+        let scratch = (folder.isEmpty ? "." : folder) + "/." + (dumpPath as NSString).lastPathComponent + ".check"
+            + AtomicFile.temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { StoreDumper.removeDatabaseFiles(scratch) }
+        return try prepare(dumpPath: dumpPath, into: scratch).sidecar
+    }
+
+    /// Restores `dumpPath` (a `.sqlite.gz` or `.sql.gz` with its sidecar) to `targetPath`,
+    /// waiting up to `wait` for processes writing the store to finish before the swap.
+    public func restore(dumpPath: String, to targetPath: String, wait: Duration = .zero) throws -> Result {
         let folder = (targetPath as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
         let temporary = (folder.isEmpty ? "." : folder) + "/." + (targetPath as NSString).lastPathComponent + ".restore"
             + AtomicFile.temporaryMarker + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         var swapped = false
         defer { if !swapped { StoreDumper.removeDatabaseFiles(temporary) } }
+        let (sidecar, migrated) = try prepare(dumpPath: dumpPath, into: temporary)
+        let previous = try StoreFile.replace(targetPath, with: temporary, keepingPreviousAs: ".pre-restore", wait: wait)
+        swapped = true
+        logger.info("store restored", metadata: ["dump": "\(dumpPath)", "store": "\(targetPath)"])
+        return Result(restoredPath: targetPath, previousPath: previous, sidecar: sidecar, migrated: migrated)
+    }
 
+    /// Checksum, then the dump read back into `temporary` and checked; returns the sidecar and
+    /// the migrations applied. The caller removes `temporary` unless it keeps it.
+    private func prepare(dumpPath: String, into temporary: String) throws -> (sidecar: DumpSidecar, migrated: [Int]) {
+        let sidecar = try verifyChecksum(dumpPath: dumpPath)
+        if sidecar.schemaVersion > MarketplaceSchema.latestVersion {
+            throw StoreError(.schemaTooNew, "the dump's schema version \(sidecar.schemaVersion) is newer than this "
+                             + "program's (\(MarketplaceSchema.latestVersion)); restore it with a newer agentshop",
+                             path: dumpPath)
+        }
+        let known = try KnownSchema.objects(atVersion: sidecar.schemaVersion)
         do {
             switch sidecar.format {
             case .sqlite: try decompress(dumpPath, to: temporary)
-            case .sql: try replaySQL(dumpPath, into: temporary)
+            case .sql: try replaySQL(dumpPath, into: temporary, known: known)
             }
+        } catch let error as StoreError where error.code == .restore {
+            throw error
         } catch let error as StoreError {
             throw StoreError(.restore, "the dump cannot be read back", cause: error.description, path: dumpPath)
         } catch {
             throw StoreError(.restore, "the dump cannot be read back", cause: "\(error)", path: dumpPath)
         }
-        let migrated = try check(temporary, against: sidecar, dumpPath: dumpPath)
-        let previous = try StoreFile.replace(targetPath, with: temporary, keepingPreviousAs: ".pre-restore")
-        swapped = true
-        logger.info("store restored", metadata: ["dump": "\(dumpPath)", "store": "\(targetPath)"])
-        return Result(restoredPath: targetPath, previousPath: previous, sidecar: sidecar, migrated: migrated)
+        let migrated = try check(temporary, against: sidecar, known: known, dumpPath: dumpPath)
+        return (sidecar, migrated)
     }
 
     private func decompress(_ dumpPath: String, to path: String) throws {
@@ -88,34 +112,47 @@ public struct StoreRestorer {
     }
 
     /// Runs the dump's statements one at a time, as the sqlite3 shell does; decompression runs
-    /// ahead on another thread, as `zcat` does in `zcat | sqlite3`.
-    private func replaySQL(_ dumpPath: String, into path: String) throws {
+    /// ahead on another thread, as `zcat` does in `zcat | sqlite3`. Every statement is compiled
+    /// under `DumpStatementPolicy`: one it refuses stops the replay before it runs.
+    private func replaySQL(_ dumpPath: String, into path: String, known: [SchemaObject]) throws {
         let database = try Database(path: path, mode: .readWriteCreate, wal: false)
         // A private file until it is checked and swapped in: no journal, no fsync per commit, a
         // larger page cache for index building. The swap fsyncs the finished file.
         try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536")
+        let policy = DumpStatementPolicy(known: known)
         let lines = LineReader(ReadAheadSource(try GzipReader(try FileInput(path: dumpPath), label: dumpPath)))
         var pending: [UInt8] = []  // the statement so far, NUL-terminated
         var sawCommit = false
+        var lineNumber = 0, statementLine = 1
         let commit = Array("COMMIT;".utf8)
-        while try lines.withNextLine({ line in
-            // The previous line's NUL becomes the line break between the two.
-            if pending.isEmpty { pending.reserveCapacity(4096) } else { pending[pending.count - 1] = 0x0A }
-            pending.append(contentsOf: line)
-            pending.append(0)
-            // Only a line ending in ';' can end a statement; sqlite3_complete decides whether it does.
-            guard line.last == UInt8(ascii: ";") else { return }
-            let ran = try pending.withUnsafeBufferPointer { buffer in
-                try buffer.withMemoryRebound(to: CChar.self) { text -> Bool in
-                    guard Database.isComplete(cString: text.baseAddress!) else { return false }
-                    try database.execute(cString: text.baseAddress!)
-                    return true
+        try database.withAuthorizer(policy.allow) {
+            while try lines.withNextLine({ line in
+                lineNumber += 1
+                // The previous line's NUL becomes the line break between the two.
+                if pending.isEmpty { pending.reserveCapacity(4096); statementLine = lineNumber } else { pending[pending.count - 1] = 0x0A }
+                pending.append(contentsOf: line)
+                pending.append(0)
+                // Only a line ending in ';' can end a statement; sqlite3_complete decides whether it does.
+                guard line.last == UInt8(ascii: ";") else { return }
+                let ran = try pending.withUnsafeBufferPointer { buffer in
+                    try buffer.withMemoryRebound(to: CChar.self) { text -> Bool in
+                        guard Database.isComplete(cString: text.baseAddress!) else { return false }
+                        do {
+                            try database.execute(cString: text.baseAddress!)
+                        } catch let error as StoreError {
+                            guard let refused = policy.refused else { throw error }
+                            throw StoreError(.restore, "line \(statementLine): the dump holds a statement no dump of the "
+                                             + "store contains (\(refused)); it was refused before it ran and nothing "
+                                             + "was restored", sql: error.sql, path: dumpPath)
+                        }
+                        return true
+                    }
                 }
-            }
-            guard ran else { return }
-            if pending.count == commit.count + 1 && pending.starts(with: commit) { sawCommit = true }
-            pending.removeAll(keepingCapacity: true)
-        }) != nil {}
+                guard ran else { return }
+                if pending.count == commit.count + 1 && pending.starts(with: commit) { sawCommit = true }
+                pending.removeAll(keepingCapacity: true)
+            }) != nil {}
+        }
         let rest = pending.dropLast()
         guard sawCommit, rest.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }) else {
             throw StoreError(.restore, "the SQL dump ends before its COMMIT: it is truncated", path: dumpPath)
@@ -123,7 +160,8 @@ public struct StoreRestorer {
     }
 
     /// Integrity, foreign keys, schema version and row counts of the restored file; migrates an older schema.
-    private func check(_ path: String, against sidecar: DumpSidecar, dumpPath: String) throws -> [Int] {
+    /// The schema is compared first, before anything could fire a trigger the dump brought.
+    private func check(_ path: String, against sidecar: DumpSidecar, known: [SchemaObject], dumpPath: String) throws -> [Int] {
         func refuse(_ reason: String, _ cause: String? = nil) -> StoreError {
             StoreError(.restore, reason, cause: cause, path: dumpPath)
         }
@@ -131,6 +169,12 @@ public struct StoreRestorer {
         do {
             store = Store(database: try Database(path: path, mode: .readWrite, wal: false),
                           logger: logger)
+            let differences = KnownSchema.differences(restored: try KnownSchema.objects(in: store.database), known: known)
+            if !differences.isEmpty {
+                throw refuse("the restored schema is not the marketplace schema of version \(sidecar.schemaVersion): "
+                             + differences.prefix(5).joined(separator: "; ")
+                             + (differences.count > 5 ? "; and \(differences.count - 5) more" : ""))
+            }
             let integrity = try store.database.rows("PRAGMA integrity_check").compactMap { $0[0].string }
             guard integrity == ["ok"] else {
                 throw refuse("the restored database fails integrity_check", integrity.prefix(5).joined(separator: "; "))

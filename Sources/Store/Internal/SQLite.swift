@@ -57,6 +57,9 @@ public final class Database {
     public let path: String
     let handle: OpaquePointer
     private var savepointDepth = 0
+    /// The store's lock when this connection writes a store (`Store.open`): released only after
+    /// the connection is closed, so no statement outlives it.
+    var storeLock: StoreLock?
 
     /// Opens `path` with WAL (unless read-only or `wal` is false), the busy timeout and foreign keys on.
     public init(path: String, mode: Mode = .readWriteCreate, busyTimeout: Duration = .seconds(10), wal: Bool = true) throws {
@@ -280,6 +283,131 @@ public final class Database {
         }
         if finish != SQLITE_OK {
             throw destination.error(finish, "online backup failed", sql: nil)
+        }
+    }
+}
+
+// MARK: Authorizer
+
+/// One action SQLite is about to compile into a statement, as its authorizer callback sees it
+/// (`sqlite3_set_authorizer`): what the statement would do, before it does anything.
+public struct AuthorizerRequest: Sendable, CustomStringConvertible {
+    public enum Action: Sendable, Equatable {
+        case createIndex, createTable, createTrigger, createView, createVirtualTable
+        /// `CREATE TEMP TABLE / INDEX / TRIGGER / VIEW`.
+        case createTemporary
+        /// Any `DROP …`.
+        case drop
+        case insert, update, delete, read, select, pragma, transaction, savepoint
+        case attach, detach, alterTable, reindex, analyze, function, recursive
+        case other(Int32)
+    }
+
+    public let action: Action
+    /// The object: table, index, trigger, view or pragma name; the file for `ATTACH`.
+    public let first: String?
+    /// The second argument: the table of an index or trigger, a column, a pragma's value, a function's name.
+    public let second: String?
+    /// The schema (`main`, `temp`, an attached name) the action applies to.
+    public let database: String?
+    /// The trigger or view whose body holds the action, if any.
+    public let trigger: String?
+
+    init(code: Int32, first: String?, second: String?, database: String?, trigger: String?) {
+        switch code {
+        case SQLITE_CREATE_INDEX: action = .createIndex
+        case SQLITE_CREATE_TABLE: action = .createTable
+        case SQLITE_CREATE_TRIGGER: action = .createTrigger
+        case SQLITE_CREATE_VIEW: action = .createView
+        case SQLITE_CREATE_VTABLE: action = .createVirtualTable
+        case SQLITE_CREATE_TEMP_INDEX, SQLITE_CREATE_TEMP_TABLE, SQLITE_CREATE_TEMP_TRIGGER, SQLITE_CREATE_TEMP_VIEW:
+            action = .createTemporary
+        case SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW, SQLITE_DROP_TEMP_INDEX,
+             SQLITE_DROP_TEMP_TABLE, SQLITE_DROP_TEMP_TRIGGER, SQLITE_DROP_TEMP_VIEW, SQLITE_DROP_VTABLE:
+            action = .drop
+        case SQLITE_INSERT: action = .insert
+        case SQLITE_UPDATE: action = .update
+        case SQLITE_DELETE: action = .delete
+        case SQLITE_READ: action = .read
+        case SQLITE_SELECT: action = .select
+        case SQLITE_PRAGMA: action = .pragma
+        case SQLITE_TRANSACTION: action = .transaction
+        case SQLITE_SAVEPOINT: action = .savepoint
+        case SQLITE_ATTACH: action = .attach
+        case SQLITE_DETACH: action = .detach
+        case SQLITE_ALTER_TABLE: action = .alterTable
+        case SQLITE_REINDEX: action = .reindex
+        case SQLITE_ANALYZE: action = .analyze
+        case SQLITE_FUNCTION: action = .function
+        case SQLITE_RECURSIVE: action = .recursive
+        default: action = .other(code)
+        }
+        self.first = first
+        self.second = second
+        self.database = database
+        self.trigger = trigger
+    }
+
+    /// `ATTACH '/tmp/x.db'`, `CREATE TRIGGER evil ON products`, `PRAGMA writable_schema = 1`…
+    public var description: String {
+        let a = first ?? "", b = second ?? ""
+        switch action {
+        case .createIndex: return "CREATE INDEX \(a) ON \(b)"
+        case .createTable: return "CREATE TABLE \(a)"
+        case .createTrigger: return "CREATE TRIGGER \(a) ON \(b)"
+        case .createView: return "CREATE VIEW \(a)"
+        case .createVirtualTable: return "CREATE VIRTUAL TABLE \(a) USING \(b)"
+        case .createTemporary: return "CREATE TEMP object \(a)"
+        case .drop: return "DROP \(a)"
+        case .insert: return "INSERT INTO \(a)"
+        case .update: return "UPDATE \(a).\(b)"
+        case .delete: return "DELETE FROM \(a)"
+        case .read: return "read \(a).\(b)"
+        case .select: return "SELECT"
+        case .pragma: return "PRAGMA \(a)" + (second.map { " = \($0)" } ?? "")
+        case .transaction: return a
+        case .savepoint: return "SAVEPOINT \(b)"
+        case .attach: return a.isEmpty ? "VACUUM or ATTACH" : "ATTACH (or VACUUM INTO) '\(a)'"
+        case .detach: return "DETACH \(a)"
+        case .alterTable: return "ALTER TABLE \(b)"
+        case .reindex: return "REINDEX \(a)"
+        case .analyze: return "ANALYZE \(a)"
+        case .function: return "function \(b)()"
+        case .recursive: return "recursive query"
+        case .other(let code): return "SQLite action \(code) \(a) \(b)"
+        }
+    }
+}
+
+/// Holds the decision closure while SQLite may call back into it.
+private final class AuthorizerBox {
+    let decide: (AuthorizerRequest) -> Bool
+    init(_ decide: @escaping (AuthorizerRequest) -> Bool) { self.decide = decide }
+}
+
+extension Database {
+    /// Runs `body` with `allow` asked about every action of every statement compiled meanwhile;
+    /// a statement with a refused action fails to compile (`not authorized`) and does nothing.
+    /// The authorizer is removed when `body` ends.
+    public func withAuthorizer<T>(_ allow: (AuthorizerRequest) -> Bool, _ body: () throws -> T) throws -> T {
+        try withoutActuallyEscaping(allow) { allow in
+            let box = Unmanaged.passRetained(AuthorizerBox(allow))
+            defer {
+                sqlite3_set_authorizer(handle, nil, nil)
+                box.release()
+            }
+            // No captures: the decision reaches the C callback through its context pointer.
+            let rc = sqlite3_set_authorizer(handle, { context, code, first, second, database, trigger in
+                guard let context else { return SQLITE_DENY }
+                let box = Unmanaged<AuthorizerBox>.fromOpaque(context).takeUnretainedValue()
+                let request = AuthorizerRequest(code: code, first: first.map { String(cString: $0) },
+                                                second: second.map { String(cString: $0) },
+                                                database: database.map { String(cString: $0) },
+                                                trigger: trigger.map { String(cString: $0) })
+                return box.decide(request) ? SQLITE_OK : SQLITE_DENY
+            }, box.toOpaque())
+            guard rc == SQLITE_OK else { throw error(rc, "cannot install the authorizer", sql: nil) }
+            return try body()
         }
     }
 }

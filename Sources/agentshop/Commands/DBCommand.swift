@@ -13,7 +13,10 @@ struct DBCommand: AsyncParsableCommand {
         The store is SQLite, materialised from the lake. Dumps go to db_dumps/<daily|weekly|manual>/ as
         agentshop_<UTC time>.sqlite.gz (binary snapshot) or .sql.gz (SQL text, also restorable with
         `zcat FILE | sqlite3 NEW.db`), each with a .json sidecar holding its sha256, size, schema version
-        and row counts. Exit codes: 0 ok, 1 the operation failed or was refused, 2 no lake, store or dump.
+        and row counts. Every command that writes the store holds its lock (<store>.lock) shared; restore and
+        rebuild hold it exclusively while they replace the file, so no write is lost to the swap. Exit codes:
+        0 ok, 1 the operation failed or was refused, 2 no lake, store or dump, 75 the store is locked by another
+        process (try again, or pass --wait SECONDS).
         """,
         subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Rebuild.self, Admin.self, SyncRuns.self]
     )
@@ -24,7 +27,7 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let existed = FileManager.default.fileExists(atPath: lake.storePath)
                 let store = try Store.open(path: lake.storePath)
                 let applied = try store.migrate()
@@ -44,7 +47,7 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let store = try Store.open(path: lake.storePath, create: false)
                 let before = try store.schemaVersion()
                 let applied = try store.migrate()
@@ -64,8 +67,8 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
-                let status = try Store.open(path: lake.storePath, create: false).status()
+                let lake = try DBCommand.openLake(global)
+                let status = try Store.openReadOnly(path: lake.storePath).status()
                 if global.json {
                     let object = JSONObject([
                         ("path", .string(status.path)),
@@ -123,7 +126,7 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let store = try Store.open(path: lake.storePath, create: false)
                 try store.migrate()
                 let catalog = DumpCatalog(lake: lake)
@@ -142,22 +145,49 @@ struct DBCommand: AsyncParsableCommand {
     }
 
     struct Backups: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List dumps with age, size and verification state.")
+        static let configuration = CommandConfiguration(
+            abstract: "List dumps with age, size and what was verified: 'checksum ok', or with --deep 'restores ok'.",
+            discussion: """
+            By default each dump's bytes are hashed and compared with its sidecar ('checksum ok'): that proves the
+            file is the one written, not that it restores. --deep restores each dump into a scratch database beside
+            it (removed after) and checks what `db restore` checks: integrity_check, foreign_key_check, the schema
+            and the row counts the sidecar recorded ('restores ok'). With --deep the exit code is 1 when a dump
+            fails.
+            """)
         @OptionGroup var global: GlobalOptions
 
         @Flag(help: "Skip re-hashing each dump (faster; state shows as 'unchecked').")
         var noVerify = false
 
+        @Flag(help: "Prove each dump restores: restore it into a scratch database and check it as `db restore` does.")
+        var deep = false
+
+        func validate() throws {
+            if deep && noVerify { throw ValidationError("--deep and --no-verify exclude each other") }
+        }
+
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let catalog = DumpCatalog(lake: lake)
                 let entries = catalog.entries()
                 let now = Date()
                 var rows: [JSONValue] = []
                 let nameWidth = entries.map(\.name.count).max() ?? 0
+                var failed = 0
                 for entry in entries {
-                    let state = noVerify ? "unchecked" : catalog.verify(entry).rawValue
+                    var state = noVerify ? "unchecked" : catalog.verify(entry).rawValue
+                    var problem: String?
+                    if deep && state == DumpCatalog.Verification.ok.rawValue {
+                        do {
+                            _ = try StoreRestorer().verifyRestores(dumpPath: entry.path)
+                            state = "restores ok"
+                        } catch {
+                            state = "does not restore"
+                            problem = (error as? StoreError)?.description ?? "\(error)"
+                        }
+                    }
+                    if deep && state != "restores ok" { failed += 1 }
                     let sidecar = try? DumpSidecar.read(path: entry.sidecarPath)
                     if global.json {
                         rows.append(.object(JSONObject([
@@ -165,6 +195,8 @@ struct DBCommand: AsyncParsableCommand {
                             ("format", .string(entry.format.rawValue)), ("taken_at", .string(Timestamp.iso(entry.takenAt))),
                             ("age_seconds", .int(Int64(now.timeIntervalSince(entry.takenAt)))), ("bytes", .int(entry.bytes)),
                             ("state", .string(state)),
+                            ("checked", .string(noVerify ? "nothing" : deep ? "restore" : "checksum")),
+                            ("problem", problem.map { .string($0) } ?? .null),
                             ("schema_version", sidecar.map { .int(Int64($0.schemaVersion)) } ?? .null),
                         ])))
                     } else {
@@ -173,10 +205,15 @@ struct DBCommand: AsyncParsableCommand {
                                DBCommand.formatAge(now.timeIntervalSince(entry.takenAt)).padding(toLength: 8, withPad: " ", startingAt: 0),
                                ByteSize.text(entry.bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
                                state].joined(separator: "  "))
+                        if let problem { print("  " + problem) }
                     }
                 }
                 if global.json { print(JSONValue.array(rows).serialized()) }
                 else if entries.isEmpty { print("no dumps under \(catalog.root)") }
+                if failed > 0 {
+                    DBCommand.printError("\(failed) of \(entries.count) dumps failed the deep check")
+                    throw ExitStatus.runFailed
+                }
             }
         }
     }
@@ -186,8 +223,11 @@ struct DBCommand: AsyncParsableCommand {
             abstract: "Verify a dump and swap it in atomically, keeping the previous store as <store>.pre-restore.",
             discussion: """
             The dump's checksum, integrity_check, foreign_key_check, schema version and row counts are checked
-            on a temporary copy first; a damaged or newer-schema dump is refused and the store is untouched.
-            Stop pipelines that write to the store before restoring.
+            on a temporary copy first; a damaged or newer-schema dump is refused and the store is untouched. A SQL
+            dump runs under an authorizer that refuses any statement a dump does not hold (ATTACH, VACUUM INTO,
+            unknown tables or triggers, other pragmas), and the restored schema must be the marketplace schema:
+            an extra or changed table, index, view or trigger is refused by name. The swap holds the store's lock
+            exclusively: while a process writes the store, restore waits up to --wait seconds, then exits 75.
             """)
         @OptionGroup var global: GlobalOptions
 
@@ -197,12 +237,20 @@ struct DBCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Restore to this database file instead of the lake's store.", valueName: "path"))
         var to: String?
 
+        @Option(help: ArgumentHelp("Seconds to wait for processes writing the store (default 0: exit 75 at once).",
+                                   valueName: "seconds"))
+        var wait: Double = 0
+
+        func validate() throws {
+            guard wait >= 0, wait <= 86_400 * 7 else { throw ValidationError("--wait must be between 0 and 604800 seconds") }
+        }
+
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let path = try DumpCatalog(lake: lake).resolve(dump)
                 let target = to ?? lake.storePath
-                let result = try StoreRestorer().restore(dumpPath: path, to: target)
+                let result = try StoreRestorer().restore(dumpPath: path, to: target, wait: .milliseconds(Int64(wait * 1000)))
                 let rows = result.sidecar.tables.values.reduce(0, +)
                 print("restored \(path) to \(result.restoredPath) (\(rows) rows, schema version \(result.sidecar.schemaVersion))")
                 if !result.migrated.isEmpty {
@@ -223,16 +271,28 @@ struct DBCommand: AsyncParsableCommand {
             incrementally built store, row for row, apart from created_at/updated_at. Tables the lake does not \
             fill (customers, orders, settings…) are kept. The work happens on a copy that must pass \
             integrity_check and foreign_key_check before it replaces the store; inputs that are gone are \
-            listed as warnings.
+            listed as warnings. The store's lock is held exclusively from the copy to the swap: while a \
+            process writes the store, rebuild waits up to --wait seconds, then exits 75.
             """)
         @OptionGroup var global: GlobalOptions
 
+        @Option(help: ArgumentHelp("Seconds to wait for processes writing the store (default 0: exit 75 at once).",
+                                   valueName: "seconds"))
+        var wait: Double = 0
+
+        func validate() throws {
+            guard wait >= 0, wait <= 86_400 * 7 else { throw ValidationError("--wait must be between 0 and 604800 seconds") }
+        }
+
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let rebuild = StoreRebuild(lake: lake, environment: { global.environment(forPipelineFile: $0) },
                                            onWarning: { DBCommand.printError("warning: " + $0) })
+                // Taken here to wait up to --wait; the rewrite takes it again (this process already holds it).
+                let lock = try StoreLock(store: lake.storePath, mode: .exclusive, wait: .milliseconds(Int64(wait * 1000)))
                 let report = try rebuild.rebuild()
+                withExtendedLifetime(lock) {}
                 print("rebuilt \(report.tables.joined(separator: ", ")) from \(report.manifests) run manifests "
                       + "(\(report.loads) loads replayed, \(report.records) records)")
                 if let previous = report.previousPath { print("previous store kept as \(previous)") }
@@ -277,7 +337,7 @@ struct DBCommand: AsyncParsableCommand {
                     DBCommand.printError("give the password on standard input with --password-stdin, or in AGENTSHOP_ADMIN_PASSWORD")
                     throw ExitStatus.invalidInput
                 }
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let store = try Store.openMigrated(path: lake.storePath)
                 let id = try AdminAccounts.setAdmin(in: store.database, username: username, email: email,
                                                     password: password, role: role)
@@ -294,7 +354,7 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try global.openLake()
+                let lake = try DBCommand.openLake(global)
                 let store = try Store.openMigrated(path: lake.storePath)
                 let (manifests, unreadable) = ManifestStore(lake: lake).all()
                 var rows = 0
@@ -305,17 +365,32 @@ struct DBCommand: AsyncParsableCommand {
         }
     }
 
-    /// Runs `body`; prints a store error on stderr and exits 2 (missing things) or 1 (failed, refused).
+    /// Runs `body`; prints a store error on stderr and exits 2 (missing things), 75 (the store is
+    /// locked or busy: try again) or 1 (failed, refused).
     static func guarded(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as StoreError {
             printError(error.description)
-            throw StoreError.notFound ~= error ? ExitStatus.invalidInput : ExitStatus.runFailed
+            if StoreError.notFound ~= error { throw ExitStatus.invalidInput }
+            if StoreError.locked ~= error || StoreError.busy ~= error { throw ExitStatus.lockBusy }
+            throw ExitStatus.runFailed
         } catch let error as LakeError {
             printError(error.description)
             throw ExitStatus.runFailed
         }
+    }
+
+    /// The lake, after removing what killed `db` commands left in the dump folders and beside the
+    /// store (snapshots, half-written dumps, restore copies), as a run does for its own folders.
+    static func openLake(_ global: GlobalOptions) throws -> Lake {
+        let lake = try global.openLake()
+        let removed = DumpCatalog(lake: lake).removeDeadTemporaries()
+            + AtomicFile.removeStaleTemporaries(in: (lake.storePath as NSString).deletingLastPathComponent)
+        if !removed.isEmpty && !global.json {
+            Console.error("removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by a killed command")
+        }
+        return lake
     }
 
     static func printError(_ message: String) {
