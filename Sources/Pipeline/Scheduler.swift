@@ -250,11 +250,21 @@ public actor Scheduler {
         save()
     }
 
-    /// Waits until no run is going.
+    /// Waits until no run is going. Cancelled (SIGTERM, SIGINT), it stops the runs instead of waiting for
+    /// them to end on their own: the runs are tasks of their own, which cancelling the waiter alone
+    /// would not reach.
     public func waitUntilIdle() async {
-        while let task = running.values.first {
-            await task.value
+        await withTaskCancellationHandler {
+            while let task = running.values.first {
+                await task.value
+            }
+        } onCancel: {
+            Task { await self.cancelRuns() }
         }
+    }
+
+    private func cancelRuns() {
+        for task in running.values { task.cancel() }
     }
 
     /// Stops every run and waits for them.

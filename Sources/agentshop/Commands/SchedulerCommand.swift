@@ -51,14 +51,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             Console.error("--missed takes skip or run_once, found '\(missed)'")
             throw ExitStatus.invalidInput
         }
-        var offset: TimeInterval = 0
-        if let at {
-            guard let date = Timestamp.parse(at) else {
-                Console.error("--at takes an ISO 8601 date such as 2026-11-25T03:00:00Z, found '\(at)'")
-                throw ExitStatus.invalidInput
-            }
-            offset = date.timeIntervalSinceNow
-        }
+        // The same reading of --at as `schedule list --at`, so the two agree on what is due.
+        let offset: TimeInterval = at == nil ? 0 : try ScheduleCommand.instant(at).timeIntervalSinceNow
 
         let folder = FileManager.default.currentDirectoryPath
         let jobs = loadJobs(lake: lake, defaultMissed: defaultMissed)
@@ -160,13 +154,16 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
         try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let command = "exec \(shellQuote(binary)) run \(shellQuote(job.file)) --lake \(shellQuote(lake.root))"
             + " --wait \(lockWait) --quiet >> \(shellQuote(log)) 2>&1"
-        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: ProcessInfo.processInfo.environment,
+        var environment = ProcessInfo.processInfo.environment
+        environment[ScheduledAttempt.variable] = ScheduledAttempt(number: attempt, total: job.policy.retries + 1).text
+        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: environment,
                                  stdoutPath: "/dev/null", stderrPath: "/dev/null", timeout: job.policy.timeout, grace: grace)
         do {
             let started = PIDBox()
             let outcome = try await child.run { started.pid = $0 }
             if outcome.timedOut {
-                await onTimeout(job, started.pid)
+                // Told once, for the final outcome: a timed-out attempt that will be retried is not.
+                if attempt > job.policy.retries { await onTimeout(job, started.pid) }
                 return .timedOut
             }
             if let signal = outcome.signal { return .failed("killed by signal \(signal)") }
@@ -186,4 +183,29 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
 /// The child's pid, handed out of ChildProcess's start callback.
 private final class PIDBox: @unchecked Sendable {
     var pid: pid_t = 0
+}
+
+/// Which attempt of a scheduled run a `run` process is (`AGENTSHOP_SCHEDULED_ATTEMPT=1/3`, set by the
+/// scheduler's launcher), so that a failure the scheduler will retry sends no notification: one failing
+/// scheduled run tells its failure once, for its final outcome.
+struct ScheduledAttempt {
+    static let variable = "AGENTSHOP_SCHEDULED_ATTEMPT"
+    let number: Int
+    let total: Int
+
+    var text: String { "\(number)/\(total)" }
+    /// A failed attempt before the last is retried by the scheduler.
+    var retryFollowsFailure: Bool { number < total }
+
+    init(number: Int, total: Int) {
+        self.number = number
+        self.total = total
+    }
+
+    static func fromEnvironment() -> ScheduledAttempt? {
+        guard let text = ProcessInfo.processInfo.environment[variable] else { return nil }
+        let parts = text.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 1, parts[1] >= parts[0] else { return nil }
+        return ScheduledAttempt(number: parts[0], total: parts[1])
+    }
 }
