@@ -78,15 +78,27 @@ struct SchedulerCommand: AsyncParsableCommand {
         let global = self.global
         // A run stopped at its timeout recorded itself as interrupted, which notifies no one: the
         // scheduler sends its pipeline's failure notification instead.
-        let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
-                                          lockWait: wait, grace: grace) { job, pid in
-            guard let manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }),
-                  let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
-            var failed = manifest
-            failed.status = .failed
-            failed.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
-            await RunNotifications.send(spec: spec, manifest: failed, lake: lake,
+        let notifyFailure: @Sendable (ScheduledJob, RunManifest) async -> Void = { job, manifest in
+            guard let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
+            await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
                                         environment: global.environment(forPipelineFile: job.file), logger: logger)
+        }
+        let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
+                                          lockWait: wait, grace: grace, onRetryAbandoned: { job in
+            // The last attempt failed (or timed out: it recorded itself as interrupted) and left its notice to
+            // a retry that will not come.
+            guard var manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last,
+                  manifest.status == .failed || manifest.status == .interrupted else { return }
+            if manifest.status == .interrupted {
+                manifest.status = .failed
+                manifest.error = "timed out; stopped by the scheduler"
+            }
+            await notifyFailure(job, manifest)
+        }) { job, pid in
+            guard var manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }) else { return }
+            manifest.status = .failed
+            manifest.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
+            await notifyFailure(job, manifest)
         }
         let scheduler = Scheduler(jobs: jobs, stateFile: lake.stateFolder + "/scheduler.json", clock: SystemClock(offset: offset),
                                   launcher: launcher, logger: logger)
@@ -146,8 +158,12 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
     let projectFolder: String
     let lockWait: Int
     let grace: Double
+    /// Called when a failed attempt's retry is superseded by the next scheduled run.
+    let onRetryAbandoned: @Sendable (ScheduledJob) async -> Void
     /// Called after a run was stopped at its timeout, with the run's pid.
     let onTimeout: @Sendable (ScheduledJob, pid_t) async -> Void
+
+    func retryAbandoned(_ job: ScheduledJob, afterAttempt attempt: Int) async { await onRetryAbandoned(job) }
 
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome {
         let log = lake.root + "/raw_data/logs/\(job.pipeline)/scheduler.log"
