@@ -108,6 +108,13 @@ import Testing
         try project.write("pipelines/paris.yaml", SchedulerEndToEndTests.pipeline("paris", schedule: "{ cron: \"0 3 * * *\", timezone: Asia/Kolkata }"))
         let kolkata = try Self.run(project, ["schedule", "print"], environment: ["TZ": "UTC"])
         #expect(kolkata.stdout.split(separator: "\n").contains { $0.hasPrefix("30 21 * * * ") && !$0.contains("schedule due") }, "\(kolkata.stdout)")
+        // `once`: gated on the instant's fields (cron has no year); once it has passed, no line at all.
+        try project.write("pipelines/paris.yaml", SchedulerEndToEndTests.pipeline("paris", schedule: "\"once 2099-12-24T18:00:00Z\""))
+        let once = try Self.run(project, ["schedule", "print"], environment: ["TZ": "UTC"])
+        #expect(once.stdout.split(separator: "\n").contains { $0.hasPrefix("0 18 24 12 * ") && $0.contains(" schedule due ") }, "\(once.stdout)")
+        try project.write("pipelines/paris.yaml", SchedulerEndToEndTests.pipeline("paris", schedule: "\"once 2020-12-24T18:00:00Z\""))
+        let past = try Self.run(project, ["schedule", "print"], environment: ["TZ": "UTC"])
+        #expect(past.stdout.contains("has passed; no line") && !past.stdout.contains(" run "), "\(past.stdout)")
     }
 
     /// `doctor` looks for a cron daemon among the processes instead of trusting an installed block.

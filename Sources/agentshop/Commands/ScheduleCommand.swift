@@ -146,6 +146,10 @@ struct ScheduleCommand: AsyncParsableCommand {
         for file in pipelineFiles(pipelines) {
             guard let spec = try? global.loadPipeline(file, lake: lake) else { failed = true; continue }
             guard let schedule = spec.schedule else { continue }
+            if let instant = schedule.onlyAt, instant <= now {
+                lines.append("# \(spec.name): \(schedule.source) has passed; no line")
+                continue
+            }
             let pipelinePath = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
             let log = lake.root + "/raw_data/logs/cron-\(spec.name).log"  // the folder exists from init on
             let environment = "cd \(shellQuote(folder)) && PATH=\(shellQuote(path)) "
