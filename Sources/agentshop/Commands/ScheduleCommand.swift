@@ -57,7 +57,9 @@ struct ScheduleCommand: AsyncParsableCommand {
                 let formatter = ISO8601DateFormatter()
                 formatter.timeZone = schedule.timeZone
                 let next = schedule.nextRuns(after: now, count: count).map { formatter.string(from: $0) }
-                rows.append([spec.name, schedule.source, schedule.cron, schedule.timeZoneName, next.joined(separator: ", ")])
+                // Empty only for a `once` that has passed: the search is bounded (28 years), never endless.
+                let text = next.isEmpty ? (schedule.onlyAt != nil ? "passed" : "none within 28 years") : next.joined(separator: ", ")
+                rows.append([spec.name, schedule.source, schedule.cron, schedule.timeZoneName, text])
             }
             Console.out(Console.table(rows))
             if failed { throw ExitStatus.invalidInput }
