@@ -96,12 +96,15 @@ public struct Schedule: Sendable, Equatable, CustomStringConvertible {
         let usage = "expected 'once YYYY-MM-DDTHH:MM' (in the schedule's time zone, or with Z or an offset), found '\(text)'"
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: value) { return date }
+        if let date = formatter.date(from: value) {
+            guard (0...253_402_300_799).contains(date.timeIntervalSince1970) else { throw ParseError(message: usage) }
+            return date
+        }
         // No offset: the wall clock of the schedule's zone, seconds optional.
         let parts = value.split(whereSeparator: { "-T:".contains($0) }).map { Int($0) }
         guard value.count >= 16, parts.count == 5 || parts.count == 6, !parts.contains(nil) else { throw ParseError(message: usage) }
         let n = parts.map { $0! }
-        guard (1...12).contains(n[1]), (1...Civil.daysIn(year: n[0], month: n[1])).contains(n[2]), (0...23).contains(n[3]),
+        guard (1970...9999).contains(n[0]), (1...12).contains(n[1]), (1...Civil.daysIn(year: n[0], month: n[1])).contains(n[2]), (0...23).contains(n[3]),
               (0...59).contains(n[4]), n.count == 5 || (0...59).contains(n[5]) else { throw ParseError(message: usage) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
@@ -322,6 +325,8 @@ public struct Schedule: Sendable, Equatable, CustomStringConvertible {
                 high = bounds.count == 2 ? try value(String(bounds[1]), name: name, range: range, names: names)
                     : (parts.count == 2 ? range.upperBound : low)
             }
+            // Day of week: 7 is Sunday, so `7-1` is Sunday to Monday, not a wrap from 7.
+            if range.upperBound == 7 && low == 7 && high < 7 { low = 0 }
             if low <= high {
                 values.formUnion(stride(from: low, through: high, by: step))
             } else {
