@@ -76,6 +76,13 @@ public enum ScheduledRunOutcome: Sendable, Equatable {
 /// Starts one run of a job and waits for its end. Cancellation must stop the run (gracefully) and return.
 public protocol ScheduledRunLauncher: Sendable {
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome
+    /// A failed attempt whose retry will not happen (the next scheduled run came first): its failure is
+    /// the final outcome, to be told now, since the attempt itself left it to a retry.
+    func retryAbandoned(_ job: ScheduledJob, afterAttempt attempt: Int) async
+}
+
+extension ScheduledRunLauncher {
+    public func retryAbandoned(_ job: ScheduledJob, afterAttempt attempt: Int) async {}
 }
 
 /// What the scheduler remembers per pipeline across restarts (`.agentshop/scheduler.json`).
@@ -112,6 +119,8 @@ public actor Scheduler {
     private let logger: Logger
     private var states: [String: ScheduledPipelineState]
     private var running: [String: Task<Void, Never>] = [:]
+    /// Failure notices for superseded retries still being sent; `stop` waits for them.
+    private var notices: [Task<Void, Never>] = []
     /// Every run started, in order: (pipeline, attempt, when).
     public private(set) var started: [(pipeline: String, attempt: Int, at: Date)] = []
     /// Runs whose final outcome (after retries) was a failure, since the scheduler started.
@@ -163,7 +172,15 @@ public actor Scheduler {
                 let onTime = job.schedule.nextRun(after: max(cursor, now.addingTimeInterval(-lateness - 0.001)))
                     .flatMap { $0 <= now ? $0 : nil }
                 let missedSome = onTime == nil || first < onTime!
-                state.retryAt = nil  // a new scheduled run supersedes a pending retry
+                if state.retryAt != nil {
+                    // A new scheduled run supersedes a pending retry: the failure before it is final.
+                    logger.warning("pending retry superseded by the next scheduled run",
+                                   metadata: ["pipeline": "\(job.pipeline)", "attempt": "\(state.attempt)"])
+                    finalFailures += 1
+                    let launcher = self.launcher, attempt = state.attempt
+                    notices.append(Task { await launcher.retryAbandoned(job, afterAttempt: attempt) })
+                }
+                state.retryAt = nil
                 if let onTime {
                     if missedSome {
                         logger.notice("missed runs skipped", metadata: ["pipeline": "\(job.pipeline)", "since": "\(Timestamp.iso(first))"])
@@ -231,7 +248,11 @@ public actor Scheduler {
             await waitUntilIdle()
             if Task.isCancelled { await stop(); return }
             let pending = jobs.compactMap { states[$0.pipeline]?.retryAt }.min()
-            guard let pending else { return }
+            guard let pending else {
+                for notice in notices { await notice.value }
+                notices = []
+                return
+            }
             await clock.sleep(until: pending)
             if Task.isCancelled { await stop(); return }
             retryDue()
@@ -250,11 +271,21 @@ public actor Scheduler {
         save()
     }
 
-    /// Waits until no run is going.
+    /// Waits until no run is going. Cancelled (SIGTERM, SIGINT), it stops the runs instead of waiting for
+    /// them to end on their own: the runs are tasks of their own, which cancelling the waiter alone
+    /// would not reach.
     public func waitUntilIdle() async {
-        while let task = running.values.first {
-            await task.value
+        await withTaskCancellationHandler {
+            while let task = running.values.first {
+                await task.value
+            }
+        } onCancel: {
+            Task { await self.cancelRuns() }
         }
+    }
+
+    private func cancelRuns() {
+        for task in running.values { task.cancel() }
     }
 
     /// Stops every run and waits for them.
@@ -265,6 +296,8 @@ public actor Scheduler {
         }
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
+        for notice in notices { await notice.value }
+        notices = []
         save()
         logger.info("scheduler stopped")
     }

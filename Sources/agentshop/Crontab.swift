@@ -69,3 +69,22 @@ struct Crontab {
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }
+
+/// The cron daemons running on this machine, found by their process names in /proc: a crontab line
+/// does nothing unless one reads it.
+enum CronDaemon {
+    /// Process names of the cron daemons Linux distributions ship: Debian's and Ubuntu's cron, cronie's and
+    /// busybox's crond, dcron, fcron, bcron.
+    static let names: Set<String> = ["cron", "crond", "cronie", "fcron", "dcron", "bcron-sched"]
+
+    /// `name (pid N)` of each running daemon, oldest first.
+    static func running(proc: String = "/proc") -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: proc)) ?? []
+        return entries.compactMap { Int($0) }.sorted().compactMap { pid in
+            guard let data = FileManager.default.contents(atPath: "\(proc)/\(pid)/comm") else { return nil }
+            let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            // Not anacron: it runs /etc/anacrontab only, never a user's crontab.
+            return names.contains(name) ? "\(name) (pid \(pid))" : nil
+        }
+    }
+}

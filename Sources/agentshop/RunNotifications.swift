@@ -12,8 +12,13 @@ enum RunNotifications {
     static func send(spec: PipelineSpec, manifest: RunManifest, lake: Lake, environment: PipelineEnvironment,
                      logger: Logger) async {
         guard let notify = spec.notify else { return }
-        let events = RunNotification.events(for: manifest).filter { event in
+        var events = RunNotification.events(for: manifest).filter { event in
             notify.events.contains { $0.rawValue == event.rawValue }
+        }
+        // A scheduled attempt that the scheduler retries on failure: only the final outcome is told.
+        if let attempt = ScheduledAttempt.fromEnvironment(), attempt.retryFollowsFailure, events.contains(.failure) {
+            events.removeAll { $0 == .failure }
+            logger.notice("failure not notified: attempt \(attempt.number) of \(attempt.total); the scheduler retries it")
         }
         guard !events.isEmpty else { return }
         let client = HTTPClient(maxConnections: 4)

@@ -24,6 +24,7 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
     private var active = 0
     private(set) var mostAtOnce = 0
     private(set) var calls: [(String, Int)] = []
+    private(set) var abandoned: [(String, Int)] = []
 
     init(_ scripts: [String: [ScheduledRunOutcome]] = [:], hold: Bool = false) {
         self.scripts = scripts
@@ -31,6 +32,10 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
     }
 
     func release() { lock.withLock { holding = false } }
+
+    func retryAbandoned(_ job: ScheduledJob, afterAttempt attempt: Int) async {
+        lock.withLock { abandoned.append((job.pipeline, attempt)) }
+    }
 
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome {
         let outcome: ScheduledRunOutcome = lock.withLock {
@@ -193,5 +198,52 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
         #expect(await scheduler.runningPipelines.isEmpty)
         #expect(await scheduler.state(of: "long")?.lastOutcome == "stopped")
         #expect(await scheduler.state(of: "long")?.retryAt == nil)  // a stop is not a failure to retry
+    }
+
+    /// A fixed-time job in New York's repeated hour runs once; an hourly one runs in both hours.
+    @Test func theAutumnChangeRunsAFixedTimeJobOnce() async throws {
+        let clock = ManualClock(Self.date("2026-11-01T05:30:10Z"))  // 01:30 EDT
+        let launcher = FakeLauncher()
+        func zoned(_ name: String, _ cron: String) throws -> ScheduledJob {
+            ScheduledJob(pipeline: name, file: "/p/\(name).yaml", schedule: try Schedule(cron, timeZone: "America/New_York"),
+                         policy: SchedulePolicy(), defaultMissed: .skip)
+        }
+        let scheduler = Scheduler(jobs: [try zoned("fixed", "30 1 * * *"), try zoned("hourly", "30 * * * *")], stateFile: nil,
+                                  clock: clock, launcher: launcher, logger: quietLogger)
+        #expect(await scheduler.tick() == ["fixed", "hourly"])
+        await scheduler.waitUntilIdle()
+        clock.set(Self.date("2026-11-01T06:30:10Z"))  // 01:30 EST, the same wall-clock time an hour later
+        #expect(await scheduler.tick() == ["hourly"])
+        await scheduler.waitUntilIdle()
+        #expect(await scheduler.nextWake() == Self.date("2026-11-01T07:30:00Z"))
+    }
+
+    /// `scheduler --once` stopped by a signal stops its runs rather than waiting for them to end.
+    @Test func cancellingRunDueStopsItsRuns() async throws {
+        let clock = ManualClock(Self.date("2026-11-25T03:00:05Z"))
+        let launcher = FakeLauncher(hold: true)
+        let scheduler = Scheduler(jobs: [try Self.job("long", "0 3 * * *")], stateFile: nil, clock: clock,
+                                  launcher: launcher, logger: quietLogger)
+        let once = Task { await scheduler.runDue() }
+        while await scheduler.runningPipelines.isEmpty { try await Task.sleep(nanoseconds: 1_000_000) }
+        once.cancel()
+        await once.value
+        #expect(await scheduler.state(of: "long")?.lastOutcome == "stopped")
+    }
+
+    /// A retry that the next scheduled run supersedes makes the failure final: told once, through the launcher.
+    @Test func aSupersededRetryIsAFinalFailure() async throws {
+        let clock = ManualClock(Self.date("2026-11-25T03:00:05Z"))
+        let launcher = FakeLauncher(["often": [.failed("exit 1")]])
+        let scheduler = Scheduler(jobs: [try Self.job("often", "*/5 * * * *", retries: 1, retryDelay: 3600)], stateFile: nil,
+                                  clock: clock, launcher: launcher, logger: quietLogger)
+        #expect(await scheduler.tick() == ["often"])
+        await scheduler.waitUntilIdle()
+        #expect(await scheduler.state(of: "often")?.retryAt != nil)
+        clock.set(Self.date("2026-11-25T03:05:05Z"))
+        #expect(await scheduler.tick() == ["often"])
+        await scheduler.stop()
+        #expect(launcher.abandoned.map(\.0) == ["often"] && launcher.abandoned.map(\.1) == [1])
+        #expect(await scheduler.finalFailures == 1)
     }
 }

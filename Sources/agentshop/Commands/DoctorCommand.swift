@@ -241,8 +241,21 @@ struct DoctorCommand: AsyncParsableCommand {
                 checks.append(.ok("crontab", "block installed for \(project) (\(entries) entries)"))
             }
         }
+        // A crontab does nothing without a daemon reading it.
+        if installed != nil && entries(installed) > 0 {
+            let daemons = CronDaemon.running()
+            checks.append(daemons.isEmpty
+                ? .fail("cron daemon", "no cron daemon is running: the crontab block's pipelines will not run",
+                        hint: "start it (Debian/Ubuntu: `service cron start` or `systemctl enable --now cron`), or keep `agentshop scheduler` running")
+                : .ok("cron daemon", "running: " + daemons.joined(separator: ", ")))
+        }
         return checks
     }
+}
+
+/// Crontab entries among a block's lines: not comments, variables (`CRON_TZ=`) or blank lines.
+private func entries(_ lines: [String]?) -> Int {
+    (lines ?? []).filter { $0.first.map { $0.isNumber || $0 == "*" || $0 == "@" } ?? false }.count
 }
 
 extension GlobalOptions {

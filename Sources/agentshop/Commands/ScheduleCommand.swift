@@ -8,7 +8,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Show when pipelines run, and the crontab lines that run them.",
-        subcommands: [List.self, Print.self, Install.self, Remove.self],
+        subcommands: [List.self, Due.self, Print.self, Install.self, Remove.self],
         defaultSubcommand: List.self
     )
 
@@ -19,6 +19,16 @@ struct ScheduleCommand: AsyncParsableCommand {
         return files.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { "pipelines/" + $0 }
     }
 
+    /// `--at INSTANT` of `schedule list`, `schedule due` and `scheduler`: one reading for all three.
+    static func instant(_ text: String?) throws -> Date {
+        guard let text else { return Date() }
+        guard let date = Timestamp.parse(text) else {
+            Console.error("--at takes an ISO 8601 instant such as 2026-11-25T03:00:00Z or 2026-11-25T04:00:00+01:00, found '\(text)'")
+            throw ExitStatus.invalidInput
+        }
+        return date
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Each scheduled pipeline and its next runs.")
 
@@ -27,13 +37,17 @@ struct ScheduleCommand: AsyncParsableCommand {
         @Option(help: "How many next runs to show.")
         var count = 3
 
+        @Option(help: ArgumentHelp("Show the runs after this ISO 8601 instant instead of now (what `scheduler --once --at` would see).",
+                                   valueName: "instant"))
+        var at: String?
+
         @Argument(help: ArgumentHelp("Pipelines (default: every file in ./pipelines).", valueName: "pipeline"))
         var pipelines: [String] = []
 
         func run() async throws {
             var rows = [["PIPELINE", "SCHEDULE", "CRON", "TIME ZONE", "NEXT RUNS"]]
             var failed = false
-            let now = Date()
+            let now = try ScheduleCommand.instant(at)
             for file in ScheduleCommand.pipelineFiles(pipelines) {
                 guard let spec = try? global.loadPipeline(file, lake: nil) else { failed = true; continue }
                 guard let schedule = spec.schedule else {
@@ -43,10 +57,47 @@ struct ScheduleCommand: AsyncParsableCommand {
                 let formatter = ISO8601DateFormatter()
                 formatter.timeZone = schedule.timeZone
                 let next = schedule.nextRuns(after: now, count: count).map { formatter.string(from: $0) }
-                rows.append([spec.name, schedule.source, schedule.cron, schedule.timeZoneName, next.joined(separator: ", ")])
+                // Empty only for a `once` that has passed: the search is bounded (28 years), never endless.
+                let text = next.isEmpty ? (schedule.onlyAt != nil ? "passed" : "none within 28 years") : next.joined(separator: ", ")
+                rows.append([spec.name, schedule.source, schedule.cron, schedule.timeZoneName, text])
             }
             Console.out(Console.table(rows))
             if failed { throw ExitStatus.invalidInput }
+        }
+    }
+
+    struct Due: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "due",
+            abstract: "Exit 0 when the pipeline's schedule, read in its own time zone, has a run in the current minute; else 1.",
+            discussion: """
+            The check that `schedule install` puts before `agentshop run` on crontab lines that fire at every \
+            minute a run may fall on: Debian's and Ubuntu's cron read every line in the system's time zone \
+            and ignore CRON_TZ. Prints one line to stderr when due, nothing otherwise.
+            """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Check the minute of this ISO 8601 instant instead of now.", valueName: "instant"))
+        var at: String?
+
+        @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"))
+        var pipeline: String
+
+        func run() async throws {
+            // The minute cron fired in: read the clock before loading anything.
+            let now = try ScheduleCommand.instant(at)
+            let lake = try global.openLake()
+            let spec = try global.loadPipeline(pipeline, lake: lake)
+            guard let schedule = spec.schedule else {
+                Console.error("\(spec.name): not scheduled (no schedule:)")
+                throw ExitStatus.invalidInput
+            }
+            guard let due = schedule.dueRun(inMinuteOf: now) else { throw ExitCode(1) }
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = schedule.timeZone
+            Console.error("\(spec.name): due at \(formatter.string(from: due)) (\(schedule.source), \(schedule.timeZoneName))")
         }
     }
 
@@ -80,28 +131,47 @@ struct ScheduleCommand: AsyncParsableCommand {
     /// The crontab lines that run the scheduled pipelines of the project in the current folder, and
     /// whether a pipeline file was invalid. PATH goes on each command rather than on a `PATH=` line,
     /// which would change every later line of the user's crontab too.
+    ///
+    /// The lines are in the system's time zone (TZ, else /etc/localtime: the zone cron reads its lines in),
+    /// never `CRON_TZ=`, which Debian's and Ubuntu's cron ignore: `SystemCronLine` translates a schedule in
+    /// another zone when a fixed offset does it exactly, and otherwise fires at every candidate minute with
+    /// `agentshop schedule due` deciding, in the schedule's own zone, whether the run goes.
     static func crontabLines(global: GlobalOptions, pipelines: [String], wait: Int) throws -> (lines: [String], failed: Bool) {
         let lake = try global.openLake()
         let binary = Print.executablePath()
         let folder = FileManager.default.currentDirectoryPath
         let path = "\((binary as NSString).deletingLastPathComponent):/usr/local/bin:/usr/bin:/bin"
-        var lines = ["# AgentShop pipelines in \(folder) (agentshop schedule print)"]
+        let systemZone = TimeZone.current
+        var lines = ["# AgentShop pipelines in \(folder) (agentshop schedule print); times in the system time zone (\(systemZone.identifier))"]
         var failed = false
-        var zone: String?
+        let now = Date()
         for file in pipelineFiles(pipelines) {
             guard let spec = try? global.loadPipeline(file, lake: lake) else { failed = true; continue }
             guard let schedule = spec.schedule else { continue }
-            if schedule.timeZoneName != zone {
-                zone = schedule.timeZoneName
-                // cronie and systemd-cron honour CRON_TZ; Debian's classic cron uses the system zone.
-                lines.append("CRON_TZ=\(schedule.timeZoneName)")
+            if let instant = schedule.onlyAt, instant <= now {
+                lines.append("# \(spec.name): \(schedule.source) has passed; no line")
+                continue
             }
             let pipelinePath = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: folder + "/")).standardizedFileURL.path
             let log = lake.root + "/raw_data/logs/cron-\(spec.name).log"  // the folder exists from init on
-            let command = "cd \(shellQuote(folder)) && PATH=\(shellQuote(path)) \(shellQuote(binary)) run \(shellQuote(pipelinePath))"
+            let environment = "cd \(shellQuote(folder)) && PATH=\(shellQuote(path)) "
+            let run = "\(shellQuote(binary)) run \(shellQuote(pipelinePath))"
                 + " --lake \(shellQuote(lake.root)) --wait \(wait) --quiet >> \(shellQuote(log)) 2>&1"
+            var entries: [String] = []
+            switch SystemCronLine.lines(for: schedule, systemZone: systemZone, now: now) {
+            case .exact(let expressions):
+                if schedule.timeZoneName != "UTC" || systemZone.secondsFromGMT(for: now) != 0 {
+                    lines.append("# \(spec.name): \(schedule.source) in \(schedule.timeZoneName)")
+                }
+                entries = expressions.map { "\($0) \(environment)\(run)" }
+            case .gated(let expression):
+                lines.append("# \(spec.name): \(schedule.source) in \(schedule.timeZoneName) has no exact form in \(systemZone.identifier): "
+                             + "the line fires at every candidate minute and `schedule due` lets the run go when it is due")
+                let due = "\(shellQuote(binary)) schedule due \(shellQuote(pipelinePath)) --lake \(shellQuote(lake.root)) 2>> \(shellQuote(log))"
+                entries = ["\(expression) \(environment)\(due) && PATH=\(shellQuote(path)) \(run)"]
+            }
             // An unescaped % ends a crontab command (the rest becomes its stdin).
-            lines.append("\(schedule.cron) \(command.replacingOccurrences(of: "%", with: "\\%"))")
+            lines += entries.map { $0.replacingOccurrences(of: "%", with: "\\%") }
         }
         return (lines, failed)
     }

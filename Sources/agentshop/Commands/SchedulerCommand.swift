@@ -51,14 +51,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             Console.error("--missed takes skip or run_once, found '\(missed)'")
             throw ExitStatus.invalidInput
         }
-        var offset: TimeInterval = 0
-        if let at {
-            guard let date = Timestamp.parse(at) else {
-                Console.error("--at takes an ISO 8601 date such as 2026-11-25T03:00:00Z, found '\(at)'")
-                throw ExitStatus.invalidInput
-            }
-            offset = date.timeIntervalSinceNow
-        }
+        // The same reading of --at as `schedule list --at`, so the two agree on what is due.
+        let offset: TimeInterval = at == nil ? 0 : try ScheduleCommand.instant(at).timeIntervalSinceNow
 
         let folder = FileManager.default.currentDirectoryPath
         let jobs = loadJobs(lake: lake, defaultMissed: defaultMissed)
@@ -84,15 +78,27 @@ struct SchedulerCommand: AsyncParsableCommand {
         let global = self.global
         // A run stopped at its timeout recorded itself as interrupted, which notifies no one: the
         // scheduler sends its pipeline's failure notification instead.
-        let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
-                                          lockWait: wait, grace: grace) { job, pid in
-            guard let manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }),
-                  let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
-            var failed = manifest
-            failed.status = .failed
-            failed.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
-            await RunNotifications.send(spec: spec, manifest: failed, lake: lake,
+        let notifyFailure: @Sendable (ScheduledJob, RunManifest) async -> Void = { job, manifest in
+            guard let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
+            await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
                                         environment: global.environment(forPipelineFile: job.file), logger: logger)
+        }
+        let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
+                                          lockWait: wait, grace: grace, onRetryAbandoned: { job in
+            // The last attempt failed (or timed out: it recorded itself as interrupted) and left its notice to
+            // a retry that will not come.
+            guard var manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last,
+                  manifest.status == .failed || manifest.status == .interrupted else { return }
+            if manifest.status == .interrupted {
+                manifest.status = .failed
+                manifest.error = "timed out; stopped by the scheduler"
+            }
+            await notifyFailure(job, manifest)
+        }) { job, pid in
+            guard var manifest = ManifestStore(lake: lake).all(pipeline: job.pipeline).manifests.last(where: { $0.pid == pid }) else { return }
+            manifest.status = .failed
+            manifest.error = "timed out after \(Console.duration(ms: Int((job.policy.timeout ?? 0) * 1000))); stopped by the scheduler"
+            await notifyFailure(job, manifest)
         }
         let scheduler = Scheduler(jobs: jobs, stateFile: lake.stateFolder + "/scheduler.json", clock: SystemClock(offset: offset),
                                   launcher: launcher, logger: logger)
@@ -152,21 +158,28 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
     let projectFolder: String
     let lockWait: Int
     let grace: Double
+    /// Called when a failed attempt's retry is superseded by the next scheduled run.
+    let onRetryAbandoned: @Sendable (ScheduledJob) async -> Void
     /// Called after a run was stopped at its timeout, with the run's pid.
     let onTimeout: @Sendable (ScheduledJob, pid_t) async -> Void
+
+    func retryAbandoned(_ job: ScheduledJob, afterAttempt attempt: Int) async { await onRetryAbandoned(job) }
 
     func run(_ job: ScheduledJob, attempt: Int) async -> ScheduledRunOutcome {
         let log = lake.root + "/raw_data/logs/\(job.pipeline)/scheduler.log"
         try? FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let command = "exec \(shellQuote(binary)) run \(shellQuote(job.file)) --lake \(shellQuote(lake.root))"
             + " --wait \(lockWait) --quiet >> \(shellQuote(log)) 2>&1"
-        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: ProcessInfo.processInfo.environment,
+        var environment = ProcessInfo.processInfo.environment
+        environment[ScheduledAttempt.variable] = ScheduledAttempt(number: attempt, total: job.policy.retries + 1).text
+        let child = ChildProcess(command: command, workingDirectory: projectFolder, environment: environment,
                                  stdoutPath: "/dev/null", stderrPath: "/dev/null", timeout: job.policy.timeout, grace: grace)
         do {
             let started = PIDBox()
             let outcome = try await child.run { started.pid = $0 }
             if outcome.timedOut {
-                await onTimeout(job, started.pid)
+                // Told once, for the final outcome: a timed-out attempt that will be retried is not.
+                if attempt > job.policy.retries { await onTimeout(job, started.pid) }
                 return .timedOut
             }
             if let signal = outcome.signal { return .failed("killed by signal \(signal)") }
@@ -186,4 +199,29 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
 /// The child's pid, handed out of ChildProcess's start callback.
 private final class PIDBox: @unchecked Sendable {
     var pid: pid_t = 0
+}
+
+/// Which attempt of a scheduled run a `run` process is (`AGENTSHOP_SCHEDULED_ATTEMPT=1/3`, set by the
+/// scheduler's launcher), so that a failure the scheduler will retry sends no notification: one failing
+/// scheduled run tells its failure once, for its final outcome.
+struct ScheduledAttempt {
+    static let variable = "AGENTSHOP_SCHEDULED_ATTEMPT"
+    let number: Int
+    let total: Int
+
+    var text: String { "\(number)/\(total)" }
+    /// A failed attempt before the last is retried by the scheduler.
+    var retryFollowsFailure: Bool { number < total }
+
+    init(number: Int, total: Int) {
+        self.number = number
+        self.total = total
+    }
+
+    static func fromEnvironment() -> ScheduledAttempt? {
+        guard let text = ProcessInfo.processInfo.environment[variable] else { return nil }
+        let parts = text.split(separator: "/").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 1, parts[1] >= parts[0] else { return nil }
+        return ScheduledAttempt(number: parts[0], total: parts[1])
+    }
 }
