@@ -222,17 +222,27 @@ struct DBCommand: AsyncParsableCommand {
             crawl jobs and pages (from crawl logs) and LLM calls are recorded. The result equals the \
             incrementally built store, row for row, apart from created_at/updated_at. Tables the lake does not \
             fill (customers, orders, settings…) are kept. The work happens on a copy that must pass \
-            integrity_check and foreign_key_check before it replaces the store; inputs that are gone are \
-            listed as warnings.
+            integrity_check and foreign_key_check before it replaces the store. Every file a load read must \
+            still be there with the SHA-256 its manifest recorded: otherwise nothing is changed and the missing \
+            or changed inputs are listed (--allow-missing rebuilds from what is there, listing them as warnings).
             """)
         @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Rebuild even when inputs the runs read are missing or changed (rows from them are lost).")
+        var allowMissing = false
 
         func run() async throws {
             try DBCommand.guarded {
                 let lake = try global.openLake()
                 let rebuild = StoreRebuild(lake: lake, environment: { global.environment(forPipelineFile: $0) },
                                            onWarning: { DBCommand.printError("warning: " + $0) })
-                let report = try rebuild.rebuild()
+                let report: StoreRebuild.Report
+                do {
+                    report = try rebuild.rebuild(allowMissing: allowMissing)
+                } catch let refused as StoreRebuild.Refused {
+                    DBCommand.printError(refused.description)
+                    throw ExitStatus.runFailed
+                }
                 print("rebuilt \(report.tables.joined(separator: ", ")) from \(report.manifests) run manifests "
                       + "(\(report.loads) loads replayed, \(report.records) records)")
                 if let previous = report.previousPath { print("previous store kept as \(previous)") }
