@@ -160,6 +160,60 @@ import Testing
         #expect(fixed.stages.allSatisfy { $0.status == .skipped })
     }
 
+    private func single(_ text: String, allowEmpty: String? = nil) -> String {
+        """
+        pipeline: p
+        stages:
+          a:
+            emit: { text: "\(text)" }
+            out: processed_data/a.txt\(allowEmpty.map { "\n    allow_empty: \($0)" } ?? "")
+        """
+    }
+
+    /// The engine's guard: an empty output over one holding data fails the stage and the earlier file
+    /// is put back, unless the stage says `allow_empty: true`.
+    @Test func anEmptyOutputNeverSilentlyReplacesOneWithData() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A"))
+        #expect(try await project.run().status == .succeeded)
+
+        try project.writePipeline(single(""))
+        let manifest = try await project.run { $0.runID = "R2" }
+        #expect(manifest.status == .failed)
+        let a = try #require(manifest.stage("a"))
+        #expect(a.status == .failed)
+        #expect(a.error?.contains("wrote an empty processed_data/a.txt over one that held data") == true, "\(a.error ?? "")")
+        #expect(a.error?.contains("allow_empty: true") == true)
+        #expect(try project.read("processed_data/a.txt") == "A")
+        let names = try FileManager.default.contentsOfDirectory(atPath: project.lake.root + "/processed_data")
+        #expect(names == ["a.txt"], "\(names)")
+
+        try project.writePipeline(single("", allowEmpty: "true"))
+        let allowed = try await project.run { $0.runID = "R3" }
+        #expect(allowed.status == .succeeded)
+        #expect(try project.read("processed_data/a.txt") == "")
+        // `allow_empty` is not part of the fingerprint: taking it away again changes nothing to run.
+        try project.writePipeline(single(""))
+        #expect(try await project.run().stage("a")?.status == .skipped)
+    }
+
+    @Test func anEmptyOutputOnAFreshPathIsNotTheGuardsBusiness() async throws {
+        let project = try Project()
+        try project.writePipeline(single(""))
+        #expect(try await project.run().status == .succeeded)
+    }
+
+    @Test func allowEmptyIsValidatedAtItsPosition() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A", allowEmpty: "sometimes"))
+        #expect {
+            try project.load()
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("p.yaml:6:18: stages.a.allow_empty: expected true or false")
+        }
+    }
+
     @Test func failureOnTheFirstRunLeavesUpstreamOutputs() async throws {
         let project = try chainProject()
         try project.writePipeline(chain.replacingOccurrences(of: "emit: { text: \"B\", from: a }",
