@@ -164,4 +164,27 @@ import Testing
             #expect(try await project.run().status == .succeeded)
         }
     }
+
+    /// A refused crawl is over: the next run fetches again rather than resuming its failures from the journal.
+    @Test func aCrawlThatFailedIsNotResumedNextTime() async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("", status: 404) }
+            await site.route("/a") { _, hit in hit == 1 ? .text("down", status: 503) : .html("<html><title>A</title></html>") }
+        }) { base, site in
+            try project.writePipeline(FetchStageTests.pipeline("""
+                seeds: [\(base)/a]
+                allow_private_addresses: true
+                per_host: { delay: 0s }
+                retries: 0
+                """))
+            let failed = try await project.run()
+            #expect(failed.status == .failed)
+            #expect(failed.stage("crawl")?.error?.contains("every seed failed") == true, "\(failed.stage("crawl")?.error ?? "")")
+            let again = try await project.run()
+            #expect(again.status == .succeeded, "\(again.stage("crawl")?.error ?? "")")
+            #expect(await site.paths.filter { $0 == "/a" }.count == 2)
+            #expect(project.exists(FetchStageTests.warc))
+        }
+    }
 }
