@@ -197,6 +197,45 @@ import Testing
         #expect(try await project.run().stage("a")?.status == .skipped)
     }
 
+    /// A stage that publishes its output and then fails (a second output it could not write, say).
+    struct PublishThenFail: StageDefinition {
+        var inputs: [StageInput] { [] }
+        func run(_ context: StageContext) async throws -> StageReport {
+            for output in context.outputs { try AtomicFile.write("half", to: output.absolute) }
+            throw StageError("failed after publishing")
+        }
+    }
+
+    @Test func aStageThatFailsAfterPublishingGetsItsPreviousOutputBack() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A"))
+        #expect(try await project.run().status == .succeeded)
+
+        try project.writePipeline("""
+            pipeline: p
+            stages:
+              a:
+                publish_then_fail: {}
+                out: processed_data/a.txt
+            """)
+        let kind = StageKind(name: "publish_then_fail", summary: "fails after publishing", outputs: .required) { config, _ in
+            config.rejectUnknownKeys()
+            return PublishThenFail()
+        }
+        let registry = StageRegistry(Array(fakeRegistry(project.world).kinds.values) + [kind])
+        let spec = try PipelineLoader(registry: registry, environment: project.environment, lake: project.lake)
+            .load(file: project.pipelineFile).0
+        var options = RunOptions()
+        options.runDate = "2026-01-02"
+        let manifest = await PipelineRunner(spec: spec, lake: project.lake, environment: project.environment,
+                                            logger: quietLogger, options: options).run()
+        #expect(manifest.status == .failed)
+        #expect(manifest.stage("a")?.error == "failed after publishing")
+        #expect(try project.read("processed_data/a.txt") == "A")
+        let names = try FileManager.default.contentsOfDirectory(atPath: project.lake.root + "/processed_data")
+        #expect(names == ["a.txt"], "\(names)")
+    }
+
     @Test func anEmptyOutputOnAFreshPathIsNotTheGuardsBusiness() async throws {
         let project = try Project()
         try project.writePipeline(single(""))
