@@ -15,7 +15,7 @@ public struct PipelineLoader: Sendable {
         self.lake = lake
     }
 
-    static let commonStageKeys = ["out", "after", "description"]
+    static let commonStageKeys = ["out", "after", "description", "allow_empty"]
     static let topLevelKeys = ["pipeline", "description", "schedule", "notify", "max_parallel", "stages"]
 
     /// Loads and validates `file`. Throws `PipelineValidationError` with every error found;
@@ -105,7 +105,8 @@ public struct PipelineLoader: Sendable {
             }
             linked.append(StageSpec(name: stage.name, kind: stage.kind, definition: stage.definition,
                                     outputTemplates: stage.outputTemplates, upstream: Self.unique(upstream),
-                                    canonicalConfig: stage.canonicalConfig, line: stage.line, column: stage.column))
+                                    canonicalConfig: stage.canonicalConfig, line: stage.line, column: stage.column,
+                                    allowEmpty: stage.allowEmpty))
         }
 
         if let cycle = PipelineGraph.findCycle(linked) {
@@ -192,6 +193,10 @@ public struct PipelineLoader: Sendable {
             }
         }
         _ = value.string("description")
+        let allowEmpty = value.bool("allow_empty") ?? false
+        if allowEmpty && kind.outputs == .none {
+            value.value("allow_empty")?.error("'\(kind.name)' stages write no files; remove 'allow_empty'")
+        }
         value.rejectUnknownKeys(also: registry.names)
         guard let definition else { return nil }
 
@@ -199,10 +204,15 @@ public struct PipelineLoader: Sendable {
         for case .stage(let other) in definition.inputs { upstream.append(other) }
         upstream += after
         var config = value.jsonValue()
-        if case .object(var object) = config { object["description"] = nil; config = .object(object) }
-        let spec = StageSpec(name: name, kind: kind.name, definition: definition, outputTemplates: templates,
+        if case .object(var object) = config {
+            object["description"] = nil
+            object["allow_empty"] = nil
+            config = .object(object)
+        }
+        var spec = StageSpec(name: name, kind: kind.name, definition: definition, outputTemplates: templates,
                              upstream: Self.unique(upstream), canonicalConfig: config.canonicalText(),
                              line: value.line, column: value.column)
+        spec.allowEmpty = allowEmpty
         return ReadStage(spec: spec, outputTemplates: templates, outputValues: templateValues)
     }
 

@@ -229,6 +229,18 @@ public struct PipelineRunner: Sendable {
         RunManifest.StageRun(name: stage.name, kind: stage.kind, status: .blocked, reason: reason, fingerprint: "")
     }
 
+    /// An empty output never silently replaces one that held data (`allow_empty: true` says it may).
+    private func checkNotEmptied(_ stage: StageSpec, outputs: [LakePath], previous: PreviousOutputs) throws {
+        guard !stage.allowEmpty else { return }
+        for output in outputs {
+            guard let earlier = previous.previous(of: output), output.exists,
+                  !PreviousOutputs.hasData(output.absolute, name: output.fileName),
+                  PreviousOutputs.hasData(earlier, name: output.fileName) else { continue }
+            throw StageError("the stage wrote an empty \(output.relative) over one that held data from an earlier run; "
+                             + "the previous file is kept (set allow_empty: true on the stage if an empty result is expected)")
+        }
+    }
+
     // MARK: Deciding
 
     enum Decision {
@@ -363,8 +375,20 @@ public struct PipelineRunner: Sendable {
                                        outputs: outputs, rejectsPath: rejects, stateFolder: stageFolder,
                                        refreshCaches: options.refreshCaches, onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
             try Task.checkCancellation()
-            let report = try await stage.definition.run(context)
-            try Task.checkCancellation()
+            let previous = try PreviousOutputs(outputs)
+            let report: StageReport
+            do {
+                report = try await stage.definition.run(context)
+                try Task.checkCancellation()
+                try checkNotEmptied(stage, outputs: outputs, previous: previous)
+            } catch {
+                // A failed stage leaves the previous outputs as they were, even those it had published.
+                for output in previous.restore() {
+                    stageLogger.warning("previous output restored", metadata: ["file": "\(output.relative)"])
+                }
+                throw error
+            }
+            previous.discard()
             var entries: [RunManifest.FileEntry] = []
             for output in outputs {
                 guard output.exists else { throw StageError("the stage finished without writing its output \(output.relative)") }

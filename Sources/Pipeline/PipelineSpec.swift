@@ -33,6 +33,9 @@ public struct StageSpec: Sendable {
     public let canonicalConfig: String
     public let line: Int
     public let column: Int
+    /// `allow_empty: true`: an empty output may replace one that held data (not part of the fingerprint:
+    /// it changes no output, only whether an empty one is accepted).
+    public var allowEmpty = false
 
     /// Output paths for a run.
     public func outputs(in lake: Lake, runID: String, runDate: String, pipeline: String) throws -> [LakePath] {

@@ -110,6 +110,7 @@ struct EnrichRun {
                 }
             }
             try rejects.commit()
+            try accept(recordsIn: recordsIn, enriched: enriched, invalid: invalid, rejectedMissing: rejectedMissing)
             try writer.commit()
         } catch {
             writer.abandon()
@@ -148,6 +149,19 @@ struct EnrichRun {
                      "calls_sent": sent, "cache_hits": calls.filter(\.cacheHit).count],
             recordsPerOutput: [output.relative: writer.recordCount],
             details: task.usesModel ? LLMCallRecord.details(calls, extra: extra) : JSONValue?.none)
+    }
+
+    /// An enrich stage whose every answer was quarantined did not do its work; `max_rejects` sets another limit.
+    func accept(recordsIn: Int, enriched: Int, invalid: Int, rejectedMissing: Int) throws {
+        let rejected = invalid + rejectedMissing
+        let listed = rejected > 0 ? context.rejectsPath.relative : nil
+        if let limit = settings.maxRejects {
+            try RejectLimit.check(limit, key: "max_rejects", bad: rejected, of: recordsIn, what: "records rejected", rejects: listed)
+        } else if invalid > 0 && enriched == 0 {
+            throw StageError("every answer was invalid and quarantined (\(invalid) of \(recordsIn) records) in \(listed ?? "")"
+                             + "; check the prompt, the schema and the model, or set max_rejects to accept it; "
+                             + "the previous output is kept")
+        }
     }
 
     /// The record with the answer under `into`, or with the answer's fields merged in.

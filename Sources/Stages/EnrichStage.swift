@@ -15,11 +15,13 @@ import Pipeline
 ///     text: "{{title}}. {{text}}"  # what the task reads (default "{{text}}")
 ///     into: sentiment              # nest the answer under this field (default: merge its fields)
 ///     budget_usd: 1.0
+///     max_rejects: 10%             # more rejected records fails the stage (default: only all of them)
 ///   out: processed_data/ml_datasets/reviews/dt={run_date}/sentiment.jsonl.gz
 /// ```
 ///
 /// Answers are checked against the task's JSON Schema; an invalid one is retried once with a
-/// repair prompt, then the record goes to the rejects file with the raw answer. Answers are cached
+/// repair prompt, then the record goes to the rejects file with the raw answer. A run whose every
+/// answer was quarantined fails (its output is not published) unless `max_rejects` allows it. Answers are cached
 /// in `external_apis/llm_responses/cache`; every call is recorded in the manifest.
 public enum EnrichStage {
     public static let kind = kind(providers: ProviderBindings.live)
@@ -137,13 +139,18 @@ public enum EnrichStage {
         let timeout = config.duration("timeout") ?? 60
         let onInvalid = config.choice("on_invalid", InvalidPolicy.allCases.map(\.rawValue)).flatMap(InvalidPolicy.init) ?? .quarantine
         let onMissing = config.choice("on_missing", PromptTemplate.MissingField.allCases.map(\.rawValue) + ["reject"])
+        var maxRejects: RejectLimit?
+        if let value = config.value("max_rejects") {
+            maxRejects = RejectLimit.read(value)
+            if maxRejects == nil { ok = false }
+        }
         config.rejectUnknownKeys()
         guard ok, let inputs, let task, let recordTemplate else { return nil }
         let settings = EnrichSettings(
             provider: provider, model: model, task: task, template: recordTemplate, into: into,
             temperature: temperature, maxTokens: maxTokens, concurrency: concurrency, budgetUSD: budget, cacheTTL: ttl,
             timeout: timeout, onInvalid: onInvalid,
-            onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error))
+            onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error), maxRejects: maxRejects)
         return Definition(inputs: inputs, settings: settings, pipeline: context.pipeline, stage: context.stage,
                           projectFolder: context.projectFolder, providers: providers)
     }
@@ -189,6 +196,8 @@ public enum EnrichStage {
         let timeout: Double
         let onInvalid: InvalidPolicy
         let onMissing: MissingPolicy
+        /// More rejected records than this fails the stage; unset, only every answer being quarantined does.
+        var maxRejects: RejectLimit? = nil
     }
 
     struct Definition: StageDefinition {

@@ -4,6 +4,11 @@ import HTML
 import Lake
 import Pipeline
 
+/// Why a crawl's result is not published (see `FetchOutputWriter.accept`).
+struct CrawlShortfall: Error {
+    let message: String
+}
+
 /// A page's WARC records as they go into the WARC (gzip members for a `.warc.gz`).
 struct EncodedRecords {
     var bytes: [UInt8]
@@ -59,9 +64,18 @@ struct FetchOutputWriter: Sendable {
 
         var statuses: [Int: Int] = [:]
         var fetched = 0, failed = 0, notModified = 0, fromCache = 0, robotsDisallowed = 0, bytes = 0
+        var seedCount = 0
+        var seedFailures: [String] = []
+        var firstErrors: [String] = []
         var buffer: [UInt8] = []
         for index in 0..<count {
             let entry = try entryAt(index)
+            let why = entry.error ?? entry.loggedStatus.map { "HTTP \($0)" } ?? "no response"
+            if entry.depth == 0 {
+                seedCount += 1
+                if entry.failed || entry.robotsDisallowed { seedFailures.append("\(publicURL(entry.url)) (\(why))") }
+            }
+            if (entry.failed || entry.error != nil) && firstErrors.count < 3 { firstErrors.append("\(publicURL(entry.url)) (\(why))") }
             var offset: Int64?
             if let stored = entry.stored {
                 offset = warc.fileOffset + stored.responseOffset
@@ -75,6 +89,14 @@ struct FetchOutputWriter: Sendable {
             if entry.fromCache { fromCache += 1 }
             if entry.robotsDisallowed { robotsDisallowed += 1 }
             try log?.write(logLine(entry, offset: offset))
+        }
+        do {
+            try accept(seeds: seedCount, seedFailures: seedFailures, fetched: fetched, failed: failed,
+                       robotsDisallowed: robotsDisallowed, firstErrors: firstErrors)
+        } catch {
+            warc.abandon()
+            log?.abandon()
+            throw error
         }
         try warc.commit()
         try log?.commit()
@@ -99,6 +121,27 @@ struct FetchOutputWriter: Sendable {
         return StageReport(counts: ["urls": count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
+    }
+
+    /// A crawl that could not do its work is not published: every seed failed, fewer pages than
+    /// `min_pages`, or more failures than `max_error_rate` allows.
+    private func accept(seeds: Int, seedFailures: [String], fetched: Int, failed: Int, robotsDisallowed: Int,
+                        firstErrors: [String]) throws {
+        let minPages = definition.minPages
+        if minPages > 0, seeds > 0, seedFailures.count == seeds {
+            let listed = seedFailures.prefix(5).joined(separator: "; ") + (seeds > 5 ? "; and \(seeds - 5) more" : "")
+            throw CrawlShortfall(message: "every seed failed, so nothing was crawled: \(listed)")
+        }
+        if fetched < minPages {
+            var message = "\(fetched) page\(fetched == 1 ? "" : "s") fetched, fewer than min_pages (\(minPages))"
+            message += ": \(failed) URL\(failed == 1 ? "" : "s") failed, \(robotsDisallowed) refused by robots.txt"
+            if !firstErrors.isEmpty { message += "; first errors: " + firstErrors.joined(separator: "; ") }
+            throw CrawlShortfall(message: message)
+        }
+        if let limit = definition.maxErrorRate, limit.isExceeded(bad: failed, of: fetched + failed) {
+            throw CrawlShortfall(message: "\(RejectLimit.share(failed, of: fetched + failed)) URLs failed, more than "
+                                 + "max_error_rate (\(limit)) allows; first errors: " + firstErrors.joined(separator: "; "))
+        }
     }
 
     /// Writes the records of one URL; returns the offset of its response (or resource) record.

@@ -80,6 +80,8 @@ final class FetchRun: @unchecked Sendable {
         if let scoup {
             do {
                 _ = try await scoup.health()
+            } catch let error as ScoupError where error.kind == .unauthorized {
+                throw Self.refusedKey(error, scoup)
             } catch {
                 throw StageError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
                                  + "SCOUP_BASE_URL to where it runs, or use via: direct")
@@ -116,7 +118,22 @@ final class FetchRun: @unchecked Sendable {
         // Entry by entry from the journal, into the outputs and the per-URL state.
         let update = try state.update()
         let dates = refused.map(\.fetchedAt) + order.map { results[$0.url]!.fetchedAt }
-        let report = try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
+        let report: StageReport
+        do {
+            report = try writeOutputs(refused: refused, order: order, results: results, dates: dates, update: update)
+        } catch let shortfall as CrawlShortfall {
+            // The crawl is over and its result refused: the next run starts afresh rather than resuming it.
+            try AtomicFile.write(FetchState.encode(["crawl": journalKey]) + [UInt8(ascii: "\n")],
+                                 to: state.folder + "/journal.jsonl")
+            throw StageError(shortfall.message + "; nothing was published, the previous outputs are kept")
+        }
+        try update.commit(crawlKey: journalKey)
+        return report
+    }
+
+    private func writeOutputs(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited], dates: [String],
+                              update: FetchState.Update) throws -> StageReport {
+        try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
             if index < refused.count { return refused[index] }
             let item = order[index - refused.count]
             var entry: FetchEntry
@@ -128,8 +145,6 @@ final class FetchRun: @unchecked Sendable {
             try update.keep(entry)
             return entry
         }
-        try update.commit(crawlKey: journalKey)
-        return report
     }
 
     /// A URL visited in this run: where its entry is (and when it was fetched, which dates the WARC).
@@ -398,6 +413,9 @@ final class FetchRun: @unchecked Sendable {
         entry.ms = Int(Date().timeIntervalSince(started) * 1000)
         entry.attempt = 1
         switch outcome {
+        case .failure(let error as ScoupError) where error.kind == .unauthorized:
+            // Every other page would be refused the same way: the crawl cannot do its work.
+            throw Self.refusedKey(error, scoup)
         case .failure(let error as ScoupError):
             entry.error = "\(error)"
             entry.attempt = error.attempts
@@ -435,6 +453,11 @@ final class FetchRun: @unchecked Sendable {
             return (entry, body)
         }
         return (entry, nil)
+    }
+
+    static func refusedKey(_ error: ScoupError, _ scoup: ScoupClient) -> StageError {
+        StageError("Scoup at \(scoup.configuration.baseURL) refused the API key (HTTP \(error.status.map(String.init) ?? "401/403")"
+                   + " from \(error.url)): set SCOUP_API_KEY to a key it accepts; nothing was published, the previous outputs are kept")
     }
 
     /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).

@@ -32,6 +32,8 @@ import Transport
 ///     refresh: 24h                      # pages fetched within this window are reused without a request
 ///     user_agent: "AgentShop/0.1 (+https://…)"
 ///     allow_private_addresses: false
+///     min_pages: 1                      # fewer pages fetched fails the stage (0: an empty crawl is fine)
+///     max_error_rate: 20%               # more URLs failing fails the stage (default: no limit)
 ///   out:
 ///     - scraped_data/products/dt={run_date}/pages.warc.gz
 ///     - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
@@ -81,6 +83,10 @@ public enum FetchStage {
         var allowPrivateAddresses = false
         /// For a saved site crawled over file://: the URL its first seed's folder had.
         var baseURL: String?
+        /// Fewer pages than this (or every seed failing) fails the stage; 0 accepts an empty crawl.
+        var minPages = 1
+        /// A larger share of failed URLs fails the stage.
+        var maxErrorRate: RejectLimit?
 
         var inputs: [StageInput] {
             seeds.compactMap { if case .list(let path) = $0 { return .files(path) } else { return nil } }
@@ -175,6 +181,13 @@ public enum FetchStage {
             }
         }
         d.allowPrivateAddresses = config.bool("allow_private_addresses") ?? false
+        d.minPages = config.int("min_pages", min: 0, max: 100_000_000) ?? d.minPages
+        if d.minPages > d.maxPages {
+            config.value("min_pages")?.error("min_pages (\(d.minPages)) is more than max_pages (\(d.maxPages)) lets the crawl fetch")
+        }
+        if let rate = config.value("max_error_rate") {
+            if let limit = RejectLimit.read(rate, countAllowed: false) { d.maxErrorRate = limit } else { ok = false }
+        }
         if let value = config.value("base_url"), let base = value.asString() {
             let scheme = URLReference(base).scheme?.lowercased()
             if scheme != "http" && scheme != "https" {

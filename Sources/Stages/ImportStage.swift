@@ -7,7 +7,7 @@ import Pipeline
 ///
 /// ```yaml
 /// seed:
-///   import: { from: raw_data/imports/products*.csv, infer_types: true, on_error: skip }
+///   import: { from: raw_data/imports/products*.csv, infer_types: true, on_error: skip, max_rejects: 5% }
 ///   out: scraped_data/products/dt={run_date}/seed.jsonl.gz
 /// ```
 public enum ImportStage {
@@ -26,10 +26,17 @@ public enum ImportStage {
             value.error("columns repeat \(repeated.map { "'\($0)'" }.joined(separator: ", ")): a CSV header names each column once")
         }
         let format = config.choice("format", ["auto", "csv", "jsonl", "csv.gz", "jsonl.gz"]) ?? "auto"
+        var maxRejects: RejectLimit?
+        var ok = true
+        if let value = config.value("max_rejects") {
+            maxRejects = RejectLimit.read(value)
+            ok = maxRejects != nil
+            if ok && policy == .fail { value.warning("on_error is fail: a malformed record fails the stage, so max_rejects never applies") }
+        }
         config.rejectUnknownKeys()
-        guard let inputs else { return nil }
+        guard let inputs, ok else { return nil }
         return Definition(inputs: inputs, inferTypes: inferTypes, policy: policy, columns: columns,
-                          inputFormat: format == "auto" ? nil : format)
+                          inputFormat: format == "auto" ? nil : format, maxRejects: maxRejects)
     }
 
     struct Definition: StageDefinition {
@@ -39,6 +46,8 @@ public enum ImportStage {
         let columns: [String]?
         /// Forced input format; by file name when nil.
         let inputFormat: String?
+        /// More rejected records than this fails the stage (its output is not published).
+        var maxRejects: RejectLimit?
 
         func run(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "import")
@@ -93,6 +102,8 @@ public enum ImportStage {
                     context.progress(index + 1, of: files.count)
                 }
                 try rejects.commit()
+                try RejectLimit.check(maxRejects, key: "max_rejects", bad: rejected, of: recordsIn + rejected,
+                                      what: "records rejected", rejects: rejected > 0 ? context.rejectsPath.relative : nil)
                 try writer.commit()
             } catch {
                 writer.abandon()

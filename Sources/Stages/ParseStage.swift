@@ -14,6 +14,7 @@ import Pipeline
 ///     base_url: https://shop.example/   # optional, HTML files only: page URL = base_url + path under the glob's folder
 ///     records: ".review"                # optional: many records per page, one per matching element (css or {xpath: …})
 ///     batch: 32                         # optional: pages per parsing task (tasks run on every core; output order is kept)
+///     max_rejects: 5%                   # optional: more rejects (a count, or a share of records) fails the stage
 ///     fields:
 ///       name: "h1::text"                # shorthand for { css: … }
 ///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
@@ -44,6 +45,8 @@ public enum ParseStage {
         var baseURL: String?
         /// Pages per parsing task (a tuning knob: output does not depend on it).
         var batchPages = 32
+        /// More rejects than this fails the stage (its output is not published).
+        var maxRejects: RejectLimit?
 
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
@@ -60,6 +63,8 @@ public enum ParseStage {
         if let url = config.value("url") { patterns = url.asStrings() ?? [] }
         let baseURL = config.string("base_url")
         let batchPages = config.int("batch", min: 1, max: 10_000) ?? 32
+        let maxRejectsValue = config.value("max_rejects")
+        let maxRejects = maxRejectsValue.flatMap { RejectLimit.read($0) }
         if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
             value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
         }
@@ -70,7 +75,7 @@ public enum ParseStage {
         }
 
         var fields: [FieldSpec] = []
-        var ok = inputs != nil
+        var ok = inputs != nil && (maxRejectsValue == nil || maxRejects != nil)
         if let fieldsValue = config.value("fields", required: true), let entries = fieldsValue.entries() {
             if entries.isEmpty { fieldsValue.error("declare at least one field") }
             let reserved = ["url", "fetched_at"]
@@ -101,7 +106,7 @@ public enum ParseStage {
         }
         guard ok, let inputs else { return nil }
         return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL,
-                          batchPages: batchPages)
+                          batchPages: batchPages, maxRejects: maxRejects)
     }
 
     /// `"h1::text"` or `{ css: … }` / `{ xpath: … }`.
@@ -318,8 +323,12 @@ private final class ParseRun {
                     }
                 }
             }
-            try writer.commit()
             try rejects?.commit()
+            let rejected = counts["rejected", default: 0]
+            try RejectLimit.check(definition.maxRejects, key: "max_rejects", bad: rejected,
+                                  of: counts["records_out", default: 0] + rejected, what: "pages or records rejected",
+                                  rejects: rejected > 0 ? context.rejectsPath.relative : nil)
+            try writer.commit()
         } catch {
             writer.abandon()
             rejects?.abandon()

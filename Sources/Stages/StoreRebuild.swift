@@ -12,7 +12,10 @@ import Store
 /// first, each materialize stage that ran is loaded again from the files the manifest says it
 /// read (with the stage's configuration from its pipeline file), then the manifest itself is
 /// recorded. So the result equals the incrementally built store, row for row, apart from the
-/// `created_at` / `updated_at` clocks.
+/// `created_at` / `updated_at` clocks. Loads and run records are replayed in the order they were
+/// written (a load when its stage finished, a run's records when it finished), so every row gets the
+/// id it had; and every input must still be there with the SHA-256 its manifest recorded, or the
+/// rebuild stops and lists what is missing (a same-day partition overwritten since, a deleted file).
 ///
 /// Tables the lake does not fill (customers, orders, settings…) are kept. The work happens on a
 /// copy (`StoreFile.rewrite`) that must pass `integrity_check` and `foreign_key_check` before it
@@ -57,55 +60,107 @@ public struct StoreRebuild {
         let files: [LakePath]
     }
 
-    public func rebuild() throws -> Report {
-        var report = Report()
-        let (manifests, unreadable) = ManifestStore(lake: lake).all()
-        for path in unreadable { report.warnings.append("skipped unreadable manifest \(path)") }
-        let ordered = manifests.filter { $0.status != .running }
-            .sorted { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
-        report.manifests = ordered.count
+    /// Why a rebuild stopped before touching the store: the inputs it would replay are not those
+    /// the runs read, so the rebuilt tables could not equal the store they replace.
+    public struct Refused: Error, CustomStringConvertible, Sendable {
+        /// Each missing or changed input (or pipeline file, or manifest), in words, in run order.
+        public let problems: [String]
 
-        var replays: [String: [Replay]] = [:]  // by run id
+        public var description: String {
+            "cannot rebuild the store: \(problems.count) of the inputs the runs read \(problems.count == 1 ? "is" : "are") "
+                + "missing or changed, so the rebuilt tables would lose rows or shift ids; the live store is unchanged "
+                + "(put them back, or pass --allow-missing to rebuild from what is there):\n"
+                + problems.map { "  " + $0 }.joined(separator: "\n")
+        }
+    }
+
+    /// Replays the runs. Unless `allowMissing`, every file a replayed load read must be there with
+    /// the SHA-256 its manifest recorded (and every pipeline file and manifest readable): otherwise
+    /// nothing is changed and `Refused` lists what is missing.
+    public func rebuild(allowMissing: Bool = false) throws -> Report {
+        var report = Report()
+        var problems: [String] = []
+        let (manifests, unreadable) = ManifestStore(lake: lake).all()
+        for path in unreadable { problems.append("manifest \(path) cannot be read") }
+        // A run still marked running was killed (or is alive): the loads it recorded as done were committed.
+        let all = manifests.sorted { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
+        let finished = all.filter { $0.status != .running }
+        report.manifests = finished.count
+
+        // The store was written in time order: each load when its stage finished, each run's records
+        // when the run finished. Replaying in that order gives every row the id it had, even when
+        // runs of several pipelines overlapped.
+        var events: [(at: Date, runID: String, order: Int, event: Event)] = []
         var loadedTables: [String] = []
         var pipelines: [String: PipelineSpec?] = [:]
-        for manifest in ordered {
-            for stage in manifest.stages where stage.kind == MaterializeStage.kind.name && stage.status == .ran {
-                let spec = pipelines[manifest.pipelineFile] ?? loadPipeline(manifest.pipelineFile, warnings: &report.warnings)
+        var digests: [String: String] = [:]
+        for manifest in all {
+            let started = Timestamp.parse(manifest.startedAt) ?? .distantPast
+            for (index, stage) in manifest.stages.enumerated() where stage.kind == MaterializeStage.kind.name && stage.status == .ran {
+                let spec = pipelines[manifest.pipelineFile] ?? loadPipeline(manifest.pipelineFile, warnings: &problems)
                 pipelines[manifest.pipelineFile] = spec
                 guard let definition = spec?.stage(named: stage.name)?.definition as? MaterializeDefinition else {
-                    report.warnings.append("run \(manifest.runID): stage '\(stage.name)' is no longer a materialize stage "
-                                           + "of \(manifest.pipelineFile); its load is not replayed")
+                    if spec != nil {
+                        problems.append("run \(manifest.runID): stage '\(stage.name)' is no longer a materialize stage "
+                                        + "of \(manifest.pipelineFile); its load cannot be replayed")
+                    }
                     continue
                 }
                 var files: [LakePath] = []
                 for input in stage.inputs {
                     guard let file = try? lake.resolve(input.path), FileManager.default.fileExists(atPath: file.absolute) else {
-                        report.warnings.append("run \(manifest.runID): \(stage.name) read \(input.path), which is gone")
+                        problems.append("run \(manifest.runID), stage \(stage.name): \(input.path) is missing")
                         continue
+                    }
+                    if !input.sha256.isEmpty {
+                        let now = digests[file.absolute] ?? (try? FileDigest.sha256(path: file.absolute)) ?? ""
+                        digests[file.absolute] = now
+                        if now != input.sha256 {
+                            problems.append("run \(manifest.runID), stage \(stage.name): \(input.path) has changed since "
+                                            + "the run read it (sha256 \(input.sha256.prefix(12))… recorded, "
+                                            + "\(now.prefix(12))… now)")
+                            continue
+                        }
                     }
                     files.append(file)
                 }
-                replays[manifest.runID, default: []].append(Replay(manifest: manifest, stage: stage.name,
-                                                                   definition: definition, files: files))
+                let begun = stage.startedAt.flatMap(Timestamp.parse) ?? started
+                let at = begun.addingTimeInterval(Double(stage.durationMs ?? 0) / 1000)
+                events.append((at, manifest.runID, index, .load(Replay(manifest: manifest, stage: stage.name,
+                                                                       definition: definition, files: files))))
                 if !loadedTables.contains(definition.table) { loadedTables.append(definition.table) }
             }
+            if manifest.status != .running {
+                let at = manifest.finishedAt.flatMap(Timestamp.parse) ?? started
+                events.append((at, manifest.runID, Int.max, .record(manifest)))
+            }
         }
+        if !problems.isEmpty && !allowMissing { throw Refused(problems: problems) }
+        report.warnings = problems
         report.tables = loadedTables + Self.runTables
         report.warnings.forEach(onWarning)
+        events.sort { ($0.at, $0.runID, $0.order) < ($1.at, $1.runID, $1.order) }
 
         report.previousPath = try StoreFile.rewrite(lake.storePath, clearing: report.tables, keepingPreviousAs: ".pre-rebuild",
                                                     logger: logger) { database in
-            for manifest in ordered {
-                for replay in replays[manifest.runID] ?? [] {
+            for item in events {
+                switch item.event {
+                case .load(let replay):
                     let load = try replay.definition.load(replay.files, into: database, rejectsPath: nil)
                     report.loads += 1
                     report.records += load.recordsIn
+                case .record(let manifest):
+                    try RunRecords.record(manifest, lake: lake, in: database)
                 }
-                try RunRecords.record(manifest, lake: lake, in: database)
             }
         }
         logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)"])
         return report
+    }
+
+    enum Event {
+        case load(Replay)
+        case record(RunManifest)
     }
 
     /// A manifest names its pipeline file as it was given to `run`: relative to where the run was
@@ -114,14 +169,14 @@ public struct StoreRebuild {
         let projectFolder = (lake.root as NSString).deletingLastPathComponent
         let candidates = recorded.hasPrefix("/") ? [recorded] : [recorded, projectFolder + "/" + recorded]
         guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            warnings.append("pipeline file \(recorded) is gone; its loads are not replayed")
+            warnings.append("pipeline file \(recorded) is missing; its loads cannot be replayed")
             return nil
         }
         let loader = PipelineLoader(registry: BuiltinStages.registry, environment: environment(file), lake: lake)
         do {
             return try loader.load(file: file).0
         } catch {
-            warnings.append("pipeline file \(recorded) no longer validates; its loads are not replayed")
+            warnings.append("pipeline file \(recorded) no longer validates; its loads cannot be replayed")
             return nil
         }
     }

@@ -81,14 +81,87 @@ import Testing
         let before = try Self.derived(store)
         let bytes = try Data(contentsOf: URL(fileURLWithPath: store))
 
-        let result = try project.run(["db", "rebuild"])
+        let result = try project.run(["db", "rebuild", "--allow-missing"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("dt=2026-11-01/products.jsonl.gz, which is gone"), "\(result.stderr)")
+        #expect(result.stderr.contains("warning: run ") && result.stderr.contains("dt=2026-11-01/products.jsonl.gz is missing"),
+                "\(result.stderr)")
         #expect(result.stderr.contains("repoint 1 references from tables that were kept (order_items.product_id = 3 → products slug 'c')"), "\(result.stderr)")
         #expect(result.stderr.contains("live store is unchanged"), "\(result.stderr)")
         #expect(try Self.derived(store) == before)
         #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == bytes)
         #expect(!project.exists("datalake/store/agentshop.sqlite.pre-rebuild"))
         #expect(project.temporaryFiles().isEmpty)
+    }
+
+    /// The manifests of a project's runs, oldest first: (run id, pipeline).
+    static func runIDs(_ project: Project) throws -> [String] {
+        let result = try project.run(["runs", "--json"])
+        let runs = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
+        return runs.compactMap { $0["runID"] as? String ?? $0["run_id"] as? String }.sorted()
+    }
+
+    @Test func aMissingInputStopsTheRebuildNamesItAndChangesNothing() throws {
+        let project = try makeProject()
+        let store = project.lake + "/store/agentshop.sqlite"
+        try FileManager.default.removeItem(atPath: project.lake + "/scraped_data/products/dt=2026-11-02/products.jsonl.gz")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: store))
+
+        let result = try project.run(["db", "rebuild"])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stderr.contains("cannot rebuild the store: 1 of the inputs the runs read is missing or changed"), "\(result.stderr)")
+        #expect(result.stderr.contains(", stage store: scraped_data/products/dt=2026-11-02/products.jsonl.gz is missing"), "\(result.stderr)")
+        #expect(result.stderr.contains("live store is unchanged"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == bytes)
+        #expect(!project.exists("datalake/store/agentshop.sqlite.pre-rebuild"))
+        #expect(project.temporaryFiles().isEmpty)
+    }
+
+    /// The reported case: a second run of the same day overwrote the day's partition with fewer rows;
+    /// a rebuild from it would drop b and c and give d another id. It stops and says which file changed.
+    @Test func aSameDayPartitionOverwrittenSinceStopsTheRebuild() throws {
+        let project = try makeProject()
+        let store = project.lake + "/store/agentshop.sqlite"
+        try project.write("datalake/raw_data/imports/products.csv", "slug,name,price\na,Red shoe,10\n")
+        #expect(try project.runPipeline("shop", ["--date", "2026-11-01"]).0.status == 0)
+        let before = try Self.derived(store)
+        #expect(before["products"]?.count == 4)
+
+        let result = try project.run(["db", "rebuild"])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stderr.contains("dt=2026-11-01/products.jsonl.gz has changed since the run read it (sha256 "), "\(result.stderr)")
+        #expect(try Self.derived(store) == before)
+
+        // Lossy on request: rows from the lost version are gone, as the warning said.
+        let lossy = try project.run(["db", "rebuild", "--allow-missing"])
+        #expect(lossy.stderr.contains("warning: run ") && lossy.stderr.contains("has changed since"), "\(lossy.stderr)")
+    }
+
+    /// Runs of two pipelines overlapped: `late` started first but loaded after `early`. The rebuild
+    /// replays loads in the order they were written, so every product keeps its id.
+    @Test func overlappingRunsKeepTheirIdsInTheRebuild() throws {
+        let project = try makeProject()
+        let store = project.lake + "/store/agentshop.sqlite"
+        try project.write("pipelines/more.yaml", Self.pipeline.replacingOccurrences(of: "pipeline: shop", with: "pipeline: more")
+            .replacingOccurrences(of: "raw_data/imports/products.csv", with: "raw_data/imports/more.csv")
+            .replacingOccurrences(of: "scraped_data/products/", with: "scraped_data/more/"))
+        try project.write("datalake/raw_data/imports/more.csv", "slug,name,price\ne,Egg cup,3\n")
+        #expect(try project.runPipeline("more", ["--date", "2026-11-03"]).0.status == 0)
+        try project.write("datalake/raw_data/imports/products.csv", "slug,name,price\nf,Fork,2\n")
+        #expect(try project.runPipeline("shop", ["--date", "2026-11-03"]).0.status == 0)
+        let incremental = try Self.derived(store)
+        // Make the last shop run look as if it had started before the more run (its loads still came later).
+        let folder = project.lake + "/raw_data/logs/more"
+        let moreManifest = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".json") })
+        let moreStarted = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + moreManifest))) as? [String: Any])?["startedAt"] as? String)
+        let shopFolder = project.lake + "/raw_data/logs/shop"
+        let shopManifests = try FileManager.default.contentsOfDirectory(atPath: shopFolder).filter { $0.hasSuffix(".json") }.sorted()
+        let last = shopFolder + "/" + shopManifests.last!
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: last))) as? [String: Any])
+        json["startedAt"] = String(moreStarted.replacingOccurrences(of: "Z", with: "").dropLast(3)) + "000Z"
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: last))
+
+        let result = try project.run(["db", "rebuild"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Self.derived(store) == incremental)
     }
 }

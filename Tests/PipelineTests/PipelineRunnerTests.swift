@@ -160,6 +160,99 @@ import Testing
         #expect(fixed.stages.allSatisfy { $0.status == .skipped })
     }
 
+    private func single(_ text: String, allowEmpty: String? = nil) -> String {
+        """
+        pipeline: p
+        stages:
+          a:
+            emit: { text: "\(text)" }
+            out: processed_data/a.txt\(allowEmpty.map { "\n    allow_empty: \($0)" } ?? "")
+        """
+    }
+
+    /// The engine's guard: an empty output over one holding data fails the stage and the earlier file
+    /// is put back, unless the stage says `allow_empty: true`.
+    @Test func anEmptyOutputNeverSilentlyReplacesOneWithData() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A"))
+        #expect(try await project.run().status == .succeeded)
+
+        try project.writePipeline(single(""))
+        let manifest = try await project.run { $0.runID = "R2" }
+        #expect(manifest.status == .failed)
+        let a = try #require(manifest.stage("a"))
+        #expect(a.status == .failed)
+        #expect(a.error?.contains("wrote an empty processed_data/a.txt over one that held data") == true, "\(a.error ?? "")")
+        #expect(a.error?.contains("allow_empty: true") == true)
+        #expect(try project.read("processed_data/a.txt") == "A")
+        let names = try FileManager.default.contentsOfDirectory(atPath: project.lake.root + "/processed_data")
+        #expect(names == ["a.txt"], "\(names)")
+
+        try project.writePipeline(single("", allowEmpty: "true"))
+        let allowed = try await project.run { $0.runID = "R3" }
+        #expect(allowed.status == .succeeded)
+        #expect(try project.read("processed_data/a.txt") == "")
+        // `allow_empty` is not part of the fingerprint: taking it away again changes nothing to run.
+        try project.writePipeline(single(""))
+        #expect(try await project.run().stage("a")?.status == .skipped)
+    }
+
+    /// A stage that publishes its output and then fails (a second output it could not write, say).
+    struct PublishThenFail: StageDefinition {
+        var inputs: [StageInput] { [] }
+        func run(_ context: StageContext) async throws -> StageReport {
+            for output in context.outputs { try AtomicFile.write("half", to: output.absolute) }
+            throw StageError("failed after publishing")
+        }
+    }
+
+    @Test func aStageThatFailsAfterPublishingGetsItsPreviousOutputBack() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A"))
+        #expect(try await project.run().status == .succeeded)
+
+        try project.writePipeline("""
+            pipeline: p
+            stages:
+              a:
+                publish_then_fail: {}
+                out: processed_data/a.txt
+            """)
+        let kind = StageKind(name: "publish_then_fail", summary: "fails after publishing", outputs: .required) { config, _ in
+            config.rejectUnknownKeys()
+            return PublishThenFail()
+        }
+        let registry = StageRegistry(Array(fakeRegistry(project.world).kinds.values) + [kind])
+        let spec = try PipelineLoader(registry: registry, environment: project.environment, lake: project.lake)
+            .load(file: project.pipelineFile).0
+        var options = RunOptions()
+        options.runDate = "2026-01-02"
+        let manifest = await PipelineRunner(spec: spec, lake: project.lake, environment: project.environment,
+                                            logger: quietLogger, options: options).run()
+        #expect(manifest.status == .failed)
+        #expect(manifest.stage("a")?.error == "failed after publishing")
+        #expect(try project.read("processed_data/a.txt") == "A")
+        let names = try FileManager.default.contentsOfDirectory(atPath: project.lake.root + "/processed_data")
+        #expect(names == ["a.txt"], "\(names)")
+    }
+
+    @Test func anEmptyOutputOnAFreshPathIsNotTheGuardsBusiness() async throws {
+        let project = try Project()
+        try project.writePipeline(single(""))
+        #expect(try await project.run().status == .succeeded)
+    }
+
+    @Test func allowEmptyIsValidatedAtItsPosition() async throws {
+        let project = try Project()
+        try project.writePipeline(single("A", allowEmpty: "sometimes"))
+        #expect {
+            try project.load()
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("p.yaml:6:18: stages.a.allow_empty: expected true or false")
+        }
+    }
+
     @Test func failureOnTheFirstRunLeavesUpstreamOutputs() async throws {
         let project = try chainProject()
         try project.writePipeline(chain.replacingOccurrences(of: "emit: { text: \"B\", from: a }",

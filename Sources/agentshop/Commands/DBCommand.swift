@@ -270,15 +270,20 @@ struct DBCommand: AsyncParsableCommand {
             crawl jobs and pages (from crawl logs) and LLM calls are recorded. The result equals the \
             incrementally built store, row for row, apart from created_at/updated_at. Tables the lake does not \
             fill (customers, orders, settings…) are kept. The work happens on a copy that must pass \
-            integrity_check and foreign_key_check before it replaces the store; inputs that are gone are \
-            listed as warnings. The store's lock is held exclusively from the copy to the swap: while a \
-            process writes the store, rebuild waits up to --wait seconds, then exits 75.
+            integrity_check and foreign_key_check before it replaces the store. Every file a load read must \
+            still be there with the SHA-256 its manifest recorded: otherwise nothing is changed and the missing \
+            or changed inputs are listed (--allow-missing rebuilds from what is there, listing them as warnings). \
+            The store's lock is held exclusively from the copy to the swap: while a process writes the store, \
+            rebuild waits up to --wait seconds, then exits 75.
             """)
         @OptionGroup var global: GlobalOptions
 
         @Option(help: ArgumentHelp("Seconds to wait for processes writing the store (default 0: exit 75 at once).",
                                    valueName: "seconds"))
         var wait: Double = 0
+
+        @Flag(help: "Rebuild even when inputs the runs read are missing or changed (rows from them are lost).")
+        var allowMissing = false
 
         func validate() throws {
             guard wait >= 0, wait <= 86_400 * 7 else { throw ValidationError("--wait must be between 0 and 604800 seconds") }
@@ -291,7 +296,13 @@ struct DBCommand: AsyncParsableCommand {
                                            onWarning: { DBCommand.printError("warning: " + $0) })
                 // Taken here to wait up to --wait; the rewrite takes it again (this process already holds it).
                 let lock = try StoreLock(store: lake.storePath, mode: .exclusive, wait: .milliseconds(Int64(wait * 1000)))
-                let report = try rebuild.rebuild()
+                let report: StoreRebuild.Report
+                do {
+                    report = try rebuild.rebuild(allowMissing: allowMissing)
+                } catch let refused as StoreRebuild.Refused {
+                    DBCommand.printError(refused.description)
+                    throw ExitStatus.runFailed
+                }
                 withExtendedLifetime(lock) {}
                 print("rebuilt \(report.tables.joined(separator: ", ")) from \(report.manifests) run manifests "
                       + "(\(report.loads) loads replayed, \(report.records) records)")
