@@ -1,5 +1,6 @@
 import Foundation
 import Lake
+import Transport
 
 /// Everything that decides a provider's answer, hashed into the cache key. Two requests with the
 /// same key are the same question to the same model, so one answer serves both.
@@ -107,10 +108,11 @@ public struct ResponseCache: Sendable {
         return entry
     }
 
-    /// Writes the entry for `key` atomically (never seen half written), replacing an older one.
-    /// Not fsynced: an entry a crash loses is asked again, and an unreadable one is a miss, so
-    /// durability is not worth two fsyncs per answer.
+    /// Writes the entry for `key` atomically (never seen half written), replacing an older one, with
+    /// every registered secret blanked (`Secret.redact`). Not fsynced: an entry a crash loses is
+    /// asked again, and an unreadable one is a miss, so durability is not worth two fsyncs per answer.
     public func store(_ key: String, _ entry: CachedResponse) throws {
-        try AtomicFile.write(Array((entry.json.serialized() + "\n").utf8), to: path(forKey: key), durable: false)
+        let text = Secret.redact(entry.json.redactingSecrets().serialized() + "\n")
+        try AtomicFile.write(Array(text.utf8), to: path(forKey: key), durable: false)
     }
 }
