@@ -59,7 +59,7 @@ extension Secret {
     }
 
     /// `text` with every registered secret replaced by `<redacted>`: as written, JSON-escaped
-    /// (with or without `\/`, with `\u` escapes) and percent-encoded (either hex case).
+    /// (`\/`, `\"`, `\u` escapes…) or percent-encoded, in any mix (see `match`).
     public static func redact(_ text: String) -> String {
         let needles = registry.needles
         guard !needles.isEmpty else { return text }
@@ -113,104 +113,99 @@ extension Secret {
         }
     }
 
-    /// The ways `value` shows up in text AgentShop handles: raw, JSON-escaped, percent-encoded.
+    /// The byte strings to look for: the value, and for a value beyond ASCII its JSON form with
+    /// `\u` escapes (every other encoding is matched byte by byte, see `match`).
     static func forms(of value: String) -> Set<String> {
-        var forms: Set<String> = [value]
-        for slash in [false, true] {
-            for ascii in [false, true] { forms.insert(jsonEscaped(value, escapeSlash: slash, asciiOnly: ascii)) }
-        }
-        // Unreserved characters only (RFC 3986), and every byte; in both hex cases.
-        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-        if let encoded = value.addingPercentEncoding(withAllowedCharacters: unreserved) {
-            forms.insert(encoded)
-            forms.insert(lowercasedHex(encoded))
-            forms.insert(encoded.replacingOccurrences(of: "%20", with: "+"))
-        }
-        let everyByte = value.utf8.map { String(format: "%%%02X", $0) }.joined()
-        forms.insert(everyByte)
-        forms.insert(everyByte.lowercased())
-        return forms
+        [value, jsonEscaped(value, asciiOnly: true)]
     }
 
-    static func jsonEscaped(_ value: String, escapeSlash: Bool, asciiOnly: Bool) -> String {
+    static func jsonEscaped(_ value: String, asciiOnly: Bool) -> String {
         var out = ""
         for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "/" where escapeSlash: out += "\\/"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || (asciiOnly && scalar.value > 0x7E) {
-                    for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            if scalar.value > 0x7E && asciiOnly {
+                for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
+            } else {
+                out.unicodeScalars.append(scalar)
             }
         }
         return out
     }
 
-    /// `%2F` → `%2f`, leaving the other characters alone.
-    private static func lowercasedHex(_ encoded: String) -> String {
-        var out = ""
-        var pending = 0
-        for c in encoded {
-            if c == "%" { pending = 2; out.append(c); continue }
-            if pending > 0 { pending -= 1; out += c.lowercased(); continue }
-            out.append(c)
-        }
-        return out
-    }
-
-    /// `bytes` with every needle replaced by the marker, or nil when none occurs.
+    /// `bytes` with every occurrence of every needle replaced by the marker, or nil when none occurs.
     private static func replace(_ needles: [[UInt8]], in bytes: [UInt8]) -> [UInt8]? {
         var current = bytes
         var changed = false
         let marker = Array(Secret.marker.utf8)
-        for needle in needles where !needle.isEmpty && needle.count <= current.count {
-            guard let first = firstIndex(of: needle, in: current, from: 0) else { continue }
-            var out: [UInt8] = []
-            out.reserveCapacity(current.count)
-            var start = 0
-            var at: Int? = first
-            while let i = at {
-                out += current[start..<i]
-                out += marker
-                start = i + needle.count
-                at = firstIndex(of: needle, in: current, from: start)
+        for needle in needles where !needle.isEmpty {
+            let replaced: [UInt8]? = current.withUnsafeBufferPointer { h in
+                needle.withUnsafeBufferPointer { n in
+                    var out: [UInt8] = []
+                    var copied = 0
+                    var i = 0
+                    let head = n[0]
+                    while i < h.count {
+                        let c = h[i]
+                        // Only a byte that can begin an encoded or plain occurrence is worth a match.
+                        if c == head || c == 0x25 || c == 0x5C || (c == 0x2B && head == 0x20), let end = match(n, in: h, at: i) {
+                            if out.isEmpty { out.reserveCapacity(h.count) }
+                            out += h[copied..<i]
+                            out += marker
+                            copied = end
+                            i = end
+                        } else {
+                            i += 1
+                        }
+                    }
+                    guard copied > 0 else { return nil }
+                    out += h[copied...]
+                    return out
+                }
             }
-            out += current[start...]
-            current = out
-            changed = true
+            if let replaced {
+                current = replaced
+                changed = true
+            }
         }
         return changed ? current : nil
     }
 
-    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
-        let n = needle.count, count = haystack.count
-        guard n > 0, count - from >= n else { return nil }
-        return haystack.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { p in
-                let head = p[0]
-                guard let base = h.baseAddress else { return nil }
-                var i = from
-                let last = count - n
-                while i <= last {
-                    // memchr finds the candidates: debug builds scan a long page too slowly byte by byte.
-                    guard let hit = memchr(base + i, Int32(head), last - i + 1) else { return nil }
-                    i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                    var j = 1
-                    while j < n && h[i + j] == p[j] { j += 1 }
-                    if j == n { return i }
-                    i += 1
+    /// Where an occurrence of `needle` starting at `start` ends, each of its bytes written as itself,
+    /// percent-encoded (either hex case; `+` for a space) or JSON-escaped (`\/`, `\"`, `\\`, `\u00XX`,
+    /// `\n`, `\r`, `\t`), in any mix; nil when there is none.
+    private static func match(_ needle: UnsafeBufferPointer<UInt8>, in h: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
+        var i = start
+        let count = h.count
+        for b in needle {
+            guard i < count else { return nil }
+            let c = h[i]
+            // The encoded forms first: a `%` or `\` in the secret itself may be written encoded too.
+            if c == 0x25, i + 2 < count, hexByte(h[i + 1], h[i + 2]) == b { i += 3; continue }
+            if c == 0x5C, b == 0x5C, i + 1 < count, h[i + 1] == 0x5C { i += 2; continue }
+            if c == b { i += 1; continue }
+            if c == 0x2B, b == 0x20 { i += 1; continue }
+            if c == 0x5C, i + 1 < count {
+                let e = h[i + 1]
+                if e == b && (b == 0x2F || b == 0x22 || b == 0x5C) { i += 2; continue }
+                if (b == 0x0A && e == 0x6E) || (b == 0x0D && e == 0x72) || (b == 0x09 && e == 0x74) { i += 2; continue }
+                if e == 0x75, b < 0x80, i + 5 < count, hexByte(h[i + 2], h[i + 3]) == 0, hexByte(h[i + 4], h[i + 5]) == b {
+                    i += 6; continue
                 }
-                return nil
+            }
+            return nil
+        }
+        return i
+    }
+
+    private static func hexByte(_ high: UInt8, _ low: UInt8) -> UInt8? {
+        func digit(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x41...0x46: return c - 0x41 + 10
+            case 0x61...0x66: return c - 0x61 + 10
+            default: return nil
             }
         }
+        guard let h = digit(high), let l = digit(low) else { return nil }
+        return h << 4 | l
     }
 }
