@@ -97,11 +97,12 @@ public struct ResponseCache: Sendable {
 
     public func path(forKey key: String) -> String { folder + "/" + key.prefix(2) + "/" + key + ".json" }
 
-    /// The entry for `key`, unless it is missing, unreadable, or older than `ttl` seconds.
+    /// The entry for `key`, unless it is missing, unreadable, or older than `ttl` seconds; secrets
+    /// blanked, in case an older version wrote an echoed key.
     public func lookup(_ key: String, ttl: Double? = nil, now: Date = Date()) -> CachedResponse? {
         guard let bytes = try? FileInput.readAll(path: path(forKey: key)),
               let value = try? bytes.withUnsafeBytes({ buffer in try JSONValue.parse(bytes: buffer) }),
-              let entry = CachedResponse(json: value) else { return nil }
+              let entry = CachedResponse(json: value.redactingSecrets()) else { return nil }
         if let ttl {
             guard let created = Timestamp.parse(entry.createdAt), now.timeIntervalSince(created) <= ttl else { return nil }
         }

@@ -111,6 +111,17 @@ import Testing
       summaries:
         enrich: { from: reviews, provider: openai, model: gpt-4o-mini, task: summary, into: summary }
         out: processed_data/ml_datasets/reviews/dt={run_date}/summaries.jsonl.gz
+      pitches:
+        # The echo has no `pitch`: every answer is rejected, with its text, into the stage's rejects.
+        enrich:
+          from: reviews
+          provider: openai
+          model: gpt-4o-mini
+          task: custom
+          prompt: "A pitch for {{text}}"
+          schema: { type: object, required: [pitch], properties: { pitch: { type: string } } }
+          into: pitch
+        out: processed_data/ml_datasets/pitches/dt={run_date}/pitches.jsonl.gz
     """
 
     @Test func echoedKeysAppearInNoOutputAndNoFile() async throws {
@@ -151,6 +162,8 @@ import Testing
             let enriched = files.filter { $0.path.contains("processed_data/ml_datasets/reviews/") && $0.path.hasSuffix(".jsonl.gz") }
             #expect(!enriched.isEmpty)
             #expect(enriched.allSatisfy { $0.text.contains("you sent Bearer <redacted>, Bearer%20<redacted>") }, "\(enriched.map(\.text))")
+            let rejects = files.filter { $0.path.hasSuffix(".pitches.rejects.jsonl") }
+            #expect(!rejects.isEmpty && rejects.allSatisfy { $0.text.contains("<redacted>") }, "\(rejects.map(\.path))")
             let cached = files.filter { $0.path.contains("llm_responses/cache/") }
             #expect(!cached.isEmpty)
             #expect(cached.allSatisfy { $0.text.contains("<redacted>") })
