@@ -64,7 +64,8 @@ struct DoctorCommand: AsyncParsableCommand {
 
     /// An error as a sentence: its own description, never a dump of its fields.
     static func describe(_ error: any Error) -> String {
-        if let described = error as? CustomStringConvertible { return described.description }
+        // The concrete type's own conformance: every error bridges to NSError, which would always pass a plain cast.
+        if type(of: error) is CustomStringConvertible.Type { return String(describing: error) }
         return error.localizedDescription
     }
 
