@@ -63,8 +63,8 @@ extension Secret {
     public static func redact(_ text: String) -> String {
         let needles = registry.needles
         guard !needles.isEmpty else { return text }
-        let bytes = Array(text.utf8)
-        guard let out = replace(needles, in: bytes) else { return text }
+        var text = text
+        guard let out = text.withUTF8({ replace(needles, in: $0) }) else { return text }
         return String(decoding: out, as: UTF8.self)
     }
 
@@ -72,7 +72,7 @@ extension Secret {
     public static func redact(_ bytes: [UInt8]) -> [UInt8] {
         let needles = registry.needles
         guard !needles.isEmpty else { return bytes }
-        return replace(needles, in: bytes) ?? bytes
+        return bytes.withUnsafeBufferPointer { replace(needles, in: $0) } ?? bytes
     }
 
     /// Whether `text` holds a registered secret in any of the forms `redact` finds.
@@ -131,42 +131,44 @@ extension Secret {
         return out
     }
 
-    /// `bytes` with every occurrence of every needle replaced by the marker, or nil when none occurs.
-    private static func replace(_ needles: [[UInt8]], in bytes: [UInt8]) -> [UInt8]? {
-        var current = bytes
-        var changed = false
-        let marker = Array(Secret.marker.utf8)
+    /// `bytes` with every occurrence of every needle replaced by the marker, or nil when none occurs
+    /// (text without a secret is not copied).
+    private static func replace(_ needles: [[UInt8]], in bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var current: [UInt8]?
         for needle in needles where !needle.isEmpty {
-            let replaced: [UInt8]? = current.withUnsafeBufferPointer { h in
-                needle.withUnsafeBufferPointer { n in
-                    var out: [UInt8] = []
-                    var copied = 0
-                    var i = 0
-                    let head = n[0]
-                    while i < h.count {
-                        let c = h[i]
-                        // Only a byte that can begin an encoded or plain occurrence is worth a match.
-                        if c == head || c == 0x25 || c == 0x5C || (c == 0x2B && head == 0x20), let end = match(n, in: h, at: i) {
-                            if out.isEmpty { out.reserveCapacity(h.count) }
-                            out += h[copied..<i]
-                            out += marker
-                            copied = end
-                            i = end
-                        } else {
-                            i += 1
-                        }
-                    }
-                    guard copied > 0 else { return nil }
-                    out += h[copied...]
-                    return out
-                }
+            let replaced = needle.withUnsafeBufferPointer { n in
+                if let current { return current.withUnsafeBufferPointer { replaceOne(n, in: $0) } }
+                return replaceOne(n, in: bytes)
             }
-            if let replaced {
-                current = replaced
-                changed = true
+            if let replaced { current = replaced }
+        }
+        return current
+    }
+
+    private static func replaceOne(_ n: UnsafeBufferPointer<UInt8>, in h: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let marker = Array(Secret.marker.utf8)
+        var out: [UInt8] = []
+        var copied = 0
+        var found = false
+        var i = 0
+        let head = n[0]
+        while i < h.count {
+            let c = h[i]
+            // Only a byte that can begin a plain or an encoded occurrence is worth a match.
+            if c == head || c == 0x25 || c == 0x5C || (c == 0x2B && head == 0x20), let end = match(n, in: h, at: i) {
+                if !found { out.reserveCapacity(h.count) }
+                found = true
+                out += h[copied..<i]
+                out += marker
+                copied = end
+                i = end
+            } else {
+                i += 1
             }
         }
-        return changed ? current : nil
+        guard found else { return nil }
+        out += h[copied...]
+        return out
     }
 
     /// Where an occurrence of `needle` starting at `start` ends, each of its bytes written as itself,
