@@ -53,6 +53,8 @@ struct GlobalOptions: ParsableArguments {
                                     environment: environment(forPipelineFile: file), lake: lake)
         do {
             let (spec, warnings) = try loader.load(file: file)
+            // The notification channels' URLs and secret are hidden from the run's first line on.
+            for secret in spec.notify?.secrets ?? [] { Secret.register(url: secret) }
             return (file, spec, warnings)
         } catch {
             return (file, nil, error.diagnostics)
