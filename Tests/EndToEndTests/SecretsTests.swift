@@ -176,6 +176,30 @@ import Testing
         }
     }
 
+    /// A `command:` stage that prints a secret variable and fails: its log, its error and the
+    /// manifest show `<redacted>`.
+    @Test func aCommandPrintingASecretHasItBlankedInLogsErrorsAndManifests() throws {
+        let token = "tok-cmd-echo-51f0c2d8"
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        try project.write("pipelines/leaky.yaml", """
+        pipeline: leaky
+        stages:
+          leak:
+            command: { run: "echo using $$MY_SERVICE_TOKEN; echo token=$$MY_SERVICE_TOKEN >&2; exit 3" }
+            out: processed_data/reports/leak.txt
+        """)
+        let result = try project.run(["run", "leaky", "--json"], environment: ["MY_SERVICE_TOKEN": token])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.contains("token=<redacted>"), "\(result.stdout)")
+        #expect(!(result.stdout + result.stderr).contains(token))
+        let files = Self.files(in: project.folder)
+        #expect(files.contains { $0.path.hasSuffix(".log") && $0.text.contains("token=<redacted>") })
+        #expect(files.contains { $0.path.contains("manifest") && $0.text.contains("token=<redacted>") }, "\(files.map(\.path))")
+        let leaked = files.filter { $0.text.contains(token) }.map(\.path)
+        #expect(leaked.isEmpty, "\(leaked)")
+    }
+
     /// `doctor` prints data: no `Optional(…)`, no struct dumps such as `ScoupHealth(status: …)`.
     @Test func doctorPrintsDataNotDebugDescriptions() async throws {
         try await LoopbackServer.with({ await Self.echoRoutes($0) }) { base in
