@@ -31,7 +31,7 @@ extension Secret {
     public static let minimumLength = 6
 
     /// Environment variables whose names end like this hold secrets (`OPENAI_API_KEY`,
-    /// `SCOUP_API_KEY`, `ALERT_SECRET`, `NOTIFICATION_EMAIL_SMTP_PASSWORD`, `GITHUB_TOKEN`…).
+    /// `SCOUP_API_KEY`, `ALERT_WEBHOOK_SECRET`, `NOTIFICATION_EMAIL_PASSWORD`, `GITHUB_TOKEN`…).
     public static let secretNameSuffixes = ["_KEY", "_TOKEN", "_SECRET", "_PASSWORD"]
 
     /// Whether an environment variable of this name holds a secret.
@@ -116,13 +116,14 @@ extension Secret {
     /// The byte strings to look for: the value, and for a value beyond ASCII its JSON form with
     /// `\u` escapes (every other encoding is matched byte by byte, see `match`).
     static func forms(of value: String) -> Set<String> {
-        [value, jsonEscaped(value, asciiOnly: true)]
+        [value, unicodeEscaped(value)]
     }
 
-    static func jsonEscaped(_ value: String, asciiOnly: Bool) -> String {
+    /// `value` with every character beyond ASCII as JSON `\u` escapes (UTF-16 units).
+    static func unicodeEscaped(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars {
-            if scalar.value > 0x7E && asciiOnly {
+            if scalar.value > 0x7E {
                 for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
             } else {
                 out.unicodeScalars.append(scalar)

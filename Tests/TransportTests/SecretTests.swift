@@ -45,6 +45,14 @@ import Transport
         }
     }
 
+    /// Encoders differ in what they escape: any mix of plain, percent-encoded and `\u` bytes is found.
+    @Test(arguments: [#"sk%2dmixed\/key%2B77a1c0"#, #"\u0073k-mixed/key+77a1c0"#, "%73%6B%2D%6D%69%78%65%64%2F%6B%65%79%2B77a1c0",
+                      #"sk-mixed\u002fkey\u002B77a1c0"#])
+    func mixedEncodingsAreBlanked(form: String) {
+        _ = Secret("sk-mixed/key+77a1c0")
+        #expect(Secret.redact("a \(form) b") == "a <redacted> b")
+    }
+
     @Test func environmentVariablesNamedLikeSecretsAreRegistered() {
         Secret.register(environment: ["MY_SERVICE_TOKEN": "tok-env-5d1e9a", "SMTP_PASSWORD": "pw-env-81c2aa",
                                       "WEBHOOK_SECRET": "whs-env-0c3d44", "SOME_API_KEY": "key-env-6b7f11",
