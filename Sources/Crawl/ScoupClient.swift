@@ -1,17 +1,6 @@
 import Foundation
 import Transport
 
-/// A credential that never shows itself: interpolating, printing or dumping it gives `<redacted>`.
-public struct ScoupAPIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    let value: String
-
-    public init(_ value: String) { self.value = value }
-
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(self, children: []) }
-}
-
 /// Where Scoup is and how hard to try.
 public struct ScoupConfiguration: Sendable {
     public static let defaultBaseURL = "http://localhost:3001"
@@ -19,7 +8,7 @@ public struct ScoupConfiguration: Sendable {
     /// Without a trailing slash.
     public var baseURL: String
     /// Sent as `Authorization: Bearer …`; nil sends no Authorization header.
-    public var apiKey: ScoupAPIKey?
+    public var apiKey: Secret?
     /// Seconds for one call to Scoup (a scrape with JavaScript can be slow).
     public var timeout: Double
     /// `GET /health` is answered at once by a live Scoup, so it waits less and is never retried.
@@ -29,7 +18,7 @@ public struct ScoupConfiguration: Sendable {
     public var maxConcurrentRequests: Int
     public var userAgent: String
 
-    public init(baseURL: String = ScoupConfiguration.defaultBaseURL, apiKey: ScoupAPIKey? = nil, timeout: Double = 30,
+    public init(baseURL: String = ScoupConfiguration.defaultBaseURL, apiKey: Secret? = nil, timeout: Double = 30,
                 healthTimeout: Double = 5, retry: RetryPolicy = RetryPolicy(), maxConcurrentRequests: Int = 4,
                 userAgent: String = HTTPRequest.defaultUserAgent) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -44,7 +33,7 @@ public struct ScoupConfiguration: Sendable {
     /// `SCOUP_BASE_URL` (default http://localhost:3001) and `SCOUP_API_KEY` from `environment`.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> ScoupConfiguration {
         let base = environment["SCOUP_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultBaseURL
-        let key = environment["SCOUP_API_KEY"].flatMap { $0.isEmpty ? nil : ScoupAPIKey($0) }
+        let key = environment["SCOUP_API_KEY"].flatMap { $0.isEmpty ? nil : Secret($0) }
         return ScoupConfiguration(baseURL: base, apiKey: key)
     }
 }
@@ -195,11 +184,14 @@ public final class ScoupClient: Sendable {
     }
 
     /// One exchange, holding a concurrency slot only while it is on the wire (not while backing off).
+    /// The answer comes back with every registered secret blanked (`Secret.redact`), so a Scoup or
+    /// proxy that echoes the key cannot carry it into a health report, a page or a message.
     private func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         await limit.acquire()
         do {
-            let response = try await client.send(request)
+            var response = try await client.send(request)
             await limit.release()
+            response.body = Secret.redact(response.body)
             return response
         } catch {
             await limit.release()
@@ -234,12 +226,10 @@ public final class ScoupClient: Sendable {
         }
     }
 
-    /// Every message goes through here so that a key echoed back by a server or proxy is blanked out.
+    /// Every message goes through here so that a secret echoed back by a server or proxy is blanked out.
     private func failure(_ kind: ScoupError.Kind, url: String, target: String?, status: Int?, attempts: Int,
                          _ message: String) -> ScoupError {
-        var text = message
-        if let key = configuration.apiKey?.value, !key.isEmpty { text = text.replacingOccurrences(of: key, with: "<redacted>") }
-        return ScoupError(kind: kind, url: url, target: target, status: status, attempts: attempts, message: text)
+        ScoupError(kind: kind, url: url, target: target, status: status, attempts: attempts, message: Secret.redact(message))
     }
 
     /// `error` or `message` of a JSON body, else the start of the text; at most 200 characters.

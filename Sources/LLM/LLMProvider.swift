@@ -15,18 +15,6 @@ public enum ProviderKind: String, Sendable, CaseIterable, Codable, Comparable {
     public var environmentName: String { rawValue.uppercased() }
 }
 
-/// A credential that never shows itself: interpolating, printing or dumping it gives `<redacted>`.
-public struct APIKey: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// Read only where a request header is built.
-    public let value: String
-
-    public init(_ value: String) { self.value = value }
-
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(self, children: []) }
-}
-
 /// One turn of a conversation.
 public struct ChatMessage: Sendable, Equatable {
     public enum Role: String, Sendable { case system, user, assistant }

@@ -21,7 +21,7 @@ public struct ProviderConfiguration: Sendable, Equatable {
     /// Without a trailing slash; for OpenAI-compatible providers it includes the version path
     /// (`https://api.openai.com/v1`), as the official clients' base URLs do.
     public var baseURL: String
-    public var apiKey: APIKey?
+    public var apiKey: Secret?
     public var defaultModel: String
     /// Nil: no client-side limit (the provider's 429s are still honoured).
     public var requestsPerMinute: Int?
@@ -35,7 +35,7 @@ public struct ProviderConfiguration: Sendable, Equatable {
     /// called at the default address.
     public var isConfigured: Bool
 
-    public init(kind: ProviderKind, baseURL: String? = nil, apiKey: APIKey? = nil, defaultModel: String? = nil,
+    public init(kind: ProviderKind, baseURL: String? = nil, apiKey: Secret? = nil, defaultModel: String? = nil,
                 requestsPerMinute: Int? = nil, tokensPerMinute: Int? = nil, dailyCostLimitUSD: Double? = nil,
                 maxConcurrency: Int? = nil) {
         self.kind = kind
@@ -109,7 +109,7 @@ public struct ProviderConfiguration: Sendable, Equatable {
         case .ollama: baseNames = ["OLLAMA_HOST"]
         case .offline: break
         }
-        let key = kind == .offline ? nil : value("API_KEY", fallbacks: keyNames).map { APIKey($0.value) }
+        let key = kind == .offline ? nil : value("API_KEY", fallbacks: keyNames).map { Secret($0.value) }
         var base = value("BASE_URL", fallbacks: baseNames)?.value
         if kind == .ollama, let host = base { base = Self.ollamaURL(host) }
         if let base, kind != .offline, !(base.hasPrefix("http://") || base.hasPrefix("https://")) {

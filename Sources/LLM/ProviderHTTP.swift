@@ -3,13 +3,14 @@ import Lake
 import Transport
 
 /// The HTTP exchange every wire-format provider shares: send one request, turn transport
-/// failures and non-2xx statuses into `LLMError`s (Retry-After captured), and keep the key out
-/// of every message.
+/// failures and non-2xx statuses into `LLMError`s (Retry-After captured), and keep every secret
+/// out of what comes back: a server or proxy that echoes the key gets it blanked (`Secret.redact`)
+/// in its answer, before any text of it reaches an answer, the cache, a record or a message.
 struct ProviderHTTP: Sendable {
     let kind: ProviderKind
     let client: HTTPClient
-    /// Blanked out of every message, in case a server or proxy echoes it back.
-    let key: APIKey?
+    /// Only whether there is one (for the hint of a 401); its value is registered as a `Secret`.
+    let key: Secret?
 
     /// POSTs `body` as JSON to `url` and returns the parsed 2xx body; anything else throws.
     func postJSON(_ url: String, headers: [(name: String, value: String)], body: JSONValue,
@@ -37,13 +38,16 @@ struct ProviderHTTP: Sendable {
             let kind: LLMError.Kind = error.kind == .timeout ? .timeout : .unavailable
             throw failure(kind, status: nil, "\(Self.endpoint(request.url)) not reachable: \(error.message)")
         }
-        guard (200...299).contains(response.status) else { throw statusError(response, url: request.url) }
-        return response
+        var redacted = response
+        redacted.body = Secret.redact(response.body)
+        guard (200...299).contains(redacted.status) else { throw statusError(redacted, url: request.url) }
+        return redacted
     }
 
     private func parse(_ response: HTTPResponse, url: String) throws -> JSONValue {
         do {
-            return try response.body.withUnsafeBytes { try JSONValue.parse(bytes: $0) }
+            // The bytes are redacted already; the strings again, decoded, for a key hidden behind `\u` escapes.
+            return try response.body.withUnsafeBytes { try JSONValue.parse(bytes: $0) }.redactingSecrets()
         } catch {
             throw malformed("\(Self.endpoint(url)) answered HTTP \(response.status) with a body that is not JSON (\(error))")
         }
@@ -72,12 +76,7 @@ struct ProviderHTTP: Sendable {
     }
 
     func failure(_ kind: LLMError.Kind, status: Int?, retryAfter: Double? = nil, _ message: String) -> LLMError {
-        LLMError(kind, provider: self.kind, status: status, retryAfter: retryAfter, message: redact(message))
-    }
-
-    func redact(_ text: String) -> String {
-        guard let value = key?.value, !value.isEmpty else { return text }
-        return text.replacingOccurrences(of: value, with: "<redacted>")
+        LLMError(kind, provider: self.kind, status: status, retryAfter: retryAfter, message: Secret.redact(message))
     }
 
     /// `retry-after-ms` (OpenAI) when present, else `Retry-After` (seconds or an HTTP-date).
@@ -130,6 +129,19 @@ struct ProviderHTTP: Sendable {
 }
 
 extension JSONValue {
+    /// Every string, and every object key, with the registered secrets blanked.
+    func redactingSecrets() -> JSONValue {
+        switch self {
+        case .string(let text): return .string(Secret.redact(text))
+        case .array(let items): return .array(items.map { $0.redactingSecrets() })
+        case .object(let object):
+            var out = JSONObject()
+            for entry in object { out[Secret.redact(entry.key)] = entry.value.redactingSecrets() }
+            return .object(out)
+        default: return self
+        }
+    }
+
     /// The value under `key` of an object; nil for anything else.
     func member(_ key: String) -> JSONValue? { objectValue?[key] }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Lake
+import Transport
 
 /// Everything that decides a provider's answer, hashed into the cache key. Two requests with the
 /// same key are the same question to the same model, so one answer serves both.
@@ -96,21 +97,23 @@ public struct ResponseCache: Sendable {
 
     public func path(forKey key: String) -> String { folder + "/" + key.prefix(2) + "/" + key + ".json" }
 
-    /// The entry for `key`, unless it is missing, unreadable, or older than `ttl` seconds.
+    /// The entry for `key`, unless it is missing, unreadable, or older than `ttl` seconds; secrets
+    /// blanked, in case an older version wrote an echoed key.
     public func lookup(_ key: String, ttl: Double? = nil, now: Date = Date()) -> CachedResponse? {
         guard let bytes = try? FileInput.readAll(path: path(forKey: key)),
               let value = try? bytes.withUnsafeBytes({ buffer in try JSONValue.parse(bytes: buffer) }),
-              let entry = CachedResponse(json: value) else { return nil }
+              let entry = CachedResponse(json: value.redactingSecrets()) else { return nil }
         if let ttl {
             guard let created = Timestamp.parse(entry.createdAt), now.timeIntervalSince(created) <= ttl else { return nil }
         }
         return entry
     }
 
-    /// Writes the entry for `key` atomically (never seen half written), replacing an older one.
-    /// Not fsynced: an entry a crash loses is asked again, and an unreadable one is a miss, so
-    /// durability is not worth two fsyncs per answer.
+    /// Writes the entry for `key` atomically (never seen half written), replacing an older one, with
+    /// every registered secret blanked (`Secret.redact`). Not fsynced: an entry a crash loses is
+    /// asked again, and an unreadable one is a miss, so durability is not worth two fsyncs per answer.
     public func store(_ key: String, _ entry: CachedResponse) throws {
-        try AtomicFile.write(Array((entry.json.serialized() + "\n").utf8), to: path(forKey: key), durable: false)
+        let text = Secret.redact(entry.json.redactingSecrets().serialized() + "\n")
+        try AtomicFile.write(Array(text.utf8), to: path(forKey: key), durable: false)
     }
 }

@@ -55,7 +55,7 @@ public struct EmailSettings: Sendable, Equatable {
             port = n
         }
         let username = value("USERNAME")
-        let password = environment[prefix + "PASSWORD"].flatMap { $0.isEmpty ? nil : SMTPPassword($0) }
+        let password = environment[prefix + "PASSWORD"].flatMap { $0.isEmpty ? nil : Secret($0) }
         if password != nil && username == nil {
             throw Problem(description: "\(prefix)PASSWORD is set without \(prefix)USERNAME")
         }

@@ -2,32 +2,6 @@ import Foundation
 import Logging
 import Transport
 
-/// Hides secrets in text bound for logs and errors: each secret, and for URLs their path and query
-/// (Slack and most webhook URLs carry their token there).
-public struct Redactor: Sendable {
-    private let needles: [String]
-
-    public init(secrets: [String]) {
-        var needles: [String] = []
-        for secret in secrets where !secret.isEmpty {
-            needles.append(secret)
-            if let url = URL(string: secret), url.scheme != nil {
-                // Parts of a URL: only those long enough not to match ordinary text ("/" or "/a").
-                let parts = [url.path, url.query, url.password].compactMap { $0 }.filter { $0.count >= 4 }
-                needles += parts
-            }
-        }
-        // Longest first, so that a URL goes before the path inside it.
-        self.needles = needles.sorted { $0.count > $1.count }
-    }
-
-    public func callAsFunction(_ text: String) -> String {
-        var out = text
-        for needle in needles { out = out.replacingOccurrences(of: needle, with: "<redacted>") }
-        return out
-    }
-}
-
 /// Sends a notification through every notifier, each with a few retries, and never throws: a failed
 /// notification is logged (secrets redacted) and the run goes on.
 public struct NotificationSender: Sendable {
@@ -40,14 +14,15 @@ public struct NotificationSender: Sendable {
 
     public let notifiers: [any Notifier]
     public let retry: RetryPolicy
-    public let redact: Redactor
     let logger: Logger
 
+    /// `secrets`: the channels' URLs (whose paths and queries are tokens) and secrets, registered
+    /// with `Secret` so that no message, log line or file shows them.
     public init(notifiers: [any Notifier], secrets: [String], logger: Logger,
                 retry: RetryPolicy = RetryPolicy(maxAttempts: 3, initialDelay: 1, maxDelay: 5)) {
         self.notifiers = notifiers
         self.retry = retry
-        redact = Redactor(secrets: secrets)
+        for secret in secrets { Secret.register(url: secret) }
         self.logger = logger
     }
 
@@ -72,7 +47,7 @@ public struct NotificationSender: Sendable {
                                                             "attempts": "\(attempt)"])
                 return Delivery(channel: notifier.channel, attempts: attempt, error: nil)
             } catch {
-                let message = redact(error.message)
+                let message = Secret.redact(error.message)
                 if error.isTransient && attempt < retry.maxAttempts && !Task.isCancelled {
                     let delay = retry.backoff(afterAttempt: attempt)
                     logger.warning("notification failed; retrying", metadata: ["channel": "\(notifier.channel)", "error": "\(message)",

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Pipeline
+import Transport
 
 /// `command`: runs an external program with declared inputs and outputs, like DVC's `cmd`.
 ///
@@ -93,8 +94,9 @@ public enum CommandStage {
                 unlink(stderrPath)
             }
             let outcome = try await child.run(onStart: orphans.record)
-            let stderr = tail(of: stderrPath)
-            let stdout = tail(of: stdoutPath)
+            // The tails reach the log, the error and the manifest: a command that prints a secret has it blanked.
+            let stderr = Secret.redact(tail(of: stderrPath))
+            let stdout = Secret.redact(tail(of: stdoutPath))
             if !stdout.isEmpty { context.logger.info("command stdout", metadata: ["tail": "\(stdout)"]) }
             if !stderr.isEmpty { context.logger.info("command stderr", metadata: ["tail": "\(stderr)"]) }
             if outcome.timedOut {

@@ -385,9 +385,11 @@ final class Asker: Sendable {
         await limit.acquire()
         let started = Date()
         do {
-            let completion = try await provider.send(request)
+            var completion = try await provider.send(request)
             await limit.release()
             await budget.settle(reserved: estimate, actual: cost(completion, request))
+            // Whatever the provider, no answer carries a secret into the records, rejects or cache.
+            completion.text = Secret.redact(completion.text)
             return .done(completion)
         } catch {
             await limit.release()

@@ -1,14 +1,5 @@
 import Foundation
 
-/// A password that never shows itself in logs, errors or dumps.
-public struct SMTPPassword: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-    public var customMirror: Mirror { Mirror(self, children: []) }
-}
-
 /// Where and how to submit mail.
 public struct SMTPConfiguration: Sendable, Equatable {
     public enum Security: String, Sendable {
@@ -24,12 +15,12 @@ public struct SMTPConfiguration: Sendable, Equatable {
     public var port: Int
     public var security: Security
     public var username: String?
-    public var password: SMTPPassword?
+    public var password: Secret?
     /// Seconds for the whole exchange.
     public var timeout: Double
 
     public init(host: String, port: Int, security: Security = .startTLS, username: String? = nil,
-                password: SMTPPassword? = nil, timeout: Double = 30) {
+                password: Secret? = nil, timeout: Double = 30) {
         self.host = host
         self.port = port
         self.security = security

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import Transport
 
 @main
 struct AgentShop: AsyncParsableCommand {
@@ -36,10 +38,12 @@ struct AgentShop: AsyncParsableCommand {
     /// Library loggers that are not a run's own (the store, migrations) print warnings and
     /// errors only; a run's log goes to its file through RunLogHandler.
     static func main() async {
+        // Secret values in the environment are hidden from everything printed or written from here on.
+        Secret.register(environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
-            return handler
+            return RedactingLogHandler(wrapped: handler)
         }
         await main(nil)
     }

@@ -1,21 +1,24 @@
 import Foundation
+import Transport
 
 /// Output for people and for scripts: stdout for results, stderr for progress and problems.
+/// Everything printed goes through `Secret.redact`, so no configured secret reaches the terminal,
+/// even when a server echoed it into an answer or an error.
 enum Console {
     static let isTerminal = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
 
     static func out(_ text: String, terminator: String = "\n") {
-        FileHandle.standardOutput.write(Data((text + terminator).utf8))
+        FileHandle.standardOutput.write(Data(Secret.redact(text + terminator).utf8))
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data(Secret.redact(text + "\n").utf8))
     }
 
     /// Rewrites the current stderr line (a terminal only).
     static func status(_ text: String) {
         guard isTerminal else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + Secret.redact(text)).utf8))
     }
 
     static func clearStatus() {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Transport
 import Lake
 import Pipeline
 import Stages
@@ -39,7 +40,9 @@ struct GlobalOptions: ParsableArguments {
             files.append(FileManager.default.currentDirectoryPath + "/.env")
             if let projectFolder { files.append(projectFolder + "/.env") }
         }
-        return PipelineEnvironment.load(dotEnvFiles: files)
+        let environment = PipelineEnvironment.load(dotEnvFiles: files)
+        Secret.register(environment: environment.variables)
+        return environment
     }
 
     /// Finds a pipeline by path, or by name in ./pipelines, and validates it: the spec when it
@@ -50,6 +53,8 @@ struct GlobalOptions: ParsableArguments {
                                     environment: environment(forPipelineFile: file), lake: lake)
         do {
             let (spec, warnings) = try loader.load(file: file)
+            // The notification channels' URLs and secret are hidden from the run's first line on.
+            for secret in spec.notify?.secrets ?? [] { Secret.register(url: secret) }
             return (file, spec, warnings)
         } catch {
             return (file, nil, error.diagnostics)

@@ -1,9 +1,11 @@
 import Foundation
 import Lake
 import Logging
+import Transport
 
 /// Writes a run's log lines to `raw_data/logs/<pipeline>/<run id>.log`, one `write` per line
-/// (O_APPEND), so a killed run leaves whole lines; optionally echoes them to stderr.
+/// (O_APPEND), so a killed run leaves whole lines; optionally echoes them to stderr. Each line,
+/// metadata included, goes through `Secret.redact`.
 struct RunLogHandler: LogHandler {
     final class Sink: @unchecked Sendable {
         private let fd: Int32
@@ -42,7 +44,7 @@ struct RunLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
         let fields = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quote("\($0.value)"))" }.joined(separator: " ")
-        sink.write("\(Timestamp.iso(Date())) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n")
+        sink.write(Secret.redact("\(Timestamp.iso(Date())) \(event.level) \(event.message)\(fields.isEmpty ? "" : " " + fields)\n"))
     }
 
     static func quote(_ text: String) -> String {
@@ -50,5 +52,37 @@ struct RunLogHandler: LogHandler {
             ? "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
                 .replacingOccurrences(of: "\n", with: "\\n") + "\""
             : text
+    }
+}
+
+/// The handler of library loggers that print to stderr (the store, migrations): the message and
+/// metadata with every secret blanked, then the wrapped handler.
+struct RedactingLogHandler: LogHandler {
+    var wrapped: any LogHandler
+
+    var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    var logLevel: Logger.Level {
+        get { wrapped.logLevel }
+        set { wrapped.logLevel = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var event = event
+        event.message = Logger.Message(stringLiteral: Secret.redact(event.message.description))
+        event.metadata = event.metadata?.mapValues { .string(Secret.redact("\($0)")) }
+        if let error = event.error {
+            event.metadata = (event.metadata ?? [:]).merging(["error": .string(Secret.redact("\(error)"))]) { $1 }
+            event.error = nil
+        }
+        wrapped.log(event: event)
     }
 }

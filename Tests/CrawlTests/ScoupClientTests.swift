@@ -9,7 +9,7 @@ import Transport
 
     static func client(_ base: String, key: String? = ScoupClientTests.key, recorder: DelayRecorder = DelayRecorder(),
                        maxAttempts: Int = 4, maxConcurrent: Int = 4) -> ScoupClient {
-        let configuration = ScoupConfiguration(baseURL: base, apiKey: key.map(ScoupAPIKey.init),
+        let configuration = ScoupConfiguration(baseURL: base, apiKey: key.map(Secret.init),
                                                retry: RetryPolicy(maxAttempts: maxAttempts, initialDelay: 0.5, maxDelay: 30),
                                                maxConcurrentRequests: maxConcurrent)
         return ScoupClient(configuration: configuration, client: Transport.HTTPClient(), sleep: recorder.sleep)
@@ -244,7 +244,7 @@ import Transport
 
         let set = ScoupConfiguration.fromEnvironment(["SCOUP_BASE_URL": "http://scoup.internal:8080/", "SCOUP_API_KEY": Self.key])
         #expect(set.baseURL == "http://scoup.internal:8080")
-        #expect(set.apiKey == ScoupAPIKey(Self.key))
+        #expect(set.apiKey == Secret(Self.key))
         // Printing or dumping the configuration never shows the key.
         #expect(!"\(set)".contains(Self.key))
         #expect(!String(reflecting: set).contains(Self.key))

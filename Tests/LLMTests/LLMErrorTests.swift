@@ -1,9 +1,10 @@
 import LLM
+import Transport
 import Testing
 
 @Suite struct LLMErrorTests {
     @Test func keysNeverPrint() {
-        let key = APIKey("sk-secret-123")
+        let key = Secret("sk-secret-123")
         #expect("\(key)" == "<redacted>")
         #expect(String(reflecting: key) == "<redacted>")
         #expect(!String(describing: [key]).contains("sk-secret"))

@@ -15,7 +15,7 @@ import Transport
         case .groq: baseURL = base + "/openai/v1"
         default: baseURL = base
         }
-        let configuration = ProviderConfiguration(kind: kind, baseURL: baseURL, apiKey: key.map(APIKey.init))
+        let configuration = ProviderConfiguration(kind: kind, baseURL: baseURL, apiKey: key.map(Secret.init))
         return try makeProvider(configuration, client: HTTPClient())
     }
 

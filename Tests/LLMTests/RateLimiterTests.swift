@@ -162,7 +162,7 @@ actor Delays {
 
     @Test func fiveHundredThenTwoHundredOverTheWire() async throws {
         try await FakeLLM.with(key: "sk-retry") { base, fake in
-            let provider = try makeProvider(ProviderConfiguration(kind: .openai, baseURL: base + "/v1", apiKey: APIKey("sk-retry")),
+            let provider = try makeProvider(ProviderConfiguration(kind: .openai, baseURL: base + "/v1", apiKey: Secret("sk-retry")),
                                             client: HTTPClient())
             let delays = Delays()
             let result = try await LLMCall(provider: provider, sleep: delays.sleep)
@@ -179,7 +179,7 @@ actor Delays {
 
     @Test func concurrencyLimitHoldsOverTheWire() async throws {
         try await FakeLLM.with(key: "sk-c", delay: 0.1) { base, fake in
-            let provider = try makeProvider(ProviderConfiguration(kind: .groq, baseURL: base + "/openai/v1", apiKey: APIKey("sk-c")),
+            let provider = try makeProvider(ProviderConfiguration(kind: .groq, baseURL: base + "/openai/v1", apiKey: Secret("sk-c")),
                                             client: HTTPClient())
             let call = LLMCall(provider: provider, concurrency: ConcurrencyLimit(2))
             let start = ContinuousClock.now

@@ -181,7 +181,7 @@ final class ReceivedRequests: @unchecked Sendable {
 @Suite struct EmailTests {
     func settings(port: UInt16, security: SMTPConfiguration.Security = .none, password: String = "right") -> EmailSettings {
         EmailSettings(smtp: SMTPConfiguration(host: "127.0.0.1", port: Int(port), security: security, username: "robot@example.com",
-                                              password: SMTPPassword(password), timeout: 10),
+                                              password: Secret(password), timeout: 10),
                       from: "robot@example.com", defaultRecipients: ["oncall@example.com"])
     }
 
@@ -326,8 +326,8 @@ final class ReceivedRequests: @unchecked Sendable {
             #expect(!text.contains("tok3n") && !text.contains("abc123def") && !text.contains("s3cret"))
         }
         #expect(error.contains("<redacted>"))
-        #expect(Redactor(secrets: [url])("posting to \(url) failed") == "posting to <redacted> failed")
-        #expect(Redactor(secrets: [url])("http://127.0.0.1:1/services/T000/B000/tok3n-in-the-path: refused")
+        #expect(Secret.redact("posting to \(url) failed") == "posting to <redacted> failed")
+        #expect(Secret.redact("http://127.0.0.1:1/services/T000/B000/tok3n-in-the-path: refused")
                 == "http://127.0.0.1:1<redacted>: refused")
     }
 }

@@ -30,7 +30,7 @@ import Testing
 
     @Test func smtpURLsCarryNoCredentials() {
         let configuration = SMTPConfiguration(host: "mail.example.com", port: 465, security: .implicitTLS, username: "u",
-                                              password: SMTPPassword("p4ss"))
+                                              password: Secret("p4ss"))
         #expect(configuration.url == "smtps://mail.example.com:465")
         #expect(!"\(configuration)".contains("p4ss"))
         #expect(SMTPConfiguration(host: "::1", port: 25, security: .none).url == "smtp://[::1]:25")

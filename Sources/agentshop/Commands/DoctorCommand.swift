@@ -62,6 +62,13 @@ struct DoctorCommand: AsyncParsableCommand {
 
     // MARK: Checks
 
+    /// An error as a sentence: its own description, never a dump of its fields.
+    static func describe(_ error: any Error) -> String {
+        // The concrete type's own conformance: every error bridges to NSError, which would always pass a plain cast.
+        if type(of: error) is CustomStringConvertible.Type { return String(describing: error) }
+        return error.localizedDescription
+    }
+
     static func libraries() -> [Check] {
         [
             .ok("libcurl", TransportLibrary.libcurlVersion),
@@ -147,7 +154,7 @@ struct DoctorCommand: AsyncParsableCommand {
             }
             return .ok("store", "\(path): quick_check ok, schema version \(version)")
         } catch {
-            return .fail("store", "\(path): \(error)",
+            return .fail("store", "\(path): \(describe(error))",
                          hint: "restore a verified dump: `agentshop db backups`, then `agentshop db restore <dump>`")
         }
     }
@@ -159,7 +166,7 @@ struct DoctorCommand: AsyncParsableCommand {
         do {
             configurations = try ProviderConfiguration.resolveAll(environment: environment)
         } catch {
-            return [.fail("llm providers", "\(error)", hint: "fix the variable it names (see `agentshop llm providers`)")]
+            return [.fail("llm providers", describe(error), hint: "fix the variable it names (see `agentshop llm providers`)")]
         }
         let configured = configurations.filter { $0.kind != .offline && $0.isConfigured }
         guard !configured.isEmpty else {
@@ -175,7 +182,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 let detail = try await makeProvider(configuration, client: client).healthCheck(timeout: 10)
                 checks.append(.ok(name, "\(configuration.baseURL): \(detail)"))
             } catch {
-                checks.append(.fail(name, "\(error)", hint: "check the key and the address; `agentshop llm health` shows more"))
+                checks.append(.fail(name, describe(error), hint: "check the key and the address; `agentshop llm health` shows more"))
             }
         }
         return checks
@@ -186,9 +193,9 @@ struct DoctorCommand: AsyncParsableCommand {
         guard network else { return .ok("scoup", "\(configuration.baseURL) (not contacted; pass --network)") }
         do {
             let health = try await ScoupClient(configuration: configuration).health()
-            return .ok("scoup", "\(configuration.baseURL): \(health)")
+            return .ok("scoup", "\(configuration.baseURL): status \(health.status ?? "up")")
         } catch {
-            return .fail("scoup", "\(error)", hint: "start Scoup or set SCOUP_BASE_URL / SCOUP_API_KEY; only `fetch: { via: scoup }` stages need it")
+            return .fail("scoup", describe(error), hint: "start Scoup or set SCOUP_BASE_URL / SCOUP_API_KEY; only `fetch: { via: scoup }` stages need it")
         }
     }
 

@@ -25,7 +25,6 @@ struct LLMCommand: AsyncParsableCommand {
         let lake: Lake
         let configurations: [ProviderKind: ProviderConfiguration]
         let switches: ProviderSwitches
-        let keys: [String]
 
         init(_ global: GlobalOptions) throws {
             lake = try global.openLake(mustExist: false)
@@ -38,15 +37,10 @@ struct LLMCommand: AsyncParsableCommand {
                 Console.error("\(error)")
                 throw ExitStatus.invalidInput
             }
-            keys = configurations.values.compactMap { $0.apiKey?.value }.filter { !$0.isEmpty }
             self.environment = environment
         }
 
         let environment: [String: String]
-
-        func redact(_ text: String) -> String {
-            keys.reduce(text) { $0.replacingOccurrences(of: $1, with: "<redacted>") }
-        }
 
         func prices() throws -> PriceTable {
             do {
@@ -69,7 +63,7 @@ struct LLMCommand: AsyncParsableCommand {
             do {
                 return (try makeProvider(configuration, client: client), configuration)
             } catch {
-                Console.error(redact("\(error)"))
+                Console.error(Secret.redact("\(error)"))
                 throw ExitStatus.invalidInput
             }
         }
@@ -155,8 +149,8 @@ struct LLMCommand: AsyncParsableCommand {
                  finishReason = "finish_reason"
         }
 
-        static func run(_ provider: any LLMProvider, _ request: CompletionRequest, prices: PriceTable,
-                        redact: (String) -> String) async -> Outcome {
+        /// The outcome of one call; the answer and the error with every secret blanked (`Secret.redact`).
+        static func run(_ provider: any LLMProvider, _ request: CompletionRequest, prices: PriceTable) async -> Outcome {
             let call = LLMCall(provider: provider, retry: RetryPolicy(maxAttempts: 3, maxRetryAfter: 30))
             let start = ContinuousClock.now
             do {
@@ -166,12 +160,12 @@ struct LLMCommand: AsyncParsableCommand {
                 return Outcome(provider: provider.kind.rawValue, model: c.model, status: "ok", attempts: result.attempts,
                                latencyMs: result.latencyMs, tokensIn: c.usage?.input, tokensOut: c.usage?.output,
                                costUSD: c.usage.flatMap { prices.cost(provider: provider.kind, model: model, usage: $0) },
-                               finishReason: c.finishReason, citations: c.citations, output: redact(c.text), error: nil)
+                               finishReason: c.finishReason, citations: c.citations, output: Secret.redact(c.text), error: nil)
             } catch {
                 let ms = LLMCommand.milliseconds(since: start)
                 return Outcome(provider: provider.kind.rawValue, model: request.model, status: "fail",
                                attempts: (error as? LLMError)?.attempts ?? 1, latencyMs: ms, tokensIn: nil, tokensOut: nil,
-                               costUSD: nil, finishReason: nil, citations: [], output: "", error: redact("\(error)"))
+                               costUSD: nil, finishReason: nil, citations: [], output: "", error: Secret.redact("\(error)"))
             }
         }
     }
@@ -266,7 +260,7 @@ struct LLMCommand: AsyncParsableCommand {
             let client = HTTPClient()
             let (llm, configuration) = try context.provider(provider, client: client)
             let outcome = await Outcome.run(llm, try request.request(prompt: prompt, model: model ?? configuration.defaultModel),
-                                            prices: prices, redact: context.redact)
+                                            prices: prices)
             if global.json {
                 Console.json(outcome)
             } else if let error = outcome.error {
@@ -315,10 +309,9 @@ struct LLMCommand: AsyncParsableCommand {
                 Console.error("--providers names no provider")
                 throw ExitStatus.invalidInput
             }
-            let redact = context.redact
             let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
                 for (i, (llm, req)) in calls.enumerated() {
-                    group.addTask { (i, await Outcome.run(llm, req, prices: prices, redact: redact)) }
+                    group.addTask { (i, await Outcome.run(llm, req, prices: prices)) }
                 }
                 var out: [(Int, Outcome)] = []
                 for await item in group { out.append(item) }
@@ -366,7 +359,6 @@ struct LLMCommand: AsyncParsableCommand {
                 }
             }
             let timeout = self.timeout
-            let redact = context.redact
             let results = await withTaskGroup(of: (ProviderKind, String, Int, String).self) { group in
                 for (kind, provider) in checks {
                     group.addTask {
@@ -375,7 +367,7 @@ struct LLMCommand: AsyncParsableCommand {
                         do {
                             outcome = ("ok", try await provider.healthCheck(timeout: timeout))
                         } catch {
-                            outcome = ("fail", redact("\(error)"))
+                            outcome = ("fail", Secret.redact("\(error)"))
                         }
                         return (kind, outcome.0, LLMCommand.milliseconds(since: start), outcome.1)
                     }
