@@ -205,7 +205,7 @@ def results(folder):
 def store_rows(folder):
     """The store's lake-derived product rows, without clocks."""
     db = sqlite3.connect(f"file:{os.path.join(folder, 'datalake', 'store', 'agentshop.sqlite')}?mode=ro", uri=True)
-    rows = db.execute("SELECT slug, name, brand, price_cents, currency FROM products ORDER BY slug").fetchall()
+    rows = db.execute("SELECT slug, name, brand, price_cents, currency FROM upload_products ORDER BY slug").fetchall()
     db.close()
     return rows
 

@@ -137,8 +137,12 @@ def make_page(i, rng, pad):
     for r in range(rng.randint(0, 3)):
         ry, rm, rd = rng.randint(2020, 2026), rng.randint(1, 12), rng.randint(1, 28)
         reviews.append({"review_id": f"p{i:04d}-r{r + 1}", "author": rng.choice(AUTHORS), "stars": rng.randint(1, 5),
-                        "body": " ".join(rng.choice(WORDS) for _ in range(8)) + " — ok",
+                        "body": " ".join(rng.choice(WORDS) for _ in range(8)),
                         "date": f"{ry}-{rm:02d}-{rd:02d}"})
+        # A verdict that follows the stars (no draw: the rest of the page stays as it was).
+        stars = reviews[-1]["stars"]
+        reviews[-1]["body"] += (" — excellent, love it" if stars >= 4 else " — broke quickly, disappointed" if stars <= 2
+                                else " — ok")
 
     availability = "https://schema.org/InStock" if in_stock else "https://schema.org/OutOfStock"
     offer = {"@type": "Offer", "price": f"{amount:.2f}" if currency != "JPY" else str(int(amount)),

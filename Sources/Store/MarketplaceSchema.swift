@@ -17,6 +17,7 @@ public enum MarketplaceSchema {
     /// Every migration, in order. Append; never edit one that has shipped.
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "marketplace schema, views and seed rows", sql: version1),
+        Migration(version: 2, name: "products.images_json: every picture of a product", sql: version2),
     ]
 
     /// The version a fully migrated store has.
@@ -54,6 +55,11 @@ public enum MarketplaceSchema {
 
     static let version1: String = tables + "\n" + touchedTables.map(touchTrigger).joined(separator: "\n") + "\n" + views
         + "\n" + seeds
+
+    /// A shop page shows several pictures; `image_url` keeps the main one.
+    static let version2 = """
+    ALTER TABLE products ADD COLUMN images_json TEXT CHECK (images_json IS NULL OR json_valid(images_json));
+    """
 
     static let tables = """
     CREATE TABLE customers (
