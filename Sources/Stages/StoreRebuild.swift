@@ -90,6 +90,14 @@ public struct StoreRebuild {
                 if !loadedTables.contains(definition.table) { loadedTables.append(definition.table) }
             }
         }
+        // Each pipeline's schedule, for the stage rows (a pipeline file that is gone has none).
+        var schedules: [String: String?] = [:]
+        for manifest in ordered where schedules[manifest.pipelineFile] == nil {
+            var ignored: [String] = []
+            let spec = pipelines[manifest.pipelineFile] ?? loadPipeline(manifest.pipelineFile, warnings: &ignored)
+            pipelines[manifest.pipelineFile] = spec
+            schedules[manifest.pipelineFile] = .some(spec?.schedule?.source)
+        }
         report.tables = loadedTables + Self.runTables
         report.warnings.forEach(onWarning)
 
@@ -101,7 +109,7 @@ public struct StoreRebuild {
                     report.loads += 1
                     report.records += load.recordsIn
                 }
-                try RunRecords.record(manifest, lake: lake, in: database)
+                try RunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, in: database)
             }
         }
         logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)"])

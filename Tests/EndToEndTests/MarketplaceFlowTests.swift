@@ -106,7 +106,13 @@ import Testing
         let crawled = try project.read("datalake/raw_data/imports/demo/crawl_truth.txt").split(separator: "\n").count
         #expect(try db.scalar("SELECT count(*) FROM scraped_data")?.int64 == Int64(crawled))
         #expect(try db.scalar("SELECT count(*) FROM scraped_data WHERE warc_file IS NULL OR warc_offset IS NULL")?.int64 == 0)
-        #expect(try db.scalar("SELECT count(*) FROM webcrawler_jobs")?.int64 == 1)
+        // Its title is read back from the WARC record (this page may be Windows-1252).
+        #expect(try db.scalar("SELECT title FROM scraped_data WHERE url = ?", [.text(product["url"] as! String)])?.string
+                == (product["name"] as! String) + " | Fixture Shop")
+        #expect(try db.scalar("SELECT count(*) FROM scraped_data WHERE title IS NULL")?.int64 == 0)
+        #expect(try db.rows("SELECT job_key, target_url, status, pages_fetched, data_file FROM webcrawler_jobs") == [[
+            .text("marketplace/crawl"), .text("file:raw_data/imports/demo/site/index.html"), .text("completed"),
+            .integer(Int64(crawled)), .text("scraped_data/products/dt=\(Self.date)/shop_pages.warc.gz")]])
         #expect(try db.scalar("SELECT count(*) FROM data_processing_tasks")?.int64 == Int64(statuses.count))
 
         // The pipeline's own dump holds the row too.
