@@ -103,6 +103,9 @@ public struct StoreRebuild {
 
         report.previousPath = try StoreFile.rewrite(lake.storePath, clearing: report.tables, keepingPreviousAs: ".pre-rebuild",
                                                     logger: logger) { database in
+            // The schema seeds categories that loads then refer to (a breadcrumb's 'Electronics'):
+            // emptied with the rest, they come back first, as they were before the first run.
+            if report.tables.contains("product_categories") { try database.execute(MarketplaceSchema.categorySeeds) }
             for manifest in ordered {
                 for replay in replays[manifest.runID] ?? [] {
                     let load = try replay.definition.load(replay.files, into: database, rejectsPath: nil)

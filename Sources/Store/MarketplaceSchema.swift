@@ -502,14 +502,17 @@ public enum MarketplaceSchema {
     FROM webcrawler_jobs j;
     """
 
-    static let seeds = """
+    /// The seeded categories; `db rebuild` puts them back when it refills `product_categories`.
+    public static let categorySeeds = """
     INSERT INTO product_categories (slug, name, description, sort_order) VALUES
         ('electronics', 'Electronics', 'Phones, computers, audio and accessories', 1),
         ('clothing', 'Clothing', 'Apparel, shoes and accessories', 2),
         ('home-garden', 'Home & Garden', 'Furniture, kitchen, decor and garden', 3),
         ('books', 'Books', 'Books, e-books and audiobooks', 4),
         ('sports-outdoors', 'Sports & Outdoors', 'Fitness, camping and outdoor gear', 5);
+    """
 
+    static let seeds = categorySeeds + "\n\n" + """
     INSERT INTO config_settings (key, value, value_type, description) VALUES
         ('site.name', 'AgentShop', 'string', 'Shop name shown in e-mails and reports'),
         ('site.currency', 'USD', 'string', 'Default ISO 4217 currency for prices'),

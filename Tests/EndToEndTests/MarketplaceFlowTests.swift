@@ -128,6 +128,25 @@ import Testing
         try expectRow(in: fresh)
     }
 
+    /// `db rebuild` gives the flow's store back from the lake alone, ids and seeded categories included.
+    @Test func rebuildFromTheLakeGivesTheSameMarketplaceRows() throws {
+        let project = try makeProject()
+        #expect(try project.runPipeline("marketplace", ["--date", Self.date]).0.status == 0)
+        let store = project.lake + "/store/agentshop.sqlite"
+        func rows() throws -> [[SQLValue]] {
+            let db = try Database(path: store, mode: .readOnly)
+            return try db.rows("SELECT id, slug, name, description, parent_id FROM product_categories ORDER BY id")
+                + db.rows("SELECT id, slug, category_id, price_cents, summary FROM products ORDER BY id")
+                + db.rows("SELECT id, external_id, product_id, rating, sentiment FROM product_reviews ORDER BY id")
+                + db.rows("SELECT job_key, run_id, target_url FROM webcrawler_jobs")
+                + db.rows("SELECT url, title, warc_offset FROM scraped_data ORDER BY url")
+        }
+        let before = try rows()
+        let rebuild = try project.run(["db", "rebuild"])
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(try rows() == before)
+    }
+
     @Test func parsedProductsAndReviewsMatchTheGeneratorsTruth() throws {
         let project = try makeProject()
         #expect(try project.runPipeline("marketplace", ["--date", Self.date]).0.status == 0)
