@@ -102,6 +102,8 @@ struct MaterializeDefinition: StageDefinition {
             } else if create {
                 if name.lowercased().hasPrefix("sqlite_") {
                     value.error("'\(name)': names starting with sqlite_ are SQLite's own")
+                } else if MarketplaceSchema.viewNames.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    value.error("'\(name)' is a view of the marketplace schema; choose another name for your table")
                 } else {
                     tableOK = true
                 }

@@ -421,6 +421,8 @@ final class PipelineFixture {
                     parent: { table: nowhere_known, key: slug, from: x, missing: maybe }
               b:
                 materialize: { from: raw_data/imports/x.jsonl, table: my_table, key: slug }
+              c:
+                materialize: { from: raw_data/imports/x.jsonl, table: Product_Ratings_Summary, create: true, mode: append }
             """)
         func has(_ line: Int, _ text: String) -> Bool { problems.contains { $0.hasPrefix("\(line):") && $0.contains(text) } }
         #expect(has(8, "stages.a.materialize.create: 'products' is a table of the marketplace schema; create: true is for a table of your own"),
@@ -430,7 +432,8 @@ final class PipelineFixture {
         #expect(has(12, "stages.a.materialize.references.brand_id: table 'products' has no column 'brand_id'"))
         #expect(has(13, "stages.a.materialize.references.parent: table 'products' has no column 'parent'"))
         #expect(has(15, "stages.b.materialize.table: no table 'my_table' in the store; to load a table of your own, add create: true"))
-        #expect(problems.count == 6, "\(problems)")
+        #expect(has(17, "stages.c.materialize.table: 'Product_Ratings_Summary' is a view of the marketplace schema"))
+        #expect(problems.count == 7, "\(problems)")
     }
 
     @Test func dumpStageWritesAVerifiedDumpAndAppliesRetention() async throws {
