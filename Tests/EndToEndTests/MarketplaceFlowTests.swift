@@ -115,8 +115,13 @@ import Testing
             .integer(Int64(crawled)), .text("scraped_data/products/dt=\(Self.date)/shop_pages.warc.gz")]])
         #expect(try db.scalar("SELECT count(*) FROM data_processing_tasks")?.int64 == Int64(statuses.count))
 
-        // The pipeline's own dump holds the row too.
+        // The pipeline's own dump holds the row too: restored into a fresh store, it is there.
         #expect(Self.counts(manifest, "backup")["dumps"] == 2)
+        let fromPipeline = project.folder + "/from-pipeline/agentshop.sqlite"
+        let restored = try project.run(["db", "restore", "latest", "--to", fromPipeline])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("db_dumps/daily/"), "\(restored.stdout)")
+        try expectRow(in: fromPipeline)
 
         // `db dump`, then `db restore` into a fresh store.
         let dump = try project.run(["db", "dump", "--to", "manual"])
