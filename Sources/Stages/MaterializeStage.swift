@@ -507,6 +507,16 @@ struct MaterializeDefinition: StageDefinition {
         var added: [String]
     }
 
+    /// The SQL type a column declared with a `type:` gets, whatever the values ("" for `auto`: inferred).
+    static func declaredType(_ conversion: ColumnConversion) -> String {
+        switch conversion {
+        case .auto: return ""
+        case .integer, .boolean, .money, .cents: return "INTEGER"
+        case .real: return "REAL"
+        case .text, .json, .date, .datetime, .slug: return "TEXT"
+        }
+    }
+
     /// Creates the table, or adds the columns it lacks, from what the records hold: a first pass
     /// over the files (streamed) infers each column's type the way sqlite-utils does: INTEGER,
     /// REAL, or TEXT (lists and objects as JSON text). `key` becomes a UNIQUE constraint.
@@ -524,6 +534,7 @@ struct MaterializeDefinition: StageDefinition {
             case .text: kind = "TEXT"
             case .blob: kind = "BLOB"
             }
+            if let mapping = columns?.first(where: { $0.column == column }), mapping.conversion != .auto { return }
             switch (types[column]!, kind) {
             case ("", _): types[column] = kind
             case ("INTEGER", "REAL"), ("REAL", "INTEGER"): types[column] = "REAL"
@@ -534,7 +545,7 @@ struct MaterializeDefinition: StageDefinition {
         // Declared columns first, in their order, so that the table reads as the pipeline does.
         for mapping in columns ?? [] where types[mapping.column] == nil {
             order.append(mapping.column)
-            types[mapping.column] = ""
+            types[mapping.column] = Self.declaredType(mapping.conversion)
         }
         for reference in references where types[reference.column] == nil {
             order.append(reference.column)

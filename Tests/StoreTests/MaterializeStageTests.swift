@@ -400,6 +400,24 @@ final class PipelineFixture {
         let second = try await fixture.run(yaml)
         #expect(second.stages.first?.counts["updated"] == 1)
         #expect(try db.rows("SELECT price, url FROM competitor_prices WHERE shop = 'a'") == [[.real(11), .text("https://a.example/x1")]])
+
+        // Declared columns: the type follows the column's `type:`, even when every value is null.
+        let declared = try await fixture.run("""
+            pipeline: shop
+            stages:
+              seen:
+                materialize:
+                  from: raw_data/imports/prices.jsonl
+                  table: price_checks
+                  key: sku
+                  create: true
+                  columns: { sku: sku, cents: { from: price, type: money }, checked: { from: nowhere, type: datetime } }
+            """)
+        #expect(declared.status == .succeeded, "\(declared.stages.compactMap(\.error))")
+        #expect(try db.rows("SELECT name, type FROM pragma_table_info('price_checks') ORDER BY cid") == [
+            [.text("sku"), .text("TEXT")], [.text("cents"), .text("INTEGER")], [.text("checked"), .text("TEXT")],
+        ])
+        #expect(try db.rows("SELECT sku, cents, checked FROM price_checks") == [[.text("X1"), .integer(1100), .null]])
     }
 
     @Test func referencesCreateAndWhereAreCheckedAtTheirPositions() throws {
