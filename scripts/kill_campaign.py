@@ -519,7 +519,9 @@ class Campaign:
         # After the dump, the store moves on: restoring it is a real change, and so is rebuilding.
         db = sqlite3.connect(os.path.join(base, STORE))
         db.execute("DELETE FROM analytics_events WHERE id % 3 = 0")
-        db.execute("UPDATE products SET name = name || ' (edited)' WHERE id % 2 = 0")
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+                                   "('products', 'upload_products')").fetchall():
+            db.execute(f"UPDATE {table} SET name = name || ' (edited)' WHERE rowid % 2 = 0")
         db.commit()
         db.close()
         dumps = sorted(relative for relative, _ in lake_files(base)

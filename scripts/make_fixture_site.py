@@ -8,14 +8,21 @@ The pages vary the way real shops do: five currencies printed five ways, day-fir
 month-first dates, UTF-8 and Windows-1252 (declared by <meta charset> or http-equiv), JSON-LD
 as an object, an array, an @graph, with offers as a list, plus a malformed JSON-LD block;
 <base href> or not; unclosed <li>/<p>, stray end tags and a huge attribute on some pages.
+Each product page also carries what a marketplace store needs: a canonical URL (its slug is the
+file name), a breadcrumb Home > parent > category where the category has a parent, the vendor
+(a.brand), a description, a gallery of images, and its reviews with an id, stars, text and date.
 
     scripts/make_fixture_site.py OUT_DIR [--count N] [--pad BYTES] [--seed S]
 
     scripts/make_fixture_site.py OUT_DIR [--per-page N] [--base-url URL]
 
+The demo shop in datalake/raw_data/imports/demo is `--count 16 --per-page 6`.
+
 writes OUT_DIR/site/products/pNNNN.html, OUT_DIR/truth.jsonl (one product per line, in page
-order), OUT_DIR/reviews_truth.jsonl (one review per line) and OUT_DIR/headers.jsonl (the
-Content-Type an HTTP server would send for each page, some carrying the charset).
+order; with slug, parent_category, description, images and price_cents besides the parsed fields),
+OUT_DIR/reviews_truth.jsonl (one review per line: url of its product, review_id, author, stars, body,
+date) and OUT_DIR/headers.jsonl (the Content-Type an HTTP server would send for each page, some
+carrying the charset).
 
 For crawling it also writes, around the product pages (which do not change):
   site/index.html              links the first listing page (a.next)
@@ -43,6 +50,8 @@ NOUNS = ["Kettle", "Toaster", "Lamp", "Backpack", "Headphones", "Blender", "Chai
          "Grinder", "Speaker"]
 BRANDS = ["Acme", "Müller & Söhne", "Globex", "Initech", "O'Reilly Goods", "Umbrella", "Straße Works", "Zoë Home"]
 CATEGORIES = ["Kitchen", "Home & Garden", "Audio", "Outdoor", "Office", "Fashion"]
+# The breadcrumb's level above a category, where the shop has one (Home > Home & Garden > Kitchen).
+PARENTS = {"Kitchen": "Home & Garden", "Audio": "Electronics", "Outdoor": "Sports & Outdoors", "Fashion": "Clothing"}
 AUTHORS = ["Ana", "Björn", "Chloé", "Dmitri", "Eve", "François", "Grace", "Hiro"]
 WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
          "dolore magna aliqua").split()
@@ -97,6 +106,10 @@ def filler(rng, size):
     return "".join(parts)
 
 
+def slugify(text):
+    return "-".join(w for w in "".join(c.lower() if c.isascii() and c.isalnum() else " " for c in text).split())
+
+
 def make_page(i, rng, pad):
     currency = CURRENCIES[i % 5]
     name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {i}"
@@ -123,9 +136,13 @@ def make_page(i, rng, pad):
     reviews = []
     for r in range(rng.randint(0, 3)):
         ry, rm, rd = rng.randint(2020, 2026), rng.randint(1, 12), rng.randint(1, 28)
-        reviews.append({"author": rng.choice(AUTHORS), "stars": rng.randint(1, 5),
-                        "body": " ".join(rng.choice(WORDS) for _ in range(8)) + " — ok",
+        reviews.append({"review_id": f"p{i:04d}-r{r + 1}", "author": rng.choice(AUTHORS), "stars": rng.randint(1, 5),
+                        "body": " ".join(rng.choice(WORDS) for _ in range(8)),
                         "date": f"{ry}-{rm:02d}-{rd:02d}"})
+        # A verdict that follows the stars (no draw: the rest of the page stays as it was).
+        stars = reviews[-1]["stars"]
+        reviews[-1]["body"] += (" — excellent, love it" if stars >= 4 else " — broke quickly, disappointed" if stars <= 2
+                                else " — ok")
 
     availability = "https://schema.org/InStock" if in_stock else "https://schema.org/OutOfStock"
     offer = {"@type": "Offer", "price": f"{amount:.2f}" if currency != "JPY" else str(int(amount)),
@@ -171,15 +188,26 @@ def make_page(i, rng, pad):
     huge = f' data-blob="{"x" * 20000}"' if broken and pad == 0 else ""
     tags_html = "".join(f'<a href="/tags/{t}">{t}</a> ' for t in tags)
     reviews_html = "".join(
-        f'<div class="review"><span class="author">{esc(r["author"])}</span>'
+        f'<div class="review" data-review-id="{r["review_id"]}"><span class="author">{esc(r["author"])}</span>'
         f'<span class="stars">{r["stars"]} stars</span><p class="body">{esc(r["body"])}{p_end}'
         f'<time datetime="{r["date"]}">{r["date"]}</time></div>\n' for r in reviews)
     nav = "".join(f'<li><a href="/c/{c.lower().replace(" ", "-")}">{esc(c)}</a>{li_end}' for c in CATEGORIES)
     stock_text = "In stock" if in_stock else "Out of stock"
+    description = None if pad else " ".join(rng.choice(WORDS) for _ in range(30))
+    description_html = filler(rng, pad) if pad else f"<p>{description}</p>"
+    parent = PARENTS.get(category)
+    crumbs = [("/", "Home")] + ([(f"/c/{slugify(parent)}", parent)] if parent else []) + [(f"/c/{i % 6}", category)]
+    breadcrumb = "".join(f'<li><a href="{href}">{esc(text)}</a>{li_end}' for href, text in crumbs)
+    # A second picture in a gallery (drawn from nothing random: the pages stay as they were otherwise).
+    if base:
+        gallery_ref, gallery = f"img/p{i:04d}-2.jpg", f"{HOST}/catalog/img/p{i:04d}-2.jpg"
+    else:
+        gallery_ref, gallery = f"../img/p{i:04d}-2.jpg", f"{HOST}/img/p{i:04d}-2.jpg"
     page = f"""<!DOCTYPE html>
 <html lang="en"><head>
 {head_charset}
 <title>{esc(name)} | Fixture Shop</title>
+<link rel="canonical" href="{url}">
 {'<base href="' + HOST + '/catalog/">' if base else ''}
 <meta property="og:title" content="{esc(name)}">
 <meta property="og:image" content="{image_ref}">
@@ -200,10 +228,11 @@ def make_page(i, rng, pad):
   <a class="brand" href="/brands/{i % 8}">{esc(brand)}</a>
   <div class="rating" data-rating="{rating}">{rating} out of 5 (<span class="count">{group(review_count, ',')} reviews</span>)</div>
   <img class="main-image" src="{image_ref}" alt="{esc(name)}">
-  <ul class="breadcrumb"><li><a href="/">Home</a>{li_end}<li><a href="/c/{i % 6}">{esc(category)}</a>{li_end}</ul>
+  <div class="gallery"><img src="{image_ref}" alt=""><img src="{gallery_ref}" alt=""></div>
+  <ul class="breadcrumb">{breadcrumb}</ul>
   <p>Released: <time class="released">{date_text(y, m, d, currency)}</time>{p_end}
   <div class="tags">{tags_html}</div>
-  <div class="description">{filler(rng, pad) if pad else '<p>' + ' '.join(rng.choice(WORDS) for _ in range(30)) + '</p>'}</div>
+  <div class="description">{description_html}</div>
   <div class="reviews">
 {reviews_html}  </div>
 </div>
@@ -217,7 +246,9 @@ def make_page(i, rng, pad):
         content_type = f"text/html; charset={'windows-1252' if windows1252 else 'utf-8'}"
     truth = {"url": url, "name": name, "price": amount, "price_currency": currency, "sku": sku, "brand": brand,
              "rating": rating, "review_count": review_count, "in_stock": in_stock, "image": image,
-             "category": category, "released": f"{y}-{m:02d}-{d:02d}", "tags": tags}
+             "category": category, "released": f"{y}-{m:02d}-{d:02d}", "tags": tags,
+             "slug": f"p{i:04d}", "parent_category": parent, "description": description, "images": [image, gallery],
+             "price_cents": cents}
     review_truth = [dict(url=url, **r) for r in reviews]
     return page.encode(encoding), truth, review_truth, content_type
 
@@ -245,7 +276,7 @@ def listing_page(n, pages, entries):
 def reviews_page(i, name, reviews):
     esc = html.escape
     blocks = "".join(
-        f'<div class="review"><span class="author">{esc(r["author"])}</span>'
+        f'<div class="review" data-review-id="{r["review_id"]}"><span class="author">{esc(r["author"])}</span>'
         f'<span class="stars">{r["stars"]} stars</span><p class="body">{esc(r["body"])}</p>'
         f'<time datetime="{r["date"]}">{r["date"]}</time></div>\n' for r in reviews)
     if not reviews:

@@ -10,20 +10,31 @@ import Store
 /// store:
 ///   materialize:
 ///     from: enriched                 # stages or lake paths / globs
-///     table: products                # a table of the marketplace schema
+///     table: products                # a table of the marketplace schema (or your own, with create: true)
 ///     key: slug                      # a unique key of the table (one column or a list)
 ///     mode: upsert                   # upsert (default) | replace | append
+///     where: "price is not null"     # optional: only records for which this holds (aggregate's syntax)
 ///     columns:                       # optional; without it, fields load into columns of the same name,
 ///                                    #   `price` into `price_cents` (as money), `tags` into `tags_json`,
 ///                                    #   and `id` only when it is the key
 ///       name: title                  # column: field (dotted paths reach into objects: offer.price)
 ///       price_cents: { from: price, type: money }
+///     references:                    # optional: a column holding the id of a row of another table,
+///       category_id:                 #   found by that table's unique key
+///         table: product_categories
+///         key: slug                  # a unique column of that table
+///         from: category             # the field holding the key's value (default: the column without _id)
+///         type: slug                 # how the field becomes the key's value (a column type; default auto)
+///         missing: fail              # fail (default: the record is invalid) | null
+///     create: false                  # true: the table is your own; created (and new columns added) from
+///                                    #   the records, types inferred, `key` made unique (like sqlite-utils insert)
 ///     on_invalid: fail               # fail (default) | skip: bad records go to the stage's rejects file
 ///     busy_timeout: 30m              # how long to wait for another writer to finish (default 30m)
 /// ```
 ///
 /// The whole load is one transaction: readers see the table before or after, never half-way.
-/// Counts (`inserted`, `updated`, `unchanged`, `deleted`, `rejected`) go into the run manifest.
+/// Counts (`inserted`, `updated`, `unchanged`, `deleted`, `rejected`, `filtered_out`) go into the
+/// run manifest. A row whose values are all equal to the stored ones is not written at all.
 public enum MaterializeStage {
     public static let kind = StageKind(
         name: "materialize",
@@ -40,6 +51,18 @@ struct ColumnMapping: Sendable {
     let conversion: ColumnConversion
 }
 
+/// A column holding the id of a row of another table, found by a unique key of that table.
+struct ColumnReference: Sendable {
+    enum Missing: String, Sendable, CaseIterable { case fail, null }
+    let column: String
+    let table: String
+    /// The unique column of `table` the field's value is looked up in.
+    let key: String
+    let field: [String]
+    let conversion: ColumnConversion
+    let missing: Missing
+}
+
 struct MaterializeDefinition: StageDefinition {
     let inputs: [StageInput]
     let table: String
@@ -50,6 +73,11 @@ struct MaterializeDefinition: StageDefinition {
     let skipInvalid: Bool
     /// Seconds to wait for the store's write lock held by another process.
     var busyTimeout: Double = 1800
+    var references: [ColumnReference] = []
+    /// Records for which this does not hold are not loaded.
+    var filter: FilterExpression?
+    /// The table is the user's own: created and widened from the records.
+    var create = false
 
     static func read(_ config: ConfigValue, _ context: StageConfigContext) -> MaterializeDefinition? {
         guard config.expectMapping() else { return nil }
@@ -57,16 +85,31 @@ struct MaterializeDefinition: StageDefinition {
         let mode = config.value("mode").flatMap { $0.asChoice(TableLoader.Mode.allCases.map(\.rawValue)) }
             .flatMap(TableLoader.Mode.init(rawValue:)) ?? .upsert
 
+        let create = config.bool("create") ?? false
         var table: StoreCatalog.Table?
         var tableName: String?
+        var tableOK = false
         if let value = config.value("table", required: true), let name = value.asString() {
             tableName = name
             if let problem = SQLIdentifier.problem(with: name) {
                 value.error("'\(name)' is not a valid table name: \(problem)")
             } else if let known = StoreCatalog.marketplace[name] {
                 table = known
+                tableOK = true
+                if create {
+                    config.value("create")?.error("'\(name)' is a table of the marketplace schema; create: true is for a table of your own")
+                }
+            } else if create {
+                if name.lowercased().hasPrefix("sqlite_") {
+                    value.error("'\(name)': names starting with sqlite_ are SQLite's own")
+                } else if MarketplaceSchema.viewNames.contains(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) {
+                    value.error("'\(name)' is a view of the marketplace schema; choose another name for your table")
+                } else {
+                    tableOK = true
+                }
             } else {
-                value.error("no table '\(name)' in the store\(Suggestion.didYouMean(name, in: StoreCatalog.marketplace.keys.sorted()))")
+                value.error("no table '\(name)' in the store\(Suggestion.didYouMean(name, in: StoreCatalog.marketplace.keys.sorted()))"
+                            + "; to load a table of your own, add create: true")
             }
         }
 
@@ -82,6 +125,7 @@ struct MaterializeDefinition: StageDefinition {
                                    + Suggestion.didYouMean(name, in: table.columns.map(\.name)))
                 }
             }
+            if Set(keys).count != keys.count { keyValue.error("a key column is listed twice") }
             if let table, !keys.isEmpty, !table.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
                 let known = table.uniqueKeys.map { $0.count == 1 ? $0[0] : "[" + $0.joined(separator: ", ") + "]" }
                 keyValue.error("(\(keys.joined(separator: ", "))) is not a unique key of '\(table.name)'; "
@@ -112,14 +156,106 @@ struct MaterializeDefinition: StageDefinition {
             if entries.isEmpty { value.error("'columns' is empty; leave it out to load fields into columns of the same name") }
             columns = mappings
         }
+        var references: [ColumnReference] = []
+        if let value = config.value("references"), let entries = value.entries() {
+            if entries.isEmpty { value.error("'references' is empty; leave it out") }
+            for (column, spec) in entries {
+                if let problem = SQLIdentifier.problem(with: column) {
+                    spec.error("'\(column)' is not a valid column name: \(problem)")
+                    continue
+                }
+                if let table, table.column(column) == nil {
+                    spec.error("table '\(table.name)' has no column '\(column)'" + Suggestion.didYouMean(column, in: table.columns.map(\.name)))
+                    continue
+                }
+                if columns?.contains(where: { $0.column == column }) == true {
+                    spec.error("column '\(column)' is also under 'columns'; give it in one place")
+                    continue
+                }
+                if keys.contains(column) { spec.error("'\(column)' is a key column; a key is a value of the record, not a reference") }
+                if let reference = readReference(column: column, spec) { references.append(reference) }
+            }
+        }
+
+        var filter: FilterExpression?
+        if let value = config.value("where"), let text = value.asString() {
+            do throws(ExpressionError) { filter = try FilterExpression.parse(text) } catch {
+                value.error(error.message, atOffset: error.offset)
+            }
+        }
+
         let skip = config.value("on_invalid").flatMap { $0.asChoice(["fail", "skip"]) } == "skip"
         let busyTimeout = config.duration("busy_timeout")
         config.rejectUnknownKeys()
-        guard let inputs, let tableName, table != nil else { return nil }
+        guard let inputs, let tableName, tableOK else { return nil }
         var definition = MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
                                                skipInvalid: skip)
         if let busyTimeout { definition.busyTimeout = busyTimeout }
+        definition.references = references
+        definition.filter = filter
+        definition.create = create
         return definition
+    }
+
+    /// `{ table: product_categories, key: slug, from: category, type: slug, missing: fail }`.
+    private static func readReference(column: String, _ spec: ConfigValue) -> ColumnReference? {
+        guard spec.expectMapping() else { return nil }
+        var ok = true
+        var target: StoreCatalog.Table?
+        let tableName = spec.value("table", required: true).flatMap { value -> String? in
+            guard let name = value.asString() else { return nil }
+            if let problem = SQLIdentifier.problem(with: name) {
+                value.error("'\(name)' is not a valid table name: \(problem)")
+                ok = false
+            } else if let known = StoreCatalog.marketplace[name] {
+                target = known
+                if !known.columns.contains(where: { $0.primaryKeyIndex == 1 && $0.declaredType.uppercased() == "INTEGER" }) {
+                    value.error("table '\(name)' has no INTEGER PRIMARY KEY to refer to")
+                    ok = false
+                }
+            }
+            // Another name is a table of the user's own, made by another stage: checked when the stage runs.
+            return name
+        }
+        let key = spec.value("key", required: true).flatMap { value -> String? in
+            guard let name = value.asString() else { return nil }
+            if let problem = SQLIdentifier.problem(with: name) {
+                value.error("'\(name)' is not a valid column name: \(problem)")
+                ok = false
+            } else if let target {
+                if target.column(name) == nil {
+                    value.error("table '\(target.name)' has no column '\(name)'" + Suggestion.didYouMean(name, in: target.columns.map(\.name)))
+                    ok = false
+                } else if !target.uniqueKeys.contains([name]) {
+                    let single = target.uniqueKeys.filter { $0.count == 1 }.map { $0[0] }
+                    value.error("'\(name)' is not a unique column of '\(target.name)', so it may find several rows; "
+                                + "unique columns: \(single.joined(separator: ", "))")
+                    ok = false
+                }
+            }
+            return name
+        }
+        var field: String? = spec.string("from")
+        if spec.value("from") == nil {
+            if column.hasSuffix("_id") && column.count > 3 {
+                field = String(column.dropLast(3))
+            } else {
+                spec.error("missing required key 'from' (the field holding the value of '\(key ?? "key")')")
+                ok = false
+            }
+        } else if field?.isEmpty == true {
+            spec.value("from")?.error("expected a field name")
+            ok = false
+        }
+        let conversion = spec.value("type").flatMap { $0.asChoice(ColumnConversion.allCases.map(\.rawValue)) }
+            .flatMap(ColumnConversion.init(rawValue:)) ?? .auto
+        if spec.value("type") != nil && spec.value("type")?.asString().flatMap(ColumnConversion.init(rawValue:)) == nil { ok = false }
+        let missing = spec.value("missing").flatMap { $0.asChoice(ColumnReference.Missing.allCases.map(\.rawValue)) }
+            .flatMap(ColumnReference.Missing.init(rawValue:)) ?? .fail
+        spec.rejectUnknownKeys()
+        guard ok, let tableName, let key, let field else { return nil }
+        return ColumnReference(column: column, table: tableName, key: key, field: field.split(separator: ".").map(String.init),
+                               conversion: conversion, missing: missing)
     }
 
     private static func readMapping(column: String, _ spec: ConfigValue) -> ColumnMapping? {
@@ -163,10 +299,16 @@ struct MaterializeDefinition: StageDefinition {
         var report: [String: Int] = ["records_in": load.recordsIn, "inserted": counts.inserted, "updated": counts.updated,
                                      "unchanged": counts.unchanged, "rejected": load.rejected]
         if mode == .replace { report["deleted"] = counts.deleted }
-        return StageReport(counts: report, details: .object(JSONObject([
+        if filter != nil { report["filtered_out"] = load.filteredOut }
+        var details = JSONObject([
             ("table", .string(table)), ("mode", .string(mode.rawValue)),
             ("store", .string("store/agentshop.sqlite")),
-        ])))
+        ])
+        if !load.columnsAdded.isEmpty {
+            details["columns_added"] = .array(load.columnsAdded.map { .string($0) })
+        }
+        if load.tableCreated { details["table_created"] = .bool(true) }
+        return StageReport(counts: report, details: .object(details))
     }
 
     private static func seconds(_ value: Double) -> String {
@@ -177,6 +319,9 @@ struct MaterializeDefinition: StageDefinition {
         var counts: TableLoader.Counts
         var recordsIn = 0
         var rejected = 0
+        var filteredOut = 0
+        var tableCreated = false
+        var columnsAdded: [String] = []
     }
 
     /// Loads `files` into the table in one transaction (a savepoint inside the caller's). Bad records
@@ -187,6 +332,7 @@ struct MaterializeDefinition: StageDefinition {
         var rejectsWriter: RecordWriter?
         var recordsIn = 0
         var rejected = 0
+        var filteredOut = 0
         func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
             guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
             rejected += 1
@@ -195,15 +341,23 @@ struct MaterializeDefinition: StageDefinition {
             try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
                                                     raw: JSONValue.object(record).serialized()).asRecord)
         }
+        var shape = UserTableShape(created: false, added: [])
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
+            if create { shape = try prepareUserTable(files, in: database) }
             let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
             let tableColumns = Set(loader.table.columns.map(\.name))
+            let resolver = try ReferenceResolver(references, table: table, tableColumns: tableColumns, in: database)
             for file in files {
                 let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
                 while let record = try reader.next() {
                     recordsIn += 1
+                    if let filter, !Self.holds(filter, for: record) {
+                        filteredOut += 1
+                        continue
+                    }
                     do {
-                        let row = try values(for: record, tableColumns: tableColumns)
+                        var row = try values(for: record, tableColumns: tableColumns)
+                        try resolver.add(to: &row, from: record)
                         try loader.write(row)
                     } catch let failure as RecordFailure {
                         try reject(file, reader.line, failure.message, record)
@@ -216,14 +370,22 @@ struct MaterializeDefinition: StageDefinition {
             return try loader.finish()
         }
         try rejectsWriter?.commit()
-        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected)
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut,
+                    tableCreated: shape.created, columnsAdded: shape.added)
+    }
+
+    static func holds(_ filter: FilterExpression, for record: JSONObject) -> Bool {
+        let fields = filter.fields
+        return filter.evaluate { fields[$0].value(in: record) } == true
     }
 
     struct RecordFailure: Error { let message: String }
 
-    /// The row for `record`: mapped columns, or every field named like a column.
+    /// The row for `record`: mapped columns, or every field named like a column (every field, for a
+    /// table of the user's own).
     func values(for record: JSONObject, tableColumns: Set<String>) throws -> [(column: String, value: SQLValue)] {
         var row: [(column: String, value: SQLValue)] = []
+        let referenced = Set(references.map(\.column))
         if let columns {
             for mapping in columns {
                 guard let value = Self.lookup(mapping.field, in: record) else {
@@ -237,10 +399,13 @@ struct MaterializeDefinition: StageDefinition {
         } else {
             for entry in record {
                 let key = entry.key
+                if referenced.contains(key) { continue }
                 if tableColumns.contains(key) {
                     // `id` is the store's own row number: loaded only when it is the key.
-                    if key == "id" && !keys.contains("id") { continue }
+                    if key == "id" && !keys.contains("id") && !create { continue }
                     row.append((key, try convert(entry.value, .auto, key)))
+                } else if create {
+                    continue  // a field that became no column (its name is not one SQL takes)
                 } else if tableColumns.contains(key + "_cents") && record[key + "_cents"] == nil {
                     row.append((key + "_cents", try convert(entry.value, .money, key + "_cents")))
                 } else if tableColumns.contains(key + "_json") && record[key + "_json"] == nil {
@@ -271,5 +436,170 @@ struct MaterializeDefinition: StageDefinition {
             value = next
         }
         return value
+    }
+
+    // MARK: References
+
+    /// Finds the ids that reference columns hold, one prepared lookup per reference, remembering
+    /// what it found during one load (rows only appear during a load, so a found id stays right).
+    final class ReferenceResolver {
+        let references: [ColumnReference]
+        let lookups: [Statement]
+        var found: [[SQLValue: Int64]]
+
+        init(_ references: [ColumnReference], table: String, tableColumns: Set<String>, in database: Database) throws {
+            self.references = references
+            var lookups: [Statement] = []
+            for reference in references {
+                guard tableColumns.contains(reference.column) else {
+                    throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
+                }
+                guard let target = try StoreCatalog.table(reference.table, in: database) else {
+                    throw StageError("references.\(reference.column): no table '\(reference.table)' in the store")
+                }
+                guard target.column(reference.key) != nil, target.uniqueKeys.contains([reference.key]) else {
+                    throw StageError("references.\(reference.column): '\(reference.key)' is not a unique column of '\(reference.table)'")
+                }
+                lookups.append(try database.prepare("SELECT rowid FROM \(SQLLiteral.quoteName(reference.table)) WHERE "
+                                                    + "\(SQLLiteral.quoteName(reference.key)) = ?"))
+            }
+            self.lookups = lookups
+            self.found = Array(repeating: [:], count: references.count)
+        }
+
+        func add(to row: inout [(column: String, value: SQLValue)], from record: JSONObject) throws {
+            for (index, reference) in references.enumerated() {
+                guard let raw = MaterializeDefinition.lookup(reference.field, in: record) else { continue }
+                let field = reference.field.joined(separator: ".")
+                let key: SQLValue
+                do { key = try reference.conversion.convert(raw, column: reference.key) } catch {
+                    throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
+                }
+                if key.isNull {
+                    row.append((reference.column, .null))
+                    continue
+                }
+                if let id = found[index][key] {
+                    row.append((reference.column, .integer(id)))
+                    continue
+                }
+                let statement = lookups[index]
+                try statement.bind([key])
+                let hit = try statement.step() ? statement.value(at: 0).int64 : nil
+                statement.reset()
+                if let hit {
+                    found[index][key] = hit
+                    row.append((reference.column, .integer(hit)))
+                } else if reference.missing == .null {
+                    row.append((reference.column, .null))
+                } else {
+                    throw RecordFailure(message: "references.\(reference.column): no row of '\(reference.table)' "
+                                        + "with \(reference.key) = \(key) (from field '\(field)')")
+                }
+            }
+        }
+    }
+
+    // MARK: Tables of the user's own
+
+    struct UserTableShape {
+        var created: Bool
+        var added: [String]
+    }
+
+    /// The SQL type a column declared with a `type:` gets, whatever the values ("" for `auto`: inferred).
+    static func declaredType(_ conversion: ColumnConversion) -> String {
+        switch conversion {
+        case .auto: return ""
+        case .integer, .boolean, .money, .cents: return "INTEGER"
+        case .real: return "REAL"
+        case .text, .json, .date, .datetime, .slug: return "TEXT"
+        }
+    }
+
+    /// Creates the table, or adds the columns it lacks, from what the records hold: a first pass
+    /// over the files (streamed) infers each column's type the way sqlite-utils does: INTEGER,
+    /// REAL, or TEXT (lists and objects as JSON text). `key` becomes a UNIQUE constraint.
+    func prepareUserTable(_ files: [LakePath], in database: Database) throws -> UserTableShape {
+        let existing = try StoreCatalog.table(table, in: database)
+        var order: [String] = []
+        var types: [String: String] = [:]
+        func note(_ column: String, _ value: SQLValue) {
+            if types[column] == nil { order.append(column); types[column] = "" }
+            let kind: String
+            switch value {
+            case .null: return
+            case .integer: kind = "INTEGER"
+            case .real: kind = "REAL"
+            case .text: kind = "TEXT"
+            case .blob: kind = "BLOB"
+            }
+            if let mapping = columns?.first(where: { $0.column == column }), mapping.conversion != .auto { return }
+            switch (types[column]!, kind) {
+            case ("", _): types[column] = kind
+            case ("INTEGER", "REAL"), ("REAL", "INTEGER"): types[column] = "REAL"
+            case (let had, let now) where had != now: types[column] = "TEXT"
+            default: break
+            }
+        }
+        // Declared columns first, in their order, so that the table reads as the pipeline does.
+        for mapping in columns ?? [] where types[mapping.column] == nil {
+            order.append(mapping.column)
+            types[mapping.column] = Self.declaredType(mapping.conversion)
+        }
+        for reference in references where types[reference.column] == nil {
+            order.append(reference.column)
+            types[reference.column] = "INTEGER"
+        }
+        for file in files {
+            let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
+            while let record = try reader.next() {
+                if let filter, !Self.holds(filter, for: record) { continue }
+                if let columns {
+                    for mapping in columns {
+                        guard let value = Self.lookup(mapping.field, in: record),
+                              let converted = try? mapping.conversion.convert(value, column: mapping.column) else { continue }
+                        note(mapping.column, converted)
+                    }
+                } else {
+                    for entry in record where !references.contains(where: { $0.column == entry.key }) {
+                        guard SQLIdentifier.problem(with: entry.key) == nil else {
+                            throw StageError("\(file.relative):\(reader.line): field '\(entry.key)' cannot be a column name of "
+                                             + "'\(table)'; list the columns under 'columns'")
+                        }
+                        if let converted = try? ColumnConversion.auto.convert(entry.value, column: entry.key) {
+                            note(entry.key, converted)
+                        }
+                    }
+                }
+            }
+        }
+        for key in keys where types[key] == nil { order.append(key); types[key] = "" }
+        func definition(_ column: String) -> String {
+            var text = SQLLiteral.quoteName(column)
+            if let type = types[column], !type.isEmpty { text += " " + type }
+            if let reference = references.first(where: { $0.column == column }) {
+                text += " REFERENCES \(SQLLiteral.quoteName(reference.table))"
+            }
+            return text
+        }
+        let quotedTable = SQLLiteral.quoteName(table)
+        guard let existing else {
+            guard !order.isEmpty else {
+                throw StageError("no record to infer the columns of '\(table)' from; declare them under 'columns'")
+            }
+            var parts = order.map(definition)
+            if !keys.isEmpty { parts.append("UNIQUE (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")") }
+            try database.execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
+            return UserTableShape(created: true, added: order)
+        }
+        let missing = order.filter { existing.column($0) == nil }
+        for column in missing { try database.execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
+        if !keys.isEmpty && !existing.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
+            let index = SQLLiteral.quoteName(table + "_" + keys.joined(separator: "_") + "_key")
+            try database.execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) ("
+                                 + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
+        }
+        return UserTableShape(created: false, added: missing)
     }
 }

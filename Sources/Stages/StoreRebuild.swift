@@ -137,12 +137,23 @@ public struct StoreRebuild {
         }
         if !problems.isEmpty && !allowMissing { throw Refused(problems: problems) }
         report.warnings = problems
+        // Each pipeline's schedule, for the stage rows (a pipeline file that is gone has none).
+        var schedules: [String: String?] = [:]
+        for manifest in all where schedules[manifest.pipelineFile] == nil {
+            var ignored: [String] = []
+            let spec = pipelines[manifest.pipelineFile] ?? loadPipeline(manifest.pipelineFile, warnings: &ignored)
+            pipelines[manifest.pipelineFile] = spec
+            schedules[manifest.pipelineFile] = .some(spec?.schedule?.source)
+        }
         report.tables = loadedTables + Self.runTables
         report.warnings.forEach(onWarning)
         events.sort { ($0.at, $0.runID, $0.order) < ($1.at, $1.runID, $1.order) }
 
         report.previousPath = try StoreFile.rewrite(lake.storePath, clearing: report.tables, keepingPreviousAs: ".pre-rebuild",
                                                     logger: logger) { database in
+            // The schema seeds categories that loads then refer to (a breadcrumb's 'Electronics'):
+            // emptied with the rest, they come back first, as they were before the first run.
+            if report.tables.contains("product_categories") { try database.execute(MarketplaceSchema.categorySeeds) }
             for item in events {
                 switch item.event {
                 case .load(let replay):
@@ -150,7 +161,7 @@ public struct StoreRebuild {
                     report.loads += 1
                     report.records += load.recordsIn
                 case .record(let manifest):
-                    try RunRecords.record(manifest, lake: lake, in: database)
+                    try RunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, in: database)
                 }
             }
         }

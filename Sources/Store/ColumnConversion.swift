@@ -20,6 +20,9 @@ public enum ColumnConversion: String, Sendable, CaseIterable {
     case date
     /// A timestamp to ISO 8601 UTC with milliseconds (`2026-11-25T15:42:00.000Z`).
     case datetime
+    /// Text to a URL slug: lowercase ASCII letters and digits, any run of other characters one `-`,
+    /// accents dropped (`"Home & Garden"` → `home-garden`, `"Café Lamp"` → `cafe-lamp`).
+    case slug
 
     /// Why a value could not be converted.
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -83,7 +86,34 @@ public enum ColumnConversion: String, Sendable, CaseIterable {
         case .datetime:
             guard let date = Self.date(from: value) else { throw Self.fail(value, "a date and time") }
             return .text(Timestamp.iso(date))
+        case .slug:
+            switch value {
+            case .string, .int, .double:
+                let slug = Self.slug(value.plainText)
+                if !slug.isEmpty { return .text(slug) }
+            default: break
+            }
+            throw Self.fail(value, "text with a letter or digit for a slug")
         }
+    }
+
+    /// `"Home & Garden"` → `home-garden`: compatibility-decomposed, combining marks dropped, ASCII
+    /// letters and digits lowercased, everything else a separator.
+    public static func slug(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        var separator = false
+        for scalar in text.decomposedStringWithCompatibilityMapping.unicodeScalars {
+            if scalar.properties.generalCategory == .nonspacingMark { continue }
+            let v = scalar.value
+            let isDigit = (0x30...0x39).contains(v)
+            let isUpper = (0x41...0x5A).contains(v)
+            let isLower = (0x61...0x7A).contains(v)
+            guard isDigit || isUpper || isLower else { separator = true; continue }
+            if separator && !out.isEmpty { out.append("-") }
+            separator = false
+            out.append(isUpper ? Unicode.Scalar(v + 0x20)! : scalar)
+        }
+        return String(out)
     }
 
     private static func fail(_ value: JSONValue, _ expected: String) -> Failure {

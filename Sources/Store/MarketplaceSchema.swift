@@ -17,6 +17,7 @@ public enum MarketplaceSchema {
     /// Every migration, in order. Append; never edit one that has shipped.
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "marketplace schema, views and seed rows", sql: version1),
+        Migration(version: 2, name: "products.images_json; crawler jobs and processing tasks one row per stage", sql: version2),
     ]
 
     /// The version a fully migrated store has.
@@ -54,6 +55,29 @@ public enum MarketplaceSchema {
 
     static let version1: String = tables + "\n" + touchedTables.map(touchTrigger).joined(separator: "\n") + "\n" + views
         + "\n" + seeds
+
+    /// A shop page shows several pictures; `image_url` keeps the main one. A crawler job and a
+    /// processing task are a pipeline's stage, as in the original AgentShop (target, schedule, last
+    /// run, status, items, data file), keyed `<pipeline>/<stage>` and updated by each run that runs
+    /// the stage; the history of runs is in the run manifests (`agentshop runs`). Rows keyed by run
+    /// collapse into their stage's newest, and scraped pages follow their job there.
+    static let version2 = """
+    ALTER TABLE products ADD COLUMN images_json TEXT CHECK (images_json IS NULL OR json_valid(images_json));
+    ALTER TABLE webcrawler_jobs ADD COLUMN target_url TEXT;
+    ALTER TABLE webcrawler_jobs ADD COLUMN schedule TEXT;
+    ALTER TABLE webcrawler_jobs ADD COLUMN data_file TEXT;
+    ALTER TABLE data_processing_tasks ADD COLUMN schedule TEXT;
+    ALTER TABLE data_processing_tasks ADD COLUMN data_file TEXT;
+    UPDATE scraped_data SET crawler_job_id = (
+        SELECT max(newest.id) FROM webcrawler_jobs old
+        JOIN webcrawler_jobs newest ON newest.pipeline IS old.pipeline AND newest.stage IS old.stage
+        WHERE old.id = scraped_data.crawler_job_id)
+    WHERE crawler_job_id IS NOT NULL;
+    DELETE FROM webcrawler_jobs WHERE id NOT IN (SELECT max(id) FROM webcrawler_jobs GROUP BY pipeline, stage);
+    UPDATE webcrawler_jobs SET job_key = coalesce(pipeline, '') || '/' || coalesce(stage, '');
+    DELETE FROM data_processing_tasks WHERE id NOT IN (SELECT max(id) FROM data_processing_tasks GROUP BY pipeline, stage);
+    UPDATE data_processing_tasks SET task_key = coalesce(pipeline, '') || '/' || coalesce(stage, '');
+    """
 
     static let tables = """
     CREATE TABLE customers (
@@ -478,14 +502,17 @@ public enum MarketplaceSchema {
     FROM webcrawler_jobs j;
     """
 
-    static let seeds = """
+    /// The seeded categories; `db rebuild` puts them back when it refills `product_categories`.
+    public static let categorySeeds = """
     INSERT INTO product_categories (slug, name, description, sort_order) VALUES
         ('electronics', 'Electronics', 'Phones, computers, audio and accessories', 1),
         ('clothing', 'Clothing', 'Apparel, shoes and accessories', 2),
         ('home-garden', 'Home & Garden', 'Furniture, kitchen, decor and garden', 3),
         ('books', 'Books', 'Books, e-books and audiobooks', 4),
         ('sports-outdoors', 'Sports & Outdoors', 'Fitness, camping and outdoor gear', 5);
+    """
 
+    static let seeds = categorySeeds + "\n\n" + """
     INSERT INTO config_settings (key, value, value_type, description) VALUES
         ('site.name', 'AgentShop', 'string', 'Shop name shown in e-mails and reports'),
         ('site.currency', 'USD', 'string', 'Default ISO 4217 currency for prices'),

@@ -3,17 +3,28 @@ import Lake
 
 /// Fills the store's run-derived tables from a run manifest, so that recording a manifest twice
 /// (or rebuilding from every manifest in the lake) gives the same rows:
-/// `data_processing_tasks` (one row per stage of each run, keyed `<run id>/<stage>`), the crawl
-/// tables from fetch stages (`CrawlRecords`) and the LLM tables from enrich calls (`LLMCallRecords`).
+/// `data_processing_tasks` (one row per stage, keyed `<pipeline>/<stage>`, holding the last run that
+/// ran it: schedule, status, records, timings, data file; a stage first seen skipped gets a row that
+/// says so), the crawl tables from fetch stages (`CrawlRecords`) and the LLM tables from enrich
+/// calls (`LLMCallRecords`). Manifests recorded oldest first leave each stage's newest run.
 public enum RunRecords {
     /// Upserts the rows `manifest` stands for, in one transaction. Returns the stage runs recorded.
     /// - Parameter lake: where to read the crawl logs a fetch stage wrote; nil records only the manifest.
+    /// - Parameter schedule: the pipeline's `schedule:` as written, for the stage rows.
     @discardableResult
-    public static func record(_ manifest: RunManifest, lake: Lake? = nil, in database: Database) throws -> Int {
+    public static func record(_ manifest: RunManifest, lake: Lake? = nil, schedule: String? = nil,
+                              in database: Database) throws -> Int {
         try database.transaction {
             let loader = try TableLoader(database: database, table: "data_processing_tasks", keys: ["task_key"],
                                          mode: .upsert)
             for stage in manifest.stages {
+                let taskKey = "\(manifest.pipeline)/\(stage.name)"
+                let worked = stage.status == .ran || stage.status == .failed
+                // A stage this run did not run keeps the row of the run that last did.
+                if !worked, try database.scalar("SELECT 1 FROM data_processing_tasks WHERE task_key = ?", [.text(taskKey)]) != nil {
+                    try LLMCallRecords.record(manifest, stage: stage, in: database)
+                    continue
+                }
                 var details = JSONObject()
                 if !stage.counts.isEmpty {
                     details["counts"] = .object(JSONObject(stage.counts.sorted { $0.key < $1.key }
@@ -25,8 +36,8 @@ public enum RunRecords {
                 let finishedAt = finishedAt(stage)
                 let recordsIn = stage.counts["records_in"] ?? stage.inputs.compactMap(\.records).nilIfEmptySum
                 let recordsOut = stage.counts["records_out"] ?? stage.outputs.compactMap(\.records).nilIfEmptySum
-                try loader.write([
-                    ("task_key", .text("\(manifest.runID)/\(stage.name)")),
+                var row: [(column: String, value: SQLValue)] = [
+                    ("task_key", .text(taskKey)),
                     ("pipeline", .text(manifest.pipeline)),
                     ("stage", .text(stage.name)),
                     ("run_id", .text(manifest.runID)),
@@ -39,8 +50,14 @@ public enum RunRecords {
                     ("duration_ms", stage.durationMs.map { .integer(Int64($0)) } ?? .null),
                     ("error", stage.error.map(SQLValue.text) ?? .null),
                     ("details_json", .text(JSONValue.object(details).canonicalText())),  // the same text from a manifest in memory or read back from disk
-                ])
-                if stage.kind == CrawlRecords.stageKind { try CrawlRecords.record(manifest, stage: stage, lake: lake, in: database) }
+                    ("data_file", stage.outputs.first.map { .text($0.path) } ?? .null),
+                ]
+                // Without the pipeline file (`db sync-runs`), the schedule already recorded stays.
+                if let schedule { row.append(("schedule", .text(schedule))) }
+                try loader.write(row)
+                if stage.kind == CrawlRecords.stageKind {
+                    try CrawlRecords.record(manifest, stage: stage, lake: lake, schedule: schedule, in: database)
+                }
                 try LLMCallRecords.record(manifest, stage: stage, in: database)
             }
             return manifest.stages.count

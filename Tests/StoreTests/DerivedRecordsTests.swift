@@ -58,7 +58,7 @@ import Testing
         #expect(try RunRecords.record(run, lake: lake, in: db) == 2)
         #expect(try RunRecords.record(run, lake: lake, in: db) == 2)  // idempotent
         let jobs = try db.rows("SELECT job_key, status, seeds_json, pages_fetched, pages_failed, bytes_fetched, finished_at FROM webcrawler_jobs")
-        #expect(jobs == [[.text("20261118T100000Z-aaaaaa/crawl"), .text("completed"), .text("[\"https://shop.example/\"]"),
+        #expect(jobs == [[.text("shop/crawl"), .text("completed"), .text("[\"https://shop.example/\"]"),
                           .integer(3), .integer(1), .integer(3600), .text("2026-11-18T10:00:04.000Z")]])
         let pages = try db.rows("""
             SELECT url, http_status, content_sha256, warc_offset, crawler_job_id IS NOT NULL, json_extract(data_json, '$.ms')

@@ -268,13 +268,189 @@ final class PipelineFixture {
                     price_cents: { from: price, type: dollars }
                   extra: 1
             """)
-        #expect(problems.contains("6:14: stages.a.materialize.table: no table 'prodcts' in the store (did you mean 'products'?)"))
+        #expect(problems.contains("6:14: stages.a.materialize.table: no table 'prodcts' in the store (did you mean 'products'?); to load a table of your own, add create: true"))
         #expect(problems.contains { $0.hasPrefix("11:14: stages.b.materialize.table: 'products; DROP TABLE products' is not a valid table name") })
         #expect(problems.contains { $0.hasPrefix("17:12: stages.c.materialize.key: (name) is not a unique key of 'products'") })
         #expect(problems.contains { $0.hasPrefix("18:13: stages.c.materialize.mode: expected one of upsert, replace, append") })
         #expect(problems.contains("20:14: stages.c.materialize.columns.nme: table 'products' has no column 'nme' (did you mean 'name'?)"))
         #expect(problems.contains { $0.hasPrefix("21:43: stages.c.materialize.columns.price_cents.type: expected one of auto") })
         #expect(problems.contains { $0.hasPrefix("22:7: stages.c.materialize.extra: unknown key 'extra'") })
+        #expect(problems.count == 7, "\(problems)")
+    }
+
+    /// The marketplace flow's relations: categories under their breadcrumb parent, products linked
+    /// to their category and reviews to their product, each by the other table's unique key.
+    @Test func referencesLinkRowsByTheOtherTablesKey() async throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/products.jsonl", """
+            {"slug": "p1", "name": "Kettle", "category": "Kitchen", "parent": "Home & Garden", "price": "$12.50"}
+            {"slug": "p2", "name": "Speaker", "category": "Audio", "parent": "Électronics", "price": 30}
+            {"slug": "p3", "name": "Stapler", "category": "Office", "price": 4}
+            """)
+        try fixture.write("raw_data/imports/reviews.jsonl", """
+            {"id": "r1", "product": "p1", "stars": 5, "text": "great"}
+            {"id": "r2", "product": "p1", "stars": 2, "text": "meh"}
+            {"id": "r3", "product": "p9", "stars": 4, "text": "no such product"}
+            """)
+        let yaml = """
+            pipeline: shop
+            stages:
+              parents:
+                materialize:
+                  from: raw_data/imports/products.jsonl
+                  table: product_categories
+                  key: slug
+                  where: "parent is not null"
+                  columns: { slug: { from: parent, type: slug }, name: parent }
+              categories:
+                materialize:
+                  from: raw_data/imports/products.jsonl
+                  table: product_categories
+                  key: slug
+                  columns: { slug: { from: category, type: slug }, name: category }
+                  references:
+                    parent_id: { table: product_categories, key: slug, from: parent, type: slug }
+                after: [parents]
+              products:
+                materialize:
+                  from: raw_data/imports/products.jsonl
+                  table: products
+                  key: slug
+                  columns: { slug: slug, name: name, price_cents: { from: price, type: money } }
+                  references:
+                    category_id: { table: product_categories, key: slug, type: slug }
+                after: [categories]
+              reviews:
+                materialize:
+                  from: raw_data/imports/reviews.jsonl
+                  table: product_reviews
+                  key: external_id
+                  on_invalid: skip
+                  columns: { external_id: id, rating: stars, body: text }
+                  references:
+                    product_id: { table: products, key: slug, from: product }
+                after: [products]
+            """
+        let run = try await fixture.run(yaml)
+        let byName = Dictionary(uniqueKeysWithValues: run.stages.map { ($0.name, $0) })
+        #expect(run.status == .succeeded, "\(run.stages.compactMap(\.error))")
+        // 'home-garden' is a seeded category: the breadcrumb's parent is that row, not a second one.
+        #expect(byName["parents"]?.counts == ["records_in": 3, "inserted": 0, "updated": 1, "unchanged": 1, "rejected": 0,
+                                              "filtered_out": 1])
+        #expect(byName["reviews"]?.counts["inserted"] == 2)
+        #expect(byName["reviews"]?.counts["rejected"] == 1)
+        let db = try fixture.store()
+        #expect(try db.rows("""
+            SELECT p.slug, c.slug, parent.slug FROM products p JOIN product_categories c ON c.id = p.category_id
+            LEFT JOIN product_categories parent ON parent.id = c.parent_id ORDER BY p.slug
+            """) == [
+                [.text("p1"), .text("kitchen"), .text("home-garden")],
+                [.text("p2"), .text("audio"), .text("electronics")],
+                [.text("p3"), .text("office"), .null],
+            ])
+        #expect(try db.rows("SELECT r.external_id, p.slug FROM product_reviews r JOIN products p ON p.id = r.product_id ORDER BY 1")
+                == [[.text("r1"), .text("p1")], [.text("r2"), .text("p1")]])
+        let rejects = try String(contentsOfFile: fixture.lake.root + "/raw_data/logs/shop/" + run.runID + ".reviews.rejects.jsonl",
+                                 encoding: .utf8)
+        #expect(rejects.contains("references.product_id: no row of 'products' with slug = 'p9' (from field 'product')"))
+
+        // Rerun with nothing changed: nothing is written; a changed price updates one row.
+        let again = try await fixture.run(yaml)
+        for stage in again.stages {
+            #expect(stage.counts["inserted"] == 0 && stage.counts["updated"] == 0, "\(stage.name): \(stage.counts)")
+        }
+        try fixture.write("raw_data/imports/products.jsonl", """
+            {"slug": "p1", "name": "Kettle", "category": "Kitchen", "parent": "Home & Garden", "price": "$12.99"}
+            {"slug": "p2", "name": "Speaker", "category": "Audio", "parent": "Électronics", "price": 30}
+            {"slug": "p3", "name": "Stapler", "category": "Office", "price": 4}
+            """)
+        let changed = try await fixture.run(yaml)
+        #expect(changed.stages.first { $0.name == "products" }?.counts["updated"] == 1)
+        #expect(changed.stages.filter { $0.name != "products" }.allSatisfy { $0.counts["updated"] == 0 })
+        #expect(try db.scalar("SELECT price_cents FROM products WHERE slug = 'p1'") == .integer(1299))
+    }
+
+    /// `create: true`: a table of the user's own, made from the records like sqlite-utils insert,
+    /// widened when a later load brings a new field.
+    @Test func createMakesAndWidensATableOfTheUsersOwn() async throws {
+        let fixture = try PipelineFixture()
+        let yaml = """
+            pipeline: shop
+            stages:
+              prices:
+                materialize: { from: raw_data/imports/prices.jsonl, table: competitor_prices, key: [shop, sku], create: true }
+            """
+        try fixture.write("raw_data/imports/prices.jsonl", """
+            {"shop": "a", "sku": "X1", "price": 10, "seen": {"when": "today"}}
+            {"shop": "b", "sku": "X1", "price": 9.5, "in_stock": true}
+            """)
+        let first = try await fixture.run(yaml)
+        #expect(first.status == .succeeded, "\(first.stages.compactMap(\.error))")
+        #expect(first.stages.first?.counts["inserted"] == 2)
+        let db = try fixture.store()
+        #expect(try db.rows("SELECT name, type FROM pragma_table_info('competitor_prices') ORDER BY cid") == [
+            [.text("shop"), .text("TEXT")], [.text("sku"), .text("TEXT")], [.text("price"), .text("REAL")],
+            [.text("seen"), .text("TEXT")], [.text("in_stock"), .text("INTEGER")],
+        ])
+        #expect(try StoreCatalog.table("competitor_prices", in: db)?.uniqueKeys.contains(["shop", "sku"]) == true)
+
+        try fixture.write("raw_data/imports/prices.jsonl", """
+            {"shop": "a", "sku": "X1", "price": 11, "seen": {"when": "today"}, "url": "https://a.example/x1"}
+            """)
+        let second = try await fixture.run(yaml)
+        #expect(second.stages.first?.counts["updated"] == 1)
+        #expect(try db.rows("SELECT price, url FROM competitor_prices WHERE shop = 'a'") == [[.real(11), .text("https://a.example/x1")]])
+
+        // Declared columns: the type follows the column's `type:`, even when every value is null.
+        let declared = try await fixture.run("""
+            pipeline: shop
+            stages:
+              seen:
+                materialize:
+                  from: raw_data/imports/prices.jsonl
+                  table: price_checks
+                  key: sku
+                  create: true
+                  columns: { sku: sku, cents: { from: price, type: money }, checked: { from: nowhere, type: datetime } }
+            """)
+        #expect(declared.status == .succeeded, "\(declared.stages.compactMap(\.error))")
+        #expect(try db.rows("SELECT name, type FROM pragma_table_info('price_checks') ORDER BY cid") == [
+            [.text("sku"), .text("TEXT")], [.text("cents"), .text("INTEGER")], [.text("checked"), .text("TEXT")],
+        ])
+        #expect(try db.rows("SELECT sku, cents, checked FROM price_checks") == [[.text("X1"), .integer(1100), .null]])
+    }
+
+    @Test func referencesCreateAndWhereAreCheckedAtTheirPositions() throws {
+        let fixture = try PipelineFixture()
+        try fixture.write("raw_data/imports/x.jsonl", "{}\n")
+        let problems = fixture.problems("""
+            pipeline: shop
+            stages:
+              a:
+                materialize:
+                  from: raw_data/imports/x.jsonl
+                  table: products
+                  key: slug
+                  create: true
+                  where: "price >"
+                  references:
+                    category_id: { table: product_categories, key: name, from: category }
+                    brand_id: { table: product_categories, key: slug }
+                    parent: { table: nowhere_known, key: slug, from: x, missing: maybe }
+              b:
+                materialize: { from: raw_data/imports/x.jsonl, table: my_table, key: slug }
+              c:
+                materialize: { from: raw_data/imports/x.jsonl, table: Product_Ratings_Summary, create: true, mode: append }
+            """)
+        func has(_ line: Int, _ text: String) -> Bool { problems.contains { $0.hasPrefix("\(line):") && $0.contains(text) } }
+        #expect(has(8, "stages.a.materialize.create: 'products' is a table of the marketplace schema; create: true is for a table of your own"),
+                "\(problems)")
+        #expect(has(9, "stages.a.materialize.where: "))
+        #expect(has(11, "stages.a.materialize.references.category_id.key: 'name' is not a unique column of 'product_categories'"))
+        #expect(has(12, "stages.a.materialize.references.brand_id: table 'products' has no column 'brand_id'"))
+        #expect(has(13, "stages.a.materialize.references.parent: table 'products' has no column 'parent'"))
+        #expect(has(15, "stages.b.materialize.table: no table 'my_table' in the store; to load a table of your own, add create: true"))
+        #expect(has(17, "stages.c.materialize.table: 'Product_Ratings_Summary' is a view of the marketplace schema"))
         #expect(problems.count == 7, "\(problems)")
     }
 

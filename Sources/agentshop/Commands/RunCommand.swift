@@ -86,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
         let manifest = await task.value
         interruption.remove()
         progress.finish()
-        if !options.dryRun { Self.recordInStore(manifest, lake: lake, logger: logger) }
+        if !options.dryRun { Self.recordInStore(manifest, lake: lake, schedule: spec.schedule?.source, logger: logger) }
         withExtendedLifetime(lock) {}
         // After the lock's last use: a slow webhook does not hold up the pipeline's next run.
         if !options.dryRun {
@@ -109,11 +109,11 @@ struct RunCommand: AsyncParsableCommand {
     /// Keeps the store's run tables (processing tasks, crawl jobs and pages, LLM calls) in step
     /// with the lake, while the run still holds its lock. The lake is the truth: when the store is
     /// missing or busy the run still counts, and `db sync-runs` or `db rebuild` catch up later.
-    static func recordInStore(_ manifest: RunManifest, lake: Lake, logger: Logger) {
+    static func recordInStore(_ manifest: RunManifest, lake: Lake, schedule: String? = nil, logger: Logger) {
         guard FileManager.default.fileExists(atPath: lake.storePath) else { return }
         do {
             let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(60), logger: logger)
-            try RunRecords.record(manifest, lake: lake, in: store.database)
+            try RunRecords.record(manifest, lake: lake, schedule: schedule, in: store.database)
         } catch {
             logger.warning("run not recorded in the store", metadata: ["error": "\(error)"])
             Console.error("warning: run not recorded in the store (\(error)); `agentshop db sync-runs` records it later")
