@@ -385,7 +385,9 @@ struct PriceScan {
     // MARK: Choosing
 
     static let wasWords: Set<String> = ["was", "statt", "uvp", "rrp", "msrp", "reg", "regular", "list", "vorher", "before",
-                                        "orig", "originally", "old", "antes", "avant"]
+                                        "orig", "originally", "old", "antes", "avant",
+                                        // A saving is not the price either: "(You save $15.01) $119.99".
+                                        "save", "saving", "savings", "discount", "rabatt", "économisez", "ahorra"]
     static let rangeWords: Set<String> = ["-", "–", "—", "~", "to", "bis", "à", "a", "al", "до", "até", "tot", "au"]
 
     /// The number that is the price, with the currency token beside it.

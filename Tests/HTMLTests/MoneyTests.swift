@@ -74,6 +74,8 @@ struct MoneyTests {
         ("%40 indirim 250 TL", nil, "250", "TRY"),
         ("Buy Now - 2 Litre Was $120.00", nil, "120.00", "USD"),
         ("Buy Now - 2 Litre Was $120.00 Now $60.00", nil, "60.00", "USD"),
+        ("(You save $20.00) $99.99", nil, "99.99", "USD"),
+        ("Statt 249,00 EUR nur 199,00 EUR", nil, "199.00", "EUR"),
         ("(inkl. MwSt.) 19,99 €", nil, "19.99", "EUR"),
         ("19,99 € (inkl. MwSt.)", nil, "19.99", "EUR"),
         ("($5.00)", nil, "-5", "USD"),
