@@ -282,7 +282,11 @@ struct PriceScan {
                 let afterDigits = j + 2 + following
                 let ends = afterDigits >= n || !(chars[afterDigits] == "." || chars[afterDigits] == ",")
                     || !(afterDigits + 1 < n && Self.isDigit(chars[afterDigits + 1]))
-                if following == 2 && ends {
+                // After a comma, only where a list ("$5, 10 items") cannot be meant: the integer part
+                // was grouped (`1.837, 32`) or the text ends or a currency follows.
+                let plausible = d == "." || out.contains(".") || afterDigits >= n
+                    || token(startingAt: afterDigits) != nil || (chars[afterDigits] == " " && token(startingAt: afterDigits + 1) != nil)
+                if following == 2 && ends && plausible {
                     out.append(d)
                     out.append(contentsOf: chars[(j + 2)..<afterDigits])
                     j = afterDigits

@@ -66,6 +66,8 @@ struct MoneyTests {
         ("1.837, 32 €", nil, "1837.32", "EUR"),
         ("392. 00", nil, "392", nil),
         ("Total: 12, 50 €", nil, "12.50", "EUR"),
+        ("$5, 10 items", nil, "5", "USD"),
+        ("Sizes 10, 12 and 14", nil, "10", nil),
         ("40% OFF", nil, nil, nil),
         ("Save 25%", nil, nil, nil),
         ("40% OFF - now $30", nil, "30", "USD"),
