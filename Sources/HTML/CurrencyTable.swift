@@ -28,7 +28,8 @@ enum CurrencyTable {
 
     /// Codes that are also ordinary upper-case words ("ALL ITEMS", "TOP 10"): they name the currency
     /// only when no other currency token is in the text.
-    static let wordLikeCodes: Set<String> = ["ALL", "TOP", "CUP", "PEN", "SOS", "GEL", "BOB", "MAD", "CAD", "NAD", "SAR", "ANG", "ERN", "DEM"]
+    static let wordLikeCodes: Set<String> = ["ALL", "TOP", "CUP", "PEN", "SOS", "GEL", "BOB", "MAD", "CAD", "NAD", "SAR", "ANG",
+                                             "ERN", "DEM", "TRY", "MOP", "BAM", "AMD", "PHP", "STD"]
 
     /// Lower-case codes shops print (`140,00 pln`); other codes only count in capitals, because
     /// "try", "top", "all" or "cup" are words.

@@ -179,10 +179,26 @@ struct PriceScan {
         var i = 0
         let n = chars.count
         func letterAt(_ k: Int) -> Bool { k >= 0 && k < n && isLetter(chars[k]) }
+        /// The longest sign (symbol or local name) written at `i`, standing alone if it is letters.
+        func sign(at i: Int) -> CurrencyTable.Sign? {
+            for sign in CurrencyTable.signs where i + sign.text.count <= n {
+                let m = sign.text.count
+                let source = sign.anyCase ? lower : chars
+                guard source[i] == sign.text[0], Array(source[i..<i + m]) == sign.text else { continue }
+                // Letters must stand alone: "kr" is not inside "krone", "R" not inside "Rabatt".
+                if isLetter(sign.text[0]) && letterAt(i - 1) { continue }
+                if isLetter(sign.text[m - 1]) && letterAt(i + m) { continue }
+                return sign
+            }
+            return nil
+        }
         while i < n {
             if isDigit(chars[i]) || chars[i] == " " { i += 1; continue }
-            // An ISO code: three ASCII letters standing alone (digits and symbols may touch it).
-            if i + 3 <= n, !letterAt(i - 1), !letterAt(i + 3), chars[i..<i + 3].allSatisfy({ $0.isASCII && $0.isLetter }) {
+            let found = sign(at: i)
+            // An ISO code: three ASCII letters standing alone (digits and symbols may touch it),
+            // unless a longer sign starts with it (`MOP$`).
+            if (found?.text.count ?? 0) <= 3, i + 3 <= n, !letterAt(i - 1), !letterAt(i + 3),
+               chars[i..<i + 3].allSatisfy({ $0.isASCII && $0.isLetter }) {
                 let word = String(chars[i..<i + 3])
                 if word == word.uppercased(), CurrencyTable.isCode(word) {
                     tokens.append(Token(start: i, end: i + 3, meaning: .code(word), strength: 3,
@@ -196,27 +212,19 @@ struct PriceScan {
                     continue
                 }
             }
-            var matched = false
-            for sign in CurrencyTable.signs where i + sign.text.count <= n {
-                let m = sign.text.count
-                let source = sign.anyCase ? lower : chars
-                guard source[i] == sign.text[0], Array(source[i..<i + m]) == sign.text else { continue }
-                // Letters must stand alone: "kr" is not inside "krone", "R" not inside "Rabatt".
-                if isLetter(sign.text[0]) && letterAt(i - 1) { continue }
-                if isLetter(sign.text[m - 1]) && letterAt(i + m) { continue }
+            if let found {
                 let strength: Int
-                switch sign.meaning {
+                switch found.meaning {
                 case .code: strength = 2
                 case .family, .unknown: strength = 1
                 }
-                tokens.append(Token(start: i, end: i + m, meaning: sign.meaning, strength: strength, wordLike: false))
-                i += m
-                matched = true
-                break
-            }
-            if !matched {
+                tokens.append(Token(start: i, end: i + found.text.count, meaning: found.meaning, strength: strength, wordLike: false))
+                i += found.text.count
+            } else if isLetter(chars[i]) {
                 // Skip the rest of a word, so that no sign is found inside it.
-                if isLetter(chars[i]) { while i < n && isLetter(chars[i]) { i += 1 } } else { i += 1 }
+                while i < n && isLetter(chars[i]) { i += 1 }
+            } else {
+                i += 1
             }
         }
         return tokens

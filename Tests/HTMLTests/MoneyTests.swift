@@ -207,6 +207,8 @@ struct MoneyTests {
         ("R273.00", nil, "273.00", "ZAR"),
         ("TOP 10 deals: $5", nil, "5", "USD"),
         ("ALL ITEMS $25", nil, "25", "USD"),
+        ("TRY IT FOR 9,99 €", nil, "9.99", "EUR"),
+        ("TRY 250", nil, "250", "TRY"),
         ("$1,299.00", nil, "1299.00", "USD"),
         ("USD 49", nil, "49", "USD"),
         ("€12,50", nil, "12.50", "EUR"),
