@@ -4,8 +4,8 @@ import Transport
 
 /// A site's robots.txt rules, parsed per RFC 9309, and what to do when it could not be fetched.
 ///
-/// Group selection: the product token of the crawler's user agent is compared case-insensitively
-/// with each `User-agent` line; every matching group is merged; with none, the `*` groups apply;
+/// Group selection: the product token of the crawler's user agent (see `crawlerToken`) is compared
+/// case-insensitively with each `User-agent` line's token; every matching group is merged; with none, the `*` groups apply;
 /// with no `*` group either, everything is allowed. Within the group the longest matching
 /// Allow/Disallow pattern wins and Allow wins a tie. `/robots.txt` is always allowed.
 public struct RobotsPolicy: Sendable, Equatable {
@@ -103,8 +103,7 @@ public struct RobotsPolicy: Sendable, Equatable {
 
     /// The merged group that applies to `userAgent` (a full User-Agent header or a bare product token).
     public func group(for userAgent: String) -> Group {
-        let token = Self.productToken(userAgent)
-        if let group = groups[token] { return group }
+        if let token = Self.crawlerToken(userAgent), let group = groups[token] { return group }
         return groups["*"] ?? Group()
     }
 
@@ -138,9 +137,11 @@ public struct RobotsPolicy: Sendable, Equatable {
     public static func fetch(for url: String, userAgent: String = HTTPRequest.defaultUserAgent,
                              client: HTTPClient, timeout: Double = 30) async -> RobotsPolicy {
         guard let robotsURL = robotsURL(for: url) else { return .unreachable("not an http(s) URL: \(url)") }
-        // A bigger body is fetched, then cut at 500 KiB by the parser; past this it is an error.
-        let request = HTTPRequest(url: robotsURL, timeout: timeout, maxBodyBytes: 8 * 1024 * 1024, maxRedirects: 5,
+        // RFC 9309 §2.5: only the first 500 KiB are read (the transfer stops there); a larger file
+        // is parsed up to that point, never a reason to skip the host.
+        var request = HTTPRequest(url: robotsURL, timeout: timeout, maxBodyBytes: maxParseBytes, maxRedirects: 5,
                                   userAgent: userAgent)
+        request.keepsBodyPrefix = true
         do {
             let response = try await client.send(request)
             return policy(status: response.status, body: response.body)
@@ -174,7 +175,24 @@ public struct RobotsPolicy: Sendable, Equatable {
 
     // MARK: Matching
 
-    /// The leading run of `[A-Za-z_-]` (the product token), lower-cased; `*` stays `*`.
+    /// The product token the crawler matches groups with (RFC 9309 §2.2.1: letters, `_` and `-`),
+    /// lower-cased, or nil when it has none (then only the `*` groups apply).
+    ///
+    /// A configured user agent with a version or a comment is a User-Agent header: its token is the
+    /// name of its first product (RFC 9110 §10.1.5), so `Foo Bar/1.0 (+https://…)` is `foo` and
+    /// `AgentShop/0.1 (+…)` is `agentshop`. Without one, the whole value is the token and must be
+    /// one: `FooBot` is `foobot`, but `Foo Bar` is no product token, so it matches no named group
+    /// (not even `User-agent: Foo Bar`, whose line reads as `foo`), as in Google's robots.txt parser.
+    public static func crawlerToken(_ userAgent: String) -> String? {
+        let trimmed = userAgent.trimmingCharacters(in: .whitespaces)
+        let isHeader = trimmed.contains("/") || trimmed.contains("(")
+        let token = isHeader ? String(trimmed.prefix { $0 != "/" && $0 != "(" && !$0.isWhitespace }) : trimmed
+        guard !token.isEmpty, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "_" || $0 == "-") }) else { return nil }
+        return token.lowercased()
+    }
+
+    /// A `User-agent` line's value as a product token: its leading run of `[A-Za-z_-]`, lower-cased
+    /// (`Foo Bar` and `FooBot/1.0` read as `foo` and `foobot`, as Google's parser reads them); `*` stays `*`.
     static func productToken(_ value: String) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("*") { return "*" }

@@ -2,10 +2,14 @@
 /// (libxml2's XPath) runs both kinds of query.
 ///
 /// Supported: type and `*`, `#id`, `.class`, `[attr]`, `[attr=v]`, `^=`, `$=`, `*=`, `~=`, `|=`
-/// (with an optional ` i` flag), descendant, `>`, `+`, `~`, `:first-child`, `:last-child`,
-/// `:only-child`, `:nth-child(an+b)`, `:nth-last-child()`, `:first-of-type`, `:last-of-type`,
-/// `:nth-of-type()`, `:empty`, `:not(…)` (a selector list of compound selectors), selector lists,
-/// and parsel's `::text` and `::attr(name)` pseudo-elements at the end of a selector.
+/// (with an optional ` i` or ` s` flag), descendant, `>`, `+`, `~`, the structural pseudo-classes
+/// of Selectors Level 3 (`:root`, `:first-child`, `:last-child`, `:only-child`, `:nth-child(an+b)`,
+/// `:nth-last-child()`, `:first-of-type`, `:last-of-type`, `:only-of-type`, `:nth-of-type()`,
+/// `:nth-last-of-type()`, `:empty`), the HTML ones `:checked`, `:disabled`, `:enabled`, `:link`
+/// and `:any-link`, `:not(…)`, `:is(…)` and `:where(…)` (Level 4: a list of compound selectors),
+/// selector lists, and parsel's `::text` and `::attr(name)` pseudo-elements at the end of a selector.
+/// Beyond cssselect: `:not()` takes a list, `:is()`/`:where()` exist, and attribute names match
+/// case-insensitively (HTML attribute names are lower-case once parsed, so the selector's are lower-cased).
 /// Anything else is an `HTMLError` naming the 1-based position in the selector.
 public struct CSSSelector: Sendable, CustomStringConvertible {
     public let source: String
@@ -288,7 +292,16 @@ private struct Parser {
         case "only-child": return "\(preceding) = 0 and \(following) = 0"
         case "first-of-type": return "\(try ofType("preceding")) = 0"
         case "last-of-type": return "\(try ofType("following")) = 0"
+        case "only-of-type": return "\(try ofType("preceding")) = 0 and \(try ofType("following")) = 0"
+        case "root": return "not(parent::*)"
         case "empty": return "not(*) and not(text())"
+        case "checked":
+            // HTML: a checked checkbox or radio button, a selected option.
+            return "(self::input and @checked and (\(Self.lowered("@type")) = 'checkbox' or \(Self.lowered("@type")) = 'radio'))"
+                + " or (self::option and @selected)"
+        case "disabled": return Self.disabled
+        case "enabled": return "(\(Self.disableable)) and not(\(Self.disabled))"
+        case "link", "any-link": return "@href and (self::a or self::area or self::link)"
         case "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type":
             let (a, b) = try parseNth(name: name, start: start)
             let count: String
@@ -299,9 +312,9 @@ private struct Parser {
             default: count = try ofType("following")
             }
             return Self.nthCondition(a: a, b: b, count: count)
-        case "not":
-            guard current == "(" else { throw error(":not needs an argument, as in :not(.sold-out)", at: start) }
-            guard notDepth < Self.maxNotDepth else { throw error(":not() nested more than \(Self.maxNotDepth) deep", at: start) }
+        case "not", "is", "where", "matches":
+            guard current == "(" else { throw error(":\(name) needs an argument, as in :\(name)(.sold-out)", at: start) }
+            guard notDepth < Self.maxNotDepth else { throw error(":\(name)() nested more than \(Self.maxNotDepth) deep", at: start) }
             notDepth += 1
             defer { notDepth -= 1 }
             i += 1
@@ -310,23 +323,37 @@ private struct Parser {
             while true {
                 let argStart = i
                 guard let compound = try parseCompound() else {
-                    if atEnd { throw error("unclosed ':not('", at: start) }
-                    throw error("expected a simple selector in :not()", at: argStart)
+                    if atEnd { throw error("unclosed ':\(name)('", at: start) }
+                    throw error("expected a simple selector in :\(name)()", at: argStart)
                 }
                 tests.append(compound.test)
                 _ = skipSpace()
                 if current == "," { i += 1; _ = skipSpace(); continue }
                 if current == ")" { i += 1; break }
-                if atEnd { throw error("unclosed ':not('", at: start) }
+                if atEnd { throw error("unclosed ':\(name)('", at: start) }
                 if current == ">" || current == "+" || current == "~" || current?.isWhitespace == true || isNameStart(current!) {
-                    throw error(":not() takes compound selectors only (no combinators)")
+                    throw error(":\(name)() takes compound selectors only (no combinators)")
                 }
-                throw error("unexpected '\(current!)' in :not()")
+                throw error("unexpected '\(current!)' in :\(name)()")
             }
-            return "not(\(tests.count == 1 ? tests[0] : tests.map { "(\($0))" }.joined(separator: " or ")))"
+            let any = tests.count == 1 ? tests[0] : tests.map { "(\($0))" }.joined(separator: " or ")
+            return name == "not" ? "not(\(any))" : any
         default:
             throw error("unsupported pseudo-class ':\(name)'", at: start)
         }
+    }
+
+    /// HTML form elements that can be disabled, and when they are (their own `disabled`, or an
+    /// ancestor `<fieldset disabled>`, or for an option its `<optgroup disabled>`).
+    static let disableable = "self::button or self::input or self::select or self::textarea or self::optgroup"
+        + " or self::option or self::fieldset"
+    static let disabled = "((\(disableable)) and @disabled)"
+        + " or ((self::button or self::input or self::select or self::textarea) and ancestor::fieldset[@disabled])"
+        + " or (self::option and ancestor::optgroup[@disabled])"
+
+    /// An attribute's value in lower case (enumerated HTML attributes compare without case).
+    static func lowered(_ attribute: String) -> String {
+        "translate(\(attribute), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
     }
 
     /// `an+b` for a count of siblings `count` (position - 1): matches when some n >= 0 gives position = a*n + b.

@@ -152,8 +152,9 @@ public final class PageExtractor {
             } catch {
                 return .failure(FieldFailure(message: "\(spec.name): \(error)"))
             }
-            if let regex = field.regex { texts = texts.compactMap { Self.apply(regex, $0) } }
-            texts = texts.filter { !$0.isEmpty }
+            if let regex = field.regex { texts = texts.compactMap { Self.apply(regex, $0) }.filter { !$0.isEmpty } }
+            // An empty attribute (`alt=""`) is a found string, as parsel gives it; no other type reads one.
+            if spec.type != .string { texts = texts.filter { !$0.isEmpty } }
             if texts.isEmpty, let d = spec.defaultValue { texts = [d] }
             if texts.isEmpty {
                 if spec.required { return .failure(FieldFailure(message: "\(spec.name): required field not found (\(spec.source))")) }
@@ -196,18 +197,13 @@ public final class PageExtractor {
                 let joined = TextNormalizer.normalize(nodes.map(\.rawText).joined(separator: " "))
                 return joined.isEmpty ? [] : [joined]
             }
-            if case .nodes(let nodes) = value {
-                return nodes.map { node in
-                    node.kind == .text || node.kind == .attribute ? TextNormalizer.normalize(node.rawText) : node.text
-                }
-            }
-            return value.strings.map(TextNormalizer.normalize)
+            return FieldValues.texts(of: value)
         case .itemprop:
-            return try document.evaluate(field.xpath!, in: node).nodes.map(StructuredData.microdataValue)
+            return try document.evaluate(field.xpath!, in: node).nodes.map(StructuredData.microdataValue).filter { !$0.isEmpty }
         case .jsonLD:
             return structured?.jsonLD(field.jsonPath!).compactMap(StructuredData.text(of:)) ?? []
         case .meta(let key):
-            return structured?.meta[key.lowercased()].map { [$0] } ?? []
+            return structured?.meta[key.lowercased()].map { [$0] }?.filter { !$0.isEmpty } ?? []
         }
     }
 
@@ -251,6 +247,17 @@ public final class PageExtractor {
 
 /// Conversions of field text shared by the extractor and its tests.
 public enum FieldValues {
+    /// What a selector's matches give as field text, normalised: elements their text, text nodes
+    /// their text, attributes their value. Empty or whitespace-only text is no match, but an
+    /// attribute that is present with an empty value (`alt=""`) gives "", as in parsel.
+    public static func texts(of value: XPathValue) -> [String] {
+        guard case .nodes(let nodes) = value else { return value.strings.map(TextNormalizer.normalize).filter { !$0.isEmpty } }
+        return nodes.compactMap { node in
+            let text = node.kind == .text || node.kind == .attribute ? TextNormalizer.normalize(node.rawText) : node.text
+            return text.isEmpty && node.kind != .attribute ? nil : text
+        }
+    }
+
     /// The first number in the text, with the same separator rules as money (`1.234,5` → 1234.5).
     public static func number(_ text: String) -> Double? {
         guard let found = Money.findNumber(text), let decimal = Money.interpret(found.text) else { return nil }

@@ -175,6 +175,7 @@ public struct StructuredData {
             let t = TextNormalizer.normalizeDecoding(s)
             return t.isEmpty ? nil : t
         case .int(let i): return String(i)
+        case .bigInteger(let digits): return digits
         case .double(let d): return d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)
         case .bool(let b): return b ? "true" : "false"
         case .object(let o):

@@ -102,7 +102,7 @@ public struct FieldProfile: Sendable {
         switch value {
         case .null: return nil
         case .bool: return "boolean"
-        case .int: return "integer"
+        case .int, .bigInteger: return "integer"
         case .double: return "number"
         case .string: return "string"
         case .array: return "array"

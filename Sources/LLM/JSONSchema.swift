@@ -120,7 +120,7 @@ public struct JSONSchema: Sendable, Equatable {
             out.append(SchemaViolation(path: path, reason: "expected one of \(choices), found \(value.serialized())"))
         }
         switch value {
-        case .int, .double:
+        case .int, .bigInteger, .double:
             let d = value.doubleValue!
             if let minimum, d < minimum { out.append(SchemaViolation(path: path, reason: "\(Self.format(d)) is below the minimum \(Self.format(minimum))")) }
             if let maximum, d > maximum { out.append(SchemaViolation(path: path, reason: "\(Self.format(d)) is above the maximum \(Self.format(maximum))")) }
@@ -153,7 +153,8 @@ public struct JSONSchema: Sendable, Equatable {
     static func matches(_ value: JSONValue, type: String) -> Bool {
         switch (type, value) {
         case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): return true
-        case ("number", .int), ("number", .double), ("integer", .int): return true
+        case ("number", .int), ("number", .bigInteger), ("number", .double), ("integer", .int), ("integer", .bigInteger):
+            return true
         case ("integer", .double(let d)): return d.rounded() == d && d.isFinite
         default: return false
         }
@@ -169,7 +170,7 @@ public struct JSONSchema: Sendable, Equatable {
         switch value {
         case .null: return "null"
         case .bool: return "a boolean"
-        case .int: return "an integer"
+        case .int, .bigInteger: return "an integer"
         case .double: return "a number"
         case .string: return "a string"
         case .array: return "an array"

@@ -1,10 +1,15 @@
 /// A JSON value that keeps object keys in their original order and integers exact.
 ///
-/// Records in the lake are JSON objects; this type is what stages read and write.
+/// Records in the lake are JSON objects; this type is what stages read and write. Numbers follow
+/// RFC 8259 §6: integers that fit 64 bits are `int`; larger integers keep their digits
+/// (`bigInteger`), so they are written back exactly; other numbers are doubles (`-0.0` keeps its
+/// sign); a number beyond the range of a double (`1e400`) is refused, never turned into infinity.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int64)
+    /// An integer outside Int64, as its decimal digits (with a leading `-` when negative).
+    case bigInteger(String)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -19,6 +24,7 @@ public enum JSONValue: Sendable, Hashable {
     public var doubleValue: Double? {
         switch self {
         case .int(let i): return Double(i)
+        case .bigInteger(let digits): return Double(digits)
         case .double(let d): return d
         default: return nil
         }
@@ -117,11 +123,25 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(JSONObject(elements)) }
 }
 
-/// Why a JSON text did not parse, with the byte offset.
+/// Why a JSON text did not parse, with the byte offset (and, for a text of several lines, the line
+/// and column).
 public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public let offset: Int
-    public var description: String { "\(message) at byte \(offset + 1)" }
+    /// 1-based line and column (in bytes) of `offset`.
+    public var line = 1
+    public var column = 1
+
+    public init(message: String, offset: Int, line: Int = 1, column: Int = 1) {
+        self.message = message
+        self.offset = offset
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String {
+        line > 1 ? "\(message) at line \(line), column \(column)" : "\(message) at byte \(offset + 1)"
+    }
 }
 
 enum JSONWriter {
@@ -132,9 +152,11 @@ enum JSONWriter {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .bigInteger(let digits): out.append(contentsOf: digits.utf8)
         case .double(let d):
             if d.isFinite {
                 if d == d.rounded(.towardZero) && abs(d) < 1e15 {
+                    if d == 0 && d.sign == .minus { out.append(UInt8(ascii: "-")) }  // -0.0 keeps its sign
                     out.append(contentsOf: String(Int64(d)).utf8)
                     out.append(contentsOf: ".0".utf8)
                 } else {
@@ -339,8 +361,9 @@ struct JSONParser {
         return count
     }
 
-    /// The number grammar of `number()`, without converting.
+    /// The number grammar of `number()`, without converting (except to refuse a number beyond a double).
     private mutating func skipNumber() throws(JSONParseError) {
+        let start = i
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
         guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
         if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while i < bytes.count && isDigit(bytes[i]) { i += 1 } }
@@ -354,10 +377,22 @@ struct JSONParser {
             if i < bytes.count && (bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-")) { i += 1 }
             guard i < bytes.count, isDigit(bytes[i]) else { throw error("invalid number") }
             while i < bytes.count && isDigit(bytes[i]) { i += 1 }
+            try checkRange(start)
+        } else if i - start > 300 {
+            try checkRange(start)
         }
     }
 
-    private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: i) }
+    /// RFC 8259 §6: a number that no double holds (`1e400`) is refused, with the reason, rather than read as infinity.
+    private func checkRange(_ start: Int) throws(JSONParseError) {
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+        if let value = Double(text), value.isFinite { return }
+        let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+        throw JSONParseError.at(start, in: bytes,
+                                "number out of range: \(shown) is beyond the largest double (about 1.8e308)")
+    }
+
+    private func error(_ message: String) -> JSONParseError { JSONParseError.at(i, in: bytes, message) }
 
     private mutating func skipSpace() {
         while i < bytes.count {
@@ -455,8 +490,13 @@ struct JSONParser {
         }
         if let fast = Self.fastNumber(bytes, start, i, isInteger: isInteger) { return fast }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        if isInteger, let value = Int64(text) { return .int(value) }
+        if isInteger {
+            // Beyond 64 bits an integer keeps its digits, so it is written back exactly.
+            if let value = Int64(text) { return .int(value) }
+            return .bigInteger(text)
+        }
         guard let value = Double(text) else { throw error("invalid number") }
+        guard value.isFinite else { try checkRange(start); throw error("invalid number") }
         return .double(value)
     }
 
@@ -576,6 +616,20 @@ struct JSONParser {
             i += 1
         }
         return value
+    }
+}
+
+extension JSONParseError {
+    /// An error at byte `offset` of `bytes`, with its line and column counted (only when failing).
+    static func at(_ offset: Int, in bytes: UnsafeRawBufferPointer, _ message: String) -> JSONParseError {
+        var line = 1
+        var lineStart = 0
+        let end = min(offset, bytes.count)
+        for k in 0..<end where bytes[k] == 0x0A {
+            line += 1
+            lineStart = k + 1
+        }
+        return JSONParseError(message: message, offset: offset, line: line, column: offset - lineStart + 1)
     }
 }
 

@@ -245,6 +245,10 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let b): try container.encode(b)
         case .int(let i): try container.encode(i)
+        case .bigInteger(let digits):
+            // Decimal keeps up to 38 digits exactly; past that the nearest double is all Codable can say.
+            if let decimal = Decimal(string: digits), decimal.description == digits { try container.encode(decimal) }
+            else { try container.encode(Double(digits) ?? 0) }
         case .double(let d): try container.encode(d)
         case .string(let s): try container.encode(s)
         case .array(let a): try container.encode(a)

@@ -753,6 +753,9 @@ struct SumState {
         case .double(let x):
             exactInt = false
             d = x
+        case .bigInteger(let digits):
+            exactInt = false
+            d = Double(digits) ?? 0
         default:
             return false
         }

@@ -24,10 +24,11 @@ public enum ExtractPreview {
         let document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
         switch query {
         case .css(let selector):
-            // Normalised as the parse stage would store them; empty (whitespace-only) matches dropped.
-            return (try document.css(selector).map(TextNormalizer.normalize).filter { !$0.isEmpty }, [])
+            // Normalised as the parse stage would store them; empty (whitespace-only) text dropped,
+            // an empty attribute value (`alt=""`) kept.
+            return (FieldValues.texts(of: try document.xpath(CSSSelector.toXPath(selector))), [])
         case .xpath(let expression):
-            return (try document.xpath(expression).strings.map(TextNormalizer.normalize).filter { !$0.isEmpty }, [])
+            return (FieldValues.texts(of: try document.xpath(expression)), [])
         case .jsonLD:
             let data = StructuredData(document: document)
             return (data.jsonLD.map { $0.serialized() }, data.warnings)

@@ -221,6 +221,9 @@ public enum ValueOrder {
         case (.int(let x), .double(let y)): return compareDoubles(Double(x), y)
         case (.double(let x), .int(let y)): return compareDoubles(x, Double(y))
         case (.double(let x), .double(let y)): return compareDoubles(x, y)
+        case (.bigInteger, .int), (.bigInteger, .double), (.int, .bigInteger), (.double, .bigInteger),
+             (.bigInteger, .bigInteger):
+            return compareDoubles(a.doubleValue!, b.doubleValue!)
         case (.string(let x), .string(let y)):
             if x == y { return 0 }
             return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1
@@ -247,7 +250,7 @@ public enum ValueOrder {
     private static func rank(_ v: JSONValue) -> Int {
         switch v {
         case .bool: return 0
-        case .int, .double: return 1
+        case .int, .bigInteger, .double: return 1
         case .string: return 2
         case .array: return 3
         case .object: return 4

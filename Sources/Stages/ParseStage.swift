@@ -15,6 +15,7 @@ import Pipeline
 ///     records: ".review"                # optional: many records per page, one per matching element (css or {xpath: …})
 ///     batch: 32                         # optional: pages per parsing task (tasks run on every core; output order is kept)
 ///     max_rejects: 5%                   # optional: more rejects (a count, or a share of records) fails the stage
+///     currency: CAD                     # optional: the site's currency for money fields that name none (and which `$` means)
 ///     fields:
 ///       name: "h1::text"                # shorthand for { css: … }
 ///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
@@ -65,6 +66,7 @@ public enum ParseStage {
         let batchPages = config.int("batch", min: 1, max: 10_000) ?? 32
         let maxRejectsValue = config.value("max_rejects")
         let maxRejects = maxRejectsValue.flatMap { RejectLimit.read($0) }
+        let stageCurrency = readCurrency(config)
         if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
             value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
         }
@@ -81,7 +83,8 @@ public enum ParseStage {
             let reserved = ["url", "fetched_at"]
             for (name, value) in entries {
                 if reserved.contains(name) { value.error("'\(name)' is added to every record; choose another field name"); ok = false; continue }
-                if let spec = readField(name: name, value) {
+                if var spec = readField(name: name, value) {
+                    if spec.type == .money && spec.currency == nil { spec.currency = stageCurrency }
                     if spec.type == .money && entries.contains(where: { $0.key == name + "_currency" }) {
                         value.error("a money field '\(name)' writes '\(name)_currency' too, which another field already uses")
                         ok = false
@@ -156,11 +159,7 @@ public enum ParseStage {
         let defaultValue = value.value("default").map { $0.jsonValue().plainText }
         let required = value.bool("required") ?? false
         let list = value.bool("list") ?? false
-        let currency = value.string("currency")
-        if let currencyValue = value.value("currency"), let currency,
-           currency.count != 3 || !currency.allSatisfy({ $0.isASCII && $0.isUppercase }) {
-            currencyValue.error("expected an ISO 4217 code such as USD or EUR, found '\(currency)'")
-        }
+        let currency = readCurrency(value)
         let dayFirst = value.bool("day_first") ?? false
         value.rejectUnknownKeys()
         guard sourceCount == 1, let source else { return nil }
@@ -172,6 +171,17 @@ public enum ParseStage {
         spec.currency = currency
         spec.dayFirst = dayFirst
         return spec
+    }
+
+    /// `currency:` (on a field, or on the stage for every money field): an ISO 4217 code, checked
+    /// against the whole ISO table at its position.
+    static func readCurrency(_ value: ConfigValue) -> String? {
+        guard let currency = value.string("currency") else { return nil }
+        if let currencyValue = value.value("currency"), !Money.isCurrencyCode(currency) {
+            currencyValue.error("expected an ISO 4217 code such as USD or EUR, found '\(currency)'")
+            return nil
+        }
+        return currency
     }
 
     /// Compiles a selector to report a bad one at its place in the file.

@@ -26,6 +26,7 @@ public enum SQLColumnType: String, Sendable, CaseIterable {
         switch value {
         case .null: return nil
         case .bool, .int: return .integer
+        case .bigInteger: return .text  // beyond SQLite's 64-bit INTEGER: its exact digits as TEXT
         case .double: return .real
         case .string: return .text
         case .array, .object: return .json
@@ -51,6 +52,7 @@ public enum SQLColumnType: String, Sendable, CaseIterable {
         case (.real, .bool(let b)): return .real(b ? 1 : 0)
         case (.integer, .double(let d)), (.real, .double(let d)): return .real(d)
         case (_, .string(let s)): return .text(s)  // in a numeric column SQLite's affinity converts numeric text
+        case (_, .bigInteger(let digits)): return .text(digits)
         default: return .text(value.serialized())
         }
     }

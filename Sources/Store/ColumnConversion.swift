@@ -44,6 +44,7 @@ public enum ColumnConversion: String, Sendable, CaseIterable {
             case .double(let d) where d == d.rounded() && abs(d) < 9e18: return .integer(Int64(d))
             case .string(let s):
                 if let i = Int64(s.trimmingCharacters(in: .whitespaces)) { return .integer(i) }
+            case .bigInteger: throw Self.fail(value, "a 64-bit integer (use `type: text` to keep its digits)")
             default: break
             }
             throw Self.fail(value, "an integer")
@@ -140,6 +141,8 @@ public enum ColumnConversion: String, Sendable, CaseIterable {
         case .null: return .null
         case .bool(let b): return .integer(b ? 1 : 0)
         case .int(let i): return .integer(i)
+        // Beyond SQLite's 64-bit INTEGER: the exact digits as TEXT (a REAL would round them).
+        case .bigInteger(let digits): return .text(digits)
         case .double(let d): return .real(d)
         case .string(let s): return .text(s)
         case .array, .object: return .text(value.serialized())

@@ -27,6 +27,9 @@ public final class HTTPClient: Sendable {
             current.timeout = remaining
             let result = await multi.perform(current, url: url)
             try Task.checkCancellation()
+            if result.code != 0, result.exceededLimit, current.keepsBodyPrefix, !(300...399).contains(result.status) {
+                return response(result, url: url, redirects: redirects, started: started)  // the body cut at the limit
+            }
             guard result.code == 0 else {
                 let kind = CurlTransfer.errorKind(result.code, exceededLimit: result.exceededLimit)
                 let message = kind == .tooLarge ? "body larger than \(request.maxBodyBytes) bytes" : result.message

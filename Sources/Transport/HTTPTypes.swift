@@ -9,6 +9,9 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Double
     /// Bodies larger than this abort the transfer with `TransportError.tooLarge`.
     public var maxBodyBytes: Int
+    /// When true, a body larger than `maxBodyBytes` is cut there and the response returned (the
+    /// transfer stops early) instead of failing: for files read only up to a limit, as robots.txt.
+    public var keepsBodyPrefix = false
     /// Redirects followed; 0 returns the 3xx response itself.
     public var maxRedirects: Int
     public var userAgent: String

@@ -77,4 +77,31 @@ import Transport
             }
         }
     }
+
+    /// RFC 9309 §2.5: a robots.txt larger than the limit is read up to 500 KiB and parsed, not a
+    /// reason to skip the host (issue #16: one over 8 MB made the host "unreachable").
+    @Test(arguments: [9 * 1024 * 1024, RobotsPolicy.maxParseBytes + 1])
+    func aHugeFileIsReadUpTo500KiB(size: Int) async throws {
+        let head = "User-agent: *\nDisallow: /early\n"
+        let tail = "Disallow: /late\n"
+        var body = Data(head.utf8)
+        let line = Data("# padding padding padding padding padding padding padding padding\n".utf8)
+        while body.count + line.count <= size - tail.utf8.count { body.append(line) }
+        body.append(Data(String(repeating: "#", count: size - tail.utf8.count - body.count).utf8))
+        body.append(Data(tail.utf8))
+        #expect(body.count == size)
+        let served = body
+        try await LoopbackServer.with({ server in
+            await server.appendRoute("GET /robots.txt") { _ in
+                FlyingFox.HTTPResponse(statusCode: .ok, headers: [HTTPHeader("Content-Type"): "text/plain"], body: served)
+            }
+        }) { base in
+            let policy = await RobotsPolicy.fetch(for: base + "/page", client: Transport.HTTPClient())
+            #expect(policy.source == .parsed)
+            #expect(!policy.shouldBackOff)
+            #expect(!policy.isAllowed(base + "/early", userAgent: HTTPRequest.defaultUserAgent))
+            #expect(policy.isAllowed(base + "/late", userAgent: HTTPRequest.defaultUserAgent))
+            #expect(policy.isAllowed(base + "/other", userAgent: HTTPRequest.defaultUserAgent))
+        }
+    }
 }

@@ -165,6 +165,36 @@ private let rfcExample = """
         #expect(!policy.isAllowed("/cart", userAgent: "AgentShop"))
     }
 
+    /// RFC 9309 §2.2.1: groups are matched on the crawler's product token, not its whole user agent.
+    @Test(arguments: [
+        ("Foo", true),                                   // `User-agent: Foo Bar` reads as `foo` (Google's parser does too)
+        ("foo", true),
+        ("Foo Bar", false),                              // not a product token: only `*` applies
+        ("Foo Bar/1.0 (+https://foo.example/bot)", true), // a header: its first product is `Foo`
+        ("Foo/2.1 (+https://foo.example/bot)", true),
+        ("Foo-Bar", false),                              // another token
+        ("Foobot*", false),
+        ("ツ", false),
+        ("", false),
+    ])
+    func groupsMatchTheProductToken(agent: String, allowed: Bool) {
+        let policy = RobotsPolicy(parsing: "User-Agent: *\nDisallow: /\nUser-Agent: Foo Bar\nAllow: /x/\nDisallow: /\n")
+        #expect(policy.isAllowed("http://foo.bar/x/y", userAgent: agent) == allowed, "\(agent)")
+    }
+
+    @Test(arguments: [
+        ("AgentShop/0.1 (+https://github.com/agentshop/agentshop)", "agentshop"),
+        ("Foo Bar/1.0 (+url)", "foo"),
+        ("FooBot (+https://foo.example)", "foobot"),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1)", "mozilla"),
+        ("My_Bot", "my_bot"),
+        ("Foo Bar", nil),
+        ("Bot9/1.0", nil),
+    ] as [(String, String?)])
+    func crawlerTokenOfAUserAgent(agent: String, token: String?) {
+        #expect(RobotsPolicy.crawlerToken(agent) == token)
+    }
+
     @Test func onlyTheFirst500KiBAreParsed() {
         let padding = String(repeating: "# padding\n", count: RobotsPolicy.maxParseBytes / 10)
         let policy = RobotsPolicy(parsing: "User-agent: *\nDisallow: /early\n" + padding + "Disallow: /late\n")

@@ -93,8 +93,113 @@ struct CSSSelectorTests {
         #expect(try document.css(css) == expected)
     }
 
+    /// A page for the Level 3 structural and the HTML pseudo-classes. Expected results follow
+    /// Selectors Level 4 (§13 tree-structural, §12 input pseudo-classes) and the HTML standard's
+    /// definitions of checked, disabled and link; `:empty` as Level 3 and browsers have it
+    /// (comments allowed, whitespace text is content).
+    static let structure = """
+        <html><head><title>T</title></head><body>
+        <div id="d1"><p>p1</p><span>s1</span><p>p2</p><em>e1</em></div>
+        <div id="d2"><b>only</b></div>
+        <div id="d3"><i>i1</i><i>i2</i><u>u1</u></div>
+        <section id="empty"></section><section id="comment"><!-- c --></section><section id="space"> </section>
+        <form>
+          <input type="checkbox" name="c1" checked><input type="RADIO" name="r1" checked><input type="text" name="t1" checked>
+          <input type="checkbox" name="c2">
+          <select name="s"><option selected>o1</option><option>o2</option><optgroup disabled label="g"><option>o3</option></optgroup></select>
+          <fieldset disabled><input name="f1"></fieldset><button disabled>B</button><button>B2</button>
+          <textarea name="ta"></textarea>
+        </form>
+        <a href="/x">link</a><a name="anchor">no</a>
+        <img alt="" src="a.png"><img alt="x" src="b.png"><img src="c.png">
+        </body></html>
+        """
+
+    @Test(arguments: [
+        (":root > body > #d2 b::text", ["only"]),
+        ("html:root > head > title::text", ["T"]),
+        ("body:root", []),
+        ("#d2:root", []),
+        ("#d1 > p:only-of-type", []),
+        ("#d1 > span:only-of-type::text", ["s1"]),
+        ("em:only-of-type::text", ["e1"]),
+        ("b:only-of-type::text", ["only"]),
+        ("i:only-of-type", []),
+        ("u:only-of-type::text", ["u1"]),
+        ("p:first-of-type::text", ["p1"]),
+        ("p:last-of-type::text", ["p2"]),
+        ("p:nth-of-type(2)::text", ["p2"]),
+        ("p:nth-last-of-type(1)::text", ["p2"]),
+        ("i:nth-last-of-type(2)::text", ["i1"]),
+        ("#d3 > :nth-last-child(2)::text", ["i2"]),
+        ("#d3 > :nth-last-child(odd)::text", ["i1", "u1"]),
+        ("#d2 > :only-child::text", ["only"]),
+        ("#d3 > :only-child", []),
+        ("section:empty::attr(id)", ["empty", "comment"]),
+        ("input:checked::attr(name)", ["c1", "r1"]),
+        ("option:checked::text", ["o1"]),
+        ("input:not(:checked)::attr(name)", ["t1", "c2", "f1"]),
+        ("input:disabled::attr(name)", ["f1"]),
+        ("button:disabled::text", ["B"]),
+        ("option:disabled::text", ["o3"]),
+        ("optgroup:disabled::attr(label)", ["g"]),
+        ("fieldset:disabled > input::attr(name)", ["f1"]),
+        ("button:enabled::text", ["B2"]),
+        ("input:enabled::attr(name)", ["c1", "r1", "t1", "c2"]),
+        ("textarea:enabled::attr(name), select:enabled::attr(name)", ["s", "ta"]),
+        ("a:link::text", ["link"]),
+        (":any-link::text", ["link"]),
+        ("#d1 > :is(span, em)::text", ["s1", "e1"]),
+        ("#d1 > :where(p:first-child, em)::text", ["p1", "e1"]),
+        ("#d1 > :not(p, span)::text", ["e1"]),
+        ("INPUT[NAME=c1]::attr(name)", ["c1"]),
+        ("img::attr(alt)", ["", "x"]),
+        ("img[alt='']::attr(src)", ["a.png"]),
+    ])
+    func levelThreePseudoClasses(css: String, expected: [String]) throws {
+        let document = try HTMLDocument(html: Self.structure)
+        let got = FieldValues.texts(of: try document.xpath(CSSSelector.toXPath(css)))
+        #expect(got == expected, "\(css)")
+    }
+
+    @Test(arguments: [
+        (":root", "descendant-or-self::*[not(parent::*)]"),
+        ("p:only-of-type", "descendant-or-self::p[count(preceding-sibling::p) = 0 and count(following-sibling::p) = 0]"),
+        ("p:nth-last-of-type(2)", "descendant-or-self::p[count(following-sibling::p) = 1]"),
+        (":is(a, b)", "descendant-or-self::*[((self::a)) or ((self::b))]"),
+    ])
+    func newPseudoClassesCompile(css: String, xpath: String) throws {
+        #expect(try CSSSelector.toXPath(css) == xpath)
+    }
+
+    /// An attribute present with an empty value is "" (parsel gives ''), in the extractor and in
+    /// `document.css`; a missing one is nothing.
+    @Test func emptyAttributeValuesAreKept() throws {
+        let document = try HTMLDocument(html: Self.structure)
+        #expect(try document.css("img::attr(alt)") == ["", "x"])
+        var alt = FieldSpec(name: "alt", source: .css("img::attr(alt)"))
+        var alts = FieldSpec(name: "alts", source: .css("img::attr(alt)"))
+        alts.list = true
+        let title = FieldSpec(name: "title", source: .css("img::attr(title)"))
+        alt.required = true
+        let extraction = try PageExtractor(fields: [alt, alts, title]).extract(document)
+        let record = try #require(extraction.records.first, "\(extraction.failures)")
+        #expect(record["alt"] == .string(""))
+        #expect(record["alts"] == .array([.string(""), .string("x")]))
+        #expect(record["title"] == .null)
+        // Only a string can be empty: another type reads the first non-empty value.
+        let size = FieldSpec(name: "size", source: .css("img::attr(alt), img::attr(src)"), type: .string)
+        var n = FieldSpec(name: "n", source: .css("img[src='a.png']::attr(alt)"), type: .int)
+        n.defaultValue = "7"
+        let typed = try #require(try PageExtractor(fields: [size, n]).extract(document).records.first)
+        #expect(typed["size"] == .string(""))
+        #expect(typed["n"] == .int(7))
+    }
+
     @Test(arguments: [
         ("", 1, "empty selector"),
+        ("*:only-of-type", 2, ":only-of-type needs an element name"),
+        (":is(div p)", 9, ":is() takes compound selectors only"),
         ("div >", 6, "expected a selector after the combinator"),
         ("a:hover", 2, "unsupported pseudo-class ':hover'"),
         ("a::before", 2, "unsupported pseudo-element '::before'"),

@@ -15,7 +15,11 @@ struct JSONValueTests {
         ("-17", .int(-17)),
         ("9223372036854775807", .int(Int64.max)),
         ("-9223372036854775808", .int(Int64.min)),
-        ("9223372036854775808", .double(9223372036854775808.0)),
+        ("9223372036854775808", .bigInteger("9223372036854775808")),
+        ("-9223372036854775809", .bigInteger("-9223372036854775809")),
+        ("12345678901234567890", .bigInteger("12345678901234567890")),
+        ("9223372036854775808.0", .double(9223372036854775808.0)),
+        ("1e-400", .double(0)),
         ("1.5", .double(1.5)),
         ("2.0", .double(2.0)),
         ("-0.25", .double(-0.25)),
@@ -114,6 +118,92 @@ struct JSONValueTests {
         let value = try JSONValue.parse(#"[9007199254740993, 1.0, 3]"#)
         #expect(value == .array([.int(9_007_199_254_740_993), .double(1.0), .int(3)]))
         #expect(value.serialized() == "[9007199254740993,1.0,3]")
+    }
+
+    // MARK: Numbers (RFC 8259 §6)
+
+    /// Integers beyond 64 bits keep their digits through read and write (issue #22: they became
+    /// doubles, `12345678901234567890` → `1.2345678901234567e+19`).
+    @Test(arguments: [
+        "12345678901234567890",
+        "-98765432109876543210123456789",
+        "[18446744073709551616,1,-1]",
+        #"{"id":340282366920938463463374607431768211457,"n":2}"#,
+        "9223372036854775808",
+    ])
+    func bigIntegersStayExact(text: String) throws {
+        let value = try JSONValue.parse(text)
+        #expect(value.serialized() == text)
+        #expect(try JSONValue.parse(value.serialized()) == value)
+    }
+
+    @Test func bigIntegersAreStillNumbers() throws {
+        let value = try JSONValue.parse("12345678901234567890")
+        #expect(value == .bigInteger("12345678901234567890"))
+        #expect(value.doubleValue == 12345678901234567890.0)
+    }
+
+    /// A number no double holds is refused with the reason and its place, never read as infinity
+    /// (which was written back as `null`).
+    @Test(arguments: ["1e400", "-1e400", "[1, 2e999]", "1.5E+309", #"{"a":1e400}"#,
+                      "1" + String(repeating: "0", count: 400) + ".0"])
+    func overflowIsRefused(text: String) {
+        do throws(JSONParseError) {
+            let value = try JSONValue.parse(text)
+            Issue.record("accepted \(text) as \(value.serialized())")
+        } catch {
+            #expect(error.message.hasPrefix("number out of range"), "\(error)")
+        }
+    }
+
+    @Test func overflowIsRefusedByTheProjectedParserToo() throws {
+        let text = #"{"a":1,"skipped":1e400}"#
+        var values = [JSONValue](repeating: .null, count: 1)
+        let projection = FieldProjection(keys: ["a"])
+        #expect(throws: JSONParseError.self) {
+            try text.utf8CString.withUnsafeBytes { raw in
+                try values.withUnsafeMutableBufferPointer { buffer in
+                    _ = try JSONParser.parseProjected(UnsafeRawBufferPointer(rebasing: raw.dropLast()), projection, into: buffer)
+                }
+            }
+        }
+    }
+
+    @Test func overflowNamesTheLineInAMultiLineText() {
+        do throws(JSONParseError) {
+            _ = try JSONValue.parse("{\n  \"a\": 1,\n  \"b\": 1e400\n}")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.line == 3)
+            #expect(error.column == 8)
+            #expect(error.description == "number out of range: 1e400 is beyond the largest double (about 1.8e308) at line 3, column 8")
+        }
+    }
+
+    @Test func overflowInAJSONLinesFileIsRejectedWithItsLine() throws {
+        let dir = NSTemporaryDirectory() + "agentshop-json-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/r.jsonl"
+        try Data("{\"a\":1}\n{\"a\":1e400}\n".utf8).write(to: URL(fileURLWithPath: path))
+        let reader = try RecordReader(path: path)
+        #expect(try reader.next()?["a"] == .int(1))
+        do {
+            _ = try reader.next()
+            Issue.record("expected a rejected record")
+        } catch {
+            #expect("\(error)".hasSuffix("r.jsonl: line 2: invalid JSON: number out of range: 1e400 is beyond the largest double (about 1.8e308) at byte 6"), "\(error)")
+        }
+    }
+
+    /// `-0.0` keeps its sign when written back (it was written `0.0`).
+    @Test func negativeZeroKeepsItsSign() throws {
+        let value = try JSONValue.parse("-0.0")
+        guard case .double(let d) = value else { Issue.record("not a double: \(value)"); return }
+        #expect(d == 0 && d.sign == .minus)
+        #expect(value.serialized() == "-0.0")
+        #expect(JSONValue.double(0).serialized() == "0.0")
+        #expect(try JSONValue.parse("[-0.0,-0e0,0.0]").serialized() == "[-0.0,-0.0,0.0]")
     }
 
     // MARK: Writing

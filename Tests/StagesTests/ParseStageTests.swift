@@ -323,4 +323,49 @@ struct ParseStageTests {
         #expect(has(13, "a field needs one of"), "\(messages)")
         #expect(has(13, "invalid regular expression"), "\(messages)")
     }
+
+    /// `currency:` on the stage is the site's currency for every money field without its own,
+    /// and decides which dollar `$` means; any code outside ISO 4217 is refused at its place.
+    @Test func stageCurrencyIsTheSitesDefault() async throws {
+        let lake = try TestLake()
+        try FileManager.default.createDirectory(atPath: lake.lake.root + "/raw_data/uploads/ca", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: lake.lake.root + "/raw_data/uploads/ca/p.html", contents: Data("""
+            <html><body><p class="a">$25.00</p><p class="b">19,90</p><p class="c">12 €</p><p class="d">9.99</p></body></html>
+            """.utf8))
+        let manifest = try await lake.run("""
+            pipeline: shop
+            stages:
+              products:
+                parse:
+                  from: raw_data/uploads/ca/*.html
+                  base_url: https://shop.example/
+                  currency: CAD
+                  fields:
+                    a: { css: ".a::text", type: money }
+                    b: { css: ".b::text", type: money }
+                    c: { css: ".c::text", type: money }
+                    d: { css: ".d::text", type: money, currency: GBP }
+                out: scraped_data/products/ca.jsonl
+            """)
+        #expect(manifest.status == .succeeded, "\(manifest.stages.map { $0.error ?? "" })")
+        let record = try #require(try lake.records("scraped_data/products/ca.jsonl").first)
+        #expect(record["a_currency"] == "CAD")
+        #expect(record["b"] == .double(19.9) && record["b_currency"] == "CAD")
+        #expect(record["c_currency"] == "EUR")
+        #expect(record["d_currency"] == "GBP")
+
+        let diagnostics = lake.validationErrors("""
+            pipeline: bad
+            stages:
+              products:
+                parse:
+                  from: raw_data/uploads/ca/*.html
+                  currency: ABC
+                  fields:
+                    a: { css: ".a::text", type: money, currency: XYZ }
+                out: scraped_data/products/x.jsonl
+            """).map(\.description)
+        #expect(diagnostics.contains { $0.contains("bad.yaml:6:") && $0.contains("ISO 4217") }, "\(diagnostics)")
+        #expect(diagnostics.contains { $0.contains("bad.yaml:8:") && $0.contains("ISO 4217") }, "\(diagnostics)")
+    }
 }

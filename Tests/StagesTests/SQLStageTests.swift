@@ -248,4 +248,12 @@ import Testing
         #expect(query.sql == rewritten)
         #expect(query.datasets.map(\.table) == tables)
     }
+
+    /// An integer beyond 64 bits is a TEXT column with its exact digits (a REAL would round it).
+    @Test func bigIntegersAreTextColumns() {
+        let big = JSONValue.bigInteger("12345678901234567890")
+        #expect(SQLColumnType.of(big) == .text)
+        #expect(SQLColumnType.integer.widened(with: .text) == .text)
+        #expect(SQLColumnType.text.sqlValue(big) == .text("12345678901234567890"))
+    }
 }

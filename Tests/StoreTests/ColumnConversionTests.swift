@@ -36,6 +36,15 @@ import Testing
         #expect(try ColumnConversion.auto.convert(nil, column: "name") == .null)
     }
 
+    /// Integers beyond SQLite's 64-bit INTEGER are stored as TEXT with their exact digits.
+    @Test func bigIntegersBecomeText() throws {
+        let big = JSONValue.bigInteger("12345678901234567890")
+        #expect(try ColumnConversion.auto.convert(big, column: "id") == .text("12345678901234567890"))
+        #expect(try ColumnConversion.text.convert(big, column: "id") == .text("12345678901234567890"))
+        #expect(try ColumnConversion.real.convert(big, column: "id") == .real(12345678901234567890.0))
+        #expect(throws: ColumnConversion.Failure.self) { try ColumnConversion.integer.convert(big, column: "id") }
+    }
+
     @Test func datesBecomeISO() throws {
         #expect(try ColumnConversion.date.convert("2026-11-25T23:30:00-02:00", column: "d") == .text("2026-11-26"))
         #expect(try ColumnConversion.datetime.convert("Wed, 25 Nov 2026 10:00:00 GMT", column: "d") == .text("2026-11-25T10:00:00.000Z"))

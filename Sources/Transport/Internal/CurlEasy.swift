@@ -12,6 +12,7 @@ final class CurlTransfer {
     private var headerList: UnsafeMutablePointer<curl_slist>?
     let url: String
     let maxBodyBytes: Int
+    let keepsBodyPrefix: Bool
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     var status = 0
@@ -36,6 +37,7 @@ final class CurlTransfer {
         self.handle = handle
         self.url = url
         maxBodyBytes = request.maxBodyBytes
+        keepsBodyPrefix = request.keepsBodyPrefix
         set(CURLOPT_URL, url)
         set(CURLOPT_NOSIGNAL, 1)
         set(CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer))
@@ -48,7 +50,9 @@ final class CurlTransfer {
         set(CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
         set(CURLOPT_USERAGENT, request.userAgent)
-        agentshop_easy_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes))
+        if !request.keepsBodyPrefix {
+            agentshop_easy_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes))
+        }
         switch request.method.uppercased() {
         case "GET": break
         case "HEAD": set(CURLOPT_NOBODY, 1)
@@ -78,6 +82,10 @@ final class CurlTransfer {
             let n = size * count
             if transfer.body.count + n > transfer.maxBodyBytes {
                 transfer.exceededLimit = true
+                if transfer.keepsBodyPrefix, let data {
+                    let room = transfer.maxBodyBytes - transfer.body.count
+                    transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: room))
+                }
                 return 0  // aborts with CURLE_WRITE_ERROR
             }
             if let data { transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n)) }
