@@ -18,7 +18,8 @@ import Transport
 final class FetchRun: @unchecked Sendable {
     let definition: FetchStage.Definition
     let context: StageContext
-    let client = HTTPClient()
+    /// Checks the address of every connection (pages, redirects, robots.txt, sitemaps) unless the stage allows private ones.
+    let client: HTTPClient
     let state: FetchState
     /// What a journal must have been written under to be resumed: the crawl's configuration.
     let journalKey: String
@@ -42,6 +43,7 @@ final class FetchRun: @unchecked Sendable {
     init(definition: FetchStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
+        client = HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOnly)
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
         let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !WARCWriter.isGzip(path: $0.relative) }
         journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")
@@ -67,7 +69,9 @@ final class FetchRun: @unchecked Sendable {
             configuration.retry = retry
             configuration.maxConcurrentRequests = definition.concurrency
             configuration.userAgent = definition.userAgent
-            scoup = ScoupClient(configuration: configuration, client: client)
+            // The Scoup server is the operator's (often localhost): it may be internal when its URL says so.
+            scoup = ScoupClient(configuration: configuration,
+                                client: HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOrNamedInternal))
         } else {
             scoup = nil
         }
@@ -386,6 +390,12 @@ final class FetchRun: @unchecked Sendable {
     func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
         let started = Date()
         var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
+        // Scoup connects, not us: resolve and check, so a name cannot lead it into a private network.
+        if !definition.allowPrivateAddresses, let host = HostPolicy.host(of: item.url),
+           let hit = AddressPolicy.internalAddresses(ofHost: host).first {
+            entry.error = "refused: \(host) resolves to \(hit.address), a \(hit.kind.rawValue) address (set allow_private_addresses to crawl it)"
+            return (entry, nil)
+        }
         await gate.acquire()
         let outcome: Swift.Result<ScrapeResult, Error>
         do {
