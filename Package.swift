@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "Transport", "TestSupport",
                                                          .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]

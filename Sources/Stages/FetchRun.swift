@@ -191,14 +191,14 @@ final class FetchRun: @unchecked Sendable {
         for seed in definition.seeds {
             switch seed {
             case .url(let url):
-                urls.append(fileURL(url))
+                urls.append(try confinedFileURL(url))
             case .list(let path):
                 for file in context.files(for: .files(path)) {
                     let text = String(decoding: try FileInput.readAll(path: file.absolute), as: UTF8.self)
                     for line in text.split(whereSeparator: \.isNewline) {
                         let trimmed = line.trimmingCharacters(in: .whitespaces)
                         if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-                        urls.append(fileURL(trimmed))
+                        urls.append(try confinedFileURL(trimmed))
                     }
                 }
             case .sitemap(let url):
@@ -206,6 +206,17 @@ final class FetchRun: @unchecked Sendable {
             }
         }
         return urls
+    }
+
+    /// `fileURL`, refusing a `file:` seed that leads out of the lake (`..`, `%2e%2e`, a symlink, `/proc`).
+    func confinedFileURL(_ url: String) throws -> String {
+        guard url.lowercased().hasPrefix("file:") else { return url }
+        do {
+            _ = try context.lake.file(atURL: url)
+        } catch let error as LakeError {
+            throw StageError("seed \(url): \(error.reason); file: seeds name files inside the lake (\(context.lake.root))")
+        }
+        return fileURL(url)
     }
 
     /// `file:relative/path` is taken relative to the lake folder; other URLs pass unchanged.
@@ -257,7 +268,7 @@ final class FetchRun: @unchecked Sendable {
                                 allowInternalAddresses: definition.allowPrivateAddresses)
         let normalizer = URLNormalizer()
         let roots = seeds.filter { $0.lowercased().hasPrefix("file:") }.compactMap(normalizer.normalize).map(CrawlScope.fileRoot)
-        return CrawlScope(hostPolicy: policy, fileRoots: roots)
+        return CrawlScope(hostPolicy: policy, fileRoots: roots, lake: context.lake)
     }
 
     // MARK: Fetching a URL

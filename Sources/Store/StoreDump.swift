@@ -102,6 +102,7 @@ public struct StoreDumper {
         guard FileManager.default.fileExists(atPath: storePath) else {
             throw StoreError(.notFound, "no store to dump; run `agentshop db init` first", path: storePath)
         }
+        try LakeConfinement.checkWrite(to: folder + "/.dump")  // the snapshot is written there before any AtomicFile
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // Two dumps in one second (a run rerun at once after a crash) get `-2`, `-3`… rather than failing.
         let stamp = Self.baseName(for: date)
