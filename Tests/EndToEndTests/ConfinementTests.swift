@@ -45,6 +45,23 @@ import Transport
         #expect(server.requestCounts["/"] == 1)
     }
 
+    @Test(.enabled(if: loopbackName != nil, "this machine's name does not resolve to loopback"))
+    func throughScoupAPageWhoseNameResolvesToLoopbackIsNotAskedForUnlessAllowed() async throws {
+        try await FakeScoup.with(token: "scoup-token") { base, fake in
+            let project = try Project()
+            try project.run(["init", "datalake"])
+            let seed = "http://\(Self.loopbackName!):9/page"
+            let environment = ["SCOUP_BASE_URL": base, "SCOUP_API_KEY": "scoup-token"]
+            try project.write("pipelines/confined.yaml", Self.fetchPipeline(seed: seed, extra: "via: scoup"))
+            _ = try project.run(["run", "confined"], environment: environment)
+            #expect(await fake.calls.contains { $0.path == "/health" }, "the Scoup server (named 127.0.0.1) was reachable")
+            #expect(await !fake.calls.contains { $0.path == "/scrape" }, "Scoup was asked for an internal page")
+            try project.write("pipelines/confined.yaml", Self.fetchPipeline(seed: seed, extra: "via: scoup\n      allow_private_addresses: true"))
+            _ = try project.run(["run", "confined", "--force"], environment: environment)
+            #expect(await fake.calls.contains { $0.path == "/scrape" })
+        }
+    }
+
     @Test func aGzipPageCutShortIsRetriedAndNotStored() throws {
         let html = Array((0..<3000).map { "<p>row \($0) \($0 * 7919 % 1000)</p>" }.joined().utf8)
         let compressed = try gzipped(html)
