@@ -1,3 +1,4 @@
+import FlyingFox
 import Foundation
 import Testing
 import TestSupport
@@ -59,6 +60,36 @@ import Transport
             try project.write("pipelines/confined.yaml", Self.fetchPipeline(seed: seed, extra: "via: scoup\n      allow_private_addresses: true"))
             _ = try project.run(["run", "confined", "--force"], environment: environment)
             #expect(await fake.calls.contains { $0.path == "/scrape" })
+        }
+    }
+
+    /// The webhook rule: an internal address only when the URL names it; a name resolving to one is refused.
+    @Test(.enabled(if: loopbackName != nil, "this machine's name does not resolve to loopback"))
+    func aWebhookReachesAnInternalAddressOnlyWhenItsURLNamesIt() async throws {
+        let hits = HitCounter()
+        try await LoopbackServer.with({ server in
+            await server.appendRoute("POST /hook") { _ in
+                await hits.add()
+                return FlyingFox.HTTPResponse(statusCode: .ok)
+            }
+        }) { base in
+            let port = base.split(separator: ":").last.map(String.init) ?? ""
+            for (host, expected) in [(Self.loopbackName!, 0), ("127.0.0.1", 1)] {
+                let project = try Project()
+                try project.run(["init", "datalake"])
+                try project.write("pipelines/confined.yaml", """
+                    pipeline: confined
+                    notify: { on: [success], webhook: "http://\(host):\(port)/hook" }
+                    stages:
+                      work:
+                        command: { run: "echo ok > {out}" }
+                        out: processed_data/work.txt
+                    """)
+                let before = await hits.count
+                let result = try project.run(["run", "confined"])
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(await hits.count - before == expected, "webhook to \(host)")
+            }
         }
     }
 
@@ -163,4 +194,9 @@ import Transport
         process.waitUntilExit()
         return data
     }
+}
+
+private actor HitCounter {
+    private(set) var count = 0
+    func add() { count += 1 }
 }
