@@ -29,7 +29,7 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Transport", dependencies: ["CCurl"]),
+        .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
         .target(name: "Crawl", dependencies: ["Transport", "Lake", "HTML"]),
         // The price table is Resources/llm_prices.json, carried in the binary as ShippedPrices.swift
         // (scripts/embed_data.py; a test checks that the two agree).
@@ -73,7 +73,7 @@ let package = Package(
                                                        .product(name: "FlyingFox", package: "FlyingFox"),
                                                        .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         // Loopback servers and the fake Scoup, shared by the crawl and stage tests.
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "TestSupport",
+        .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "Transport", "TestSupport",
                                                          .product(name: "FlyingFox", package: "FlyingFox")]),
     ],
     swiftLanguageModes: [.v6]

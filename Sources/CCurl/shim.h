@@ -1,6 +1,9 @@
 #ifndef AGENTSHOP_CCURL_SHIM_H
 #define AGENTSHOP_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 // curl_easy_setopt / getinfo / curl_multi_setopt are variadic: typed wrappers Swift can call.
 static inline CURLcode agentshop_easy_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
@@ -22,6 +25,30 @@ static inline CURLcode agentshop_easy_getinfo_string(CURL *h, CURLINFO i, char *
 static inline CURLcode agentshop_easy_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode agentshop_easy_getinfo_off_t(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode agentshop_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+// The connected-address guard: libcurl asks this callback for every socket it opens, with the
+// resolved address it is about to connect to; CURL_SOCKET_BAD refuses it.
+static inline CURLcode agentshop_easy_setopt_opensocket_callback(CURL *h,
+    curl_socket_t (*cb)(void *, curlsocktype, struct curl_sockaddr *)) {
+    return curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cb);
+}
+// Copies the IP address of `a` (4 bytes for IPv4, 16 for IPv6) into `out`; returns how many, or 0
+// for another family. In C because the sockaddr behind `a` is longer than `struct sockaddr`.
+static inline int agentshop_curl_sockaddr_ip(const struct curl_sockaddr *a, unsigned char out[16]) {
+    if (a->family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in)) {
+        memcpy(out, &((const struct sockaddr_in *)&a->addr)->sin_addr, 4);
+        return 4;
+    }
+    if (a->family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6)) {
+        memcpy(out, &((const struct sockaddr_in6 *)&a->addr)->sin6_addr, 16);
+        return 16;
+    }
+    return 0;
+}
+// What libcurl does without an open-socket callback.
+static inline curl_socket_t agentshop_curl_open_socket(const struct curl_sockaddr *a) {
+    return socket(a->family, a->socktype, a->protocol);
+}
+static inline curl_socket_t agentshop_curl_socket_bad(void) { return CURL_SOCKET_BAD; }
 // CURLVERSION_NOW is a macro Swift cannot see.
 static inline curl_version_info_data *agentshop_curl_version_info(void) { return curl_version_info(CURLVERSION_NOW); }
 #endif

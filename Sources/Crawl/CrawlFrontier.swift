@@ -1,4 +1,5 @@
 import Foundation
+import Lake
 
 /// One URL a crawl will fetch: its canonical form and how many links away from a seed it is.
 public struct CrawlItem: Sendable, Equatable {
@@ -17,16 +18,24 @@ public struct CrawlScope: Sendable {
     public var hostPolicy: HostPolicy
     /// `file:///abs/folder/` prefixes that file URLs must start with.
     public var fileRoots: [String]
+    /// When set, a `file://` URL must also name a file inside this lake once decoded and its symbolic
+    /// links resolved (`Lake.file(atURL:)`): a saved page's link to a symlink out of the lake is refused.
+    public var lake: Lake?
 
-    public init(hostPolicy: HostPolicy, fileRoots: [String] = []) {
+    public init(hostPolicy: HostPolicy, fileRoots: [String] = [], lake: Lake? = nil) {
         self.hostPolicy = hostPolicy
         self.fileRoots = fileRoots
+        self.lake = lake
     }
 
     /// nil when `url` (normalised) may be visited, else why not.
     public func refusal(_ url: String) -> String? {
         if url.lowercased().hasPrefix("file:") {
-            return fileRoots.contains(where: { url.hasPrefix($0) }) ? nil : "file URL outside the seeds' folders"
+            guard fileRoots.contains(where: { url.hasPrefix($0) }) else { return "file URL outside the seeds' folders" }
+            if let lake {
+                do { _ = try lake.file(atURL: url) } catch { return "file URL outside the lake: \((error as? LakeError)?.reason ?? "\(error)")" }
+            }
+            return nil
         }
         switch hostPolicy.decide(url) {
         case .allowed: return nil

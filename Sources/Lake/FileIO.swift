@@ -140,6 +140,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
     private var end: Int64 = 0
 
     public init(path: String, opening: Opening) throws {
+        try LakeConfinement.checkWrite(to: path)
         self.path = path
         switch opening {
         case .new: fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -199,6 +200,41 @@ public final class AppendOnlyFile: @unchecked Sendable {
     }
 }
 
+/// The one rule for every writer into a lake (stage outputs, manifests, logs, dumps, the LLM cache, state):
+/// a file whose path lies in a lake must land in it, with every folder on the way resolved. The lake root
+/// itself may be a symbolic link (`Lake` resolves it once); a folder inside that leads out is refused for
+/// every writer alike, instead of being followed by some and refused by others.
+///
+/// Enforced here, where files are created (`AtomicFile`, `AppendOnlyFile`, `publish`), so no writer has
+/// to remember it. Lakes are known from `Lake.init`.
+public enum LakeConfinement {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var roots: Set<String> = []
+
+    static func register(_ root: String) {
+        lock.lock()
+        roots.insert(root)
+        lock.unlock()
+    }
+
+    /// Throws `pathOutsideLake` when `path` is in a known lake but a folder on its way (or the file, when it
+    /// is a symbolic link) resolves outside it. Paths in no lake pass unchanged.
+    public static func checkWrite(to path: String) throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let standardized = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        lock.lock()
+        let root = roots.filter { standardized.hasPrefix($0 + "/") }.max { $0.count < $1.count }
+        lock.unlock()
+        guard let root else { return }
+        do {
+            _ = try LakePath(String(standardized.dropFirst(root.count + 1)), in: Lake(resolvedRoot: root))
+        } catch let error as LakeError where error.code == .pathOutsideLake {
+            throw LakeError(.pathOutsideLake, "refusing to write through a folder that leads outside the lake (\(root)): "
+                            + error.reason, path: standardized)
+        }
+    }
+}
+
 /// A file that appears under its final name only when complete.
 ///
 /// Bytes go to a temporary name in the same folder (`.name.agentshop-tmp-PID-RANDOM`);
@@ -217,6 +253,7 @@ public final class AtomicFile {
     public static let temporaryMarker = ".agentshop-tmp-"
 
     public init(path: String, permissions: mode_t = 0o644) throws {
+        try LakeConfinement.checkWrite(to: path)
         self.path = path
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent().path
@@ -274,6 +311,7 @@ public final class AtomicFile {
 
     /// Makes a complete file written elsewhere appear under its final name, durably.
     public static func publish(temporaryPath: String, to path: String) throws {
+        try LakeConfinement.checkWrite(to: path)
         let fd = open(temporaryPath, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw LakeError.posix("cannot open file to publish", path: temporaryPath) }
         let synced = fsync(fd) == 0

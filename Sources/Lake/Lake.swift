@@ -10,6 +10,12 @@ public struct Lake: Sendable {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         let standardized = URL(fileURLWithPath: absolute).standardizedFileURL.path
         self.root = Lake.realPath(standardized) ?? standardized
+        LakeConfinement.register(self.root)
+    }
+
+    /// A lake whose root is already resolved (no realpath, no registration).
+    init(resolvedRoot: String) {
+        root = resolvedRoot
     }
 
     /// Where AgentShop keeps its own state (fingerprints, locks, hash cache): hidden from dataset listings.
@@ -20,6 +26,48 @@ public struct Lake: Sendable {
     /// Resolves a lake-relative path safely: refuses absolute paths, `..` and symlinks that lead outside.
     public func resolve(_ relative: String) throws -> LakePath {
         try LakePath(relative, in: self)
+    }
+
+    /// The lake file a `file:` URL names, confined like every other lake path: `file:relative/path` is taken
+    /// from the lake root, `file:///absolute/path` must lie in the lake. The path is percent-decoded first (so
+    /// `%2e%2e` is `..`, refused), then symbolic links are resolved and the target must still be inside: a
+    /// `file:` URL never reads `/etc`, `/proc` or a link out of the lake.
+    public func file(atURL url: String) throws -> LakePath {
+        guard url.lowercased().hasPrefix("file:") else { throw LakeError(.invalidPath, "not a file: URL", path: url) }
+        var rest = Substring(url.dropFirst(5))
+        if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        var absolute = false
+        if rest.hasPrefix("//") {
+            let afterHost = rest.dropFirst(2)
+            let slash = afterHost.firstIndex(of: "/") ?? afterHost.endIndex
+            let host = afterHost[..<slash].lowercased()
+            guard host.isEmpty || host == "localhost" else {
+                throw LakeError(.pathOutsideLake, "a file URL on another host (\(host)) is not in the lake", path: url)
+            }
+            rest = afterHost[slash...]
+            absolute = true
+        } else if rest.hasPrefix("/") {
+            absolute = true
+        }
+        guard let decoded = String(rest).removingPercentEncoding else {
+            throw LakeError(.invalidPath, "the file URL has an invalid percent-encoding", path: url)
+        }
+        guard !decoded.utf8.contains(0) else { throw LakeError(.invalidPath, "path contains a NUL byte", path: url) }
+        if decoded.split(separator: "/").contains("..") {
+            throw LakeError(.pathOutsideLake, "'..' is not allowed in lake paths", path: url)
+        }
+        guard absolute else { return try resolve(decoded) }
+        let standardized = URL(fileURLWithPath: decoded).standardizedFileURL.path
+        var inside: String?
+        if standardized.hasPrefix(root + "/") {
+            inside = String(standardized.dropFirst(root.count + 1))
+        } else if let real = Lake.realPath(standardized), real.hasPrefix(root + "/") {
+            inside = String(real.dropFirst(root.count + 1))
+        }
+        guard let inside else {
+            throw LakeError(.pathOutsideLake, "the file is outside the lake (\(root))", path: url)
+        }
+        return try resolve(inside)
     }
 
     /// Whether the tree looks initialised.

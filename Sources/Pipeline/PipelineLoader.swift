@@ -74,6 +74,7 @@ public struct PipelineLoader: Sendable {
         let stageNames = entries.map(\.key)
 
         var stages: [StageSpec] = []
+        var outputValues: [String: [ConfigValue]] = [:]
         var outputOwners: [String: (stage: String, line: Int)] = [:]
         for (stageName, value) in entries {
             if !Self.isValidName(stageName) {
@@ -88,6 +89,7 @@ public struct PipelineLoader: Sendable {
                 }
             }
             stages.append(stage.spec)
+            outputValues[stageName] = stage.outputValues
         }
 
         // File inputs written by another stage make an edge in the graph; the rest must exist.
@@ -95,6 +97,12 @@ public struct PipelineLoader: Sendable {
         for stage in stages {
             var upstream = stage.upstream
             for case .files(let pattern) in stage.definition.inputs {
+                // A stage reading its own output would take in what its last run wrote, and grow on itself.
+                for (template, value) in zip(stage.outputTemplates, outputValues[stage.name] ?? [])
+                where Self.matches(pattern: pattern, template: template) {
+                    value.error("'\(template)' matches this stage's own input '\(pattern)': the stage would read what it wrote "
+                                + "(a stage feeding on itself); write somewhere its input does not cover")
+                }
                 let writers = stages.filter { other in
                     other.name != stage.name && other.outputTemplates.contains { Self.matches(pattern: pattern, template: $0) }
                 }
@@ -229,6 +237,11 @@ public struct PipelineLoader: Sendable {
             value.error("\((error as? LakeError)?.reason ?? "\(error)")")
             return false
         }
+        let first = sample.split(separator: "/").first { $0 != "." }.map(String.init) ?? ""
+        if let reason = Self.reservedFolders[first] {
+            value.error("a stage cannot write \(first)/: \(reason)")
+            return false
+        }
         if sample.split(separator: "/").contains(where: { $0 != "." && $0.hasPrefix(".") }) {
             value.error("an output path cannot name a hidden file or folder (starting with '.'): .agentshop holds AgentShop's own state, and listings skip hidden files")
             return false
@@ -252,6 +265,14 @@ public struct PipelineLoader: Sendable {
                               "input '\(pattern)': \((error as? LakeError)?.reason ?? "\(error)")")
         }
     }
+
+    /// Lake folders that only AgentShop itself writes, with why: a stage's `out:` there would replace the live store,
+    /// a verified dump or AgentShop's own state.
+    static let reservedFolders: [String: String] = [
+        "store": "it holds the live marketplace store; write the store with a materialize stage",
+        "db_dumps": "it holds the store's dumps and their checksums; take one with a dump stage",
+        ".agentshop": "it holds AgentShop's own state (fingerprints, locks, crawl journals)",
+    ]
 
     /// `a//b/./c` → `a/b/c`: how the lake resolves it, so two spellings of one file are one output.
     static func normalised(_ template: String) -> String {

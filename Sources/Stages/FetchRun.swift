@@ -18,7 +18,8 @@ import Transport
 final class FetchRun: @unchecked Sendable {
     let definition: FetchStage.Definition
     let context: StageContext
-    let client = HTTPClient()
+    /// Checks the address of every connection (pages, redirects, robots.txt, sitemaps) unless the stage allows private ones.
+    let client: HTTPClient
     let state: FetchState
     /// What a journal must have been written under to be resumed: the crawl's configuration.
     let journalKey: String
@@ -42,6 +43,7 @@ final class FetchRun: @unchecked Sendable {
     init(definition: FetchStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
+        client = HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOnly)
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
         let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !WARCWriter.isGzip(path: $0.relative) }
         journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")
@@ -67,7 +69,9 @@ final class FetchRun: @unchecked Sendable {
             configuration.retry = retry
             configuration.maxConcurrentRequests = definition.concurrency
             configuration.userAgent = definition.userAgent
-            scoup = ScoupClient(configuration: configuration, client: client)
+            // The Scoup server is the operator's (often localhost): it may be internal when its URL says so.
+            scoup = ScoupClient(configuration: configuration,
+                                client: HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOrNamedInternal))
         } else {
             scoup = nil
         }
@@ -202,14 +206,14 @@ final class FetchRun: @unchecked Sendable {
         for seed in definition.seeds {
             switch seed {
             case .url(let url):
-                urls.append(fileURL(url))
+                urls.append(try confinedFileURL(url))
             case .list(let path):
                 for file in context.files(for: .files(path)) {
                     let text = String(decoding: try FileInput.readAll(path: file.absolute), as: UTF8.self)
                     for line in text.split(whereSeparator: \.isNewline) {
                         let trimmed = line.trimmingCharacters(in: .whitespaces)
                         if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
-                        urls.append(fileURL(trimmed))
+                        urls.append(try confinedFileURL(trimmed))
                     }
                 }
             case .sitemap(let url):
@@ -217,6 +221,17 @@ final class FetchRun: @unchecked Sendable {
             }
         }
         return urls
+    }
+
+    /// `fileURL`, refusing a `file:` seed that leads out of the lake (`..`, `%2e%2e`, a symlink, `/proc`).
+    func confinedFileURL(_ url: String) throws -> String {
+        guard url.lowercased().hasPrefix("file:") else { return url }
+        do {
+            _ = try context.lake.file(atURL: url)
+        } catch let error as LakeError {
+            throw StageError("seed \(url): \(error.reason); file: seeds name files inside the lake (\(context.lake.root))")
+        }
+        return fileURL(url)
     }
 
     /// `file:relative/path` is taken relative to the lake folder; other URLs pass unchanged.
@@ -268,7 +283,7 @@ final class FetchRun: @unchecked Sendable {
                                 allowInternalAddresses: definition.allowPrivateAddresses)
         let normalizer = URLNormalizer()
         let roots = seeds.filter { $0.lowercased().hasPrefix("file:") }.compactMap(normalizer.normalize).map(CrawlScope.fileRoot)
-        return CrawlScope(hostPolicy: policy, fileRoots: roots)
+        return CrawlScope(hostPolicy: policy, fileRoots: roots, lake: context.lake)
     }
 
     // MARK: Fetching a URL
@@ -401,6 +416,12 @@ final class FetchRun: @unchecked Sendable {
     func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
         let started = Date()
         var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
+        // Scoup connects, not us: resolve and check, so a name cannot lead it into a private network.
+        if !definition.allowPrivateAddresses, let host = HostPolicy.host(of: item.url),
+           let hit = AddressPolicy.internalAddresses(ofHost: host).first {
+            entry.error = "refused: \(host) resolves to \(hit.address), a \(hit.kind.rawValue) address (set allow_private_addresses to crawl it)"
+            return (entry, nil)
+        }
         await gate.acquire()
         let outcome: Swift.Result<ScrapeResult, Error>
         do {

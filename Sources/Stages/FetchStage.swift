@@ -208,6 +208,20 @@ public enum FetchStage {
         return ok ? d : nil
     }
 
+    /// What can be told of a `file:` seed leaving the lake before the run (which checks again, symlinks
+    /// resolved): `..` once percent-decoded, and the kernel's pseudo file systems.
+    static func fileSeedProblem(_ text: String) -> String? {
+        var path = String(text.dropFirst(5))
+        if path.hasPrefix("///") { path = String(path.dropFirst(2)) }
+        guard let decoded = path.removingPercentEncoding else { return "the file URL has an invalid percent-encoding: '\(text)'" }
+        let parts = decoded.split(separator: "/")
+        if parts.contains("..") { return "file: seeds stay inside the lake: '..' is not allowed, found '\(text)'" }
+        if decoded.hasPrefix("/"), let first = parts.first, ["proc", "sys", "dev", "etc"].contains(first) {
+            return "file: seeds stay inside the lake: /\(first) is not in it, found '\(text)'"
+        }
+        return nil
+    }
+
     /// `seeds:` — a string or a list; each a URL, a lake path to a URL list, or `{sitemap: URL}`.
     static func readSeeds(_ value: ConfigValue) -> [Seed]? {
         let items = value.isSequence ? value.asList() ?? [] : [value]
@@ -232,6 +246,9 @@ public enum FetchStage {
             } else if scheme == "file" {
                 if text.hasPrefix("file://") && !text.hasPrefix("file:///") {
                     item.error("a file URL is file:///absolute/path or file:lake/relative/path, found '\(text)'")
+                    ok = false
+                } else if let problem = Self.fileSeedProblem(text) {
+                    item.error(problem)
                     ok = false
                 }
                 seeds.append(.url(text))

@@ -102,6 +102,7 @@ public struct StoreDumper {
         guard FileManager.default.fileExists(atPath: storePath) else {
             throw StoreError(.notFound, "no store to dump; run `agentshop db init` first", path: storePath)
         }
+        try LakeConfinement.checkWrite(to: folder + "/.dump")  // the snapshot is written there before any AtomicFile
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // A dump killed here before left its snapshot and half-written files: remove them first.
         for name in AtomicFile.removeStaleTemporaries(in: folder) {

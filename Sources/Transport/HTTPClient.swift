@@ -2,14 +2,21 @@ import Foundation
 
 /// Concurrent HTTP(S) and file:// transfers over libcurl's multi interface, as async Swift.
 ///
-/// Timeouts, a body size limit, compressed encodings, HTTP/2 where offered, TLS verification on,
-/// proxies from the usual environment variables (`http_proxy`, `https_proxy`, `no_proxy`).
+/// Timeouts, a body size limit, gzip and deflate encodings (a body whose compressed stream is cut
+/// short is an error, not a shorter page), HTTP/2 where offered, TLS verification on, proxies from the
+/// usual environment variables (`http_proxy`, `https_proxy`, `no_proxy`).
 /// Redirects are followed here rather than inside libcurl so that the whole chain is recorded.
+///
+/// `addressPolicy` is checked on every connection, with the address libcurl connects to (after DNS,
+/// for every hop of a redirect chain): a refused one ends the transfer with `.internalAddress`.
+/// Connections are pooled per client, so one client has one policy.
 public final class HTTPClient: Sendable {
     private let multi: CurlMulti
+    public let addressPolicy: AddressPolicy
 
-    public init(maxConnections: Int = 64) {
-        multi = CurlMulti(maxConnections: maxConnections)
+    public init(maxConnections: Int = 64, addressPolicy: AddressPolicy = .any) {
+        multi = CurlMulti(maxConnections: maxConnections, addressPolicy: addressPolicy)
+        self.addressPolicy = addressPolicy
     }
 
     deinit { multi.shutdown() }
@@ -27,6 +34,17 @@ public final class HTTPClient: Sendable {
             current.timeout = remaining
             let result = await multi.perform(current, url: url)
             try Task.checkCancellation()
+            if let refused = result.refusedAddress, result.code != 0 {
+                throw TransportError(.internalAddress, url: url,
+                                     message: "refused to connect to \(refused.address), a \(refused.kind.rawValue) address")
+            }
+            if result.code == 0, let failure = result.decodeFailure {
+                throw TransportError(.io, url: url, message: "the \(result.header("Content-Encoding") ?? "compressed") body is \(failure)")
+            }
+            if result.code == 0, result.truncated {
+                throw TransportError(.truncated, url: url, message: "the \(result.header("Content-Encoding") ?? "compressed") body was cut short "
+                                     + "(\(result.body.count) bytes decoded before the connection closed)")
+            }
             if result.code != 0, result.exceededLimit, current.keepsBodyPrefix, !(300...399).contains(result.status) {
                 return response(result, url: url, redirects: redirects, started: started)  // the body cut at the limit
             }

@@ -62,6 +62,11 @@ public struct HTTPResponse: Sendable {
 public struct TransportError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable {
         case timeout, connect, dns, tls, tooLarge, tooManyRedirects, invalidURL, unsupported, io
+        /// The connection would have reached a loopback, private or link-local address that the client's
+        /// `AddressPolicy` refuses; the message names the address.
+        case internalAddress
+        /// The body ended before its (gzip/deflate) content did: a connection closed early.
+        case truncated
     }
 
     public let kind: Kind
@@ -76,6 +81,6 @@ public struct TransportError: Error, CustomStringConvertible, Sendable, Equatabl
 
     public var description: String { "\(url): \(message)" }
 
-    /// Worth retrying later (timeouts, refused or reset connections).
-    public var isTransient: Bool { kind == .timeout || kind == .connect || kind == .dns || kind == .io }
+    /// Worth retrying later (timeouts, refused, reset or cut connections).
+    public var isTransient: Bool { kind == .timeout || kind == .connect || kind == .dns || kind == .io || kind == .truncated }
 }

@@ -13,6 +13,7 @@ struct RunLogHandler: LogHandler {
         private let lock = NSLock()
 
         init(path: String, echo: Bool) throws {
+            try LakeConfinement.checkWrite(to: path)
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)

@@ -21,7 +21,8 @@ enum RunNotifications {
             logger.notice("failure not notified: attempt \(attempt.number) of \(attempt.total); the scheduler retries it")
         }
         guard !events.isEmpty else { return }
-        let client = HTTPClient(maxConnections: 4)
+        // A webhook may go to an internal address only when its URL names it (README, "Notifications").
+        let client = HTTPClient(maxConnections: 4, addressPolicy: .publicOrNamedInternal)
         var secrets = notify.secrets
         var notifiers: [any Notifier] = []
         if let webhook = notify.webhook { notifiers.append(WebhookNotifier(url: webhook, secret: notify.webhookSecret, client: client)) }

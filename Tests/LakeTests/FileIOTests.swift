@@ -170,3 +170,44 @@ struct AtomicFileTests {
         #expect(throws: (any Error).self) { _ = try AtomicFile(path: tmp.file("file/out.txt")) }
     }
 }
+
+/// One rule for every writer: a lake folder that is a symbolic link out of the lake is refused by all
+/// of them (atomic files, append-only packs, published command outputs), whatever wrote the path.
+struct LakeWriterConfinementTests {
+    private func lakeWithEscapingLogs() throws -> (TemporaryDirectory, TemporaryDirectory, Lake) {
+        let tmp = try TemporaryDirectory(), outside = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: tmp.file("lake/raw_data"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("lake/raw_data/logs"), withDestinationPath: outside.path)
+        return (tmp, outside, Lake(root: tmp.file("lake")))
+    }
+
+    @Test func everyWriterRefusesAFolderLeadingOut() throws {
+        let (tmp, outside, lake) = try lakeWithEscapingLogs()
+        defer { withExtendedLifetime(tmp) {} }
+        let target = lake.root + "/raw_data/logs/p/run.manifest.json"
+        _ = expectLakeError(.pathOutsideLake) { try AtomicFile.write("{}", to: target) }
+        _ = expectLakeError(.pathOutsideLake) { _ = try AtomicFile(path: lake.root + "/raw_data/logs/cache.json") }
+        _ = expectLakeError(.pathOutsideLake) { _ = try AppendOnlyFile(path: lake.root + "/raw_data/logs/pack", opening: .new) }
+        let temporary = NSTemporaryDirectory() + "/confine-\(UUID().uuidString)"
+        try "x".write(toFile: temporary, atomically: false, encoding: .utf8)
+        defer { unlink(temporary) }
+        _ = expectLakeError(.pathOutsideLake) { try AtomicFile.publish(temporaryPath: temporary, to: lake.root + "/raw_data/logs/out.txt") }
+        let error = expectLakeError(.pathOutsideLake) { try LakeConfinement.checkWrite(to: target) }
+        #expect(error?.reason.contains("leads outside the lake") == true)
+        #expect((try FileManager.default.contentsOfDirectory(atPath: outside.path)).isEmpty, "nothing was written outside")
+    }
+
+    @Test func aLakeRootThatIsALinkAndLinksInsideAreFine() throws {
+        let tmp = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: tmp.file("real/raw_data/imports"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("link"), withDestinationPath: tmp.file("real"))
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("real/uploads"), withDestinationPath: tmp.file("real/raw_data/imports"))
+        let lake = Lake(root: tmp.file("link"))
+        try AtomicFile.write("ok", to: lake.root + "/raw_data/logs/p/a.log")
+        try AtomicFile.write("ok", to: lake.root + "/uploads/b.csv")
+        #expect(FileManager.default.fileExists(atPath: tmp.file("real/raw_data/imports/b.csv")))
+        // Files in no lake are not this rule's business.
+        let elsewhere = try TemporaryDirectory()
+        try AtomicFile.write("ok", to: elsewhere.file("export.csv"))
+    }
+}

@@ -168,3 +168,38 @@ struct GlobTests {
         expectLakeError(.pathOutsideLake) { _ = try lake.glob(pattern) }
     }
 }
+
+/// `file:` URLs (fetch seeds, seed lists, links of a saved site) are lake paths like any other: decoded,
+/// resolved, then checked.
+struct FileURLConfinementTests {
+    private func lake(_ tmp: TemporaryDirectory, _ outside: TemporaryDirectory) throws -> Lake {
+        try tmp.write("lake/raw_data/imports/site/index.html", "<html></html>")
+        try outside.write("secret.txt", "secret")
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("lake/raw_data/imports/site/escape"), withDestinationPath: outside.path)
+        try FileManager.default.createSymbolicLink(atPath: tmp.file("lake/raw_data/imports/site/link.html"),
+                                                   withDestinationPath: outside.file("secret.txt"))
+        return Lake(root: tmp.file("lake"))
+    }
+
+    @Test func filesInsideTheLakeAreAccepted() throws {
+        let tmp = try TemporaryDirectory(), outside = try TemporaryDirectory()
+        let lake = try lake(tmp, outside)
+        for url in ["file:raw_data/imports/site/index.html", "file:raw_data/imports/site/index%2Ehtml",
+                    "file://" + lake.root + "/raw_data/imports/site/index.html", "file:" + lake.root + "/raw_data/imports/site/index.html",
+                    "file://localhost" + lake.root + "/raw_data/imports/site/index.html?x#y"] {
+            #expect(try lake.file(atURL: url).relative == "raw_data/imports/site/index.html", "\(url)")
+        }
+    }
+
+    @Test func urlsLeadingOutAreRefused() throws {
+        let tmp = try TemporaryDirectory(), outside = try TemporaryDirectory()
+        let lake = try lake(tmp, outside)
+        for url in ["file:../secret.txt", "file:raw_data/%2e%2e/%2E%2E/%2e%2e/etc/passwd", "file:raw_data/..%2f..%2fetc/passwd",
+                    "file:raw_data/imports/site/escape/secret.txt", "file:raw_data/imports/site/link.html",
+                    "file:///proc/self/environ", "file:///etc/passwd", "file://" + lake.root + "/../outside.txt",
+                    "file://" + outside.path + "/secret.txt", "file://evil.example/etc/passwd"] {
+            let error = expectLakeError(.pathOutsideLake) { _ = try lake.file(atURL: url) }
+            #expect(error != nil, "\(url)")
+        }
+    }
+}

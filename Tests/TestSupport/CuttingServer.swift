@@ -14,11 +14,17 @@ public final class CuttingServer: @unchecked Sendable {
         public var status: Int
         public var body: [UInt8]
         public var cutAfter: Int?
+        /// Extra header lines (`Content-Encoding: gzip`).
+        public var headers: [String]
+        /// false: no Content-Length, the body ends when the connection closes (HTTP/1.0 style).
+        public var sendsLength: Bool
 
-        public init(status: Int = 200, body: [UInt8], cutAfter: Int? = nil) {
+        public init(status: Int = 200, body: [UInt8], cutAfter: Int? = nil, headers: [String] = [], sendsLength: Bool = true) {
             self.status = status
             self.body = body
             self.cutAfter = cutAfter
+            self.headers = headers
+            self.sendsLength = sendsLength
         }
     }
 
@@ -65,7 +71,8 @@ public final class CuttingServer: @unchecked Sendable {
         }
         let answer = handler(path, hit)
         let head = "HTTP/1.1 \(answer.status) X\r\nContent-Type: text/html; charset=utf-8\r\n"
-            + "Content-Length: \(answer.body.count)\r\nConnection: close\r\n\r\n"
+            + answer.headers.map { $0 + "\r\n" }.joined()
+            + (answer.sendsLength ? "Content-Length: \(answer.body.count)\r\n" : "") + "Connection: close\r\n\r\n"
         let sent = Array(head.utf8) + answer.body.prefix(answer.cutAfter ?? answer.body.count)
         sent.withUnsafeBytes { bytes in
             var offset = 0
@@ -75,7 +82,7 @@ public final class CuttingServer: @unchecked Sendable {
                 offset += count
             }
         }
-        if answer.cutAfter != nil {
+        if answer.cutAfter != nil && answer.sendsLength {
             // A reset rather than an orderly close: what a dropped link looks like to the client.
             var reset = linger(l_onoff: 1, l_linger: 0)
             setsockopt(connection, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))

@@ -19,6 +19,12 @@ final class CurlTransfer {
     var exceededLimit = false
     var continuation: CheckedContinuation<CurlResult, Never>?
     var cancelled = false
+    let addressPolicy: AddressPolicy
+    /// The internal address a connection was refused for, when the policy refused one.
+    var refusedAddress: (address: String, kind: InternalAddressKind)?
+    /// Set at the first body byte of a response from its Content-Encoding; nil for identity.
+    private var decoder: ContentDecoder?
+    private var bodyStarted = false
 
     struct CurlResult {
         var code: Int32
@@ -30,12 +36,22 @@ final class CurlTransfer {
         var httpVersion: String
         var redirectURL: String?
         var effectiveURL: String
+        var refusedAddress: (address: String, kind: InternalAddressKind)? = nil
+        /// A gzip/deflate body whose compressed stream did not end: the connection closed early.
+        var truncated = false
+        /// A gzip/deflate body that is not valid compressed data.
+        var decodeFailure: String? = nil
+
+        func header(_ name: String) -> String? {
+            headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        }
     }
 
-    init?(request: HTTPRequest, url: String, errorBuffer: UnsafeMutablePointer<CChar>) {
+    init?(request: HTTPRequest, url: String, errorBuffer: UnsafeMutablePointer<CChar>, addressPolicy: AddressPolicy = .any) {
         guard CurlGlobal.initialised, let handle = curl_easy_init() else { return nil }
         self.handle = handle
         self.url = url
+        self.addressPolicy = addressPolicy
         maxBodyBytes = request.maxBodyBytes
         keepsBodyPrefix = request.keepsBodyPrefix
         set(CURLOPT_URL, url)
@@ -43,7 +59,10 @@ final class CurlTransfer {
         set(CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer))
         set(CURLOPT_PROTOCOLS_STR, "http,https,file")
         set(CURLOPT_FOLLOWLOCATION, 0)  // redirects are followed by the client, to record the chain
-        set(CURLOPT_ACCEPT_ENCODING, "")  // every encoding libcurl was built with (gzip, br, zstd)
+        // Decoded here, not by libcurl, whose decoder takes a gzip body cut short (on a connection that
+        // closes instead of a Content-Length) for a complete one: only the codings we can check are asked for.
+        set(CURLOPT_ACCEPT_ENCODING, "gzip, deflate")
+        set(CURLOPT_HTTP_CONTENT_DECODING, 0)
         set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
@@ -77,19 +96,28 @@ final class CurlTransfer {
         agentshop_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
         agentshop_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque)
         agentshop_easy_setopt_pointer(handle, CURLOPT_PRIVATE, opaque)
+        if addressPolicy != .any {
+            agentshop_easy_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, opaque)
+            agentshop_easy_setopt_opensocket_callback(handle) { user, _, address in
+                guard let user, let address else { return agentshop_curl_socket_bad() }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(user).takeUnretainedValue()
+                var bytes = [UInt8](repeating: 0, count: 16)
+                let count = Int(agentshop_curl_sockaddr_ip(address, &bytes))
+                if count > 0 {
+                    let ip = Array(bytes.prefix(count))
+                    if let kind = transfer.addressPolicy.refusal(of: ip, url: transfer.url) {
+                        transfer.refusedAddress = (InternalAddressKind.text(ip), kind)
+                        return agentshop_curl_socket_bad()
+                    }
+                }
+                return agentshop_curl_open_socket(address)
+            }
+        }
         agentshop_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, user in
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            if transfer.body.count + n > transfer.maxBodyBytes {
-                transfer.exceededLimit = true
-                if transfer.keepsBodyPrefix, let data {
-                    let room = transfer.maxBodyBytes - transfer.body.count
-                    transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: room))
-                }
-                return 0  // aborts with CURLE_WRITE_ERROR
-            }
-            if let data { transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n)) }
-            return n
+            guard let data, n > 0 else { return n }
+            return transfer.receive(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0  // 0 aborts with CURLE_WRITE_ERROR
         }
         agentshop_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, user in
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
@@ -99,6 +127,8 @@ final class CurlTransfer {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             if line.hasPrefix("HTTP/") {
                 transfer.headers.removeAll()  // a new response (after 100 Continue, say)
+                transfer.bodyStarted = false
+                transfer.decoder = nil
             } else if let colon = line.firstIndex(of: ":") {
                 transfer.headers.append((String(line[..<colon]).trimmingCharacters(in: .whitespaces),
                                          String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
@@ -110,6 +140,29 @@ final class CurlTransfer {
     deinit {
         curl_easy_cleanup(handle)
         if let headerList { curl_slist_free_all(headerList) }
+    }
+
+    /// Appends body bytes, decoding a gzip/deflate coding; false stops the transfer (too large, or not valid).
+    private func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if !bodyStarted {
+            bodyStarted = true
+            decoder = ContentDecoder(contentEncoding: headers.last { $0.name.lowercased() == "content-encoding" }?.value)
+        }
+        guard let decoder else { return append(bytes) }
+        return decoder.decode(bytes) { append($0) }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if body.count + bytes.count > maxBodyBytes {
+            exceededLimit = true
+            if keepsBodyPrefix {
+                // The request wants what fits (robots.txt reads its first 500 KiB): keep it, then stop.
+                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes.prefix(maxBodyBytes - body.count)))
+            }
+            return false
+        }
+        body.append(contentsOf: bytes)
+        return true
     }
 
     func result(code: CURLcode, errorBuffer: UnsafeMutablePointer<CChar>) -> CurlResult {
@@ -133,7 +186,9 @@ final class CurlTransfer {
         }
         return CurlResult(code: Int32(code.rawValue), message: message, status: status, headers: headers, body: body,
                           exceededLimit: exceededLimit, httpVersion: versionText,
-                          redirectURL: redirect.map { String(cString: $0) }, effectiveURL: effective.map { String(cString: $0) } ?? url)
+                          redirectURL: redirect.map { String(cString: $0) }, effectiveURL: effective.map { String(cString: $0) } ?? url,
+                          refusedAddress: refusedAddress, truncated: decoder.map { !$0.complete && $0.failure == nil } ?? false,
+                          decodeFailure: decoder?.failure)
     }
 
     private func set(_ option: CURLoption, _ value: Int) { agentshop_easy_setopt_long(handle, option, value) }

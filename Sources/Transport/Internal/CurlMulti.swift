@@ -14,7 +14,10 @@ final class CurlMulti: @unchecked Sendable {
     private var cleanedUp = false
     private var thread: Thread?
 
-    init(maxConnections: Int) {
+    let addressPolicy: AddressPolicy
+
+    init(maxConnections: Int, addressPolicy: AddressPolicy = .any) {
+        self.addressPolicy = addressPolicy
         _ = CurlGlobal.initialised
         multi = curl_multi_init()
         agentshop_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
@@ -40,7 +43,7 @@ final class CurlMulti: @unchecked Sendable {
     func perform(_ request: HTTPRequest, url: String) async -> CurlTransfer.CurlResult {
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        guard let transfer = CurlTransfer(request: request, url: url, errorBuffer: errorBuffer) else {
+        guard let transfer = CurlTransfer(request: request, url: url, errorBuffer: errorBuffer, addressPolicy: addressPolicy) else {
             errorBuffer.deallocate()
             return .init(code: -1, message: "cannot create a libcurl handle", status: 0, headers: [], body: [],
                          exceededLimit: false, httpVersion: "", redirectURL: nil, effectiveURL: url)
