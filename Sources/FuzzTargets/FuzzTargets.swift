@@ -50,21 +50,35 @@ public enum FuzzTargets {
         _ = try? document.links("a")
     }
 
-    /// The JSONL reader over arbitrary bytes, under both malformed-record policies.
-    public static func jsonl(_ bytes: [UInt8]) { withScratchFile("records.jsonl", bytes, drainRecords) }
+    /// The JSONL reader over arbitrary bytes, under both malformed-record policies; what it reads
+    /// round-trips through RecordWriter unchanged.
+    public static func jsonl(_ bytes: [UInt8]) {
+        withScratchFile("records.jsonl", bytes) { path in
+            drainRecords(path)
+            recordsRoundTrip(path, csv: false)
+        }
+    }
 
-    /// The CSV reader over arbitrary bytes, under both malformed-record policies.
-    public static func csv(_ bytes: [UInt8]) { withScratchFile("records.csv", bytes, drainRecords) }
+    /// The CSV reader over arbitrary bytes, under both malformed-record policies; what it reads
+    /// round-trips through RecordWriter as the same cells.
+    public static func csv(_ bytes: [UInt8]) {
+        withScratchFile("records.csv", bytes) { path in
+            drainRecords(path)
+            recordsRoundTrip(path, csv: true)
+        }
+    }
 
-    /// The WARC reader over arbitrary bytes (plain records; gzip is the gzip target's part).
+    /// The WARC reader over arbitrary bytes (plain records; gzip is the gzip target's part); the
+    /// records it reads round-trip through WARCWriter.
     public static func warc(_ bytes: [UInt8]) {
         withScratchFile("pages.warc", bytes) { path in
             guard let reader = try? WARCReader(path: path, maxRecordBytes: 1 << 20) else { return }
-            var records = 0
-            while records < 1000, let record = try? reader.next() {
-                records += 1
+            var records: [WARCRecord] = []
+            while records.count < 1000, let record = try? reader.next() {
+                records.append(record)
                 _ = try? record.httpMessage()?.decodedBody(maxBytes: 1 << 20)
             }
+            warcRoundTrip(records)
         }
     }
 
@@ -83,11 +97,13 @@ public enum FuzzTargets {
         }
     }
 
-    /// The gzip reader over arbitrary bytes: data, a clear error, or the size cap.
+    /// The gzip reader over arbitrary bytes: data, a clear error, or the size cap; and the bytes
+    /// themselves round-trip through GzipWriter and GzipReader.
     public static func gzip(_ bytes: [UInt8]) {
         guard let reader = try? GzipReader(MemoryInput(bytes), label: "fuzz", maxOutputBytes: 4 << 20) else { return }
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while let n = try? buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }), n > 0 {}
+        gzipRoundTrip(bytes)
     }
 
     // MARK: Shared

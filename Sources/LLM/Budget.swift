@@ -13,8 +13,19 @@ public actor Budget {
     public let spentBefore: Double
     public private(set) var spent: Double = 0
     private var reserved: Double = 0
-    /// Why sending stopped, once it has.
-    public private(set) var stopReason: String?
+    /// Which limit stopped sending, once one has.
+    private var stoppedBy: Limit?
+    private enum Limit { case stage(Double), daily(Double) }
+
+    /// Why sending stopped, once it has, with what was spent so far: read once the calls in flight
+    /// have settled, it gives the run's real spend, not what had settled when the limit was hit.
+    public var stopReason: String? {
+        switch stoppedBy {
+        case nil: return nil
+        case .stage(let limit): return String(format: "budget_usd %.4f reached (spent %.4f)", limit, spent)
+        case .daily(let limit): return String(format: "daily cap %.4f reached (spent today %.4f)", limit, spentBefore + spent)
+        }
+    }
 
     public init(stageLimit: Double?, dailyLimit: Double?, spentBefore: Double = 0) {
         self.stageLimit = stageLimit
@@ -26,14 +37,14 @@ public actor Budget {
 
     /// Whether a call estimated at `estimate` USD may be sent; reserves it if so.
     public func reserve(_ estimate: Double) -> Bool {
-        if stopReason != nil { return false }
+        if stoppedBy != nil { return false }
         let next = spent + reserved + estimate
         if let stageLimit, next > stageLimit {
-            stopReason = String(format: "budget_usd %.4f reached (spent %.4f)", stageLimit, spent)
+            stoppedBy = .stage(stageLimit)
             return false
         }
         if let dailyLimit, spentBefore + next > dailyLimit {
-            stopReason = String(format: "daily cap %.4f reached (spent today %.4f)", dailyLimit, spentBefore + spent)
+            stoppedBy = .daily(dailyLimit)
             return false
         }
         reserved += estimate

@@ -261,13 +261,22 @@ struct CSSSelectorTests {
     }
 
     /// CSS names may hold any character (escaped, or not ASCII); XPath names may not. Such names
-    /// become local-name() tests, which libxml2 accepts and which match the same nodes.
+    /// become local-name() tests, which libxml2 accepts and which match the same nodes: exactly the
+    /// nodes so named, never the plain `a`, `b` or `p` beside them. (libxml2's HTML parser drops a
+    /// tag's prefix and names that start with a non-ASCII letter, so those selectors match nothing.)
     /// (Found by fuzzing: `a\xB6next` compiled to XPath that did not parse.)
-    @Test(arguments: ["a\u{FFFD}next", "a\\ b", "ünïcode", "[data\\:x]", "p::attr(da\\ta)", "x\\:y > [ö=1]", ":not(b\\.c)"])
-    func unusualNamesCompileToValidXPath(css: String) throws {
+    @Test(arguments: [
+        ("a\u{FFFD}next", [String]()), ("a\\ b", []), ("ünïcode", []), ("[data\\:x]", ["colon"]), ("p::attr(da\\ta)", ["v"]),
+        ("x\\:y > [ö=1]", []), ("div > :not(b\\.c)", ["plain a", "plain b", "colon", "deep"]), ("b\\.c", ["dot"]),
+    ])
+    func unusualNamesCompileToValidXPath(css: String, expected: [String]) throws {
         let xpath = try CSSSelector.toXPath(css)
-        let document = try HTMLDocument(html: Self.page)
+        let document = try HTMLDocument(html: """
+            <div><a href='/n'>plain a</a><b>plain b</b><p data:x='1' data='v'>colon</p><x:y><i ö='1'>deep</i></x:y>\
+            <b.c>dot</b.c><ünïcode>u</ünïcode></div>
+            """)
         _ = try document.xpath(xpath)
+        #expect(try document.css(css) == expected, "\(css) → \(xpath)")
     }
 
     /// XPath (like XML) cannot carry NUL or most control characters: refused at their (1-based) position.
