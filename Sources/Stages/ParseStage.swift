@@ -14,6 +14,7 @@ import Pipeline
 ///     base_url: https://shop.example/   # optional, HTML files only: page URL = base_url + path under the glob's folder
 ///     records: ".review"                # optional: many records per page, one per matching element (css or {xpath: …})
 ///     batch: 32                         # optional: pages per parsing task (tasks run on every core; output order is kept)
+///     max_page_bytes: 32MB              # optional: a larger page is rejected with the reason, not parsed
 ///     fields:
 ///       name: "h1::text"                # shorthand for { css: … }
 ///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
@@ -44,6 +45,8 @@ public enum ParseStage {
         var baseURL: String?
         /// Pages per parsing task (a tuning knob: output does not depend on it).
         var batchPages = 32
+        /// A larger page is rejected with the reason instead of parsed (libxml2 takes ~30x a page's size).
+        var maxPageBytes = HTMLDocument.defaultMaxBytes
 
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
@@ -60,6 +63,7 @@ public enum ParseStage {
         if let url = config.value("url") { patterns = url.asStrings() ?? [] }
         let baseURL = config.string("base_url")
         let batchPages = config.int("batch", min: 1, max: 10_000) ?? 32
+        let maxPageBytes = config.byteSize("max_page_bytes", max: 1 << 30) ?? HTMLDocument.defaultMaxBytes
         if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
             value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
         }
@@ -101,7 +105,7 @@ public enum ParseStage {
         }
         guard ok, let inputs else { return nil }
         return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL,
-                          batchPages: batchPages)
+                          batchPages: batchPages, maxPageBytes: maxPageBytes)
     }
 
     /// `"h1::text"` or `{ css: … }` / `{ xpath: … }`.
@@ -213,7 +217,8 @@ struct ParsedBatch: Sendable {
         for page in pages {
             let document: HTMLDocument
             do {
-                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
+                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType,
+                                            maxBytes: definition.maxPageBytes)
             } catch {
                 reject(page, "\(error)")
                 out.counts["pages_rejected", default: 0] += 1
