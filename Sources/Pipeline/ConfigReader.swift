@@ -158,7 +158,8 @@ public final class ConfigValue {
     static func parseUnboundedDuration(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604800)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let n = Double(text.dropLast(suffix.count)), n >= 0, (n * factor).isFinite { return n * factor }
+            // A finite number of a unit may overflow to infinity: too long, not malformed.
+            if let n = Double(text.dropLast(suffix.count)), n >= 0, n.isFinite { return n * factor }
         }
         if let n = Double(text), n >= 0, n.isFinite { return n }
         return nil
@@ -174,11 +175,12 @@ public final class ConfigValue {
             return nil
         }
         guard bytes > 0 else { error("expected a size above 0, found '\(original)'"); return nil }
-        guard bytes <= Double(max) else {
+        // Int(exactly:) is nil past Int's range, where Int(_:) would trap.
+        guard let value = Int(exactly: bytes), value <= max else {
             error("a size may be at most \(ByteSize.text(Int64(max))), found '\(original)'")
             return nil
         }
-        return Int(bytes)
+        return value
     }
 
     /// Bytes as a double (so that a huge number is compared, never converted with a trap).
@@ -186,7 +188,7 @@ public final class ConfigValue {
         let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("B", 1)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
-            if let n = Double(number), n >= 0, (n * factor).isFinite { return (n * factor).rounded(.down) }
+            if let n = Double(number), n >= 0, n.isFinite { return (n * factor).rounded(.down) }
             return nil
         }
         if let n = Double(text), n >= 0, n.isFinite, n == n.rounded() { return n }
