@@ -28,6 +28,20 @@ static inline void agentshop_xml_silence(void) {
     xmlSetStructuredErrorFunc(NULL, agentshop_xml_ignore_structured);
 }
 
+// htmlReadMemory, telling whether libxml2 halted before the end of the input: some errors stop
+// it even in recovery mode (nesting deeper than its limit, out of memory), and the document
+// then silently holds only what came before. Recoverable markup errors leave disableSAX at 0.
+static inline htmlDocPtr agentshop_html_read(const char *buffer, int size, const char *url, const char *encoding,
+                                             int options, int *halted) {
+    *halted = 0;
+    htmlParserCtxtPtr ctxt = htmlNewParserCtxt();
+    if (ctxt == NULL) return NULL;
+    htmlDocPtr doc = htmlCtxtReadMemory(ctxt, buffer, size, url, encoding, options);
+    *halted = ctxt->disableSAX != 0;
+    htmlFreeParserCtxt(ctxt);
+    return doc;
+}
+
 // xmlParserVersion is a macro over a per-thread accessor in threaded builds.
 static inline const char *agentshop_xml_version(void) { return xmlParserVersion; }
 #endif

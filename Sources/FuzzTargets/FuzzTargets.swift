@@ -29,19 +29,60 @@ public enum FuzzTargets {
         }
     }
 
-    /// Any text as a pipeline file: a validated spec, or diagnostics that each have a position.
+    /// Any text as a pipeline file, validated as `validate` and `run` do (without a lake, and with
+    /// one, so inputs are looked up): diagnostics that each have a position, or a spec the engine
+    /// can plan with — an order for its stages, outputs that resolve in the lake, a schedule that
+    /// computes its next runs.
     public static func pipelineYaml(_ bytes: [UInt8]) {
-        let loader = PipelineLoader(registry: BuiltinStages.registry, environment: PipelineEnvironment(variables: [:]), lake: nil)
         withScratchFile("pipeline.yaml", bytes) { path in
-            do { _ = try loader.load(file: path) } catch let error as PipelineValidationError {
-                for diagnostic in error.diagnostics where diagnostic.line < 1 {
-                    fatalError("diagnostic without a position: \(diagnostic)")
+            for lake in [nil, scratchLake] {
+                let loader = PipelineLoader(registry: BuiltinStages.registry, environment: PipelineEnvironment(variables: [:]),
+                                            lake: lake)
+                do {
+                    let (spec, warnings) = try loader.load(file: path)
+                    checkPositions(warnings)
+                    plan(spec)
+                } catch let error as PipelineValidationError {
+                    if !error.diagnostics.contains(where: { $0.severity == .error }) {
+                        fatalError("a refused pipeline without an error: \(error.diagnostics)")
+                    }
+                    checkPositions(error.diagnostics)
+                } catch {
+                    fatalError("the loader threw something other than diagnostics: \(error)")
                 }
-            } catch {
-                fatalError("the loader threw something other than diagnostics: \(error)")
             }
         }
     }
+
+    static func checkPositions(_ diagnostics: [Diagnostic]) {
+        for diagnostic in diagnostics where diagnostic.line < 1 || diagnostic.column < 1 {
+            fatalError("diagnostic without a position: \(diagnostic)")
+        }
+    }
+
+    /// What `plan` and `run` do with a valid spec before any stage runs.
+    static func plan(_ spec: PipelineSpec) {
+        if let cycle = PipelineGraph.findCycle(spec.stages) { fatalError("a valid pipeline with a cycle: \(cycle)") }
+        let order = PipelineGraph.topologicalOrder(spec.stages)
+        if order.count != spec.stages.count { fatalError("the stage order lost stages: \(order.map(\.name))") }
+        let lake = Lake(root: scratchLake.root)
+        for stage in order {
+            do {
+                _ = try stage.outputs(in: lake, runID: "20261125T030000Z-000000", runDate: "2026-11-25", pipeline: spec.name)
+            } catch {
+                fatalError("stage \(stage.name): validated outputs \(stage.outputTemplates) do not resolve: \(error)")
+            }
+            _ = PipelineGraph.downstream(of: stage.name, in: spec.stages)
+        }
+        _ = spec.schedule?.nextRuns(after: Date(timeIntervalSince1970: 1_795_000_000), count: 3)
+    }
+
+    /// An empty lake for validation to look inputs up in.
+    static let scratchLake: Lake = {
+        let root = scratch + "/lake"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return Lake(root: root)
+    }()
 
     /// Broken HTML through a parse stage's whole field extraction, and link discovery.
     public static func htmlExtract(_ bytes: [UInt8]) {

@@ -13,15 +13,22 @@ public final class HTMLDocument {
     private var contextHandle: XPathContextHandle?
     private var cachedBaseURL: String??
 
+    /// The largest page parsed unless a caller says otherwise: libxml2's tree takes about thirty
+    /// times the page's size, so this bounds a parse at about a gigabyte.
+    public static let defaultMaxBytes = 32 << 20
+
     /// Parses `bytes`. `contentType` is the HTTP `Content-Type` header, whose charset wins over the page's own.
-    public convenience init(bytes: UnsafeRawBufferPointer, url: String? = nil, contentType: String? = nil) throws(HTMLError) {
-        let (handle, charset) = try Self.parse(bytes, url: url, contentType: contentType)
+    /// A page larger than `maxBytes` is an error (never a partial parse).
+    public convenience init(bytes: UnsafeRawBufferPointer, url: String? = nil, contentType: String? = nil,
+                            maxBytes: Int = HTMLDocument.defaultMaxBytes) throws(HTMLError) {
+        let (handle, charset) = try Self.parse(bytes, url: url, contentType: contentType, maxBytes: maxBytes)
         self.init(handle: handle, url: url, charset: charset)
     }
 
-    public convenience init(bytes: [UInt8], url: String? = nil, contentType: String? = nil) throws(HTMLError) {
+    public convenience init(bytes: [UInt8], url: String? = nil, contentType: String? = nil,
+                            maxBytes: Int = HTMLDocument.defaultMaxBytes) throws(HTMLError) {
         let result: Result<(XMLDocHandle, Charset.Detection), HTMLError> = bytes.withUnsafeBytes { raw in
-            do throws(HTMLError) { return .success(try Self.parse(raw, url: url, contentType: contentType)) }
+            do throws(HTMLError) { return .success(try Self.parse(raw, url: url, contentType: contentType, maxBytes: maxBytes)) }
             catch { return .failure(error) }
         }
         let (handle, charset) = try result.get()
@@ -39,25 +46,42 @@ public final class HTMLDocument {
         self.charset = charset
     }
 
-    private static func parse(_ bytes: UnsafeRawBufferPointer, url: String?, contentType: String?)
+    private static func parse(_ bytes: UnsafeRawBufferPointer, url: String?, contentType: String?, maxBytes: Int)
         throws(HTMLError) -> (XMLDocHandle, Charset.Detection) {
+        guard bytes.count <= maxBytes else {
+            throw HTMLError(.parse, "the page is \(bytes.count) bytes, more than the \(maxBytes) parsed at most",
+                            subject: url ?? "page")
+        }
         let detection = Charset.detect(bytes, contentType: contentType)
-        let parsed: XMLDocHandle?
+        let parsed: Result<XMLDocHandle, LibXMLFailure>
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             // libxml2 builds no document from nothing; an empty page is still a page.
             parsed = Array("<html></html>".utf8).withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
         } else if detection.name == "utf-8", let body = Charset.validUTF8Body(bytes) {
             // The common case: valid UTF-8 goes to libxml2 as it is, without a copy.
-            parsed = LibXML.parseHTML(bytes: body, url: url)
+            parsed = withoutNUL(body) { LibXML.parseHTML(bytes: $0, url: url) }
         } else if let utf8 = Charset.utf8Bytes(bytes, charset: detection.name) {
-            parsed = utf8.withUnsafeBytes { LibXML.parseHTML(bytes: $0, url: url) }
+            parsed = utf8.withUnsafeBytes { raw in withoutNUL(raw) { LibXML.parseHTML(bytes: $0, url: url) } }
         } else {
             parsed = LibXML.parseHTML(bytes: bytes, url: url, encoding: detection.name)
         }
-        guard let parsed else {
-            throw HTMLError(.parse, "libxml2 could not build a document", subject: url, cause: LibXML.lastErrorMessage())
+        switch parsed {
+        case .success(let handle): return (handle, detection)
+        case .failure(let failure):
+            throw HTMLError(.parse, "cannot parse the page", subject: url ?? "page", cause: failure.message)
         }
-        return (parsed, detection)
+    }
+
+    /// libxml2 takes a NUL byte for the end of the input and drops the rest of the page: NULs
+    /// become U+FFFD (as an HTML5 parser makes them), in a copy only when there is one.
+    private static func withoutNUL<T>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        guard let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil else { return body(bytes) }
+        var copy: [UInt8] = []
+        copy.reserveCapacity(bytes.count + 16)
+        for byte in bytes {
+            if byte == 0 { copy.append(contentsOf: [0xEF, 0xBF, 0xBD]) } else { copy.append(byte) }
+        }
+        return copy.withUnsafeBytes(body)
     }
 
     /// The document node: the context for absolute and relative queries alike.

@@ -113,7 +113,9 @@ public struct LakeRetention: Sendable, Equatable {
 
     /// `90d`, `12w`, `1y` (365 days), and the pipeline durations (`36h`).
     static func parseAge(_ text: String) -> Double? {
-        if text.hasSuffix("y"), let years = Double(text.dropLast()), years > 0 { return years * 365 * 86_400 }
+        if text.hasSuffix("y"), let years = Double(text.dropLast()), years > 0 {
+            return years * 365 * 86_400 <= ConfigValue.maxDurationSeconds ? years * 365 * 86_400 : nil
+        }
         return ConfigValue.parseDuration(text)
     }
 

@@ -14,11 +14,20 @@ public final class CSVReader {
     private var atStart = true
     public let delimiter: UInt8
     public let maxFieldLength: Int
+    /// The most bytes one row may take, all its fields together.
+    public let maxRowLength: Int
+    /// The rest of a row given up on (too long, text after a quote) is passed over when the next
+    /// row is asked for, not before the error is thrown: a failing read stops at the limit.
+    private var pendingSkip: (quoted: Bool, atFieldStart: Bool)?
+    /// A malformed row's `raw` text is cut to this many bytes.
+    static let rawLimit = 64 * 1024
 
-    public init(_ source: ByteSource, delimiter: UInt8 = UInt8(ascii: ","), maxFieldLength: Int = 16 * 1024 * 1024) {
+    public init(_ source: ByteSource, delimiter: UInt8 = UInt8(ascii: ","), maxFieldLength: Int = 16 * 1024 * 1024,
+                maxRowLength: Int = 64 * 1024 * 1024) {
         self.source = source
         self.delimiter = delimiter
         self.maxFieldLength = maxFieldLength
+        self.maxRowLength = max(maxRowLength, maxFieldLength)
     }
 
     /// A row that could not be read, with the line it started on.
@@ -36,6 +45,8 @@ public final class CSVReader {
         if !pushedBack.isEmpty { return pushedBack.removeFirst() }
         if position == end {
             if ended { return nil }
+            // Every long loop reads through here: a cancelled task (SIGTERM, Ctrl-C) stops within one buffer.
+            if Task.isCancelled { throw CancellationError() }
             end = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
             position = 0
             if end == 0 { ended = true; return nil }
@@ -54,9 +65,14 @@ public final class CSVReader {
     /// The next row's fields, nil at the end. A malformed row throws `Malformed`; the reader
     /// has then skipped to the end of that row's line, so reading can go on.
     public func nextRow() throws -> [String]? {
+        if let skip = pendingSkip {
+            pendingSkip = nil
+            try skipRestOfRow(quoted: skip.quoted, atFieldStart: skip.atFieldStart)
+        }
         var fields: [String?] = []
         var field: [UInt8] = []
         var raw: [UInt8] = []
+        var rowLength = 0
         rowLine = line
         rowWasBlankLine = false
         if atStart {
@@ -74,7 +90,8 @@ public final class CSVReader {
         var quoted = false
         var afterQuote = false
         while true {
-            raw.append(b)
+            if raw.count < Self.rawLimit { raw.append(b) }
+            rowLength += 1
             if quoted {
                 if b == UInt8(ascii: "\"") {
                     if try peekByte() == UInt8(ascii: "\"") {
@@ -98,14 +115,18 @@ public final class CSVReader {
             } else if b == UInt8(ascii: "\"") && field.isEmpty && !afterQuote {
                 quoted = true
             } else if afterQuote {
-                try skipRestOfLine()
+                pendingSkip = (quoted: false, atFieldStart: false)
                 throw Malformed(line: rowLine, reason: "text after a closing quote", raw: String(decoding: raw, as: UTF8.self))
             } else {
                 field.append(b)
             }
             if field.count > maxFieldLength {
-                try skipRestOfLine()
+                pendingSkip = (quoted: quoted, atFieldStart: false)
                 throw Malformed(line: rowLine, reason: "field longer than \(maxFieldLength) bytes", raw: "")
+            }
+            if rowLength > maxRowLength {
+                pendingSkip = (quoted: quoted, atFieldStart: !quoted && field.isEmpty)
+                throw Malformed(line: rowLine, reason: "row longer than \(maxRowLength) bytes", raw: "")
             }
             guard let next = try nextByte() else {
                 if quoted {
@@ -131,9 +152,37 @@ public final class CSVReader {
         return valid
     }
 
-    private func skipRestOfLine() throws {
+    /// Passes over the rest of a row given up on, quotes respected, so that reading goes on at
+    /// the next row (a quoted field with line breaks stays inside the row it belongs to).
+    private func skipRestOfRow(quoted: Bool, atFieldStart: Bool) throws {
+        var quoted = quoted
+        var atFieldStart = atFieldStart
         while let b = try nextByte() {
-            if b == 0x0A { line += 1; return }
+            if quoted {
+                if b == UInt8(ascii: "\"") {
+                    if try peekByte() == UInt8(ascii: "\"") { _ = try nextByte() } else { quoted = false }
+                } else if b == 0x0A {
+                    line += 1
+                }
+                continue
+            }
+            switch b {
+            case 0x0A:
+                line += 1
+                return
+            case 0x0D:
+                if try peekByte() == 0x0A { _ = try nextByte() }
+                line += 1
+                return
+            case delimiter:
+                atFieldStart = true
+                continue
+            case UInt8(ascii: "\"") where atFieldStart:
+                quoted = true
+            default:
+                break
+            }
+            atFieldStart = false
         }
     }
 }

@@ -18,9 +18,18 @@ public final class LineReader {
 
     deinit { buffer.deallocate() }
 
+    /// Whether the rest of an over-long line is still to be passed over before the next line.
+    private var discarding = false
+
     /// Calls `body` with the next line's bytes (without the line break), valid only inside it.
     /// Returns nil at the end of input.
+    ///
+    /// A line longer than `maxLineLength` throws (`malformedRecord`, naming its line) as soon as
+    /// the limit is reached, without reading the rest of it; a further call passes over the rest
+    /// and goes on with the next line. Reading stops with `CancellationError` when the task is
+    /// cancelled (SIGTERM, Ctrl-C), checked at every read.
     public func withNextLine<T>(_ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
+        if discarding { try discardRestOfLine() }
         var scanFrom = start
         while true {
             if let newline = memchr(buffer.baseAddress! + scanFrom, 0x0A, end - scanFrom) {
@@ -54,6 +63,20 @@ public final class LineReader {
         }
     }
 
+    /// Passes over bytes up to and including the next line feed (the end of an over-long line).
+    private func discardRestOfLine() throws {
+        while true {
+            if let newline = memchr(buffer.baseAddress! + start, 0x0A, end - start) {
+                start = buffer.baseAddress!.distance(to: newline) + 1
+                discarding = false
+                return
+            }
+            start = end
+            if ended { discarding = false; return }
+            _ = try fill()
+        }
+    }
+
     /// The next line as an array, or nil at the end.
     public func nextLine() throws -> [UInt8]? {
         try withNextLine { Array($0) }
@@ -67,11 +90,17 @@ public final class LineReader {
             end = pending
             start = 0
         }
+        if Task.isCancelled { throw CancellationError() }
+        if !discarding && end > maxLineLength {
+            // The line so far is already too long: stop here, and pass over its rest on the next call.
+            lineNumber += 1
+            start = end
+            discarding = true
+            throw LakeError(.malformedRecord, "line \(lineNumber) is longer than \(maxLineLength) bytes")
+        }
         if end == buffer.count {
-            guard buffer.count < maxLineLength else {
-                throw LakeError(.malformedRecord, "line \(lineNumber + 1) is longer than \(maxLineLength) bytes")
-            }
-            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxLineLength), alignment: 1)
+            // One byte past the limit, so that a line just over it is seen to be.
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxLineLength + 1), alignment: 1)
             bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
             buffer.deallocate()
             buffer = bigger

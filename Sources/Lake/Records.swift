@@ -80,8 +80,13 @@ public final class RecordReader {
     /// 1-based line of the record last returned.
     public private(set) var line = 0
 
+    /// The longest JSONL line or CSV row read (a CSV field: at most 16 MiB); a longer one is a
+    /// malformed record, found without reading past the limit.
+    public static let defaultMaxRecordBytes = 64 << 20
+
     public init(path: String, displayPath: String? = nil, type: RecordFileType? = nil, policy: MalformedPolicy = .fail,
-                inferTypes: Bool = false, onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
+                inferTypes: Bool = false, maxRecordBytes: Int = RecordReader.defaultMaxRecordBytes,
+                onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
         self.displayPath = displayPath ?? path
         guard let type = type ?? RecordFileType(path: path) else {
             throw RecordFileType.unknown(displayPath ?? path)
@@ -92,9 +97,9 @@ public final class RecordReader {
         self.inferTypes = inferTypes
         let source = try openByteSource(path: path, gzip: type.gzip, label: self.displayPath)
         switch type.format {
-        case .jsonl: lines = LineReader(source)
+        case .jsonl: lines = LineReader(source, maxLineLength: maxRecordBytes)
         case .csv:
-            let reader = CSVReader(source)
+            let reader = CSVReader(source, maxFieldLength: min(16 << 20, maxRecordBytes), maxRowLength: maxRecordBytes)
             csv = reader
             do {
                 header = try reader.nextRow() ?? []
@@ -153,7 +158,7 @@ public final class RecordReader {
     private func nextProjectedJSON(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {
         guard let reader = lines else { return false }
         while true {
-            let result: ProjectedLine? = try reader.withNextLine { bytes in
+            let result: ProjectedLine? = try overLongLinesRejected(reader) { try reader.withNextLine { bytes in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
                 var bytes = bytes
                 if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // a UTF-8 byte order mark
@@ -167,7 +172,7 @@ public final class RecordReader {
                 } catch {
                     return .rejected(reject("invalid JSON: \(error)", bytes))
                 }
-            }
+            } }
             guard let result else { return false }
             line = reader.lineNumber
             switch result {
@@ -194,7 +199,7 @@ public final class RecordReader {
     private func nextJSON() throws -> JSONObject? {
         guard let reader = lines else { return nil }
         while true {
-            let result: Result<JSONObject?, RejectedRecord>?  = try reader.withNextLine { bytes in
+            let result: Result<JSONObject?, RejectedRecord>? = try overLongLinesRejected(reader) { try reader.withNextLine { bytes in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .success(nil) }  // blank line
                 var bytes = bytes
                 if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // UTF-8 BOM
@@ -209,7 +214,7 @@ public final class RecordReader {
                 } catch {
                     return .failure(reject("invalid JSON: \(error)", bytes))
                 }
-            }
+            } }
             guard let result else { return nil }
             line = reader.lineNumber
             switch result {
@@ -217,6 +222,19 @@ public final class RecordReader {
             case .success(nil): continue
             case .failure(let rejected): throw rejected
             }
+        }
+    }
+
+    /// A line over the reader's limit is a malformed record like any other (rejected or fatal by
+    /// the policy, naming file and line); the reader has stopped at the limit and passes over the
+    /// rest of the line when asked for the next one.
+    private func overLongLinesRejected<T>(_ reader: LineReader, _ read: () throws -> T) throws -> T {
+        do {
+            return try read()
+        } catch let error as LakeError where error.code == .malformedRecord {
+            line = reader.lineNumber
+            throw RejectedRecord(file: displayPath, line: reader.lineNumber,
+                                 reason: "the line is longer than \(reader.maxLineLength) bytes", raw: "")
         }
     }
 

@@ -24,18 +24,8 @@ public final class ConfigValue {
     /// read with positions; nil when the text is not YAML or is empty (problems in `diagnostics`).
     public static func document(text: String, diagnostics: Diagnostics,
                                 environment: PipelineEnvironment = PipelineEnvironment(variables: [:])) -> ConfigValue? {
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                diagnostics.error(line: 1, column: 1, keyPath: "", "the file is empty")
-                return nil
-            }
-            return ConfigValue(node: node, keyPath: "", diagnostics: diagnostics, environment: environment)
-        } catch let error as YamlError {
-            PipelineLoader.report(error, to: diagnostics)
-        } catch {
-            diagnostics.error(line: 1, column: 1, keyPath: "", "cannot parse YAML: \(error)")
-        }
-        return nil
+        guard let node = PipelineLoader.compose(text, diagnostics: diagnostics, empty: "the file is empty") else { return nil }
+        return ConfigValue(node: node, keyPath: "", diagnostics: diagnostics, environment: environment)
     }
 
     public var line: Int { node.mark?.line ?? 1 }
@@ -140,20 +130,68 @@ public final class ConfigValue {
         return text
     }
 
-    /// A duration such as `90s`, `15m`, `24h`, `7d`, `500ms`, or plain seconds.
+    /// A duration such as `90s`, `15m`, `24h`, `7d`, `500ms`, or plain seconds; at most
+    /// `maxDurationSeconds`, so that every later conversion (to milliseconds, nanoseconds, whole
+    /// days) fits an integer.
     public func asDuration() -> Double? {
         guard let text = asString()?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Self.parseDuration(text) { return seconds }
-        error("expected a duration like 30s, 15m, 24h or 7d, found '\(text)'")
-        return nil
+        guard let seconds = Self.parseUnboundedDuration(text) else {
+            error("expected a duration like 30s, 15m, 24h or 7d, found '\(text)'")
+            return nil
+        }
+        guard seconds <= Self.maxDurationSeconds else {
+            error("a duration may be at most 36500d (100 years), found '\(text)'")
+            return nil
+        }
+        return seconds
     }
 
+    /// The longest duration any setting takes: 100 years, whose nanoseconds still fit an `Int64`.
+    public static let maxDurationSeconds: Double = 100 * 365 * 86_400
+
+    /// Seconds in `30s`, `15m`, `24h`, `7d`, `2w`, `500ms` or a plain number; nil when the text is
+    /// not a duration or is longer than `maxDurationSeconds`.
     public static func parseDuration(_ text: String) -> Double? {
+        parseUnboundedDuration(text).flatMap { $0 <= maxDurationSeconds ? $0 : nil }
+    }
+
+    static func parseUnboundedDuration(_ text: String) -> Double? {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("w", 604800)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
+            // A finite number of a unit may overflow to infinity: too long, not malformed.
             if let n = Double(text.dropLast(suffix.count)), n >= 0, n.isFinite { return n * factor }
         }
         if let n = Double(text), n >= 0, n.isFinite { return n }
+        return nil
+    }
+
+    /// A size in bytes: `10MB`, `512KB`, `1GB` (powers of 1024), `100B` or a plain number of
+    /// bytes; above 0 and at most `max` (1 TB unless given), reported at this value otherwise.
+    public func asByteSize(max: Int = 1 << 40) -> Int? {
+        guard let original = asString() else { return nil }
+        let text = original.trimmingCharacters(in: .whitespaces).uppercased()
+        guard let bytes = Self.parseByteSize(text) else {
+            error("expected a size such as 10MB, 512KB or a number of bytes, found '\(original)'")
+            return nil
+        }
+        guard bytes > 0 else { error("expected a size above 0, found '\(original)'"); return nil }
+        // Int(exactly:) is nil past Int's range, where Int(_:) would trap.
+        guard let value = Int(exactly: bytes), value <= max else {
+            error("a size may be at most \(ByteSize.text(Int64(max))), found '\(original)'")
+            return nil
+        }
+        return value
+    }
+
+    /// Bytes as a double (so that a huge number is compared, never converted with a trap).
+    static func parseByteSize(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("GB", 1_073_741_824), ("MB", 1_048_576), ("KB", 1024), ("B", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)
+            if let n = Double(number), n >= 0, n.isFinite { return (n * factor).rounded(.down) }
+            return nil
+        }
+        if let n = Double(text), n >= 0, n.isFinite, n == n.rounded() { return n }
         return nil
     }
 
@@ -222,6 +260,7 @@ public final class ConfigValue {
     public func strings(_ key: String, required: Bool = false) -> [String]? { value(key, required: required)?.asStrings() }
     public func choice(_ key: String, _ choices: [String]) -> String? { value(key)?.asChoice(choices) }
     public func duration(_ key: String) -> Double? { value(key)?.asDuration() }
+    public func byteSize(_ key: String, max: Int = 1 << 40) -> Int? { value(key)?.asByteSize(max: max) }
 
     /// Checks that this is a mapping; reports an error otherwise.
     @discardableResult

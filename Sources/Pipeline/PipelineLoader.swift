@@ -39,20 +39,7 @@ public struct PipelineLoader: Sendable {
     }
 
     func load(text: String, defaultName: String, diagnostics: Diagnostics) -> PipelineSpec? {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                diagnostics.error(line: 1, column: 1, keyPath: "", "the pipeline file is empty")
-                return nil
-            }
-            root = node
-        } catch let error as YamlError {
-            Self.report(error, to: diagnostics)
-            return nil
-        } catch {
-            diagnostics.error(line: 1, column: 1, keyPath: "", "cannot parse YAML: \(error)")
-            return nil
-        }
+        guard let root = Self.compose(text, diagnostics: diagnostics, empty: "the pipeline file is empty") else { return nil }
         let top = ConfigValue(node: root, keyPath: "", diagnostics: diagnostics, environment: environment)
         guard top.expectMapping() else { return nil }
 
@@ -300,6 +287,50 @@ public struct PipelineLoader: Sendable {
         return names.filter { seen.insert($0).inserted }
     }
 
+    // MARK: Reading YAML
+
+    /// Values an alias may bring in, all aliases of a file together. A pipeline written by hand
+    /// stays far below; "billion laughs" (aliases of aliases) would otherwise expand to millions
+    /// of values as soon as anything walks the tree (validation, fingerprints, `plan`).
+    public static let maxAliasedValues = 10_000
+
+    /// The one place a YAML configuration file is read: `validate`, `run`, `plan`, the scheduler
+    /// and `doctor` all load pipelines through here, and the lake's retention policy too. A UTF-8
+    /// byte order mark is skipped; aliases are bounded (`maxAliasedValues`). Nil when the text
+    /// is not YAML, is empty or expands too far (problems in `diagnostics`).
+    static func compose(_ text: String, diagnostics: Diagnostics, empty: String) -> Node? {
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
+        // An alias is a `*name` token; without a '*' anywhere there is nothing to bound.
+        let mayHaveAliases = text.utf8.contains(UInt8(ascii: "*"))
+        if mayHaveAliases, let problem = AliasBound.checkKeys(text) {
+            diagnostics.error(line: problem.line, column: problem.column, keyPath: "", problem.message)
+            return nil
+        }
+        do {
+            // The parser owns the anchors (nodes hold them weakly): keep it while the tree is walked.
+            let parser = try Yams.Parser(yaml: text)
+            guard let node = try parser.singleRoot() else {
+                diagnostics.error(line: 1, column: 1, keyPath: "", empty)
+                return nil
+            }
+            if mayHaveAliases {
+                var bound = AliasBound(text: text, limit: maxAliasedValues)
+                let fine = withExtendedLifetime(parser) { bound.walk(node, keyPath: "", parentMark: nil, aliased: false) }
+                if !fine, let problem = bound.problem {
+                    diagnostics.error(line: problem.line, column: problem.column, keyPath: problem.keyPath, problem.message)
+                    return nil
+                }
+            }
+            return node
+        } catch let error as YamlError {
+            report(error, to: diagnostics)
+        } catch {
+            diagnostics.error(line: 1, column: 1, keyPath: "", "cannot parse YAML: \(error)")
+        }
+        return nil
+    }
+
     static func report(_ error: YamlError, to diagnostics: Diagnostics) {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -314,5 +345,149 @@ public struct PipelineLoader: Sendable {
         default:
             diagnostics.error(line: 1, column: 1, keyPath: "", "invalid YAML: \(error)")
         }
+    }
+}
+
+/// Counts the values reached through YAML aliases, stopping at a limit: the walk costs at most
+/// the file's own nodes plus `limit`, however far the aliases would expand.
+struct AliasBound {
+    struct Problem {
+        var line: Int
+        var column: Int
+        var keyPath: String
+        var message: String
+    }
+
+    let lines: [Substring]
+    let limit: Int
+    private var aliased = 0
+    private var defined: Set<ObjectIdentifier> = []
+    private(set) var problem: Problem?
+
+    init(text: String, limit: Int) {
+        lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.limit = limit
+    }
+
+    /// False (with `problem` set) as soon as aliases have brought in more than `limit` values.
+    /// `parentMark` is where the enclosing key or item starts: the alias is searched after it.
+    mutating func walk(_ node: Node, keyPath: String, parentMark: Mark?, aliased isAliased: Bool) -> Bool {
+        var isAliased = isAliased
+        if let anchor = node.anchor, !defined.insert(ObjectIdentifier(anchor)).inserted, !isAliased {
+            // The anchor was defined before: this node is an alias of it. The walk meets the
+            // file's aliases in text order, so each is found after the previous one.
+            isAliased = true
+            var from = parentMark.map { ($0.line, $0.column) } ?? (1, 1)
+            if let cursor, cursor > from { from = cursor }
+            let position = find("*" + anchor.rawValue, from: from) ?? from
+            cursor = (position.0, position.1 + 1)
+            aliasStart = (anchor.rawValue, position, keyPath)
+        }
+        if isAliased {
+            aliased += 1
+            if aliased > limit {
+                let (name, position, path) = aliasStart ?? ("", (1, 1), keyPath)
+                problem = Problem(line: position.0, column: position.1, keyPath: path,
+                                  message: "the alias *\(name) expands to more than \(limit) values (aliases of aliases); "
+                                      + "write the values out, or alias less")
+                return false
+            }
+        }
+        switch node {
+        case .scalar, .alias: return true
+        case .sequence(let items):
+            for (i, item) in items.enumerated() {
+                let path = keyPath.isEmpty ? "\(i)" : keyPath + ".\(i)"
+                guard walk(item, keyPath: path, parentMark: item.anchor == nil ? item.mark : parentMark ?? node.mark,
+                           aliased: isAliased) else { return false }
+            }
+        case .mapping(let mapping):
+            for pair in mapping {
+                let key = pair.key.string ?? "?"
+                let path = keyPath.isEmpty ? key : keyPath + "." + key
+                guard walk(pair.key, keyPath: path, parentMark: parentMark ?? node.mark, aliased: isAliased),
+                      walk(pair.value, keyPath: path, parentMark: pair.key.mark, aliased: isAliased) else { return false }
+            }
+        }
+        return true
+    }
+
+    private var aliasStart: (name: String, position: (Int, Int), path: String)?
+    /// Just past the last alias found in the text.
+    private var cursor: (Int, Int)?
+
+    /// Line and column (1-based, columns in characters as YAML marks count them) of the first
+    /// `token` at or after `from`.
+    private func find(_ token: String, from: (line: Int, column: Int)) -> (Int, Int)? {
+        let start = max(0, from.line - 1)
+        guard start < lines.count else { return nil }
+        for index in start..<lines.count {
+            var line = lines[index]
+            var offset = 0
+            if index == start, from.column > 1 {
+                let skip = min(line.unicodeScalars.count, from.column - 1)
+                line = Substring(line.unicodeScalars.dropFirst(skip))
+                offset = skip
+            }
+            if let range = line.range(of: token) {
+                return (index + 1, offset + line.unicodeScalars.distance(from: line.startIndex, to: range.lowerBound) + 1)
+            }
+        }
+        return nil
+    }
+
+    /// A mapping key that is an alias is refused before the file is composed: the YAML library
+    /// hashes every key to find duplicates, and hashing an aliased key walks all it expands to.
+    /// Found on the text (`? *a`, `*a :`), which needs no parse; nil when there is none.
+    static func checkKeys(_ text: String) -> (line: Int, column: Int, message: String)? {
+        // Every alias token becomes a plain scalar of the same length (`*name` → `xname`), so the
+        // copy composes without expanding anything and its marks are the original's positions.
+        var bytes = Array(text.utf8)
+        var changed = false
+        for i in bytes.indices.dropLast() where bytes[i] == UInt8(ascii: "*") && isNameByte(bytes[i + 1]) {
+            bytes[i] = UInt8(ascii: "x")
+            changed = true
+        }
+        guard changed, let neutered = String(validating: bytes, as: UTF8.self),
+              let root = try? Yams.compose(yaml: neutered) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        /// The alias name when `node` stands where the original text has an alias.
+        func alias(at node: Node) -> String? {
+            guard case .scalar = node, let mark = node.mark, mark.line >= 1, mark.line <= lines.count else { return nil }
+            let line = lines[mark.line - 1]
+            guard mark.column >= 1, mark.column <= line.count, line[mark.column - 1] == "*" else { return nil }
+            return String(String.UnicodeScalarView(line[mark.column...].prefix { $0.isASCII && isNameByte(UInt8($0.value)) }))
+        }
+        func firstAlias(in node: Node) -> (Node, String)? {
+            switch node {
+            case .scalar: return alias(at: node).map { (node, $0) }
+            case .alias: return nil
+            case .sequence(let items): return items.lazy.compactMap(firstAlias).first
+            case .mapping(let mapping):
+                return mapping.lazy.compactMap { firstAlias(in: $0.key) ?? firstAlias(in: $0.value) }.first
+            }
+        }
+        var stack = [root]
+        while let node = stack.popLast() {
+            switch node {
+            case .scalar, .alias: continue
+            case .sequence(let items): stack += items
+            case .mapping(let mapping):
+                for pair in mapping {
+                    if let (found, name) = firstAlias(in: pair.key) {
+                        return (found.mark?.line ?? 1, found.mark?.column ?? 1,
+                                "a mapping key cannot be an alias (*\(name)): write the key out")
+                    }
+                    stack.append(pair.value)
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Characters of an anchor or alias name, as libyaml scans them.
+    static func isNameByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }
 }

@@ -102,7 +102,9 @@ public struct ChildProcess: Sendable {
     /// SIGTERM to the group, then SIGKILL after the grace period.
     private func stopGroup(_ pid: pid_t) async {
         kill(-pid, SIGTERM)
-        for _ in 0..<max(1, Int(grace * 50)) {
+        // Checked: a grace from a flag may be huge or NaN, and Int(_:) traps on those.
+        let ticks = grace.isFinite ? Int(min(max(grace, 0), 86_400) * 50) : 1
+        for _ in 0..<max(1, ticks) {
             // Peek without reaping (WNOWAIT): the caller collects the status.
             var info = siginfo_t()
             if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == pid { return }

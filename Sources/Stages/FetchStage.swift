@@ -301,16 +301,5 @@ public enum FetchStage {
     }
 
     /// `10MB`, `512KB`, `1GB` (powers of 1024) or a plain number of bytes.
-    static func readSize(_ value: ConfigValue) -> Int? {
-        guard let text = value.asString()?.trimmingCharacters(in: .whitespaces).uppercased() else { return nil }
-        let units: [(String, Int)] = [("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10), ("B", 1)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n > 0 {
-                return Int(n * Double(factor))
-            }
-        }
-        if let n = Int(text), n > 0 { return n }
-        value.error("expected a size such as 10MB, 512KB or a number of bytes, found '\(text)'")
-        return nil
-    }
+    static func readSize(_ value: ConfigValue) -> Int? { value.asByteSize() }
 }

@@ -16,6 +16,7 @@ import Pipeline
 ///     batch: 32                         # optional: pages per parsing task (tasks run on every core; output order is kept)
 ///     max_rejects: 5%                   # optional: more rejects (a count, or a share of records) fails the stage
 ///     currency: CAD                     # optional: the site's currency for money fields that name none (and which `$` means)
+///     max_page_bytes: 32MB              # optional: a larger page is rejected with the reason, not parsed
 ///     fields:
 ///       name: "h1::text"                # shorthand for { css: … }
 ///       price: { css: ".price ::text", type: money, required: true, currency: EUR }
@@ -48,6 +49,8 @@ public enum ParseStage {
         var batchPages = 32
         /// More rejects than this fails the stage (its output is not published).
         var maxRejects: RejectLimit?
+        /// A larger page is rejected with the reason instead of parsed (libxml2 takes ~30x a page's size).
+        var maxPageBytes = HTMLDocument.defaultMaxBytes
 
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
@@ -67,6 +70,7 @@ public enum ParseStage {
         let maxRejectsValue = config.value("max_rejects")
         let maxRejects = maxRejectsValue.flatMap { RejectLimit.read($0) }
         let stageCurrency = readCurrency(config)
+        let maxPageBytes = config.byteSize("max_page_bytes", max: 1 << 30) ?? HTMLDocument.defaultMaxBytes
         if let value = config.value("base_url"), let baseURL, URLResolver.resolve(".", against: baseURL) == nil {
             value.error("expected an absolute URL such as https://shop.example/, found '\(baseURL)'")
         }
@@ -109,7 +113,7 @@ public enum ParseStage {
         }
         guard ok, let inputs else { return nil }
         return Definition(inputs: inputs, fields: fields, records: records, urlPatterns: patterns, baseURL: baseURL,
-                          batchPages: batchPages, maxRejects: maxRejects)
+                          batchPages: batchPages, maxRejects: maxRejects, maxPageBytes: maxPageBytes)
     }
 
     /// `"h1::text"` or `{ css: … }` / `{ xpath: … }`.
@@ -228,7 +232,8 @@ struct ParsedBatch: Sendable {
         for page in pages {
             let document: HTMLDocument
             do {
-                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType)
+                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType,
+                                            maxBytes: definition.maxPageBytes)
             } catch {
                 reject(page, "\(error)")
                 out.counts["pages_rejected", default: 0] += 1

@@ -26,9 +26,10 @@ struct RunLogHandler: LogHandler {
         func write(_ line: String) {
             lock.lock()
             defer { lock.unlock() }
-            var copy = line
+            // Names and values from configuration and pages are escaped: the log is read in terminals too.
+            var copy = Console.escaped(line, keepingLines: true)
             copy.withUTF8 { _ = Foundation.write(fd, $0.baseAddress, $0.count) }
-            if echo { FileHandle.standardError.write(Data(line.utf8)) }
+            if echo { FileHandle.standardError.write(Data(copy.utf8)) }
         }
     }
 

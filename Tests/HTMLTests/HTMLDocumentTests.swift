@@ -190,3 +190,37 @@ struct ConcurrentParsingTests {
         }
     }
 }
+
+/// Pages built to hurt the parser: never a silently shorter page, never unbounded memory.
+struct HostilePageTests {
+    static func nested(_ depth: Int, tag: String = "div") -> String {
+        "<html><body>" + String(repeating: "<\(tag)>", count: depth) + "<h1>the end</h1><p class=price>$5</p></body></html>"
+    }
+
+    @Test(arguments: [300, 5_000, 100_000])
+    func nestingDeeperThanLibxml2sDefaultKeepsTheRestOfThePage(depth: Int) throws {
+        // libxml2 stops at 256 levels by default and keeps only what came before.
+        let document = try HTMLDocument(html: Self.nested(depth))
+        #expect(try document.css("h1::text") == ["the end"])
+        #expect(try document.css(".price::text") == ["$5"])
+    }
+
+    @Test func aNULByteDoesNotEndThePage() throws {
+        let bytes = Array("<html><body><p>before</p>".utf8) + [0] + Array("<h1>after</h1></body></html>".utf8)
+        let document = try HTMLDocument(bytes: bytes, url: "https://shop.example/p")
+        #expect(try document.css("h1::text") == ["after"])
+        #expect(try document.css("p::text") == ["before"])
+    }
+
+    @Test func aPageOverTheSizeCapIsAnErrorWithTheReasonAndURL() throws {
+        let bytes = Array(("<html><body>" + String(repeating: "<p>x</p>", count: 200) + "</body></html>").utf8)
+        do {
+            _ = try HTMLDocument(bytes: bytes, url: "https://shop.example/big", maxBytes: 1000)
+            Issue.record("expected the page to be refused")
+        } catch {
+            #expect(error.description == "https://shop.example/big: the page is \(bytes.count) bytes, more than the 1000 parsed at most")
+        }
+        #expect(try HTMLDocument(bytes: bytes, maxBytes: bytes.count).css("p::text").count == 200)
+        #expect(HTMLDocument.defaultMaxBytes == 32 << 20)
+    }
+}

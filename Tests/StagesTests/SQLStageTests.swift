@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Pipeline
+import Store
 @testable import Stages
 import Testing
 
@@ -255,5 +256,18 @@ import Testing
         #expect(SQLColumnType.of(big) == .text)
         #expect(SQLColumnType.integer.widened(with: .text) == .text)
         #expect(SQLColumnType.text.sqlValue(big) == .text("12345678901234567890"))
+    }
+
+    /// Text is bound with its byte length: a NUL inside it is data, not its end (it was cut there).
+    @Test(arguments: ["a\u{0}b", "\u{0}", "x\u{0}\u{0}y\u{0}", "", "plain"])
+    func textWithNULBytesRoundTrips(text: String) throws {
+        let loader = try SQLiteLoader()
+        try loader.database.run("CREATE TABLE t (s TEXT)")
+        try loader.database.run("INSERT INTO t VALUES (?)", [.text(text)])
+        var rows: [[SQLValue]] = []
+        try loader.query("SELECT s, length(CAST(s AS BLOB)) AS n FROM t", columns: { _ in }, row: { rows.append($0) })
+        #expect(rows.count == 1)
+        #expect(rows.first?.first.map(SQLiteLoader.jsonValue) == .string(text))
+        #expect(rows.first?.last == .integer(Int64(text.utf8.count)))
     }
 }

@@ -71,20 +71,38 @@ enum LibXML {
     /// no error output, no implied DTD loading or entity substitution, and the page's own
     /// `<meta charset>` ignored because the bytes are UTF-8 by now.
     /// `encoding` is "UTF-8" except for charsets we do not convert ourselves (libxml2 hands those to iconv).
-    static func parseHTML(bytes: UnsafeRawBufferPointer, url: String?, encoding: String = "UTF-8") -> XMLDocHandle? {
+    ///
+    /// Nesting is not limited (`XML_PARSE_HUGE`: libxml2 otherwise stops at 256 levels and keeps
+    /// only the page above that point); the caller bounds the page's size, which bounds the tree.
+    /// A parse libxml2 halted before the end fails, with its reason, rather than give a part of the page.
+    static func parseHTML(bytes: UnsafeRawBufferPointer, url: String?, encoding: String = "UTF-8")
+        -> Result<XMLDocHandle, LibXMLFailure> {
         silence()
         xmlResetLastError()
+        guard bytes.count <= Int(Int32.max) else {
+            return .failure(LibXMLFailure(message: "the page is larger than libxml2 can parse (2 GB)"))
+        }
         let options = Int32(HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NONET.rawValue | HTML_PARSE_NOERROR.rawValue
-            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_COMPACT.rawValue | HTML_PARSE_IGNORE_ENC.rawValue | HTML_PARSE_NODEFDTD.rawValue)
+            | HTML_PARSE_NOWARNING.rawValue | HTML_PARSE_COMPACT.rawValue | HTML_PARSE_IGNORE_ENC.rawValue
+            | HTML_PARSE_NODEFDTD.rawValue | XML_PARSE_HUGE.rawValue)
         // libxml2 needs a non-null buffer even for an empty page.
         let empty: [CChar] = [0]
+        var halted: Int32 = 0
         let doc: UnsafeMutablePointer<xmlDoc>? = empty.withUnsafeBufferPointer { emptyBuffer in
             let base = bytes.count > 0
                 ? bytes.baseAddress!.assumingMemoryBound(to: CChar.self)
                 : emptyBuffer.baseAddress!
-            return htmlReadMemory(base, Int32(clamping: bytes.count), url, encoding, options)
+            return agentshop_html_read(base, Int32(bytes.count), url, encoding, options, &halted)
         }
-        return doc.map(XMLDocHandle.init)
+        guard let doc else {
+            return .failure(LibXMLFailure(message: lastErrorMessage() ?? "libxml2 could not build a document"))
+        }
+        let handle = XMLDocHandle(doc: doc)
+        if halted != 0 {
+            return .failure(LibXMLFailure(message: "libxml2 stopped before the end of the page: "
+                + (lastErrorMessage() ?? "unknown error")))
+        }
+        return .success(handle)
     }
 
     static func compileXPath(_ expression: String) -> Result<XPathCompiled, LibXMLFailure> {

@@ -448,7 +448,17 @@ public final class Statement {
         case .null: rc = sqlite3_bind_null(handle, i)
         case .integer(let v): rc = sqlite3_bind_int64(handle, i, v)
         case .real(let v): rc = sqlite3_bind_double(handle, i, v)
-        case .text(let v): rc = sqlite3_bind_text(handle, i, v, -1, agentshop_sqlite_transient())
+        case .text(let v):
+            // With its byte length: a NUL inside the text is data, not its end.
+            var text = v
+            rc = text.withUTF8 { utf8 -> Int32 in
+                guard let base = utf8.baseAddress, utf8.count > 0 else {
+                    return sqlite3_bind_text(handle, i, "", 0, agentshop_sqlite_transient())
+                }
+                return base.withMemoryRebound(to: CChar.self, capacity: utf8.count) {
+                    sqlite3_bind_text64(handle, i, $0, sqlite3_uint64(utf8.count), agentshop_sqlite_transient(), UInt8(SQLITE_UTF8))
+                }
+            }
         case .blob(let v):
             rc = v.withUnsafeBytes { raw in
                 sqlite3_bind_blob64(handle, i, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), sqlite3_uint64(raw.count),

@@ -68,8 +68,8 @@ struct StageSelection: ParsableArguments {
             Console.error("no stage named '\(name)' in \(spec.file) (stages: \(names))")
             throw ExitStatus.invalidInput
         }
-        if let date, date.range(of: #"^\d{4}-\d{2}-\d{2}$"#, options: .regularExpression) == nil {
-            Console.error("--date takes YYYY-MM-DD, found '\(date)'")
+        if let date, let problem = RunDate.problem(date) {
+            Console.error("--date: \(problem), found '\(Console.escaped(date))'")
             throw ExitStatus.invalidInput
         }
         if let jobs, jobs < 1 {
