@@ -82,7 +82,8 @@ final class RecordPrinter {
     /// A header row, a rule of dashes under each column, then the rows, padded to the widest cell.
     /// Line breaks and tabs in cells become spaces. When `maxWidth` is given, the widest columns
     /// are narrowed (never below 6 characters) and their cells cut with `…` until a line fits.
-    static func table(_ rows: [[String]], maxWidth: Int?) -> String {
+    /// The one table renderer: every command's table goes through here (Console.table without the rule).
+    static func table(_ rows: [[String]], maxWidth: Int?, rule: Bool = true) -> String {
         guard let header = rows.first else { return "" }
         let clean = rows.map { row in row.map { cell in
             cell.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" })
@@ -105,7 +106,8 @@ final class RecordPrinter {
                 return i == widths.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        var lines = [render(clean[0]), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        var lines = [render(clean[0])]
+        if rule { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         lines += clean.dropFirst().map(render)
         return lines.joined(separator: "\n")
     }
