@@ -211,6 +211,44 @@ import Testing
         #expect(runs.stdout.contains(runID), "\(runs)")
     }
 
+    @Test func dbCommandsTakeAnySQLiteFileAndLeaveAForeignSchemaAlone() throws {
+        let project = try Project()
+        #expect(try project.run(["init", "--quiet"]).status == 0)
+        let other = project.folder + "/other.sqlite"
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table t(x)');"
+                            + " c.executemany('insert into t values (?)', [(1,),(2,),(3,)]); c.commit()", other]
+        try python.run()
+        python.waitUntilExit()
+        let status = try project.run(["db", "status", "--store", "other.sqlite", "--json"])
+        #expect(status.status == 0, "\(status.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        #expect((object["tables"] as? [String: Any])?["t"] as? Int == 3, "\(object)")
+        let dump = try project.run(["db", "dump", "--store", "other.sqlite"])
+        #expect(dump.status == 0, "\(dump.stderr)")
+        #expect(dump.stdout.contains("db_dumps/manual/"))
+        // Not migrated: still one table, no AgentShop schema added.
+        let after = try project.run(["db", "status", "--store", "other.sqlite", "--json"])
+        let tables = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])["tables"] as? [String: Any]
+        #expect(tables?.keys.sorted() == ["t"], "\(String(describing: tables))")
+    }
+
+    @Test func lakeDiffGoesPastAMalformedLineWithOnErrorSkip() throws {
+        let project = try Project()
+        #expect(try project.run(["init", "--quiet"]).status == 0)
+        try project.write("datalake/raw_data/uploads/a.csv", "slug,price\na,1\nb,2\n")
+        try project.write("datalake/raw_data/uploads/b.csv", "slug,price\na,1\nbroken,3,extra,cells\nb,5\n")
+        let strict = try project.run(["lake", "diff", "raw_data/uploads/a.csv", "raw_data/uploads/b.csv", "--key", "slug"])
+        #expect(strict.status == 2, "\(strict.stderr)")
+        #expect(strict.stderr.contains("--on-error skip"))
+        let skip = try project.run(["lake", "diff", "datalake/raw_data/uploads/a.csv", "datalake/raw_data/uploads/b.csv",
+                                    "--key", "slug", "--on-error", "skip"])
+        #expect(skip.status == 0, "\(skip.stderr)")
+        #expect(skip.stdout.contains("1 changed"), "\(skip.stdout)")
+        #expect(skip.stderr.contains("(skipped)"))
+    }
+
     @Test func everyCommandsHelpShowsAnExample() throws {
         let project = try Project()
         var missing: [String] = []
