@@ -131,10 +131,10 @@ public enum SVGChart {
         var body = axisLines(left: left, top: top, plotW: plotW, plotH: plotH, axis: axis, unit: unit)
         let slot = plotW / Double(max(buckets.count, 1))
         let barW = max(2, min(48, slot * 0.7))
-        // A label is about 6.6 px per character at 12 px; every label gets its own room, or
+        // A label is about 7 px per character at 12 px; every label gets its own room, or
         // only every n-th label is drawn, so that none overlaps its neighbour.
         let labelChars = min(14, buckets.map(\.count).max() ?? 1)
-        let labelEvery = max(1, Int(((Double(labelChars) * 6.6 + 10) / slot).rounded(.up)))
+        let labelEvery = max(1, Int(((Double(labelChars) * 7.2 + 10) / slot).rounded(.up)))
         for (i, bucket) in buckets.enumerated() {
             let x = left + slot * Double(i) + (slot - barW) / 2
             var y = top + plotH

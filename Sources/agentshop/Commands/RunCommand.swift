@@ -208,7 +208,8 @@ final class ProgressView: @unchecked Sendable {
             if let records = stage.counts["records_out"] { detail += " · \(records) records" }
             if mode == .lines {
                 if order[stage.name] == nil { startedCount += 1; order[stage.name] = startedCount }
-                Console.error("\(Self.clockText(now))  \(counter(stage.name)) \(stage.status.rawValue.uppercased()) \(stage.name): \(detail)")
+                let text = stage.status == .skipped ? " (\(stage.reason))" : ": " + detail
+                Console.error("\(Self.clockText(now))  \(counter(stage.name)) \(stage.status.rawValue.uppercased()) \(stage.name)\(text)")
                 return
             }
             Console.clearStatus()
