@@ -271,7 +271,9 @@ public struct RunReport {
         guard runs.count > 1 else {
             return html + "<p class=\"empty\">This is the only run of \(HTMLText.escape(manifest.pipeline)) so far; trends appear from the second run.</p></section>\n"
         }
-        let labels = runs.map { Self.shortRunLabel($0.runID) }
+        var labels = runs.map { Self.shortRunLabel($0.runID) }
+        // Runs in the same minute are told apart by their seconds.
+        if Set(labels).count < labels.count { labels = runs.map { Self.shortRunLabel($0.runID, seconds: true) } }
         let stageNames = runs.flatMap { $0.stages.map(\.name) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         func series(_ value: (RunManifest.StageRun) -> Double) -> [(name: String, values: [Double])] {
             stageNames.map { name in (name, runs.map { run in run.stages.first { $0.name == name }.map(value) ?? 0 }) }
@@ -306,10 +308,11 @@ public struct RunReport {
     }
 
     /// `20261125T104205Z…` → `11-25 10:42`.
-    static func shortRunLabel(_ runID: String) -> String {
+    static func shortRunLabel(_ runID: String, seconds: Bool = false) -> String {
         let c = Array(runID)
-        guard c.count >= 13, c[8] == "T" else { return String(runID.prefix(14)) }
+        guard c.count >= 15, c[8] == "T" else { return String(runID.prefix(14)) }
         return "\(String(c[4..<6]))-\(String(c[6..<8])) \(String(c[9..<11])):\(String(c[11..<13]))"
+            + (seconds ? ":\(String(c[13..<15]))" : "")
     }
 
     // MARK: Crawl
