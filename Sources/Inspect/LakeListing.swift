@@ -57,7 +57,8 @@ public enum LakeListing {
                 guard lstat(lake.root + "/" + child, &info) == 0 else { continue }
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR:
-                    if relative.isEmpty && skippedFolders.contains(name) { continue }
+                    // pipelines/ is there when `init .` made the current folder the lake.
+                    if relative.isEmpty && (skippedFolders.contains(name) || name == "pipelines") { continue }
                     visit(child)
                 case S_IFREG:
                     if !layoutReadmes.contains(child) { out.append(child) }
@@ -102,7 +103,11 @@ public enum LakeListing {
                 records = try? countRecords(lake.root + "/" + path)
             }
             var (dataset, partition) = datasetAndPartition(of: path)
-            if partition.isEmpty, siblings[siblingKey(path), default: 0] > 1 { dataset = siblingKey(path) }
+            if let group = group(of: path) {
+                dataset = group
+            } else if partition.isEmpty, siblings[siblingKey(path), default: 0] > 1 {
+                dataset = siblingKey(path)
+            }
             return LakeFileInfo(path: path, bytes: bytes, modified: modified, records: records, partition: partition,
                                 dataset: dataset, writer: written?.run)
         }
@@ -143,6 +148,21 @@ public enum LakeListing {
             parts[parts.count - 1] = "*" + name[dot...]
         }
         return (parts.joined(separator: "/"), partition.joined(separator: "/"))
+    }
+
+    /// Folders whose files are one collection however they are named or sharded: the LLM answer
+    /// cache (`cache/<2 hex>/<sha256>.json`, thousands of entries) and each dump folder (dumps and
+    /// their checksums). Each lists as one row, with its file count.
+    static let groupedFolders = ["external_apis/llm_responses/cache/", "db_dumps/daily/", "db_dumps/weekly/", "db_dumps/manual/"]
+
+    /// The collection a file belongs to (`external_apis/llm_responses/cache/*/*.json`,
+    /// `db_dumps/daily/*`), nil for other files.
+    static func group(of path: String) -> String? {
+        guard let folder = groupedFolders.first(where: { path.hasPrefix($0) }) else {
+            return nil
+        }
+        if folder.hasPrefix("external_apis/llm_responses/cache") { return folder + "*/*.json" }
+        return folder + "*"
     }
 
     /// `raw_data/imports/site/p0001.html` → `raw_data/imports/site/*.html`; the extension is

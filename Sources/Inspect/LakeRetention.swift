@@ -162,6 +162,9 @@ public struct LakeRetention: Sendable, Equatable {
                 out.insert(folder + name)
             }
             out.insert(manifest.logFile)
+            // The run's final report and the pipeline's latest.html (written by `agentshop run`).
+            out.insert("processed_data/reports/\(manifest.pipeline)/\(manifest.runID).html")
+            out.insert("processed_data/reports/\(manifest.pipeline)/latest.html")
         }
         let pipelines = Set(history.manifests.map(\.pipeline))
         for pipeline in pipelines {

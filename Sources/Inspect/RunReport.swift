@@ -56,13 +56,16 @@ public struct RunReport {
     /// Charts with the files they read.
     public var charts: [(chart: ReportChart, files: [LakePath])]
     public var generatedAt: Date
+    /// Earlier runs of the same pipeline, oldest first, for the trends section (the last few).
+    public var history: [RunManifest]
 
     public init(manifest: RunManifest, lake: Lake, title: String? = nil, charts: [(chart: ReportChart, files: [LakePath])] = [],
-                generatedAt: Date = Date()) {
+                history: [RunManifest] = [], generatedAt: Date = Date()) {
         self.manifest = manifest
         self.lake = lake
         self.title = title
         self.charts = charts
+        self.history = history
         self.generatedAt = generatedAt
     }
 
@@ -94,9 +97,11 @@ public struct RunReport {
         """
         html += summarySection(crawl: crawl, llm: llm)
         html += timelineSection()
+        html += graphSection()
         html += recordsSection()
         html += crawlSection(crawl)
         html += llmSection(llm)
+        html += trendsSection()
         html += chartsSection()
         if !warnings.isEmpty {
             html += "<section id=\"warnings\"><h2>Problems reading data</h2><ul>"
@@ -132,11 +137,19 @@ public struct RunReport {
 
     private func metaLine() -> String {
         var parts = ["run <code>\(HTMLText.escape(manifest.runID))</code>",
-                     "status <b>\(manifest.status == .running ? "in progress (written by the run's report stage)" : HTMLText.escape(manifest.status.rawValue))</b>",
+                     "status <b class=\"status-\(manifest.status.rawValue)\">\(statusText)</b>",
                      "started \(HTMLText.escape(manifest.startedAt))"]
         if let took = runSeconds { parts.append("took \(HTMLText.escape(SVGChart.duration(took)))") }
         parts.append("run date \(HTMLText.escape(manifest.runDate))")
         return parts.joined(separator: " · ")
+    }
+
+    /// The run's status; a page written while the run goes on (by its report stage) says how far
+    /// it had got, and `agentshop run` writes the final page when the run has ended.
+    private var statusText: String {
+        guard manifest.status == .running else { return HTMLText.escape(manifest.status.rawValue) }
+        let done = manifest.stages.filter { $0.status != .planned }.count
+        return "running when written (\(done) stage\(done == 1 ? "" : "s") settled so far)"
     }
 
     private var runSeconds: Double? {
@@ -152,12 +165,14 @@ public struct RunReport {
         let count = { (s: RunManifest.StageRun.Status) in manifest.stages.filter { $0.status == s }.count }
         var cards = card("\(count(.ran))", "stages ran") + card("\(count(.skipped))", "stages skipped")
         if count(.failed) > 0 { cards += card("\(count(.failed))", "stages failed") }
-        let written = manifest.stages.filter { $0.status == .ran }.reduce(0) { $0 + (recordsOut($1) ?? 0) }
-        cards += card(SVGChart.number(Double(written)), "records written")
         if crawl.fetches > 0 { cards += card(SVGChart.number(Double(crawl.fetches)), "pages fetched") }
         if llm.calls.count > 0 {
-            cards += card(SVGChart.number(Double(llm.calls.count)), "LLM calls")
-            cards += card("$" + String(format: "%.4f", llm.totalCost), "LLM cost")
+            let f = LLMFigures(llm.calls)
+            cards += card(SVGChart.number(Double(f.sent)), "LLM requests sent")
+            cards += card(SVGChart.number(Double(f.cached)), "answers from cache")
+            if f.failed > 0 { cards += card(SVGChart.number(Double(f.failed)), "LLM requests failed") }
+            if f.quarantined > 0 { cards += card(SVGChart.number(Double(f.quarantined)), "answers quarantined") }
+            cards += card(llm.totalCost > 0 ? "$" + SVGChart.tick(llm.totalCost, step: 0.0001) : "no cost", "LLM cost")
         }
         var html = "<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">\(cards)</div>"
         if let error = manifest.error { html += "<p class=\"status-failed\">\(HTMLText.escape(error))</p>" }
@@ -198,18 +213,106 @@ public struct RunReport {
         return html + "</tbody></table></section>\n"
     }
 
-    private func recordsSection() -> String {
-        var html = "<section id=\"records\"><h2>Records per stage</h2>"
-        let items = manifest.stages.compactMap { stage -> (label: String, value: Double)? in
-            guard let n = recordsOut(stage), [.ran, .skipped].contains(stage.status) else { return nil }
-            return (stage.name + (stage.status == .skipped ? " (skipped)" : ""), Double(n))
+    /// Stage kinds whose outputs are not datasets of records: pages and crawl logs (shown in the
+    /// crawl section), reports, dumps.
+    static let nonDatasetKinds: Set<String> = ["fetch", "report", "dump", "materialize"]
+
+    /// Each dataset (a stage's output) with its row count, never a sum across datasets.
+    static func datasets(of manifest: RunManifest) -> [(name: String, records: Int, skipped: Bool)] {
+        manifest.stages.compactMap { stage in
+            guard !nonDatasetKinds.contains(stage.kind), [.ran, .skipped].contains(stage.status) else { return nil }
+            let perFile = stage.outputs.compactMap(\.records)
+            guard let n = perFile.isEmpty ? stage.counts["records_out"] : perFile.reduce(0, +) else { return nil }
+            return (stage.name, n, stage.status == .skipped)
         }
-        if items.isEmpty {
-            html += "<p class=\"empty\">No stage of this run reported record counts.</p>"
+    }
+
+    private func recordsSection() -> String {
+        var html = "<section id=\"records\"><h2>Records per dataset</h2>"
+        let sets = Self.datasets(of: manifest)
+        if sets.isEmpty {
+            html += "<p class=\"empty\">No stage of this run wrote a dataset with record counts.</p>"
         } else {
-            html += SVGChart.horizontalBars(items, title: "Records written per stage")
+            html += SVGChart.horizontalBars(sets.map { ($0.name + ($0.skipped ? " (up to date)" : ""), Double($0.records)) },
+                                            title: "Records per dataset")
+            html += "<p class=\"meta-note\">Rows in each stage's output files; pages and crawl-log lines are counted in the crawl section.</p>"
         }
         return html + "</section>\n"
+    }
+
+    // MARK: Graph and trends
+
+    /// The stages as a graph: an edge from a stage to each stage that reads one of its outputs.
+    private func graphSection() -> String {
+        var html = "<section id=\"graph\"><h2>Pipeline graph</h2>"
+        guard !manifest.stages.isEmpty else { return html + "<p class=\"empty\">No stages.</p></section>\n" }
+        var producer: [String: String] = [:]
+        for stage in manifest.stages { for output in stage.outputs { producer[output.path] = stage.name } }
+        let nodes = manifest.stages.map { SVGChart.GraphNode(name: $0.name, detail: $0.kind, status: $0.status.rawValue) }
+        var edges: [(from: String, to: String)] = []
+        for stage in manifest.stages {
+            for input in stage.inputs {
+                if let from = producer[input.path], from != stage.name, !edges.contains(where: { $0.from == from && $0.to == stage.name }) {
+                    edges.append((from: from, to: stage.name))
+                }
+            }
+        }
+        html += SVGChart.graph(nodes: nodes, edges: edges, title: "Pipeline graph")
+        html += "<p class=\"meta-note\">Blue: ran · grey: skipped (up to date) · red: failed · pink: not run. An arrow reads \"is read by\".</p>"
+        return html + "</section>\n"
+    }
+
+    /// How many earlier runs the trends section shows.
+    public static let trendRuns = 20
+
+    private func trendsSection() -> String {
+        var html = "<section id=\"trends\"><h2>Trends over the last runs</h2>"
+        let runs = (history.filter { $0.runID != manifest.runID && $0.runID < manifest.runID } + [manifest]).suffix(Self.trendRuns)
+        guard runs.count > 1 else {
+            return html + "<p class=\"empty\">This is the only run of \(HTMLText.escape(manifest.pipeline)) so far; trends appear from the second run.</p></section>\n"
+        }
+        var labels = runs.map { Self.shortRunLabel($0.runID) }
+        // Runs in the same minute are told apart by their seconds.
+        if Set(labels).count < labels.count { labels = runs.map { Self.shortRunLabel($0.runID, seconds: true) } }
+        let stageNames = runs.flatMap { $0.stages.map(\.name) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        func series(_ value: (RunManifest.StageRun) -> Double) -> [(name: String, values: [Double])] {
+            stageNames.map { name in (name, runs.map { run in run.stages.first { $0.name == name }.map(value) ?? 0 }) }
+                .filter { $0.values.contains { $0 > 0 } }
+        }
+        let durations = series { $0.status == .ran || $0.status == .failed ? Double($0.durationMs ?? 0) / 1000 : 0 }
+        html += "<h3>Duration per stage (seconds)</h3>"
+        html += durations.isEmpty ? "<p class=\"empty\">No stage took measurable time.</p>"
+            : SVGChart.stackedColumns(buckets: labels, series: durations, title: "Duration per stage (seconds)", unit: "s")
+        let costs = stageNames.map { name in
+            (name: name, values: runs.map { run in
+                Self.llmCalls(of: run).filter { $0.stage == name }.reduce(0) { $0 + $1.cost } })
+        }.filter { $0.values.contains { $0 > 0 } }
+        html += "<h3>LLM cost per stage (USD)</h3>"
+        html += costs.isEmpty ? "<p class=\"empty\">No cost in these runs.</p>"
+            : SVGChart.stackedColumns(buckets: labels, series: costs, title: "LLM cost per stage (USD)")
+        let datasetNames = runs.flatMap { Self.datasets(of: $0).map(\.name) }.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        html += "<h3>Records per dataset</h3><table><thead><tr><th>dataset</th>"
+            + labels.map { "<th class=\"n\">\(HTMLText.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+        for name in datasetNames {
+            html += "<tr><td>\(HTMLText.escape(name))</td>" + runs.map { run in
+                "<td class=\"n\">\(Self.datasets(of: run).first { $0.name == name }.map { SVGChart.number(Double($0.records)) } ?? "")</td>"
+            }.joined() + "</tr>"
+        }
+        html += "</tbody></table>"
+        let failures = runs.map { run in Double(run.stages.filter { $0.status == .failed }.count) }
+        html += "<h3>Failed stages per run</h3>"
+        html += failures.allSatisfy({ $0 == 0 }) ? "<p class=\"empty\">No stage failed in these runs.</p>"
+            : SVGChart.stackedColumns(buckets: labels, series: [("failed stages", failures)], title: "Failed stages per run", height: 180)
+        html += "<p class=\"meta-note\">Runs of \(HTMLText.escape(manifest.pipeline)), oldest first, labelled by run id (month-day hour:minute, UTC).</p>"
+        return html + "</section>\n"
+    }
+
+    /// `20261125T104205Z…` → `11-25 10:42`.
+    static func shortRunLabel(_ runID: String, seconds: Bool = false) -> String {
+        let c = Array(runID)
+        guard c.count >= 15, c[8] == "T" else { return String(runID.prefix(14)) }
+        return "\(String(c[4..<6]))-\(String(c[6..<8])) \(String(c[9..<11])):\(String(c[11..<13]))"
+            + (seconds ? ":\(String(c[13..<15]))" : "")
     }
 
     // MARK: Crawl
@@ -340,6 +443,23 @@ public struct RunReport {
         public var series: String { "\(provider) · \(model)" }
     }
 
+    /// Calls split by what happened: answered from the cache, sent to a provider (of which failed
+    /// or quarantined as invalid), held back by the budget. A cache hit is never a failure.
+    struct LLMFigures {
+        var cached = 0, sent = 0, failed = 0, quarantined = 0, overBudget = 0
+        init(_ calls: [LLMCall]) {
+            for call in calls {
+                switch call.status.lowercased() {
+                case "cached": cached += 1
+                case "skipped_budget": overBudget += 1
+                case "error", "failed": sent += 1; failed += 1
+                case "invalid", "quarantined": sent += 1; quarantined += 1
+                default: if call.cacheHit { cached += 1 } else { sent += 1 }
+                }
+            }
+        }
+    }
+
     struct LLMSummary {
         var calls: [LLMCall] = []
         var totalCost: Double { calls.reduce(0) { $0 + $1.cost } }
@@ -372,22 +492,28 @@ public struct RunReport {
         var groups: [String: [LLMCall]] = [:]
         for call in llm.calls { groups[call.series, default: []].append(call) }
         let names = groups.keys.sorted { (groups[$0]!.reduce(0) { $0 + $1.cost }, $1) > (groups[$1]!.reduce(0) { $0 + $1.cost }, $0) }
-        html += "<table><thead><tr><th>provider · model</th><th class=\"n\">calls</th><th class=\"n\">cache hits</th><th class=\"n\">not ok</th>"
+        html += "<table><thead><tr><th>provider · model</th><th class=\"n\">from cache</th><th class=\"n\">sent</th><th class=\"n\">failed</th>"
+            + "<th class=\"n\">quarantined</th><th class=\"n\">over budget</th>"
             + "<th class=\"n\">tokens in</th><th class=\"n\">tokens out</th><th class=\"n\">cost (USD)</th><th class=\"n\">mean latency</th></tr></thead><tbody>"
         for name in names {
             let calls = groups[name]!
             let latencies = calls.compactMap(\.latencyMs)
-            let notOK = calls.filter { !["ok", "success", "succeeded", ""].contains($0.status.lowercased()) }.count
-            html += "<tr><td>\(HTMLText.escape(name))</td><td class=\"n\">\(calls.count)</td>"
-                + "<td class=\"n\">\(calls.filter(\.cacheHit).count)</td><td class=\"n\">\(notOK)</td>"
+            let f = LLMFigures(calls)
+            html += "<tr><td>\(HTMLText.escape(name))</td><td class=\"n\">\(f.cached)</td><td class=\"n\">\(f.sent)</td>"
+                + "<td class=\"n\">\(f.failed)</td><td class=\"n\">\(f.quarantined)</td><td class=\"n\">\(f.overBudget)</td>"
                 + "<td class=\"n\">\(SVGChart.number(Double(calls.reduce(0) { $0 + $1.tokensIn })))</td>"
                 + "<td class=\"n\">\(SVGChart.number(Double(calls.reduce(0) { $0 + $1.tokensOut })))</td>"
                 + "<td class=\"n\">\(String(format: "%.4f", calls.reduce(0) { $0 + $1.cost }))</td>"
                 + "<td class=\"n\">\(latencies.isEmpty ? "" : HTMLText.escape(SVGChart.duration(latencies.reduce(0, +) / Double(latencies.count) / 1000)))</td></tr>"
         }
         html += "</tbody></table>"
-        html += "<h3>Cost by provider and model (USD)</h3>"
-            + SVGChart.horizontalBars(names.map { ($0, groups[$0]!.reduce(0) { $0 + $1.cost }) }, title: "Cost by provider and model (USD)")
+        let paid = llm.totalCost > 0
+        if paid {
+            html += "<h3>Cost by provider and model (USD)</h3>"
+                + SVGChart.horizontalBars(names.map { ($0, groups[$0]!.reduce(0) { $0 + $1.cost }) }, title: "Cost by provider and model (USD)")
+        } else {
+            html += "<p class=\"empty\">No cost: every answer came from the cache or a free provider.</p>"
+        }
 
         let timed = llm.calls.filter { $0.at != nil }
         if let first = timed.map({ $0.at! }).min(), let last = timed.map({ $0.at! }).max() {
@@ -404,9 +530,11 @@ public struct RunReport {
             html += "<h3>Calls over time (per \(HTMLText.escape(SVGChart.duration(step))), UTC)</h3>"
                 + SVGChart.stackedColumns(buckets: buckets, series: names.filter { calls[$0] != nil }.map { ($0, calls[$0]!) },
                                           title: "LLM calls over time")
-            html += "<h3>Cost over time (USD)</h3>"
-                + SVGChart.stackedColumns(buckets: buckets, series: names.filter { cost[$0] != nil }.map { ($0, cost[$0]!) },
-                                          title: "LLM cost over time (USD)")
+            if paid {
+                html += "<h3>Cost over time (USD)</h3>"
+                    + SVGChart.stackedColumns(buckets: buckets, series: names.filter { cost[$0] != nil }.map { ($0, cost[$0]!) },
+                                              title: "LLM cost over time (USD)")
+            }
         } else {
             html += "<p class=\"empty\">The calls carry no times, so there is no chart over time.</p>"
         }

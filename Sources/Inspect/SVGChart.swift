@@ -52,6 +52,20 @@ public enum SVGChart {
         max > 0 ? Swift.max(0, value / max * length) : 0
     }
 
+    /// A tick label with as many decimals as the step needs: steps of 0.0002 read `0.0002, 0.0004`,
+    /// steps of 5 read `5, 10`, never `0.` or two equal labels.
+    public static func tick(_ value: Double, step: Double) -> String {
+        guard value.isFinite, step > 0, step.isFinite else { return number(value) }
+        if step.rounded() == step { return number(value.rounded()) }
+        let decimals = max(0, min(12, Int((-log10(step) - 1e-9).rounded(.up))))
+        var text = String(format: "%.\(decimals)f", value)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text == "-0" ? "0" : text
+    }
+
     /// A clean axis maximum and tick step (1, 2, 5 × 10^n) covering `value`.
     static func niceAxis(_ value: Double, ticks: Int = 5) -> (max: Double, step: Double) {
         guard value > 0, value.isFinite else { return (1, 0.2) }
@@ -117,7 +131,10 @@ public enum SVGChart {
         var body = axisLines(left: left, top: top, plotW: plotW, plotH: plotH, axis: axis, unit: unit)
         let slot = plotW / Double(max(buckets.count, 1))
         let barW = max(2, min(48, slot * 0.7))
-        let labelEvery = max(1, Int(ceil(Double(buckets.count) * 60 / plotW)))
+        // A label is about 7 px per character at 12 px; every label gets its own room, or
+        // only every n-th label is drawn, so that none overlaps its neighbour.
+        let labelChars = min(14, buckets.map(\.count).max() ?? 1)
+        let labelEvery = max(1, Int(((Double(labelChars) * 7.2 + 10) / slot).rounded(.up)))
         for (i, bucket) in buckets.enumerated() {
             let x = left + slot * Double(i) + (slot - barW) / 2
             var y = top + plotH
@@ -142,7 +159,7 @@ public enum SVGChart {
         while tick <= axis.max + axis.step / 2 {
             let y = top + plotH - scale(tick, axis.max, plotH)
             body += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotW))\" y2=\"\(f(y))\" stroke=\"#e3e3e3\"/>"
-            body += text(left - 6, y + 4, number(tick) + unit, anchor: "end", fill: "#666")
+            body += text(left - 6, y + 4, self.tick(tick, step: axis.step) + unit, anchor: "end", fill: "#666")
             tick += axis.step
         }
         body += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" stroke=\"#999\"/>"
@@ -234,7 +251,7 @@ public enum SVGChart {
         while tick <= axis.max + axis.step / 2 {
             let px = x(low + tick)
             body += "<line x1=\"\(f(px))\" y1=\"\(f(top))\" x2=\"\(f(px))\" y2=\"\(f(top + plotH))\" stroke=\"#e3e3e3\"/>"
-            body += text(px, top + plotH + 16, number(low + tick) + unit, anchor: "middle", fill: "#666")
+            body += text(px, top + plotH + 16, self.tick(low + tick, step: axis.step) + unit, anchor: "middle", fill: "#666")
             tick += axis.step
         }
         for (i, group) in groups.enumerated() {
@@ -252,6 +269,67 @@ public enum SVGChart {
             body += "<rect x=\"\(f(x(q1)))\" y=\"\(f(y + 5))\" width=\"\(f(max(1, x(q3) - x(q1))))\" height=\"\(f(row - 10))\" fill=\"\(palette[0])\" fill-opacity=\"0.35\" stroke=\"\(palette[0])\"/>"
             body += "<line x1=\"\(f(x(med)))\" y1=\"\(f(y + 5))\" x2=\"\(f(x(med)))\" y2=\"\(f(y + row - 5))\" stroke=\"#111\" stroke-width=\"2\"/>"
             body += text(x(hi) + 6, mid + 4, "n=\(sorted.count)", fill: "#666") + "</g>"
+        }
+        return svg(width: width, height: height, label: title, body)
+    }
+
+    /// A stage in a pipeline graph.
+    public struct GraphNode: Sendable {
+        public let name: String
+        public let detail: String
+        public let status: String
+        public init(name: String, detail: String, status: String) {
+            self.name = name
+            self.detail = detail
+            self.status = status
+        }
+    }
+
+    /// A left-to-right graph: each node in the column of its longest path from a source, edges
+    /// drawn as arrows, nodes coloured by status.
+    public static func graph(nodes: [GraphNode], edges: [(from: String, to: String)], title: String) -> String {
+        var depth: [String: Int] = [:]
+        for node in nodes { depth[node.name] = 0 }
+        // Longest-path layering; the cap stops a cycle (never in a valid pipeline) from looping.
+        for _ in 0..<nodes.count {
+            var changed = false
+            for (from, to) in edges where depth[from] != nil && depth[to] != nil && depth[to]! < depth[from]! + 1 {
+                depth[to] = depth[from]! + 1
+                changed = true
+            }
+            if !changed { break }
+        }
+        let columns = (depth.values.max() ?? 0) + 1
+        var rowOf: [String: Int] = [:], rowsIn = [Int](repeating: 0, count: columns)
+        for node in nodes {
+            let d = depth[node.name] ?? 0
+            rowOf[node.name] = rowsIn[d]
+            rowsIn[d] += 1
+        }
+        let boxW = 132.0, boxH = 38.0, gapX = 44.0, gapY = 14.0, pad = 8.0
+        let width = max(720, pad * 2 + Double(columns) * (boxW + gapX) - gapX)
+        let height = pad * 2 + Double(rowsIn.max() ?? 1) * (boxH + gapY) - gapY
+        func origin(_ name: String) -> (x: Double, y: Double) {
+            (pad + Double(depth[name] ?? 0) * (boxW + gapX), pad + Double(rowOf[name] ?? 0) * (boxH + gapY))
+        }
+        var body = ""
+        for (from, to) in edges where depth[from] != nil && depth[to] != nil {
+            let a = origin(from), b = origin(to)
+            let x1 = a.x + boxW, y1 = a.y + boxH / 2, x2 = b.x, y2 = b.y + boxH / 2
+            body += "<path d=\"M\(f(x1)) \(f(y1)) C\(f(x1 + gapX / 2)) \(f(y1)) \(f(x2 - gapX / 2)) \(f(y2)) \(f(x2 - 5)) \(f(y2))\" fill=\"none\" stroke=\"#888\"/>"
+            body += "<path d=\"M\(f(x2)) \(f(y2)) L\(f(x2 - 7)) \(f(y2 - 4)) L\(f(x2 - 7)) \(f(y2 + 4)) Z\" fill=\"#888\"/>"
+        }
+        let fills = ["ran": "#D6E9F8", "failed": "#F6D5D1", "skipped": "#EEEEEE", "blocked": "#F3E3E3", "planned": "#E8F4FB"]
+        let strokes = ["ran": palette[0], "failed": "#C0392B", "skipped": "#9A9A9A", "blocked": "#C8A2A2", "planned": palette[4]]
+        for node in nodes {
+            let o = origin(node.name)
+            body += "<g><title>\(HTMLText.escape(node.name)) (\(HTMLText.escape(node.detail))): \(HTMLText.escape(node.status))</title>"
+            body += "<rect x=\"\(f(o.x))\" y=\"\(f(o.y))\" width=\"\(f(boxW))\" height=\"\(f(boxH))\" rx=\"5\" "
+                + "fill=\"\(fills[node.status] ?? "#fff")\" stroke=\"\(strokes[node.status] ?? "#888")\"/>"
+            body += text(o.x + boxW / 2, o.y + 16, clip(node.name, 19), anchor: "middle")
+            body += text(o.x + boxW / 2, o.y + 31, clip("\(node.detail) · \(node.status)", 22), anchor: "middle", fill: "#555",
+                         extra: "style=\"font-size:10px\"")
+            body += "</g>"
         }
         return svg(width: width, height: height, label: title, body)
     }

@@ -20,7 +20,8 @@ import Pipeline
 /// ```
 ///
 /// It reads the run's manifest as the engine has written it so far (every finished stage), so it
-/// belongs after the stages it reports on. It reruns whenever another stage of the pipeline ran
+/// belongs after the stages it reports on, and says "running when written"; `agentshop run` then
+/// writes the run's final page (`processed_data/reports/<pipeline>/<run id>.html` and `latest.html`). It reruns whenever another stage of the pipeline ran
 /// (their run ids and fingerprints are part of its fingerprint) and is skipped otherwise.
 public enum ReportStage {
     public static let kind = StageKind(
@@ -88,7 +89,8 @@ public enum ReportStage {
                 throw StageError("cannot read this run's manifest: \(error)")
             }
             var report = RunReport(manifest: manifest, lake: context.lake, title: title,
-                                   charts: charts.map { ($0.0, context.files(for: $0.1)) })
+                                   charts: charts.map { ($0.0, context.files(for: $0.1)) },
+                                   history: manifests.all(pipeline: context.pipeline).manifests)
             let html = report.render()
             try AtomicFile.write(html, to: output.absolute)
             for warning in report.warnings { context.logger.warning("report: \(warning)") }

@@ -12,9 +12,14 @@ struct AgentShop: AsyncParsableCommand {
         Pipelines are YAML files in pipelines/. Every stage reads and writes the lake folder (--lake, \
         AGENTSHOP_LAKE, or ./datalake). Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or input, \
         64 usage error, 70 internal error, 75 another run holds the lock, 130/143 interrupted by \
-        SIGINT/SIGTERM.
+        SIGINT/SIGTERM. Every command takes --json (a JSON document on stdout) or refuses it.
+
+        Examples:
+          agentshop init && agentshop run example
+          agentshop lake ls
+          agentshop --generate-completion-script bash > /etc/bash_completion.d/agentshop
         """,
-        version: "0.1.0",
+        version: VersionInfo.text,
         subcommands: [
             InitCommand.self,
             ValidateCommand.self,
@@ -45,6 +50,16 @@ struct AgentShop: AsyncParsableCommand {
             handler.logLevel = .warning
             return RedactingLogHandler(wrapped: handler)
         }
-        await main(nil)
+        do {
+            var command = try parseAsRoot()
+            if let refusal = JSONOutput.refusal(for: command) { exit(withError: refusal) }
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -66,16 +66,9 @@ enum Console {
         if let data = try? encoder.encode(value) { out(String(decoding: data, as: UTF8.self)) }
     }
 
-    /// Columns padded to their widest cell.
+    /// Columns padded to their widest cell, fitted to the terminal ($COLUMNS or its width; cut cells end in …).
     static func table(_ rows: [[String]]) -> String {
-        guard let first = rows.first else { return "" }
-        var widths = Array(repeating: 0, count: first.count)
-        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        RecordPrinter.table(rows, maxWidth: RecordPrinter.terminalWidth, rule: false)
     }
 
     static func duration(ms: Int?) -> String {

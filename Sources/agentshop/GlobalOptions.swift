@@ -19,9 +19,59 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("A .env file with variables for ${VAR} (default: ./.env and the project's .env).", valueName: "file"))
     var envFile: [String] = []
 
-    /// The lake folder: --lake, then AGENTSHOP_LAKE, then ./datalake.
-    var lakePath: String {
-        lake ?? ProcessInfo.processInfo.environment["AGENTSHOP_LAKE"].flatMap { $0.isEmpty ? nil : $0 } ?? "datalake"
+    /// The lake folder: --lake, then AGENTSHOP_LAKE, then ./datalake, then the lake the current
+    /// directory is in (a command run from inside the lake folder finds it).
+    var lakePath: String { Self.lakePath(flag: lake) }
+
+    static func lakePath(flag: String?) -> String {
+        if let explicit = flag ?? ProcessInfo.processInfo.environment["AGENTSHOP_LAKE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            return explicit
+        }
+        if Lake(root: "datalake").exists { return "datalake" }
+        return Self.enclosingLake(of: FileManager.default.currentDirectoryPath) ?? "datalake"
+    }
+
+    /// The nearest folder at or above `folder` laid out as a lake (raw_data/ beside
+    /// processed_data/ or store/); nil when there is none.
+    static func enclosingLake(of folder: String) -> String? {
+        var current = URL(fileURLWithPath: folder).standardizedFileURL.path
+        let fm = FileManager.default
+        while true {
+            if fm.fileExists(atPath: current + "/raw_data"),
+               fm.fileExists(atPath: current + "/processed_data") || fm.fileExists(atPath: current + "/store") {
+                return current
+            }
+            let parent = (current as NSString).deletingLastPathComponent
+            if parent == current || parent.isEmpty { return nil }
+            current = parent
+        }
+    }
+
+    /// A lake path as the user typed it, from where they stand, made lake-relative: `datalake/x`
+    /// from the project folder, `x` from inside the lake, and an absolute path into the lake all
+    /// name `x`. Anything else (a `pipeline:stage`, a path that is not inside the lake from here)
+    /// is returned as given and read as lake-relative.
+    static func lakeRelative(_ typed: String, lake: Lake) -> String {
+        if typed.isEmpty || DatasetReference.stageReference(typed) != nil { return typed }
+        let cwd = FileManager.default.currentDirectoryPath
+        let absolute = URL(fileURLWithPath: typed.hasPrefix("/") ? typed : cwd + "/" + typed).standardizedFileURL.path
+        // Compare real paths, so that a lake reached through a symlinked folder still matches.
+        let root = lake.root
+        let folder = (absolute as NSString).deletingLastPathComponent
+        let realFolder = realpath(folder, nil).map { p in defer { free(p) }; return String(cString: p) } ?? folder
+        let resolved = realFolder + "/" + (absolute as NSString).lastPathComponent
+        let isGlob = typed.contains { "*?[".contains($0) }
+        let fm = FileManager.default
+        for candidate in [resolved, absolute] {
+            if candidate == root { return "." }
+            guard candidate.hasPrefix(root + "/") else { continue }
+            // From a folder inside the lake, a lake-relative path that exists keeps its meaning.
+            if !isGlob && !typed.hasPrefix("/") && !fm.fileExists(atPath: candidate) && fm.fileExists(atPath: root + "/" + typed) {
+                return typed
+            }
+            return String(candidate.dropFirst(root.count + 1))
+        }
+        return typed
     }
 
     func openLake(mustExist: Bool = true) throws -> Lake {

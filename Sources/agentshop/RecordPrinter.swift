@@ -82,7 +82,8 @@ final class RecordPrinter {
     /// A header row, a rule of dashes under each column, then the rows, padded to the widest cell.
     /// Line breaks and tabs in cells become spaces. When `maxWidth` is given, the widest columns
     /// are narrowed (never below 6 characters) and their cells cut with `…` until a line fits.
-    static func table(_ rows: [[String]], maxWidth: Int?) -> String {
+    /// The one table renderer: every command's table goes through here (Console.table without the rule).
+    static func table(_ rows: [[String]], maxWidth: Int?, rule: Bool = true) -> String {
         guard let header = rows.first else { return "" }
         let clean = rows.map { row in row.map { cell in
             cell.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" })
@@ -91,10 +92,17 @@ final class RecordPrinter {
         var widths = header.indices.map { i in clean.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
         if let maxWidth {
             let gaps = 2 * max(0, widths.count - 1)
-            while widths.reduce(0, +) + gaps > maxWidth, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }),
-                  widths[widest] > 6 {
-                widths[widest] -= 1
+            // The first column names the row (a dataset, a run, a stage): the others narrow first, widest
+            // first, down to their header's width; only then is every column, widest first, narrowed to 6.
+            let floors = widths.indices.map { min(widths[$0], max(6, header[$0].count)) }
+            func narrow(_ columns: [Int], floor: (Int) -> Int) {
+                while widths.reduce(0, +) + gaps > maxWidth,
+                      let widest = columns.filter({ widths[$0] > floor($0) }).max(by: { widths[$0] < widths[$1] }) {
+                    widths[widest] -= 1
+                }
             }
+            narrow(Array(widths.indices.dropFirst()), floor: { floors[$0] })
+            narrow(Array(widths.indices), floor: { _ in 6 })
         }
         func fit(_ cell: String, _ width: Int) -> String {
             cell.count > width ? String(cell.prefix(max(0, width - 1))) + "…" : cell
@@ -105,7 +113,8 @@ final class RecordPrinter {
                 return i == widths.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        var lines = [render(clean[0]), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        var lines = [render(clean[0])]
+        if rule { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         lines += clean.dropFirst().map(render)
         return lines.joined(separator: "\n")
     }

@@ -81,7 +81,7 @@ import Pipeline
             if case .nodes(let nodes) = try doc.xpath(xpath) { return nodes.count }
             return -1
         }
-        #expect(try doc.xpath("//section/@id").strings == ["summary", "timeline", "records", "crawl", "llm", "datasets"])
+        #expect(try doc.xpath("//section/@id").strings == ["summary", "timeline", "graph", "records", "crawl", "llm", "trends", "datasets"])
         #expect(try count("//section[@id='timeline']//svg") == 1)
         #expect(try count("//section[@id='timeline']//table/tbody/tr") == 4)
         #expect(try count("//section[@id='records']//svg") == 1)
@@ -89,14 +89,14 @@ import Pipeline
         #expect(try count("//section[@id='llm']//svg") == 3)    // cost by model, calls and cost over time
         #expect(try count("//section[@id='llm']//table/tbody/tr") == 3)
         #expect(try count("//section[@id='datasets']//svg") == 2)
-        #expect(try count("//p[@class='empty']") == 0)
+        #expect(try count("//section[@id!='trends']//p[@class='empty']") == 0)
         #expect(try count("//script") == 0)
         // Status codes as bars, with the failed fetches as "error".
         #expect(try doc.xpath("//section[@id='crawl']//svg[1]//text").strings.prefix(8) == ["200", "30", "404", "5", "503", "3", "error", "2"])
         #expect(try doc.xpath("//section[@id='crawl']//table//td[1]").strings == ["timeout <after 30s>"])
-        // The cost table: claude first (most expensive); one call not ok.
+        // The cost table: claude first (most expensive); cached, sent (of which failed), quarantined, over budget.
         let claude = try doc.xpath("//section[@id='llm']//tbody/tr[1]/td").strings
-        #expect(claude == ["claude · claude-3-haiku", "10", "2", "1", "1,200", "300", "0.0090", "315ms"], "\(claude)")
+        #expect(claude == ["claude · claude-3-haiku", "2", "8", "1", "0", "0", "1,200", "300", "0.0090", "315ms"], "\(claude)")
         #expect(try doc.xpath("//section[@id='llm']//tbody/tr/td[4]").strings == ["1", "0", "0"])
         // Data text is escaped: it arrives as text, never as markup.
         #expect(!html.contains("<script>"))
@@ -136,7 +136,7 @@ import Pipeline
         #expect(empty.contains("No fetch stage wrote a crawl log in this run, so there is no crawl data."))
         #expect(empty.contains("No stage of this run recorded LLM calls, so there is no LLM data."))
         #expect(empty.contains("No dataset charts are configured (charts: in the report stage)."))
-        #expect(empty.contains("No stage of this run reported record counts."))
+        #expect(empty.contains("No stage of this run wrote a dataset with record counts."))
     }
 
     @Test func aMissingCrawlLogIsAWarningOnThePageNotAFailure() throws {

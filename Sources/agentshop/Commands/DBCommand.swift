@@ -17,12 +17,18 @@ struct DBCommand: AsyncParsableCommand {
         rebuild hold it exclusively while they replace the file, so no write is lost to the swap. Exit codes:
         0 ok, 1 the operation failed or was refused, 2 no lake, store or dump, 75 the store is locked by another
         process (try again, or pass --wait SECONDS).
+
+        Examples:
+          agentshop db status
+          agentshop db dump --to daily
+          agentshop db restore latest
         """,
         subcommands: [Init.self, Migrate.self, Status.self, Dump.self, Backups.self, Restore.self, Rebuild.self, Admin.self, SyncRuns.self]
     )
 
     struct Init: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create the store and apply every migration.")
+        static let configuration = CommandConfiguration(abstract: "Create the store and apply every migration.",
+            discussion: "Examples:\n  agentshop db init\n  agentshop db init --lake /srv/lake")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -42,7 +48,8 @@ struct DBCommand: AsyncParsableCommand {
     }
 
     struct Migrate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations.")
+        static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations.",
+            discussion: "Examples:\n  agentshop db migrate")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -62,13 +69,17 @@ struct DBCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the schema version, pending migrations and row counts.")
+        static let configuration = CommandConfiguration(abstract: "Show the schema version, pending migrations and row counts.",
+                                                        discussion: "Examples:\n  agentshop db status\n  agentshop db status --store other.sqlite --json")
         @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Any SQLite file instead of the lake's store.", valueName: "path"))
+        var store: String?
 
         func run() async throws {
             try DBCommand.guarded {
-                let lake = try DBCommand.openLake(global)
-                let status = try Store.openReadOnly(path: lake.storePath).status()
+                let path = try store ?? DBCommand.openLake(global).storePath
+                let status = try Store.openReadOnly(path: path).status()
                 if global.json {
                     let object = JSONObject([
                         ("path", .string(status.path)),
@@ -100,8 +111,19 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Dump the store consistently (safe while pipelines write), then apply retention.")
+            abstract: "Dump the store consistently (safe while pipelines write), then apply retention.",
+            discussion: """
+            With --store, any SQLite file is dumped into the lake's db_dumps/ as it is: a database without \
+            AgentShop's schema is not migrated.
+
+            Examples:
+              agentshop db dump --to daily
+              agentshop db dump --store exports/other.sqlite --format both
+            """)
         @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Dump this SQLite file instead of the lake's store.", valueName: "path"))
+        var store: String?
 
         @Option(help: ArgumentHelp("Folder under db_dumps/: daily, weekly or manual.", valueName: "frequency"))
         var to: String = "manual"
@@ -127,11 +149,18 @@ struct DBCommand: AsyncParsableCommand {
         func run() async throws {
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
-                let store = try Store.open(path: lake.storePath, create: false)
-                try store.migrate()
+                let storePath = self.store ?? lake.storePath
+                // Only AgentShop's own store is brought to the current schema before a dump; another
+                // database (no schema version) is dumped untouched.
+                var ownStore = self.store == nil
+                if !ownStore { ownStore = try Store.openReadOnly(path: storePath).status().schemaVersion > 0 }
+                if ownStore {
+                    let store = try Store.open(path: storePath, create: false)
+                    try store.migrate()
+                }
                 let catalog = DumpCatalog(lake: lake)
                 let formats: [DumpFormat] = format == "both" ? [.sqlite, .sql] : [DumpFormat(rawValue: format)!]
-                let results = try StoreDumper(storePath: lake.storePath)
+                let results = try StoreDumper(storePath: storePath)
                     .dump(to: catalog.folder(DumpFrequency(rawValue: to)!), formats: formats)
                 let removed = noPrune ? [] : try catalog.applyRetention(
                     RetentionPolicy(dailyDays: keepDailyDays, weeklyWeeks: keepWeeklyWeeks))
@@ -153,6 +182,10 @@ struct DBCommand: AsyncParsableCommand {
             it (removed after) and checks what `db restore` checks: integrity_check, foreign_key_check, the schema
             and the row counts the sidecar recorded ('restores ok'). With --deep the exit code is 1 when a dump
             fails.
+
+            Examples:
+              agentshop db backups
+              agentshop db backups --json
             """)
         @OptionGroup var global: GlobalOptions
 
@@ -228,6 +261,10 @@ struct DBCommand: AsyncParsableCommand {
             unknown tables or triggers, other pragmas), and the restored schema must be the marketplace schema:
             an extra or changed table, index, view or trigger is refused by name. The swap holds the store's lock
             exclusively: while a process writes the store, restore waits up to --wait seconds, then exits 75.
+
+            Examples:
+              agentshop db restore latest
+              agentshop db restore latest --store /tmp/copy.sqlite --wait 30
             """)
         @OptionGroup var global: GlobalOptions
 
@@ -236,6 +273,9 @@ struct DBCommand: AsyncParsableCommand {
 
         @Option(help: ArgumentHelp("Restore to this database file instead of the lake's store.", valueName: "path"))
         var to: String?
+
+        @Option(help: ArgumentHelp("The same as --to: the SQLite file to restore into.", valueName: "path"))
+        var store: String?
 
         @Option(help: ArgumentHelp("Seconds to wait for processes writing the store (default 0: exit 75 at once).",
                                    valueName: "seconds"))
@@ -249,7 +289,7 @@ struct DBCommand: AsyncParsableCommand {
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let path = try DumpCatalog(lake: lake).resolve(dump)
-                let target = to ?? lake.storePath
+                let target = to ?? store ?? lake.storePath
                 let result = try StoreRestorer().restore(dumpPath: path, to: target, wait: .milliseconds(Int64(wait * 1000)))
                 let rows = result.sidecar.tables.values.reduce(0, +)
                 print("restored \(path) to \(result.restoredPath) (\(rows) rows, schema version \(result.sidecar.schemaVersion))")
@@ -275,6 +315,10 @@ struct DBCommand: AsyncParsableCommand {
             or changed inputs are listed (--allow-missing rebuilds from what is there, listing them as warnings). \
             The store's lock is held exclusively from the copy to the swap: while a process writes the store, \
             rebuild waits up to --wait seconds, then exits 75.
+
+            Examples:
+              agentshop db rebuild --wait 60
+              agentshop db rebuild --allow-missing
             """)
         @OptionGroup var global: GlobalOptions
 
@@ -318,6 +362,9 @@ struct DBCommand: AsyncParsableCommand {
             The store is created without any admin. The password is read from standard input
             (--password-stdin) or from AGENTSHOP_ADMIN_PASSWORD, never from the command line, and
             stored as PBKDF2-HMAC-SHA256 (pbkdf2_sha256$iterations$salt$hash).
+
+            Examples:
+              agentshop db admin --help
             """)
         @OptionGroup var global: GlobalOptions
 
@@ -360,7 +407,8 @@ struct DBCommand: AsyncParsableCommand {
     struct SyncRuns: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync-runs",
-            abstract: "Record every run manifest in the lake in the store's run tables: processing tasks, crawl jobs and pages, LLM calls (idempotent).")
+            abstract: "Record every run manifest in the lake in the store's run tables: processing tasks, crawl jobs and pages, LLM calls (idempotent).",
+            discussion: "Examples:\n  agentshop db sync-runs")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {

@@ -15,6 +15,10 @@ struct DoctorCommand: AsyncParsableCommand {
         discussion: """
         Each check prints ok, warn or fail with a hint. Exits 1 when any check fails. Network checks (LLM \
         providers reachable, Scoup health) run only with --network.
+
+        Examples:
+          agentshop doctor
+          agentshop doctor --json
         """
     )
 

@@ -13,6 +13,10 @@ struct ExportCommand: AsyncParsableCommand {
         are concatenated in name order. CSV output has the union of the records' keys as columns,
         in first-seen order; CSV input cells keep their text in CSV output and are typed
         (numbers, booleans, empty as null) in JSON output. An --out name ending in .gz is gzipped.
+
+        Examples:
+          agentshop export demo:products --out processed_data/exports/products.csv
+          agentshop export 'scraped_data/reviews/*/reviews.jsonl.gz' --format jsonl
         """
     )
 

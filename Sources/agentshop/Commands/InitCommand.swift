@@ -7,7 +7,16 @@ struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Create the lake tree (a README in every folder), an empty store, and an example pipeline in a project without one.",
-        discussion: "Safe to run again: existing folders and files are left as they are."
+        discussion: """
+        Safe to run again: existing folders and files are left as they are. The example pipeline goes \
+        to pipelines/ beside the lake, or, when the lake is the current folder (agentshop init .), to \
+        pipelines/ here, where `agentshop run` looks for it.
+
+        Examples:
+          agentshop init                 # ./datalake and ./pipelines/example.yaml
+          agentshop init .               # this folder is the lake
+          agentshop init /srv/lake --pipelines /srv/project/pipelines
+        """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -26,7 +35,7 @@ struct InitCommand: AsyncParsableCommand {
             created.append("store/agentshop.sqlite")
         }
         // A project that already has pipelines gets no example (and no example seed file).
-        let pipelines = self.pipelines ?? (lake.root as NSString).deletingLastPathComponent + "/pipelines"
+        let pipelines = self.pipelines.map(Self.absolute) ?? Self.defaultPipelinesFolder(lake: lake)
         let example = pipelines + "/example.yaml"
         let existing = ((try? FileManager.default.contentsOfDirectory(atPath: pipelines)) ?? [])
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
@@ -49,6 +58,18 @@ struct InitCommand: AsyncParsableCommand {
             Console.out(created.isEmpty ? "lake at \(lake.root) is already initialised" : "initialised lake at \(lake.root) (\(created.count) new entries)")
             if wroteExample { Console.out("try: agentshop run \(example) --lake \(directory ?? global.lakePath)") }
         }
+    }
+
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path).standardizedFileURL.path
+    }
+
+    /// pipelines/ beside the lake; when the lake is where the user stands (or above it), pipelines/
+    /// in the current folder: `init .` never writes into the parent folder.
+    static func defaultPipelinesFolder(lake: Lake) -> String {
+        let cwd = Lake(root: ".").root
+        if cwd == lake.root || cwd.hasPrefix(lake.root + "/") { return cwd + "/pipelines" }
+        return (lake.root as NSString).deletingLastPathComponent + "/pipelines"
     }
 }
 

@@ -13,6 +13,10 @@ struct LLMCommand: AsyncParsableCommand {
         Keys come from the environment or .env (OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY, \
         PERPLEXITY_API_KEY, or LLM_<PROVIDER>_API_KEY); OLLAMA_HOST points at Ollama. `offline` is \
         rule-based and is not a language model: it answers the built-in tasks (--task), not free prompts.
+
+        Examples:
+          agentshop llm providers
+          agentshop llm test 'Great product!' --task sentiment
         """,
         subcommands: [Providers.self, Enable.self, Disable.self, Test.self, Compare.self, Health.self, Usage.self,
                       Prices.self],
@@ -173,7 +177,8 @@ struct LLMCommand: AsyncParsableCommand {
     struct Providers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "providers",
-            abstract: "List providers: enabled, configured, default model, endpoint, limits, last health check.")
+            abstract: "List providers: enabled, configured, default model, endpoint, limits, last health check.",
+            discussion: "Examples:\n  agentshop llm providers\n  agentshop llm providers --json")
 
         @OptionGroup var global: GlobalOptions
 
@@ -214,7 +219,8 @@ struct LLMCommand: AsyncParsableCommand {
     }
 
     struct Enable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Switch a provider on.")
+        static let configuration = CommandConfiguration(commandName: "enable", abstract: "Switch a provider on.",
+            discussion: "Examples:\n  agentshop llm enable openai")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The provider.") var provider: String
         func run() async throws { try LLMCommand.setEnabled(provider, true, global) }
@@ -222,7 +228,8 @@ struct LLMCommand: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "disable",
-                                                        abstract: "Switch a provider off: enrich, test and compare refuse it.")
+                                                        abstract: "Switch a provider off: enrich, test and compare refuse it.",
+            discussion: "Examples:\n  agentshop llm disable groq")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The provider.") var provider: String
         func run() async throws { try LLMCommand.setEnabled(provider, false, global) }
@@ -246,7 +253,7 @@ struct LLMCommand: AsyncParsableCommand {
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "test", abstract: "Send one prompt to one provider and show the answer, tokens, latency and cost.",
-            discussion: "Exit status 1 when the call fails.")
+            discussion: "Exit status 1 when the call fails.\n\nExamples:\n  agentshop llm test 'Great product!' --task sentiment\n  agentshop llm test 'Say hi' --provider ollama --model llama3.2:1b")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The prompt (for offline with --task: the text).") var prompt: String
@@ -284,7 +291,7 @@ struct LLMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "compare",
             abstract: "Send one prompt to several providers at once; a table of latency, tokens, cost and output.",
-            discussion: "Exit status 1 when every provider failed.")
+            discussion: "Exit status 1 when every provider failed.\n\nExamples:\n  agentshop llm compare 'Summarise: …' --providers openai,groq:llama-3.3-70b-versatile")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The prompt.") var prompt: String
@@ -337,7 +344,7 @@ struct LLMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "health",
             abstract: "Check each enabled, configured provider with a cheap request (a model list or a one-token completion).",
-            discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists.")
+            discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists.\n\nExamples:\n  agentshop llm health\n  agentshop llm health --timeout 3 --json")
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "Seconds for each check.") var timeout: Double = 10
@@ -401,7 +408,8 @@ struct LLMCommand: AsyncParsableCommand {
     struct Usage: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "usage",
-            abstract: "LLM calls, tokens and cost by day, provider and model, from the run manifests.")
+            abstract: "LLM calls, tokens and cost by day, provider and model, from the run manifests.",
+            discussion: "Examples:\n  agentshop llm usage\n  agentshop llm usage --days 7 --provider openai")
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "The last N days (UTC), today included.") var days: Int = 30
@@ -440,7 +448,7 @@ struct LLMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prices",
             abstract: "The price table in use (USD per 1M tokens): shipped, under AGENTSHOP_LLM_PRICES or pipelines/llm_prices.json.",
-            discussion: "--json prints it in the file format, a starting point for an override file.")
+            discussion: "--json prints it in the file format, a starting point for an override file.\n\nExamples:\n  agentshop llm prices\n  agentshop llm prices --json")
 
         @OptionGroup var global: GlobalOptions
 

@@ -12,6 +12,10 @@ struct LakeCommand: AsyncParsableCommand {
         discussion: """
         FILE and DATASET are lake paths or globs (scraped_data/products/*/products.jsonl.gz), or \
         PIPELINE:STAGE for the files that stage wrote in its latest successful run.
+
+        Examples:
+          agentshop lake ls
+          agentshop lake show demo:products --head 5
         """,
         subcommands: [LakeLsCommand.self, LakeShowCommand.self, LakeSchemaCommand.self, LakeLineageCommand.self,
                       LakeDiffCommand.self, LakeGCCommand.self]
@@ -20,7 +24,7 @@ struct LakeCommand: AsyncParsableCommand {
     /// The files a dataset argument names; exits 2 with the reason when there are none.
     static func resolve(_ dataset: String, in lake: Lake) throws -> [LakePath] {
         do {
-            return try DatasetReference.resolve(dataset, in: lake)
+            return try DatasetReference.resolve(GlobalOptions.lakeRelative(dataset, lake: lake), in: lake)
         } catch {
             Console.error("\(error)")
             throw ExitStatus.invalidInput

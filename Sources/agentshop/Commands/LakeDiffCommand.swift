@@ -13,6 +13,10 @@ struct LakeDiffCommand: AsyncParsableCommand {
         Changed records list each changed field by dotted path with its old and new value; 10 and \
         10.0 are equal. A's records are held in memory (one line per key); B is streamed. A key \
         that is missing or repeated on one side is an error. Exit status 0 whether or not they differ.
+
+        Examples:
+          agentshop lake diff 'scraped_data/products/dt=2026-11-24/*.jsonl.gz' 'scraped_data/products/dt=2026-11-25/*.jsonl.gz' --key slug
+          agentshop lake diff a.csv b.csv --key sku --on-error skip
         """
     )
 
@@ -50,7 +54,11 @@ struct LakeDiffCommand: AsyncParsableCommand {
                 Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
             }
         } catch {
-            throw LakeCommand.fail(error)
+            let code = LakeCommand.fail(error)
+            if onError == "fail", error is LakeError {
+                Console.error("hint: --on-error skip reports malformed records on stderr and compares the rest")
+            }
+            throw code
         }
         let keyOf = { (record: JSONObject) -> JSONValue in
             let values = keyFields.map { path in

@@ -15,6 +15,10 @@ struct LakeGCCommand: AsyncParsableCommand {
         retention (gc leaves dumps alone); the store is never touched. Age is the file's modification \
         time. Files the latest successful run of any pipeline read or wrote (with that run's manifest \
         and log), and the outputs each pipeline's state points at, are kept whatever their age.
+
+        Examples:
+          agentshop lake gc --dry-run
+          agentshop lake gc
         """
     )
 

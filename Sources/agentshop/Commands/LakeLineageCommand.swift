@@ -11,6 +11,10 @@ struct LakeLineageCommand: AsyncParsableCommand {
         Read from the run manifests. Inputs are matched by content (sha256): an input traces to the \
         stage run that wrote that very version. A file no run wrote is a raw source. Forward, the \
         stage runs that read this version are listed with what they wrote, and so on.
+
+        Examples:
+          agentshop lake lineage processed_data/exports/products.csv
+          agentshop lake lineage datalake/scraped_data/products/dt=2026-11-25/products.jsonl.gz
         """
     )
 
@@ -22,7 +26,7 @@ struct LakeLineageCommand: AsyncParsableCommand {
     func run() async throws {
         let lake = try global.openLake()
         let path: LakePath
-        do { path = try lake.resolve(file) } catch { throw LakeCommand.fail(error) }
+        do { path = try lake.resolve(GlobalOptions.lakeRelative(file, lake: lake)) } catch { throw LakeCommand.fail(error) }
         let history = LakeHistory(lake: lake)
         for bad in history.unreadable { Console.error("warning: unreadable manifest \(bad)") }
         guard path.exists || history.writer(of: path.relative) != nil || !history.readers(of: path.relative).isEmpty else {

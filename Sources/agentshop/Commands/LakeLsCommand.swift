@@ -12,6 +12,11 @@ struct LakeLsCommand: AsyncParsableCommand {
         Hive-style partitions (dt=2026-11-25); its name is a glob that lake show, query and export \
         read. With PATH (a folder, file, glob or PIPELINE:STAGE): one line per file. Record counts \
         come from the manifest of the run that wrote a file, else files up to 32 MB are counted.
+
+        Examples:
+          agentshop lake ls
+          agentshop lake ls scraped_data/products
+          agentshop lake ls demo:products --json
         """
     )
 
@@ -27,7 +32,7 @@ struct LakeLsCommand: AsyncParsableCommand {
         let lake = try global.openLake()
         let history = LakeHistory(lake: lake)
         let paths: [String]
-        do { paths = try LakeListing.files(lake, matching: path) } catch { throw LakeCommand.fail(error) }
+        do { paths = try LakeListing.files(lake, matching: path.map { GlobalOptions.lakeRelative($0, lake: lake) }) } catch { throw LakeCommand.fail(error) }
         let infos = LakeListing.describe(paths, in: lake, history: history)
         let byFile = files || path != nil
         if global.json {

@@ -12,6 +12,10 @@ struct LakeSchemaCommand: AsyncParsableCommand {
         counts records without the field, NULLS those where it is null. DISTINCT is exact up to \
         10,000 values per field, then a HyperLogLog estimate (about 0.8% standard error), shown \
         with ~. CSV cells are typed (numbers, booleans, empty as null) as import's infer_types does.
+
+        Examples:
+          agentshop lake schema demo:products
+          agentshop lake schema 'scraped_data/reviews/*/reviews.jsonl.gz' --json
         """
     )
 

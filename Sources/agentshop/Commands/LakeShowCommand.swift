@@ -15,6 +15,10 @@ struct LakeShowCommand: AsyncParsableCommand {
         those (status >= 400). The table fits the terminal (or $COLUMNS); cells too wide are cut with …. \
         A table shows the first 20 records unless --head says otherwise (--head 0: all); other formats \
         print every record.
+
+        Examples:
+          agentshop lake show demo:products --head 5
+          agentshop lake show datalake/processed_data/exports/products.csv --where 'price > 20'
         """
     )
 

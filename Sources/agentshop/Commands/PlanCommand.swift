@@ -7,13 +7,14 @@ import Pipeline
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Show what `run` would do: each stage as run or skip, and why. Writes nothing."
+        abstract: "Show what `run` would do: each stage as run or skip, and why. Writes nothing.",
+            discussion: "Examples:\n  agentshop plan demo\n  agentshop plan demo --stage report --json"
     )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: StageSelection
 
-    @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"))
+    @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)
     var pipeline: String
 
     func run() async throws {
@@ -50,7 +51,8 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// `--stage`, `--force` and `--date`, shared by `plan` and `run`.
 struct StageSelection: ParsableArguments {
-    @Option(name: .customLong("stage"), help: ArgumentHelp("Run only this stage and what it needs (repeatable).", valueName: "name"))
+    @Option(name: .customLong("stage"), help: ArgumentHelp("Run only this stage and what it needs (repeatable).", valueName: "name"),
+            completion: Completions.stages)
     var stages: [String] = []
 
     @Flag(help: "Rerun the selected stages (or all) even when up to date.")

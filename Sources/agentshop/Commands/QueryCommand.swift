@@ -18,6 +18,10 @@ struct QueryCommand: AsyncParsableCommand {
         stage; alias it with AS. The store, when there is one, is attached read-only as `store`
         (SELECT * FROM store.products). Output: an aligned table on a terminal, CSV otherwise,
         or --format csv|json|jsonl|table.
+
+        Examples:
+          agentshop query "SELECT category, count(*) FROM 'demo:products' GROUP BY 1"
+          agentshop query 'SELECT * FROM store.products LIMIT 5' --json
         """
     )
 
@@ -63,7 +67,11 @@ struct QueryCommand: AsyncParsableCommand {
             return
         }
 
-        let format = format ?? RecordFormat.automatic
+        // --json is --format json (one array of objects); the two together must agree.
+        if global.json, let format, format != .json {
+            throw ValidationError("--json prints JSON; it cannot be combined with --format \(format.rawValue)")
+        }
+        let format = global.json ? RecordFormat.json : (format ?? RecordFormat.automatic)
         var printer: RecordPrinter?
         do {
             try loader.query(query.sql, columns: { names in

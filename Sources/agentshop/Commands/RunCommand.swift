@@ -15,6 +15,11 @@ struct RunCommand: AsyncParsableCommand {
         exits 75. A lock left by a killed run is taken over. On a terminal the run shows progress; \
         otherwise (cron) it prints one summary line. The log and the run manifest go to \
         raw_data/logs/<pipeline>/.
+
+        Examples:
+          agentshop run demo
+          agentshop run demo --stage enriched --force -v
+          agentshop run pipelines/demo.yaml --dry-run
         """
     )
 
@@ -33,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Echo the run log to stderr.")
     var verbose = false
 
-    @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"))
+    @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)
     var pipeline: String
 
     func run() async throws {
@@ -73,7 +78,8 @@ struct RunCommand: AsyncParsableCommand {
             logger.warning("settled an interrupted run", metadata: ["run_id": "\(abandoned.runID)"])
             Self.recordInStore(abandoned, lake: lake, logger: logger)
         }
-        let progress = ProgressView(enabled: Console.isTerminal && !global.quiet && !global.json && !verbose)
+        let progress = ProgressView(mode: ProgressView.mode(terminal: Console.isTerminal, quiet: global.quiet, json: global.json,
+                                                            verbose: verbose), stageCount: spec.stages.count)
         let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
                                     logger: logger, options: options, onEvent: { progress.handle($0) })
 
@@ -87,6 +93,7 @@ struct RunCommand: AsyncParsableCommand {
         interruption.remove()
         progress.finish()
         if !options.dryRun { Self.recordInStore(manifest, lake: lake, schedule: spec.schedule?.source, logger: logger) }
+        if !options.dryRun { ReportCommand.writeFinalReport(spec: spec, manifest: manifest, lake: lake) }
         withExtendedLifetime(lock) {}
         // After the lock's last use: a slow webhook does not hold up the pipeline's next run.
         if !options.dryRun {
@@ -135,26 +142,60 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Progress on a terminal: one line per finished stage, a live line for running ones.
+/// Progress on a terminal: one line per finished stage, a live line for running ones with
+/// done/total, rate and ETA. Without a terminal, in `-v` mode: one line per stage start and end
+/// (as dbt prints), so a log reader sees what ran when.
 final class ProgressView: @unchecked Sendable {
-    private let enabled: Bool
+    enum Mode { case off, live, lines }
+    private let mode: Mode
+    private let stageCount: Int
     private let lock = NSLock()
-    private var running: [String: String] = [:]
+    private var running: [String: (started: Date, reason: String, done: Int, total: Int?)] = [:]
+    private var startedCount = 0
+    private var order: [String: Int] = [:]
+    private let clock: @Sendable () -> Date
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(mode: Mode, stageCount: Int = 0, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.mode = mode
+        self.stageCount = stageCount
+        self.clock = clock
+    }
+
+    convenience init(enabled: Bool) { self.init(mode: enabled ? .live : .off) }
+
+    /// The mode a run's flags and stderr call for.
+    static func mode(terminal: Bool, quiet: Bool, json: Bool, verbose: Bool) -> Mode {
+        if quiet || json { return .off }
+        if terminal && !verbose { return .live }
+        return verbose ? .lines : .off
+    }
+
+    /// `3/8 · 0.4/s · ETA 12s` (the total, rate and ETA when known).
+    static func progressText(done: Int, total: Int?, elapsed: Double) -> String {
+        var text = total.map { "\(done)/\($0)" } ?? "\(done)"
+        guard elapsed > 0.5, done > 0 else { return text }
+        let rate = Double(done) / elapsed
+        text += rate >= 10 ? String(format: " · %.0f/s", rate) : String(format: " · %.1f/s", rate)
+        if let total, total > done { text += " · ETA " + Console.duration(ms: Int(Double(total - done) / rate * 1000)) }
+        return text
+    }
 
     func handle(_ event: RunEvent) {
-        guard enabled else { return }
+        guard mode != .off else { return }
         lock.lock()
         defer { lock.unlock() }
+        let now = clock()
+        let counter = { (name: String) in "\(self.order[name] ?? 0) of \(max(self.stageCount, self.startedCount))" }
         switch event {
         case .stageStarted(let name, let reason):
-            running[name] = "running (\(reason))"
+            startedCount += 1
+            order[name] = startedCount
+            running[name] = (now, reason, 0, nil)
+            if mode == .lines { Console.error("\(Self.clockText(now))  \(counter(name)) START \(name) (\(reason))") }
         case .stageProgress(let name, let done, let total):
-            running[name] = total.map { "\(done)/\($0)" } ?? "\(done)"
+            if var entry = running[name] { entry.done = done; entry.total = total; running[name] = entry }
         case .stageFinished(let stage):
             running[stage.name] = nil
-            Console.clearStatus()
             let mark: String
             var detail: String
             switch stage.status {
@@ -165,14 +206,27 @@ final class ProgressView: @unchecked Sendable {
             case .planned: mark = "?"; detail = stage.reason
             }
             if let records = stage.counts["records_out"] { detail += " · \(records) records" }
+            if mode == .lines {
+                if order[stage.name] == nil { startedCount += 1; order[stage.name] = startedCount }
+                let text = stage.status == .skipped ? " (\(stage.reason))" : ": " + detail
+                Console.error("\(Self.clockText(now))  \(counter(stage.name)) \(stage.status.rawValue.uppercased()) \(stage.name)\(text)")
+                return
+            }
+            Console.clearStatus()
             Console.error("\(mark) \(stage.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(detail)")
         }
-        let live = running.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "  ")
+        guard mode == .live else { return }
+        let live = running.sorted { $0.key < $1.key }.map { name, entry in
+            entry.done == 0 && entry.total == nil ? "\(name): running (\(entry.reason))"
+                : "\(name): " + Self.progressText(done: entry.done, total: entry.total, elapsed: now.timeIntervalSince(entry.started))
+        }.joined(separator: "  ")
         if !live.isEmpty { Console.status("▸ " + live) }
     }
 
+    static func clockText(_ date: Date) -> String { String(Timestamp.iso(date).dropFirst(11).prefix(8)) }
+
     func finish() {
-        guard enabled else { return }
+        guard mode == .live else { return }
         Console.clearStatus()
     }
 }

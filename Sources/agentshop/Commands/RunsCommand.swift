@@ -7,12 +7,14 @@ struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List past runs from their manifests, newest last.",
+            discussion: "Examples:\n  agentshop runs list\n  agentshop runs show 20261125T1042",
         subcommands: [List.self, Show.self, Prune.self],
         defaultSubcommand: List.self
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List runs.",
+            discussion: "Examples:\n  agentshop runs list\n  agentshop runs list --since 7d --json")
 
         @OptionGroup var global: GlobalOptions
 
@@ -55,11 +57,12 @@ struct RunsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run: stages, timings, records, errors, log.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run: stages, timings, records, errors, log.",
+            discussion: "Examples:\n  agentshop runs show 20261125T1042\n  agentshop runs show 20261125T1042 --json")
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The run id (a unique prefix is enough).")
+        @Argument(help: "The run id (a unique prefix is enough).", completion: Completions.runIDs)
         var runID: String
 
         func run() async throws {
@@ -107,7 +110,7 @@ struct RunsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
             abstract: "Remove old runs' logs and manifests (keeping each pipeline's newest), and rotate the cron and scheduler logs.",
-            discussion: "Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, replacing the previous one."
+            discussion: "Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, replacing the previous one.\n\nExamples:\n  agentshop runs prune --older-than 30d --dry-run\n  agentshop runs prune --keep 50 --json"
         )
 
         @OptionGroup var global: GlobalOptions
@@ -148,6 +151,11 @@ struct RunsCommand: AsyncParsableCommand {
                     throw ExitStatus.internalError
                 }
                 rotated.append(path)
+            }
+            if global.json {
+                Console.json(["dry_run": JSONValue.bool(dryRun), "removed": .array(removed.map { .string($0) }),
+                              "rotated": .array(rotated.map { .string($0) })])
+                return
             }
             for path in removed { Console.out((dryRun ? "would remove " : "removed ") + path) }
             for path in rotated { Console.out((dryRun ? "would rotate " : "rotated ") + path + " -> " + path + ".1") }

@@ -8,6 +8,7 @@ struct ScheduleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schedule",
         abstract: "Show when pipelines run, and the crontab lines that run them.",
+            discussion: "Examples:\n  agentshop schedule list\n  agentshop schedule install",
         subcommands: [List.self, Due.self, Print.self, Install.self, Remove.self],
         defaultSubcommand: List.self
     )
@@ -30,7 +31,8 @@ struct ScheduleCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "Each scheduled pipeline and its next runs.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Each scheduled pipeline and its next runs.",
+            discussion: "Examples:\n  agentshop schedule list\n  agentshop schedule list demo --count 5 --json")
 
         @OptionGroup var global: GlobalOptions
 
@@ -46,12 +48,14 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             var rows = [["PIPELINE", "SCHEDULE", "CRON", "TIME ZONE", "NEXT RUNS"]]
+            var entries: [JSONValue] = []
             var failed = false
             let now = try ScheduleCommand.instant(at)
             for file in ScheduleCommand.pipelineFiles(pipelines) {
                 guard let spec = try? global.loadPipeline(file, lake: nil) else { failed = true; continue }
                 guard let schedule = spec.schedule else {
                     rows.append([spec.name, "-", "", "", "not scheduled"])
+                    entries.append(.object(JSONObject([("pipeline", .string(spec.name)), ("schedule", .null), ("next_runs", .array([]))])))
                     continue
                 }
                 let formatter = ISO8601DateFormatter()
@@ -60,8 +64,12 @@ struct ScheduleCommand: AsyncParsableCommand {
                 // Empty only for a `once` that has passed: the search is bounded (28 years), never endless.
                 let text = next.isEmpty ? (schedule.onlyAt != nil ? "passed" : "none within 28 years") : next.joined(separator: ", ")
                 rows.append([spec.name, schedule.source, schedule.cron, schedule.timeZoneName, text])
+                entries.append(.object(JSONObject([
+                    ("pipeline", .string(spec.name)), ("schedule", .string(schedule.source)), ("cron", .string(schedule.cron)),
+                    ("time_zone", .string(schedule.timeZoneName)), ("next_runs", .array(next.map { .string($0) })),
+                ])))
             }
-            Console.out(Console.table(rows))
+            if global.json { Console.out(JSONValue.array(entries).serialized()) } else { Console.out(Console.table(rows)) }
             if failed { throw ExitStatus.invalidInput }
         }
     }
@@ -74,6 +82,9 @@ struct ScheduleCommand: AsyncParsableCommand {
             The check that `schedule install` puts before `agentshop run` on crontab lines that fire at every \
             minute a run may fall on: Debian's and Ubuntu's cron read every line in the system's time zone \
             and ignore CRON_TZ. Prints one line to stderr when due, nothing otherwise.
+
+            Examples:
+              agentshop schedule due demo && agentshop run demo
             """
         )
 
@@ -105,7 +116,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "print",
             abstract: "Print crontab lines for the scheduled pipelines (absolute paths, the lake, the lock wait, PATH, log file).",
-            discussion: "`agentshop schedule install` puts these lines into your crontab inside a marked block, leaving your other lines alone."
+            discussion: "`agentshop schedule install` puts these lines into your crontab inside a marked block, leaving your other lines alone.\n\nExamples:\n  agentshop schedule print\n  agentshop schedule print demo --json"
         )
 
         @OptionGroup var global: GlobalOptions
@@ -118,7 +129,8 @@ struct ScheduleCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (lines, failed) = try ScheduleCommand.crontabLines(global: global, pipelines: pipelines, wait: wait)
-            Console.out(lines.joined(separator: "\n"))
+            // --json: the lines as an array of strings, comments included, in crontab order.
+            if global.json { Console.json(lines) } else { Console.out(lines.joined(separator: "\n")) }
             if failed { throw ExitStatus.invalidInput }
         }
 
@@ -183,6 +195,10 @@ struct ScheduleCommand: AsyncParsableCommand {
             discussion: """
             Runs `crontab -l` and `crontab -`. Installing again replaces the block in place; every line outside \
             it is kept as it was. `--dry-run` prints the crontab that would be installed.
+
+            Examples:
+              agentshop schedule install --dry-run
+              agentshop schedule install
             """
         )
 
@@ -237,7 +253,8 @@ struct ScheduleCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "remove",
-            abstract: "Remove this project's block from your crontab; other lines are kept as they were."
+            abstract: "Remove this project's block from your crontab; other lines are kept as they were.",
+            discussion: "Examples:\n  agentshop schedule remove --dry-run\n  agentshop schedule remove"
         )
 
         @OptionGroup var crontab: CrontabOptions

@@ -20,6 +20,10 @@ struct SchedulerCommand: AsyncParsableCommand {
         gracefully (they record themselves as interrupted; their earlier outputs stay intact) and exits 0. \
         The log goes to raw_data/logs/scheduler.log and stderr; each run's output to \
         raw_data/logs/<pipeline>/scheduler.log. Pipeline files are read at start and again on SIGHUP.
+
+        Examples:
+          agentshop scheduler
+          agentshop scheduler --once --at 2026-11-25T03:00:00Z
         """
     )
 

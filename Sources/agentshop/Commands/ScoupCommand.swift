@@ -50,7 +50,8 @@ struct ScoupCommand: AsyncParsableCommand {
     }
 
     struct Health: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check that Scoup is up (GET /health).")
+        static let configuration = CommandConfiguration(abstract: "Check that Scoup is up (GET /health).",
+            discussion: "Examples:\n  agentshop scoup health")
         @OptionGroup var connection: Connection
 
         func run() async throws {
@@ -73,7 +74,7 @@ struct ScoupCommand: AsyncParsableCommand {
     struct Scrape: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Scrape one page through Scoup (POST /scrape) and show what came back.",
-            discussion: "Without --json: status, title, text excerpt, links, custom selector values. With --json: Scoup's whole answer."
+            discussion: "Without --json: status, title, text excerpt, links, custom selector values. With --json: Scoup's whole answer.\n\nExamples:\n  agentshop scoup scrape https://shop.example/p/1 --selector price=.price"
         )
         @OptionGroup var connection: Connection
 
@@ -160,7 +161,8 @@ struct ScoupCommand: AsyncParsableCommand {
 
     struct Sitemap: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the page URLs of a sitemap through Scoup (POST /scrape/sitemap), one per line."
+            abstract: "List the page URLs of a sitemap through Scoup (POST /scrape/sitemap), one per line.",
+            discussion: "Examples:\n  agentshop scoup sitemap https://shop.example/sitemap.xml"
         )
         @OptionGroup var connection: Connection
 
@@ -204,7 +206,8 @@ struct ScoupCommand: AsyncParsableCommand {
 
     struct Info: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A page's status, title and meta without its body (POST /info)."
+            abstract: "A page's status, title and meta without its body (POST /info).",
+            discussion: "Examples:\n  agentshop scoup info https://shop.example/"
         )
         @OptionGroup var connection: Connection
 

@@ -7,7 +7,7 @@ struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check pipeline files and report every problem as file:line:col: key: message.",
-        discussion: "Exits 0 when every file is valid, 2 otherwise. Inputs are checked against the lake when it exists."
+        discussion: "Exits 0 when every file is valid, 2 otherwise. Inputs are checked against the lake when it exists.\n\nExamples:\n  agentshop validate demo\n  agentshop validate pipelines/*.yaml --json"
     )
 
     @OptionGroup var global: GlobalOptions
