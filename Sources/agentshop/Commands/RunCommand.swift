@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         // lost from the store's history when this run skips what that one already did.
         for abandoned in (try? ManifestStore(lake: lake).settleAbandoned(pipeline: spec.name)) ?? [] {
             logger.warning("settled an interrupted run", metadata: ["run_id": "\(abandoned.runID)"])
-            Self.recordInStore(abandoned, lake: lake, logger: logger)
+            Self.recordInStore(abandoned, lake: lake, schedule: spec.schedule?.source, logger: logger)
         }
         let progress = ProgressView(mode: ProgressView.mode(terminal: Console.isTerminal, quiet: global.quiet, json: global.json,
                                                             verbose: verbose), stageCount: spec.stages.count)
