@@ -95,8 +95,8 @@ struct CSVTests {
     }
 
     @Test func invalidUTF8InTheLastFieldSkipsOnlyItsOwnRow() throws {
-        // Known bug: when the bad field ends the row, the newline is already consumed and
-        // CSVReader.text(_:raw:) then skips the *next* line as well.
+        // A regression guard: when the bad field ends the row, its newline is already consumed, and
+        // the reader once skipped the *next* line as well.
         let bytes: [UInt8] = Array("a,".utf8) + [0xFF] + Array("\nc,d\ne,f\n".utf8)
         let got = try rows(bytes)
         #expect(got.first == .malformed(line: 1, reason: "invalid UTF-8"))

@@ -69,8 +69,8 @@ struct LineReaderTests {
     }
 
     @Test func maxLineLengthSmallerThanTheBufferIsEnforced() throws {
-        // Known bug: LineReader only checks maxLineLength when its 1 MiB buffer fills, so any
-        // limit below 1 MiB is silently not enforced.
+        // A regression guard: LineReader once checked maxLineLength only when its 1 MiB buffer
+        // filled, so a limit below 1 MiB was silently not enforced.
         let reader = LineReader(ArraySource(String(repeating: "z", count: 100) + "\n"), maxLineLength: 10)
         expectLakeError(.malformedRecord) { _ = try reader.nextLine() }
     }

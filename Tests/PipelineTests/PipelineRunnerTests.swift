@@ -520,7 +520,8 @@ import Testing
         let second = try #require(manifest.stage("second"))
         let firstStart = try #require(first.startedAt.flatMap(Timestamp.parse))
         let secondStart = try #require(second.startedAt.flatMap(Timestamp.parse))
-        #expect(secondStart.timeIntervalSince(firstStart) * 1000 >= Double(first.durationMs ?? 0) - 1)
+        let firstDuration = try #require(first.durationMs, "the manifest records how long the first stage took")
+        #expect(secondStart.timeIntervalSince(firstStart) * 1000 >= Double(firstDuration) - 1)
         #expect(second.inputs.isEmpty, "after: orders, it does not feed")
     }
 
