@@ -16,36 +16,6 @@ import Testing
         func hook(_ body: String) { hooks.append(body) }
     }
 
-    /// Runs the binary off the cooperative pool (the loopback server needs it); no SCOUP_* of the test's own.
-    func run(_ project: Project, _ arguments: [String], environment extra: [String: String] = [:]) async throws -> Project.Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: Project.binary)
-                    process.arguments = arguments
-                    process.currentDirectoryURL = URL(fileURLWithPath: project.folder)
-                    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SCOUP_") }
-                    environment["AGENTSHOP_LAKE"] = nil
-                    for (k, v) in extra { environment[k] = v }
-                    process.environment = environment
-                    let out = Pipe(), err = Pipe()
-                    process.standardOutput = out
-                    process.standardError = err
-                    try process.run()
-                    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-                    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: Project.Result(status: process.terminationStatus,
-                                                                  stdout: String(decoding: stdout, as: UTF8.self),
-                                                                  stderr: String(decoding: stderr, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
-    }
-
     func manifest(_ result: Project.Result) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
     }
@@ -100,14 +70,14 @@ import Testing
             try project.write("pipelines/shop.yaml", Self.pipeline(
                 fetch: "{ via: scoup, seeds: [\"https://shop.example/p/1\", \"https://shop.example/p/2\"] }", hook: base + "/hook"))
             let environment = ["SCOUP_BASE_URL": base, "SCOUP_API_KEY": Self.key]
-            let first = try await run(project, ["run", "shop", "--json", "--date", "2026-11-20"], environment: environment)
+            let first = try await project.runDetached(["run", "shop", "--json", "--date", "2026-11-20"], environment: environment, clearing: "SCOUP_")
             #expect(first.status == 0, "\(first.stderr)")
             let warc = try #require(bytes(project, Self.warc))
             let log = try #require(bytes(project, Self.log))
             let products = try #require(bytes(project, Self.products))
 
             await state.set(status)
-            let second = try await run(project, ["run", "shop", "--json", "--date", "2026-11-20"], environment: environment)
+            let second = try await project.runDetached(["run", "shop", "--json", "--date", "2026-11-20"], environment: environment, clearing: "SCOUP_")
             #expect(second.status == 1, "\(second.stdout)\n\(second.stderr)")
             let manifest = manifest(second)
             #expect(manifest["status"] as? String == "failed")
@@ -150,7 +120,7 @@ import Testing
                 try project.write("pipelines/shop.yaml", Self.pipeline(
                     fetch: "{ seeds: [\"\(base)/p/1\", \"\(base)/p/2\"], allow_private_addresses: true, per_host: { delay: 0s }, retries: 0 }",
                     hook: hook + "/hook"))
-                let first = try await run(project, ["run", "shop", "--json", "--date", "2026-11-20"])
+                let first = try await project.runDetached(["run", "shop", "--json", "--date", "2026-11-20"], clearing: "SCOUP_")
                 #expect(first.status == 0, "\(first.stderr)")
             }
         }
@@ -168,7 +138,7 @@ import Testing
             try project.write("pipelines/shop.yaml", Self.pipeline(
                 fetch: "{ seeds: [\"\(seedBase)/p/1\", \"\(seedBase)/p/2\"], allow_private_addresses: true, per_host: { delay: 0s }, retries: 0 }",
                 hook: hook + "/hook"))
-            let second = try await run(project, ["run", "shop", "--json", "--date", "2026-11-20"])
+            let second = try await project.runDetached(["run", "shop", "--json", "--date", "2026-11-20"], clearing: "SCOUP_")
             #expect(second.status == 1, "\(second.stdout)\n\(second.stderr)")
             let manifest = manifest(second)
             #expect(manifest["status"] as? String == "failed")
@@ -192,7 +162,7 @@ import Testing
             try project.write("pipelines/shop.yaml", Self.pipeline(
                 fetch: "{ seeds: [\"\(base)/p/1\"], robots: ignore, allow_private_addresses: true, retries: 0 }",
                 hook: "http://127.0.0.1:1/hook"))
-            let result = try await run(project, ["run", "shop", "--json", "--date", "2026-11-20"])
+            let result = try await project.runDetached(["run", "shop", "--json", "--date", "2026-11-20"], clearing: "SCOUP_")
             #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
             let error = stageError(manifest(result), "crawl")
             #expect(error.contains("every seed failed") && error.contains("HTTP 404"), "\(error)")

@@ -68,8 +68,10 @@ final class Project: @unchecked Sendable {
     /// Starts the binary; the caller waits or signals. With `fileSizeLimitKB`, under `ulimit -f`
     /// (as on a disk that fills up); with `unprivileged`, as `unprivilegedUID` (see
     /// `handToUnprivilegedUser`).
+    /// - Parameter clearing: variables of the test's own environment whose names start with this are
+    ///   left out (a `SCOUP_BASE_URL` of the machine must not reach a test that sets up its own).
     func start(_ arguments: [String], environment extra: [String: String] = [:],
-               fileSizeLimitKB: Int? = nil, unprivileged: Bool = false) throws -> (Process, Pipe, Pipe) {
+               fileSizeLimitKB: Int? = nil, unprivileged: Bool = false, clearing prefix: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         var command = [unprivileged ? unprivilegedBinary : Self.binary] + arguments
         if let fileSizeLimitKB {
@@ -82,7 +84,7 @@ final class Project: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessInfo.processInfo.environment.filter { prefix == nil || !$0.key.hasPrefix(prefix!) }
         environment["AGENTSHOP_LAKE"] = nil
         if unprivileged { environment["HOME"] = folder }  // root's home is closed to another user
         for (k, v) in extra { environment[k] = v }
@@ -96,14 +98,25 @@ final class Project: @unchecked Sendable {
 
     @discardableResult
     func run(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKB: Int? = nil,
-             unprivileged: Bool = false) throws -> Result {
+             unprivileged: Bool = false, clearing prefix: String? = nil) throws -> Result {
         let (process, out, err) = try start(arguments, environment: environment, fileSizeLimitKB: fileSizeLimitKB,
-                                            unprivileged: unprivileged)
+                                            unprivileged: unprivileged, clearing: prefix)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// `run` from a test that serves a loopback server in-process: the wait happens on a Dispatch
+    /// thread, so the cooperative pool (two threads on two cores) stays free to answer the binary.
+    func runDetached(_ arguments: [String], environment: [String: String] = [:],
+                     clearing prefix: String? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try self.run(arguments, environment: environment, clearing: prefix) })
+            }
+        }
     }
 
     /// `run --json` and the manifest it prints.

@@ -14,15 +14,6 @@ import Testing
          "LLM_ANTHROPIC_BASE_URL": base, "OLLAMA_HOST": base, "AGENTSHOP_LLM_PRICES": ""]
     }
 
-    /// Runs the binary off the test's concurrency pool, so the in-process fake keeps answering.
-    static func run(_ project: Project, _ arguments: [String], _ environment: [String: String]) async throws -> Project.Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try project.run(arguments, environment: environment) })
-            }
-        }
-    }
-
     static func makeProject() throws -> Project {
         let project = try Project()
         #expect(try project.run(["init"]).status == 0)
@@ -43,14 +34,13 @@ import Testing
 
     @Test func providersListsConfigurationWithoutKeys() async throws {
         let project = try Self.makeProject()
-        let bare = try await Self.run(project, ["llm", "providers"], ["OPENAI_API_KEY": "", "GROQ_API_KEY": "", "ANTHROPIC_API_KEY": "",
+        let bare = try await project.runDetached(["llm", "providers"], environment: ["OPENAI_API_KEY": "", "GROQ_API_KEY": "", "ANTHROPIC_API_KEY": "",
                                                                      "PERPLEXITY_API_KEY": ""])
         #expect(bare.status == 0)
         for name in ["offline", "openai", "anthropic", "ollama", "groq", "perplexity"] { #expect(bare.stdout.contains(name)) }
         #expect(bare.stdout.contains("no key (GROQ_API_KEY)"))
         #expect(bare.stdout.contains("llama-3.1-8b-instant"))
-        let configured = try await Self.run(project, ["llm", "providers", "--json"],
-                                            Self.environment("http://127.0.0.1:9") .merging(["LLM_GROQ_RATE_LIMIT_RPM": "30"]) { $1 })
+        let configured = try await project.runDetached(["llm", "providers", "--json"], environment: Self.environment("http://127.0.0.1:9") .merging(["LLM_GROQ_RATE_LIMIT_RPM": "30"]) { $1 })
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(configured.stdout.utf8)) as? [[String: Any]])
         let groq = try #require(rows.first { $0["provider"] as? String == "groq" })
         #expect(groq["configured"] as? Bool == true)
@@ -63,19 +53,19 @@ import Testing
         try await FakeLLM.with(key: Self.key) { base, fake in
             let project = try Self.makeProject()
             let env = Self.environment(base)
-            #expect(try await Self.run(project, ["llm", "disable", "groq"], env).stdout.contains("groq disabled"))
+            #expect(try await project.runDetached(["llm", "disable", "groq"], environment: env).stdout.contains("groq disabled"))
             #expect(project.exists("datalake/external_apis/llm_responses/providers.json"))
-            let refused = try await Self.run(project, ["llm", "test", "hello", "--provider", "groq"], env)
+            let refused = try await project.runDetached(["llm", "test", "hello", "--provider", "groq"], environment: env)
             #expect(refused.status == 2)
             #expect(refused.stderr.contains("provider groq is disabled"))
             #expect(await fake.callCount == 0)
-            let listed = try await Self.run(project, ["llm", "providers"], env)
+            let listed = try await project.runDetached(["llm", "providers"], environment: env)
             #expect(listed.stdout.split(separator: "\n").contains { $0.hasPrefix("groq") && $0.contains(" no ") })
-            #expect(try await Self.run(project, ["llm", "enable", "groq"], env).status == 0)
-            let sent = try await Self.run(project, ["llm", "test", "hello", "--provider", "groq"], env)
+            #expect(try await project.runDetached(["llm", "enable", "groq"], environment: env).status == 0)
+            let sent = try await project.runDetached(["llm", "test", "hello", "--provider", "groq"], environment: env)
             #expect(sent.status == 0, "\(sent.stderr)")
             #expect(sent.stdout.contains("Hello from the fake: hello"))
-            let unknown = try await Self.run(project, ["llm", "disable", "grok"], env)
+            let unknown = try await project.runDetached(["llm", "disable", "grok"], environment: env)
             #expect(unknown.status == 2 && unknown.stderr.contains("unknown provider 'grok'"))
         }
     }
@@ -84,8 +74,8 @@ import Testing
         try await FakeLLM.with(key: Self.key) { base, fake in
             let project = try Self.makeProject()
             let env = Self.environment(base)
-            let openai = try await Self.run(project, ["llm", "test", "Say hi", "--provider", "openai", "--model", "gpt-4o-mini",
-                                                      "--system", "Be brief.", "--json-output"], env)
+            let openai = try await project.runDetached(["llm", "test", "Say hi", "--provider", "openai", "--model", "gpt-4o-mini",
+                                                      "--system", "Be brief.", "--json-output"], environment: env)
             #expect(openai.status == 0, "\(openai.stderr)")
             #expect(openai.stdout.contains(#"{"echo":"Say hi"}"#))
             #expect(openai.stdout.contains("12 in, 5 out"))
@@ -93,15 +83,15 @@ import Testing
             #expect(openai.stdout.contains("$0.000005"))
             let call = try #require(await fake.calls.last)
             #expect(call.body["model"] as? String == "gpt-4o-mini")
-            let json = try await Self.run(project, ["llm", "test", "Hi", "--provider", "anthropic", "--json"], env)
+            let json = try await project.runDetached(["llm", "test", "Hi", "--provider", "anthropic", "--json"], environment: env)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             #expect(object["tokens_in"] as? Int == 21 && object["tokens_out"] as? Int == 9)
             #expect(object["model"] as? String == "claude-haiku-4-5-20251001")
             let cost = try #require(object["cost_usd"] as? Double)
             #expect(abs(cost - (21 * 1.0 + 9 * 5.0) / 1e6) < 1e-12)
-            let offline = try await Self.run(project, ["llm", "test", "I love it, it is excellent.", "--task", "sentiment"], env)
+            let offline = try await project.runDetached(["llm", "test", "I love it, it is excellent.", "--task", "sentiment"], environment: env)
             #expect(offline.stdout.contains(#""label":"positive""#))
-            let prompt = try await Self.run(project, ["llm", "test", "Write a poem"], env)
+            let prompt = try await project.runDetached(["llm", "test", "Write a poem"], environment: env)
             #expect(prompt.status == 1 && prompt.stderr.contains("not a language model"))
         }
     }
@@ -109,9 +99,8 @@ import Testing
     @Test func compareIsATableSideBySide() async throws {
         try await FakeLLM.with(key: Self.key) { base, _ in
             let project = try Self.makeProject()
-            let result = try await Self.run(project, ["llm", "compare", "Great phone, awful battery.", "--providers",
-                                                      "openai,groq:llama-3.3-70b-versatile,perplexity,anthropic,ollama:llama3.2:1b"],
-                                            Self.environment(base))
+            let result = try await project.runDetached(["llm", "compare", "Great phone, awful battery.", "--providers",
+                                                      "openai,groq:llama-3.3-70b-versatile,perplexity,anthropic,ollama:llama3.2:1b"], environment: Self.environment(base))
             #expect(result.status == 0, "\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").map(String.init)
             #expect(lines.first?.hasPrefix("PROVIDER") == true)
@@ -123,8 +112,7 @@ import Testing
             }
             #expect(lines[2].contains("llama-3.3-70b-versatile"))
             #expect(lines[5].contains("llama3.2:1b") && lines[5].contains("$0"))
-            let failing = try await Self.run(project, ["llm", "compare", "always500", "--providers", "openai,groq"],
-                                             Self.environment(base))
+            let failing = try await project.runDetached(["llm", "compare", "always500", "--providers", "openai,groq"], environment: Self.environment(base))
             #expect(failing.status == 1)
             #expect(failing.stdout.contains("fail"))
         }
@@ -133,15 +121,15 @@ import Testing
     @Test func healthChecksEachConfiguredProvider() async throws {
         try await FakeLLM.with(key: Self.key) { base, _ in
             let project = try Self.makeProject()
-            let result = try await Self.run(project, ["llm", "health"], Self.environment(base))
+            let result = try await project.runDetached(["llm", "health"], environment: Self.environment(base))
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             for name in ["offline", "openai", "anthropic", "ollama", "groq", "perplexity"] {
                 #expect(result.stdout.split(separator: "\n").contains { $0.hasPrefix(name) && $0.contains(" ok ") }, "\(name)")
             }
             #expect(project.exists("datalake/external_apis/llm_responses/provider_health.json"))
-            let listed = try await Self.run(project, ["llm", "providers"], Self.environment(base))
+            let listed = try await project.runDetached(["llm", "providers"], environment: Self.environment(base))
             #expect(listed.stdout.contains("ok 20"))
-            let wrong = try await Self.run(project, ["llm", "health"], Self.environment(base, key: "sk-wrong-0000"))
+            let wrong = try await project.runDetached(["llm", "health"], environment: Self.environment(base, key: "sk-wrong-0000"))
             #expect(wrong.status == 1)
             #expect(wrong.stdout.contains("fail"))
             #expect(!wrong.stdout.contains("sk-wrong-0000") && !wrong.stderr.contains("sk-wrong-0000"))
@@ -158,7 +146,7 @@ import Testing
                               ["llm", "test", "hi", "--provider", "openai"], ["llm", "test", "hi", "--provider", "anthropic", "--json"],
                               ["llm", "compare", "hi", "--providers", "openai,groq,perplexity,anthropic"],
                               ["llm", "usage"], ["llm", "prices"]] {
-                let result = try await Self.run(project, arguments, env)
+                let result = try await project.runDetached(arguments, environment: env)
                 outputs.append(result.stdout + result.stderr)
             }
             #expect(outputs.joined().contains("401"))
@@ -193,7 +181,7 @@ import Testing
         manifest.status = .succeeded
         try ManifestStore(lake: Lake(root: project.lake)).write(manifest)
 
-        let all = try await Self.run(project, ["llm", "usage", "--json"], [:])
+        let all = try await project.runDetached(["llm", "usage", "--json"], environment: [:])
         #expect(all.status == 0, "\(all.stderr)")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 2)
@@ -202,26 +190,26 @@ import Testing
         #expect(openai["tokens_in"] as? Int == 100 && openai["day"] as? String == Timestamp.day(now))
         let groq = try #require(rows.first { $0["provider"] as? String == "groq" })
         #expect(groq["calls"] as? Int == 1)
-        let wide = try await Self.run(project, ["llm", "usage", "--days", "60", "--provider", "groq", "--json"], [:])
+        let wide = try await project.runDetached(["llm", "usage", "--days", "60", "--provider", "groq", "--json"], environment: [:])
         let groqRows = try #require(try JSONSerialization.jsonObject(with: Data(wide.stdout.utf8)) as? [[String: Any]])
         #expect(groqRows.count == 2 && groqRows.allSatisfy { $0["provider"] as? String == "groq" })
-        let table = try await Self.run(project, ["llm", "usage"], [:])
+        let table = try await project.runDetached(["llm", "usage"], environment: [:])
         #expect(table.stdout.contains("TOKENS IN") && table.stdout.contains("total"))
         #expect(table.stdout.contains("$0.000085"))
-        let bad = try await Self.run(project, ["llm", "usage", "--days", "0"], [:])
+        let bad = try await project.runDetached(["llm", "usage", "--days", "0"], environment: [:])
         #expect(bad.status == 2)
     }
 
     @Test func pricesCanBeOverridden() async throws {
         let project = try Self.makeProject()
-        let shipped = try await Self.run(project, ["llm", "prices"], [:])
+        let shipped = try await project.runDetached(["llm", "prices"], environment: [:])
         #expect(shipped.stdout.split(separator: "\n").contains { $0.hasPrefix("groq") && $0.contains("llama-3.1-8b-instant")
             && $0.contains("$0.050") && $0.contains("$0.080") })
         try project.write("pipelines/llm_prices.json", #"{"providers": {"groq": {"llama-3.1-8b-instant": {"input": 0.01, "output": 0.02}}}}"#)
-        let overridden = try await Self.run(project, ["llm", "prices"], [:])
+        let overridden = try await project.runDetached(["llm", "prices"], environment: [:])
         #expect(overridden.stdout.contains("$0.010") && overridden.stdout.contains("with overrides from"))
         try project.write("pipelines/llm_prices.json", "{broken")
-        let broken = try await Self.run(project, ["llm", "prices"], [:])
+        let broken = try await project.runDetached(["llm", "prices"], environment: [:])
         #expect(broken.status == 2 && broken.stderr.contains("llm_prices.json"))
     }
 }

@@ -8,37 +8,6 @@ import Testing
 @Suite struct ScoupCommandTests {
     static let key = "sk-scoup-e2e-4f9a1c"
 
-    /// Runs the binary off the cooperative pool (the fake server needs it), with SCOUP_* taken from `scoup`
-    /// only: a SCOUP_* variable of the test's own environment must not leak in.
-    func run(_ project: Project, _ arguments: [String], scoup: [String: String]) async throws -> Project.Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: Project.binary)
-                    process.arguments = arguments
-                    process.currentDirectoryURL = URL(fileURLWithPath: project.folder)
-                    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SCOUP_") }
-                    environment["AGENTSHOP_LAKE"] = nil
-                    for (k, v) in scoup { environment[k] = v }
-                    process.environment = environment
-                    let out = Pipe(), err = Pipe()
-                    process.standardOutput = out
-                    process.standardError = err
-                    try process.run()
-                    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-                    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: Project.Result(status: process.terminationStatus,
-                                                                  stdout: String(decoding: stdout, as: UTF8.self),
-                                                                  stderr: String(decoding: stderr, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
-    }
-
     func env(_ base: String, key: String = ScoupCommandTests.key) -> [String: String] {
         ["SCOUP_BASE_URL": base, "SCOUP_API_KEY": key]
     }
@@ -50,11 +19,11 @@ import Testing
     @Test func healthSendsTheBearerKeyAndNeverPrintsIt() async throws {
         let project = try Project()
         try await FakeScoup.with(token: Self.key) { base, fake in
-            let human = try await run(project, ["scoup", "health"], scoup: env(base))
+            let human = try await project.runDetached(["scoup", "health"], environment: env(base), clearing: "SCOUP_")
             #expect(human.status == 0, "\(human.stderr)")
             #expect(human.stdout.contains("Scoup at \(base) is up (status: ok)"))
             #expect(human.stdout.contains("version: 1.4.0"))
-            let json = try await run(project, ["scoup", "health", "--json"], scoup: env(base))
+            let json = try await project.runDetached(["scoup", "health", "--json"], environment: env(base), clearing: "SCOUP_")
             #expect(json.status == 0)
             let report = jsonObject(json.stdout)
             #expect(report["status"] as? String == "ok")
@@ -70,11 +39,11 @@ import Testing
     @Test func scrapeSendsEveryOptionAndShowsTheAnswer() async throws {
         let project = try Project()
         try await FakeScoup.with(token: Self.key) { base, fake in
-            let result = try await run(project, [
+            let result = try await project.runDetached([
                 "scoup", "scrape", "https://shop.example/p/1", "--selector", "price=.price", "--selector", "name = h1",
                 "--extract-links", "--extract-text", "--wait-for", "1500", "--javascript", "--mobile", "--screenshot",
                 "--user-agent", "TestBot/1.0",
-            ], scoup: env(base))
+            ], environment: env(base), clearing: "SCOUP_")
             #expect(result.status == 0, "\(result.stderr)")
             let calls = await fake.calls
             #expect(calls.map(\.path) == ["/health", "/scrape"])
@@ -101,8 +70,7 @@ import Testing
             #expect(lines.contains("link https://shop.example/b"))
             #expect(lines.contains("screenshot https://scoup.local/shot.png"))
 
-            let json = try await run(project, ["scoup", "scrape", "https://shop.example/p/1", "--wait-for", "#app", "--json"],
-                                     scoup: env(base))
+            let json = try await project.runDetached(["scoup", "scrape", "https://shop.example/p/1", "--wait-for", "#app", "--json"], environment: env(base), clearing: "SCOUP_")
             #expect(json.status == 0)
             let answer = jsonObject(json.stdout)
             #expect(answer["statusCode"] as? Int == 200)
@@ -116,8 +84,8 @@ import Testing
         let project = try Project()
         let listed = ["https://shop.example/p/1", "https://shop.example/p/2", "https://shop.example/p/3"]
         try await FakeScoup.with(token: Self.key, sitemapURLs: listed) { base, fake in
-            let sitemap = try await run(project, ["scoup", "sitemap", "https://shop.example/sitemap.xml",
-                                                  "--filters", #"{"include":["/p/"]}"#], scoup: env(base))
+            let sitemap = try await project.runDetached(["scoup", "sitemap", "https://shop.example/sitemap.xml",
+                                                  "--filters", #"{"include":["/p/"]}"#], environment: env(base), clearing: "SCOUP_")
             #expect(sitemap.status == 0, "\(sitemap.stderr)")
             #expect(sitemap.stdout == "https://shop.example/p/1\nhttps://shop.example/p/2\nhttps://shop.example/p/3\n")
             #expect(sitemap.stderr.contains("3 URLs in https://shop.example/sitemap.xml"))
@@ -125,10 +93,10 @@ import Testing
             #expect(sent["sitemapUrl"] as? String == "https://shop.example/sitemap.xml")
             #expect((sent["filters"] as? [String: Any])?["include"] as? [String] == ["/p/"])
 
-            let json = try await run(project, ["scoup", "sitemap", "https://shop.example/sitemap.xml", "--json"], scoup: env(base))
+            let json = try await project.runDetached(["scoup", "sitemap", "https://shop.example/sitemap.xml", "--json"], environment: env(base), clearing: "SCOUP_")
             #expect((jsonObject(json.stdout)["urls"] as? [String])?.count == 3)
 
-            let info = try await run(project, ["scoup", "info", "https://shop.example/p/1"], scoup: env(base))
+            let info = try await project.runDetached(["scoup", "info", "https://shop.example/p/1"], environment: env(base), clearing: "SCOUP_")
             #expect(info.status == 0, "\(info.stderr)")
             #expect(info.stdout.contains("Info title"))
             #expect(info.stdout.contains("meta lang"))
@@ -143,13 +111,13 @@ import Testing
         try await FakeScoup.with(token: Self.key) { base, _ in
             let wrong = "sk-wrong-key-77d1"
             for arguments in [["scoup", "health"], ["scoup", "scrape", "https://shop.example/p/1"], ["scoup", "health", "--json"]] {
-                let result = try await run(project, arguments, scoup: env(base, key: wrong))
+                let result = try await project.runDetached(arguments, environment: env(base, key: wrong), clearing: "SCOUP_")
                 #expect(result.status == 77, "\(arguments): \(result.stderr)")
                 #expect(result.stderr.contains("Scoup refused the API key (HTTP 401); check SCOUP_API_KEY"))
                 #expect(!result.stderr.contains(wrong) && !result.stdout.contains(wrong), "the echoed key is redacted")
                 #expect(result.stderr.contains("<redacted>"))
             }
-            let none = try await run(project, ["scoup", "health"], scoup: ["SCOUP_BASE_URL": base])
+            let none = try await project.runDetached(["scoup", "health"], environment: ["SCOUP_BASE_URL": base], clearing: "SCOUP_")
             #expect(none.status == 77)
             #expect(none.stderr.contains("SCOUP_API_KEY is not set"))
         }
@@ -158,7 +126,7 @@ import Testing
     @Test func scoupDownOrUnhealthyExits69() async throws {
         let project = try Project()
         // Port 1 on loopback refuses connections at once.
-        let down = try await run(project, ["scoup", "scrape", "https://shop.example/p/1"], scoup: env("http://127.0.0.1:1"))
+        let down = try await project.runDetached(["scoup", "scrape", "https://shop.example/p/1"], environment: env("http://127.0.0.1:1"), clearing: "SCOUP_")
         #expect(down.status == 69)
         #expect(down.stderr.contains("Scoup is not reachable at http://127.0.0.1:1"))
         #expect(down.stderr.contains("is it running?"))
@@ -173,7 +141,7 @@ import Testing
                 return FakeScoup.json([:])
             }
         }) { base in
-            let result = try await run(project, ["scoup", "scrape", "https://shop.example/p/1"], scoup: env(base))
+            let result = try await project.runDetached(["scoup", "scrape", "https://shop.example/p/1"], environment: env(base), clearing: "SCOUP_")
             #expect(result.status == 69)
             #expect(result.stderr.contains("Scoup is unhealthy (HTTP 503): browser pool exhausted"))
         }
@@ -184,10 +152,10 @@ import Testing
         // With a site, the fake serves its pages and answers any other URL as a 404 page.
         let site = ["https://shop.example/p/1": (html: "<html><body>p1</body></html>", links: [String]())]
         try await FakeScoup.with(token: Self.key, site: site) { base, _ in
-            let rejected = try await run(project, ["scoup", "scrape", "https://shop.example/bad-request"], scoup: env(base))
+            let rejected = try await project.runDetached(["scoup", "scrape", "https://shop.example/bad-request"], environment: env(base), clearing: "SCOUP_")
             #expect(rejected.status == 1)
             #expect(rejected.stderr.contains("HTTP 400: url must be absolute"))
-            let missing = try await run(project, ["scoup", "scrape", "https://shop.example/missing"], scoup: env(base))
+            let missing = try await project.runDetached(["scoup", "scrape", "https://shop.example/missing"], environment: env(base), clearing: "SCOUP_")
             #expect(missing.status == 1)
             #expect(missing.stdout.contains("404"), "the answer is still shown")
             #expect(missing.stderr.contains("https://shop.example/missing answered HTTP 404"))
@@ -195,7 +163,7 @@ import Testing
                         ["scoup", "scrape", "ftp://shop.example/p/1"],
                         ["scoup", "sitemap", "https://shop.example/s.xml", "--filters", "{nope"],
                         ["scoup", "info", "not a url"]] {
-                let result = try await run(project, bad, scoup: env(base))
+                let result = try await project.runDetached(bad, environment: env(base), clearing: "SCOUP_")
                 #expect(result.status == 64, "\(bad): \(result.stderr)")
             }
         }
@@ -205,7 +173,7 @@ import Testing
         let project = try Project()
         try await FakeScoup.with(token: Self.key) { base, fake in
             try project.write(".env", "SCOUP_BASE_URL=\(base)\nSCOUP_API_KEY=\"\(Self.key)\"\n")
-            let result = try await run(project, ["scoup", "health"], scoup: [:])
+            let result = try await project.runDetached(["scoup", "health"], environment: [:], clearing: "SCOUP_")
             #expect(result.status == 0, "\(result.stderr)")
             #expect((await fake.calls).first?.authorization == "Bearer \(Self.key)")
         }

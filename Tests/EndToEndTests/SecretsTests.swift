@@ -65,15 +65,6 @@ import Testing
         return [key, escaped, encoded, encoded.lowercased(), String(key.suffix(10))]
     }
 
-    /// Runs the binary off the test's concurrency pool, so the in-process server keeps answering.
-    static func run(_ project: Project, _ arguments: [String], _ environment: [String: String]) async throws -> Project.Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try project.run(arguments, environment: environment) })
-            }
-        }
-    }
-
     /// The text of every file under `folder`, gzip files (WARC, JSON Lines) decompressed.
     static func files(in folder: String) -> [(path: String, text: String)] {
         let enumerator = FileManager.default.enumerator(atPath: folder)
@@ -140,7 +131,7 @@ import Testing
                               ["llm", "test", "hi", "--provider", "openai"], ["llm", "test", "hi", "--provider", "openai", "--json"],
                               ["llm", "health"], ["llm", "health", "--json"],
                               ["llm", "compare", "hi", "--providers", "openai,perplexity", "--json"]] {
-                let result = try await Self.run(project, arguments, env)
+                let result = try await project.runDetached(arguments, environment: env)
                 outputs.append((arguments.joined(separator: " "), result.stdout + result.stderr))
             }
 
@@ -206,14 +197,14 @@ import Testing
             let project = try Project()
             #expect(try project.run(["init"]).status == 0)
             for arguments in [["doctor", "--network"], ["doctor", "--network", "--json"]] {
-                let result = try await Self.run(project, arguments, Self.environment(base))
+                let result = try await project.runDetached(arguments, environment: Self.environment(base))
                 let text = result.stdout + result.stderr
                 for dump in ["Optional(", "ScoupHealth(", "HTTPResponse(", "JSONValue", "LLMError(", "ScoupError(", "TransportError("] {
                     #expect(!text.contains(dump), "\(arguments): \(dump) in\n\(text)")
                 }
                 #expect(text.contains("\(base): status ok"), "\(text)")
             }
-            let json = try await Self.run(project, ["doctor", "--network", "--json"], Self.environment(base))
+            let json = try await project.runDetached(["doctor", "--network", "--json"], environment: Self.environment(base))
             let checks = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
             let scoup = try #require(checks.first { $0["check"] as? String == "scoup" })
             #expect(scoup["status"] as? String == "ok")

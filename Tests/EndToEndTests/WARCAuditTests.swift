@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Every WARC a pipeline writes, read by another implementation: Python's warcio (through
+/// bench/check_warc.py: `warcio check` plus every record read back and its digests recomputed).
+/// A crawl over HTTP (requests, responses, metadata, a redirect, a gzip-encoded page, a 404, a
+/// rerun inside the refresh window), the demo's crawl over file:// (resource records) and the
+/// flagship pipeline's crawl.
+///
+/// scripts/test.sh installs warcio and sets AGENTSHOP_REQUIRE_WARCIO=1, so in CI these never skip.
+@Suite struct WARCAuditTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let checker = repository + "/bench/check_warc.py"
+    static let warcioRequired = ProcessInfo.processInfo.environment["AGENTSHOP_REQUIRE_WARCIO"] == "1"
+    static let warcioInstalled: Bool = warcioRequired || (try? check(["--available"]).status) == 0
+    static let skipReason: Comment = "warcio is not installed in bench/.venv: run `bench/check_warc.py --setup`"
+
+    static func check(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", checker] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    /// Every `*.warc` / `*.warc.gz` under the project's lake.
+    static func warcs(in project: Project) -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: project.lake)
+        var found: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            if (path.hasSuffix(".warc.gz") || path.hasSuffix(".warc")) && !path.contains(".agentshop-tmp-") {
+                found.append(project.lake + "/" + path)
+            }
+        }
+        return found.sorted()
+    }
+
+    /// warcio reads every WARC in the lake, and finds the record kinds expected.
+    static func expectWarcioReadsEveryWARC(in project: Project, kinds: [String]) throws {
+        let files = warcs(in: project)
+        #expect(!files.isEmpty, "the pipeline wrote no WARC")
+        let result = try check(files)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.hasSuffix("\(files.count) passed, 0 failed\n"), "\(result.output)")
+        for kind in kinds { #expect(result.output.contains(" \(kind)"), "no \(kind) record in \(result.output)") }
+    }
+
+    @Test(.enabled(if: warcioInstalled, skipReason))
+    func aCrawlOverHTTPWritesWARCsThatWarcioReads() async throws {
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        let page = { (title: String, links: String) in
+            "<html><head><title>\(title)</title></head><body><h1>\(title)</h1>\(links)</body></html>"
+        }
+        try await ScriptedSite.with({ site in
+            site.page("/robots.txt", "User-agent: *\nAllow: /\n")
+            site.page("/", page("Home", #"<a href="/p/1">one</a> <a href="/p/2">two</a> <a href="/old">old</a> <a href="/gone">gone</a>"#))
+            site.page("/p/1", page("Kettle", ""))
+            site.route("/p/2") { _, _ in
+                ScriptedSite.Response(headers: ["Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"],
+                                      body: (try? gzipped(Array(page("Teapot", "").utf8))) ?? [])
+            }
+            site.route("/old") { _, _ in .redirect("/p/3", status: 301) }
+            site.page("/p/3", page("Mug", ""))
+            site.route("/gone") { _, _ in .html("not here", status: 404) }
+        }) { base, _ in
+            try project.write("pipelines/shop.yaml", """
+                pipeline: shop
+                stages:
+                  crawl:
+                    fetch: { seeds: "\(base)/", follow: "a", max_depth: 2, allow_private_addresses: true, politeness: false, refresh: 24h }
+                    out:
+                      - scraped_data/products/dt={run_date}/pages.warc.gz
+                      - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
+                """)
+            let first = try await project.runDetached(["run", "shop", "--quiet", "--date", "2026-11-25"])
+            #expect(first.status == 0, "\(first.stderr)")
+            // Inside the refresh window the pages are reused from the stage's pack, not fetched: the
+            // WARC is written again from what was kept, and must read as well as the first.
+            let second = try await project.runDetached(["run", "shop", "--quiet", "--force", "--date", "2026-11-26"])
+            #expect(second.status == 0, "\(second.stderr)")
+        }
+        #expect(Self.warcs(in: project).count == 2)
+        try Self.expectWarcioReadsEveryWARC(in: project, kinds: ["request", "response", "warcinfo"])
+    }
+
+    @Test(.enabled(if: warcioInstalled, skipReason), arguments: ["demo", "marketplace"])
+    func theShippedPipelinesWriteWARCsThatWarcioReads(pipeline: String) throws {
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        try FileManager.default.copyItem(atPath: Self.repository + "/pipelines/\(pipeline).yaml",
+                                         toPath: project.folder + "/pipelines/\(pipeline).yaml")
+        let imports = project.lake + "/raw_data/imports/demo"
+        try? FileManager.default.removeItem(atPath: imports)
+        try FileManager.default.copyItem(atPath: Self.repository + "/datalake/raw_data/imports/demo", toPath: imports)
+        let result = try project.run(["run", pipeline, "--quiet", "--date", "2026-11-25"])
+        #expect(result.status == 0, "\(result.stderr)")
+        try Self.expectWarcioReadsEveryWARC(in: project, kinds: ["resource", "warcinfo"])
+    }
+}
