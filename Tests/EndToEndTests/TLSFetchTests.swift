@@ -122,5 +122,14 @@ import TestSupport
         let log = (try? project.read("datalake/" + (manifest["logFile"] as? String ?? ""))) ?? ""
         #expect((log + misconfigured.stderr).contains("NOTIFICATION_EMAIL_CA_FILE: no readable file"), "\(log) \(misconfigured.stderr)")
         #expect(server.sessions.count == 2)
+
+        // A CA file with plain SMTP would check nothing: a settings error, not a silent plain-text mail.
+        environment["NOTIFICATION_EMAIL_CA_FILE"] = certificates.caFile
+        environment["NOTIFICATION_EMAIL_USE_TLS"] = "false"
+        let plain = try project.run(["run", "mailer", "--json"], environment: environment)
+        let plainManifest = (try? JSONSerialization.jsonObject(with: Data(plain.stdout.utf8))) as? [String: Any] ?? [:]
+        let plainLog = (try? project.read("datalake/" + (plainManifest["logFile"] as? String ?? ""))) ?? ""
+        #expect((plainLog + plain.stderr).contains("USE_TLS is false"), "\(plainLog) \(plain.stderr)")
+        #expect(server.sessions.count == 2)
     }
 }
