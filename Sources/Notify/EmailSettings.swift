@@ -12,6 +12,7 @@ import Transport
 /// | `NOTIFICATION_EMAIL_USERNAME`, `NOTIFICATION_EMAIL_PASSWORD` | AUTH credentials | none |
 /// | `NOTIFICATION_EMAIL_FROM` | sender address | the user name when it is an address |
 /// | `NOTIFICATION_EMAIL_TO` | comma-separated recipients added to every pipeline's `email:` list | none |
+/// | `NOTIFICATION_EMAIL_CA_FILE` | PEM file of CA certificates that verify the server (a private CA); verification stays on | the system's CAs |
 public struct EmailSettings: Sendable, Equatable {
     public var smtp: SMTPConfiguration
     public var from: String
@@ -62,8 +63,16 @@ public struct EmailSettings: Sendable, Equatable {
         guard let from = value("FROM") ?? username.flatMap({ $0.contains("@") ? $0 : nil }) else {
             throw Problem(description: "\(prefix)FROM: the sender address is not set")
         }
+        let caFile = value("CA_FILE")
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw Problem(description: "\(prefix)CA_FILE: no readable file at '\(caFile)'")
+        }
+        if caFile != nil && security == .none {
+            throw Problem(description: "\(prefix)CA_FILE is set but \(prefix)USE_TLS is false: plain SMTP checks no certificate")
+        }
         let to = (value("TO") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return EmailSettings(smtp: SMTPConfiguration(host: host, port: port, security: security, username: username, password: password),
+        return EmailSettings(smtp: SMTPConfiguration(host: host, port: port, security: security, username: username, password: password,
+                                                     caFile: caFile),
                              from: from, defaultRecipients: to)
     }
 }

@@ -43,7 +43,18 @@ final class FetchRun: @unchecked Sendable {
     init(definition: FetchStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
-        client = HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOnly)
+        var caFile: String?
+        if let relative = definition.caFile {
+            let path: LakePath
+            do { path = try context.lake.resolve(relative) } catch let error as LakeError {
+                throw StageError("ca_file \(relative): \(error.reason)")
+            }
+            guard FileManager.default.isReadableFile(atPath: path.absolute) else {
+                throw StageError("ca_file \(relative): no readable file in the lake (\(context.lake.root))")
+            }
+            caFile = path.absolute
+        }
+        client = HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOnly, caFile: caFile)
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
         let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !WARCWriter.isGzip(path: $0.relative) }
         journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")

@@ -32,6 +32,8 @@ import Transport
 ///     refresh: 24h                      # pages fetched within this window are reused without a request
 ///     user_agent: "AgentShop/0.1 (+https://…)"
 ///     allow_private_addresses: false
+///     ca_file: raw_data/imports/certs/shop-ca.pem  # PEM CA bundle verifying the sites (a private CA), in
+///                                       # place of the system's; a lake path; verification stays on
 ///     min_pages: 1                      # fewer pages fetched fails the stage (0: an empty crawl is fine)
 ///     max_error_rate: 20%               # more URLs failing fails the stage (default: no limit)
 ///   out:
@@ -81,6 +83,8 @@ public enum FetchStage {
         var refresh: Double?
         var userAgent = HTTPRequest.defaultUserAgent
         var allowPrivateAddresses = false
+        /// A lake path to a PEM bundle of CAs that verify HTTPS servers, in place of the system's.
+        var caFile: String?
         /// For a saved site crawled over file://: the URL its first seed's folder had.
         var baseURL: String?
         /// Fewer pages than this (or every seed failing) fails the stage; 0 accepts an empty crawl.
@@ -90,11 +94,14 @@ public enum FetchStage {
 
         var inputs: [StageInput] {
             seeds.compactMap { if case .list(let path) = $0 { return .files(path) } else { return nil } }
+                + (caFile.map { [.files($0)] } ?? [])
         }
 
         /// The web changes between runs: a fetch stage always runs, and its state (refresh window,
         /// conditional requests) keeps a re-run cheap. Its outputs are the same bytes when nothing changed.
-        func fingerprintExtra(lake: Lake) throws -> String { "fetch-stage/1 " + UUID().uuidString }
+        func fingerprintExtra(lake: Lake) throws -> String {
+            "fetch-stage/1 " + (caFile.map { "ca_file=\($0) " } ?? "") + UUID().uuidString
+        }
 
         func run(_ context: StageContext) async throws -> StageReport {
             try await FetchRun(definition: self, context: context).run()
@@ -181,6 +188,17 @@ public enum FetchStage {
             }
         }
         d.allowPrivateAddresses = config.bool("allow_private_addresses") ?? false
+        if let value = config.value("ca_file"), let path = value.asString() {
+            if let problem = caFileProblem(path) {
+                value.error(problem)
+                ok = false
+            } else if d.via == .scoup {
+                value.error("ca_file verifies the sites this stage connects to; with via: scoup, Scoup connects")
+                ok = false
+            } else {
+                d.caFile = path
+            }
+        }
         d.minPages = config.int("min_pages", min: 0, max: 100_000_000) ?? d.minPages
         if d.minPages > d.maxPages {
             config.value("min_pages")?.error("min_pages (\(d.minPages)) is more than max_pages (\(d.maxPages)) lets the crawl fetch")
@@ -219,6 +237,18 @@ public enum FetchStage {
         if decoded.hasPrefix("/"), let first = parts.first, ["proc", "sys", "dev", "etc"].contains(first) {
             return "file: seeds stay inside the lake: /\(first) is not in it, found '\(text)'"
         }
+        return nil
+    }
+
+    /// What can be told of a `ca_file:` path before the run (which resolves it in the lake, symlinks
+    /// included, and checks that the file is there): it must be a lake-relative path.
+    static func caFileProblem(_ path: String) -> String? {
+        if path.isEmpty { return "expected a lake path to a PEM file of CA certificates" }
+        if path.hasPrefix("/") || path.hasPrefix("~") {
+            return "ca_file is a lake path (raw_data/imports/certs/ca.pem): absolute paths are not allowed, found '\(path)'"
+        }
+        if path.split(separator: "/").contains("..") { return "ca_file stays inside the lake: '..' is not allowed, found '\(path)'" }
+        if path.utf8.contains(0) { return "ca_file contains a NUL byte" }
         return nil
     }
 

@@ -15,6 +15,9 @@ public struct HTTPRequest: Sendable {
     /// Redirects followed; 0 returns the 3xx response itself.
     public var maxRedirects: Int
     public var userAgent: String
+    /// A PEM file of CA certificates that verify the server, in place of the system's bundle (for a
+    /// private CA). Verification itself is always on: there is no switch to turn it off.
+    public var caFile: String?
 
     public init(url: String, method: String = "GET", headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
                 timeout: Double = 30, connectTimeout: Double = 10, maxBodyBytes: Int = 50 * 1024 * 1024,

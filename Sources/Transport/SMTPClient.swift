@@ -18,15 +18,19 @@ public struct SMTPConfiguration: Sendable, Equatable {
     public var password: Secret?
     /// Seconds for the whole exchange.
     public var timeout: Double
+    /// A PEM file of CA certificates that verify the server, in place of the system's bundle (a relay
+    /// with a private CA). Verification itself is always on.
+    public var caFile: String?
 
     public init(host: String, port: Int, security: Security = .startTLS, username: String? = nil,
-                password: Secret? = nil, timeout: Double = 30) {
+                password: Secret? = nil, timeout: Double = 30, caFile: String? = nil) {
         self.host = host
         self.port = port
         self.security = security
         self.username = username
         self.password = password
         self.timeout = timeout
+        self.caFile = caFile
     }
 
     /// `smtp://host:port` or `smtps://host:port`: no credentials, safe to log.

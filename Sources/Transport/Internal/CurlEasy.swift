@@ -66,6 +66,7 @@ final class CurlTransfer {
         set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile = request.caFile { set(CURLOPT_CAINFO, caFile) }
         set(CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
         set(CURLOPT_USERAGENT, request.userAgent)

@@ -23,6 +23,7 @@ final class CurlSMTPTransfer {
         agentshop_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(configuration.timeout, 15) * 1000))
         agentshop_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
         agentshop_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile = configuration.caFile { agentshop_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }
         switch configuration.security {
         // STARTTLS, and the transfer fails rather than falling back to plain text.
         case .startTLS: agentshop_easy_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue))
