@@ -13,6 +13,10 @@ struct ExportCommand: AsyncParsableCommand {
         are concatenated in name order. CSV output has the union of the records' keys as columns,
         in first-seen order; CSV input cells keep their text in CSV output and are typed
         (numbers, booleans, empty as null) in JSON output. An --out name ending in .gz is gzipped.
+        In CSV, null is an empty cell like an empty string (--null-value '\\N' tells them apart),
+        and --excel-safe guards text cells that spreadsheets would run as formulas.
+
+        Example: agentshop export demo:aggregate --out by_category.csv --excel-safe
         """
     )
 
@@ -34,7 +38,16 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .customLong("on-error"), help: ArgumentHelp("fail: stop at the first malformed record; skip: report it on stderr and go on.", valueName: "fail|skip"))
     var onError: String = "fail"
 
+    @Option(name: .customLong("null-value"), help: ArgumentHelp("CSV: the text for null (default: an empty cell, the same as an empty string).", valueName: "text"))
+    var nullValue: String = ""
+
+    @Flag(name: .customLong("excel-safe"), help: "CSV: put ' before text cells starting with =, +, -, @, tab or CR, which spreadsheets run as formulas.")
+    var excelSafe = false
+
     func validate() throws {
+        if (format ?? out.flatMap(Self.format(ofName:)) ?? .jsonl) != .csv && (!nullValue.isEmpty || excelSafe) {
+            throw ValidationError("--null-value and --excel-safe apply to CSV output only")
+        }
         guard MalformedPolicy(rawValue: onError) != nil else { throw ValidationError("--on-error takes fail or skip, found '\(onError)'") }
         if format == nil, let out, Self.format(ofName: out) == nil {
             throw ValidationError("cannot tell the format from '\(out)': pass --format csv|json|jsonl")
@@ -111,6 +124,7 @@ struct ExportCommand: AsyncParsableCommand {
                 try sink.write(line)
             }
             if format == .json { try sink.write("[") }
+            let cells = CSVCellOptions(nullValue: nullValue, excelSafe: excelSafe)
             var line: [UInt8] = []
             for file in files {
                 let input = try reader(file, infer: infer)
@@ -118,7 +132,7 @@ struct ExportCommand: AsyncParsableCommand {
                     line.removeAll(keepingCapacity: true)
                     switch format {
                     case .csv:
-                        CSVEncoding.appendRow(columns.map { record[$0]?.plainText ?? "" }, to: &line)
+                        CSVEncoding.appendRow(columns.map { cells.cell(record[$0]) }, to: &line)
                     case .jsonl:
                         line.append(contentsOf: JSONValue.object(record).serialized().utf8)
                         line.append(0x0A)
