@@ -14,7 +14,7 @@ import Pipeline
 ///     having: "n >= 10"
 ///     order_by: [n desc]
 ///     limit: 100
-///   out: processed_data/aggregations/by_category/dt={run_date}.csv
+///   out: processed_data/aggregations/by_category/dt={run_date}/part.csv
 /// ```
 ///
 /// Memory grows with the number of groups, not of records, except for `median`/`pNN`, which keep
