@@ -173,7 +173,7 @@ public enum AggregateStage {
                     context.progress(index + 1, of: files.count)
                 }
                 let rows = aggregation.finish()
-                let writer = try RecordWriter(path: output.absolute, type: outputType, columns: plan.columns)
+                let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: plan.columns)
                 do {
                     for row in rows {
                         try writer.write(JSONObject(zip(plan.columns, row).map { ($0, $1) }))

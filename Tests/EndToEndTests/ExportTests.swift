@@ -149,4 +149,44 @@ import Testing
         let wrong = try project.run(["export", "raw_data/uploads/cells.jsonl", "--format", "json", "--excel-safe"])
         #expect(wrong.status == 64)
     }
+
+    /// The stage setting: `csv: { null_value, excel_safe }` on a stage writing CSV; refused on one writing none.
+    @Test func aStagesCSVOutputsTakeTheNullTextAndTheFormulaGuard() throws {
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        try project.write("datalake/raw_data/uploads/cells.jsonl", """
+            {"slug":"a","note":"=1+2","price":3.55,"gone":null,"empty":""}
+            {"slug":"b","note":"-4","price":-4.0,"gone":"@x","empty":"ok"}
+
+            """)
+        try project.write("pipelines/cells.yaml", """
+            pipeline: cells
+            stages:
+              sheet:
+                import: { from: raw_data/uploads/cells.jsonl }
+                csv: { null_value: '\\N', excel_safe: true }
+                out: processed_data/exports/dt={run_date}/cells.csv
+            """)
+        let (result, _) = try project.runPipeline("cells", ["--date", "2026-11-25"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try project.read("datalake/processed_data/exports/dt=2026-11-25/cells.csv") == """
+            slug,note,price,gone,empty
+            a,'=1+2,3.55,\\N,
+            b,-4,-4.0,'@x,ok
+
+            """)
+
+        try project.write("pipelines/bad.yaml", """
+            pipeline: bad
+            stages:
+              lines:
+                import: { from: raw_data/uploads/cells.jsonl }
+                csv: { null_value: x, excel: true }
+                out: processed_data/exports/cells.jsonl
+            """)
+        let bad = try project.run(["validate", "bad"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("unknown key 'excel'"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("this stage writes none"), "\(bad.stderr)")
+    }
 }
