@@ -92,6 +92,16 @@ struct ParseFieldTests {
             reviews: { css: ".reviews::text", type: int, required: true }
             """))
         #expect(manifest4.stages.first?.counts["rejected"] == 2)
+
+        // …unless it says otherwise: found but unreadable is then null (YAML's `null` is read as the policy name).
+        let lenient = try TestLake()
+        try Self.writePages(lenient)
+        let manifest5 = try await lenient.run(Self.pipeline("""
+            name: "h1::text"
+            reviews: { css: ".reviews::text", type: int, required: true, on_error: null }
+            """))
+        #expect(manifest5.stages.first?.counts["rejected"] == 0)
+        #expect(try lenient.records("scraped_data/products/p.jsonl").map { $0["reviews"] } == [.int(14), .null, .null])
     }
 
     /// `sources:` are tried in order and the first non-empty value wins.
