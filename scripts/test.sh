@@ -10,6 +10,8 @@ swift build --build-tests
 # An independent WARC reader for the interoperability tests: warcio, in bench/.venv (PyPI). With
 # AGENTSHOP_REQUIRE_WARCIO=1 those tests run (and fail without warcio) instead of being skipped.
 python3 bench/check_warc.py --setup
+# DuckDB and pandas beside it, for docs/analysts.md's test (AnalystDocsTests, required under the same variable).
+scripts/analyst_tools.sh
 export AGENTSHOP_REQUIRE_WARCIO=1
 
 # One test at a time: the end-to-end tests wait on child processes, and on a 2-core machine

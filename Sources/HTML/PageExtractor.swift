@@ -30,10 +30,33 @@ public enum FieldType: String, Sendable, CaseIterable {
     case string, int, number, bool, money, date, url
 }
 
+/// What a field does with text that does not convert to its type (`type: int` on "No reviews yet").
+public enum FieldErrorPolicy: String, Sendable, CaseIterable {
+    /// The field is null (a list drops the item); the record is kept and the null is counted.
+    case null
+    /// The field's `default` is used instead.
+    case `default`
+    /// The whole record is rejected (to the rejects file, with the reason).
+    case reject
+}
+
 /// One declared field: where its text comes from, how it is cleaned and typed.
 public struct FieldSpec: Sendable {
     public var name: String
+    /// The first source; `fallbacks` are tried in order when it gives nothing.
     public var source: FieldSource
+    /// Further sources, tried in order: the first that gives a non-empty value wins.
+    public var fallbacks: [FieldSource] = []
+    /// Every source in the order tried.
+    public var sources: [FieldSource] { [source] + fallbacks }
+    /// What a value that does not convert does; nil: `reject` for a required field, else `null`.
+    public var onError: FieldErrorPolicy?
+    /// The resolved policy.
+    public var errorPolicy: FieldErrorPolicy { onError ?? (required ? .reject : .null) }
+    /// For money: the name of the currency column (default `<name>_currency`).
+    public var currencyField: String?
+    /// The currency column's name for a money field.
+    public var currencyName: String { currencyField ?? name + "_currency" }
     public var type: FieldType = .string
     /// Applied to the text; the first capture group (or the whole match) is kept.
     public var regex: String?
@@ -62,6 +85,12 @@ public struct PageExtraction {
     public var failures: [String] = []
     /// Non-fatal problems (malformed JSON-LD skipped…).
     public var warnings: [String] = []
+    /// Per field: values that did not convert and were set to null (`on_error: null`) in kept records.
+    public var nulledOnError: [String: Int] = [:]
+    /// Per field: values that did not convert and were replaced by the default (`on_error: default`).
+    public var defaultedOnError: [String: Int] = [:]
+    /// Per field: kept records in which the field is null because nothing was found.
+    public var nullNotFound: [String: Int] = [:]
 }
 
 /// A set of fields compiled once and applied to many pages. Not Sendable (holds libxml2 objects):
@@ -74,9 +103,14 @@ public final class PageExtractor {
 
     private struct Compiled {
         var spec: FieldSpec
+        var sources: [CompiledSource]
+        var regex: NSRegularExpression?
+    }
+
+    private struct CompiledSource {
+        var source: FieldSource
         var xpath: XPathExpression?
         var jsonPath: JSONLDPath?
-        var regex: NSRegularExpression?
     }
 
     /// - Parameter records: a CSS selector or XPath choosing each record's element; nil for one record per page.
@@ -90,14 +124,18 @@ public final class PageExtractor {
         }
         var compiled: [Compiled] = []
         for spec in fields {
-            var c = Compiled(spec: spec)
-            switch spec.source {
-            case .css(let s): c.xpath = try CSSSelector(s).xpath
-            case .xpath(let s): c.xpath = try XPathExpression(s)
-            case .itemprop(let name):
-                c.xpath = try XPathExpression("descendant-or-self::*[contains(concat(' ', normalize-space(@itemprop), ' '), \(literal(" " + name + " ")))]")
-            case .jsonLD(let p): c.jsonPath = try JSONLDPath(p)
-            case .meta: break
+            var c = Compiled(spec: spec, sources: [])
+            for source in spec.sources {
+                var cs = CompiledSource(source: source)
+                switch source {
+                case .css(let s): cs.xpath = try CSSSelector(s).xpath
+                case .xpath(let s): cs.xpath = try XPathExpression(s)
+                case .itemprop(let name):
+                    cs.xpath = try XPathExpression("descendant-or-self::*[contains(concat(' ', normalize-space(@itemprop), ' '), \(literal(" " + name + " ")))]")
+                case .jsonLD(let p): cs.jsonPath = try JSONLDPath(p)
+                case .meta: break
+                }
+                c.sources.append(cs)
             }
             if let pattern = spec.regex {
                 do { c.regex = try NSRegularExpression(pattern: pattern) }
@@ -108,10 +146,12 @@ public final class PageExtractor {
         self.compiled = compiled
         var parts: StructuredData.Parts = []
         for spec in fields {
-            switch spec.source {
-            case .jsonLD: parts.insert(.jsonLD)
-            case .meta: parts.insert(.meta)
-            default: break
+            for source in spec.sources {
+                switch source {
+                case .jsonLD: parts.insert(.jsonLD)
+                case .meta: parts.insert(.meta)
+                default: break
+                }
             }
         }
         structuredParts = parts
@@ -130,8 +170,13 @@ public final class PageExtractor {
             contexts = [document.document]
         }
         for (index, node) in contexts.enumerated() {
-            switch extractRecord(document, node, structured) {
-            case .success(let record): result.records.append(record)
+            var tally = FieldTally()
+            switch extractRecord(document, node, structured, &tally) {
+            case .success(let record):
+                result.records.append(record)
+                for name in tally.nulled { result.nulledOnError[name, default: 0] += 1 }
+                for name in tally.defaulted { result.defaultedOnError[name, default: 0] += 1 }
+                for name in tally.notFound { result.nullNotFound[name, default: 0] += 1 }
             case .failure(let failure):
                 result.failures.append(recordQuery == nil ? failure.message : "record \(index + 1): \(failure.message)")
             }
@@ -141,44 +186,94 @@ public final class PageExtractor {
 
     struct FieldFailure: Error { var message: String }
 
-    private func extractRecord(_ document: HTMLDocument, _ node: HTMLNode, _ structured: StructuredData?)
-        -> Result<JSONObject, FieldFailure> {
+    /// Which fields of one record were nulled or defaulted, counted only if the record is kept.
+    struct FieldTally {
+        var nulled: [String] = []
+        var defaulted: [String] = []
+        var notFound: [String] = []
+    }
+
+    private func extractRecord(_ document: HTMLDocument, _ node: HTMLNode, _ structured: StructuredData?,
+                               _ tally: inout FieldTally) -> Result<JSONObject, FieldFailure> {
         var record = JSONObject()
         for field in compiled {
             let spec = field.spec
-            var texts: [String]
-            do {
-                texts = try rawTexts(field, document, node, structured)
-            } catch {
-                return .failure(FieldFailure(message: "\(spec.name): \(error)"))
+            // The sources in order: the first giving a non-empty value (after the regex) wins.
+            var texts: [String] = []
+            for source in field.sources {
+                do {
+                    texts = try rawTexts(source, spec, document, node, structured)
+                } catch {
+                    return .failure(FieldFailure(message: "\(spec.name): \(error)"))
+                }
+                if let regex = field.regex { texts = texts.compactMap { Self.apply(regex, $0) }.filter { !$0.isEmpty } }
+                // An empty attribute (`alt=""`) is a found string, as parsel gives it; no other type reads one.
+                if spec.type != .string { texts = texts.filter { !$0.isEmpty } }
+                if !texts.isEmpty { break }
             }
-            if let regex = field.regex { texts = texts.compactMap { Self.apply(regex, $0) }.filter { !$0.isEmpty } }
-            // An empty attribute (`alt=""`) is a found string, as parsel gives it; no other type reads one.
-            if spec.type != .string { texts = texts.filter { !$0.isEmpty } }
             if texts.isEmpty, let d = spec.defaultValue { texts = [d] }
             if texts.isEmpty {
-                if spec.required { return .failure(FieldFailure(message: "\(spec.name): required field not found (\(spec.source))")) }
+                if spec.required {
+                    let tried = spec.sources.map(\.description).joined(separator: ", ")
+                    return .failure(FieldFailure(message: "\(spec.name): required field not found (\(tried))"))
+                }
                 record[spec.name] = spec.list ? .array([]) : .null
-                if spec.type == .money && !spec.list { record[spec.name + "_currency"] = .null }
+                if spec.type == .money && !spec.list { record[spec.currencyName] = .null }
+                tally.notFound.append(spec.name)
                 continue
+            }
+            /// A value that did not convert: per the field's `on_error`, its default, null (nil) or a failure.
+            func recover(_ failure: FieldFailure) -> Result<(JSONValue, String?)?, FieldFailure> {
+                switch spec.errorPolicy {
+                case .reject: return .failure(failure)
+                case .null:
+                    tally.nulled.append(spec.name)
+                    return .success(nil)
+                case .default:
+                    guard let d = spec.defaultValue else { return .failure(failure) }
+                    switch convert(d, spec, document) {
+                    case .success(let converted):
+                        tally.defaulted.append(spec.name)
+                        return .success(converted)
+                    case .failure(let f): return .failure(FieldFailure(message: "\(failure.message); the default: \(f.message)"))
+                    }
+                }
             }
             if spec.list {
                 var values: [JSONValue] = []
+                var nulled = false
                 for text in texts {
+                    var converted: (JSONValue, String?)?
                     switch convert(text, spec, document) {
-                    case .success(let (value, currency)):
-                        values.append(spec.type == .money ? .object(JSONObject([("amount", value), ("currency", currency.map(JSONValue.string) ?? .null)])) : value)
-                    case .failure(let f): return .failure(f)
+                    case .success(let c): converted = c
+                    case .failure(let f):
+                        switch recover(f) {
+                        case .success(let c): converted = c; if c == nil { nulled = true }
+                        case .failure(let f): return .failure(f)
+                        }
                     }
+                    // Under `on_error: null` a list drops the item that does not convert.
+                    guard let (value, currency) = converted else { continue }
+                    values.append(spec.type == .money ? .object(JSONObject([("amount", value), ("currency", currency.map(JSONValue.string) ?? .null)])) : value)
+                }
+                if nulled, tally.nulled.last == spec.name {
+                    // One count per record and field, however many items were dropped.
+                    while tally.nulled.last == spec.name { tally.nulled.removeLast() }
+                    tally.nulled.append(spec.name)
                 }
                 record[spec.name] = .array(values)
             } else {
+                var converted: (JSONValue, String?)?
                 switch convert(texts[0], spec, document) {
-                case .success(let (value, currency)):
-                    record[spec.name] = value
-                    if spec.type == .money { record[spec.name + "_currency"] = currency.map(JSONValue.string) ?? .null }
-                case .failure(let f): return .failure(f)
+                case .success(let c): converted = c
+                case .failure(let f):
+                    switch recover(f) {
+                    case .success(let c): converted = c
+                    case .failure(let f): return .failure(f)
+                    }
                 }
+                record[spec.name] = converted?.0 ?? .null
+                if spec.type == .money { record[spec.currencyName] = converted?.1.map(JSONValue.string) ?? .null }
             }
         }
         return .success(record)
@@ -187,10 +282,9 @@ public final class PageExtractor {
     /// The field's candidate texts, in document order. For a single value of a selector that
     /// yields text nodes (`::text`), the text nodes are joined, so `h1::text` over
     /// `<h1>Big <b>red</b> ball</h1>` gives "Big ball" and `.price ::text` gives the whole price.
-    private func rawTexts(_ field: Compiled, _ document: HTMLDocument, _ node: HTMLNode, _ structured: StructuredData?)
-        throws(HTMLError) -> [String] {
-        let spec = field.spec
-        switch spec.source {
+    private func rawTexts(_ field: CompiledSource, _ spec: FieldSpec, _ document: HTMLDocument, _ node: HTMLNode,
+                          _ structured: StructuredData?) throws(HTMLError) -> [String] {
+        switch field.source {
         case .css, .xpath:
             let value = try document.evaluate(field.xpath!, in: node)
             if case .nodes(let nodes) = value, !spec.list, !nodes.isEmpty, nodes.allSatisfy({ $0.kind == .text }) {

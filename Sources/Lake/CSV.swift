@@ -212,3 +212,42 @@ public enum CSVEncoding {
         out.append(0x0A)
     }
 }
+
+/// How a record's values become CSV cells.
+///
+/// - Numbers are written as JSON writes them: doubles in their shortest round-trip form (`3.55`,
+///   never `3.5500000000000003` unless that is the double), integers beyond 64 bits with all
+///   their digits.
+/// - null (and a missing key) is `nullValue`, by default an empty cell. An empty string is also an
+///   empty cell, so with the default the two cannot be told apart: choose a `nullValue` such as
+///   `\N` or `NULL` when the difference matters.
+/// - With `excelSafe`, a text cell starting with `=`, `+`, `-`, `@`, tab or CR (which a spreadsheet
+///   would run as a formula) gets a leading `'`; numbers (`-3.5`) are left alone.
+public struct CSVCellOptions: Sendable, Equatable {
+    public var nullValue: String
+    public var excelSafe: Bool
+
+    public init(nullValue: String = "", excelSafe: Bool = false) {
+        self.nullValue = nullValue
+        self.excelSafe = excelSafe
+    }
+
+    public func cell(_ value: JSONValue?) -> String {
+        guard let value, !value.isNull else { return nullValue }
+        guard case .string(let text) = value else { return value.plainText }
+        return excelSafe ? Self.guardFormula(text) : text
+    }
+
+    static let formulaStarts: Set<UInt8> = [UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D]
+
+    /// `'` before text a spreadsheet would read as a formula; text that is a plain number stays as it is.
+    public static func guardFormula(_ text: String) -> String {
+        guard let first = text.utf8.first, formulaStarts.contains(first) else { return text }
+        if first == UInt8(ascii: "-") || first == UInt8(ascii: "+"),
+           text.utf8.dropFirst().allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") }),
+           Double(text) != nil {
+            return text
+        }
+        return "'" + text
+    }
+}

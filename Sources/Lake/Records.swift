@@ -311,6 +311,8 @@ public final class RecordWriter {
     private var csvColumns: [String]?
     private var line: [UInt8] = []
     public private(set) var recordCount = 0
+    /// How values become CSV cells (null text, the spreadsheet formula guard).
+    public var csvCells = CSVCellOptions()
 
     /// - Parameter columns: the CSV header; required for CSV, ignored for JSONL.
     public init(path: String, type: RecordFileType? = nil, columns: [String]? = nil, gzipLevel: Int32 = 6) throws {
@@ -337,7 +339,7 @@ public final class RecordWriter {
             for key in record.keys where !columns.contains(key) {
                 throw LakeError(.malformedRecord, "field '\(key)' is not among the CSV columns", path: path)
             }
-            CSVEncoding.appendRow(columns.map { record[$0]?.plainText ?? "" }, to: &line)
+            CSVEncoding.appendRow(columns.map { csvCells.cell(record[$0]) }, to: &line)
         } else {
             JSONWriter.append(.object(record), to: &line)
             line.append(0x0A)

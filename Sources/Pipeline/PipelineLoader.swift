@@ -15,7 +15,7 @@ public struct PipelineLoader: Sendable {
         self.lake = lake
     }
 
-    static let commonStageKeys = ["out", "after", "description", "allow_empty"]
+    static let commonStageKeys = ["out", "after", "description", "allow_empty", "csv"]
     static let topLevelKeys = ["pipeline", "description", "schedule", "notify", "max_parallel", "stages"]
 
     /// Loads and validates `file`. Throws `PipelineValidationError` with every error found;
@@ -101,7 +101,7 @@ public struct PipelineLoader: Sendable {
             linked.append(StageSpec(name: stage.name, kind: stage.kind, definition: stage.definition,
                                     outputTemplates: stage.outputTemplates, upstream: Self.unique(upstream),
                                     canonicalConfig: stage.canonicalConfig, line: stage.line, column: stage.column,
-                                    allowEmpty: stage.allowEmpty))
+                                    allowEmpty: stage.allowEmpty, csvCells: stage.csvCells))
         }
 
         if let cycle = PipelineGraph.findCycle(linked) {
@@ -192,6 +192,16 @@ public struct PipelineLoader: Sendable {
         if allowEmpty && kind.outputs == .none {
             value.value("allow_empty")?.error("'\(kind.name)' stages write no files; remove 'allow_empty'")
         }
+        // `csv: { null_value: '\N', excel_safe: true }`: how the stage's CSV outputs write cells.
+        var csvCells = CSVCellOptions()
+        if let csv = value.value("csv"), csv.expectMapping() {
+            if let text = csv.string("null_value") { csvCells.nullValue = text }
+            if let safe = csv.bool("excel_safe") { csvCells.excelSafe = safe }
+            csv.rejectUnknownKeys()
+            if !templates.isEmpty && !templates.contains(where: { RecordFileType(path: $0)?.format == .csv }) {
+                csv.error("'csv' sets how CSV outputs are written, and this stage writes none")
+            }
+        }
         value.rejectUnknownKeys(also: registry.names)
         guard let definition else { return nil }
 
@@ -208,6 +218,7 @@ public struct PipelineLoader: Sendable {
                              upstream: Self.unique(upstream), canonicalConfig: config.canonicalText(),
                              line: value.line, column: value.column)
         spec.allowEmpty = allowEmpty
+        spec.csvCells = csvCells
         return ReadStage(spec: spec, outputTemplates: templates, outputValues: templateValues)
     }
 

@@ -373,7 +373,7 @@ public struct PipelineRunner: Sendable {
             let context = StageContext(lake: lake, pipeline: spec.name, stage: name, runID: runID, runDate: runDate,
                                        logger: stageLogger, environment: environment, inputs: work.inputs,
                                        outputs: outputs, rejectsPath: rejects, stateFolder: stageFolder,
-                                       refreshCaches: options.refreshCaches, onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
+                                       refreshCaches: options.refreshCaches, csvCells: stage.csvCells, onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
             try Task.checkCancellation()
             let previous = try PreviousOutputs(outputs)
             let report: StageReport

@@ -36,6 +36,8 @@ public struct StageSpec: Sendable {
     /// `allow_empty: true`: an empty output may replace one that held data (not part of the fingerprint:
     /// it changes no output, only whether an empty one is accepted).
     public var allowEmpty = false
+    /// `csv:`: the null text and formula guard of the stage's CSV outputs.
+    public var csvCells = CSVCellOptions()
 
     /// Output paths for a run.
     public func outputs(in lake: Lake, runID: String, runDate: String, pipeline: String) throws -> [LakePath] {

@@ -165,11 +165,13 @@ public final class StageContext: Sendable {
     public let stateFolder: String
     /// Ask again instead of reusing answers cached by earlier runs (`agentshop run --no-cache`).
     public let refreshCaches: Bool
+    /// The stage's `csv:` settings, for the CSV files it writes.
+    public let csvCells: CSVCellOptions
     private let onProgress: @Sendable (Int, Int?) -> Void
 
     init(lake: Lake, pipeline: String, stage: String, runID: String, runDate: String, logger: Logger,
          environment: PipelineEnvironment, inputs: [ResolvedInput], outputs: [LakePath],
-         rejectsPath: LakePath, stateFolder: String, refreshCaches: Bool = false,
+         rejectsPath: LakePath, stateFolder: String, refreshCaches: Bool = false, csvCells: CSVCellOptions = CSVCellOptions(),
          onProgress: @escaping @Sendable (Int, Int?) -> Void) {
         self.lake = lake
         self.pipeline = pipeline
@@ -183,6 +185,7 @@ public final class StageContext: Sendable {
         self.rejectsPath = rejectsPath
         self.stateFolder = stateFolder
         self.refreshCaches = refreshCaches
+        self.csvCells = csvCells
         self.onProgress = onProgress
     }
 

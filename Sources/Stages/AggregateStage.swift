@@ -14,7 +14,7 @@ import Pipeline
 ///     having: "n >= 10"
 ///     order_by: [n desc]
 ///     limit: 100
-///   out: processed_data/aggregations/by_category/dt={run_date}.csv
+///   out: processed_data/aggregations/by_category/dt={run_date}/part.csv
 /// ```
 ///
 /// Memory grows with the number of groups, not of records, except for `median`/`pNN`, which keep
@@ -173,7 +173,7 @@ public enum AggregateStage {
                     context.progress(index + 1, of: files.count)
                 }
                 let rows = aggregation.finish()
-                let writer = try RecordWriter(path: output.absolute, type: outputType, columns: plan.columns)
+                let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: plan.columns)
                 do {
                     for row in rows {
                         try writer.write(JSONObject(zip(plan.columns, row).map { ($0, $1) }))

@@ -84,7 +84,7 @@ public enum ImportStage {
                 }
             }
 
-            let writer = try RecordWriter(path: output.absolute, type: outputType, columns: header)
+            let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: header)
             var recordsIn = 0
             var rejected = 0
             do {

@@ -24,12 +24,18 @@ import Pipeline
 ///       image: { meta: "og:image", type: url }
 ///       tags: { css: ".tag::text", list: true }
 ///       rating: { xpath: "//span[@class='r']/text()", regex: "([0-9.]+)", type: number, default: "0" }
+///       reviews: { css: ".reviews::text", type: int, on_error: null }   # null (the default), default or reject
+///       sale: { sources: [{ css: ".sale::text" }, { meta: "product:price:amount" }], type: money, currency_field: sale_cur }
 ///   out: scraped_data/products/dt={run_date}/products.jsonl.gz
 /// ```
 ///
-/// Each record starts with `url` and `fetched_at`; a money field `price` adds `price_currency`.
-/// A page (or, with `records:`, a record) missing a required field or holding a value that does
-/// not convert goes to the run's rejects file with the reason and URL; the run goes on.
+/// Each record starts with `url` and `fetched_at`; a money field `price` adds `price_currency`
+/// (or the column named by `currency_field`). `sources:` lists sources tried in order, the first
+/// giving a non-empty value wins. A value that does not convert follows the field's `on_error`:
+/// `null` (the default for optional fields; counted per field in the manifest), `default` (its
+/// `default:`), or `reject` (the default for `required: true`). A page (or, with `records:`, a
+/// record) missing a required field or rejected on error goes to the run's rejects file with the
+/// reason and URL; the run goes on.
 public enum ParseStage {
     public static let kind = StageKind(
         name: "parse",
@@ -53,7 +59,7 @@ public enum ParseStage {
         var maxPageBytes = HTMLDocument.defaultMaxBytes
 
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
-        func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/1" }
+        func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/2" }
 
         func run(_ context: StageContext) async throws -> StageReport {
             try await ParseRun(definition: self, context: context).run()
@@ -85,13 +91,27 @@ public enum ParseStage {
         if let fieldsValue = config.value("fields", required: true), let entries = fieldsValue.entries() {
             if entries.isEmpty { fieldsValue.error("declare at least one field") }
             let reserved = ["url", "fetched_at"]
+            // Column name → the money field whose currency column it is.
+            var currencyColumns: [String: String] = [:]
             for (name, value) in entries {
                 if reserved.contains(name) { value.error("'\(name)' is added to every record; choose another field name"); ok = false; continue }
                 if var spec = readField(name: name, value) {
                     if spec.type == .money && spec.currency == nil { spec.currency = stageCurrency }
-                    if spec.type == .money && entries.contains(where: { $0.key == name + "_currency" }) {
-                        value.error("a money field '\(name)' writes '\(name)_currency' too, which another field already uses")
-                        ok = false
+                    if spec.type == .money && !spec.list {
+                        let column = spec.currencyName
+                        let at = value.value("currency_field") ?? value
+                        if reserved.contains(column) {
+                            at.error("the money field '\(name)' cannot write its currency to '\(column)', which every record has")
+                            ok = false
+                        } else if entries.contains(where: { $0.key == column }) {
+                            at.error("a money field '\(name)' writes '\(column)' too, which another field already uses"
+                                     + (spec.currencyField == nil ? "; name it with 'currency_field: …'" : ""))
+                            ok = false
+                        } else if let other = currencyColumns[column] {
+                            at.error("the money fields '\(other)' and '\(name)' both write their currency to '\(column)'")
+                            ok = false
+                        }
+                        currencyColumns[column] = name
                     }
                     fields.append(spec)
                 } else {
@@ -137,24 +157,40 @@ public enum ParseStage {
             return FieldSpec(name: name, source: source)
         }
         guard value.expectMapping() else { return nil }
-        var source: FieldSource?
+        var sources: [FieldSource] = []
         var sourceCount = 0
+        var sourcesOK = true
         for key in fieldKeys {
             guard let inner = value.value(key) else { continue }
             sourceCount += 1
-            guard let text = inner.asString() else { continue }
-            let candidate: FieldSource
-            switch key {
-            case "css": candidate = .css(text)
-            case "xpath": candidate = .xpath(text)
-            case "jsonld": candidate = .jsonLD(text)
-            case "meta": candidate = .meta(text)
-            default: candidate = .itemprop(text)
-            }
-            source = checkedSource(candidate, at: inner)
+            if let source = readSource(key: key, inner) { sources.append(source) } else { sourcesOK = false }
         }
-        if sourceCount == 0 { value.error("a field needs one of \(fieldKeys.joined(separator: ", "))") }
-        if sourceCount > 1 { value.error("a field takes exactly one of \(fieldKeys.joined(separator: ", "))") }
+        if let list = value.value("sources") {
+            sourceCount += 1
+            if let items = list.asList() {
+                if items.isEmpty { list.error("list at least one source, such as { css: \".price::text\" }") }
+                for item in items {
+                    if item.isScalar {
+                        guard let text = item.asString(), let source = checkedSource(.css(text), at: item) else { sourcesOK = false; continue }
+                        sources.append(source)
+                        continue
+                    }
+                    guard let entries = item.entries() else { sourcesOK = false; continue }
+                    guard entries.count == 1, let (key, inner) = entries.first, fieldKeys.contains(key) else {
+                        item.error("a source is one of \(fieldKeys.joined(separator: ", ")), such as { meta: \"product:price:amount\" }")
+                        sourcesOK = false
+                        continue
+                    }
+                    if let source = readSource(key: key, inner) { sources.append(source) } else { sourcesOK = false }
+                }
+            } else {
+                sourcesOK = false
+            }
+        }
+        if sourceCount == 0 { value.error("a field needs one of \(fieldKeys.joined(separator: ", ")) (or a list of them under 'sources')") }
+        if sourceCount > 1 {
+            value.error("a field takes exactly one of \(fieldKeys.joined(separator: ", ")); for several in order, list them under 'sources'")
+        }
         let type = value.choice("type", FieldType.allCases.map(\.rawValue)).flatMap(FieldType.init(rawValue:))
         let regex = value.string("regex")
         if let regexValue = value.value("regex"), let regex {
@@ -165,16 +201,44 @@ public enum ParseStage {
         let list = value.bool("list") ?? false
         let currency = readCurrency(value)
         let dayFirst = value.bool("day_first") ?? false
+        var ok = true
+        let onError = value.choice("on_error", FieldErrorPolicy.allCases.map(\.rawValue)).flatMap(FieldErrorPolicy.init(rawValue:))
+        if let onErrorValue = value.value("on_error"), onError == .default, defaultValue == nil {
+            onErrorValue.error("'on_error: default' needs a 'default: …' value on the field")
+            ok = false
+        }
+        let currencyField = value.string("currency_field")
+        if let cfValue = value.value("currency_field"), let currencyField {
+            if type != .money { cfValue.error("'currency_field' names the currency column of a 'type: money' field"); ok = false }
+            else if currencyField.isEmpty || currencyField == name { cfValue.error("expected a column name other than '\(name)'"); ok = false }
+        }
         value.rejectUnknownKeys()
-        guard sourceCount == 1, let source else { return nil }
-        var spec = FieldSpec(name: name, source: source, type: type ?? .string)
+        guard ok, sourcesOK, sourceCount == 1, let first = sources.first else { return nil }
+        var spec = FieldSpec(name: name, source: first, type: type ?? .string)
+        spec.fallbacks = Array(sources.dropFirst())
         spec.regex = regex
         spec.defaultValue = defaultValue
         spec.required = required
         spec.list = list
         spec.currency = currency
         spec.dayFirst = dayFirst
+        spec.onError = onError
+        spec.currencyField = currencyField
         return spec
+    }
+
+    /// One source under its key (`css`, `xpath`, `jsonld`, `meta`, `itemprop`), checked at its position.
+    static func readSource(key: String, _ inner: ConfigValue) -> FieldSource? {
+        guard let text = inner.asString() else { return nil }
+        let candidate: FieldSource
+        switch key {
+        case "css": candidate = .css(text)
+        case "xpath": candidate = .xpath(text)
+        case "jsonld": candidate = .jsonLD(text)
+        case "meta": candidate = .meta(text)
+        default: candidate = .itemprop(text)
+        }
+        return checkedSource(candidate, at: inner)
     }
 
     /// `currency:` (on a field, or on the stage for every money field): an ISO 4217 code, checked
@@ -213,6 +277,10 @@ struct ParsedBatch: Sendable {
     var counts: [String: Int] = [:]
     /// `(url, message)` for the log.
     var warnings: [(String, String)] = []
+    /// Per field: values set to null or to the default because they did not convert, and nulls for nothing found.
+    var nulledOnError: [String: Int] = [:]
+    var defaultedOnError: [String: Int] = [:]
+    var nullNotFound: [String: Int] = [:]
 
     /// Parses pages on the calling task. The extractor is made here, per batch, because libxml2's
     /// compiled XPath belongs to one task at a time; compiling a dozen expressions is cheap next to a batch.
@@ -243,6 +311,9 @@ struct ParsedBatch: Sendable {
             out.counts["pages_parsed", default: 0] += 1
             out.warnings += extraction.warnings.map { (page.url, $0) }
             for failure in extraction.failures { reject(page, failure) }
+            for (field, n) in extraction.nulledOnError { out.nulledOnError[field, default: 0] += n }
+            for (field, n) in extraction.defaultedOnError { out.defaultedOnError[field, default: 0] += n }
+            for (field, n) in extraction.nullNotFound { out.nullNotFound[field, default: 0] += n }
             if definition.records == nil && !extraction.failures.isEmpty { out.counts["pages_rejected", default: 0] += 1 }
             for fields in extraction.records {
                 var record = JSONObject([("url", .string(page.url)), ("fetched_at", .string(page.fetchedAt))])
@@ -264,6 +335,9 @@ private final class ParseRun {
     var counts: [String: Int] = ["pages_in": 0, "pages_parsed": 0, "pages_skipped": 0, "records_out": 0,
                                  "rejected": 0, "pages_rejected": 0]
     var warnings = 0
+    var nulledOnError: [String: Int] = [:]
+    var defaultedOnError: [String: Int] = [:]
+    var nullNotFound: [String: Int] = [:]
     static let batchBytes = 8 << 20
 
     init(definition: ParseStage.Definition, context: StageContext) throws {
@@ -354,8 +428,26 @@ private final class ParseRun {
                 "rejected": "\(counts["rejected"]!)", "rejects": "\(context.rejectsPath.relative)"])
         }
         counts["json_ld_warnings"] = warnings
+        counts["values_nulled_on_error"] = nulledOnError.values.reduce(0, +)
+        counts["values_defaulted_on_error"] = defaultedOnError.values.reduce(0, +)
+        if nulledOnError.values.reduce(0, +) > 0 {
+            context.logger.warning("some values did not convert and were written as null (on_error: null)", metadata: [
+                "fields": "\(nulledOnError.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"])
+        }
+        // Per field, in declaration order: nulls written because a value did not convert or nothing was found.
+        var nulls = JSONObject()
+        for spec in definition.fields {
+            let bad = nulledOnError[spec.name, default: 0], missing = nullNotFound[spec.name, default: 0]
+            let defaulted = defaultedOnError[spec.name, default: 0]
+            guard bad + missing + defaulted > 0 else { continue }
+            nulls[spec.name] = .object(JSONObject([("not_converted", .int(Int64(bad))), ("not_found", .int(Int64(missing))),
+                                                   ("defaulted", .int(Int64(defaulted)))]))
+        }
+        var details = JSONObject()
+        if rejects != nil { details["rejects"] = .string(context.rejectsPath.relative) }
+        if !nulls.entries.isEmpty { details["null_fields"] = .object(nulls) }
         return StageReport(counts: counts, recordsPerOutput: [output.relative: writer.recordCount],
-                           details: rejects != nil ? .object(JSONObject([("rejects", .string(context.rejectsPath.relative))])) : nil)
+                           details: details.entries.isEmpty ? nil : .object(details))
     }
 
     func write(_ batch: ParsedBatch, _ writer: RecordWriter) throws {
@@ -367,6 +459,9 @@ private final class ParseRun {
         counts["records_out", default: 0] += batch.records.count
         counts["rejected", default: 0] += batch.rejects.count
         for (key, value) in batch.counts { counts[key, default: 0] += value }
+        for (field, n) in batch.nulledOnError { nulledOnError[field, default: 0] += n }
+        for (field, n) in batch.defaultedOnError { defaultedOnError[field, default: 0] += n }
+        for (field, n) in batch.nullNotFound { nullNotFound[field, default: 0] += n }
         for (url, warning) in batch.warnings {
             warnings += 1
             context.logger.debug("\(warning)", metadata: ["url": "\(url)"])

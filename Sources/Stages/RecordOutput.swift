@@ -13,4 +13,11 @@ extension StageContext {
         }
         return (output, type)
     }
+
+    /// A writer for one of the stage's outputs; a CSV one writes cells as the stage's `csv:` says.
+    func recordWriter(path: String, type: RecordFileType? = nil, columns: [String]? = nil) throws -> RecordWriter {
+        let writer = try RecordWriter(path: path, type: type, columns: columns)
+        writer.csvCells = csvCells
+        return writer
+    }
 }

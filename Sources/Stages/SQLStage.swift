@@ -150,7 +150,7 @@ public enum SQLStage {
                 }
                 try loader.query(query, columns: { columns in
                     names = columns
-                    writer = try RecordWriter(path: output.absolute, type: outputType, columns: columns)
+                    writer = try context.recordWriter(path: output.absolute, type: outputType, columns: columns)
                 }, row: { row in
                     try writer!.write(JSONObject(zip(names, row).map { ($0, SQLiteLoader.jsonValue($1)) }))
                 })

@@ -16,7 +16,7 @@ import Testing
           where: "category != 'hidden'"
           measures: { n: count(), avg_price: avg(price), p90_price: p90(price) }
           order_by: [n desc]
-        out: processed_data/aggregations/by_category/dt={run_date}.csv
+        out: processed_data/aggregations/by_category/dt={run_date}/part.csv
       lines:
         aggregate:
           from: raw_data/uploads/lines.jsonl
@@ -49,7 +49,7 @@ import Testing
     @Test func aggregateStageOutputAndRejects() throws {
         let project = try makeProject()
         // shoes: 10, 20 and one empty price (null: counted, not zero); books: 5.5. p90 of [10, 20] = 19.
-        #expect(try project.read("datalake/processed_data/aggregations/by_category/dt=2026-11-25.csv")
+        #expect(try project.read("datalake/processed_data/aggregations/by_category/dt=2026-11-25/part.csv")
                 == "category,n,avg_price,p90_price,price_nulls\nshoes,3,15.0,19.0,1\nbooks,1,5.5,5.5,0\n")
         #expect(try project.read("datalake/processed_data/aggregations/lines.jsonl") == "{\"n\":2,\"total\":5,\"qty_nulls\":0}\n")
         let logs = try FileManager.default.contentsOfDirectory(atPath: project.lake + "/raw_data/logs/shop")
@@ -118,5 +118,75 @@ import Testing
 
         let usage = try project.run(["export", "shop:lines", "--out", "x.parquet"])
         #expect(usage.status == 64)
+    }
+
+    /// CSV cells: shortest round-trip doubles, 2^64 and beyond with all their digits, null told
+    /// apart from "" with --null-value, and --excel-safe guarding formula-looking text (not numbers).
+    @Test func csvCellsAreExactAndCanBeMadeSafe() throws {
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        try project.write("datalake/raw_data/uploads/cells.jsonl", """
+            {"id":18446744073709551617,"price":3.55,"ratio":0.1,"note":"=HYPERLINK(\\\"http://x\\\")","empty":"","gone":null}
+            {"id":1,"price":-2.5,"ratio":1e21,"note":"-12.5","empty":"@SUM(A1)","gone":"+x"}
+
+            """)
+        let plain = try project.run(["export", "raw_data/uploads/cells.jsonl", "--format", "csv"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(plain.stdout == """
+            id,price,ratio,note,empty,gone
+            18446744073709551617,3.55,0.1,"=HYPERLINK(""http://x"")",,
+            1,-2.5,1e+21,-12.5,@SUM(A1),+x
+
+            """)
+        let safe = try project.run(["export", "raw_data/uploads/cells.jsonl", "--format", "csv", "--excel-safe", "--null-value", "\\N"])
+        #expect(safe.status == 0, "\(safe.stderr)")
+        #expect(safe.stdout == """
+            id,price,ratio,note,empty,gone
+            18446744073709551617,3.55,0.1,"'=HYPERLINK(""http://x"")",,\\N
+            1,-2.5,1e+21,-12.5,'@SUM(A1),'+x
+
+            """)
+        let wrong = try project.run(["export", "raw_data/uploads/cells.jsonl", "--format", "json", "--excel-safe"])
+        #expect(wrong.status == 64)
+    }
+
+    /// The stage setting: `csv: { null_value, excel_safe }` on a stage writing CSV; refused on one writing none.
+    @Test func aStagesCSVOutputsTakeTheNullTextAndTheFormulaGuard() throws {
+        let project = try Project()
+        #expect(try project.run(["init"]).status == 0)
+        try project.write("datalake/raw_data/uploads/cells.jsonl", """
+            {"slug":"a","note":"=1+2","price":3.55,"gone":null,"empty":""}
+            {"slug":"b","note":"-4","price":-4.0,"gone":"@x","empty":"ok"}
+
+            """)
+        try project.write("pipelines/cells.yaml", """
+            pipeline: cells
+            stages:
+              sheet:
+                import: { from: raw_data/uploads/cells.jsonl }
+                csv: { null_value: '\\N', excel_safe: true }
+                out: processed_data/exports/dt={run_date}/cells.csv
+            """)
+        let (result, _) = try project.runPipeline("cells", ["--date", "2026-11-25"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try project.read("datalake/processed_data/exports/dt=2026-11-25/cells.csv") == """
+            slug,note,price,gone,empty
+            a,'=1+2,3.55,\\N,
+            b,-4,-4.0,'@x,ok
+
+            """)
+
+        try project.write("pipelines/bad.yaml", """
+            pipeline: bad
+            stages:
+              lines:
+                import: { from: raw_data/uploads/cells.jsonl }
+                csv: { null_value: x, excel: true }
+                out: processed_data/exports/cells.jsonl
+            """)
+        let bad = try project.run(["validate", "bad"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("unknown key 'excel'"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("this stage writes none"), "\(bad.stderr)")
     }
 }

@@ -43,7 +43,7 @@ struct ExtractTests {
                   records: ".review"
                   fields:
                     author: "b::text"
-                    stars: { css: "i::text", type: int }
+                    stars: { css: "i::text", type: int, on_error: reject }
                 out: scraped_data/reviews/reviews.jsonl.gz
             """)
         let result = try project.run(["extract", "page.html", "--fields", "pipelines/shop.yaml#reviews", "--url", "https://x.org/p"])

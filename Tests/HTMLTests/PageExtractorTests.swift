@@ -74,9 +74,16 @@ struct PageExtractorTests {
         (FieldSpec(name: "m", source: .css("h1::text"), type: .money), "m: cannot read 'Big ball' as money"),
     ])
     func refusesValuesThatDoNotConvert(spec: FieldSpec, message: String) throws {
-        let result = try Self.extract([spec])
+        var strict = spec
+        strict.onError = .reject
+        let result = try Self.extract([strict])
         #expect(result.records.isEmpty)
         #expect(result.failures == [message])
+        // By default an optional field that does not convert is null, counted, and the record is kept.
+        let lenient = try Self.extract([spec])
+        #expect(lenient.failures.isEmpty)
+        #expect(lenient.records.first?[spec.name] == .null)
+        #expect(lenient.nulledOnError == [spec.name: 1])
     }
 
     @Test func requiredFieldsRejectTheRecordNotThePage() throws {

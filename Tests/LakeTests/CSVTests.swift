@@ -160,4 +160,39 @@ struct CSVTests {
         CSVEncoding.appendRow(["a;b", "c,d"], to: &out, delimiter: UInt8(ascii: ";"))
         #expect(String(decoding: out, as: UTF8.self) == "\"a;b\";c,d\n")
     }
+
+    /// Cells: doubles in shortest round-trip form, integers beyond 64 bits with every digit, null as
+    /// the chosen null text (an empty string stays empty), and the opt-in formula guard.
+    @Test func cellsAreExactAndTheNullTextAndFormulaGuardApply() throws {
+        let plain = CSVCellOptions()
+        #expect(plain.cell(.double(3.55)) == "3.55")
+        #expect(plain.cell(.double(0.1 + 0.2)) == "0.30000000000000004")  // that double, not a rounded one
+        #expect(plain.cell(.double(2)) == "2.0")
+        #expect(plain.cell(.bigInteger("18446744073709551617")) == "18446744073709551617")
+        #expect(plain.cell(.int(Int64.min)) == "-9223372036854775808")
+        #expect(plain.cell(.null) == "" && plain.cell(nil) == "" && plain.cell(.string("")) == "")
+
+        let marked = CSVCellOptions(nullValue: "\\N", excelSafe: true)
+        #expect(marked.cell(.null) == "\\N" && marked.cell(nil) == "\\N" && marked.cell(.string("")) == "")
+        for formula in ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "\rx", "-", "+"] {
+            #expect(marked.cell(.string(formula)) == "'" + formula, "\(formula)")
+        }
+        for number in ["-2.5", "+3", "-0.75", "12", "a=b"] {
+            #expect(marked.cell(.string(number)) == number)
+        }
+        #expect(marked.cell(.double(-2.5)) == "-2.5")
+        #expect(plain.cell(.string("=1+2")) == "=1+2", "the guard is opt-in")
+    }
+
+    @Test func recordWriterUsesTheCellOptions() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("out.csv")
+        let writer = try RecordWriter(path: path, columns: ["id", "note", "gone"])
+        writer.csvCells = CSVCellOptions(nullValue: "NULL", excelSafe: true)
+        try writer.write(JSONObject([("id", .bigInteger("99999999999999999999")), ("note", .string("=HYPERLINK(\"x\")")), ("gone", .null)]))
+        try writer.write(JSONObject([("id", .double(3.55)), ("note", .string(""))]))
+        try writer.commit()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == "id,note,gone\n99999999999999999999,\"'=HYPERLINK(\"\"x\"\")\",NULL\n3.55,,NULL\n")
+    }
 }

@@ -14,9 +14,13 @@ struct ExportCommand: AsyncParsableCommand {
         in first-seen order; CSV input cells keep their text in CSV output and are typed
         (numbers, booleans, empty as null) in JSON output. An --out name ending in .gz is gzipped.
 
+        In CSV, null is an empty cell like an empty string (--null-value '\\N' tells them apart),
+        and --excel-safe guards text cells that spreadsheets would run as formulas.
+
         Examples:
           agentshop export demo:products --out processed_data/exports/products.csv
           agentshop export 'scraped_data/reviews/*/reviews.jsonl.gz' --format jsonl
+          agentshop export demo:aggregate --out by_category.csv --excel-safe
         """
     )
 
@@ -38,7 +42,16 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(name: .customLong("on-error"), help: ArgumentHelp("fail: stop at the first malformed record; skip: report it on stderr and go on.", valueName: "fail|skip"))
     var onError: String = "fail"
 
+    @Option(name: .customLong("null-value"), help: ArgumentHelp("CSV: the text for null (default: an empty cell, the same as an empty string).", valueName: "text"))
+    var nullValue: String = ""
+
+    @Flag(name: .customLong("excel-safe"), help: "CSV: put ' before text cells starting with =, +, -, @, tab or CR, which spreadsheets run as formulas.")
+    var excelSafe = false
+
     func validate() throws {
+        if (format ?? out.flatMap(Self.format(ofName:)) ?? .jsonl) != .csv && (!nullValue.isEmpty || excelSafe) {
+            throw ValidationError("--null-value and --excel-safe apply to CSV output only")
+        }
         guard MalformedPolicy(rawValue: onError) != nil else { throw ValidationError("--on-error takes fail or skip, found '\(onError)'") }
         if format == nil, let out, Self.format(ofName: out) == nil {
             throw ValidationError("cannot tell the format from '\(out)': pass --format csv|json|jsonl")
@@ -115,6 +128,7 @@ struct ExportCommand: AsyncParsableCommand {
                 try sink.write(line)
             }
             if format == .json { try sink.write("[") }
+            let cells = CSVCellOptions(nullValue: nullValue, excelSafe: excelSafe)
             var line: [UInt8] = []
             for file in files {
                 let input = try reader(file, infer: infer)
@@ -122,7 +136,7 @@ struct ExportCommand: AsyncParsableCommand {
                     line.removeAll(keepingCapacity: true)
                     switch format {
                     case .csv:
-                        CSVEncoding.appendRow(columns.map { record[$0]?.plainText ?? "" }, to: &line)
+                        CSVEncoding.appendRow(columns.map { cells.cell(record[$0]) }, to: &line)
                     case .jsonl:
                         line.append(contentsOf: JSONValue.object(record).serialized().utf8)
                         line.append(0x0A)
