@@ -267,7 +267,11 @@ public struct RunReport {
 
     private func trendsSection() -> String {
         var html = "<section id=\"trends\"><h2>Trends over the last runs</h2>"
-        let runs = (history.filter { $0.runID != manifest.runID && $0.runID < manifest.runID } + [manifest]).suffix(Self.trendRuns)
+        // Earlier runs by start time: two runs in one second have ids that differ only in their random part.
+        let earlier = history.filter {
+            $0.runID != manifest.runID && ($0.startedAt, $0.runID) < (manifest.startedAt, manifest.runID)
+        }
+        let runs = (earlier + [manifest]).suffix(Self.trendRuns)
         guard runs.count > 1 else {
             return html + "<p class=\"empty\">This is the only run of \(HTMLText.escape(manifest.pipeline)) so far; trends appear from the second run.</p></section>\n"
         }

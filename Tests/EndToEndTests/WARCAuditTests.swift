@@ -52,24 +52,25 @@ import Testing
         for kind in kinds { #expect(result.output.contains(" \(kind)"), "no \(kind) record in \(result.output)") }
     }
 
+    static func page(_ title: String, _ links: String) -> String {
+        "<html><head><title>\(title)</title></head><body><h1>\(title)</h1>\(links)</body></html>"
+    }
+
     @Test(.enabled(if: warcioInstalled, skipReason))
     func aCrawlOverHTTPWritesWARCsThatWarcioReads() async throws {
         let project = try Project()
         #expect(try project.run(["init"]).status == 0)
-        let page = { (title: String, links: String) in
-            "<html><head><title>\(title)</title></head><body><h1>\(title)</h1>\(links)</body></html>"
-        }
         try await ScriptedSite.with({ site in
-            site.page("/robots.txt", "User-agent: *\nAllow: /\n")
-            site.page("/", page("Home", #"<a href="/p/1">one</a> <a href="/p/2">two</a> <a href="/old">old</a> <a href="/gone">gone</a>"#))
-            site.page("/p/1", page("Kettle", ""))
-            site.route("/p/2") { _, _ in
+            await site.page("/robots.txt", "User-agent: *\nAllow: /\n")
+            await site.page("/", Self.page("Home", #"<a href="/p/1">one</a> <a href="/p/2">two</a> <a href="/old">old</a> <a href="/gone">gone</a>"#))
+            await site.page("/p/1", Self.page("Kettle", ""))
+            await site.route("/p/2") { _, _ in
                 ScriptedSite.Response(headers: ["Content-Type": "text/html; charset=utf-8", "Content-Encoding": "gzip"],
-                                      body: (try? gzipped(Array(page("Teapot", "").utf8))) ?? [])
+                                      body: (try? gzipped(Array(Self.page("Teapot", "").utf8))) ?? [])
             }
-            site.route("/old") { _, _ in .redirect("/p/3", status: 301) }
-            site.page("/p/3", page("Mug", ""))
-            site.route("/gone") { _, _ in .html("not here", status: 404) }
+            await site.route("/old") { _, _ in .redirect("/p/3", status: 301) }
+            await site.page("/p/3", Self.page("Mug", ""))
+            await site.route("/gone") { _, _ in .html("not here", status: 404) }
         }) { base, _ in
             try project.write("pipelines/shop.yaml", """
                 pipeline: shop
