@@ -11,9 +11,17 @@ struct SchemaObject: Hashable, Sendable, CustomStringConvertible {
     var description: String { type == "table" || type == "view" || name == table ? "\(type) \(name)" : "\(type) \(name) on \(table)" }
 }
 
-/// The marketplace schema as SQLite holds it, to hold a restored database against: a dump
-/// may bring rows, never a trigger, view, table or index of its own.
+/// The marketplace schema as SQLite holds it, to hold a restored database against: a dump may
+/// bring rows, and the plain tables of the user's own that `materialize` with `create:` makes
+/// (with their indexes), never a trigger, view or virtual table, nor a changed known object.
 enum KnownSchema {
+    /// A table the marketplace schema does not define, kept as data: an ordinary table (no
+    /// virtual table, whose module is code), not SQLite's own.
+    static func isUserTable(_ object: SchemaObject, known: Set<String>) -> Bool {
+        object.type == "table" && !known.contains(object.name.lowercased()) && !object.name.lowercased().hasPrefix("sqlite_")
+            && (object.sql ?? "").range(of: #"^\s*CREATE\s+TABLE\s"#, options: [.regularExpression, .caseInsensitive]) != nil
+    }
+
     /// The `sqlite_schema` rows of a store created by this program's migrations up to `version`.
     static func objects(atVersion version: Int) throws -> [SchemaObject] {
         let database = try Database(path: ":memory:")
@@ -37,8 +45,13 @@ enum KnownSchema {
         let key = { (o: SchemaObject) in o.type + " " + o.name.lowercased() }
         let knownByKey = Dictionary(known.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
         let restoredByKey = Dictionary(restored.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
+        let knownTables = Set(known.filter { $0.type == "table" }.map { $0.name.lowercased() })
+        let userTables = Set(restored.filter { isUserTable($0, known: knownTables) }.map { $0.name.lowercased() })
         var out: [String] = []
         for object in restored where knownByKey[key(object)] == nil {
+            // A table of the user's own, and an index on one, are data; anything else is not ours.
+            if userTables.contains(object.name.lowercased()) && object.type == "table" { continue }
+            if object.type == "index" && userTables.contains(object.table.lowercased()) { continue }
             out.append("an extra \(object) that the marketplace schema does not have")
         }
         for object in restored {
@@ -53,12 +66,16 @@ enum KnownSchema {
 }
 
 /// The authorizer a SQL dump is replayed under: it lets through the statements a dump of this
-/// store holds (the known tables, indexes, views and triggers, rows inserted into known tables,
+/// store holds (the known tables, indexes, views and triggers, plain tables of the user's own and
+/// their indexes, rows inserted into those tables,
 /// `BEGIN`/`COMMIT`, the pragmas the dump writes) and refuses everything else before it runs:
 /// `ATTACH` and `VACUUM INTO` (which would write files anywhere), unknown objects, other pragmas.
 final class DumpStatementPolicy {
     private let knownNames: Set<String>  // "type name", lowercased
     private let knownTables: Set<String>
+    /// Plain tables of the user's own the dump created (materialize `create:`): rows and indexes go in.
+    private var userTables: Set<String> = []
+    private var userIndexes: Set<String> = []
     /// The first refused action.
     private(set) var refused: AuthorizerRequest?
 
@@ -85,16 +102,28 @@ final class DumpStatementPolicy {
             return true
         case .pragma:
             return Self.pragmas.contains(first) && inMain
-        case .createTable, .createVirtualTable:
+        case .createTable:
+            guard inMain else { return false }
+            if knownNames.contains("table " + first) { return true }
+            guard !first.hasPrefix("sqlite_") else { return false }
+            userTables.insert(first)  // a table of the user's own; the schema check looks at it again
+            return true
+        case .createVirtualTable:
             return inMain && knownNames.contains("table " + first)
-        case .createIndex, .reindex:
-            return inMain && knownNames.contains("index " + first)
+        case .createIndex:
+            guard inMain else { return false }
+            if knownNames.contains("index " + first) { return true }
+            guard userTables.contains(request.second?.lowercased() ?? "") else { return false }
+            userIndexes.insert(first)
+            return true
+        case .reindex:  // SQLite asks this too while it builds an index the dump creates
+            return inMain && (knownNames.contains("index " + first) || userIndexes.contains(first))
         case .createTrigger:
             return inMain && knownNames.contains("trigger " + first)
         case .createView:
             return inMain && knownNames.contains("view " + first)
         case .insert, .update, .delete:
-            return inMain && (knownTables.contains(first) || Self.internalTables.contains(first))
+            return inMain && (knownTables.contains(first) || userTables.contains(first) || Self.internalTables.contains(first))
         case .function:
             return !Self.deniedFunctions.contains(request.second?.lowercased() ?? "")
         case .createTemporary, .drop, .savepoint, .attach, .detach, .alterTable, .analyze, .other:
