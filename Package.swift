@@ -65,7 +65,7 @@ let package = Package(
             "HTML", "Lake", "Pipeline", "Stages", .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "LakeTests", dependencies: ["Lake"]),
+        .testTarget(name: "LakeTests", dependencies: ["Lake", "TestSupport"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),

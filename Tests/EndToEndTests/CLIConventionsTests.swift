@@ -166,11 +166,11 @@ import Testing
         #expect(absolute.status == 0, "\(absolute.stderr)")
 
         // From inside the lake folder: query finds the lake it stands in.
-        let inside = Project.inFolder(project.lake)
+        let inside = project.inFolder(project.lake)
         let query = try inside.run(["query", "SELECT count(*) AS n FROM 'scraped_data/products/*/products.jsonl.gz'", "--format", "csv"])
         #expect(query.status == 0, "\(query.stderr)")
         #expect(query.stdout.contains("2"))
-        let fromSub = Project.inFolder(project.lake + "/scraped_data")
+        let fromSub = project.inFolder(project.lake + "/scraped_data")
         let show2 = try fromSub.run(["lake", "show", "products/dt=2026-11-25/products.jsonl.gz", "--format", "jsonl"])
         #expect(show2.status == 0, "\(show2.stderr)")
     }
@@ -179,7 +179,7 @@ import Testing
         let project = try Project()
         let folder = project.folder + "/shop"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let here = Project.inFolder(folder)
+        let here = project.inFolder(folder)
         let result = try here.run(["init", "."])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: folder + "/pipelines/example.yaml"))
@@ -261,31 +261,16 @@ import Testing
 }
 
 extension Project {
-    /// Runs the binary from `folder` (which the caller owns); the Project's own folder is unused.
-    static func inFolder(_ folder: String) -> FolderRunner { FolderRunner(folder: folder) }
+    /// Runs the binary with its working directory in `directory` (inside this project), as a user
+    /// standing there would.
+    func inFolder(_ directory: String) -> FolderRunner { FolderRunner(project: self, directory: directory) }
 }
 
-/// Runs the binary with its working directory in a given folder.
 struct FolderRunner {
-    let folder: String
+    let project: Project
+    let directory: String
 
-    func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Project.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Project.binary)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        var environment = ProcessInfo.processInfo.environment
-        environment["AGENTSHOP_LAKE"] = nil
-        for (k, v) in extra { environment[k] = v }
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Project.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                              stderr: String(decoding: stderr, as: UTF8.self))
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Project.Result {
+        try project.run(arguments, environment: environment, in: directory)
     }
 }

@@ -71,7 +71,8 @@ final class Project: @unchecked Sendable {
     /// - Parameter clearing: variables of the test's own environment whose names start with this are
     ///   left out (a `SCOUP_BASE_URL` of the machine must not reach a test that sets up its own).
     func start(_ arguments: [String], environment extra: [String: String] = [:],
-               fileSizeLimitKB: Int? = nil, unprivileged: Bool = false, clearing prefix: String? = nil) throws -> (Process, Pipe, Pipe) {
+               fileSizeLimitKB: Int? = nil, unprivileged: Bool = false, clearing prefix: String? = nil,
+               in directory: String? = nil) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         var command = [unprivileged ? unprivilegedBinary : Self.binary] + arguments
         if let fileSizeLimitKB {
@@ -83,7 +84,7 @@ final class Project: @unchecked Sendable {
         }
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? folder)
         var environment = ProcessInfo.processInfo.environment.filter { prefix == nil || !$0.key.hasPrefix(prefix!) }
         environment["AGENTSHOP_LAKE"] = nil
         if unprivileged { environment["HOME"] = folder }  // root's home is closed to another user
@@ -98,9 +99,9 @@ final class Project: @unchecked Sendable {
 
     @discardableResult
     func run(_ arguments: [String], environment: [String: String] = [:], fileSizeLimitKB: Int? = nil,
-             unprivileged: Bool = false, clearing prefix: String? = nil) throws -> Result {
+             unprivileged: Bool = false, clearing prefix: String? = nil, in directory: String? = nil) throws -> Result {
         let (process, out, err) = try start(arguments, environment: environment, fileSizeLimitKB: fileSizeLimitKB,
-                                            unprivileged: unprivileged, clearing: prefix)
+                                            unprivileged: unprivileged, clearing: prefix, in: directory)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

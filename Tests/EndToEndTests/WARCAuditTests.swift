@@ -2,33 +2,14 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Every WARC a pipeline writes, read by another implementation: Python's warcio (through
-/// bench/check_warc.py: `warcio check` plus every record read back and its digests recomputed).
+/// Every WARC a pipeline writes, read by another implementation: Python's warcio (TestSupport's `WARCio`).
 /// A crawl over HTTP (requests, responses, metadata, a redirect, a gzip-encoded page, a 404, a
 /// rerun inside the refresh window), the demo's crawl over file:// (resource records) and the
 /// flagship pipeline's crawl.
-///
-/// scripts/test.sh installs warcio and sets AGENTSHOP_REQUIRE_WARCIO=1, so in CI these never skip.
 @Suite struct WARCAuditTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
-    static let checker = repository + "/bench/check_warc.py"
-    static let warcioRequired = ProcessInfo.processInfo.environment["AGENTSHOP_REQUIRE_WARCIO"] == "1"
-    static let warcioInstalled: Bool = warcioRequired || (try? check(["--available"]).status) == 0
-    static let skipReason: Comment = "warcio is not installed in bench/.venv: run `bench/check_warc.py --setup`"
-
-    static func check(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", checker] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
+    static let skipReason = Comment(rawValue: WARCio.skipReason)
 
     /// Every `*.warc` / `*.warc.gz` under the project's lake.
     static func warcs(in project: Project) -> [String] {
@@ -46,7 +27,7 @@ import Testing
     static func expectWarcioReadsEveryWARC(in project: Project, kinds: [String]) throws {
         let files = warcs(in: project)
         #expect(!files.isEmpty, "the pipeline wrote no WARC")
-        let result = try check(files)
+        let result = try WARCio.check(files)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.hasSuffix("\(files.count) passed, 0 failed\n"), "\(result.output)")
         for kind in kinds { #expect(result.output.contains(" \(kind)"), "no \(kind) record in \(result.output)") }
@@ -56,7 +37,7 @@ import Testing
         "<html><head><title>\(title)</title></head><body><h1>\(title)</h1>\(links)</body></html>"
     }
 
-    @Test(.enabled(if: warcioInstalled, skipReason))
+    @Test(.enabled(if: WARCio.enabled, skipReason))
     func aCrawlOverHTTPWritesWARCsThatWarcioReads() async throws {
         let project = try Project()
         #expect(try project.run(["init"]).status == 0)
@@ -92,7 +73,7 @@ import Testing
         try Self.expectWarcioReadsEveryWARC(in: project, kinds: ["request", "response", "warcinfo"])
     }
 
-    @Test(.enabled(if: warcioInstalled, skipReason), arguments: ["demo", "marketplace"])
+    @Test(.enabled(if: WARCio.enabled, skipReason), arguments: ["demo", "marketplace"])
     func theShippedPipelinesWriteWARCsThatWarcioReads(pipeline: String) throws {
         let project = try Project()
         #expect(try project.run(["init"]).status == 0)

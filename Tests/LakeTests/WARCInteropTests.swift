@@ -1,38 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Lake
 
-/// Our WARC files, checked by another implementation: Python's warcio, through bench/check_warc.py
-/// (`warcio check` plus every record read back and its digests recomputed).
-///
-/// warcio lives in bench/.venv, which `bench/check_warc.py --setup` (or bench/crawl_bench.sh) creates.
-/// Without it these tests are reported as skipped, with the reason; they never pass without checking.
-/// scripts/test.sh (and so CI) installs warcio and sets AGENTSHOP_REQUIRE_WARCIO=1: there they always run,
-/// and fail if warcio cannot be had.
+/// Our WARC files, checked by another implementation: Python's warcio (TestSupport's `WARCio`).
+/// Without it these tests are reported as skipped, with the reason, except where AGENTSHOP_REQUIRE_WARCIO=1
+/// (scripts/test.sh, CI) makes them run and fail; they never pass without checking.
 @Suite struct WARCInteropTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().path
-    static let checker = repository + "/bench/check_warc.py"
+    static let skipReason = Comment(rawValue: WARCio.skipReason)
+    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) { try WARCio.check(arguments) }
 
-    static let warcioRequired = ProcessInfo.processInfo.environment["AGENTSHOP_REQUIRE_WARCIO"] == "1"
-    static let warcioInstalled: Bool = warcioRequired || (try? run(["--available"]).status) == 0
-
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", checker] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-
-    static let skipReason: Comment = "warcio is not installed in bench/.venv: run `bench/check_warc.py --setup` to check our WARC files with it"
-
-    @Test(.enabled(if: warcioInstalled, skipReason))
+    @Test(.enabled(if: WARCio.enabled, skipReason))
     func warcioReadsEveryKindOfRecordWeWrite() throws {
         let folder = try TemporaryDirectory()
         let path = folder.file("pages.warc.gz")
@@ -70,7 +48,7 @@ import Testing
     }
 
     /// The check can fail: a wrong payload digest, and bytes cut from the end of a file, are both reported.
-    @Test(.enabled(if: warcioInstalled, skipReason))
+    @Test(.enabled(if: WARCio.enabled, skipReason))
     func warcioCheckCatchesABadDigestAndATruncatedFile() throws {
         let folder = try TemporaryDirectory()
         let page = Array("<html><body>Kettle</body></html>".utf8)
