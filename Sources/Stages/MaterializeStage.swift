@@ -135,18 +135,24 @@ struct MaterializeDefinition: StageDefinition {
             config.error("missing required key 'key' (the column or columns that identify a row; mode \(mode.rawValue))")
         }
 
+        /// A valid name of a column of the table (when it exists already); else an error at `spec`.
+        func isColumn(_ column: String, _ spec: ConfigValue) -> Bool {
+            if let problem = SQLIdentifier.problem(with: column) {
+                spec.error("'\(column)' is not a valid column name: \(problem)")
+                return false
+            }
+            if let table, table.column(column) == nil {
+                spec.error("table '\(table.name)' has no column '\(column)'" + Suggestion.didYouMean(column, in: table.columns.map(\.name)))
+                return false
+            }
+            return true
+        }
+
         var columns: [ColumnMapping]?
         if let value = config.value("columns"), let entries = value.entries() {
             var mappings: [ColumnMapping] = []
             for (column, spec) in entries {
-                if let problem = SQLIdentifier.problem(with: column) {
-                    spec.error("'\(column)' is not a valid column name: \(problem)")
-                    continue
-                }
-                if let table, table.column(column) == nil {
-                    spec.error("table '\(table.name)' has no column '\(column)'" + Suggestion.didYouMean(column, in: table.columns.map(\.name)))
-                    continue
-                }
+                guard isColumn(column, spec) else { continue }
                 if let mapping = readMapping(column: column, spec) { mappings.append(mapping) }
             }
             for key in keys where !mappings.contains(where: { $0.column == key }) && !entries.isEmpty {
@@ -160,14 +166,7 @@ struct MaterializeDefinition: StageDefinition {
         if let value = config.value("references"), let entries = value.entries() {
             if entries.isEmpty { value.error("'references' is empty; leave it out") }
             for (column, spec) in entries {
-                if let problem = SQLIdentifier.problem(with: column) {
-                    spec.error("'\(column)' is not a valid column name: \(problem)")
-                    continue
-                }
-                if let table, table.column(column) == nil {
-                    spec.error("table '\(table.name)' has no column '\(column)'" + Suggestion.didYouMean(column, in: table.columns.map(\.name)))
-                    continue
-                }
+                guard isColumn(column, spec) else { continue }
                 if columns?.contains(where: { $0.column == column }) == true {
                     spec.error("column '\(column)' is also under 'columns'; give it in one place")
                     continue
