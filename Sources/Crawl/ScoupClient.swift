@@ -116,7 +116,12 @@ public final class ScoupClient: Sendable {
 
     /// `POST /scrape`.
     public func scrape(_ request: ScrapeRequest) async throws -> ScrapeResult {
-        try await call("/scrape", body: request, target: request.url)
+        try await scrapeCountingAttempts(request).result
+    }
+
+    /// `POST /scrape`, and how many exchanges it took (a 503 then a 200 is 2), for the crawl log.
+    public func scrapeCountingAttempts(_ request: ScrapeRequest) async throws -> (result: ScrapeResult, attempts: Int) {
+        try await exchange("/scrape", body: request, target: request.url)
     }
 
     public func scrape(_ url: String, options: ScrapeOptions? = nil) async throws -> ScrapeResult {
@@ -140,6 +145,12 @@ public final class ScoupClient: Sendable {
     // MARK: Calls
 
     private func call<Body: Encodable, Result: Decodable>(_ path: String, body: Body, target: String) async throws -> Result {
+        try await exchange(path, body: body, target: target).result
+    }
+
+    /// One call with its retries: the answer, and the attempt that gave it.
+    private func exchange<Body: Encodable, Result: Decodable>(_ path: String, body: Body,
+                                                              target: String) async throws -> (result: Result, attempts: Int) {
         let url = configuration.baseURL + path
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -161,7 +172,7 @@ public final class ScoupClient: Sendable {
             }
             if (200...299).contains(response.status) {
                 do {
-                    return try JSONDecoder().decode(Result.self, from: Data(response.body))
+                    return (try JSONDecoder().decode(Result.self, from: Data(response.body)), attempt)
                 } catch {
                     throw failure(.invalidResponse, url: url, target: target, status: response.status, attempts: attempt,
                                   "unexpected response body: \(error)")

@@ -435,15 +435,18 @@ final class FetchRun: @unchecked Sendable {
         }
         await gate.acquire()
         let outcome: Swift.Result<ScrapeResult, Error>
+        entry.attempt = 1
         do {
-            outcome = .success(try await scoup.scrape(item.url, options: ScrapeOptions(userAgent: definition.userAgent, extractLinks: true)))
+            let request = ScrapeRequest(url: item.url, options: ScrapeOptions(userAgent: definition.userAgent, extractLinks: true))
+            let answer = try await scoup.scrapeCountingAttempts(request)
+            outcome = .success(answer.result)
+            entry.attempt = answer.attempts
         } catch {
             outcome = .failure(error)
         }
         await gate.release()
         try Task.checkCancellation()
         entry.ms = Int(Date().timeIntervalSince(started) * 1000)
-        entry.attempt = 1
         switch outcome {
         case .failure(let error as ScoupError) where error.kind == .unauthorized:
             // Every other page would be refused the same way: the crawl cannot do its work.

@@ -470,6 +470,21 @@ import Testing
         }
     }
 
+    /// Scoup answering 503 then 200 for a page: the crawl log says the page took two attempts.
+    @Test func theCrawlLogCountsScoupsRetries() async throws {
+        let project = try Project()
+        try await FakeScoup.with(token: "sk-scoup-test") { base, _ in
+            project.environment = ["SCOUP_BASE_URL": base, "SCOUP_API_KEY": "sk-scoup-test"]
+            try project.writePipeline(Self.pipeline("via: scoup\nseeds: [https://shop.example/flaky, https://shop.example/steady]"))
+            let manifest = try await project.run()
+            #expect(manifest.stage("crawl")?.status == .ran, "\(manifest.stage("crawl")?.error ?? "")")
+            let attempts = Dictionary(uniqueKeysWithValues: try project.records(Self.log).map {
+                ($0["url"]?.stringValue ?? "", $0["attempt"]?.doubleValue ?? 0)
+            })
+            #expect(attempts == ["https://shop.example/flaky": 2, "https://shop.example/steady": 1])
+        }
+    }
+
     @Test func scoupDownFailsFastWithAClearMessage() async throws {
         let project = try Project()
         project.environment = ["SCOUP_BASE_URL": closedPortBase, "SCOUP_API_KEY": "sk-secret-down"]
