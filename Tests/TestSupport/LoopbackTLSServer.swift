@@ -129,6 +129,18 @@ public final class LoopbackTLSServer: @unchecked Sendable {
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(SMTPSession.self, from: Data($0.utf8)) }
     }
 
+    /// The SMTP sessions once at least `count` have ended. A client that gave up (a refused handshake)
+    /// returns before the server has written the session down, so a test waits for it, up to `timeout`.
+    public func sessions(atLeast count: Int, timeout: TimeInterval = 10) -> [SMTPSession] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var found = sessions
+        while found.count < count && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+            found = sessions
+        }
+        return found
+    }
+
     /// The number of HTTPS requests answered for `path`.
     public func requests(_ path: String) -> Int {
         guard let text = try? String(contentsOfFile: folder + "/sessions.jsonl", encoding: .utf8) else { return 0 }
