@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
+scripts/lint.sh   # swift-format: the rules .swift-format enables (scripts/lint.sh says which)
 swift build --build-tests
 
 # An independent WARC reader for the interoperability tests: warcio, in bench/.venv (PyPI). With
