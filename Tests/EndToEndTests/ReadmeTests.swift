@@ -224,6 +224,53 @@ import Testing
         }
     }
 
+    /// Every table of the README and of docs/*.md renders as one: a header, a delimiter row, and
+    /// rows with the header's number of cells (a row stranded after a paragraph shows as raw text).
+    @Test func everyTableRenders() throws {
+        var pages = ["README.md"]
+        pages += try FileManager.default.contentsOfDirectory(atPath: Self.repository + "/docs").filter { $0.hasSuffix(".md") }
+            .map { "docs/" + $0 }
+        let delimiter = try Regex(#"^\|(\s*:?-+:?\s*\|)+\s*$"#)
+        for page in pages {
+            let lines = try String(contentsOfFile: Self.repository + "/" + page, encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var inFence = false
+            var table: [(line: Int, text: String)] = []
+            func finish() {
+                defer { table = [] }
+                guard let header = table.first else { return }
+                guard table.count >= 2, table[1].text.wholeMatch(of: delimiter) != nil else {
+                    Issue.record("\(page):\(header.line): table rows without a header and delimiter row")
+                    return
+                }
+                let columns = Self.cells(header.text)
+                for row in table where Self.cells(row.text) != columns {
+                    Issue.record("\(page):\(row.line): \(Self.cells(row.text)) cells, the header has \(columns)")
+                }
+            }
+            for (index, line) in lines.enumerated() {
+                if line.hasPrefix("```") { inFence.toggle() }
+                if !inFence && line.hasPrefix("|") {
+                    table.append((index + 1, line))
+                } else {
+                    finish()
+                }
+            }
+            finish()
+        }
+    }
+
+    /// The cells of a table row: `|` separates them unless escaped (`\|`, also inside code).
+    static func cells(_ row: String) -> Int {
+        var count = 0
+        var previous: Character = " "
+        for character in row.trimmingCharacters(in: .whitespaces) {
+            if character == "|" && previous != "\\" { count += 1 }
+            previous = character
+        }
+        return count - 1
+    }
+
     /// GitHub's anchors for a page's headings: lower case, punctuation dropped, spaces as '-'.
     static func anchors(in markdown: String) -> Set<String> {
         var anchors: Set<String> = []
