@@ -87,7 +87,9 @@ public enum StageReference {
             out += "| key | type | default | fingerprint | description |\n|---|---|---|---|---|\n"
         }
         for (path, setting) in flattened(spec.settings) {
-            var cells = ["`\(path)`", cell(setting.typeLabel, code: true),
+            var isChoice = false
+            if case .choice = setting.type { isChoice = true }
+            var cells = ["`\(path)`", cell(setting.typeLabel, code: isChoice || !setting.typeLabel.contains(" ")),
                          setting.required ? "required" : setting.defaultText.map { cell($0, code: isLiteral($0)) } ?? "",
                          setting.fingerprint ? "yes" : "no"]
             if spec.journal { cells.append(setting.journal == true ? "yes" : "no") }
