@@ -2,7 +2,7 @@ import Lake
 
 /// What a setting's value must be. Checking a value uses the same readers (and so the same messages)
 /// as the stage kind's own configuration code, so a problem is reported once.
-public indirect enum SettingType: Sendable {
+public enum SettingType: Sendable {
     case string
     case integer(min: Int? = nil, max: Int? = nil)
     case number(min: Double? = nil, max: Double? = nil)
