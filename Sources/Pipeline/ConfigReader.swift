@@ -236,6 +236,10 @@ public final class ConfigValue {
         }
     }
 
+    /// The keys read so far (asked for, present or not), sorted: what a kind's code reads, for tests
+    /// holding it to the kind's spec.
+    var keysRead: [String] { readKeys.sorted() }
+
     /// The keys of a mapping, without marking them read (to find out which ones are there).
     public var keys: [String] {
         guard case .mapping(let mapping) = node else { return [] }
@@ -276,13 +280,17 @@ public final class ConfigValue {
         let known = Array(readKeys) + allowed
         for pair in mapping {
             let key = pair.key.string ?? ""
-            if !known.contains(key) {
-                let mark = pair.key.mark
-                diagnostics.error(line: mark?.line ?? line, column: mark?.column ?? column,
-                                  keyPath: keyPath.isEmpty ? key : keyPath + "." + key,
-                                  "unknown key '\(key)'\(Suggestion.didYouMean(key, in: known.sorted()))")
-            }
+            if !known.contains(key) { reportUnknownKey(key, known: known) }
         }
+    }
+
+    /// Reports `key` of this mapping as unknown, at the key's position, suggesting the closest of `known`.
+    func reportUnknownKey(_ key: String, known: [String]) {
+        guard case .mapping(let mapping) = node else { return }
+        let mark = mapping.first { $0.key.string == key }?.key.mark
+        diagnostics.error(line: mark?.line ?? line, column: mark?.column ?? column,
+                          keyPath: keyPath.isEmpty ? key : keyPath + "." + key,
+                          "unknown key '\(key)'\(Suggestion.didYouMean(key, in: known.sorted()))")
     }
 
     /// The value as JSON (environment expanded), for canonical configuration text.

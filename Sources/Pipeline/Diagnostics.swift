@@ -1,6 +1,6 @@
 /// A problem found in a pipeline file, pointing at the line and column it comes from.
-public struct Diagnostic: Sendable, Equatable, CustomStringConvertible, Comparable, Codable {
-    public enum Severity: String, Sendable, Codable { case error, warning }
+public struct Diagnostic: Sendable, Hashable, CustomStringConvertible, Comparable, Codable {
+    public enum Severity: String, Sendable, Codable, Hashable { case error, warning }
 
     public var file: String
     public var line: Int
@@ -34,16 +34,23 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible, Comparab
 /// Collects every problem in one pass, so that a user sees all of them at once.
 public final class Diagnostics {
     public private(set) var all: [Diagnostic] = []
+    private var seen: Set<Diagnostic> = []
     public let file: String
 
     public init(file: String) { self.file = file }
 
     public func error(line: Int, column: Int, keyPath: String, _ message: String) {
-        all.append(Diagnostic(file: file, line: line, column: column, keyPath: keyPath, message: message))
+        add(Diagnostic(file: file, line: line, column: column, keyPath: keyPath, message: message))
     }
 
     public func warning(line: Int, column: Int, keyPath: String, _ message: String) {
-        all.append(Diagnostic(file: file, line: line, column: column, keyPath: keyPath, message: message, severity: .warning))
+        add(Diagnostic(file: file, line: line, column: column, keyPath: keyPath, message: message, severity: .warning))
+    }
+
+    /// A problem found twice (a stage kind's settings spec checks a value, then its code reads it)
+    /// is reported once.
+    private func add(_ diagnostic: Diagnostic) {
+        if seen.insert(diagnostic).inserted { all.append(diagnostic) }
     }
 
     public var errors: [Diagnostic] { all.filter { $0.severity == .error } }

@@ -158,6 +158,7 @@ public struct PipelineLoader: Sendable {
         let kind = registry.kind(named: kindEntry.key)!
         let context = StageConfigContext(pipeline: pipeline, stage: name, stageNames: stageNames,
                                          projectFolder: Self.projectFolder(ofPipelineFile: value.diagnostics.file))
+        kind.spec.check(kindEntry.value)
         let definition = kind.configure(kindEntry.value, context)
 
         var templates: [String] = []
@@ -212,6 +213,7 @@ public struct PipelineLoader: Sendable {
         if case .object(var object) = config {
             object["description"] = nil
             object["allow_empty"] = nil
+            if let settings = object[kind.name] { object[kind.name] = kind.spec.fingerprintValue(settings) }
             config = .object(object)
         }
         var spec = StageSpec(name: name, kind: kind.name, definition: definition, outputTemplates: templates,

@@ -56,20 +56,28 @@ extension StageDefinition {
 
 /// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).
 public struct StageKind: Sendable {
-    public let name: String
+    /// The declared settings: checked before `configure` runs, and the source of the fingerprint and the docs.
+    public let spec: StageKindSpec
+    public var name: String { spec.name }
     /// One line for `--help` and docs.
-    public let summary: String
-    public let outputs: OutputRule
+    public var summary: String { spec.summary }
+    public var outputs: OutputRule { spec.outputs }
     /// Reads the kind's configuration. Problems go to the `ConfigValue`'s diagnostics; return nil
-    /// when the configuration is unusable. Call `config.rejectUnknownKeys()` when done reading.
+    /// when the configuration is unusable. Unknown keys and value types are checked from the spec;
+    /// the code reads the declared settings and checks what a type cannot say.
     public let configure: @Sendable (_ config: ConfigValue, _ context: StageConfigContext) -> (any StageDefinition)?
 
+    public init(spec: StageKindSpec,
+                configure: @escaping @Sendable (ConfigValue, StageConfigContext) -> (any StageDefinition)?) {
+        self.spec = spec
+        self.configure = configure
+    }
+
+    /// A kind without a settings spec (a test fake): `configure` checks its own keys
+    /// (`config.rejectUnknownKeys()`). Every shipped kind declares a spec.
     public init(name: String, summary: String, outputs: OutputRule,
                 configure: @escaping @Sendable (ConfigValue, StageConfigContext) -> (any StageDefinition)?) {
-        self.name = name
-        self.summary = summary
-        self.outputs = outputs
-        self.configure = configure
+        self.init(spec: .undeclared(name: name, summary: summary, outputs: outputs), configure: configure)
     }
 }
 
@@ -86,6 +94,8 @@ public struct StageRegistry: Sendable {
 
     public var names: [String] { kinds.keys.sorted() }
     public func kind(named name: String) -> StageKind? { kinds[name] }
+    /// Kinds that declare no settings spec: none among the shipped ones (a test holds to it).
+    public var undeclaredKinds: [String] { names.filter { kinds[$0]?.spec.isDeclared == false } }
 }
 
 /// What a stage kind knows while reading its configuration.

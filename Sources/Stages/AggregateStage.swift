@@ -21,11 +21,7 @@ import Pipeline
 /// each group's values (8 bytes per non-null value, shared by every quantile of one field), and
 /// `count_distinct`, which keeps each group's distinct values.
 public enum AggregateStage {
-    public static let kind = StageKind(
-        name: "aggregate",
-        summary: "group records (JSONL/CSV, gzip or not) and compute count, sum, avg, min, max, median, pNN… per group",
-        outputs: .required
-    ) { config, context in
+    public static let kind = StageKind(spec: spec) { config, context in
         guard config.expectMapping() else { return nil }
         let inputs = context.inputs(config.value("from", required: true))
         let policy = config.choice("on_error", MalformedPolicy.allCases.map(\.rawValue)).flatMap(MalformedPolicy.init) ?? .fail
@@ -136,7 +132,6 @@ public enum AggregateStage {
         }
         let limit = config.int("limit", min: 0)
         if config.value("limit") != nil && limit == nil { ok = false }
-        config.rejectUnknownKeys()
         guard ok, let inputs else { return nil }
         return Definition(inputs: inputs, plan: AggregationPlan(
             groupBy: groupBy, measures: measures, filter: filter, having: having, havingColumns: havingColumns,

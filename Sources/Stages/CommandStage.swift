@@ -15,11 +15,7 @@ import Transport
 ///   out: processed_data/reports/summary.txt
 /// ```
 public enum CommandStage {
-    public static let kind = StageKind(
-        name: "command",
-        summary: "run an external program over declared inputs and outputs ({in}, {out})",
-        outputs: .required
-    ) { config, context in
+    public static let kind = StageKind(spec: spec) { config, context in
         guard config.expectMapping() else { return nil }
         let run = config.string("run", required: true)
         let inputs = config.value("from").map { context.inputs($0) } ?? []
@@ -30,7 +26,6 @@ public enum CommandStage {
             for (key, value) in entries { if let text = value.asString() { environment[key] = text } }
         }
         let folder = config.string("cwd")
-        config.rejectUnknownKeys()
         guard let run, let inputs else { return nil }
         if !run.contains("{out}") {
             config.value("run")?.warning("the command does not mention {out}; it must write the stage's outputs itself at their temporary names")

@@ -19,11 +19,7 @@ import Store
 /// A daily dump runs once per UTC day and a weekly one once per ISO week, however often the
 /// pipeline runs; a manual one on every run.
 public enum DumpStage {
-    public static let kind = StageKind(
-        name: "dump",
-        summary: "Dumps the store (binary snapshot and/or SQL text, gzip, with a checksum sidecar) and applies retention",
-        outputs: .none,
-        configure: { config, context in DumpDefinition.read(config, context) })
+    public static let kind = StageKind(spec: spec) { config, context in DumpDefinition.read(config, context) }
 }
 
 struct DumpDefinition: StageDefinition {
@@ -86,7 +82,6 @@ struct DumpDefinition: StageDefinition {
             }
             value.rejectUnknownKeys()
         }
-        config.rejectUnknownKeys()
         return ok ? DumpDefinition(inputs: inputs, frequency: frequency, formats: formats, retention: retention) : nil
     }
 

@@ -28,11 +28,7 @@ public enum EnrichStage {
 
     /// The kind with another provider source (tests bind fakes).
     public static func kind(providers: @escaping EnrichProviderSource) -> StageKind {
-        StageKind(name: "enrich",
-                  summary: "add LLM (or offline rule) judgements to records: sentiment, summary, keywords, categories, custom JSON",
-                  outputs: .required) { config, context in
-            configure(config, context, providers: providers)
-        }
+        StageKind(spec: spec) { config, context in configure(config, context, providers: providers) }
     }
 
     static func configure(_ config: ConfigValue, _ context: StageConfigContext,
@@ -144,7 +140,6 @@ public enum EnrichStage {
             maxRejects = RejectLimit.read(value)
             if maxRejects == nil { ok = false }
         }
-        config.rejectUnknownKeys()
         guard ok, let inputs, let task, let recordTemplate else { return nil }
         let settings = EnrichSettings(
             provider: provider, model: model, task: task, template: recordTemplate, into: into,

@@ -41,11 +41,7 @@ import Transport
 ///     - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
 /// ```
 public enum FetchStage {
-    public static let kind = StageKind(
-        name: "fetch",
-        summary: "crawl pages (directly or through Scoup) politely into a WARC file and a crawl log",
-        outputs: .required,
-        configure: { config, context in configure(config, context) })
+    public static let kind = StageKind(spec: spec) { config, context in configure(config, context) }
 
     /// A seed as written in the pipeline file.
     enum Seed: Sendable, Equatable {
@@ -107,19 +103,18 @@ public enum FetchStage {
             try await FetchRun(definition: self, context: context).run()
         }
 
+        /// The settings that decide which URLs are fetched (`journal: true` in `FetchStage.spec`), as
+        /// canonical JSON: a journal written under other such settings is not resumed.
+        var journalSettings = ""
+
         /// What decides which URLs are fetched: a journal written under another key is not resumed.
-        var crawlKey: String {
-            var parts = [via.rawValue, "\(seeds)", "\(follow)", "\(allowDomains ?? [])", "\(include)", "\(exclude)",
-                         "\(includeRegex)", "\(excludeRegex)", "\(maxDepth)", "\(maxPages)", "\(politeness.obeyRobots)",
-                         userAgent, "\(allowPrivateAddresses)", baseURL ?? ""]
-            parts.append("\(maxPageBytes)")
-            return SHA256.hex(of: parts.joined(separator: "\n"))
-        }
+        var crawlKey: String { SHA256.hex(of: "fetch-journal/2\n" + journalSettings) }
     }
 
     static func configure(_ config: ConfigValue, _ context: StageConfigContext) -> (any StageDefinition)? {
         guard config.expectMapping() else { return nil }
         var d = Definition()
+        d.journalSettings = spec.canonicalText(of: config) { $0.journal == true }
         var ok = true
         if let via = config.choice("via", ["direct", "scoup"]) { d.via = Via(rawValue: via)! }
 
@@ -222,7 +217,6 @@ public enum FetchStage {
             config.value("seeds")?.error("Scoup fetches over the network: file: seeds need via: direct")
             ok = false
         }
-        config.rejectUnknownKeys()
         return ok ? d : nil
     }
 

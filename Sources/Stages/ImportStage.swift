@@ -11,11 +11,7 @@ import Pipeline
 ///   out: scraped_data/products/dt={run_date}/seed.jsonl.gz
 /// ```
 public enum ImportStage {
-    public static let kind = StageKind(
-        name: "import",
-        summary: "bring CSV/JSONL files into a dataset, converting CSV ⇄ JSONL (gzip or not)",
-        outputs: .required
-    ) { config, context in
+    public static let kind = StageKind(spec: spec) { config, context in
         guard config.expectMapping() else { return nil }
         let inputs = context.inputs(config.value("from", required: true))
         let inferTypes = config.bool("infer_types") ?? true
@@ -33,7 +29,6 @@ public enum ImportStage {
             ok = maxRejects != nil
             if ok && policy == .fail { value.warning("on_error is fail: a malformed record fails the stage, so max_rejects never applies") }
         }
-        config.rejectUnknownKeys()
         guard let inputs, ok else { return nil }
         return Definition(inputs: inputs, inferTypes: inferTypes, policy: policy, columns: columns,
                           inputFormat: format == "auto" ? nil : format, maxRejects: maxRejects)

@@ -36,11 +36,7 @@ import Store
 /// Counts (`inserted`, `updated`, `unchanged`, `deleted`, `rejected`, `filtered_out`) go into the
 /// run manifest. A row whose values are all equal to the stored ones is not written at all.
 public enum MaterializeStage {
-    public static let kind = StageKind(
-        name: "materialize",
-        summary: "Loads a lake dataset into a store table (upsert, replace or append by key)",
-        outputs: .none,
-        configure: { config, context in MaterializeDefinition.read(config, context) })
+    public static let kind = StageKind(spec: spec) { config, context in MaterializeDefinition.read(config, context) }
 }
 
 /// One column of the target table and where its value comes from.
@@ -185,7 +181,6 @@ struct MaterializeDefinition: StageDefinition {
 
         let skip = config.value("on_invalid").flatMap { $0.asChoice(["fail", "skip"]) } == "skip"
         let busyTimeout = config.duration("busy_timeout")
-        config.rejectUnknownKeys()
         guard let inputs, let tableName, tableOK else { return nil }
         var definition = MaterializeDefinition(inputs: inputs, table: tableName, keys: keys, mode: mode, columns: columns,
                                                skipInvalid: skip)

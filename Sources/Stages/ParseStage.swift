@@ -37,11 +37,7 @@ import Pipeline
 /// record) missing a required field or rejected on error goes to the run's rejects file with the
 /// reason and URL; the run goes on.
 public enum ParseStage {
-    public static let kind = StageKind(
-        name: "parse",
-        summary: "extract typed records from fetched pages (WARC or HTML) with CSS, XPath, JSON-LD and meta fields",
-        outputs: .required,
-        configure: { config, context in configure(config, context) })
+    public static let kind = StageKind(spec: spec) { config, context in configure(config, context) }
 
     static let fieldKeys = ["css", "xpath", "jsonld", "meta", "itemprop"]
 
@@ -121,7 +117,6 @@ public enum ParseStage {
         } else {
             ok = false
         }
-        config.rejectUnknownKeys()
         // Compile every selector now so that `validate` reports bad ones with their position.
         if ok {
             do {

@@ -24,11 +24,7 @@ import Pipeline
 /// writes the run's final page (`processed_data/reports/<pipeline>/<run id>.html` and `latest.html`). It reruns whenever another stage of the pipeline ran
 /// (their run ids and fingerprints are part of its fingerprint) and is skipped otherwise.
 public enum ReportStage {
-    public static let kind = StageKind(
-        name: "report",
-        summary: "writes a self-contained HTML report of the run (timeline, records, crawl, LLM cost, dataset charts)",
-        outputs: .required
-    ) { config, context in
+    public static let kind = StageKind(spec: spec) { config, context in
         if config.isNull { return Definition(inputs: [], title: nil, charts: [], pipeline: context.pipeline, stage: context.stage) }
         guard config.expectMapping() else { return nil }
         var ok = true
@@ -54,7 +50,6 @@ public enum ReportStage {
         } else if config.value("charts") != nil {
             ok = false
         }
-        config.rejectUnknownKeys()
         guard ok else { return nil }
         var inputs: [StageInput] = []
         for (_, input) in charts where !inputs.contains(input) { inputs.append(input) }

@@ -22,11 +22,7 @@ import Store
 /// A stage input becomes a table named after the stage; a lake path after its file's base name
 /// (`vendors` for `…/vendors.csv.gz`). `tables:` names any input explicitly (needed for globs).
 public enum SQLStage {
-    public static let kind = StageKind(
-        name: "sql",
-        summary: "run a SQLite query over inputs (JSONL/CSV, gzip or not) loaded as tables; write its rows",
-        outputs: .required
-    ) { config, context in
+    public static let kind = StageKind(spec: spec) { config, context in
         guard config.expectMapping() else { return nil }
         var ok = true
         var tables: [(name: String, input: StageInput)] = []
@@ -108,7 +104,6 @@ public enum SQLStage {
         }
         let policy = config.choice("on_error", MalformedPolicy.allCases.map(\.rawValue)).flatMap(MalformedPolicy.init) ?? .fail
         let inferTypes = config.bool("infer_types") ?? true
-        config.rejectUnknownKeys()
         guard ok, let query, !tables.isEmpty else { return nil }
         var inputs: [StageInput] = []
         for table in tables where !inputs.contains(table.input) { inputs.append(table.input) }

@@ -23,6 +23,7 @@ struct AgentShop: AsyncParsableCommand {
         subcommands: [
             InitCommand.self,
             ValidateCommand.self,
+            StagesCommand.self,
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
