@@ -110,18 +110,24 @@ public struct EmailNotifier: Notifier {
     public let channel = "email"
     public let settings: EmailSettings
     public let recipients: [String]
-    /// Template per event; the built-in one when missing.
-    public let templates: [NotificationEvent: EmailTemplate]
+    /// Where the templates come from, by name; the built-in one when a name has none.
+    public let templates: any NotificationTemplates
 
-    public init(settings: EmailSettings, recipients: [String], templates: [NotificationEvent: EmailTemplate] = [:]) {
+    public init(settings: EmailSettings, recipients: [String], templates: any NotificationTemplates = TemplateTable()) {
         self.settings = settings
         var seen = Set<String>()
         self.recipients = (recipients + settings.defaultRecipients).filter { seen.insert($0.lowercased()).inserted }
         self.templates = templates
     }
 
+    /// Sugar for one template per event.
+    public init(settings: EmailSettings, recipients: [String], templates: [NotificationEvent: EmailTemplate]) {
+        self.init(settings: settings, recipients: recipients, templates: TemplateTable(events: templates))
+    }
+
     public func message(for notification: RunNotification) -> MailMessage {
-        let template = templates[notification.event] ?? EmailTemplate.builtIn(for: notification.event)
+        let template = templates.template(named: EmailTemplate.storeName(for: notification.event))
+            ?? EmailTemplate.builtIn(for: notification.event)
         let (subject, body) = template.rendered(notification.variables)
         return MailMessage(from: settings.from, fromName: "AgentShop", to: recipients, subject: subject, text: body,
                            extraHeaders: [("X-AgentShop-Event", notification.event.rawValue),
