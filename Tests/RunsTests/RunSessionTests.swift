@@ -118,14 +118,34 @@ import Testing
         #expect(server.sessions.isEmpty)
     }
 
+    /// A user who edits the seed's row changes the mail.
+    @Test func anEditedTemplateRowChangesTheMail() async throws {
+        let server = try LoopbackSMTPServer()
+        let project = try RunsProject()
+        let store = try Store.openMigrated(path: project.lake.storePath)
+        try store.database.execute("""
+            UPDATE email_templates SET subject = 'ALERT {{pipeline}} ({{failures}} failed)',
+                body_text = 'Errors: {{errors}} / records {{records}} / cost {{llm_cost}}' WHERE name = 'automation_error'
+            """)
+        project.variables = ["NOTIFICATION_EMAIL_SMTP_HOST": "127.0.0.1", "NOTIFICATION_EMAIL_SMTP_PORT": "\(server.port)",
+                             "NOTIFICATION_EMAIL_USE_TLS": "false", "NOTIFICATION_EMAIL_FROM": "robot@example.com"]
+        try project.writePipeline(Self.failing(notify: "{ on: [failure], email: [ops@example.com] }"))
+        let session = try RunSession(lake: project.lake, spec: try project.load(), environment: project.environment,
+                                     options: RunOptions(), attempt: nil)
+        #expect(await session.run().status == .failed)
+        let data = try #require(server.sessions.first?.data)
+        #expect(data.contains("\r\nSubject: ALERT p (1 failed)\r\n"))
+        #expect(data.contains("Errors: work: the work broke / records 0 / cost $0.0000"))
+    }
+
     @Test func theStoresTemplatesReachNotifyThroughTheProtocol() throws {
         let project = try RunsProject()
         let store = try Store.openMigrated(path: project.lake.storePath)
-        try store.database.execute("UPDATE email_templates SET subject = 'Edited {{pipeline}}' WHERE name = 'pipeline_failure'")
+        try store.database.execute("UPDATE email_templates SET subject = 'Edited {{pipeline}}' WHERE name = 'automation_error'")
         let templates = StoredEmailTemplates(lake: project.lake, logger: .init(label: "test"))
-        #expect(templates.template(named: "pipeline_failure")?.subject == "Edited {{pipeline}}")
-        try store.database.execute("UPDATE email_templates SET is_active = 0 WHERE name = 'pipeline_failure'")
-        #expect(StoredEmailTemplates(lake: project.lake, logger: .init(label: "test")).template(named: "pipeline_failure") == nil)
+        #expect(templates.template(named: "automation_error")?.subject == "Edited {{pipeline}}")
+        try store.database.execute("UPDATE email_templates SET is_active = 0 WHERE name = 'automation_error'")
+        #expect(StoredEmailTemplates(lake: project.lake, logger: .init(label: "test")).template(named: "automation_error") == nil)
     }
 }
 
