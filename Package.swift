@@ -45,8 +45,11 @@ let package = Package(
         .target(name: "Stages", dependencies: [
             "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),
+        // A run session (lock, log, runner, store records, notifications), for `run` and the scheduler.
+        .target(name: "Runs", dependencies: ["Lake", "Pipeline", "Store", "Notify", "Transport", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "agentshop", dependencies: [
             "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect",
+            "Runs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,6 +82,8 @@ let package = Package(
         .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "Pipeline", "Store", "Notify", "Lake", "TestSupport",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "EndToEndTests", dependencies: ["agentshop", "Lake", "Store", "Transport", "TestSupport",

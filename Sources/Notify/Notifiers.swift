@@ -110,27 +110,53 @@ public struct EmailNotifier: Notifier {
     public let channel = "email"
     public let settings: EmailSettings
     public let recipients: [String]
-    /// Template per event; the built-in one when missing.
-    public let templates: [NotificationEvent: EmailTemplate]
+    /// Where the templates come from, by name; the built-in one when a name has none.
+    public let templates: any NotificationTemplates
 
-    public init(settings: EmailSettings, recipients: [String], templates: [NotificationEvent: EmailTemplate] = [:]) {
+    public init(settings: EmailSettings, recipients: [String], templates: any NotificationTemplates = TemplateTable()) {
         self.settings = settings
         var seen = Set<String>()
         self.recipients = (recipients + settings.defaultRecipients).filter { seen.insert($0.lowercased()).inserted }
         self.templates = templates
     }
 
+    /// Sugar for one template per event.
+    public init(settings: EmailSettings, recipients: [String], templates: [NotificationEvent: EmailTemplate]) {
+        self.init(settings: settings, recipients: recipients, templates: TemplateTable(events: templates))
+    }
+
+    /// The template stored under `name`, or its built-in text.
+    public func template(named name: String) -> EmailTemplate? {
+        templates.template(named: name) ?? EmailTemplate.builtIn(named: name)
+    }
+
     public func message(for notification: RunNotification) -> MailMessage {
-        let template = templates[notification.event] ?? EmailTemplate.builtIn(for: notification.event)
+        let name = EmailTemplate.name(for: notification)
+        let template = template(named: name) ?? EmailTemplate.builtIn(for: notification.event)
         let (subject, body) = template.rendered(notification.variables)
         return MailMessage(from: settings.from, fromName: "AgentShop", to: recipients, subject: subject, text: body,
                            extraHeaders: [("X-AgentShop-Event", notification.event.rawValue),
+                                          ("X-AgentShop-Template", name),
                                           ("X-AgentShop-Run", notification.runID)])
     }
 
+    /// A mail from the template named `name` (the store's row, or the built-in text), for mail that is not
+    /// about one run: the weekly digest.
+    public func message(templateNamed name: String, variables: [String: String], event: String) -> MailMessage? {
+        guard let template = template(named: name) else { return nil }
+        let (subject, body) = template.rendered(variables)
+        return MailMessage(from: settings.from, fromName: "AgentShop", to: recipients, subject: subject, text: body,
+                           extraHeaders: [("X-AgentShop-Event", event), ("X-AgentShop-Template", name)])
+    }
+
     public func send(_ notification: RunNotification) async throws(NotifyError) {
+        try await send(message(for: notification))
+    }
+
+    /// Sends one message over SMTP.
+    public func send(_ message: MailMessage) async throws(NotifyError) {
         do {
-            try await SMTPClient.send(message(for: notification), using: settings.smtp)
+            try await SMTPClient.send(message, using: settings.smtp)
         } catch let error as TransportError {
             throw NotifyError(channel: channel, message: error.description, isTransient: error.isTransient)
         } catch {

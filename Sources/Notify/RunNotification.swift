@@ -10,6 +10,8 @@ public enum NotificationEvent: String, Sendable, CaseIterable {
 public struct RunNotification: Sendable {
     public struct Stage: Sendable, Equatable {
         public var name: String
+        /// The stage's kind (`fetch`, `enrich`…).
+        public var kind: String = ""
         public var status: String
         public var counts: [String: Int]
         public var error: String?
@@ -32,6 +34,12 @@ public struct RunNotification: Sendable {
     public var logFile: String
     /// Stages that stopped at their budget.
     public var budgetStages: [String]
+    /// Records the stages that ran wrote (their `records_out`).
+    public var recordsWritten: Int
+    /// Enrich stages that ran (not skipped as up to date): the run analysed records with an LLM.
+    public var analysisStages: [String]
+    /// Records those enrich stages wrote (or read, when they report no output count).
+    public var analysedRecords: Int
 
     public init(event: NotificationEvent, manifest: RunManifest) {
         self.event = event
@@ -43,13 +51,27 @@ public struct RunNotification: Sendable {
         if let start = Timestamp.parse(manifest.startedAt), let end = manifest.finishedAt.flatMap(Timestamp.parse) {
             durationSeconds = (end.timeIntervalSince(start) * 1000).rounded() / 1000
         }
-        stages = manifest.stages.map { Stage(name: $0.name, status: $0.status.rawValue, counts: $0.counts, error: $0.error) }
+        stages = manifest.stages.map { Stage(name: $0.name, kind: $0.kind, status: $0.status.rawValue, counts: $0.counts, error: $0.error) }
         costUSD = Self.cost(of: manifest)
         error = manifest.error ?? manifest.stages.first { $0.error != nil }?.error
         failedStage = manifest.stages.first { $0.status == .failed }?.name
         logFile = manifest.logFile
         budgetStages = manifest.stages.filter(Self.reachedBudget).map(\.name)
+        recordsWritten = Self.recordsWritten(by: manifest)
+        let analyses = manifest.stages.filter { $0.kind == "enrich" && $0.status == .ran }
+        analysisStages = analyses.map(\.name)
+        analysedRecords = analyses.reduce(0) { $0 + ($1.counts["records_out"] ?? $1.counts["records_in"] ?? 0) }
     }
+
+    /// Records the stages that ran wrote (`counts.records_out`, or the outputs' record counts).
+    public static func recordsWritten(by manifest: RunManifest) -> Int {
+        manifest.stages.filter { $0.status == .ran }.reduce(0) { total, stage in
+            total + (stage.counts["records_out"] ?? stage.outputs.compactMap(\.records).reduce(0, +))
+        }
+    }
+
+    /// `$0.0425`: dollars to four places, `$0.0000` when nothing was spent.
+    public static func dollars(_ cost: Double?) -> String { String(format: "$%.4f", cost ?? 0) }
 
     /// The events a run's manifest gives: failure or success, and budget when a stage stopped at its budget.
     /// An interrupted run (SIGTERM, Ctrl-C) is neither: someone stopped it.
@@ -85,7 +107,8 @@ public struct RunNotification: Sendable {
             || truthy(totals?["budget_stopped"])
     }
 
-    static func cost(of manifest: RunManifest) -> Double? {
+    /// The run's LLM cost: the sum of its stages' `details.llm.totals.cost_usd`; nil when none reported one.
+    public static func cost(of manifest: RunManifest) -> Double? {
         var total: Double?
         for stage in manifest.stages {
             guard let cost = stage.details?.objectValue?["llm"]?.objectValue?["totals"]?.objectValue?["cost_usd"]?.doubleValue else { continue }
@@ -139,7 +162,12 @@ public struct RunNotification: Sendable {
             "error": error ?? "", "headline": headline,
             "duration": durationSeconds.map { String(format: "%.1fs", $0) } ?? "",
             "cost": costUSD.map { String(format: "$%.4f", $0) } ?? "",
+            "records": "\(recordsWritten)", "llm_cost": Self.dollars(costUSD),
+            "failures": "\(stages.filter { $0.status == "failed" }.count)",
+            "analysed_records": "\(analysedRecords)", "analysis_stages": analysisStages.joined(separator: ", "),
         ]
+        let errors = stages.compactMap { stage in stage.error.map { "\(stage.name): \($0)" } }
+        out["errors"] = errors.isEmpty ? (error ?? "none") : errors.joined(separator: "\n")
         out["stages"] = stages.map { stage in
             let counts = stage.counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             return "\(stage.name): \(stage.status)\(counts.isEmpty ? "" : " (\(counts))")"

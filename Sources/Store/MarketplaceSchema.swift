@@ -18,6 +18,7 @@ public enum MarketplaceSchema {
     public static let migrations: [Migration] = [
         Migration(version: 1, name: "marketplace schema, views and seed rows", sql: version1),
         Migration(version: 2, name: "products.images_json; crawler jobs and processing tasks one row per stage", sql: version2),
+        Migration(version: 3, name: "the seed's notification e-mail templates", sql: version3),
     ]
 
     /// The version a fully migrated store has.
@@ -500,6 +501,26 @@ public enum MarketplaceSchema {
            CAST(round((julianday(j.finished_at) - julianday(j.started_at)) * 86400) AS INTEGER) AS duration_seconds,
            j.error
     FROM webcrawler_jobs j;
+    """
+
+    /// The original AgentShop's four notification templates, which `agentshop run` (a run's outcome) and
+    /// `agentshop digest` (the weekly report) send; Notify's `EmailTemplate.seeded` holds the same text as the
+    /// built-in fallback (RunsTests checks that they agree). A row of that name already there is kept. The
+    /// version-1 rows `pipeline_failure` and `pipeline_success` are no longer read.
+    static let version3 = """
+    INSERT OR IGNORE INTO email_templates (name, subject, body_text, variables_json) VALUES
+        ('automation_success', '[AgentShop] {{pipeline}} succeeded',
+         'Run {{run_id}} of pipeline {{pipeline}} {{status}} in {{duration}}.\n\nRecords written: {{records}}\nFailed stages: {{failures}}\nLLM cost: {{llm_cost}}\n\nStages:\n{{stages}}\n\nLog: {{log_file}}\n',
+         '["pipeline","run_id","status","duration","records","failures","llm_cost","stages","log_file"]'),
+        ('automation_error', '[AgentShop] {{pipeline}} failed',
+         'Run {{run_id}} of pipeline {{pipeline}} failed at stage {{stage}} after {{duration}}:\n\n{{error}}\n\nFailed stages: {{failures}}\nErrors:\n{{errors}}\n\nRecords written: {{records}}\nLLM cost: {{llm_cost}}\n\nStages:\n{{stages}}\n\nLog: {{log_file}}\n',
+         '["pipeline","run_id","stage","duration","error","failures","errors","records","llm_cost","stages","log_file"]'),
+        ('data_analysis_complete', '[AgentShop] {{pipeline}}: analysis of {{analysed_records}} records complete',
+         'Run {{run_id}} of pipeline {{pipeline}} analysed {{analysed_records}} records in {{analysis_stages}} and {{status}} in {{duration}}.\n\nRecords written: {{records}}\nLLM cost: {{llm_cost}}\n\nStages:\n{{stages}}\n\nLog: {{log_file}}\n',
+         '["pipeline","run_id","status","duration","analysed_records","analysis_stages","records","llm_cost","stages","log_file"]'),
+        ('weekly_report', '[AgentShop] Runs {{period_start}} to {{period_end}}: {{runs}} runs, {{failed}} failed',
+         'Runs from {{period_start}} to {{period_end}}: {{runs}} ({{succeeded}} succeeded, {{failed}} failed, {{interrupted}} interrupted).\nRecords written: {{records}}\nLLM cost: {{llm_cost}}\n\nPer pipeline:\n{{pipelines}}\n\nFailures:\n{{failures}}\n',
+         '["period_start","period_end","runs","succeeded","failed","interrupted","records","llm_cost","pipelines","failures"]');
     """
 
     /// The seeded categories; `db rebuild` puts them back when it refills `product_categories`.

@@ -27,6 +27,7 @@ struct AgentShop: AsyncParsableCommand {
             PlanCommand.self,
             RunCommand.self,
             RunsCommand.self,
+            DigestCommand.self,
             ScheduleCommand.self,
             SchedulerCommand.self,
             DoctorCommand.self,

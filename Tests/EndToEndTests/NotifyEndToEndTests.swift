@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import TestSupport
 import Testing
 
@@ -101,10 +102,30 @@ import Testing
         let session = try #require(server.sessions.first)
         #expect(session.recipients == ["<ops@example.com>", "<lead@example.com>"])
         let data = try #require(session.data)
-        // The seeded pipeline_failure template: 'Pipeline {{pipeline}} failed'.
-        #expect(data.contains("\r\nSubject: Pipeline mailer failed\r\n"))
-        #expect(data.contains("Run \(runID) of pipeline mailer failed at stage work:"))
+        // The seed's automation_error template.
+        #expect(data.contains("\r\nSubject: [AgentShop] mailer failed\r\n"))
+        #expect(data.contains("X-AgentShop-Template: automation_error"))
+        #expect(data.contains("Run \(runID) of pipeline mailer failed at stage work after"))
+        #expect(data.contains("Failed stages: 1\r\n"))
         #expect(data.contains("Log: raw_data/logs/mailer/\(runID).log"))
+    }
+
+    /// A user who edits the template's row in the store changes the mail.
+    @Test func anEditedStoreTemplateChangesTheMail() throws {
+        let project = try Self.project()
+        #expect(try project.run(["db", "init"]).status == 0)
+        do {
+            let store = try Store.open(path: project.lake + "/store/agentshop.sqlite", create: false)
+            try store.database.execute("""
+                UPDATE email_templates SET subject = 'Broken: {{pipeline}} at {{stage}}', body_text = 'See {{log_file}} ({{status}})'
+                WHERE name = 'automation_error'
+                """)
+        }
+        let server = try LoopbackSMTPServer()
+        #expect(try project.run(["run", "mailer"], environment: Self.environment(server)).status == 1)
+        let data = try #require(server.sessions.first?.data)
+        #expect(data.contains("\r\nSubject: Broken: mailer at work\r\n"))
+        #expect(data.contains("See raw_data/logs/mailer/") && data.contains("(failed)"))
     }
 
     @Test func withoutAStoreTheBuiltInTextIsUsed() throws {

@@ -88,6 +88,41 @@ final class LogCapture: @unchecked Sendable {
         #expect(RunNotification.events(for: stopped) == [.success])
     }
 
+    /// The seed's templates by outcome: automation_error, automation_success, and data_analysis_complete for a
+    /// success whose enrich stage ran (not when it was skipped as up to date).
+    @Test func theSeedsTemplateFollowsTheOutcome() {
+        #expect(EmailTemplate.name(for: RunNotification(event: .failure, manifest: sampleManifest())) == "automation_error")
+        #expect(EmailTemplate.name(for: RunNotification(event: .success, manifest: sampleManifest(status: .succeeded)))
+                == "data_analysis_complete")
+        var skipped = sampleManifest(status: .succeeded)
+        skipped.stages[1].status = .skipped
+        #expect(EmailTemplate.name(for: RunNotification(event: .success, manifest: skipped)) == "automation_success")
+        #expect(EmailTemplate.name(for: RunNotification(event: .budget, manifest: sampleManifest(budget: true))) == "pipeline_budget")
+        for name in ["automation_success", "automation_error", "data_analysis_complete", "weekly_report", "pipeline_budget"] {
+            #expect(EmailTemplate.builtIn(named: name) != nil, "\(name)")
+        }
+    }
+
+    @Test func variablesFromTheManifest() {
+        let failed = RunNotification(event: .failure, manifest: sampleManifest()).variables
+        #expect(failed["records"] == "120")
+        #expect(failed["failures"] == "1")
+        #expect(failed["errors"] == "enrich: provider answered 500")
+        #expect(failed["llm_cost"] == "$0.0425")
+        #expect(failed["duration"] == "12.5s")
+        #expect(failed["status"] == "failed")
+        let (subject, body) = EmailTemplate.builtIn(named: "automation_error")!.rendered(failed)
+        #expect(subject == "[AgentShop] nightly failed")
+        #expect(body.contains("Errors:\nenrich: provider answered 500\n") && body.contains("Records written: 120\n"))
+        var plain = sampleManifest(status: .succeeded)
+        plain.stages[1].details = nil
+        plain.stages[1].status = .skipped
+        let succeeded = RunNotification(event: .success, manifest: plain).variables
+        #expect(succeeded["llm_cost"] == "$0.0000" && succeeded["failures"] == "0" && succeeded["errors"] == "none")
+        #expect(EmailTemplate.builtIn(named: "automation_success")!.rendered(succeeded).body
+                .hasPrefix("Run 20261125T030000Z-abc123 of pipeline nightly succeeded in 12.5s.\n\nRecords written: 120\n"))
+    }
+
     @Test func emailTemplates() {
         #expect(EmailTemplate.render("Run {{ run_id }} of {{pipeline}}{{missing}} {{open", ["run_id": "r1", "pipeline": "p"])
                 == "Run r1 of p {{open")
@@ -223,10 +258,12 @@ final class ReceivedRequests: @unchecked Sendable {
         #expect(session.recipients == ["<ops@example.com>", "<oncall@example.com>"])
         let data = try #require(session.data)
         let (head, body) = try #require(Self.split(data))
-        #expect(head["Subject"] == "[AgentShop] nightly succeeded")
+        // Its enrich stage ran: the seed's data_analysis_complete.
+        #expect(head["Subject"] == "[AgentShop] nightly: analysis of 120 records complete")
+        #expect(head["X-AgentShop-Template"] == "data_analysis_complete")
         #expect(head["Content-Transfer-Encoding"] == "7bit")
-        #expect(body.contains("Run 20261125T030000Z-abc123 of pipeline nightly succeeded in 12.5s.\r\n"))
-        #expect(body.contains("Cost: $0.0425"))
+        #expect(body.contains("Run 20261125T030000Z-abc123 of pipeline nightly analysed 120 records in enrich and succeeded in 12.5s.\r\n"))
+        #expect(body.contains("LLM cost: $0.0425"))
     }
 
     @Test func wrongPasswordIsAnErrorWithoutThePassword() async throws {

@@ -1,10 +1,8 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Lake
-import Logging
 import Pipeline
-import Store
+import Runs
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,10 +54,11 @@ struct RunCommand: AsyncParsableCommand {
         options.runID = Timestamp.runID(Date())
         options.refreshCaches = noCache
 
-        let lock: RunLock
+        let session: RunSession
         do {
-            lock = try RunLock(lake: lake, pipeline: spec.name, wait: wait,
-                               owner: "pid \(getpid()), run \(options.runID!)")
+            session = try RunSession(lake: lake, spec: spec, environment: global.environment(forPipelineFile: spec.file),
+                                     options: options, wait: wait, echoLog: verbose,
+                                     escape: { Console.escaped($0, keepingLines: true) }, warn: { Console.error($0) })
         } catch .busy(let holder) {
             Console.error("\(spec.name): another run is in progress (\(holder)); try again later or pass --wait SECONDS")
             throw ExitStatus.lockBusy
@@ -67,38 +66,11 @@ struct RunCommand: AsyncParsableCommand {
             Console.error("\(spec.name): \(message)")
             throw ExitStatus.internalError
         }
-
-        let logPath = lake.root + "/raw_data/logs/\(spec.name)/\(options.runID!).log"
-        let sink = try RunLogHandler.Sink(path: logPath, echo: verbose)
-        let logger = Logger(label: "agentshop.run", factory: { _ in RunLogHandler(sink: sink) })
-        // A run killed before it finished left its manifest saying "running": with the lock held, it is
-        // settled as interrupted and recorded, so its work (stages it ran, LLM calls it paid for) is not
-        // lost from the store's history when this run skips what that one already did.
-        for abandoned in (try? ManifestStore(lake: lake).settleAbandoned(pipeline: spec.name)) ?? [] {
-            logger.warning("settled an interrupted run", metadata: ["run_id": "\(abandoned.runID)"])
-            Self.recordInStore(abandoned, lake: lake, schedule: spec.schedule?.source, logger: logger)
-        }
         let progress = ProgressView(mode: ProgressView.mode(terminal: Console.isTerminal, quiet: global.quiet, json: global.json,
                                                             verbose: verbose), stageCount: spec.stages.count)
-        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
-                                    logger: logger, options: options, onEvent: { progress.handle($0) })
-
-        let interruption = Interruption()
-        let task = Task { await runner.run() }
-        interruption.install { signal in
-            logger.warning("interrupted", metadata: ["signal": "\(signal)"])
-            task.cancel()
-        }
-        let manifest = await task.value
-        interruption.remove()
-        progress.finish()
-        if !options.dryRun { Self.recordInStore(manifest, lake: lake, schedule: spec.schedule?.source, logger: logger) }
-        if !options.dryRun { ReportCommand.writeFinalReport(spec: spec, manifest: manifest, lake: lake) }
-        withExtendedLifetime(lock) {}
-        // After the lock's last use: a slow webhook does not hold up the pipeline's next run.
-        if !options.dryRun {
-            await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
-                                        environment: global.environment(forPipelineFile: spec.file), logger: logger)
+        let manifest = await session.run(onEvent: { progress.handle($0) }) { manifest in
+            progress.finish()
+            if !session.options.dryRun { ReportCommand.writeFinalReport(spec: spec, manifest: manifest, lake: lake) }
         }
 
         if global.json {
@@ -108,22 +80,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         switch manifest.status {
         case .succeeded: return
-        case .interrupted: throw interruption.signal == SIGTERM ? ExitStatus.interruptedBySIGTERM : ExitStatus.interruptedBySIGINT
+        case .interrupted: throw session.signal == SIGTERM ? ExitStatus.interruptedBySIGTERM : ExitStatus.interruptedBySIGINT
         case .failed, .running: throw ExitStatus.runFailed
-        }
-    }
-
-    /// Keeps the store's run tables (processing tasks, crawl jobs and pages, LLM calls) in step
-    /// with the lake, while the run still holds its lock. The lake is the truth: when the store is
-    /// missing or busy the run still counts, and `db sync-runs` or `db rebuild` catch up later.
-    static func recordInStore(_ manifest: RunManifest, lake: Lake, schedule: String? = nil, logger: Logger) {
-        guard FileManager.default.fileExists(atPath: lake.storePath) else { return }
-        do {
-            let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(60), logger: logger)
-            try RunRecords.record(manifest, lake: lake, schedule: schedule, in: store.database)
-        } catch {
-            logger.warning("run not recorded in the store", metadata: ["error": "\(error)"])
-            Console.error("warning: run not recorded in the store (\(error)); `agentshop db sync-runs` records it later")
         }
     }
 
@@ -228,30 +186,5 @@ final class ProgressView: @unchecked Sendable {
     func finish() {
         guard mode == .live else { return }
         Console.clearStatus()
-    }
-}
-
-/// SIGINT and SIGTERM stop the run cleanly instead of killing the process mid-write.
-final class Interruption: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private(set) var signal: Int32 = 0
-
-    func install(_ handler: @escaping @Sendable (Int32) -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            Foundation.signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                if self.signal == 0 { self.signal = sig }
-                handler(sig)
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func remove() {
-        for source in sources { source.cancel() }
-        sources.removeAll()
     }
 }

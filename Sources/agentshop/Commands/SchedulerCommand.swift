@@ -3,6 +3,7 @@ import Foundation
 import Lake
 import Logging
 import Pipeline
+import Runs
 import Stages
 
 struct SchedulerCommand: AsyncParsableCommand {
@@ -77,15 +78,17 @@ struct SchedulerCommand: AsyncParsableCommand {
             throw ExitStatus.internalError
         }
 
-        let sink = try RunLogHandler.Sink(path: lake.root + "/raw_data/logs/scheduler.log", echo: !global.quiet)
-        let logger = Logger(label: "agentshop.scheduler", factory: { _ in RunLogHandler(sink: sink) })
+        let sink = try RunLogHandler.Sink(path: lake.root + "/raw_data/logs/scheduler.log", echo: !global.quiet,
+                                          escape: { Console.escaped($0, keepingLines: true) })
+        let logger = RunLogHandler.logger(label: "agentshop.scheduler", sink: sink)
         let global = self.global
         // A run stopped at its timeout recorded itself as interrupted, which notifies no one: the
         // scheduler sends its pipeline's failure notification instead.
         let notifyFailure: @Sendable (ScheduledJob, RunManifest) async -> Void = { job, manifest in
             guard let spec = global.checkPipeline(job.file, lake: lake).spec, spec.notify != nil else { return }
-            await RunNotifications.send(spec: spec, manifest: manifest, lake: lake,
-                                        environment: global.environment(forPipelineFile: job.file), logger: logger)
+            // The final outcome: no attempt number, so the failure is told.
+            await RunNotices.send(spec: spec, manifest: manifest, lake: lake,
+                                  environment: global.environment(forPipelineFile: job.file), logger: logger, attempt: nil)
         }
         let launcher = ProcessRunLauncher(binary: ScheduleCommand.Print.executablePath(), lake: lake, projectFolder: folder,
                                           lockWait: wait, grace: grace, onRetryAbandoned: { job in
@@ -203,29 +206,4 @@ struct ProcessRunLauncher: ScheduledRunLauncher {
 /// The child's pid, handed out of ChildProcess's start callback.
 private final class PIDBox: @unchecked Sendable {
     var pid: pid_t = 0
-}
-
-/// Which attempt of a scheduled run a `run` process is (`AGENTSHOP_SCHEDULED_ATTEMPT=1/3`, set by the
-/// scheduler's launcher), so that a failure the scheduler will retry sends no notification: one failing
-/// scheduled run tells its failure once, for its final outcome.
-struct ScheduledAttempt {
-    static let variable = "AGENTSHOP_SCHEDULED_ATTEMPT"
-    let number: Int
-    let total: Int
-
-    var text: String { "\(number)/\(total)" }
-    /// A failed attempt before the last is retried by the scheduler.
-    var retryFollowsFailure: Bool { number < total }
-
-    init(number: Int, total: Int) {
-        self.number = number
-        self.total = total
-    }
-
-    static func fromEnvironment() -> ScheduledAttempt? {
-        guard let text = ProcessInfo.processInfo.environment[variable] else { return nil }
-        let parts = text.split(separator: "/").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 1, parts[1] >= parts[0] else { return nil }
-        return ScheduledAttempt(number: parts[0], total: parts[1])
-    }
 }
