@@ -1,13 +1,11 @@
 import Foundation
 import Lake
-import LLM
-import Pipeline
 
 /// The estimate `agentshop plan` prints for an enrich stage: how many prompts would be sent
 /// (distinct, not in the cache), their tokens, and their cost at the price table's prices.
-enum EnrichPlan {
-    static func note(settings: EnrichStage.EnrichSettings, lake: Lake, files: [LakePath],
-                     provider makeProvider: () throws -> EnrichProvider) -> String? {
+public enum EnrichmentEstimate {
+    public static func note(settings: EnrichmentSettings, lake: Lake, files: [LakePath],
+                            provider makeProvider: () throws -> EnrichProvider) -> String? {
         if !settings.task.usesModel { return "task cleanup runs locally: no provider calls" }
         let provider: EnrichProvider
         let requests: EnrichRequests

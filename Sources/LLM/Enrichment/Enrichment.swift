@@ -1,25 +1,85 @@
 import Foundation
 import Lake
-import LLM
-import Pipeline
 import Transport
 
-/// One run of an enrich stage: reads the input records in order, asks for each one's answer
-/// (cache, then provider, within the budget), and writes each record with its answer, in input order.
-struct EnrichRun {
-    typealias Settings = EnrichStage.EnrichSettings
+/// What an enrichment asks and how it treats the answers: the enrich stage's settings, read from
+/// its configuration by the stage and carried here whole.
+public struct EnrichmentSettings: Sendable {
+    /// What happens to a record whose answer stays invalid after the repair attempt.
+    public enum InvalidPolicy: String, CaseIterable, Sendable {
+        /// To the rejects file with the raw answer and the reason; the run goes on.
+        case quarantine
+        /// The enrichment fails.
+        case fail
+    }
 
-    let settings: Settings
-    let context: StageContext
-    let provider: @Sendable () throws -> EnrichProvider
+    /// What happens to a record that lacks a field the template reads.
+    public enum MissingPolicy: Sendable {
+        case error, empty, reject
+    }
 
-    /// Where a budget-stopped run leaves its run id (see `Definition.fingerprintExtra`).
-    static func budgetStopMarker(lake: Lake, pipeline: String, stage: String) -> String {
-        StageContext.stateFolder(lake: lake, pipeline: pipeline, stage: stage) + "/enrich-budget-stop"
+    public let provider: ProviderKind
+    public let model: String?
+    public let task: EnrichTask
+    public let template: PromptTemplate
+    public let into: String?
+    public let temperature: Double?
+    public let maxTokens: Int?
+    public let concurrency: Int
+    public let budgetUSD: Double?
+    public let cacheTTL: Double?
+    public let timeout: Double
+    public let onInvalid: InvalidPolicy
+    public let onMissing: MissingPolicy
+
+    public init(provider: ProviderKind, model: String?, task: EnrichTask, template: PromptTemplate, into: String?,
+                temperature: Double?, maxTokens: Int?, concurrency: Int, budgetUSD: Double?, cacheTTL: Double?,
+                timeout: Double, onInvalid: InvalidPolicy, onMissing: MissingPolicy) {
+        self.provider = provider
+        self.model = model
+        self.task = task
+        self.template = template
+        self.into = into
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+        self.concurrency = concurrency
+        self.budgetUSD = budgetUSD
+        self.cacheTTL = cacheTTL
+        self.timeout = timeout
+        self.onInvalid = onInvalid
+        self.onMissing = onMissing
+    }
+}
+
+/// Why an enrichment stopped: a message the user can act on.
+public struct EnrichmentError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// One enrichment: reads the input records in order, asks for each one's answer (cache, then
+/// provider, within the budget), and hands each record with its answer to `write`, in input order.
+/// Records that cannot be enriched go to `reject`. The caller owns the files written.
+public struct Enrichment: Sendable {
+    public typealias Settings = EnrichmentSettings
+
+    public let settings: Settings
+    public let lake: Lake
+    /// Ask again even when the cache holds an answer (`run --no-cache`).
+    public let refreshCache: Bool
+    /// The provider, made when the first record needs it (a cleanup task never does).
+    public let provider: @Sendable () throws -> EnrichProvider
+
+    public init(settings: Settings, lake: Lake, refreshCache: Bool, provider: @escaping @Sendable () throws -> EnrichProvider) {
+        self.settings = settings
+        self.lake = lake
+        self.refreshCache = refreshCache
+        self.provider = provider
     }
 
     /// The field a record carries when the budget stopped the run before its answer was asked for.
-    static let pendingField = "enrich_pending"
+    public static let pendingField = "enrich_pending"
 
     /// What became of one record.
     enum Outcome: Sendable {
@@ -33,135 +93,104 @@ struct EnrichRun {
         case failed(String)
     }
 
-    func run() async throws -> StageReport {
-        let (output, outputType) = try context.singleRecordOutput(kind: "enrich")
-        guard outputType.format == .jsonl else {
-            throw StageError("an enrich stage writes JSON Lines (name its output .jsonl or .jsonl.gz): answers are nested objects")
-        }
+    /// What an enrichment did: its counts, its call records, and why it stopped sending if it did.
+    public struct Summary: Sendable {
+        public var recordsIn = 0
+        public var enriched = 0
+        /// Carried un-enriched because the budget was reached.
+        public var pending = 0
+        /// Answers still invalid after the repair attempt.
+        public var invalid = 0
+        /// Records lacking a field the template reads (on_missing: reject).
+        public var rejectedMissing = 0
+        public var calls: [LLMCallRecord] = []
+        /// The budget's reason, when it stopped sending.
+        public var stopReason: String?
+        /// The model asked; nil when the task needs none.
+        public var model: String?
+
+        public var rejected: Int { invalid + rejectedMissing }
+        /// Requests that went to a provider (not cache hits, not skipped for the budget).
+        public var sent: Int { calls.filter { !$0.cacheHit && $0.status != .skippedBudget }.count }
+        public var cacheHits: Int { calls.filter(\.cacheHit).count }
+        public var costUSD: Double { calls.reduce(0) { $0 + $1.costUSD } }
+    }
+
+    /// Enriches every record of `files`, in order. `write` gets each record to keep (enriched, or
+    /// carried with `pendingField`), `reject` each record quarantined; `progress` the records done.
+    public func run(files: [LakePath], progress: (Int) -> Void = { _ in }, write: (JSONObject) throws -> Void,
+                    reject: (RejectedRecord) throws -> Void) async throws -> Summary {
         let task = settings.task
         let asker: Asker?
         if task.usesModel {
-            asker = try await Asker(settings: settings, provider: try provider(), context: context)
+            asker = try await Asker(settings: settings, provider: try provider(), lake: lake, refresh: refreshCache)
         } else {
             asker = nil
         }
-
-        let rejects = RejectsFile(path: context.rejectsPath)
-        let writer = try RecordWriter(path: output.absolute, type: outputType)
-        var recordsIn = 0, enriched = 0, pending = 0, invalid = 0, rejectedMissing = 0
+        var summary = Summary()
         let window = max(64, settings.concurrency * 8)
-        do {
-            try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
-                var waiting: [Int: (record: JSONObject, file: String, line: Int)] = [:]
-                var results: [Int: Outcome] = [:]
-                var nextIndex = 0
-                var nextWrite = 0
+        try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
+            var waiting: [Int: (record: JSONObject, file: String, line: Int)] = [:]
+            var results: [Int: Outcome] = [:]
+            var nextIndex = 0
+            var nextWrite = 0
 
-                func writeReady() throws {
-                    while let outcome = results.removeValue(forKey: nextWrite) {
-                        let (record, file, line) = waiting.removeValue(forKey: nextWrite)!
-                        nextWrite += 1
-                        switch outcome {
-                        case .answer(let value):
-                            try writer.write(merge(value, into: record))
-                            enriched += 1
-                        case .pending(let reason):
-                            var carried = record
-                            carried[Self.pendingField] = .string(reason)
-                            try writer.write(carried)
-                            pending += 1
-                        case .invalid(let raw, let reason):
-                            if settings.onInvalid == .fail {
-                                throw StageError("\(file):\(line): invalid answer from \(settings.provider.rawValue): \(reason) (on_invalid: fail)")
-                            }
-                            try rejects.add(RejectedRecord(file: file, line: line, reason: "invalid answer: \(reason)", raw: raw))
-                            invalid += 1
-                        case .rejected(let reason):
-                            try rejects.add(RejectedRecord(file: file, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
-                            rejectedMissing += 1
-                        case .failed(let message):
-                            throw StageError("\(file):\(line): \(message); answers received so far are cached, so a rerun continues from here")
+            func writeReady() throws {
+                while let outcome = results.removeValue(forKey: nextWrite) {
+                    let (record, file, line) = waiting.removeValue(forKey: nextWrite)!
+                    nextWrite += 1
+                    switch outcome {
+                    case .answer(let value):
+                        try write(merge(value, into: record))
+                        summary.enriched += 1
+                    case .pending(let reason):
+                        var carried = record
+                        carried[Self.pendingField] = .string(reason)
+                        try write(carried)
+                        summary.pending += 1
+                    case .invalid(let raw, let reason):
+                        if settings.onInvalid == .fail {
+                            throw EnrichmentError("\(file):\(line): invalid answer from \(settings.provider.rawValue): \(reason) (on_invalid: fail)")
                         }
-                        if nextWrite % 100 == 0 { context.progress(nextWrite) }
+                        try reject(RejectedRecord(file: file, line: line, reason: "invalid answer: \(reason)", raw: raw))
+                        summary.invalid += 1
+                    case .rejected(let reason):
+                        try reject(RejectedRecord(file: file, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
+                        summary.rejectedMissing += 1
+                    case .failed(let message):
+                        throw EnrichmentError("\(file):\(line): \(message); answers received so far are cached, so a rerun continues from here")
                     }
-                }
-
-                for file in context.allInputFiles {
-                    let reader = try RecordReader(path: file.absolute, displayPath: file.relative)
-                    while let record = try reader.next() {
-                        recordsIn += 1
-                        while nextIndex - nextWrite >= window, let (index, outcome) = try await group.next() {
-                            results[index] = outcome
-                            try writeReady()
-                        }
-                        let index = nextIndex
-                        let line = reader.line
-                        waiting[index] = (record, file.relative, line)
-                        nextIndex += 1
-                        let label = "\(file.relative):\(line)"
-                        group.addTask {
-                            (index, try await self.outcome(for: record, index: index, label: label, asker: asker))
-                        }
-                    }
-                }
-                while let (index, outcome) = try await group.next() {
-                    results[index] = outcome
-                    try writeReady()
+                    if nextWrite % 100 == 0 { progress(nextWrite) }
                 }
             }
-            try rejects.commit()
-            try accept(recordsIn: recordsIn, enriched: enriched, invalid: invalid, rejectedMissing: rejectedMissing)
-            try writer.commit()
-        } catch {
-            writer.abandon()
-            rejects.abandon()
-            throw error
-        }
-        context.progress(recordsIn, of: recordsIn)
 
-        let calls = await asker?.ledger.calls ?? []
-        let stopReason = await asker?.budget.stopReason
-        var extra: [(String, JSONValue)] = [
-            ("provider", .string(settings.provider.rawValue)), ("model", .string(asker?.model ?? "")),
-            ("task", .string(task.name.rawValue)), ("records_pending", .int(Int64(pending))),
-        ]
-        if let stopReason {
-            extra.append(("budget_stopped", .string(stopReason)))
-            try AtomicFile.write(context.runID, to: Self.budgetStopMarker(lake: context.lake, pipeline: context.pipeline, stage: context.stage))
-            context.logger.warning("budget reached: stopped sending; records left un-enriched for the next run", metadata: [
-                "reason": "\(stopReason)", "pending": "\(pending)", "marker_field": "\(Self.pendingField)",
-            ])
+            for file in files {
+                let reader = try RecordReader(path: file.absolute, displayPath: file.relative)
+                while let record = try reader.next() {
+                    summary.recordsIn += 1
+                    while nextIndex - nextWrite >= window, let (index, outcome) = try await group.next() {
+                        results[index] = outcome
+                        try writeReady()
+                    }
+                    let index = nextIndex
+                    let line = reader.line
+                    waiting[index] = (record, file.relative, line)
+                    nextIndex += 1
+                    let label = "\(file.relative):\(line)"
+                    group.addTask {
+                        (index, try await self.outcome(for: record, index: index, label: label, asker: asker))
+                    }
+                }
+            }
+            while let (index, outcome) = try await group.next() {
+                results[index] = outcome
+                try writeReady()
+            }
         }
-        if invalid + rejectedMissing > 0 {
-            context.logger.warning("records rejected", metadata: ["invalid": "\(invalid)", "missing_fields": "\(rejectedMissing)",
-                                                                  "rejects": "\(context.rejectsPath.relative)"])
-        }
-        let sent = calls.filter { !$0.cacheHit && $0.status != .skippedBudget }.count
-        let cost = calls.reduce(0) { $0 + $1.costUSD }
-        context.logger.info("enrich finished", metadata: [
-            "records": "\(recordsIn)", "enriched": "\(enriched)", "calls_sent": "\(sent)",
-            "cache_hits": "\(calls.filter(\.cacheHit).count)", "cost_usd": "\(String(format: "%.6f", cost))",
-        ])
-        return StageReport(
-            counts: ["records_in": recordsIn, "records_out": writer.recordCount, "enriched": enriched,
-                     "pending_budget": pending, "budget_reached": stopReason == nil ? 0 : 1,
-                     "rejected": invalid + rejectedMissing, "invalid": invalid,
-                     "calls_sent": sent, "cache_hits": calls.filter(\.cacheHit).count],
-            recordsPerOutput: [output.relative: writer.recordCount],
-            details: task.usesModel ? LLMCallRecord.details(calls, extra: extra) : JSONValue?.none)
-    }
-
-    /// An enrich stage whose every answer was quarantined did not do its work; `max_rejects` sets another limit.
-    func accept(recordsIn: Int, enriched: Int, invalid: Int, rejectedMissing: Int) throws {
-        let rejected = invalid + rejectedMissing
-        let listed = rejected > 0 ? context.rejectsPath.relative : nil
-        if let limit = settings.maxRejects {
-            try RejectLimit.check(limit, key: "max_rejects", bad: rejected, of: recordsIn, what: "records rejected", rejects: listed)
-        } else if invalid > 0 && enriched == 0 {
-            throw StageError("every answer was invalid and quarantined (\(invalid) of \(recordsIn) records) in \(listed ?? "")"
-                             + "; check the prompt, the schema and the model, or set max_rejects to accept it; "
-                             + "the previous output is kept")
-        }
+        summary.calls = await asker?.ledger.calls ?? []
+        summary.stopReason = await asker?.budget.stopReason
+        summary.model = asker?.model
+        return summary
     }
 
     /// The record with the answer under `into`, or with the answer's fields merged in.
@@ -183,7 +212,7 @@ struct EnrichRun {
         } catch {
             await asker?.turnstile.pass(index)  // later records must not wait for this one
             if settings.onMissing == .reject { return .rejected(error.message) }
-            throw StageError(error.message)
+            throw EnrichmentError(error.message)
         }
         guard let asker else {
             // cleanup: the offline rules' cleaner, run here; no provider, no cache, no call record.
@@ -195,18 +224,18 @@ struct EnrichRun {
 
 /// How a record's text becomes a request and a cache key, for one provider and model.
 struct EnrichRequests: Sendable {
-    let settings: EnrichStage.EnrichSettings
+    let settings: EnrichmentSettings
     let provider: EnrichProvider
     let model: String
     let systemPrompt: String
     let taskPrompt: PromptTemplate
 
-    init(settings: EnrichStage.EnrichSettings, provider: EnrichProvider) throws {
+    init(settings: EnrichmentSettings, provider: EnrichProvider) throws {
         self.settings = settings
         self.provider = provider
         model = settings.model ?? provider.defaultModel
         systemPrompt = settings.task.system
-        do { taskPrompt = try PromptTemplate(settings.task.prompt) } catch { throw StageError("task prompt: \(error.message)") }
+        do { taskPrompt = try PromptTemplate(settings.task.prompt) } catch { throw EnrichmentError("task prompt: \(error.message)") }
     }
 
     /// The user prompt for a record's text (a custom task's text is its prompt).
@@ -250,7 +279,7 @@ struct EnrichRequests: Sendable {
 
 /// Asks one provider for answers: cache, in-run deduplication, budget, concurrency, validation and repair.
 final class Asker: Sendable {
-    let settings: EnrichStage.EnrichSettings
+    let settings: EnrichmentSettings
     let requests: EnrichRequests
     let cache: ResponseCache
     let refresh: Bool
@@ -262,24 +291,24 @@ final class Asker: Sendable {
     var provider: EnrichProvider { requests.provider }
     var model: String { requests.model }
 
-    init(settings: EnrichStage.EnrichSettings, provider: EnrichProvider, context: StageContext) async throws {
+    init(settings: EnrichmentSettings, provider: EnrichProvider, lake: Lake, refresh: Bool) async throws {
         self.settings = settings
         requests = try EnrichRequests(settings: settings, provider: provider)
-        cache = ResponseCache(lake: context.lake)
-        refresh = context.refreshCaches
+        cache = ResponseCache(lake: lake)
+        self.refresh = refresh
         limit = ConcurrencyLimit(settings.concurrency)
         let model = requests.model
         let daily = provider.dailyCostLimit
         if (settings.budgetUSD != nil || daily != nil), provider.cost(model, TokenUsage(input: 1000, output: 1000)) == nil {
-            throw StageError("no price for \(provider.kind.rawValue) model '\(model)' in the price table, so budget_usd or "
+            throw EnrichmentError("no price for \(provider.kind.rawValue) model '\(model)' in the price table, so budget_usd or "
                              + "LLM_\(provider.kind.environmentName)_COST_LIMIT_DAILY cannot be enforced; add the model to the price table")
         }
-        let spentToday = daily == nil ? 0 : LLMCallRecord.spend(in: context.lake, provider: provider.kind, day: Timestamp.day(Date()))
+        let spentToday = daily == nil ? 0 : LLMCallRecord.spend(in: lake, provider: provider.kind, day: Timestamp.day(Date()))
         budget = Budget(stageLimit: settings.budgetUSD, dailyLimit: daily, spentBefore: spentToday)
     }
 
     /// The outcome for the record at `index` (in input order) whose text is `text`.
-    func answer(text: String, index: Int) async -> EnrichRun.Outcome {
+    func answer(text: String, index: Int) async -> Enrichment.Outcome {
         let prompt = requests.prompt(for: text)
         let identity = requests.identity(prompt: prompt)
         let key = identity.key
@@ -313,7 +342,7 @@ final class Asker: Sendable {
         }
     }
 
-    private func fetch(key: String, identity: RequestIdentity, prompt: String, text: String, index: Int) async -> EnrichRun.Outcome {
+    private func fetch(key: String, identity: RequestIdentity, prompt: String, text: String, index: Int) async -> Enrichment.Outcome {
         if !refresh, let hit = cache.lookup(key, ttl: settings.cacheTTL), case .success(let value) = check(hit.text) {
             await turnstile.pass(index)
             await ledger.record(call(key, identity, status: .cached, cacheHit: true, finishReason: hit.finishReason))
@@ -367,7 +396,7 @@ final class Asker: Sendable {
 
     enum Sent {
         case done(Completion)
-        case stopped(EnrichRun.Outcome)
+        case stopped(Enrichment.Outcome)
     }
 
     /// One provider request within the budget and the stage's concurrency. `reserved`: the
@@ -414,12 +443,12 @@ final class Asker: Sendable {
 /// prompts in one run are sent once, with or without the cache).
 actor EnrichLedger {
     private(set) var calls: [LLMCallRecord] = []
-    private var answers: [String: Task<EnrichRun.Outcome, Never>] = [:]
+    private var answers: [String: Task<Enrichment.Outcome, Never>] = [:]
 
     func record(_ call: LLMCallRecord) { calls.append(call) }
 
     /// The task answering `key`: started with `fetch` the first time, shared after that (`shared` true).
-    func task(for key: String, fetch: @escaping @Sendable () async -> EnrichRun.Outcome) -> (Task<EnrichRun.Outcome, Never>, shared: Bool) {
+    func task(for key: String, fetch: @escaping @Sendable () async -> Enrichment.Outcome) -> (Task<Enrichment.Outcome, Never>, shared: Bool) {
         if let task = answers[key] { return (task, true) }
         let task = Task { await fetch() }
         answers[key] = task
