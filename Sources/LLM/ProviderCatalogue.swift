@@ -45,15 +45,34 @@ public struct ProviderCatalogue: Sendable {
         return try makeProvider(configuration, client: client)
     }
 
-    /// The provider an enrichment of `lake` uses: the lake's switches, the environment's configuration,
-    /// the price table, and the process's shared limits, with retries.
-    public func enrichProvider(_ kind: ProviderKind, lake: Lake) throws -> EnrichProvider {
+    /// The provider an enrichment of `lake` uses: the lake's switches, the environment's configuration
+    /// (with the stage's endpoint and key variable over it when it names them), the price table, and
+    /// the process's limits for that endpoint, with retries.
+    public func enrichProvider(_ choice: ProviderChoice, lake: Lake) throws -> EnrichProvider {
         let switches = try ProviderSwitches.load(lake: lake)
-        let configuration = try configuration(kind)
-        let provider = try self.provider(configuration, switches: switches)
+        guard switches.isEnabled(choice.kind) else { throw ProviderDisabled(kind: choice.kind) }
+        var configuration = try configuration(choice.kind)
+        let provider: any LLMProvider
+        if let baseURL = choice.baseURL {
+            // Another server than the environment's: the environment's key stays with its own endpoint.
+            var base = baseURL
+            while base.hasSuffix("/") { base.removeLast() }
+            configuration.baseURL = base
+            configuration.apiKey = nil
+            if let name = choice.apiKeyVariable {
+                guard let key = environment[name]?.trimmingCharacters(in: .whitespaces), !key.isEmpty else {
+                    throw LLMError(.notConfigured, provider: choice.kind, message: "\(name) (api_key_env) is not set")
+                }
+                configuration.apiKey = Secret(key)
+            }
+            provider = try makeProvider(configuration, client: Self.client, requireKey: false)
+        } else {
+            provider = try makeProvider(configuration, client: Self.client)
+        }
         let prices = try prices()
         let limits = SharedLimits.shared.limits(for: configuration)
         let call = LLMCall(provider: provider, limiter: limits.rate, concurrency: limits.concurrency)
+        let kind = choice.kind
         return EnrichProvider(
             kind: kind, baseURL: configuration.baseURL, defaultModel: configuration.defaultModel,
             dailyCostLimit: configuration.dailyCostLimitUSD,
@@ -76,7 +95,8 @@ public struct ProviderDisabled: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A provider's limits for this process, made on first use from its configuration.
+/// A provider's limits for this process, one set per endpoint (kind and base URL), made on first use
+/// from its configuration: two servers behind one kind do not share a rate limit.
 final class SharedLimits: @unchecked Sendable {
     static let shared = SharedLimits()
 
@@ -87,16 +107,17 @@ final class SharedLimits: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var byProvider: [ProviderKind: Limits] = [:]
+    private var byEndpoint: [String: Limits] = [:]
 
     func limits(for configuration: ProviderConfiguration) -> Limits {
         lock.lock()
         defer { lock.unlock() }
         // A changed configuration (another project's .env in a long-lived process) gets fresh limits.
-        if let known = byProvider[configuration.kind], known.configuration == configuration { return known }
+        let endpoint = configuration.kind.rawValue + " " + configuration.baseURL
+        if let known = byEndpoint[endpoint], known.configuration == configuration { return known }
         let rate = configuration.requestsPerMinute == nil && configuration.tokensPerMinute == nil ? nil : RateLimiter(configuration)
         let made = Limits(configuration: configuration, rate: rate, concurrency: ConcurrencyLimit(configuration.maxConcurrency))
-        byProvider[configuration.kind] = made
+        byEndpoint[endpoint] = made
         return made
     }
 }

@@ -10,7 +10,7 @@ import Pipeline
 /// review_sentiment:
 ///   enrich:
 ///     from: reviews
-///     provider: offline            # openai | anthropic | groq | perplexity | ollama | offline (default)
+///     provider: offline            # openai | anthropic | groq | perplexity | ollama | offline (default), or a fallback list [anthropic, openai, offline]
 ///     task: sentiment              # content_analysis | sentiment | summary | keywords | categorize | cleanup | custom
 ///     text: "{{title}}. {{text}}"  # what the task reads (default "{{text}}")
 ///     into: sentiment              # nest the answer under this field (default: merge its fields)
@@ -24,8 +24,8 @@ import Pipeline
 /// answer was quarantined fails (its output is not published) unless `max_rejects` allows it. Answers are cached
 /// in `external_apis/llm_responses/cache`; every call is recorded in the manifest.
 public enum EnrichStage {
-    public static let kind = kind(providers: { kind, lake, environment, projectFolder in
-        try ProviderCatalogue(environment: environment.variables, projectFolder: projectFolder).enrichProvider(kind, lake: lake)
+    public static let kind = kind(providers: { choice, lake, environment, projectFolder in
+        try ProviderCatalogue(environment: environment.variables, projectFolder: projectFolder).enrichProvider(choice, lake: lake)
     })
 
     /// The kind with another provider source (tests bind fakes).
@@ -42,9 +42,9 @@ public enum EnrichStage {
         guard config.expectMapping() else { return nil }
         var ok = true
         let inputs = context.inputs(config.value("from", required: true))
-        let provider = config.choice("provider", ProviderKind.allCases.map(\.rawValue)).flatMap(ProviderKind.init) ?? .offline
-        let model = config.string("model")
-        let taskName = config.value("task", required: true)?.asChoice(EnrichTask.Name.allCases.map(\.rawValue))
+        let chain = readProviders(config)
+        if chain == nil { ok = false }
+                let taskName = config.value("task", required: true)?.asChoice(EnrichTask.Name.allCases.map(\.rawValue))
             .flatMap(EnrichTask.Name.init)
         if config.value("task") != nil && taskName == nil { ok = false }
 
@@ -105,7 +105,7 @@ public enum EnrichStage {
             let builtin = EnrichTask.builtin(name, length: length, categories: categories, rules: rules)
             task = system.map { EnrichTask(name: builtin.name, system: $0, prompt: builtin.prompt, schema: builtin.schema,
                                            options: builtin.options) } ?? builtin
-            if name == .cleanup && provider != .offline && config.value("provider") != nil {
+            if name == .cleanup && chain?.contains(where: { $0.kind != .offline }) == true && config.value("provider") != nil {
                 config.value("provider")?.warning("task cleanup runs locally; the provider is not called")
             }
         case nil: ok = false
@@ -148,14 +148,66 @@ public enum EnrichStage {
             if maxRejects == nil { ok = false }
         }
         config.rejectUnknownKeys()
-        guard ok, let inputs, let task, let recordTemplate else { return nil }
+        guard ok, let inputs, let task, let recordTemplate, let chain else { return nil }
         let settings = EnrichmentSettings(
-            provider: provider, model: model, task: task, template: recordTemplate, into: into,
+            providers: chain, task: task, template: recordTemplate, into: into,
             temperature: temperature, maxTokens: maxTokens, concurrency: concurrency, budgetUSD: budget, cacheTTL: ttl,
             timeout: timeout, onInvalid: onInvalid,
             onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error))
         return Definition(inputs: inputs, settings: settings, maxRejects: maxRejects, pipeline: context.pipeline, stage: context.stage,
                           projectFolder: context.projectFolder, providers: providers)
+    }
+
+    /// `provider` (one name or a fallback list, each checked at its position), with `model`,
+    /// `base_url` and `api_key_env` for the first; nil after reporting a problem.
+    static func readProviders(_ config: ConfigValue) -> [ProviderChoice]? {
+        let names = ProviderKind.allCases.map(\.rawValue)
+        var kinds: [ProviderKind] = []
+        var ok = true
+        if let value = config.value("provider") {
+            let items = value.isSequence ? value.asList() ?? [] : [value]
+            if value.isSequence && items.isEmpty { value.error("name at least one provider"); ok = false }
+            for item in items {
+                guard let kind = item.asChoice(names).flatMap(ProviderKind.init) else { ok = false; continue }
+                if kinds.dropFirst().contains(kind) || (kinds.first == kind && config.value("base_url") == nil) {
+                    item.error("'\(kind.rawValue)' is listed twice")
+                    ok = false
+                }
+                kinds.append(kind)
+            }
+        } else {
+            kinds = [.offline]
+        }
+        let model = config.string("model")
+        var baseURL: String?
+        if let value = config.value("base_url"), let text = value.asString() {
+            if let first = kinds.first, first == .offline {
+                value.error("the offline provider calls no server; 'base_url' is for the first provider of the stage")
+                ok = false
+            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil,
+                      url.user == nil, url.password == nil, url.query == nil {
+                baseURL = text
+            } else {
+                value.error("expected an http:// or https:// URL without credentials or query, e.g. http://127.0.0.1:8000/v1, found '\(text)'")
+                ok = false
+            }
+        } else if config.value("base_url") != nil {
+            ok = false
+        }
+        let keyVariable = config.string("api_key_env")
+        if let keyValue = config.value("api_key_env") {
+            if keyVariable == nil { ok = false }
+            else if baseURL == nil && config.value("base_url") == nil {
+                keyValue.error("'api_key_env' names the key for base_url's server; without base_url the environment's key is used")
+                ok = false
+            }
+        }
+        guard ok, !kinds.isEmpty else { return nil }
+        var chain = kinds.map { ProviderChoice($0) }
+        chain[0].model = model
+        chain[0].baseURL = baseURL
+        chain[0].apiKeyVariable = keyVariable
+        return chain
     }
 
     static func readSchema(_ value: ConfigValue) -> JSONSchema? {
@@ -203,14 +255,14 @@ public enum EnrichStage {
 
         func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? {
             EnrichmentEstimate.note(settings: settings, lake: lake, files: inputs.flatMap(\.files), provider: {
-                try provider(lake, PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"]))
+                try provider(settings.providers[0], lake, PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"]))
             })
         }
 
-        /// The provider, with its refusal (switched off, no key, a malformed variable) as a stage error.
-        func provider(_ lake: Lake, _ environment: PipelineEnvironment) throws -> EnrichProvider {
+        /// A provider of the chain, with its refusal (switched off, no key, a malformed variable) as a stage error.
+        func provider(_ choice: ProviderChoice, _ lake: Lake, _ environment: PipelineEnvironment) throws -> EnrichProvider {
             do {
-                return try providers(settings.provider, lake, environment, projectFolder)
+                return try providers(choice, lake, environment, projectFolder)
             } catch let error as StageError {
                 throw error
             } catch {
@@ -224,7 +276,7 @@ public enum EnrichStage {
                 throw StageError("an enrich stage writes JSON Lines (name its output .jsonl or .jsonl.gz): answers are nested objects")
             }
             let enrichment = Enrichment(settings: settings, lake: context.lake, refreshCache: context.refreshCaches,
-                                        provider: { try provider(context.lake, context.environment) })
+                                        provider: { try provider($0, context.lake, context.environment) })
             let rejects = RejectsFile(path: context.rejectsPath)
             let writer = try RecordWriter(path: output.absolute, type: outputType)
             let summary: Enrichment.Summary
@@ -264,6 +316,12 @@ public enum EnrichStage {
                 ("provider", .string(settings.provider.rawValue)), ("model", .string(summary.model ?? "")),
                 ("task", .string(task.name.rawValue)), ("records_pending", .int(Int64(summary.pending))),
             ]
+            if settings.providers.count > 1 {
+                extra.append(("providers", .array(settings.providers.map { .string($0.kind.rawValue) })))
+            }
+            for unusable in summary.unusable {
+                context.logger.warning("provider left out of the chain", metadata: ["reason": "\(unusable)"])
+            }
             if let stopReason = summary.stopReason {
                 extra.append(("budget_stopped", .string(stopReason)))
                 try AtomicFile.write(context.runID, to: Self.budgetStopMarker(lake: context.lake, pipeline: pipeline, stage: stage))
@@ -291,7 +349,7 @@ public enum EnrichStage {
     }
 }
 
-/// Makes the provider an enrich stage run uses; a refusal (switched off, no key) is an error the
-/// user can act on. Tests bind fakes.
-public typealias EnrichProviderSource = @Sendable (_ kind: ProviderKind, _ lake: Lake, _ environment: PipelineEnvironment,
+/// Makes a provider an enrich stage run uses (one per entry of its chain); a refusal (switched off,
+/// no key) is an error the user can act on. Tests bind fakes.
+public typealias EnrichProviderSource = @Sendable (_ choice: ProviderChoice, _ lake: Lake, _ environment: PipelineEnvironment,
                                                  _ projectFolder: String) throws -> EnrichProvider

@@ -52,7 +52,7 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
 
     func run(_ provider: CountingProvider, files: [LakePath], budget: Double? = nil) async throws
         -> (records: [JSONObject], rejects: [RejectedRecord], summary: Enrichment.Summary) {
-        let enrichment = Enrichment(settings: try Self.settings(budget: budget), lake: lake, refreshCache: false, provider: {
+        let enrichment = Enrichment(settings: try Self.settings(budget: budget), lake: lake, refreshCache: false, provider: { _ in
             EnrichProvider(provider: provider, cost: { _, usage in Double(usage.output) * 0.01 })
         })
         var records: [JSONObject] = []

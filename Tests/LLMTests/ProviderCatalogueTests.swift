@@ -1,6 +1,6 @@
 import Foundation
 import Lake
-import LLM
+@testable import LLM
 import Testing
 import Transport
 
@@ -36,9 +36,9 @@ import Transport
         var switches = ProviderSwitches()
         switches.set(.openai, enabled: false)
         try switches.save(lake: lake)
-        #expect(throws: ProviderDisabled.self) { try catalogue.enrichProvider(.openai, lake: lake) }
-        #expect(throws: LLMError.self) { try catalogue.enrichProvider(.anthropic, lake: lake) }
-        let groq = try catalogue.enrichProvider(.groq, lake: lake)
+        #expect(throws: ProviderDisabled.self) { try catalogue.enrichProvider(ProviderChoice(.openai), lake: lake) }
+        #expect(throws: LLMError.self) { try catalogue.enrichProvider(ProviderChoice(.anthropic), lake: lake) }
+        let groq = try catalogue.enrichProvider(ProviderChoice(.groq), lake: lake)
         #expect(groq.baseURL == "http://127.0.0.1:9/openai/v1" && groq.defaultModel == "llama-3.1-8b-instant")
     }
 
@@ -81,5 +81,29 @@ import Transport
             let failing = await ProviderComparison.ask(openai, request("always500"), prices: try catalogue.prices())
             #expect(failing.status == "fail" && failing.attempts == 3 && failing.error != nil)
         }
+    }
+
+    /// Limits are kept per endpoint: a stage on a local server does not take (or reset) the limits of
+    /// the environment's endpoint of the same kind.
+    @Test func limitsAreKeptPerEndpoint() {
+        let remote = ProviderConfiguration(kind: .openai, baseURL: "http://127.0.0.1:9/v1", requestsPerMinute: 60)
+        let local = ProviderConfiguration(kind: .openai, baseURL: "http://127.0.0.1:8/v1", requestsPerMinute: 60)
+        let first = SharedLimits.shared.limits(for: remote)
+        let other = SharedLimits.shared.limits(for: local)
+        let again = SharedLimits.shared.limits(for: remote)
+        #expect(first.concurrency === again.concurrency && first.rate === again.rate)
+        #expect(first.concurrency !== other.concurrency)
+    }
+
+    @Test func aStageEndpointGetsNoEnvironmentKey() throws {
+        let lake = try Self.lake()
+        let catalogue = ProviderCatalogue(environment: Self.environment("http://127.0.0.1:9").merging(["LOCAL": "sk-local"]) { $1 },
+                                          projectFolder: lake.root)
+        let local = try catalogue.enrichProvider(ProviderChoice(.openai, baseURL: "http://127.0.0.1:7/v1/"), lake: lake)
+        #expect(local.baseURL == "http://127.0.0.1:7/v1")
+        #expect(throws: LLMError.self) {
+            try catalogue.enrichProvider(ProviderChoice(.openai, baseURL: "http://127.0.0.1:7/v1", apiKeyVariable: "MISSING"), lake: lake)
+        }
+        _ = try catalogue.enrichProvider(ProviderChoice(.openai, baseURL: "http://127.0.0.1:7/v1", apiKeyVariable: "LOCAL"), lake: lake)
     }
 }

@@ -11,11 +11,14 @@ public enum EnrichmentEstimate {
         let requests: EnrichRequests
         do {
             provider = try makeProvider()
-            requests = try EnrichRequests(settings: settings, provider: provider)
+            requests = try EnrichRequests(settings: settings, choice: settings.providers[0], provider: provider)
         } catch {
             return "the run will refuse the provider: \(error)"
         }
-        let target = "\(provider.kind.rawValue)/\(requests.model)"
+        var target = "\(provider.kind.rawValue)/\(requests.model)"
+        if settings.providers.count > 1 {
+            target += " (then " + settings.providers.dropFirst().map(\.kind.rawValue).joined(separator: ", ") + " if it is down)"
+        }
         guard !files.isEmpty else { return "no estimate for \(target) until its input exists (after the upstream stage has run once)" }
         let cache = ResponseCache(lake: lake)
         var records = 0, missing = 0, cached = 0
