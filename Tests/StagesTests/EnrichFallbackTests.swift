@@ -86,6 +86,27 @@ private func run(_ project: Project, _ environment: [String: String], force: Boo
         #expect(stage.counts["enriched"] == 5 && stage.counts["pending_budget"] == 0)
     }
 
+    /// A 429 whose Retry-After is past the deadline (two minutes) is not waited for: the next provider answers at once.
+    @Test func aProviderRateLimitedPastTheDeadlineHandsOverToTheNext() async throws {
+        let project = try Project()
+        let limited = try FakeLLMServer(.openai)
+        let limitedPort = try await limited.start { _ in
+            WireReply(status: 429, content: #"{"error":{"message":"slow down"}}"#, headers: ["Retry-After": "3600"])
+        }
+        let up = try FakeLLMServer(.ollama)
+        let upPort = try await up.start { _ in .answer(answer) }
+        defer { Task { await limited.stop(); await up.stop() } }
+        try project.putReviews(["one", "two"])
+        try project.writePipeline(pipeline("provider: [openai, ollama]"))
+        let env = WireFormat.openai.environment(port: limitedPort).merging(WireFormat.ollama.environment(port: upPort)) { $1 }
+        let started = Date()
+        let manifest = try await run(project, env)
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        #expect(Date().timeIntervalSince(started) < 30)
+        #expect(try project.records(outFile).map { $0["enrich_provider"]?.stringValue } == ["ollama", "ollama"])
+        #expect(await up.calls == 2)
+    }
+
     /// When every provider of the chain is down the stage fails, naming each failure.
     @Test func aChainThatIsAllDownFails() async throws {
         let project = try Project()

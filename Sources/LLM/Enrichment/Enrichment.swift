@@ -488,10 +488,9 @@ final class Asker: Sendable {
                 reservation = await reserve(prompt: prompt, text: text, from: reserved.member + 1)
             case .failed(let error, let message):
                 failures.append(message)
-                guard let llmError = error as? LLMError, llmError.isTransient, reserved.member + 1 < members.count else {
+                guard Self.isDown(error), reserved.member + 1 < members.count else {
                     return .failed(failures.joined(separator: "; then "))
                 }
-                await down.insert(reserved.member)
                 reservation = await reserve(prompt: prompt, text: text, from: reserved.member + 1)
             }
         }
@@ -596,6 +595,9 @@ final class Asker: Sendable {
             completion.text = Secret.redact(completion.text)
             return .done(completion)
         } catch {
+            if members.count > 1, Self.isDown(error) {
+                await down.insert(member.place)  // before the slot is freed: the next request sees it
+            }
             await limit.release()
             await budget.settle(reserved: estimate, actual: 0)
             await member.budget.settle(reserved: estimate, actual: 0)
@@ -604,6 +606,12 @@ final class Asker: Sendable {
                                      latencyMs: Int(Date().timeIntervalSince(started) * 1000), error: message))
             return .failed(error, message)
         }
+    }
+
+    /// A failure that hands the record to the next provider: down (transport, timeout, 5xx) or
+    /// rate-limited past the deadline, after the retries.
+    static func isDown(_ error: any Error) -> Bool {
+        (error as? LLMError)?.isTransient == true
     }
 
     private func store(_ key: String, _ completion: Completion) {
