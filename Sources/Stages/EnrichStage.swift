@@ -184,11 +184,14 @@ public enum EnrichStage {
             if let first = kinds.first, first == .offline {
                 value.error("the offline provider calls no server; 'base_url' is for the first provider of the stage")
                 ok = false
-            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil,
-                      url.user == nil, url.password == nil, url.query == nil {
+            } else if let url = URL(string: text), url.user != nil || url.password != nil || url.query != nil {
+                // Not echoed: what is in it may be a password.
+                value.error("a base_url carries no credentials or query; put the server's key in a variable named by api_key_env")
+                ok = false
+            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
                 baseURL = text
             } else {
-                value.error("expected an http:// or https:// URL without credentials or query, e.g. http://127.0.0.1:8000/v1, found '\(text)'")
+                value.error("expected an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, found '\(text)'")
                 ok = false
             }
         } else if config.value("base_url") != nil {

@@ -53,6 +53,8 @@ private func pipeline(_ enrich: String) -> String {
          "4:92: stages.scored.enrich.base_url: expected an http:// or https:// URL"),
         ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, base_url: \"http://h/v1\" }",
          "4:74: stages.scored.enrich.base_url: the offline provider calls no server"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: openai, base_url: \"http://u:sk-pw@h/v1\" }",
+         "4:92: stages.scored.enrich.base_url: a base_url carries no credentials or query"),
         ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: openai, api_key_env: K }",
          "4:95: stages.scored.enrich.api_key_env: 'api_key_env' names the key for base_url's server"),
     ])
