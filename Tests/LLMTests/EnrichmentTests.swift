@@ -9,10 +9,13 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
     private let lock = NSLock()
     private var asked: [String] = []
     let failWith: LLMError?
+    /// Answers this text instead of a valid sentiment, when set.
+    let fixed: String?
 
-    init(kind: ProviderKind = .openai, failWith: LLMError? = nil) {
+    init(kind: ProviderKind = .openai, failWith: LLMError? = nil, fixed: String? = nil) {
         self.kind = kind
         self.failWith = failWith
+        self.fixed = fixed
     }
 
     var texts: [String] { lock.withLock { asked } }
@@ -20,6 +23,7 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
     func complete(_ request: CompletionRequest) async throws -> Completion {
         lock.withLock { asked.append(request.intent?.text ?? "") }
         if let failWith { throw failWith }
+        if let fixed { return Completion(text: fixed, model: request.model, usage: TokenUsage(input: 5, output: 10), latencyMs: 1) }
         let text = request.intent?.text ?? ""
         let answer = text.contains("bad") ? #"{"label":"negative","score":-0.8,"confidence":0.9}"#
             : #"{"label":"positive","score":0.7,"confidence":0.8}"#
@@ -52,8 +56,21 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
 
     func run(_ provider: CountingProvider, files: [LakePath], budget: Double? = nil) async throws
         -> (records: [JSONObject], rejects: [RejectedRecord], summary: Enrichment.Summary) {
-        let enrichment = Enrichment(settings: try Self.settings(budget: budget), lake: lake, refreshCache: false, provider: { _ in
-            EnrichProvider(provider: provider, cost: { _, usage in Double(usage.output) * 0.01 })
+        try await run(chain: [provider], files: files, budget: budget)
+    }
+
+    /// Runs with `chain` as the provider chain (each its own endpoint, so each its own cache entries).
+    func run(chain: [CountingProvider], files: [LakePath], budget: Double? = nil) async throws
+        -> (records: [JSONObject], rejects: [RejectedRecord], summary: Enrichment.Summary) {
+        let base = try Self.settings(budget: budget)
+        let settings = EnrichmentSettings(
+            providers: chain.map { ProviderChoice($0.kind) }, task: base.task, template: base.template, into: base.into,
+            temperature: nil, maxTokens: 10, concurrency: 4, budgetUSD: budget, cacheTTL: nil, timeout: 10,
+            onInvalid: .quarantine, onMissing: .error)
+        let enrichment = Enrichment(settings: settings, lake: lake, refreshCache: false, provider: { choice in
+            let provider = chain.first { $0.kind == choice.kind }!
+            return EnrichProvider(provider: provider, baseURL: "http://\(choice.kind.rawValue)",
+                                  cost: { _, usage in Double(usage.output) * 0.01 })
         })
         var records: [JSONObject] = []
         var rejects: [RejectedRecord] = []
@@ -97,5 +114,35 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
         let file = try input(["one"])
         let provider = CountingProvider(failWith: LLMError(.server, provider: .openai, status: 503, message: "down"))
         await #expect(throws: EnrichmentError.self) { _ = try await run(provider, files: [file]) }
+    }
+
+    @Test func anInvalidAnswerIsRepairedOnceThenQuarantined() async throws {
+        let file = try input(["one"])
+        let provider = CountingProvider(fixed: #"{"label":"great"}"#)
+        let (records, rejects, summary) = try await run(provider, files: [file])
+        #expect(records.isEmpty && summary.invalid == 1)
+        #expect(provider.texts.count == 2)  // the question, then the repair
+        #expect(rejects.first?.reason.hasPrefix("invalid answer:") == true && rejects.first?.line == 1)
+    }
+
+    @Test func aChainHandsADownProviderOnAndRecordsWhoAnswered() async throws {
+        let file = try input(["one", "two", "three"])
+        let down = CountingProvider(kind: .anthropic, failWith: LLMError(.server, provider: .anthropic, status: 503, message: "down"))
+        let up = CountingProvider(kind: .ollama)
+        let (records, _, summary) = try await run(chain: [down, up], files: [file])
+        #expect(records.map { $0[Enrichment.providerField]?.stringValue } == ["ollama", "ollama", "ollama"])
+        #expect(summary.enriched == 3)
+        #expect(up.texts.count == 3 && down.texts.count >= 1 && down.texts.count <= 3)
+        // The rerun finds the answers under the provider that gave them and asks nobody.
+        let (again, _, rerun) = try await run(chain: [down, up], files: [file])
+        #expect(again.map { $0[Enrichment.providerField]?.stringValue } == ["ollama", "ollama", "ollama"])
+        #expect(rerun.sent == 0 && up.texts.count == 3)
+    }
+
+    @Test func aChainWhoseEveryProviderIsDownFails() async throws {
+        let file = try input(["one"])
+        let a = CountingProvider(kind: .anthropic, failWith: LLMError(.unavailable, provider: .anthropic, message: "refused"))
+        let b = CountingProvider(kind: .ollama, failWith: LLMError(.timeout, provider: .ollama, message: "timed out"))
+        await #expect(throws: EnrichmentError.self) { _ = try await run(chain: [a, b], files: [file]) }
     }
 }
