@@ -164,9 +164,10 @@ extension ProviderKind {
 }
 
 /// The provider for `configuration`, talking through `client`. Throws `notConfigured` when the
-/// provider needs a key and has none.
-public func makeProvider(_ configuration: ProviderConfiguration, client: HTTPClient) throws -> any LLMProvider {
-    if configuration.kind.needsKey && configuration.apiKey == nil {
+/// provider needs a key and has none (unless `requireKey` is false: a local server that wants none).
+public func makeProvider(_ configuration: ProviderConfiguration, client: HTTPClient,
+                         requireKey: Bool = true) throws -> any LLMProvider {
+    if requireKey && configuration.kind.needsKey && configuration.apiKey == nil {
         let name = configuration.kind.keyVariable ?? "LLM_\(configuration.kind.environmentName)_API_KEY"
         let alternative = "LLM_\(configuration.kind.environmentName)_API_KEY"
         throw LLMError(.notConfigured, provider: configuration.kind,

@@ -10,7 +10,7 @@ import Pipeline
 /// review_sentiment:
 ///   enrich:
 ///     from: reviews
-///     provider: offline            # openai | anthropic | groq | perplexity | ollama | offline (default)
+///     provider: offline            # openai | anthropic | groq | perplexity | ollama | offline (default), or a fallback list [anthropic, openai, offline]
 ///     task: sentiment              # content_analysis | sentiment | summary | keywords | categorize | cleanup | custom
 ///     text: "{{title}}. {{text}}"  # what the task reads (default "{{text}}")
 ///     into: sentiment              # nest the answer under this field (default: merge its fields)
@@ -24,7 +24,9 @@ import Pipeline
 /// answer was quarantined fails (its output is not published) unless `max_rejects` allows it. Answers are cached
 /// in `external_apis/llm_responses/cache`; every call is recorded in the manifest.
 public enum EnrichStage {
-    public static let kind = kind(providers: ProviderBindings.live)
+    public static let kind = kind(providers: { choice, lake, environment, projectFolder in
+        try ProviderCatalogue(environment: environment.variables, projectFolder: projectFolder).enrichProvider(choice, lake: lake)
+    })
 
     /// The kind with another provider source (tests bind fakes).
     public static func kind(providers: @escaping EnrichProviderSource) -> StageKind {
@@ -36,9 +38,9 @@ public enum EnrichStage {
         guard config.expectMapping() else { return nil }
         var ok = true
         let inputs = context.inputs(config.value("from", required: true))
-        let provider = config.choice("provider", ProviderKind.allCases.map(\.rawValue)).flatMap(ProviderKind.init) ?? .offline
-        let model = config.string("model")
-        let taskName = config.value("task", required: true)?.asChoice(EnrichTask.Name.allCases.map(\.rawValue))
+        let chain = readProviders(config)
+        if chain == nil { ok = false }
+                let taskName = config.value("task", required: true)?.asChoice(EnrichTask.Name.allCases.map(\.rawValue))
             .flatMap(EnrichTask.Name.init)
         if config.value("task") != nil && taskName == nil { ok = false }
 
@@ -99,7 +101,7 @@ public enum EnrichStage {
             let builtin = EnrichTask.builtin(name, length: length, categories: categories, rules: rules)
             task = system.map { EnrichTask(name: builtin.name, system: $0, prompt: builtin.prompt, schema: builtin.schema,
                                            options: builtin.options) } ?? builtin
-            if name == .cleanup && provider != .offline && config.value("provider") != nil {
+            if name == .cleanup && chain?.contains(where: { $0.kind != .offline }) == true && config.value("provider") != nil {
                 config.value("provider")?.warning("task cleanup runs locally; the provider is not called")
             }
         case nil: ok = false
@@ -133,21 +135,77 @@ public enum EnrichStage {
         let budget = config.double("budget_usd", min: 0)
         let ttl = config.duration("cache_ttl")
         let timeout = config.duration("timeout") ?? 60
-        let onInvalid = config.choice("on_invalid", InvalidPolicy.allCases.map(\.rawValue)).flatMap(InvalidPolicy.init) ?? .quarantine
+        let onInvalid = config.choice("on_invalid", EnrichmentSettings.InvalidPolicy.allCases.map(\.rawValue))
+            .flatMap(EnrichmentSettings.InvalidPolicy.init) ?? .quarantine
         let onMissing = config.choice("on_missing", PromptTemplate.MissingField.allCases.map(\.rawValue) + ["reject"])
         var maxRejects: RejectLimit?
         if let value = config.value("max_rejects") {
             maxRejects = RejectLimit.read(value)
             if maxRejects == nil { ok = false }
         }
-        guard ok, let inputs, let task, let recordTemplate else { return nil }
-        let settings = EnrichSettings(
-            provider: provider, model: model, task: task, template: recordTemplate, into: into,
+        guard ok, let inputs, let task, let recordTemplate, let chain else { return nil }
+        let settings = EnrichmentSettings(
+            providers: chain, task: task, template: recordTemplate, into: into,
             temperature: temperature, maxTokens: maxTokens, concurrency: concurrency, budgetUSD: budget, cacheTTL: ttl,
             timeout: timeout, onInvalid: onInvalid,
-            onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error), maxRejects: maxRejects)
-        return Definition(inputs: inputs, settings: settings, pipeline: context.pipeline, stage: context.stage,
+            onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error))
+        return Definition(inputs: inputs, settings: settings, maxRejects: maxRejects, pipeline: context.pipeline, stage: context.stage,
                           projectFolder: context.projectFolder, providers: providers)
+    }
+
+    /// `provider` (one name or a fallback list, each checked at its position), with `model`,
+    /// `base_url` and `api_key_env` for the first; nil after reporting a problem.
+    static func readProviders(_ config: ConfigValue) -> [ProviderChoice]? {
+        let names = ProviderKind.allCases.map(\.rawValue)
+        var kinds: [ProviderKind] = []
+        var ok = true
+        if let value = config.value("provider") {
+            let items = value.isSequence ? value.asList() ?? [] : [value]
+            if value.isSequence && items.isEmpty { value.error("name at least one provider"); ok = false }
+            for item in items {
+                guard let kind = item.asChoice(names).flatMap(ProviderKind.init) else { ok = false; continue }
+                if kinds.dropFirst().contains(kind) || (kinds.first == kind && config.value("base_url") == nil) {
+                    item.error("'\(kind.rawValue)' is listed twice")
+                    ok = false
+                }
+                kinds.append(kind)
+            }
+        } else {
+            kinds = [.offline]
+        }
+        let model = config.string("model")
+        var baseURL: String?
+        if let value = config.value("base_url"), let text = value.asString() {
+            if let first = kinds.first, first == .offline {
+                value.error("the offline provider calls no server; 'base_url' is for the first provider of the stage")
+                ok = false
+            } else if let url = URL(string: text), url.user != nil || url.password != nil || url.query != nil {
+                // Not echoed: what is in it may be a password.
+                value.error("a base_url carries no credentials or query; put the server's key in a variable named by api_key_env")
+                ok = false
+            } else if let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil {
+                baseURL = text
+            } else {
+                value.error("expected an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, found '\(text)'")
+                ok = false
+            }
+        } else if config.value("base_url") != nil {
+            ok = false
+        }
+        let keyVariable = config.string("api_key_env")
+        if let keyValue = config.value("api_key_env") {
+            if keyVariable == nil { ok = false }
+            else if baseURL == nil && config.value("base_url") == nil {
+                keyValue.error("'api_key_env' names the key for base_url's server; without base_url the environment's key is used")
+                ok = false
+            }
+        }
+        guard ok, !kinds.isEmpty else { return nil }
+        var chain = kinds.map { ProviderChoice($0) }
+        chain[0].model = model
+        chain[0].baseURL = baseURL
+        chain[0].apiKeyVariable = keyVariable
+        return chain
     }
 
     static func readSchema(_ value: ConfigValue) -> JSONSchema? {
@@ -165,50 +223,27 @@ public enum EnrichStage {
         }
     }
 
-    /// What happens to a record whose answer stays invalid after the repair attempt.
-    enum InvalidPolicy: String, CaseIterable, Sendable {
-        /// To the rejects file with the raw answer and the reason; the run goes on.
-        case quarantine
-        /// The stage fails.
-        case fail
-    }
-
-    enum MissingPolicy: Sendable {
-        case error, empty, reject
-    }
-
-    struct EnrichSettings: Sendable {
-        let provider: ProviderKind
-        let model: String?
-        let task: EnrichTask
-        let template: PromptTemplate
-        let into: String?
-        let temperature: Double?
-        let maxTokens: Int?
-        let concurrency: Int
-        let budgetUSD: Double?
-        let cacheTTL: Double?
-        let timeout: Double
-        let onInvalid: InvalidPolicy
-        let onMissing: MissingPolicy
-        /// More rejected records than this fails the stage; unset, only every answer being quarantined does.
-        var maxRejects: RejectLimit? = nil
-    }
-
     struct Definition: StageDefinition {
         let inputs: [StageInput]
-        let settings: EnrichSettings
+        let settings: EnrichmentSettings
+        /// More rejected records than this fails the stage; unset, only every answer being quarantined does.
+        let maxRejects: RejectLimit?
         let pipeline: String
         let stage: String
         let projectFolder: String
         let providers: EnrichProviderSource
+
+        /// Where a budget-stopped run leaves its run id (see `fingerprintExtra`).
+        static func budgetStopMarker(lake: Lake, pipeline: String, stage: String) -> String {
+            StageContext.stateFolder(lake: lake, pipeline: pipeline, stage: stage) + "/enrich-budget-stop"
+        }
 
         /// A run stopped by a budget writes its run id to a marker file that stays. The fingerprint
         /// includes it, so the next run differs from the stopped one and completes the records left
         /// (the done ones come from the cache); after that the marker is unchanged and the stage
         /// is up to date again.
         func fingerprintExtra(lake: Lake) throws -> String {
-            let marker = EnrichRun.budgetStopMarker(lake: lake, pipeline: pipeline, stage: stage)
+            let marker = Self.budgetStopMarker(lake: lake, pipeline: pipeline, stage: stage)
             guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return "" }
             return "budget-stopped:" + text
         }
@@ -217,13 +252,102 @@ public enum EnrichStage {
         func sideFolders(lake: Lake) -> [String] { [ResponseCache(lake: lake).folder] }
 
         func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? {
-            EnrichPlan.note(settings: settings, lake: lake, files: inputs.flatMap(\.files),
-                            provider: { try providers(settings.provider, lake, PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"]), projectFolder) })
+            EnrichmentEstimate.note(settings: settings, lake: lake, files: inputs.flatMap(\.files), provider: {
+                try provider(settings.providers[0], lake, PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"]))
+            })
+        }
+
+        /// A provider of the chain, with its refusal (switched off, no key, a malformed variable) as a stage error.
+        func provider(_ choice: ProviderChoice, _ lake: Lake, _ environment: PipelineEnvironment) throws -> EnrichProvider {
+            do {
+                return try providers(choice, lake, environment, projectFolder)
+            } catch let error as StageError {
+                throw error
+            } catch {
+                throw StageError("\(error)")
+            }
         }
 
         func run(_ context: StageContext) async throws -> StageReport {
-            try await EnrichRun(settings: settings, context: context,
-                                provider: { try providers(settings.provider, context.lake, context.environment, projectFolder) }).run()
+            let (output, outputType) = try context.singleRecordOutput(kind: "enrich")
+            guard outputType.format == .jsonl else {
+                throw StageError("an enrich stage writes JSON Lines (name its output .jsonl or .jsonl.gz): answers are nested objects")
+            }
+            let enrichment = Enrichment(settings: settings, lake: context.lake, refreshCache: context.refreshCaches,
+                                        provider: { try provider($0, context.lake, context.environment) })
+            let rejects = RejectsFile(path: context.rejectsPath)
+            let writer = try RecordWriter(path: output.absolute, type: outputType)
+            let summary: Enrichment.Summary
+            do {
+                summary = try await enrichment.run(files: context.allInputFiles, progress: { context.progress($0) },
+                                                   write: { try writer.write($0) }, reject: { try rejects.add($0) })
+                try rejects.commit()
+                try accept(summary, rejects: context.rejectsPath)
+                try writer.commit()
+            } catch {
+                writer.abandon()
+                rejects.abandon()
+                if let error = error as? EnrichmentError { throw StageError(error.message) }
+                throw error
+            }
+            context.progress(summary.recordsIn, of: summary.recordsIn)
+            return try report(summary, output: output, records: writer.recordCount, context: context)
+        }
+
+        /// An enrich stage whose every answer was quarantined did not do its work; `max_rejects` sets another limit.
+        func accept(_ summary: Enrichment.Summary, rejects: LakePath) throws {
+            let listed = summary.rejected > 0 ? rejects.relative : nil
+            if let maxRejects {
+                try RejectLimit.check(maxRejects, key: "max_rejects", bad: summary.rejected, of: summary.recordsIn,
+                                      what: "records rejected", rejects: listed)
+            } else if summary.invalid > 0 && summary.enriched == 0 {
+                throw StageError("every answer was invalid and quarantined (\(summary.invalid) of \(summary.recordsIn) records) in \(listed ?? "")"
+                                 + "; check the prompt, the schema and the model, or set max_rejects to accept it; "
+                                 + "the previous output is kept")
+            }
+        }
+
+        /// The manifest's counts and call records; the budget-stop marker and the log lines.
+        func report(_ summary: Enrichment.Summary, output: LakePath, records: Int, context: StageContext) throws -> StageReport {
+            let task = settings.task
+            var extra: [(String, JSONValue)] = [
+                ("provider", .string(settings.provider.rawValue)), ("model", .string(summary.model ?? "")),
+                ("task", .string(task.name.rawValue)), ("records_pending", .int(Int64(summary.pending))),
+            ]
+            if settings.providers.count > 1 {
+                extra.append(("providers", .array(settings.providers.map { .string($0.kind.rawValue) })))
+            }
+            for unusable in summary.unusable {
+                context.logger.warning("provider left out of the chain", metadata: ["reason": "\(unusable)"])
+            }
+            if let stopReason = summary.stopReason {
+                extra.append(("budget_stopped", .string(stopReason)))
+                try AtomicFile.write(context.runID, to: Self.budgetStopMarker(lake: context.lake, pipeline: pipeline, stage: stage))
+                context.logger.warning("budget reached: stopped sending; records left un-enriched for the next run", metadata: [
+                    "reason": "\(stopReason)", "pending": "\(summary.pending)", "marker_field": "\(Enrichment.pendingField)",
+                ])
+            }
+            if summary.rejected > 0 {
+                context.logger.warning("records rejected", metadata: [
+                    "invalid": "\(summary.invalid)", "missing_fields": "\(summary.rejectedMissing)",
+                    "rejects": "\(context.rejectsPath.relative)"])
+            }
+            context.logger.info("enrich finished", metadata: [
+                "records": "\(summary.recordsIn)", "enriched": "\(summary.enriched)", "calls_sent": "\(summary.sent)",
+                "cache_hits": "\(summary.cacheHits)", "cost_usd": "\(String(format: "%.6f", summary.costUSD))",
+            ])
+            return StageReport(
+                counts: ["records_in": summary.recordsIn, "records_out": records, "enriched": summary.enriched,
+                         "pending_budget": summary.pending, "budget_reached": summary.stopReason == nil ? 0 : 1,
+                         "rejected": summary.rejected, "invalid": summary.invalid,
+                         "calls_sent": summary.sent, "cache_hits": summary.cacheHits],
+                recordsPerOutput: [output.relative: records],
+                details: task.usesModel ? LLMCallRecord.details(summary.calls, extra: extra) : JSONValue?.none)
         }
     }
 }
+
+/// Makes a provider an enrich stage run uses (one per entry of its chain); a refusal (switched off,
+/// no key) is an error the user can act on. Tests bind fakes.
+public typealias EnrichProviderSource = @Sendable (_ choice: ProviderChoice, _ lake: Lake, _ environment: PipelineEnvironment,
+                                                 _ projectFolder: String) throws -> EnrichProvider

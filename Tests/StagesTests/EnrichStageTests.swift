@@ -45,6 +45,18 @@ private func pipeline(_ enrich: String) -> String {
          "4:97: stages.scored.enrich.rules.c: 'c' is not one of the categories"),
         ("enrich: { from: raw_data/imports/r.jsonl, task: summary, length: tiny }",
          "4:70: stages.scored.enrich.length: expected one of short, medium, long, found 'tiny'"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: [openai, chatgpt] }",
+         "4:83: stages.scored.enrich.provider.1: expected one of offline, openai, anthropic, ollama, groq, perplexity, found 'chatgpt'"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: [openai, anthropic, openai] }",
+         "4:94: stages.scored.enrich.provider.2: 'openai' is listed twice"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: openai, base_url: \"ftp://h/v1\" }",
+         "4:92: stages.scored.enrich.base_url: expected an http:// or https:// URL"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, base_url: \"http://h/v1\" }",
+         "4:74: stages.scored.enrich.base_url: the offline provider calls no server"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: openai, base_url: \"http://u:sk-pw@h/v1\" }",
+         "4:92: stages.scored.enrich.base_url: a base_url carries no credentials or query"),
+        ("enrich: { from: raw_data/imports/r.jsonl, task: sentiment, provider: openai, api_key_env: K }",
+         "4:95: stages.scored.enrich.api_key_env: 'api_key_env' names the key for base_url's server"),
     ])
     func problemsPointAtTheConfig(yaml: String, problem: String) throws {
         let project = try Project()

@@ -13,8 +13,18 @@ extension EnrichStage {
                         "Stages, paths or globs (JSONL or CSV)."),
             SettingSpec("task", .choice(EnrichTask.Name.allCases.map(\.rawValue)), required: true,
                         "What to ask; see the tasks below."),
-            SettingSpec("provider", .choice(ProviderKind.allCases.map(\.rawValue)), default: "offline",
-                        "Who answers (see `agentshop llm providers`). `offline` is deterministic rules, not a language model."),
+            SettingSpec("provider", .custom("a provider name or a list of them"), default: "offline",
+                        "Who answers (see `agentshop llm providers`): one of "
+                        + ProviderKind.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")
+                        + ", or a fallback list (`[anthropic, openai, offline]`) asked in turn when one is down, out of "
+                        + "budget or rate-limited past a deadline; records then note the one that answered in "
+                        + "`enrich_provider`. `offline` is deterministic rules, not a language model."),
+            SettingSpec("base_url", .string, label: "URL", default: "the provider's",
+                        "The first provider's endpoint, for any OpenAI-compatible server (vLLM, llama.cpp, LM Studio); "
+                        + "part of the cache key; no credentials or query in it. See docs/llm.md."),
+            SettingSpec("api_key_env", .string, label: "variable name", default: "none", fingerprint: false,
+                        "With `base_url`: the environment variable holding that server's key (the provider's usual key "
+                        + "is never sent to a stage's own `base_url`)."),
             SettingSpec("model", .string, default: "the provider's default",
                         "`LLM_<P>_DEFAULT_MODEL` or the built-in default."),
             SettingSpec("text", .string, label: "template", default: "{{text}}",

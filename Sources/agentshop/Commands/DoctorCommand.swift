@@ -163,12 +163,13 @@ struct DoctorCommand: AsyncParsableCommand {
         }
     }
 
-    /// LLM providers set up in the environment (the LLM module's ProviderConfiguration: keys present,
+    /// LLM providers set up in the environment (the LLM module's provider catalogue: keys present,
     /// never shown), and with `--network` each one's health check.
     static func llm(environment: [String: String], network: Bool) async -> [Check] {
         let configurations: [ProviderConfiguration]
         do {
-            configurations = try ProviderConfiguration.resolveAll(environment: environment)
+            configurations = try ProviderCatalogue(environment: environment,
+                                                   projectFolder: FileManager.default.currentDirectoryPath).configurations()
         } catch {
             return [.fail("llm providers", describe(error), hint: "fix the variable it names (see `agentshop llm providers`)")]
         }
@@ -179,14 +180,12 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         var checks: [Check] = [.ok("llm providers", "configured: " + configured.map(\.kind.rawValue).joined(separator: ", "))]
         guard network else { return checks }
-        let client = HTTPClient(maxConnections: 8)
-        for configuration in configured {
+        for (configuration, result) in zip(configured, await ProviderHealth.check(configured, timeout: 10)) {
             let name = "llm \(configuration.kind.rawValue)"
-            do {
-                let detail = try await makeProvider(configuration, client: client).healthCheck(timeout: 10)
-                checks.append(.ok(name, "\(configuration.baseURL): \(detail)"))
-            } catch {
-                checks.append(.fail(name, describe(error), hint: "check the key and the address; `agentshop llm health` shows more"))
+            if result.status == "ok" {
+                checks.append(.ok(name, "\(configuration.baseURL): \(result.detail)"))
+            } else {
+                checks.append(.fail(name, result.detail, hint: "check the key and the address; `agentshop llm health` shows more"))
             }
         }
         return checks

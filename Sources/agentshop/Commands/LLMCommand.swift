@@ -23,33 +23,30 @@ struct LLMCommand: AsyncParsableCommand {
         defaultSubcommand: Providers.self
     )
 
-    /// What every `llm` subcommand resolves: the provider configurations (environment over
-    /// .env), the switches in the lake, and the keys to blank out of anything printed.
+    /// What every `llm` subcommand resolves: the provider catalogue (environment over .env), its
+    /// configurations and the switches in the lake.
     struct Context {
         let lake: Lake
+        let catalogue: ProviderCatalogue
         let configurations: [ProviderKind: ProviderConfiguration]
         let switches: ProviderSwitches
 
         init(_ global: GlobalOptions) throws {
             lake = try global.openLake(mustExist: false)
-            let environment = global.environment(projectFolder: nil).variables
+            catalogue = ProviderCatalogue(environment: global.environment(projectFolder: nil).variables,
+                                          projectFolder: FileManager.default.currentDirectoryPath)
             do {
-                configurations = Dictionary(uniqueKeysWithValues: try ProviderConfiguration.resolveAll(environment: environment)
-                    .map { ($0.kind, $0) })
+                configurations = Dictionary(uniqueKeysWithValues: try catalogue.configurations().map { ($0.kind, $0) })
                 switches = try ProviderSwitches.load(lake: lake)
             } catch {
                 Console.error("\(error)")
                 throw ExitStatus.invalidInput
             }
-            self.environment = environment
         }
-
-        let environment: [String: String]
 
         func prices() throws -> PriceTable {
             do {
-                return try PriceTable.load(overridePath: PriceTable.overridePath(
-                    environment: environment, projectFolder: FileManager.default.currentDirectoryPath))
+                return try catalogue.prices()
             } catch {
                 Console.error("\(error)")
                 throw ExitStatus.invalidInput
@@ -57,15 +54,10 @@ struct LLMCommand: AsyncParsableCommand {
         }
 
         /// The provider named `name`, refused with a clear message (exit 2) when unknown, disabled or without a key.
-        func provider(_ name: String, client: HTTPClient) throws -> (any LLMProvider, ProviderConfiguration) {
-            let kind = try LLMCommand.parseKind(name)
-            guard switches.isEnabled(kind) else {
-                Console.error("provider \(kind.rawValue) is disabled; `agentshop llm enable \(kind.rawValue)` switches it on")
-                throw ExitStatus.invalidInput
-            }
-            let configuration = configurations[kind]!
+        func provider(_ name: String) throws -> (any LLMProvider, ProviderConfiguration) {
+            let configuration = configurations[try LLMCommand.parseKind(name)]!
             do {
-                return (try makeProvider(configuration, client: client), configuration)
+                return (try catalogue.provider(configuration, switches: switches), configuration)
             } catch {
                 Console.error(Secret.redact("\(error)"))
                 throw ExitStatus.invalidInput
@@ -79,11 +71,6 @@ struct LLMCommand: AsyncParsableCommand {
             throw ExitStatus.invalidInput
         }
         return kind
-    }
-
-    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
-        let d = ContinuousClock.now - start
-        return Int(d.components.seconds * 1000) + Int(d.components.attoseconds / 1_000_000_000_000_000)
     }
 
     static func usd(_ value: Double?) -> String {
@@ -129,48 +116,6 @@ struct LLMCommand: AsyncParsableCommand {
             return CompletionRequest(model: model, system: system, messages: [ChatMessage(.user, prompt)],
                                      temperature: temperature, maxTokens: maxTokens, jsonOutput: jsonOutput,
                                      timeout: timeout, intent: task.map { TaskIntent(task: $0, text: prompt, options: parsed) })
-        }
-    }
-
-    /// One call for `test` and `compare`: the provider's answer or its error, with cost.
-    struct Outcome: Encodable {
-        var provider: String
-        var model: String
-        var status: String
-        var attempts: Int
-        var latencyMs: Int
-        var tokensIn: Int?
-        var tokensOut: Int?
-        var costUSD: Double?
-        var finishReason: String?
-        var citations: [String]
-        var output: String
-        var error: String?
-
-        enum CodingKeys: String, CodingKey {
-            case provider, model, status, attempts, output, error, citations
-            case latencyMs = "latency_ms", tokensIn = "tokens_in", tokensOut = "tokens_out", costUSD = "cost_usd",
-                 finishReason = "finish_reason"
-        }
-
-        /// The outcome of one call; the answer and the error with every secret blanked (`Secret.redact`).
-        static func run(_ provider: any LLMProvider, _ request: CompletionRequest, prices: PriceTable) async -> Outcome {
-            let call = LLMCall(provider: provider, retry: RetryPolicy(maxAttempts: 3, maxRetryAfter: 30))
-            let start = ContinuousClock.now
-            do {
-                let result = try await call.send(request)
-                let c = result.completion
-                let model = provider.kind == .offline ? request.model : c.model
-                return Outcome(provider: provider.kind.rawValue, model: c.model, status: "ok", attempts: result.attempts,
-                               latencyMs: result.latencyMs, tokensIn: c.usage?.input, tokensOut: c.usage?.output,
-                               costUSD: c.usage.flatMap { prices.cost(provider: provider.kind, model: model, usage: $0) },
-                               finishReason: c.finishReason, citations: c.citations, output: Secret.redact(c.text), error: nil)
-            } catch {
-                let ms = LLMCommand.milliseconds(since: start)
-                return Outcome(provider: provider.kind.rawValue, model: request.model, status: "fail",
-                               attempts: (error as? LLMError)?.attempts ?? 1, latencyMs: ms, tokensIn: nil, tokensOut: nil,
-                               costUSD: nil, finishReason: nil, citations: [], output: "", error: Secret.redact("\(error)"))
-            }
         }
     }
 
@@ -264,10 +209,9 @@ struct LLMCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try Context(global)
             let prices = try context.prices()
-            let client = HTTPClient()
-            let (llm, configuration) = try context.provider(provider, client: client)
-            let outcome = await Outcome.run(llm, try request.request(prompt: prompt, model: model ?? configuration.defaultModel),
-                                            prices: prices)
+            let (llm, configuration) = try context.provider(provider)
+            let outcome = await ProviderComparison.ask(llm, try request.request(prompt: prompt, model: model ?? configuration.defaultModel),
+                                                       prices: prices)
             if global.json {
                 Console.json(outcome)
             } else if let error = outcome.error {
@@ -304,11 +248,10 @@ struct LLMCommand: AsyncParsableCommand {
         func run() async throws {
             let context = try Context(global)
             let prices = try context.prices()
-            let client = HTTPClient()
-            var calls: [(any LLMProvider, CompletionRequest)] = []
+            var calls: [(provider: any LLMProvider, request: CompletionRequest)] = []
             for item in providers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
                 let parts = item.split(separator: ":", maxSplits: 1).map(String.init)
-                let (llm, configuration) = try context.provider(parts[0], client: client)
+                let (llm, configuration) = try context.provider(parts[0])
                 let model = parts.count > 1 ? parts[1] : configuration.defaultModel
                 calls.append((llm, try request.request(prompt: prompt, model: model)))
             }
@@ -316,14 +259,7 @@ struct LLMCommand: AsyncParsableCommand {
                 Console.error("--providers names no provider")
                 throw ExitStatus.invalidInput
             }
-            let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
-                for (i, (llm, req)) in calls.enumerated() {
-                    group.addTask { (i, await Outcome.run(llm, req, prices: prices)) }
-                }
-                var out: [(Int, Outcome)] = []
-                for await item in group { out.append(item) }
-                return out.sorted { $0.0 < $1.0 }.map(\.1)
-            }
+            let outcomes = await ProviderComparison.run(calls, prices: prices)
             if global.json {
                 Console.json(outcomes)
             } else {
@@ -351,54 +287,16 @@ struct LLMCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try Context(global)
-            let client = HTTPClient()
-            var rows: [(kind: ProviderKind, status: String, latency: Int?, detail: String)] = []
-            var checks: [(ProviderKind, any LLMProvider)] = []
-            for kind in ProviderKind.allCases {
-                let configuration = context.configurations[kind]!
-                if !context.switches.isEnabled(kind) {
-                    rows.append((kind, "skipped", nil, "disabled"))
-                } else if !configuration.isConfigured {
-                    let why = kind == .ollama ? "OLLAMA_HOST not set" : "no API key (\(kind.keyVariable ?? ""))"
-                    rows.append((kind, "skipped", nil, why))
-                } else if let provider = try? makeProvider(configuration, client: client) {
-                    checks.append((kind, provider))
-                }
-            }
-            let timeout = self.timeout
-            let results = await withTaskGroup(of: (ProviderKind, String, Int, String).self) { group in
-                for (kind, provider) in checks {
-                    group.addTask {
-                        let start = ContinuousClock.now
-                        let outcome: (String, String)
-                        do {
-                            outcome = ("ok", try await provider.healthCheck(timeout: timeout))
-                        } catch {
-                            outcome = ("fail", Secret.redact("\(error)"))
-                        }
-                        return (kind, outcome.0, LLMCommand.milliseconds(since: start), outcome.1)
-                    }
-                }
-                var out: [(ProviderKind, String, Int, String)] = []
-                for await r in group { out.append(r) }
-                return out
-            }
-            var log = ProviderHealthLog.load(lake: context.lake)
-            let now = Timestamp.iso(Date())
-            for (kind, status, ms, detail) in results {
-                rows.append((kind, status, ms, detail))
-                log.entries[kind] = .init(status: status, detail: detail, latencyMs: ms, checkedAt: now)
-            }
-            rows.sort { ProviderKind.allCases.firstIndex(of: $0.kind)! < ProviderKind.allCases.firstIndex(of: $1.kind)! }
-            if context.lake.exists { try? log.save(lake: context.lake) }
+            let rows = await ProviderHealth.checkAndRecord(ProviderKind.allCases.map { context.configurations[$0]! },
+                                                           switches: context.switches, timeout: timeout, lake: context.lake)
             if global.json {
                 struct Row: Encodable { let provider: String, status: String, latency_ms: Int?, detail: String }
                 Console.json(rows.map {
-                    Row(provider: $0.kind.rawValue, status: $0.status, latency_ms: $0.latency, detail: $0.detail)
+                    Row(provider: $0.kind.rawValue, status: $0.status, latency_ms: $0.latencyMs, detail: $0.detail)
                 })
             } else {
                 var table = [["PROVIDER", "STATUS", "LATENCY", "DETAIL"]]
-                for row in rows { table.append([row.kind.rawValue, row.status, row.latency.map { "\($0)ms" } ?? "", row.detail]) }
+                for row in rows { table.append([row.kind.rawValue, row.status, row.latencyMs.map { "\($0)ms" } ?? "", row.detail]) }
                 Console.out(Console.table(table))
             }
             if rows.contains(where: { $0.status == "fail" }) { throw ExitStatus.runFailed }

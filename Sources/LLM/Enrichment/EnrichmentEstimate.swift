@@ -1,23 +1,24 @@
 import Foundation
 import Lake
-import LLM
-import Pipeline
 
 /// The estimate `agentshop plan` prints for an enrich stage: how many prompts would be sent
 /// (distinct, not in the cache), their tokens, and their cost at the price table's prices.
-enum EnrichPlan {
-    static func note(settings: EnrichStage.EnrichSettings, lake: Lake, files: [LakePath],
-                     provider makeProvider: () throws -> EnrichProvider) -> String? {
+public enum EnrichmentEstimate {
+    public static func note(settings: EnrichmentSettings, lake: Lake, files: [LakePath],
+                            provider makeProvider: () throws -> EnrichProvider) -> String? {
         if !settings.task.usesModel { return "task cleanup runs locally: no provider calls" }
         let provider: EnrichProvider
         let requests: EnrichRequests
         do {
             provider = try makeProvider()
-            requests = try EnrichRequests(settings: settings, provider: provider)
+            requests = try EnrichRequests(settings: settings, choice: settings.providers[0], provider: provider)
         } catch {
             return "the run will refuse the provider: \(error)"
         }
-        let target = "\(provider.kind.rawValue)/\(requests.model)"
+        var target = "\(provider.kind.rawValue)/\(requests.model)"
+        if settings.providers.count > 1 {
+            target += " (then " + settings.providers.dropFirst().map(\.kind.rawValue).joined(separator: ", ") + " if it is down)"
+        }
         guard !files.isEmpty else { return "no estimate for \(target) until its input exists (after the upstream stage has run once)" }
         let cache = ResponseCache(lake: lake)
         var records = 0, missing = 0, cached = 0

@@ -1,9 +1,7 @@
 import Foundation
 import Lake
-import LLM
-import Pipeline
 
-/// What the enrich stage needs of one provider for one run: the provider, how to send through its
+/// What an enrichment needs of one provider for one run: the provider, how to send through its
 /// limits and retries, its prices and caps. Made per run from the lake (switches) and the
 /// environment (keys, base URLs, caps); tests make one around a fake.
 public struct EnrichProvider: Sendable {
@@ -36,8 +34,3 @@ public struct EnrichProvider: Sendable {
                   send: { try await provider.complete($0) }, cost: cost)
     }
 }
-
-/// Makes the provider an enrich stage run uses; throws a `StageError` the user can act on
-/// (a provider switched off, a missing key).
-public typealias EnrichProviderSource = @Sendable (_ kind: ProviderKind, _ lake: Lake, _ environment: PipelineEnvironment,
-                                                 _ projectFolder: String) throws -> EnrichProvider
