@@ -30,7 +30,7 @@ let package = Package(
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
-        .target(name: "Crawl", dependencies: ["Transport", "Lake", "HTML"]),
+        .target(name: "Crawl", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
         // The price table is Resources/llm_prices.json, carried in the binary as ShippedPrices.swift
         // (scripts/embed_data.py; a test checks that the two agree).
         .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"]),
@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         // Loopback servers and the fake Scoup, shared by the crawl and stage tests.
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
-        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
