@@ -39,9 +39,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", .product(name: "Logging", package: "swift-log")]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
-        .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
+        .target(name: "Inspect", dependencies: ["Lake", "Pipeline", "Crawl"]),
         .target(name: "Stages", dependencies: [
             "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -182,17 +182,11 @@ struct FetchOutputWriter: Sendable {
     }
 
     private func logLine(_ entry: FetchEntry, offset: Int64?) -> JSONObject {
-        func string(_ s: String?) -> LakeJSONValue { s.map(LakeJSONValue.string) ?? .null }
-        func int(_ i: Int?) -> LakeJSONValue { i.map { LakeJSONValue.int(Int64($0)) } ?? .null }
-        return JSONObject([
-            ("url", .string(publicURL(entry.url))), ("final_url", string(entry.finalURL.map(publicURL))), ("status", int(entry.loggedStatus)),
-            ("bytes", .int(Int64(entry.bytes))), ("ms", .int(Int64(entry.ms))), ("attempt", .int(Int64(entry.attempt))),
-            ("from_cache", .bool(entry.fromCache)), ("error", string(entry.error)), ("fetched_at", .string(entry.fetchedAt)),
-            ("depth", .int(Int64(entry.depth))), ("content_type", string(entry.contentType)),
-            ("content_sha256", string(entry.bodySHA256)), ("via", .string(entry.via)),
-            ("warc_file", offset == nil ? .null : .string(warcPath.relative)),
-            ("warc_offset", offset.map { LakeJSONValue.int($0) } ?? .null),
-        ])
+        CrawlLogEntry(url: publicURL(entry.url), finalURL: entry.finalURL.map(publicURL), status: entry.loggedStatus,
+                      bytes: entry.bytes, ms: entry.ms, attempt: entry.attempt, fromCache: entry.fromCache, error: entry.error,
+                      fetchedAt: entry.fetchedAt, depth: entry.depth, contentType: entry.contentType,
+                      contentSHA256: entry.bodySHA256, via: entry.via, warcFile: offset == nil ? nil : warcPath.relative,
+                      warcOffset: offset).object
     }
 
     // MARK: Helpers
