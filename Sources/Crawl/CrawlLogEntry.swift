@@ -6,9 +6,9 @@ import Lake
 ///
 /// A crawl log is a JSON Lines file (`.jsonl` or `.jsonl.gz`) beside the WARC, one line per URL,
 /// with these keys in this order: `url, final_url, status, bytes, ms, attempt, from_cache, error,
-/// fetched_at, depth, content_type, content_sha256, via, warc_file, warc_offset` (every key on
-/// every line, `null` when there is no value). Reading is lenient, so that logs written by earlier
-/// versions (or by hand) still read: a missing key is nil, a number may be written as a float.
+/// fetched_at, depth, content_type, content_sha256, via, warc_file, warc_offset, title` (every key
+/// on every line, `null` when there is no value). Reading is lenient, so that logs written by
+/// earlier versions (or by hand) still read: a missing key is nil, a number may be written as a float.
 public struct CrawlLogEntry: Sendable, Equatable, Codable {
     public var url: String
     /// Where the page was finally fetched from, after redirects (nil when no response came).
@@ -31,11 +31,16 @@ public struct CrawlLogEntry: Sendable, Equatable, Codable {
     /// The WARC file (lake-relative) and the offset of the page's response record in it.
     public var warcFile: String?
     public var warcOffset: Int64?
+    /// The page's `<title>` as the crawler read it (whitespace collapsed); nil when it has none.
+    public var title: String?
+    /// Whether the crawler recorded titles (false for a log of an earlier version, which has no
+    /// `title` key: its pages' titles are only in the WARC).
+    public var titleRecorded: Bool
 
     public init(url: String, finalURL: String? = nil, status: Int? = nil, bytes: Int? = nil, ms: Int? = nil,
                 attempt: Int? = nil, fromCache: Bool? = nil, error: String? = nil, fetchedAt: String? = nil, depth: Int? = nil,
                 contentType: String? = nil, contentSHA256: String? = nil, via: String? = nil, warcFile: String? = nil,
-                warcOffset: Int64? = nil) {
+                warcOffset: Int64? = nil, title: String? = nil, titleRecorded: Bool = true) {
         self.url = url
         self.finalURL = finalURL
         self.status = status
@@ -51,12 +56,14 @@ public struct CrawlLogEntry: Sendable, Equatable, Codable {
         self.via = via
         self.warcFile = warcFile
         self.warcOffset = warcOffset
+        self.title = title
+        self.titleRecorded = titleRecorded
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case url, finalURL = "final_url", status, bytes, ms, attempt, fromCache = "from_cache", error
         case fetchedAt = "fetched_at", depth, contentType = "content_type", contentSHA256 = "content_sha256", via
-        case warcFile = "warc_file", warcOffset = "warc_offset"
+        case warcFile = "warc_file", warcOffset = "warc_offset", title
     }
 
     /// The line as written: every key, in the log's order.
@@ -69,7 +76,7 @@ public struct CrawlLogEntry: Sendable, Equatable, Codable {
             ("error", string(error)), ("fetched_at", string(fetchedAt)), ("depth", int(depth)),
             ("content_type", string(contentType)), ("content_sha256", string(contentSHA256)), ("via", string(via)),
             ("warc_file", string(warcFile)), ("warc_offset", warcOffset.map(LakeJSONValue.int) ?? .null),
-        ])
+        ] + (titleRecorded ? [("title", string(title))] : []))
     }
 
     /// A line read back; nil when it is not a crawl-log entry (no `url`).
@@ -87,7 +94,8 @@ public struct CrawlLogEntry: Sendable, Equatable, Codable {
                   attempt: int("attempt").map(Int.init), fromCache: { if case .bool(let b)? = object["from_cache"] { return b } else { return nil } }(),
                   error: object["error"]?.stringValue, fetchedAt: object["fetched_at"]?.stringValue, depth: int("depth").map(Int.init),
                   contentType: object["content_type"]?.stringValue, contentSHA256: object["content_sha256"]?.stringValue,
-                  via: object["via"]?.stringValue, warcFile: object["warc_file"]?.stringValue, warcOffset: int("warc_offset"))
+                  via: object["via"]?.stringValue, warcFile: object["warc_file"]?.stringValue, warcOffset: int("warc_offset"),
+                  title: object["title"]?.stringValue, titleRecorded: object["title"] != nil)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -107,5 +115,20 @@ public struct CrawlLogEntry: Sendable, Equatable, Codable {
         try container.encode(via, forKey: .via)
         try container.encode(warcFile, forKey: .warcFile)
         try container.encode(warcOffset, forKey: .warcOffset)
+        if titleRecorded { try container.encode(title, forKey: .title) }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(url: try c.decode(String.self, forKey: .url), finalURL: try c.decodeIfPresent(String.self, forKey: .finalURL),
+                  status: try c.decodeIfPresent(Int.self, forKey: .status), bytes: try c.decodeIfPresent(Int.self, forKey: .bytes),
+                  ms: try c.decodeIfPresent(Int.self, forKey: .ms), attempt: try c.decodeIfPresent(Int.self, forKey: .attempt),
+                  fromCache: try c.decodeIfPresent(Bool.self, forKey: .fromCache), error: try c.decodeIfPresent(String.self, forKey: .error),
+                  fetchedAt: try c.decodeIfPresent(String.self, forKey: .fetchedAt), depth: try c.decodeIfPresent(Int.self, forKey: .depth),
+                  contentType: try c.decodeIfPresent(String.self, forKey: .contentType),
+                  contentSHA256: try c.decodeIfPresent(String.self, forKey: .contentSHA256),
+                  via: try c.decodeIfPresent(String.self, forKey: .via), warcFile: try c.decodeIfPresent(String.self, forKey: .warcFile),
+                  warcOffset: try c.decodeIfPresent(Int64.self, forKey: .warcOffset),
+                  title: try c.decodeIfPresent(String.self, forKey: .title), titleRecorded: c.contains(.title))
     }
 }

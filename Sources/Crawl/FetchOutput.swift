@@ -186,7 +186,7 @@ struct FetchOutputWriter: Sendable {
                       bytes: entry.bytes, ms: entry.ms, attempt: entry.attempt, fromCache: entry.fromCache, error: entry.error,
                       fetchedAt: entry.fetchedAt, depth: entry.depth, contentType: entry.contentType,
                       contentSHA256: entry.bodySHA256, via: entry.via, warcFile: offset == nil ? nil : warcPath.relative,
-                      warcOffset: offset).object
+                      warcOffset: offset, title: entry.title).object
     }
 
     // MARK: Helpers

@@ -313,7 +313,7 @@ public final class FetchRun: @unchecked Sendable {
         if let line = state.resumed[item.url] {
             // Its page is in the pack already, encoded as this run would.
             let entry = try state.entry(at: line)
-            return Result(entry: entry, line: line, links: try state.body(of: entry).map { links(of: entry, body: $0) } ?? [])
+            return Result(entry: entry, line: line, links: try state.body(of: entry).map { links(of: entry, read: read(entry, body: $0)) } ?? [])
         }
         let via = settings.via.rawValue
         if let refresh = settings.refresh, var known = state.known(item.url),
@@ -350,7 +350,7 @@ public final class FetchRun: @unchecked Sendable {
     }
 
     /// Stores a visited URL's page (its WARC records, encoded here, in the worker, as pages arrive),
-    /// then journals it; returns the links to follow from it.
+    /// then journals it (with its title); returns the links to follow from it.
     func complete(_ entry: FetchEntry, body: [UInt8]?) throws -> Result {
         var entry = entry
         entry.stored = nil
@@ -360,7 +360,9 @@ public final class FetchRun: @unchecked Sendable {
         entry.bodySHA256 = FetchState.sha256(body)
         entry.bytes = body.count
         entry.stored = try state.store(output.encode(entry, status: status, body: body))
-        return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, body: body))
+        let read = self.read(entry, body: body)
+        entry.title = read?.title
+        return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, read: read))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
@@ -481,16 +483,20 @@ public final class FetchRun: @unchecked Sendable {
                    + " from \(error.url)): set SCOUP_API_KEY to a key it accepts; nothing was published, the previous outputs are kept")
     }
 
-    /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
-    func links(of entry: FetchEntry, body: [UInt8]) -> [String] {
-        guard let status = entry.status, (200..<300).contains(status),
-              entry.contentType.map(Self.isHTMLType) ?? true else { return [] }
+    /// A fetched HTML page read by the stage's reader (any status: an error page has a title too);
+    /// nil when it is not HTML or does not parse.
+    func read(_ entry: FetchEntry, body: [UInt8]) -> PageLinks? {
+        guard entry.contentType.map(Self.isHTMLType) ?? true else { return nil }
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
-        guard let read = reader.read(body, url: base, contentType: entry.contentType, schemes: schemes) else {
-            return entry.links ?? []
-        }
-        return read.links
+        return reader.read(body, url: base, contentType: entry.contentType, schemes: schemes)
+    }
+
+    /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
+    func links(of entry: FetchEntry, read: PageLinks?) -> [String] {
+        guard let status = entry.status, (200..<300).contains(status),
+              entry.contentType.map(Self.isHTMLType) ?? true else { return [] }
+        return read?.links ?? entry.links ?? []
     }
 
     static func isHTMLType(_ contentType: String) -> Bool { contentType.lowercased().contains("html") }

@@ -41,6 +41,8 @@ struct FetchEntry: Codable, Sendable, Equatable {
     var scoup: [Header]?
     /// Scoup's `links`, used when its html cannot be parsed.
     var links: [String]?
+    /// The page's `<title>`, read with its links (absent from journals of earlier versions).
+    var title: String?
 
     func header(_ name: String) -> String? {
         headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value

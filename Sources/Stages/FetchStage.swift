@@ -402,17 +402,18 @@ public enum FetchStage {
     static func readSize(_ value: ConfigValue) -> Int? { value.asByteSize() }
 }
 
-/// The fetch stage's page reader for the crawler: a page's links chosen by the `follow:` rules,
-/// through the HTML module's libxml2 parse.
+/// The fetch stage's page reader for the crawler: a page's title, and its links chosen by the
+/// `follow:` rules, from one libxml2 parse (the HTML module's).
 struct FollowRules: LinkReader {
     let rules: [FetchStage.LinkRule]
 
     init(_ rules: [FetchStage.LinkRule]) { self.rules = rules }
 
     func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>) -> PageLinks? {
-        // No rules: nothing to follow, and the page need not be parsed (nor Scoup's links used).
-        guard !rules.isEmpty else { return PageLinks(links: []) }
-        guard let document = try? HTMLDocument(bytes: page, url: url, contentType: contentType) else { return nil }
+        guard let document = try? HTMLDocument(bytes: page, url: url, contentType: contentType) else {
+            // No rules: nothing to follow (not even the links Scoup found).
+            return rules.isEmpty ? PageLinks(links: []) : nil
+        }
         var out: [String] = []
         var seen = Set<String>()
         for rule in rules {
@@ -424,6 +425,16 @@ struct FollowRules: LinkReader {
             }
             for link in found where seen.insert(link).inserted { out.append(link) }
         }
-        return PageLinks(links: out)
+        return PageLinks(links: out, title: Self.title(document))
+    }
+
+    /// The first `<title>`, whitespace collapsed, at most 1,000 characters; nil when there is none or it is empty.
+    static func title(_ document: HTMLDocument) -> String? {
+        // libxml2 puts the title in the head; a walk of the whole tree only for a page without one there.
+        let head = document.root?.elementChildren.first { $0.name == "head" }
+        guard let title = head?.elementChildren.first(where: { $0.name == "title" }) ?? document.elements(named: ["title"]).first
+        else { return nil }
+        let text = title.rawText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return text.isEmpty ? nil : String(text.prefix(1000))
     }
 }

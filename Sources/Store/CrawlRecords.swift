@@ -10,7 +10,8 @@ import Lake
 /// A crawl log is a JSON Lines file (`.jsonl` or `.jsonl.gz`) among a fetch stage's outputs, one
 /// `CrawlLogEntry` per line. A log that a later run has since replaced (its sha256 no longer
 /// matches the manifest) is left to that run's record.
-/// A page's `title` is read back from its WARC record (`PageTitles`).
+/// A page's `title` is the one the crawler read (`CrawlLogEntry.title`); a log of an earlier
+/// version has none, and its titles are read back from the WARC records (`PageTitles`).
 enum CrawlRecords {
     static let stageKind = "fetch"
 
@@ -49,7 +50,8 @@ enum CrawlRecords {
         for log in stage.outputs where isCrawlLog(log.path) {
             guard let path = try? lake.resolve(log.path), FileManager.default.fileExists(atPath: path.absolute),
                   (try? FileDigest.sha256(path: path.absolute)) == log.sha256 else { continue }
-            let titles = try PageTitles(log: path, lake: lake)
+            // Only a log of an earlier version, which recorded no titles, has them read back from the WARC.
+            var titles: PageTitles?
             let reader = try RecordReader(path: path.absolute, displayPath: log.path)
             while let line = try reader.next() {
                 guard let entry = CrawlLogEntry(line), let sha = entry.contentSHA256, let fetchedAt = entry.fetchedAt else { continue }
@@ -69,12 +71,19 @@ enum CrawlRecords {
                     ("content_bytes", entry.bytes.map { .integer(Int64($0)) } ?? .null),
                     ("warc_file", entry.warcFile.map(SQLValue.text) ?? .null),
                     ("warc_offset", entry.warcOffset.map(SQLValue.integer) ?? .null),
-                    ("title", titles.title(file: entry.warcFile, offset: entry.warcOffset).map(SQLValue.text) ?? .null),
+                    ("title", try title(entry, log: path, lake: lake, titles: &titles).map(SQLValue.text) ?? .null),
                     ("data_json", .text(JSONValue.object(extra).serialized())),
                     ("fetched_at", .text(fetchedAt)),
                 ])
             }
         }
+    }
+
+    /// The title the crawler recorded; for a log that has none, the one read back from the WARC.
+    static func title(_ entry: CrawlLogEntry, log: LakePath, lake: Lake, titles: inout PageTitles?) throws -> String? {
+        if entry.titleRecorded { return entry.title }
+        if titles == nil { titles = try PageTitles(log: log, lake: lake) }
+        return titles?.title(file: entry.warcFile, offset: entry.warcOffset)
     }
 
     static func isCrawlLog(_ path: String) -> Bool { path.hasSuffix(".jsonl.gz") || path.hasSuffix(".jsonl") }
@@ -93,7 +102,8 @@ enum CrawlRecords {
     }
 }
 
-/// Pages' `<title>`s, read back from the WARC records a crawl log points at: each record is one
+/// Pages' `<title>`s, read back from the WARC records a crawl log of an earlier version (one
+/// without titles) points at: each record is one
 /// gzip member, cut from its offset to the next offset the log names (or the end of the file),
 /// so a page costs one read of its own bytes. A record that cannot be read has no title.
 struct PageTitles {

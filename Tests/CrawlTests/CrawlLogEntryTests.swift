@@ -20,6 +20,8 @@ import Testing
         #expect(page.url == "https://shop.example/p/1" && page.status == 200 && page.bytes == 5120 && page.ms == 35)
         #expect(page.fromCache == false && page.depth == 1 && page.via == "direct" && page.contentSHA256 == "ab12")
         #expect(page.warcFile == "scraped_data/products/dt=2026-11-18/pages.warc.gz" && page.warcOffset == 912)
+        // It has no title key: the title was not recorded (its readers look in the WARC).
+        #expect(page.title == nil && !page.titleRecorded)
         let failed = try #require(CrawlLogEntry(try Self.object(Self.previousVersionLines[1])))
         #expect(failed.status == nil && failed.error == "timed out" && failed.warcOffset == nil && failed.finalURL == nil)
     }
@@ -29,6 +31,15 @@ import Testing
             let entry = try #require(CrawlLogEntry(try Self.object(line)))
             #expect(JSONValue.object(entry.object).serialized() == line)
         }
+    }
+
+    @Test func theTitleIsWrittenOnEveryLineAfterTheOthers() throws {
+        var entry = CrawlLogEntry(url: "https://x.example/", status: 200, title: "Kettle")
+        #expect(entry.object.keys.last == "title" && entry.object["title"] == .string("Kettle"))
+        entry.title = nil
+        #expect(entry.object["title"] == .null)
+        let read = try #require(CrawlLogEntry(entry.object))
+        #expect(read.titleRecorded && read.title == nil)
     }
 
     @Test func readingIsLenient() throws {
@@ -45,5 +56,8 @@ import Testing
         let text = String(decoding: try encoder.encode(entry), as: UTF8.self)
         #expect(text.contains(#""from_cache":false"#) && text.contains(#""warc_offset":null"#))
         #expect(try JSONDecoder().decode(CrawlLogEntry.self, from: Data(text.utf8)) == entry)
+        // A line of the earlier version (no title key) decodes as one without a recorded title.
+        let old = try JSONDecoder().decode(CrawlLogEntry.self, from: Data(Self.previousVersionLines[0].utf8))
+        #expect(!old.titleRecorded && old.warcOffset == 912)
     }
 }

@@ -11,7 +11,7 @@ import Testing
     static let warc = "scraped_data/products/dt=2026-01-02/pages.warc.gz"
     static let log = "raw_data/logs/crawl/dt=2026-01-02/crawl.jsonl.gz"
     static let logFields = ["url", "final_url", "status", "bytes", "ms", "attempt", "from_cache", "error", "fetched_at", "depth",
-                            "content_type", "content_sha256", "via", "warc_file", "warc_offset"]
+                            "content_type", "content_sha256", "via", "warc_file", "warc_offset", "title"]
 
     static func pipeline(_ fetch: String) -> String {
         """
@@ -147,6 +147,8 @@ import Testing
             #expect(line("/huge")["status"] == .null && line("/huge")["error"]?.stringValue?.hasPrefix("tooLarge") == true)
             #expect(line("/p/1")["depth"] == .int(2) && line("/p/3")["depth"] == .int(3))
             #expect(line("/p/2")["from_cache"] == .bool(false) && line("/p/2")["via"]?.stringValue == "direct")
+            // The title is read from the parse that finds the links; a failed URL has none.
+            #expect(line("/p/2")["title"]?.stringValue == "P2" && line("/private/x")["title"] == .null)
 
             // What was written: the WARC read back with our reader.
             let records = try Self.records(project)
