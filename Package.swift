@@ -30,7 +30,9 @@ let package = Package(
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
-        .target(name: "Crawl", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
+        // Crawl reads sitemaps with libxml2's XML reader itself (CXML2), not through HTML: a sitemap is the
+        // crawler's own input, and handing its parsing in would make every caller of the crawler supply it.
+        .target(name: "Crawl", dependencies: ["Transport", "Lake", "CXML2", .product(name: "Logging", package: "swift-log")]),
         // The price table is Resources/llm_prices.json, carried in the binary as ShippedPrices.swift
         // (scripts/embed_data.py; a test checks that the two agree).
         .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"]),
