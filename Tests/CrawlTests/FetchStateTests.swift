@@ -81,4 +81,33 @@ import Testing
         #expect(known.stored?.pack == second.packName)
         #expect(try third.body(of: known) == Array("page a".utf8))
     }
+
+    /// A journal the previous version wrote (its entries have no `title`) is resumed as it is.
+    @Test func aJournalOfThePreviousVersionResumes() throws {
+        let folder = NSTemporaryDirectory() + "agentshop-fetchstate-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let state = try FetchState(folder: folder, crawlKey: "k")
+        let page = try state.store(try Self.encoded("https://x.example/p", body: "page p").1)
+        // The line exactly as the previous version's FetchEntry encoded it (sorted keys, no title).
+        let line = #"{"attempt":1,"bodySHA256":""# + FetchState.sha256(Array("page p".utf8))
+            + #"","bytes":6,"depth":0,"fetchedAt":"2026-11-18T10:00:01Z","fromCache":false,"headers":[],"isFile":false,"ms":4,"#
+            + #""notModified":false,"redirects":[],"requestHeaders":[],"robotsDisallowed":false,"status":200,"stored":{"length":"#
+            + "\(page.length),\"offset\":\(page.offset),\"pack\":\"\(page.pack)\",\"records\":\(page.records),"
+            + "\"responseOffset\":\(page.responseOffset)},\"url\":\"https://x.example/p\",\"via\":\"direct\"}\n"
+        let handle = try #require(FileHandle(forUpdatingAtPath: folder + "/journal.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(line.utf8))
+        try handle.close()
+
+        let resumed = try FetchState(folder: folder, crawlKey: "k")
+        let ref = try #require(resumed.resumed["https://x.example/p"])
+        let read = try resumed.entry(at: ref)
+        #expect(read.title == nil && read.status == 200 && read.attempt == 1)
+        #expect(try resumed.body(of: read) == Array("page p".utf8))
+        // And an entry of this version, title and all, writes the same keys plus `title`.
+        var titled = read
+        titled.title = "P"
+        let encoded = String(decoding: FetchState.encode(titled), as: UTF8.self)
+        #expect(encoded == line.dropLast().replacingOccurrences(of: #","url":"#, with: #","title":"P","url":"#))
+    }
 }
