@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         // Loopback servers and the fake Scoup, shared by the crawl and stage tests.
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
-        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox"),
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "InspectTests", dependencies: ["Inspect", "Stages", "Pipeline", "Lake", "HTML", .product(name: "Logging", package: "swift-log")]),
