@@ -30,7 +30,9 @@ let package = Package(
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
-        .target(name: "Crawl", dependencies: ["Transport", "Lake", "HTML"]),
+        // Crawl reads sitemaps with libxml2's XML reader itself (CXML2), not through HTML: a sitemap is the
+        // crawler's own input, and handing its parsing in would make every caller of the crawler supply it.
+        .target(name: "Crawl", dependencies: ["Transport", "Lake", "CXML2", .product(name: "Logging", package: "swift-log")]),
         // The price table is Resources/llm_prices.json, carried in the binary as ShippedPrices.swift
         // (scripts/embed_data.py; a test checks that the two agree).
         .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"]),
@@ -39,9 +41,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", .product(name: "Logging", package: "swift-log")]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
-        .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
+        .target(name: "Inspect", dependencies: ["Lake", "Pipeline", "Crawl"]),
         .target(name: "Stages", dependencies: [
             "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -79,7 +81,8 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         // Loopback servers and the fake Scoup, shared by the crawl and stage tests.
         .target(name: "TestSupport", dependencies: ["Lake", .product(name: "FlyingFox", package: "FlyingFox")], path: "Tests/TestSupport"),
-        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .testTarget(name: "CrawlTests", dependencies: ["Crawl", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox"),
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "Transport", "Lake", "Pipeline", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "NotifyTests", dependencies: ["Notify", "Transport", "Lake", "TestSupport", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "RunsTests", dependencies: ["Runs", "Pipeline", "Store", "Notify", "Lake", "TestSupport",

@@ -14,6 +14,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/uri.h>
 #include <libxml/encoding.h>
+#include <libxml/xmlreader.h>
 
 // xmlFree is a global function pointer that Swift 6 rejects as shared mutable state.
 static inline void agentshop_xmlFree(void *p) { xmlFree(p); }

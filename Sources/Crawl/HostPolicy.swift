@@ -1,5 +1,5 @@
 import Foundation
-import HTML
+import Lake
 
 /// Which URLs a crawl may follow: scheme, host scope, include/exclude patterns, and never an
 /// internal address (loopback, private, link-local, cloud metadata) unless explicitly allowed.

@@ -1,5 +1,5 @@
 import Foundation
-import HTML
+import Lake
 import Transport
 
 /// A site's robots.txt rules, parsed per RFC 9309, and what to do when it could not be fetched.

@@ -1,13 +1,14 @@
+internal import CXML2
 import Foundation
 import Lake
 
 /// A sitemap (sitemaps.org 0.9): a `urlset` of page URLs or a `sitemapindex` of further sitemaps,
 /// plain or gzip-compressed.
 ///
-/// Read by a small XML scanner of our own rather than a full XML parser: a sitemap needs no DTD,
-/// so a document that declares one (`<!DOCTYPE`) is refused outright, and only the five predefined
-/// entities and character references are expanded. External entities (XXE) and entity expansion
-/// bombs therefore cannot happen, whatever the sitemap holds.
+/// Read with libxml2's XML reader, network access and entity substitution off. A sitemap needs no
+/// DTD, so a document that declares one (`<!DOCTYPE`) is refused outright, and only the five
+/// predefined entities and character references are expanded. External entities (XXE) and entity
+/// expansion bombs therefore cannot happen, whatever the sitemap holds.
 public struct Sitemap: Sendable, Equatable {
     public enum Kind: String, Sendable, Equatable {
         case urlset
@@ -39,8 +40,7 @@ public struct Sitemap: Sendable, Equatable {
         } else if Int64(bytes.count) > maxBytes {
             throw SitemapError(url: url, message: "larger than \(maxBytes) bytes")
         }
-        var scanner = XMLScanner(bytes: text, url: url)
-        return try scanner.sitemap()
+        return try SitemapXML.read(text, url: url)
     }
 }
 
@@ -64,158 +64,72 @@ extension ByteSource {
     }
 }
 
-/// Just enough XML for sitemaps: elements, text, comments, CDATA, processing instructions.
-private struct XMLScanner {
-    let bytes: [UInt8]
-    let url: String
-    var index = 0
-
-    init(bytes: [UInt8], url: String) {
-        self.bytes = bytes
-        self.url = url
-    }
-
-    func fail(_ message: String) -> SitemapError { SitemapError(url: url, message: message) }
-
-    mutating func sitemap() throws -> Sitemap {
-        var stack: [String] = []
-        var kind: Sitemap.Kind?
-        var locations: [String] = []
-        var text: [UInt8]?  // collecting inside <loc>
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
-        while index < bytes.count {
-            if bytes[index] != UInt8(ascii: "<") {
-                let start = index
-                while index < bytes.count && bytes[index] != UInt8(ascii: "<") { index += 1 }
-                if text != nil { text! += try decodeEntities(bytes[start..<index]) }
-                continue
-            }
-            if starts("<!--") {
-                try skip(past: "-->")
-            } else if starts("<![CDATA[") {
-                index += 9
-                let start = index
-                try skip(past: "]]>")
-                if text != nil { text! += bytes[start..<(index - 3)] }
-            } else if starts("<?") {
-                try skip(past: "?>")
-            } else if starts("<!") {
-                // <!DOCTYPE …> (or any other declaration): a sitemap has no use for a DTD, and a DTD is
-                // where external entities and expansion bombs live.
-                throw fail("declares a DTD (<!DOCTYPE>); refused: sitemaps need none and DTDs allow XML entity attacks")
-            } else if starts("</") {
-                index += 2
-                let name = readName()
-                try skip(past: ">")
-                guard let open = stack.popLast(), open == name else { throw fail("mismatched end tag </\(name)>") }
-                if localName(name) == "loc", let collected = text {
-                    let value = String(decoding: collected, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                    let parent = stack.last.map(localName)
-                    if !value.isEmpty, parent == "url" || parent == "sitemap" { locations.append(value) }
-                    text = nil
-                }
-            } else {
-                index += 1
-                let name = readName()
-                guard !name.isEmpty else { throw fail("malformed tag at byte \(index)") }
-                // Attributes are not needed: skip to the end of the tag, minding quotes.
-                var quote: UInt8?
-                var selfClosing = false
-                while index < bytes.count {
-                    let byte = bytes[index]
-                    if let q = quote {
-                        if byte == q { quote = nil }
-                    } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                        quote = byte
-                    } else if byte == UInt8(ascii: ">") {
-                        selfClosing = index > 0 && bytes[index - 1] == UInt8(ascii: "/")
-                        break
+/// libxml2's streaming XML reader over a sitemap: network and entity loading off (no
+/// `XML_PARSE_NOENT`, no DTD loading, `XML_PARSE_NONET`), and a document that declares a DTD is
+/// refused as soon as the reader meets it, before any entity could be referenced.
+private enum SitemapXML {
+    static func read(_ bytes: [UInt8], url: String) throws -> Sitemap {
+        func fail(_ message: String) -> SitemapError { SitemapError(url: url, message: message) }
+        guard !bytes.isEmpty else { throw fail("empty document") }
+        agentshop_xml_silence()
+        xmlResetLastError()
+        let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue)
+        return try bytes.withUnsafeBufferPointer { buffer in
+            // The reader reads the buffer in place: it must not outlive this closure.
+            guard let reader = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count, {
+                xmlReaderForMemory($0, Int32(buffer.count), url, nil, options)
+            }) else { throw fail("libxml2 could not start reading it") }
+            defer { xmlFreeTextReader(reader) }
+            var kind: Sitemap.Kind?
+            var parents: [String] = []  // local names of the open elements
+            var locations: [String] = []
+            var text: String?  // collecting inside a <loc>
+            while true {
+                let step = xmlTextReaderRead(reader)
+                if step == 0 { break }
+                guard step == 1 else { throw fail(lastError() ?? "not well-formed XML") }
+                let name = xmlTextReaderConstLocalName(reader).map { String(cString: $0) } ?? ""
+                switch xmlTextReaderNodeType(reader) {
+                case Int32(XML_READER_TYPE_DOCUMENT_TYPE.rawValue):
+                    // A sitemap has no use for a DTD, and a DTD is where external entities and expansion bombs live.
+                    throw fail("declares a DTD (<!DOCTYPE>); refused: sitemaps need none and DTDs allow XML entity attacks")
+                case Int32(XML_READER_TYPE_ELEMENT.rawValue):
+                    if parents.isEmpty {
+                        guard kind == nil else { throw fail("more than one root element") }
+                        guard let root = Sitemap.Kind(rawValue: name) else {
+                            throw fail("the root element is <\(name)>, not <urlset> or <sitemapindex>")
+                        }
+                        kind = root
                     }
-                    index += 1
-                }
-                guard index < bytes.count else { throw fail("unterminated tag <\(name)") }
-                index += 1
-                if stack.isEmpty {
-                    guard kind == nil else { throw fail("more than one root element") }
-                    guard let root = Sitemap.Kind(rawValue: localName(name)) else {
-                        throw fail("the root element is <\(name)>, not <urlset> or <sitemapindex>")
+                    if xmlTextReaderIsEmptyElement(reader) != 1 {
+                        if name == "loc" { text = "" }
+                        parents.append(name)
                     }
-                    kind = root
-                }
-                if !selfClosing {
-                    stack.append(name)
-                    if localName(name) == "loc" { text = [] }
+                case Int32(XML_READER_TYPE_END_ELEMENT.rawValue):
+                    parents.removeLast()
+                    if name == "loc", let collected = text {
+                        let value = collected.trimmingCharacters(in: .whitespacesAndNewlines)
+                        if !value.isEmpty, parents.last == "url" || parents.last == "sitemap" { locations.append(value) }
+                        text = nil
+                    }
+                case Int32(XML_READER_TYPE_TEXT.rawValue), Int32(XML_READER_TYPE_CDATA.rawValue),
+                     Int32(XML_READER_TYPE_SIGNIFICANT_WHITESPACE.rawValue), Int32(XML_READER_TYPE_WHITESPACE.rawValue):
+                    if text != nil, let value = xmlTextReaderConstValue(reader) { text! += String(cString: value) }
+                case Int32(XML_READER_TYPE_ENTITY_REFERENCE.rawValue):
+                    throw fail("an entity reference &\(name); (entities are never loaded)")
+                default:
+                    break  // comments, processing instructions
                 }
             }
+            guard let kind else { throw fail("no <urlset> or <sitemapindex> element") }
+            return Sitemap(kind: kind, locations: locations)
         }
-        guard let kind else { throw fail("no <urlset> or <sitemapindex> element") }
-        guard stack.isEmpty else { throw fail("unclosed <\(stack.last!)>") }
-        return Sitemap(kind: kind, locations: locations)
     }
 
-    func starts(_ prefix: String) -> Bool {
-        let p = Array(prefix.utf8)
-        return index + p.count <= bytes.count && bytes[index..<(index + p.count)].elementsEqual(p)
-    }
-
-    mutating func skip(past terminator: String) throws {
-        let t = Array(terminator.utf8)
-        while index + t.count <= bytes.count {
-            if bytes[index..<(index + t.count)].elementsEqual(t) {
-                index += t.count
-                return
-            }
-            index += 1
-        }
-        throw fail("unterminated markup (expected \(terminator))")
-    }
-
-    mutating func readName() -> String {
-        let start = index
-        while index < bytes.count {
-            let b = bytes[index]
-            if b == UInt8(ascii: ">") || b == UInt8(ascii: "/") || b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { break }
-            index += 1
-        }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
-    }
-
-    func localName(_ name: String) -> String {
-        name.split(separator: ":").last.map(String.init) ?? name
-    }
-
-    /// Expands `&amp; &lt; &gt; &quot; &apos;` and `&#…;` / `&#x…;`; any other entity is an error, since
-    /// nothing could have defined it.
-    func decodeEntities(_ slice: ArraySlice<UInt8>) throws -> [UInt8] {
-        guard slice.contains(UInt8(ascii: "&")) else { return Array(slice) }
-        var out: [UInt8] = []
-        var i = slice.startIndex
-        while i < slice.endIndex {
-            guard slice[i] == UInt8(ascii: "&") else { out.append(slice[i]); i += 1; continue }
-            guard let semi = slice[i...].firstIndex(of: UInt8(ascii: ";")), semi - i <= 12 else {
-                throw fail("a bare '&' in text")
-            }
-            let name = String(decoding: slice[(i + 1)..<semi], as: UTF8.self)
-            switch name {
-            case "amp": out.append(UInt8(ascii: "&"))
-            case "lt": out.append(UInt8(ascii: "<"))
-            case "gt": out.append(UInt8(ascii: ">"))
-            case "quot": out.append(UInt8(ascii: "\""))
-            case "apos": out.append(UInt8(ascii: "'"))
-            default:
-                var scalar: UInt32?
-                if name.hasPrefix("#x") || name.hasPrefix("#X") {
-                    scalar = UInt32(name.dropFirst(2), radix: 16)
-                } else if name.hasPrefix("#") {
-                    scalar = UInt32(name.dropFirst(), radix: 10)
-                }
-                guard let scalar, let character = Unicode.Scalar(scalar) else {
-                    throw fail("undefined entity &\(name); (entities are never loaded)")
-                }
-                out.append(contentsOf: Array(String(Character(character)).utf8))
-            }
-            i = semi + 1
-        }
-        return out
+    /// libxml2's message for the error that stopped the reader.
+    static func lastError() -> String? {
+        guard let error = xmlGetLastError(), let message = error.pointee.message else { return nil }
+        let text = String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        return "line \(error.pointee.line): \(text)"
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import HTML
+import Lake
 
 /// Canonical forms of URLs, so that one page is fetched once however it was linked.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Lake
 
 /// A parsed HTML page. Owns libxml2's document, which is freed when the last reference goes.
 ///

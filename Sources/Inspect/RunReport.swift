@@ -1,3 +1,4 @@
+import struct Crawl.CrawlLogEntry
 import Foundation
 import Lake
 import Pipeline
@@ -366,23 +367,22 @@ public struct RunReport {
                 var rejected = 0
                 let reader = try RecordReader(path: path.absolute, displayPath: log, policy: .skip) { _ in rejected += 1 }
                 while let record = try reader.next() {
+                    guard let entry = CrawlLogEntry(record) else { rejected += 1; continue }
                     summary.fetches += 1
-                    let status: String
-                    if case .int(let code) = record["status"] ?? .null { status = "\(code)" } else { status = "error" }
-                    summary.statuses[status, default: 0] += 1
-                    if record["from_cache"] == .bool(true) { summary.fromCache += 1 }
-                    if let error = record["error"]?.stringValue, !error.isEmpty {
+                    summary.statuses[entry.status.map(String.init) ?? "error", default: 0] += 1
+                    if entry.fromCache == true { summary.fromCache += 1 }
+                    if let error = entry.error, !error.isEmpty {
                         summary.errors[String(error.prefix(120)), default: 0] += 1
                     }
-                    if case .int(let b) = record["bytes"] ?? .null { summary.bytes += b }
-                    if let ms = record["ms"]?.doubleValue, ms >= 0 {
+                    summary.bytes += Int64(entry.bytes ?? 0)
+                    if let ms = entry.ms.map(Double.init), ms >= 0 {
                         let bin = CrawlSummary.binEdges.firstIndex { ms < $0 } ?? CrawlSummary.binEdges.count
                         summary.timingBins[bin] += 1
                         summary.msTotal += ms
                         summary.msCount += 1
                         summary.msMax = max(summary.msMax, ms)
                     }
-                    if let url = record["url"]?.stringValue, let host = URLComponents(string: url)?.host {
+                    if let host = URLComponents(string: entry.url)?.host {
                         summary.hosts[host, default: 0] += 1
                     }
                 }

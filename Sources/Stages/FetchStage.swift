@@ -100,7 +100,75 @@ public enum FetchStage {
         }
 
         func run(_ context: StageContext) async throws -> StageReport {
-            try await FetchRun(definition: self, context: context).run()
+            let warcs = context.outputs.filter { PageFiles.isWARC($0.relative) }
+            let logs = context.outputs.filter { RecordFileType(path: $0.relative)?.format == .jsonl }
+            guard warcs.count == 1, logs.count <= 1, warcs.count + logs.count == context.outputs.count else {
+                throw StageError("a fetch stage writes one WARC file (.warc.gz) and optionally one crawl log (.jsonl.gz); "
+                                 + "'out' names: \(context.outputs.map(\.relative).joined(separator: ", "))")
+            }
+            let target = CrawlTarget(lake: context.lake, warc: warcs[0], log: logs.first, stateFolder: context.stateFolder,
+                                     environment: context.environment.variables, isPartOf: "\(context.pipeline)/\(context.stage)",
+                                     logger: context.logger, progress: { context.progress($0) })
+            do {
+                let report = try await FetchRun(settings: settings(context), target: target, reader: FollowRules(follow)).run()
+                return StageReport(counts: report.counts, recordsPerOutput: report.recordsPerOutput, details: report.details)
+            } catch let error as CrawlError {
+                throw StageError(error.message)
+            }
+        }
+
+        /// The crawler's settings: this definition, its seed lists resolved to this run's files.
+        func settings(_ context: StageContext) -> CrawlSettings {
+            var s = CrawlSettings()
+            s.via = via == .scoup ? .scoup : .direct
+            s.seeds = seeds.map { seed in
+                switch seed {
+                case .url(let url): return .url(url)
+                case .list(let path): return .list(path, files: context.files(for: .files(path)).map(\.absolute))
+                case .sitemap(let url): return .sitemap(url)
+                }
+            }
+            s.allowDomains = allowDomains
+            s.include = include.map(URLPattern.glob) + includeRegex.compactMap { try? URLPattern.regex($0) }
+            s.exclude = exclude.map(URLPattern.glob) + excludeRegex.compactMap { try? URLPattern.regex($0) }
+            s.maxDepth = maxDepth
+            s.maxPages = maxPages
+            s.concurrency = concurrency
+            s.politeness = politeness
+            s.retries = retries
+            s.retryBackoff = retryBackoff
+            s.timeout = timeout
+            s.maxPageBytes = maxPageBytes
+            s.refresh = refresh
+            s.userAgent = userAgent
+            s.allowPrivateAddresses = allowPrivateAddresses
+            s.caFile = caFile
+            s.baseURL = baseURL
+            s.crawlKey = crawlKey
+            let (minPages, maxErrorRate) = (minPages, maxErrorRate)
+            s.refusal = { Self.refusal($0, minPages: minPages, maxErrorRate: maxErrorRate) }
+            return s
+        }
+
+        /// A crawl that could not do its work is not published: every seed failed, fewer pages than
+        /// `min_pages`, or more failures than `max_error_rate` allows.
+        static func refusal(_ tally: CrawlTally, minPages: Int, maxErrorRate: RejectLimit?) -> String? {
+            let (seeds, failed, fetched) = (tally.seeds, tally.failed, tally.fetched)
+            if minPages > 0, seeds > 0, tally.seedFailures.count == seeds {
+                let listed = tally.seedFailures.prefix(5).joined(separator: "; ") + (seeds > 5 ? "; and \(seeds - 5) more" : "")
+                return "every seed failed, so nothing was crawled: \(listed)"
+            }
+            if fetched < minPages {
+                var message = "\(fetched) page\(fetched == 1 ? "" : "s") fetched, fewer than min_pages (\(minPages))"
+                message += ": \(failed) URL\(failed == 1 ? "" : "s") failed, \(tally.robotsDisallowed) refused by robots.txt"
+                if !tally.firstErrors.isEmpty { message += "; first errors: " + tally.firstErrors.joined(separator: "; ") }
+                return message
+            }
+            if let limit = maxErrorRate, limit.isExceeded(bad: failed, of: fetched + failed) {
+                return "\(RejectLimit.share(failed, of: fetched + failed)) URLs failed, more than "
+                    + "max_error_rate (\(limit)) allows; first errors: " + tally.firstErrors.joined(separator: "; ")
+            }
+            return nil
         }
 
         /// The settings that decide which URLs are fetched (`journal: true` in `FetchStage.spec`), as
@@ -326,4 +394,41 @@ public enum FetchStage {
 
     /// `10MB`, `512KB`, `1GB` (powers of 1024) or a plain number of bytes.
     static func readSize(_ value: ConfigValue) -> Int? { value.asByteSize() }
+}
+
+/// The fetch stage's page reader for the crawler: a page's title, and its links chosen by the
+/// `follow:` rules, from one libxml2 parse (the HTML module's).
+struct FollowRules: LinkReader {
+    let rules: [FetchStage.LinkRule]
+
+    init(_ rules: [FetchStage.LinkRule]) { self.rules = rules }
+
+    func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>) -> PageLinks? {
+        guard let document = try? HTMLDocument(bytes: page, url: url, contentType: contentType) else {
+            // No rules: nothing to follow (not even the links Scoup found).
+            return rules.isEmpty ? PageLinks(links: []) : nil
+        }
+        var out: [String] = []
+        var seen = Set<String>()
+        for rule in rules {
+            let found: [String]
+            switch rule {
+            case .css(let selector): found = (try? document.links(selector, schemes: schemes)) ?? []
+            case .xpath(let expression):
+                found = (try? XPathExpression(expression)).flatMap { try? document.links(xpath: $0, schemes: schemes) } ?? []
+            }
+            for link in found where seen.insert(link).inserted { out.append(link) }
+        }
+        return PageLinks(links: out, title: Self.title(document))
+    }
+
+    /// The first `<title>`, whitespace collapsed, at most 1,000 characters; nil when there is none or it is empty.
+    static func title(_ document: HTMLDocument) -> String? {
+        // libxml2 puts the title in the head; a walk of the whole tree only for a page without one there.
+        let head = document.root?.elementChildren.first { $0.name == "head" }
+        guard let title = head?.elementChildren.first(where: { $0.name == "title" }) ?? document.elements(named: ["title"]).first
+        else { return nil }
+        let text = title.rawText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return text.isEmpty ? nil : String(text.prefix(1000))
+    }
 }

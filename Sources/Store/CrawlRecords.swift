@@ -1,3 +1,4 @@
+import struct Crawl.CrawlLogEntry
 import Foundation
 import Lake
 
@@ -6,11 +7,11 @@ import Lake
 /// `scraped_data` (one row per fetched page and content, keyed by url + content sha256) from a
 /// run manifest and the crawl logs its fetch stages wrote.
 ///
-/// A crawl log is a JSON Lines file (`.jsonl` or `.jsonl.gz`) among a fetch stage's outputs,
-/// one line per URL: `url, final_url, status, bytes, ms, attempt, from_cache, error, fetched_at,
-/// depth, content_type, content_sha256, via, warc_file, warc_offset`. A log that a later run has
-/// since replaced (its sha256 no longer matches the manifest) is left to that run's record.
-/// A page's `title` is read back from its WARC record (`PageTitles`).
+/// A crawl log is a JSON Lines file (`.jsonl` or `.jsonl.gz`) among a fetch stage's outputs, one
+/// `CrawlLogEntry` per line. A log that a later run has since replaced (its sha256 no longer
+/// matches the manifest) is left to that run's record.
+/// A page's `title` is the one the crawler read (`CrawlLogEntry.title`); a log of an earlier
+/// version has none, and its titles are read back from the WARC records (`PageTitles`).
 enum CrawlRecords {
     static let stageKind = "fetch"
 
@@ -49,31 +50,40 @@ enum CrawlRecords {
         for log in stage.outputs where isCrawlLog(log.path) {
             guard let path = try? lake.resolve(log.path), FileManager.default.fileExists(atPath: path.absolute),
                   (try? FileDigest.sha256(path: path.absolute)) == log.sha256 else { continue }
-            let titles = try PageTitles(log: path, lake: lake)
+            // Only a log of an earlier version, which recorded no titles, has them read back from the WARC.
+            var titles: PageTitles?
             let reader = try RecordReader(path: path.absolute, displayPath: log.path)
             while let line = try reader.next() {
-                guard let url = line["url"]?.stringValue, let sha = line["content_sha256"]?.stringValue,
-                      let fetchedAt = line["fetched_at"]?.stringValue else { continue }
+                guard let entry = CrawlLogEntry(line), let sha = entry.contentSHA256, let fetchedAt = entry.fetchedAt else { continue }
                 var extra = JSONObject()
-                for field in ["final_url", "depth", "ms", "attempt", "from_cache", "via"] {
-                    if let value = line[field], !value.isNull { extra[field] = value }
-                }
+                if let finalURL = entry.finalURL { extra["final_url"] = .string(finalURL) }
+                if let depth = entry.depth { extra["depth"] = .int(Int64(depth)) }
+                if let ms = entry.ms { extra["ms"] = .int(Int64(ms)) }
+                if let attempt = entry.attempt { extra["attempt"] = .int(Int64(attempt)) }
+                if let fromCache = entry.fromCache { extra["from_cache"] = .bool(fromCache) }
+                if let via = entry.via { extra["via"] = .string(via) }
                 try pages.write([
-                    ("url", .text(url)),
+                    ("url", .text(entry.url)),
                     ("content_sha256", .text(sha)),
                     ("crawler_job_id", .integer(jobID)),
-                    ("http_status", int(line["status"]).map(SQLValue.integer) ?? .null),
-                    ("content_type", line["content_type"]?.stringValue.map(SQLValue.text) ?? .null),
-                    ("content_bytes", int(line["bytes"]).map(SQLValue.integer) ?? .null),
-                    ("warc_file", line["warc_file"]?.stringValue.map(SQLValue.text) ?? .null),
-                    ("warc_offset", int(line["warc_offset"]).map(SQLValue.integer) ?? .null),
-                    ("title", titles.title(file: line["warc_file"]?.stringValue, offset: int(line["warc_offset"]))
-                        .map(SQLValue.text) ?? .null),
+                    ("http_status", entry.status.map { .integer(Int64($0)) } ?? .null),
+                    ("content_type", entry.contentType.map(SQLValue.text) ?? .null),
+                    ("content_bytes", entry.bytes.map { .integer(Int64($0)) } ?? .null),
+                    ("warc_file", entry.warcFile.map(SQLValue.text) ?? .null),
+                    ("warc_offset", entry.warcOffset.map(SQLValue.integer) ?? .null),
+                    ("title", try title(entry, log: path, lake: lake, titles: &titles).map(SQLValue.text) ?? .null),
                     ("data_json", .text(JSONValue.object(extra).serialized())),
                     ("fetched_at", .text(fetchedAt)),
                 ])
             }
         }
+    }
+
+    /// The title the crawler recorded; for a log that has none, the one read back from the WARC.
+    static func title(_ entry: CrawlLogEntry, log: LakePath, lake: Lake, titles: inout PageTitles?) throws -> String? {
+        if entry.titleRecorded { return entry.title }
+        if titles == nil { titles = try PageTitles(log: log, lake: lake) }
+        return titles?.title(file: entry.warcFile, offset: entry.warcOffset)
     }
 
     static func isCrawlLog(_ path: String) -> Bool { path.hasSuffix(".jsonl.gz") || path.hasSuffix(".jsonl") }
@@ -92,7 +102,8 @@ enum CrawlRecords {
     }
 }
 
-/// Pages' `<title>`s, read back from the WARC records a crawl log points at: each record is one
+/// Pages' `<title>`s, read back from the WARC records a crawl log of an earlier version (one
+/// without titles) points at: each record is one
 /// gzip member, cut from its offset to the next offset the log names (or the end of the file),
 /// so a page costs one read of its own bytes. A record that cannot be read has no title.
 struct PageTitles {
@@ -107,7 +118,7 @@ struct PageTitles {
         var found: [String: Set<Int64>] = [:]
         let reader = try RecordReader(path: log.absolute, displayPath: log.relative)
         while let line = try reader.next() {
-            guard let file = line["warc_file"]?.stringValue, let offset = CrawlRecords.int(line["warc_offset"]) else { continue }
+            guard let entry = CrawlLogEntry(line), let file = entry.warcFile, let offset = entry.warcOffset else { continue }
             found[file, default: []].insert(offset)
         }
         for (file, set) in found {

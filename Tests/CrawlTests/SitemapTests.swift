@@ -57,12 +57,37 @@ import Testing
         }
     }
 
+    /// Billion laughs: nested entities that would expand to gigabytes are never expanded.
+    @Test func entityExpansionBombsAreRefusedAtOnce() throws {
+        var declarations = #"<!ENTITY lol "lol">"#
+        for level in 1...9 {
+            let previous = level == 1 ? "lol" : "lol\(level - 1)"
+            declarations += "<!ENTITY lol\(level) \"" + String(repeating: "&\(previous);", count: 10) + "\">"
+        }
+        let text = #"<?xml version="1.0"?><!DOCTYPE urlset ["# + declarations + "]>"
+            + #"<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://x.example/&lol9;</loc></url></urlset>"#
+        let started = ContinuousClock.now
+        #expect {
+            try Sitemap.parse(Array(text.utf8))
+        } throws: { error in
+            // libxml2 refuses it while reading the DTD, or the reader stops at the DTD: either way, nothing expanded.
+            error is SitemapError && !"\(error)".contains("lollol") && "\(error)".count < 500
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+    }
+
+    @Test func aByteOrderMarkAndAnXMLDeclarationAreFine() throws {
+        let text = "\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?><urlset><url><loc>https://x.example/a</loc></url></urlset>"
+        #expect(try Sitemap.parse(Array(text.utf8)).locations == ["https://x.example/a"])
+    }
+
     @Test func undefinedEntitiesAreErrorsNotExpansions() {
         let text = #"<urlset><url><loc>https://x.example/&lol9;</loc></url></urlset>"#
         #expect(throws: SitemapError.self) { try Sitemap.parse(Array(text.utf8)) }
     }
 
-    @Test(arguments: ["<html><body>not a sitemap</body></html>", "<urlset><url><loc>x</url></urlset>", "", "<urlset><url>"])
+    @Test(arguments: ["<html><body>not a sitemap</body></html>", "<urlset><url><loc>x</url></urlset>", "", "<urlset><url>",
+                      "<urlset></urlset><urlset></urlset>", "plain text", "<urlset><url><loc>a & b</loc></url></urlset>"])
     func malformedSitemaps(text: String) {
         #expect(throws: SitemapError.self) { try Sitemap.parse(Array(text.utf8)) }
     }

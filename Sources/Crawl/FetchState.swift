@@ -1,7 +1,5 @@
-import Crawl
 import Foundation
 import Lake
-import Pipeline
 
 /// What the fetch stage knows about one URL it visited: enough to write its WARC records and its
 /// crawl-log line again without a request, and to ask the server whether it changed.
@@ -43,6 +41,8 @@ struct FetchEntry: Codable, Sendable, Equatable {
     var scoup: [Header]?
     /// Scoup's `links`, used when its html cannot be parsed.
     var links: [String]?
+    /// The page's `<title>`, read with its links (absent from journals of earlier versions).
+    var title: String?
 
     func header(_ name: String) -> String? {
         headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
@@ -243,7 +243,7 @@ final class FetchState: @unchecked Sendable {
 
     private func file(_ name: String) throws -> AppendOnlyFile {
         if name == packName { return pack }
-        guard Self.isPackName(name) else { throw StageError("fetch state: '\(name)' is not a pack file") }
+        guard Self.isPackName(name) else { throw CrawlError("fetch state: '\(name)' is not a pack file") }
         return try AppendOnlyFile(path: folder + "/" + name, opening: .existing)
     }
 
@@ -277,9 +277,9 @@ final class FetchState: @unchecked Sendable {
         switch record?.type {
         case .resource: return record!.block
         case .response:
-            guard let message = record!.httpMessage() else { throw StageError("fetch state: the stored response of \(entry.url) does not parse") }
+            guard let message = record!.httpMessage() else { throw CrawlError("fetch state: the stored response of \(entry.url) does not parse") }
             return message.body
-        default: throw StageError("fetch state: the stored page of \(entry.url) has no response record")
+        default: throw CrawlError("fetch state: the stored page of \(entry.url) has no response record")
         }
     }
 

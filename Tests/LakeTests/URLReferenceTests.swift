@@ -1,7 +1,7 @@
 import Testing
-@testable import HTML
+@testable import Lake
 
-struct URLResolverTests {
+struct URLReferenceTests {
     /// RFC 3986 section 5.4 with base http://a/b/c/d;p?q (authority-only results get a "/" path).
     @Test(arguments: [
         ("g:h", "g:h"), ("g", "http://a/b/c/g"), ("./g", "http://a/b/c/g"), ("g/", "http://a/b/c/g/"),

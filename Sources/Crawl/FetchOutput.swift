@@ -1,10 +1,7 @@
-import struct Crawl.Header
 import Foundation
-import HTML
 import Lake
-import Pipeline
 
-/// Why a crawl's result is not published (see `FetchOutputWriter.accept`).
+/// Why a crawl's result is not published (`CrawlSettings.refusal`).
 struct CrawlShortfall: Error {
     let message: String
 }
@@ -27,8 +24,9 @@ struct EncodedRecords {
 struct FetchOutputWriter: Sendable {
     let warcPath: LakePath
     let logPath: LakePath?
-    let definition: FetchStage.Definition
-    let context: StageContext
+    let settings: CrawlSettings
+    /// `pipeline/stage`, for the `warcinfo` record.
+    let isPartOf: String
     /// The URL a page is recorded under (a saved site's `base_url` mapping; identity otherwise).
     let publicURL: @Sendable (String) -> String
 
@@ -46,7 +44,7 @@ struct FetchOutputWriter: Sendable {
     /// Writes the outputs for the crawl's `count` entries, in their order, copying their stored
     /// records. `entryAt(i)` gives them one at a time (from the journal), never all at once;
     /// `latestFetch` is the last of their `fetchedAt`.
-    func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> StageReport {
+    func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> CrawlReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
@@ -58,8 +56,8 @@ struct FetchOutputWriter: Sendable {
         ], block: Self.fields([
             ("software", "agentshop fetch stage"), ("format", "WARC File Format 1.1"),
             ("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
-            ("robots", definition.politeness.obeyRobots ? "obey" : "ignore"),
-            ("http-header-user-agent", definition.userAgent), ("isPartOf", "\(context.pipeline)/\(context.stage)"),
+            ("robots", settings.politeness.obeyRobots ? "obey" : "ignore"),
+            ("http-header-user-agent", settings.userAgent), ("isPartOf", isPartOf),
         ])))
 
         var statuses: [Int: Int] = [:]
@@ -91,8 +89,9 @@ struct FetchOutputWriter: Sendable {
             try log?.write(logLine(entry, offset: offset))
         }
         do {
-            try accept(seeds: seedCount, seedFailures: seedFailures, fetched: fetched, failed: failed,
-                       robotsDisallowed: robotsDisallowed, firstErrors: firstErrors)
+            let tally = CrawlTally(seeds: seedCount, seedFailures: seedFailures, fetched: fetched, failed: failed,
+                                   robotsDisallowed: robotsDisallowed, firstErrors: firstErrors)
+            if let refusal = settings.refusal(tally) { throw CrawlShortfall(message: refusal) }
         } catch {
             warc.abandon()
             log?.abandon()
@@ -101,16 +100,16 @@ struct FetchOutputWriter: Sendable {
         try warc.commit()
         try log?.commit()
 
-        let statusObject = JSONObject(statuses.keys.sorted().map { ("\($0)", JSONValue.int(Int64(statuses[$0]!))) })
-        let seeds: [JSONValue] = definition.seeds.map { seed in
+        let statusObject = JSONObject(statuses.keys.sorted().map { ("\($0)", LakeJSONValue.int(Int64(statuses[$0]!))) })
+        let seeds: [LakeJSONValue] = settings.seeds.map { seed in
             switch seed {
             case .url(let u): return .string(u)
-            case .list(let p): return .string(p)
+            case .list(let p, _): return .string(p)
             case .sitemap(let u): return .object(JSONObject([("sitemap", .string(u))]))
             }
         }
         let crawl = JSONObject([
-            ("via", .string(definition.via.rawValue)), ("seeds", .array(seeds)),
+            ("via", .string(settings.via.rawValue)), ("seeds", .array(seeds)),
             ("pages_fetched", .int(Int64(fetched))), ("pages_failed", .int(Int64(failed))),
             ("not_modified", .int(Int64(notModified))), ("from_cache", .int(Int64(fromCache))),
             ("bytes", .int(Int64(bytes))), ("robots_disallowed", .int(Int64(robotsDisallowed))),
@@ -118,30 +117,9 @@ struct FetchOutputWriter: Sendable {
         ])
         var perOutput = [warcPath.relative: warc.recordCount]
         if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
-        return StageReport(counts: ["urls": count, "pages_fetched": fetched, "pages_failed": failed,
+        return CrawlReport(counts: ["urls": count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
-    }
-
-    /// A crawl that could not do its work is not published: every seed failed, fewer pages than
-    /// `min_pages`, or more failures than `max_error_rate` allows.
-    private func accept(seeds: Int, seedFailures: [String], fetched: Int, failed: Int, robotsDisallowed: Int,
-                        firstErrors: [String]) throws {
-        let minPages = definition.minPages
-        if minPages > 0, seeds > 0, seedFailures.count == seeds {
-            let listed = seedFailures.prefix(5).joined(separator: "; ") + (seeds > 5 ? "; and \(seeds - 5) more" : "")
-            throw CrawlShortfall(message: "every seed failed, so nothing was crawled: \(listed)")
-        }
-        if fetched < minPages {
-            var message = "\(fetched) page\(fetched == 1 ? "" : "s") fetched, fewer than min_pages (\(minPages))"
-            message += ": \(failed) URL\(failed == 1 ? "" : "s") failed, \(robotsDisallowed) refused by robots.txt"
-            if !firstErrors.isEmpty { message += "; first errors: " + firstErrors.joined(separator: "; ") }
-            throw CrawlShortfall(message: message)
-        }
-        if let limit = definition.maxErrorRate, limit.isExceeded(bad: failed, of: fetched + failed) {
-            throw CrawlShortfall(message: "\(RejectLimit.share(failed, of: fetched + failed)) URLs failed, more than "
-                                 + "max_error_rate (\(limit)) allows; first errors: " + firstErrors.joined(separator: "; "))
-        }
     }
 
     /// Writes the records of one URL; returns the offset of its response (or resource) record.
@@ -204,17 +182,11 @@ struct FetchOutputWriter: Sendable {
     }
 
     private func logLine(_ entry: FetchEntry, offset: Int64?) -> JSONObject {
-        func string(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
-        func int(_ i: Int?) -> JSONValue { i.map { JSONValue.int(Int64($0)) } ?? .null }
-        return JSONObject([
-            ("url", .string(publicURL(entry.url))), ("final_url", string(entry.finalURL.map(publicURL))), ("status", int(entry.loggedStatus)),
-            ("bytes", .int(Int64(entry.bytes))), ("ms", .int(Int64(entry.ms))), ("attempt", .int(Int64(entry.attempt))),
-            ("from_cache", .bool(entry.fromCache)), ("error", string(entry.error)), ("fetched_at", .string(entry.fetchedAt)),
-            ("depth", .int(Int64(entry.depth))), ("content_type", string(entry.contentType)),
-            ("content_sha256", string(entry.bodySHA256)), ("via", .string(entry.via)),
-            ("warc_file", offset == nil ? .null : .string(warcPath.relative)),
-            ("warc_offset", offset.map { JSONValue.int($0) } ?? .null),
-        ])
+        CrawlLogEntry(url: publicURL(entry.url), finalURL: entry.finalURL.map(publicURL), status: entry.loggedStatus,
+                      bytes: entry.bytes, ms: entry.ms, attempt: entry.attempt, fromCache: entry.fromCache, error: entry.error,
+                      fetchedAt: entry.fetchedAt, depth: entry.depth, contentType: entry.contentType,
+                      contentSHA256: entry.bodySHA256, via: entry.via, warcFile: offset == nil ? nil : warcPath.relative,
+                      warcOffset: offset, title: entry.title).object
     }
 
     // MARK: Helpers

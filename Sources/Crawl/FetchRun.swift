@@ -1,9 +1,6 @@
-import Crawl
 import Foundation
-import HTML
 import Lake
 import Logging
-import Pipeline
 import Transport
 
 /// One run of a fetch stage: seeds, then the crawl, then the WARC and the crawl log.
@@ -15,9 +12,10 @@ import Transport
 /// depend on the responses, never on their timing, and a run resumed from the journal writes what
 /// an uninterrupted run would. Workers encode each page's WARC records as it arrives, into the
 /// stage's pack (`FetchState`); the WARC is then written in the crawl's order with one copy per page.
-final class FetchRun: @unchecked Sendable {
-    let definition: FetchStage.Definition
-    let context: StageContext
+public final class FetchRun: @unchecked Sendable {
+    let settings: CrawlSettings
+    let target: CrawlTarget
+    let reader: any LinkReader
     /// Checks the address of every connection (pages, redirects, robots.txt, sitemaps) unless the stage allows private ones.
     let client: HTTPClient
     let state: FetchState
@@ -40,49 +38,51 @@ final class FetchRun: @unchecked Sendable {
         var scope = CrawlScope(hostPolicy: HostPolicy())
     }
 
-    init(definition: FetchStage.Definition, context: StageContext) throws {
-        self.definition = definition
-        self.context = context
+    /// A crawl of `settings` into `target`, reading pages' links with `reader`.
+    public init(settings: CrawlSettings, target: CrawlTarget, reader: any LinkReader) throws {
+        self.settings = settings
+        self.target = target
+        self.reader = reader
         var caFile: String?
-        if let relative = definition.caFile {
+        if let relative = settings.caFile {
             let path: LakePath
-            do { path = try context.lake.resolve(relative) } catch let error as LakeError {
-                throw StageError("ca_file \(relative): \(error.reason)")
+            do { path = try target.lake.resolve(relative) } catch let error as LakeError {
+                throw CrawlError("ca_file \(relative): \(error.reason)")
             }
             guard FileManager.default.isReadableFile(atPath: path.absolute) else {
-                throw StageError("ca_file \(relative): no readable file in the lake (\(context.lake.root))")
+                throw CrawlError("ca_file \(relative): no readable file in the lake (\(target.lake.root))")
             }
             caFile = path.absolute
         }
-        client = HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOnly, caFile: caFile)
+        client = HTTPClient(addressPolicy: settings.allowPrivateAddresses ? .any : .publicOnly, caFile: caFile)
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
-        let plainWARC = context.outputs.contains { PageFiles.isWARC($0.relative) && !WARCWriter.isGzip(path: $0.relative) }
-        journalKey = definition.crawlKey + (plainWARC ? "+plain-warc" : "")
-        state = try FetchState(folder: context.stateFolder, crawlKey: journalKey)
-        let retry = RetryPolicy(maxAttempts: definition.retries + 1, initialDelay: definition.retryBackoff, maxDelay: 60)
-        let settings = FetchSettings(timeout: definition.timeout, maxBodyBytes: definition.maxPageBytes,
-                                     userAgent: definition.userAgent, retry: retry)
+        let plainWARC = !WARCWriter.isGzip(path: target.warc.relative)
+        journalKey = settings.crawlKey + (plainWARC ? "+plain-warc" : "")
+        state = try FetchState(folder: target.stateFolder, crawlKey: journalKey)
+        let retry = RetryPolicy(maxAttempts: settings.retries + 1, initialDelay: settings.retryBackoff, maxDelay: 60)
+        let fetchSettings = FetchSettings(timeout: settings.timeout, maxBodyBytes: settings.maxPageBytes,
+                                          userAgent: settings.userAgent, retry: retry)
         let box = CrawlScopeBox()
         scope = box
-        let allowInternal = definition.allowPrivateAddresses
-        fetcher = PageFetcher(client: client, settings: settings, redirectRefusal: { url in
+        let allowInternal = settings.allowPrivateAddresses
+        fetcher = PageFetcher(client: client, settings: fetchSettings, redirectRefusal: { url in
             if url.lowercased().hasPrefix("file:") { return box.scope.refusal(url) }
             // A redirect may leave the crawl's hosts (the page is still the one linked), but never for
             // another scheme or an internal address.
             let policy = HostPolicy(scope: .anyHost, allowInternalAddresses: allowInternal)
             return CrawlScope(hostPolicy: policy).refusal(url)
         })
-        robots = RobotsCache(client: client, userAgent: definition.userAgent, timeout: definition.timeout, retry: retry)
-        global = ConcurrencyLimit(definition.concurrency)
-        if definition.via == .scoup {
-            var configuration = ScoupConfiguration.fromEnvironment(context.environment.variables)
-            configuration.timeout = max(configuration.timeout, definition.timeout)
+        robots = RobotsCache(client: client, userAgent: settings.userAgent, timeout: settings.timeout, retry: retry)
+        global = ConcurrencyLimit(settings.concurrency)
+        if settings.via == .scoup {
+            var configuration = ScoupConfiguration.fromEnvironment(target.environment)
+            configuration.timeout = max(configuration.timeout, settings.timeout)
             configuration.retry = retry
-            configuration.maxConcurrentRequests = definition.concurrency
-            configuration.userAgent = definition.userAgent
+            configuration.maxConcurrentRequests = settings.concurrency
+            configuration.userAgent = settings.userAgent
             // The Scoup server is the operator's (often localhost): it may be internal when its URL says so.
             scoup = ScoupClient(configuration: configuration,
-                                client: HTTPClient(addressPolicy: definition.allowPrivateAddresses ? .any : .publicOrNamedInternal))
+                                client: HTTPClient(addressPolicy: settings.allowPrivateAddresses ? .any : .publicOrNamedInternal))
         } else {
             scoup = nil
         }
@@ -90,34 +90,34 @@ final class FetchRun: @unchecked Sendable {
 
     // MARK: The run
 
-    func run() async throws -> StageReport {
-        let (warcPath, logPath) = try outputPaths()
+    /// Crawls, then writes the WARC and the crawl log (published only when `settings.refusal` accepts the crawl).
+    public func run() async throws -> CrawlReport {
         if let scoup {
             do {
                 _ = try await scoup.health()
             } catch let error as ScoupError where error.kind == .unauthorized {
                 throw Self.refusedKey(error, scoup)
             } catch {
-                throw StageError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
+                throw CrawlError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
                                  + "SCOUP_BASE_URL to where it runs, or use via: direct")
             }
         }
         let seeds = try await expandSeeds()
         scope.scope = makeScope(seeds: seeds)
-        output = FetchOutputWriter(warcPath: warcPath, logPath: logPath, definition: definition, context: context,
+        output = FetchOutputWriter(warcPath: target.warc, logPath: target.log, settings: settings, isPartOf: target.isPartOf,
                                    publicURL: publicURL())
-        var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: definition.maxDepth,
-                                     maxPages: definition.maxPages, perHostLimit: definition.politeness.perHostConcurrency,
+        var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: settings.maxDepth,
+                                     maxPages: settings.maxPages, perHostLimit: settings.politeness.perHostConcurrency,
                                      hostKey: Self.hostKey)
         var refused: [FetchEntry] = []
         for seed in seeds {
             if case .refused(let reason) = schedule.seed(seed) {
                 refused.append(FetchEntry(url: seed, depth: 0, error: "seed refused: \(reason)",
-                                          fetchedAt: WARCRecord.formatDate(Date()), via: definition.via.rawValue))
+                                          fetchedAt: WARCRecord.formatDate(Date()), via: settings.via.rawValue))
             }
         }
         if !state.resumed.isEmpty {
-            context.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
+            target.logger.info("resuming an interrupted crawl", metadata: ["completed": "\(state.resumed.count)"])
         }
         var results: [String: Visited] = [:]
         var order: [CrawlItem]
@@ -133,21 +133,21 @@ final class FetchRun: @unchecked Sendable {
         // Entry by entry from the journal, into the outputs and the per-URL state.
         let update = try state.update()
         let dates = refused.map(\.fetchedAt) + order.map { results[$0.url]!.fetchedAt }
-        let report: StageReport
+        let report: CrawlReport
         do {
             report = try writeOutputs(refused: refused, order: order, results: results, dates: dates, update: update)
         } catch let shortfall as CrawlShortfall {
             // The crawl is over and its result refused: the next run starts afresh rather than resuming it.
             try AtomicFile.write(FetchState.encode(["crawl": journalKey]) + [UInt8(ascii: "\n")],
                                  to: state.folder + "/journal.jsonl")
-            throw StageError(shortfall.message + "; nothing was published, the previous outputs are kept")
+            throw CrawlError(shortfall.message + "; nothing was published, the previous outputs are kept")
         }
         try update.commit(crawlKey: journalKey)
         return report
     }
 
     private func writeOutputs(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited], dates: [String],
-                              update: FetchState.Update) throws -> StageReport {
+                              update: FetchState.Update) throws -> CrawlReport {
         try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
             if index < refused.count { return refused[index] }
             let item = order[index - refused.count]
@@ -181,7 +181,7 @@ final class FetchRun: @unchecked Sendable {
         try await withThrowingTaskGroup(of: (String, Result).self) { group in
             while true {
                 // One task per URL handed out and not yet completed: the schedule's `inFlight`.
-                while schedule.inFlight < definition.concurrency, let item = schedule.next() {
+                while schedule.inFlight < settings.concurrency, let item = schedule.next() {
                     group.addTask { (item.url, try await self.visit(item)) }
                 }
                 guard let (url, result) = try await group.next() else { break }
@@ -189,38 +189,28 @@ final class FetchRun: @unchecked Sendable {
                 // The entry stays in the journal and its links in the schedule; here, only where it is.
                 results[url] = result.line.map { .journalled($0, fetchedAt: result.entry.fetchedAt) } ?? .notJournalled(result.entry)
                 schedule.completed(url, finalURL: result.entry.finalURL, links: result.links)
-                context.progress(results.count)
+                target.progress(results.count)
             }
         }
     }
 
     /// A saved site's pages are recorded under the URL it had, so outputs do not depend on where the lake is.
     func publicURL() -> @Sendable (String) -> String {
-        guard let base = definition.baseURL, let root = scope.scope.fileRoots.first else { return { $0 } }
+        guard let base = settings.baseURL, let root = scope.scope.fileRoots.first else { return { $0 } }
         return { $0.hasPrefix(root) ? base + $0.dropFirst(root.count) : $0 }
-    }
-
-    func outputPaths() throws -> (LakePath, LakePath?) {
-        let warcs = context.outputs.filter { PageFiles.isWARC($0.relative) }
-        let logs = context.outputs.filter { RecordFileType(path: $0.relative)?.format == .jsonl }
-        guard warcs.count == 1, logs.count <= 1, warcs.count + logs.count == context.outputs.count else {
-            throw StageError("a fetch stage writes one WARC file (.warc.gz) and optionally one crawl log (.jsonl.gz); "
-                             + "'out' names: \(context.outputs.map(\.relative).joined(separator: ", "))")
-        }
-        return (warcs[0], logs.first)
     }
 
     // MARK: Seeds and scope
 
     func expandSeeds() async throws -> [String] {
         var urls: [String] = []
-        for seed in definition.seeds {
+        for seed in settings.seeds {
             switch seed {
             case .url(let url):
                 urls.append(try confinedFileURL(url))
-            case .list(let path):
-                for file in context.files(for: .files(path)) {
-                    let text = String(decoding: try FileInput.readAll(path: file.absolute), as: UTF8.self)
+            case .list(_, let files):
+                for file in files {
+                    let text = String(decoding: try FileInput.readAll(path: file), as: UTF8.self)
                     for line in text.split(whereSeparator: \.isNewline) {
                         let trimmed = line.trimmingCharacters(in: .whitespaces)
                         if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
@@ -238,9 +228,9 @@ final class FetchRun: @unchecked Sendable {
     func confinedFileURL(_ url: String) throws -> String {
         guard url.lowercased().hasPrefix("file:") else { return url }
         do {
-            _ = try context.lake.file(atURL: url)
+            _ = try target.lake.file(atURL: url)
         } catch let error as LakeError {
-            throw StageError("seed \(url): \(error.reason); file: seeds name files inside the lake (\(context.lake.root))")
+            throw CrawlError("seed \(url): \(error.reason); file: seeds name files inside the lake (\(target.lake.root))")
         }
         return fileURL(url)
     }
@@ -248,7 +238,7 @@ final class FetchRun: @unchecked Sendable {
     /// `file:relative/path` is taken relative to the lake folder; other URLs pass unchanged.
     func fileURL(_ url: String) -> String {
         guard url.lowercased().hasPrefix("file:"), !url.hasPrefix("file:/") else { return url }
-        let root = URL(fileURLWithPath: context.lake.root).standardizedFileURL.path
+        let root = URL(fileURLWithPath: target.lake.root).standardizedFileURL.path
         return URLResolver.encode("file://" + root + "/" + url.dropFirst(5))
     }
 
@@ -258,7 +248,7 @@ final class FetchRun: @unchecked Sendable {
             do {
                 return try await scoup.sitemap(url).urls
             } catch {
-                throw StageError("sitemap \(url) through Scoup: \(error)")
+                throw CrawlError("sitemap \(url) through Scoup: \(error)")
             }
         }
         var pending = [url]
@@ -270,7 +260,7 @@ final class FetchRun: @unchecked Sendable {
             for sitemapURL in pending where seen.insert(sitemapURL).inserted && seen.count <= 1000 {
                 let fetched = await fetcher.fetch(sitemapURL, gate: gate(for: sitemapURL), global: global)
                 guard let status = fetched.status, (200..<300).contains(status) else {
-                    throw StageError("sitemap \(sitemapURL): \(fetched.error ?? "HTTP \(fetched.status ?? 0)")")
+                    throw CrawlError("sitemap \(sitemapURL): \(fetched.error ?? "HTTP \(fetched.status ?? 0)")")
                 }
                 let sitemap = try Sitemap.parse(fetched.body, url: sitemapURL)
                 switch sitemap.kind {
@@ -285,16 +275,12 @@ final class FetchRun: @unchecked Sendable {
     }
 
     func makeScope(seeds: [String]) -> CrawlScope {
-        let hosts: HostPolicy.Scope = definition.allowDomains.map { .domains($0) } ?? HostPolicy.sameHost(as: seeds)
-        var include = definition.include.map(URLPattern.glob)
-        include += definition.includeRegex.compactMap { try? URLPattern.regex($0) }
-        var exclude = definition.exclude.map(URLPattern.glob)
-        exclude += definition.excludeRegex.compactMap { try? URLPattern.regex($0) }
-        let policy = HostPolicy(scope: hosts, include: include, exclude: exclude,
-                                allowInternalAddresses: definition.allowPrivateAddresses)
+        let hosts: HostPolicy.Scope = settings.allowDomains.map { .domains($0) } ?? HostPolicy.sameHost(as: seeds)
+        let policy = HostPolicy(scope: hosts, include: settings.include, exclude: settings.exclude,
+                                allowInternalAddresses: settings.allowPrivateAddresses)
         let normalizer = URLNormalizer()
         let roots = seeds.filter { $0.lowercased().hasPrefix("file:") }.compactMap(normalizer.normalize).map(CrawlScope.fileRoot)
-        return CrawlScope(hostPolicy: policy, fileRoots: roots, lake: context.lake)
+        return CrawlScope(hostPolicy: policy, fileRoots: roots, lake: target.lake)
     }
 
     // MARK: Fetching a URL
@@ -314,7 +300,7 @@ final class FetchRun: @unchecked Sendable {
         let key = hostKey(url)
         return gatesLock.withLock {
             if let gate = gates[key] { return gate }
-            let politeness = definition.politeness
+            let politeness = settings.politeness
             let gate = HostGate(concurrency: politeness.perHostConcurrency, delay: key == "file" ? 0 : politeness.delay)
             gates[key] = gate
             return gate
@@ -327,10 +313,10 @@ final class FetchRun: @unchecked Sendable {
         if let line = state.resumed[item.url] {
             // Its page is in the pack already, encoded as this run would.
             let entry = try state.entry(at: line)
-            return Result(entry: entry, line: line, links: try state.body(of: entry).map { links(of: entry, body: $0) } ?? [])
+            return Result(entry: entry, line: line, links: try state.body(of: entry).map { links(of: entry, read: read(entry, body: $0)) } ?? [])
         }
-        let via = definition.via.rawValue
-        if let refresh = definition.refresh, var known = state.known(item.url),
+        let via = settings.via.rawValue
+        if let refresh = settings.refresh, var known = state.known(item.url),
            let fetched = Self.parseDate(known.fetchedAt), Date().timeIntervalSince(fetched) < refresh,
            let body = try? state.body(of: known) {
             known.depth = item.depth
@@ -341,9 +327,9 @@ final class FetchRun: @unchecked Sendable {
             return try complete(known, body: body)
         }
         let gate = gate(for: item.url)
-        if definition.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
+        if settings.politeness.obeyRobots, scoup == nil, let policy = await robots.policy(for: item.url, gate: gate) {
             await applyCrawlDelay(policy, gate: gate, host: hostKey(item.url))
-            if !policy.isAllowed(item.url, userAgent: definition.userAgent) {
+            if !policy.isAllowed(item.url, userAgent: settings.userAgent) {
                 var reason = "disallowed by robots.txt"
                 if case .unreachable(let why) = policy.source { reason = "robots.txt unreachable, host skipped: \(why)" }
                 // Not journaled: deciding again is free, and an unreachable robots.txt may be back next run.
@@ -364,7 +350,7 @@ final class FetchRun: @unchecked Sendable {
     }
 
     /// Stores a visited URL's page (its WARC records, encoded here, in the worker, as pages arrive),
-    /// then journals it; returns the links to follow from it.
+    /// then journals it (with its title); returns the links to follow from it.
     func complete(_ entry: FetchEntry, body: [UInt8]?) throws -> Result {
         var entry = entry
         entry.stored = nil
@@ -374,13 +360,15 @@ final class FetchRun: @unchecked Sendable {
         entry.bodySHA256 = FetchState.sha256(body)
         entry.bytes = body.count
         entry.stored = try state.store(output.encode(entry, status: status, body: body))
-        return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, body: body))
+        let read = self.read(entry, body: body)
+        entry.title = read?.title
+        return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, read: read))
     }
 
     func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
         let first = robotsSeenLock.withLock { robotsApplied.insert(host).inserted }
         guard first else { return }
-        let delay = definition.politeness.delay(crawlDelay: policy.crawlDelay(for: definition.userAgent))
+        let delay = settings.politeness.delay(crawlDelay: policy.crawlDelay(for: settings.userAgent))
         await gate.setDelay(delay)
     }
 
@@ -394,7 +382,7 @@ final class FetchRun: @unchecked Sendable {
         }
         let fetched = await fetcher.fetch(item.url, headers: conditional, gate: gate, global: global)
         try Task.checkCancellation()
-        let via = definition.via.rawValue
+        let via = settings.via.rawValue
         if fetched.status == 304, var kept = known {
             // The stored copy is gone or damaged after all: ask for the page itself.
             guard let body = try? state.body(of: kept) else { return try await fetchDirect(item, gate: gate, conditionally: false) }
@@ -428,7 +416,7 @@ final class FetchRun: @unchecked Sendable {
         let started = Date()
         var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
         // Scoup connects, not us: resolve and check, so a name cannot lead it into a private network.
-        if !definition.allowPrivateAddresses, let host = HostPolicy.host(of: item.url),
+        if !settings.allowPrivateAddresses, let host = HostPolicy.host(of: item.url),
            let hit = AddressPolicy.internalAddresses(ofHost: host).first {
             entry.error = "refused: \(host) resolves to \(hit.address), a \(hit.kind.rawValue) address (set allow_private_addresses to crawl it)"
             return (entry, nil)
@@ -437,7 +425,7 @@ final class FetchRun: @unchecked Sendable {
         let outcome: Swift.Result<ScrapeResult, Error>
         entry.attempt = 1
         do {
-            let request = ScrapeRequest(url: item.url, options: ScrapeOptions(userAgent: definition.userAgent, extractLinks: true))
+            let request = ScrapeRequest(url: item.url, options: ScrapeOptions(userAgent: settings.userAgent, extractLinks: true))
             let answer = try await scoup.scrapeCountingAttempts(request)
             outcome = .success(answer.result)
             entry.attempt = answer.attempts
@@ -465,7 +453,7 @@ final class FetchRun: @unchecked Sendable {
             entry.headers = [Header("Content-Type", "text/html; charset=utf-8")]
             entry.fetchedAt = WARCRecord.formatDate(Date())
             var fields: [Header] = []
-            func add(_ name: String, _ value: Crawl.JSONValue?) {
+            func add(_ name: String, _ value: JSONValue?) {
                 guard let value else { return }
                 switch value {
                 case .null: return
@@ -477,8 +465,8 @@ final class FetchRun: @unchecked Sendable {
             }
             if let title = result.title { fields.append(Header("title", title)) }
             add("meta", result.meta)
-            add("links", result.links.map(Crawl.JSONValue.array))
-            add("images", result.images.map(Crawl.JSONValue.array))
+            add("links", result.links.map(JSONValue.array))
+            add("images", result.images.map(JSONValue.array))
             add("customData", result.customData)
             if let shot = result.screenshotUrl { fields.append(Header("screenshotUrl", shot)) }
             if let status = result.statusCode { fields.append(Header("statusCode", String(status))) }
@@ -490,33 +478,28 @@ final class FetchRun: @unchecked Sendable {
         return (entry, nil)
     }
 
-    static func refusedKey(_ error: ScoupError, _ scoup: ScoupClient) -> StageError {
-        StageError("Scoup at \(scoup.configuration.baseURL) refused the API key (HTTP \(error.status.map(String.init) ?? "401/403")"
+    static func refusedKey(_ error: ScoupError, _ scoup: ScoupClient) -> CrawlError {
+        CrawlError("Scoup at \(scoup.configuration.baseURL) refused the API key (HTTP \(error.status.map(String.init) ?? "401/403")"
                    + " from \(error.url)): set SCOUP_API_KEY to a key it accepts; nothing was published, the previous outputs are kept")
     }
 
-    /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
-    func links(of entry: FetchEntry, body: [UInt8]) -> [String] {
-        guard !definition.follow.isEmpty, let status = entry.status, (200..<300).contains(status),
-              entry.contentType.map(PageFiles.isHTMLType) ?? true else { return [] }
+    /// A fetched HTML page read by the stage's reader (any status: an error page has a title too);
+    /// nil when it is not HTML or does not parse.
+    func read(_ entry: FetchEntry, body: [UInt8]) -> PageLinks? {
+        guard entry.contentType.map(Self.isHTMLType) ?? true else { return nil }
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
-        guard let document = try? HTMLDocument(bytes: body, url: base, contentType: entry.contentType) else {
-            return entry.links ?? []
-        }
-        var out: [String] = []
-        var seen = Set<String>()
-        for rule in definition.follow {
-            let found: [String]
-            switch rule {
-            case .css(let selector): found = (try? document.links(selector, schemes: schemes)) ?? []
-            case .xpath(let expression):
-                found = (try? XPathExpression(expression)).flatMap { try? document.links(xpath: $0, schemes: schemes) } ?? []
-            }
-            for link in found where seen.insert(link).inserted { out.append(link) }
-        }
-        return out
+        return reader.read(body, url: base, contentType: entry.contentType, schemes: schemes)
     }
+
+    /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
+    func links(of entry: FetchEntry, read: PageLinks?) -> [String] {
+        guard let status = entry.status, (200..<300).contains(status),
+              entry.contentType.map(Self.isHTMLType) ?? true else { return [] }
+        return read?.links ?? entry.links ?? []
+    }
+
+    static func isHTMLType(_ contentType: String) -> Bool { contentType.lowercased().contains("html") }
 
     static func guessType(_ url: String) -> String? {
         let lower = url.lowercased()

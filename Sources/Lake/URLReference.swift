@@ -69,7 +69,8 @@ public enum URLResolver {
 
 /// The five parts of an RFC 3986 URI reference (Appendix B); any string parses (a relative
 /// reference has no scheme). The one implementation of reference resolution (§5.2): the HTML
-/// module resolves links with it and the Crawl module's URL normaliser builds on it.
+/// module resolves links with it and the Crawl module's URL normaliser builds on it. It lives in
+/// Lake, below both, so that neither of them depends on the other.
 public struct URLReference: Equatable, Sendable {
     public var scheme: String?
     public var authority: String?
