@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Pipeline
+import Query
 import Store
 
 /// `sql`: loads its inputs into a scratch SQLite database, one table each, and writes the rows a
@@ -159,6 +160,7 @@ public enum SQLStage {
             } catch {
                 writer?.abandon()
                 rejects.abandon()
+                if let error = error as? QueryError { throw StageError(error.message) }
                 if let error = error as? StoreError { throw StageError("\(error)") }
                 throw error
             }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Lake
 import Pipeline
-import Stages
+import Query
 import Store
 
 struct QueryCommand: AsyncParsableCommand {
@@ -45,17 +45,17 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lake = try global.openLake()
-        let query = LakeQuery(sql)
+        let query = LakeQuery(sql, stageName: { DatasetReference.stageReference($0)?.stage })
         let loader: SQLiteLoader
         let tables: [LoadedTable]
         do {
             loader = try SQLiteLoader()
-            tables = try query.load(into: loader, lake: lake, policy: MalformedPolicy(rawValue: onError)!) { bad in
+            tables = try query.load(into: loader, lake: lake, resolve: { try DatasetReference.resolve($0, in: lake) }, policy: MalformedPolicy(rawValue: onError)!) { bad in
                 Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
             }
         } catch {
             Console.error("\(error)")
-            throw (error is StageError || error is LakeError || error is DatasetReference.NotFound) ? ExitStatus.invalidInput : ExitStatus.internalError
+            throw (error is QueryError || error is LakeError || error is DatasetReference.NotFound) ? ExitStatus.invalidInput : ExitStatus.internalError
         }
 
         if schema {
@@ -85,7 +85,7 @@ struct QueryCommand: AsyncParsableCommand {
             }
         } catch {
             Console.error("\(error)")
-            throw error is StageError ? ExitStatus.invalidInput : ExitStatus.internalError
+            throw error is QueryError ? ExitStatus.invalidInput : ExitStatus.internalError
         }
     }
 }

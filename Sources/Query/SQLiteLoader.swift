@@ -1,6 +1,5 @@
 import Foundation
 import Lake
-import Pipeline
 import Store
 
 /// The type of a column loaded into SQLite from records.
@@ -126,7 +125,7 @@ public final class SQLiteLoader {
     private func reader(_ file: LakePath, policy: MalformedPolicy,
                         onReject: @escaping (RejectedRecord) throws -> Void) throws -> RecordReader {
         guard let type = RecordFileType(path: file.relative) else {
-            throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+            throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
         }
         return try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
                                 inferTypes: inferCSVTypes, onReject: onReject)
@@ -210,27 +209,27 @@ public final class SQLiteLoader {
         return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
     }
 
-    /// Compiles `sql`; a failure becomes a `StageError` naming SQLite's complaint and the query.
+    /// Compiles `sql`; a failure becomes a `QueryError` naming SQLite's complaint and the query.
     public func prepareQuery(_ sql: String) throws -> Statement {
         do {
             return try database.prepareSingle(sql)
         } catch let error as StoreError {
-            throw StageError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
+            throw QueryError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
         }
     }
 
     /// Runs `sql` and hands each result row to `body` (column names first, then each row).
-    /// Throws a `StageError` naming the query when it does not compile or fails while running,
+    /// Throws a `QueryError` naming the query when it does not compile or fails while running,
     /// and when two result columns share a name (rename one with `AS`).
     public func query(_ sql: String, columns: ([String]) throws -> Void, row: ([SQLValue]) throws -> Void) throws {
         let statement = try prepareQuery(sql)
         let names = statement.columnNames
         if names.isEmpty {
-            throw StageError("the query returns no columns (is it a SELECT?)\n  in: \(sql)")
+            throw QueryError("the query returns no columns (is it a SELECT?)\n  in: \(sql)")
         }
         var seen = Set<String>()
         for name in names where !seen.insert(name).inserted {
-            throw StageError("the query returns two columns named '\(name)'; rename one with AS\n  in: \(sql)")
+            throw QueryError("the query returns two columns named '\(name)'; rename one with AS\n  in: \(sql)")
         }
         try columns(names)
         var count = 0
@@ -241,7 +240,7 @@ public final class SQLiteLoader {
                 if count & 0x3FFF == 0 { try Task.checkCancellation() }
             }
         } catch let error as StoreError {
-            throw StageError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
+            throw QueryError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
         }
     }
 
