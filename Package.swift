@@ -41,7 +41,7 @@ let package = Package(
         ]),
         .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
         // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
-        .target(name: "Query", dependencies: ["Lake", "Store"]),
+        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
         .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
         .target(name: "Stages", dependencies: [

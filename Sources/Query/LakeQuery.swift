@@ -112,7 +112,7 @@ public struct LakeQuery {
         self.datasets = datasets
     }
 
-    /// Loads every dataset into `loader`'s database, and attaches the store read-only as `store`
+    /// Declares every dataset in `loader`'s database (read while the query runs), and attaches the store read-only as `store`
     /// when the lake has one. `resolve` gives the files a reference stands for (and throws, for
     /// a name without files).
     public func load(into loader: SQLiteLoader, lake: Lake, resolve: (String) throws -> [LakePath],
@@ -121,7 +121,7 @@ public struct LakeQuery {
         var loaded: [LoadedTable] = []
         for dataset in datasets {
             let files = try resolve(dataset.reference)
-            loaded.append(try loader.load(SQLTableSource(table: try SQLIdentifier(dataset.table), files: files),
+            loaded.append(try loader.declare(SQLTableSource(table: try SQLIdentifier(dataset.table), files: files),
                                           policy: policy, onReject: onReject))
         }
         if FileManager.default.fileExists(atPath: lake.storePath) {

@@ -143,7 +143,7 @@ public enum SQLStage {
                 for (index, table) in tables.enumerated() {
                     let source = SQLTableSource(table: try SQLIdentifier(table.name), files: context.files(for: table.input),
                                                 declared: table.declared)
-                    let loaded = try loader.load(source, policy: policy, onReject: rejects.add)
+                    let loaded = try loader.declare(source, policy: policy, onReject: rejects.add)
                     counts["rows_" + table.name] = loaded.rows
                     recordsIn += loaded.rows
                     rejected += loaded.rejected
