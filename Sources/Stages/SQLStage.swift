@@ -4,8 +4,9 @@ import Pipeline
 import Query
 import Store
 
-/// `sql`: loads its inputs into a scratch SQLite database, one table each, and writes the rows a
-/// SQLite query returns.
+/// `sql`: makes each input a table of a scratch SQLite database and writes the rows a SQLite
+/// query returns. A query that reads its tables in one loop streams the files (only the columns
+/// it uses); a join or subquery has them loaded first (`SQLiteLoader.declare`).
 ///
 /// ```yaml
 /// reviews_per_product:

@@ -10,12 +10,14 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Run SQLite SQL over lake datasets and the store.",
         discussion: """
-        A quoted dataset right after FROM or JOIN is loaded as a table: a lake path or glob
+        A quoted dataset right after FROM or JOIN is read as a table: a lake path or glob
         (FROM 'processed_data/aggregations/by_category/*.csv'), or 'PIPELINE:STAGE' for the files
         that stage wrote in its latest successful run. Its columns are the union of the keys of
         all its records, typed by widening (integer, real, text; objects and arrays as JSON text).
         The table is named after the file (reviews for reviews.jsonl.gz), the glob's folder, or the
-        stage; alias it with AS. The store, when there is one, is attached read-only as `store`
+        stage; alias it with AS. A query over one dataset streams its files, reading only the
+        columns it uses; a join or a subquery loads the datasets into temporary tables first.
+        The store, when there is one, is attached read-only as `store`
         (SELECT * FROM store.products). Output: an aligned table on a terminal, CSV otherwise,
         or --format csv|json|jsonl|table.
 
