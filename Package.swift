@@ -42,15 +42,17 @@ let package = Package(
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", .product(name: "Logging", package: "swift-log")]),
+        // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
+        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
         .target(name: "Inspect", dependencies: ["Lake", "Pipeline", "Crawl"]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", "Query", .product(name: "Logging", package: "swift-log"),
         ]),
         // A run session (lock, log, runner, store records, notifications), for `run` and the scheduler.
         .target(name: "Runs", dependencies: ["Lake", "Pipeline", "Store", "Notify", "Transport", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect", "Query",
             "Runs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake", "TestSupport"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "QueryTests", dependencies: ["Query", "Store", "Lake", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),

@@ -205,6 +205,20 @@ enum JSONWriter {
     }
 }
 
+/// What a JSON value is, without the value: `JSONValue`'s cases.
+public enum JSONKind: Sendable, Equatable {
+    case null, bool, int, bigInteger, double, string, array, object
+}
+
+/// One top-level entry of a scanned JSON object: its key and the kind of its value.
+public struct JSONKeyKind: Sendable {
+    /// Where the key's bytes are in the line, when it has no escapes.
+    public var range: Range<Int>
+    /// The key, decoded, when it has escapes (then `range` is not used).
+    public var escaped: String?
+    public var kind: JSONKind
+}
+
 /// A strict RFC 8259 parser over UTF-8 bytes. Invalid UTF-8 in strings is an error, not repaired.
 struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
@@ -280,6 +294,77 @@ struct JSONParser {
         }
         let key = try string()
         return projection.slot(of: key)
+    }
+
+    /// Checks one JSON object exactly as `parse` does (the same errors) without building its
+    /// values, and appends each top-level entry's key and value kind to `entries` (keys as byte
+    /// ranges of `bytes`, or decoded text when escaped). Returns false when the text is valid JSON
+    /// but not an object. Made for schema inference: which keys, holding what.
+    static func scanKinds(_ bytes: UnsafeRawBufferPointer, into entries: inout [JSONKeyKind]) throws(JSONParseError) -> Bool {
+        var parser = JSONParser(bytes: bytes)
+        parser.skipSpace()
+        guard parser.i < bytes.count, bytes[parser.i] == UInt8(ascii: "{") else {
+            _ = try parse(bytes)  // the same error as a full parse, or a valid non-object
+            return false
+        }
+        try parser.scanObjectKinds(into: &entries)
+        parser.skipSpace()
+        if parser.i != bytes.count { throw parser.error("unexpected text after the JSON value") }
+        return true
+    }
+
+    private mutating func scanObjectKinds(into entries: inout [JSONKeyKind]) throws(JSONParseError) {
+        try enter()
+        i += 1
+        skipSpace()
+        if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let start = i + 1
+            let k = plainRunEnd(from: start)
+            var key = JSONKeyKind(range: start..<k, escaped: nil, kind: .null)
+            if k < bytes.count && bytes[k] == UInt8(ascii: "\"") { i = k + 1 } else { key.escaped = try string() }
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            i += 1
+            skipSpace()
+            key.kind = try skipValueKind()
+            entries.append(key)
+            skipSpace()
+            guard i < bytes.count else { throw error("unexpected end of input in an object") }
+            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "}") { i += 1; depth -= 1; return }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    /// Checks a value as `skipValue` does and tells what `value()` would have built.
+    private mutating func skipValueKind() throws(JSONParseError) -> JSONKind {
+        guard i < bytes.count else { throw error("unexpected end of input") }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): try skipValue(); return .object
+        case UInt8(ascii: "["): try skipValue(); return .array
+        case UInt8(ascii: "\""): try skipString(); return .string
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            let start = i
+            try skipNumber()
+            var digits = 0
+            for k in start..<i {
+                let b = bytes[k]
+                if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") { return .double }
+                if isDigit(b) { digits += 1 }
+            }
+            // As `number()`: an integer that fits 64 bits is an int, a longer one keeps its digits.
+            if digits <= 18 { return .int }
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+            return Int64(text) != nil ? .int : .bigInteger
+        default:
+            switch try value() {  // literals and errors
+            case .bool: return .bool
+            default: return .null
+            }
+        }
     }
 
     /// Checks a value without building it.

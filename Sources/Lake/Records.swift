@@ -153,6 +153,53 @@ public final class RecordReader {
         return found != nil
     }
 
+    /// The next JSONL record's top-level keys and the kinds of their values, without building
+    /// them: `visit` gets each entry's key (UTF-8) and kind, in order, once the whole record has
+    /// been checked; false at the end. Malformed records follow the policy exactly as in `next()`.
+    /// Much cheaper than `next()` for schema inference. JSONL only: a CSV reader throws.
+    public func nextKinds(_ visit: (UnsafeRawBufferPointer, JSONKind) throws -> Void) throws -> Bool {
+        guard let reader = lines else {
+            throw LakeError(.malformedRecord, "nextKinds reads JSONL only", path: displayPath)
+        }
+        let found = try applyingPolicy { () -> Bool? in
+            while true {
+                let result: ProjectedLine? = try overLongLinesRejected(reader) { try reader.withNextLine { line in
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
+                    var bytes = line
+                    if reader.lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) {  // a UTF-8 byte order mark
+                        bytes = UnsafeRawBufferPointer(rebasing: bytes[3...])
+                    }
+                    scannedKinds.removeAll(keepingCapacity: true)
+                    do {
+                        guard try JSONParser.scanKinds(bytes, into: &scannedKinds) else {
+                            return .rejected(reject("expected a JSON object", bytes))
+                        }
+                    } catch {
+                        return .rejected(reject("invalid JSON: \(error)", bytes))
+                    }
+                    for entry in scannedKinds {
+                        if var key = entry.escaped {
+                            try key.withUTF8 { try visit(UnsafeRawBufferPointer($0), entry.kind) }
+                        } else {
+                            try visit(UnsafeRawBufferPointer(rebasing: bytes[entry.range]), entry.kind)
+                        }
+                    }
+                    return .record
+                } }
+                guard let result else { return nil }
+                line = reader.lineNumber
+                switch result {
+                case .record: return true
+                case .blank: continue
+                case .rejected(let rejected): throw rejected
+                }
+            }
+        }
+        return found != nil
+    }
+
+    private var scannedKinds: [JSONKeyKind] = []
+
     private enum ProjectedLine { case record, blank, rejected(RejectedRecord) }
 
     private func nextProjectedJSON(_ projection: FieldProjection, _ values: UnsafeMutableBufferPointer<JSONValue>) throws -> Bool {

@@ -2,6 +2,7 @@ import Foundation
 import Lake
 import Logging
 import Pipeline
+import Query
 import Store
 
 /// `materialize`: loads a lake dataset (JSONL or CSV, gzip or not) into a store table.

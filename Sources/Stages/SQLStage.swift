@@ -1,10 +1,12 @@
 import Foundation
 import Lake
 import Pipeline
+import Query
 import Store
 
-/// `sql`: loads its inputs into a scratch SQLite database, one table each, and writes the rows a
-/// SQLite query returns.
+/// `sql`: makes each input a table of a scratch SQLite database and writes the rows a SQLite
+/// query returns. A query that reads its tables in one loop streams the files (only the columns
+/// it uses); a join or subquery has them loaded first (`SQLiteLoader.declare`).
 ///
 /// ```yaml
 /// reviews_per_product:
@@ -137,7 +139,7 @@ public enum SQLStage {
                 for (index, table) in tables.enumerated() {
                     let source = SQLTableSource(table: try SQLIdentifier(table.name), files: context.files(for: table.input),
                                                 declared: table.declared)
-                    let loaded = try loader.load(source, policy: policy, onReject: rejects.add)
+                    let loaded = try loader.declare(source, policy: policy, onReject: rejects.add)
                     counts["rows_" + table.name] = loaded.rows
                     recordsIn += loaded.rows
                     rejected += loaded.rejected
@@ -154,6 +156,7 @@ public enum SQLStage {
             } catch {
                 writer?.abandon()
                 rejects.abandon()
+                if let error = error as? QueryError { throw StageError(error.message) }
                 if let error = error as? StoreError { throw StageError("\(error)") }
                 throw error
             }

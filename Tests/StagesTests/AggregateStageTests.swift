@@ -1,39 +1,12 @@
 import Foundation
 import Lake
 import Pipeline
+import Query
 @testable import Stages
 import Testing
 
-/// The aggregate stage, checked against values computed by hand from small fixtures.
+/// The aggregate stage's binding: its settings, checked, become the engine's plan.
 @Suite struct AggregateStageTests {
-    /// Seven products. Group a: lines 1, 2, 4, 6 (price 10, 20.5, missing, 30; rating 4.0, null,
-    /// missing, 2.5). Group b: lines 3, 5 (price 5 and the text "n/a"). Group c and the field
-    /// `discount` first appear on the last line.
-    static let products = """
-    {"category":"a","vendor":"x","price":10,"rating":4.0,"name":"Red shoe","tags":["new"]}
-    {"category":"a","vendor":"y","price":20.5,"rating":null,"name":"Blue shoe"}
-    {"category":"b","vendor":"x","price":5,"rating":3.0,"name":"Pan"}
-    {"category":"a","vendor":"x","name":"Green shoe"}
-    {"category":"b","vendor":"z","price":"n/a","rating":5,"name":"Pot"}
-    {"category":"a","vendor":"y","price":30,"rating":2.5,"name":"Red boot"}
-    {"category":"c","vendor":"x","price":1,"rating":2,"discount":0.5,"name":"Lid"}
-
-    """
-
-    struct Result {
-        let columns: [String]
-        let rows: [[JSONValue]]
-        let stats: AggregationStats
-        let rejects: [RejectedRecord]
-
-        /// The rows as column → value, for readable checks.
-        var records: [[String: JSONValue]] {
-            rows.map { Dictionary(uniqueKeysWithValues: zip(columns, $0).map { ($0, $1) }) }
-        }
-    }
-
-    /// A temporary lake holding `files` under raw_data/imports/, and a pipeline with one
-    /// aggregate stage whose settings are `settings` (YAML lines under `aggregate:`).
     final class Fixture {
         let folder: String
         init(files: [String: String]) throws {
@@ -60,297 +33,32 @@ import Testing
             let (spec, _) = try loader.load(file: path)
             return spec.stage(named: "agg")!.definition as! AggregateStage.Definition
         }
-
-        /// Runs the aggregation over the named files, in order.
-        func run(_ settings: String, files: [String]) throws -> Result {
-            let definition = try load(settings)
-            let aggregation = Aggregation(definition.plan)
-            var rejects: [RejectedRecord] = []
-            for name in files {
-                let reader = try RecordReader(path: folder + "/datalake/raw_data/imports/" + name, displayPath: name,
-                                              policy: definition.policy, inferTypes: definition.inferTypes) { rejects.append($0) }
-                try aggregation.consume(reader)
-            }
-            let rows = aggregation.finish()
-            return Result(columns: definition.plan.columns, rows: rows, stats: aggregation.stats, rejects: rejects)
-        }
     }
 
-    static func run(_ settings: String, files: [String: String] = ["p.jsonl": products]) throws -> Result {
-        try Fixture(files: files).run(settings, files: files.keys.sorted())
-    }
-
-    // MARK: Measures
-
-    @Test func everyMeasureByCategory() throws {
-        let result = try Self.run("""
+    /// The settings reach the engine's plan as written (the engine itself is tested in QueryTests).
+    @Test func settingsBecomeThePlan() throws {
+        let definition = try Fixture(files: [:]).load("""
         from: raw_data/imports/p.jsonl
-        group_by: [category]
-        measures:
-          n: count()
-          priced: count(price)
-          vendors: count_distinct(vendor)
-          total: sum(price)
-          avg_price: avg(price)
-          min_price: min(price)
-          max_price: max(price)
-          median_price: median(price)
-          p90_price: p90(price)
-          avg_rating: avg(rating)
-          first_name: first(name)
-          last_name: last(name)
-          discount: sum(discount)
+        group_by: [category, s.label]
+        where: "price > 0"
+        measures: { n: count(), p90_price: p90(price), avg_rating: avg(rating) }
+        having: "n >= 2"
+        order_by: [n desc]
+        limit: 3
+        quantiles: sketch
+        null_counts: false
         """)
-        #expect(result.columns == ["category", "n", "priced", "vendors", "total", "avg_price", "min_price", "max_price",
-                                   "median_price", "p90_price", "avg_rating", "first_name", "last_name", "discount",
-                                   "price_nulls", "vendor_nulls", "rating_nulls", "name_nulls", "discount_nulls"])
-        let a: [JSONValue] = ["a", 4, 3, 2, 60.5, .double(60.5 / 3), 10, 30, 20.5, .double(20.5 + 9.5 * 0.8), 3.25,
-                              "Red shoe", "Red boot", nil, 1, 0, 2, 0, 4]
-        // "n/a" is not a number: left out of sum/avg/quantiles (and counted), but min/max order strings after numbers.
-        let b: [JSONValue] = ["b", 2, 2, 2, 5, 5.0, 5, "n/a", 5.0, 5.0, 4.0, "Pan", "Pot", nil, 0, 0, 0, 0, 2]
-        let c: [JSONValue] = ["c", 1, 1, 1, 1, 1.0, 1, 1, 1.0, 1.0, 2.0, "Lid", "Lid", 0.5, 0, 0, 0, 0, 0]
-        #expect(result.rows.count == 3)
-        #expect(result.rows[0] == a)
-        #expect(result.rows[1] == b)
-        #expect(result.rows[2] == c)
-        #expect(result.stats.recordsIn == 7)
-        #expect(result.stats.nonNumeric == 1)
-        #expect(result.stats.groups == 3)
-        #expect(result.stats.rowsOut == 3)
-    }
-
-    @Test func oneGroupWithoutGroupBy() throws {
-        let result = try Self.run("""
-        from: raw_data/imports/p.jsonl
-        measures: { n: count(), all: count(*), avg_price: avg(price), max_rating: max(rating) }
-        """)
-        // Prices 10, 20.5, 5, 30, 1 (one missing, one "n/a"): 66.5 / 5.
-        #expect(result.records == [["n": 7, "all": 7, "avg_price": 13.3, "max_rating": 5, "price_nulls": 1, "rating_nulls": 2]])
-    }
-
-    @Test func emptyInputGivesOneRowWithoutGroupByAndNoRowsWithIt() throws {
-        let whole = try Self.run("from: raw_data/imports/e.jsonl\nmeasures: { n: count(), total: sum(price), avg_price: avg(price) }",
-                                 files: ["e.jsonl": ""])
-        // Nothing summed is null, never zero; the count of nothing is 0.
-        #expect(whole.records == [["n": 0, "total": nil, "avg_price": nil, "price_nulls": 0]])
-
-        let grouped = try Self.run("from: raw_data/imports/e.jsonl\ngroup_by: category\nmeasures: { n: count() }",
-                                   files: ["e.jsonl": "\n\n"])
-        #expect(grouped.rows.isEmpty)
-        #expect(grouped.stats.recordsIn == 0)
-    }
-
-    @Test func manyGroups() throws {
-        // 3,000 records, value i in group i % 1000: each group g holds g, g + 1000, g + 2000.
-        var text = ""
-        for i in 0..<3000 { text += "{\"g\":\(i % 1000),\"v\":\(i)}\n" }
-        let result = try Self.run("from: raw_data/imports/m.jsonl\ngroup_by: g\nmeasures: { n: count(), total: sum(v), lowest: min(v), mid: median(v) }\nnull_counts: false",
-                                  files: ["m.jsonl": text])
-        #expect(result.rows.count == 1000)
-        for (g, row) in result.rows.enumerated() {
-            let g = Int64(g)
-            #expect(row == [.int(g), 3, .int(3 * g + 3000), .int(g), .double(Double(g + 1000))])
-        }
-    }
-
-    @Test func groupByTwoFieldsAndANestedField() throws {
-        let text = """
-        {"c":"a","v":"x","s":{"label":"pos"}}
-        {"c":"a","v":"x","s":{"label":"neg"}}
-        {"c":"a","v":"y","s":{}}
-        {"c":"b","v":"x"}
-        {"c":"a","v":"x","s":{"label":"pos"}}
-
-        """
-        let result = try Self.run("from: raw_data/imports/n.jsonl\ngroup_by: [c, v]\nmeasures: { n: count(), labels: count_distinct(s.label) }",
-                                  files: ["n.jsonl": text])
-        #expect(result.columns == ["c", "v", "n", "labels", "s.label_nulls"])
-        #expect(result.rows == [["a", "x", 3, 2, 0], ["a", "y", 1, 0, 1], ["b", "x", 1, 0, 1]])
-    }
-
-    @Test func mixedTypesInGroupKeysAndNumbers() throws {
-        let text = """
-        {"k":1,"v":1}
-        {"k":"1","v":2.5}
-        {"k":null,"v":true}
-        {"v":-4}
-        {"k":1,"v":9007199254740993}
-
-        """
-        let result = try Self.run("from: raw_data/imports/t.jsonl\ngroup_by: k\nmeasures: { n: count(), total: sum(v) }",
-                                  files: ["t.jsonl": text])
-        // Numbers before strings; missing and null keys are one null group, last. Integer sums stay exact.
-        #expect(result.rows == [[1, 2, .int(9007199254740994), 0], ["1", 1, 2.5, 0], [nil, 2, -4, 0]])
-        #expect(result.stats.nonNumeric == 1)  // true is not a number
-    }
-
-    // MARK: Percentiles
-
-    @Test(arguments: [
-        ("p0(v)", 1.0), ("p50(v)", 5.5), ("median(v)", 5.5), ("p90(v)", 9.1), ("p100(v)", 10.0),
-        ("percentile(v, 0.25)", 3.25), ("p99(v)", 9.91),
-    ])
-    func percentiles(measure: String, expected: Double) throws {
-        // 1…10 in a scrambled order: linear interpolation between closest ranks, as DuckDB's quantile_cont.
-        let text = [7, 3, 10, 1, 5, 9, 2, 8, 4, 6].map { "{\"v\":\($0)}\n" }.joined()
-        let result = try Self.run("from: raw_data/imports/q.jsonl\nmeasures: { q: \"\(measure)\" }", files: ["q.jsonl": text])
-        let value = try #require(result.rows.first?.first?.doubleValue)
-        #expect(abs(value - expected) < 1e-12, "\(measure) = \(value), expected \(expected)")
-    }
-
-    @Test(arguments: [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])
-    func sketchQuantilesStayWithinTheirRelativeError(q: Double) throws {
-        // 1…10,000 in a scrambled order; the sketch answers the value of rank ⌊q·(n−1)⌋ within 0.5%.
-        let values = (0..<10_000).map { ($0 * 7_919) % 10_000 + 1 }
-        let text = values.map { "{\"v\":\($0)}\n" }.joined()
-        let result = try Self.run("from: raw_data/imports/s.jsonl\nquantiles: sketch\nmeasures: { q: \"percentile(v, \(q))\" }",
-                                  files: ["s.jsonl": text])
-        let estimate = try #require(result.rows.first?.first?.doubleValue)
-        let exact = (q * 9_999).rounded(.down) + 1
-        #expect(abs(estimate - exact) / exact <= QuantileSketch.relativeAccuracy + 1e-12, "q=\(q): \(estimate) vs \(exact)")
-    }
-
-    @Test func sketchHandlesNegativesAndZerosAndStaysSmall() {
-        let sketch = QuantileSketch()
-        for v in [-100.0, -10, 0, 0, 10, 100] { sketch.add(v) }
-        #expect(sketch.quantile(0.5) == 0)
-        #expect(abs(sketch.quantile(0)! + 100) <= 100 * QuantileSketch.relativeAccuracy)
-        #expect(abs(sketch.quantile(0.2)! + 10) <= 10 * QuantileSketch.relativeAccuracy)
-        #expect(abs(sketch.quantile(1)! - 100) <= 100 * QuantileSketch.relativeAccuracy)
-        #expect(QuantileSketch().quantile(0.5) == nil)
-
-        // A million values from 0.01 to 1,000,000: memory is the range's buckets, not the count.
-        let big = QuantileSketch()
-        var x = 0.01
-        for _ in 0..<1_000_000 { big.add(x); x = x * 1.000_018_4 }
-        #expect(big.count == 1_000_000)
-        #expect(big.bucketCount < 2_000, "\(big.bucketCount)")
-    }
-
-    // MARK: where, having, order_by, limit
-
-    @Test(arguments: [
-        ("price > 9", 3),
-        ("price >= 10 and category = 'a'", 3),
-        ("category in ('b', 'c')", 3),
-        ("category not in ('b', 'c')", 4),
-        ("rating is null", 2),
-        ("rating is not null", 5),
-        ("name contains 'shoe'", 3),
-        ("tags contains 'new'", 1),
-        ("not (price > 9)", 2),          // missing price and "n/a" are unknown, so neither passes
-        ("price > 9 or vendor = 'z'", 4),
-        ("price != 10", 5),              // "n/a" differs from 10; a missing price is unknown
-        ("price = 20.5", 1),
-        ("`category` = \"a\" AND NOT vendor = 'y'", 2),
-        ("discount is not null", 1),
-        ("price < 'x'", 1),              // only "n/a" < "x": ordering a number against a string is unknown
-    ])
-    func whereFilters(expression: String, expected: Int) throws {
-        let result = try Self.run("from: raw_data/imports/p.jsonl\nwhere: \(Self.yamlQuoted(expression))\nmeasures: { n: count() }")
-        #expect(result.rows == [[.int(Int64(expected))]], "where \(expression)")
-        #expect(result.stats.filteredOut == 7 - expected)
-    }
-
-    static func yamlQuoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
-
-    @Test(arguments: [
-        (["having: n >= 2", "order_by: [n desc]"], ["a", "b"]),
-        (["order_by: [category desc]"], ["c", "b", "a"]),
-        (["order_by: [n desc]", "limit: 1"], ["a"]),
-        (["order_by: [avg_rating]"], ["c", "a", "b"]),
-        (["having: avg_rating > 3 and n < 4"], ["b"]),
-        (["limit: 0"], []),
-        (["order_by: [total desc]"], ["a", "b", "c"]),
-    ])
-    func havingOrderAndLimit(settings: [String], expected: [String]) throws {
-        let result = try Self.run((["from: raw_data/imports/p.jsonl", "group_by: category",
-                                    "measures: { n: count(), total: sum(price), avg_rating: avg(rating) }"] + settings).joined(separator: "\n"))
-        #expect(result.rows.map { $0[0] } == expected.map(JSONValue.string))
-    }
-
-    @Test func ordersNullsLastInBothDirections() throws {
-        let text = "{\"k\":\"a\",\"v\":2}\n{\"k\":\"b\"}\n{\"k\":\"c\",\"v\":1}\n"
-        for direction in ["asc", "desc"] {
-            let result = try Self.run("from: raw_data/imports/o.jsonl\ngroup_by: k\nmeasures: { s: sum(v) }\norder_by: 's \(direction)'",
-                                      files: ["o.jsonl": text])
-            #expect(result.rows.map { $0[0] } == (direction == "asc" ? ["c", "a", "b"] : ["a", "c", "b"]))
-        }
-    }
-
-    // MARK: Malformed input
-
-    static let malformed = """
-    {"category":"a","price":1}
-    {"category":"a","price":2}
-    {"category":"a","price":
-    {"category":"b","price":3}
-    [1, 2]
-    {"category":"b","price":4}
-
-    """
-
-    @Test func malformedLinesAreRejectedWithTheirLineNumbers() throws {
-        let result = try Self.run("from: raw_data/imports/bad.jsonl\ngroup_by: category\nmeasures: { n: count(), total: sum(price) }\non_error: skip",
-                                  files: ["bad.jsonl": Self.malformed])
-        #expect(result.rejects.map(\.line) == [3, 5])
-        #expect(result.rejects.map(\.file) == ["bad.jsonl", "bad.jsonl"])
-        #expect(result.rejects[0].reason.hasPrefix("invalid JSON"))
-        #expect(result.rejects[1].reason == "expected a JSON object")
-        #expect(result.rejects[0].raw == "{\"category\":\"a\",\"price\":")
-        #expect(result.rows == [["a", 2, 3, 0], ["b", 2, 7, 0]])
-        #expect(result.stats.rejected == 2)
-        #expect(result.stats.recordsIn == 4)
-    }
-
-    @Test func malformedLineFailsTheStageByDefault() throws {
-        let error = #expect(throws: LakeError.self) {
-            try Self.run("from: raw_data/imports/bad.jsonl\nmeasures: { n: count() }", files: ["bad.jsonl": Self.malformed])
-        }
-        #expect(error?.description.hasPrefix("bad.jsonl: line 3: invalid JSON") == true, "\(String(describing: error))")
-    }
-
-    @Test func csvInputWithEmptyCellsAsNullsAndARowOfTheWrongWidth() throws {
-        let csv = "category,price,rating\na,10,4\na,,3\nb,2.5\nb,7,\n"
-        let result = try Self.run("from: raw_data/imports/p.csv\ngroup_by: category\nmeasures: { n: count(), avg_price: avg(price), avg_rating: avg(rating) }\non_error: skip",
-                                  files: ["p.csv": csv])
-        #expect(result.rejects.map(\.line) == [4])
-        #expect(result.rows == [["a", 2, 10.0, 3.5, 1, 0], ["b", 1, 7.0, nil, 0, 1]])
+        let plan = definition.plan
+        #expect(plan.columns == ["category", "s.label", "n", "p90_price", "avg_rating"])
+        #expect(plan.groupBy == [FieldPath(["category"]), FieldPath(["s", "label"])])
+        #expect(plan.measures.map(\.function) == [.count, .quantile(0.9), .avg])
+        #expect(plan.filter == (try FilterExpression.parse("price > 0")))
+        #expect(plan.havingColumns == [2])
+        #expect(plan.order.map(\.column) == [2] && plan.order.map(\.descending) == [true])
+        #expect(plan.limit == 3 && plan.quantiles == .sketch && !plan.nullCounts)
     }
 
     // MARK: Configuration errors, with positions
-
-    @Test(arguments: [
-        ("price >> 3", 7, "expected a field or a value, found '>'"),
-        ("price > 3 and", 13, "found the end of the expression"),
-        ("category in 'a'", 12, "expected '(' to start the list"),
-        ("name contains", 13, "expected a field or a value"),
-        ("price = 'open", 8, "unterminated string"),
-        ("(price > 3", 10, "expected ')' to close the '(' at character 1"),
-        ("price is nul", 9, "expected 'null' after 'is'"),
-        ("rating & 2", 7, "write 'and' / 'or'"),
-        ("", 0, "empty expression"),
-        ("price > 3 vendor", 10, "unexpected 'vendor'"),
-        ("avg(price) > 3", 3, "functions are not allowed here"),
-        ("a not b", 2, "expected 'in' after 'not'"),
-        ("price * 2 > 3", 6, "expected 'and', 'or' or the end"),
-    ])
-    func expressionErrors(text: String, offset: Int, message: String) {
-        #expect(throws: ExpressionError.self) { try FilterExpression.parse(text) }
-        do {
-            _ = try FilterExpression.parse(text)
-        } catch {
-            #expect(error.offset == offset, "\(text): \(error)")
-            #expect(error.message.contains(message), "\(text): \(error)")
-        }
-    }
-
-    @Test func expressionsParseWithPrecedenceAndFields() throws {
-        let e = try FilterExpression.parse("a = 1 or not b.c >= -2.5 and d in ('x', null, true) and e is not null")
-        #expect(e.description == "((a = 1) or ((not (b.c >= -2.5)) and (d in (\"x\", null, true)) and (e is not null)))"
-                || e.description == "((a = 1) or (((not (b.c >= -2.5)) and (d in (\"x\", null, true))) and (e is not null)))")
-        #expect(e.fields == [FieldPath(["a"]), FieldPath(["b", "c"]), FieldPath(["d"]), FieldPath(["e"])])
-    }
 
     @Test func configurationErrorsPointAtTheConfiguration() throws {
         let fixture = try Fixture(files: [:])

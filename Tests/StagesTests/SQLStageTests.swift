@@ -5,7 +5,7 @@ import Store
 @testable import Stages
 import Testing
 
-/// The `sql` stage and its loader, checked against results computed by hand from small fixtures.
+/// The `sql` stage (its loader is in QueryTests), checked against results computed by hand from small fixtures.
 @Suite(.serialized) struct SQLStageTests {
     /// Five products. `price` holds an integer, a real and text ("n/a"): widened to text.
     /// `vendor` is null on line 4; `tags`/`dims` are nested; `discount` first appears on the last line.
@@ -74,36 +74,6 @@ import Testing
         #expect(again.stage("per_product")?.status == .skipped)
     }
 
-    @Test func schemaIsInferredFromEveryRecordAndWidened() throws {
-        let project = try Self.project()
-        let file = try project.lake.resolve("raw_data/imports/products.jsonl.gz")
-        let loader = try SQLiteLoader()
-        let columns = try loader.inferColumns([file], policy: .fail)
-        #expect(columns == [
-            SQLColumn(name: "slug", type: .text), SQLColumn(name: "vendor", type: .text),
-            SQLColumn(name: "price", type: .text),  // 10, 2.5, "n/a": integer → real → text
-            SQLColumn(name: "qty", type: .real),    // 1, 2.5, 3, 4: integer → real
-            SQLColumn(name: "tags", type: .json), SQLColumn(name: "dims", type: .json),
-            SQLColumn(name: "discount", type: .real),  // first seen on the last line
-        ])
-        let loaded = try loader.load(SQLTableSource(table: try .init("p"), files: [file]))
-        #expect(loaded.rows == 5)
-        var rows: [[JSONValue]] = []
-        try loader.query("""
-            SELECT slug, typeof(price), price, qty, discount, json_extract(dims, '$.w'), tags
-            FROM p WHERE slug IN ('b', 'd', 'e') ORDER BY slug
-            """, columns: { _ in }, row: { rows.append($0.map(SQLiteLoader.jsonValue)) })
-        #expect(rows == [
-            ["b", "text", "2.5", 2.5, nil, nil, nil],
-            ["d", "text", "4", nil, nil, 7, "[\"new\"]"],
-            ["e", "text", "1", 4.0, 0.5, nil, nil],
-        ])
-        var sum: [JSONValue] = []
-        try loader.query("SELECT sum(qty) AS total FROM p", columns: { #expect($0 == ["total"]) },
-                         row: { sum = $0.map(SQLiteLoader.jsonValue) })
-        #expect(sum == [10.5])
-    }
-
     @Test func declaredSchemaAndTablesNameInputsFromStagesAndGlobs() async throws {
         let project = try Self.project()
         try project.writePipeline("""
@@ -147,19 +117,6 @@ import Testing
         #expect(error.contains("in: SELECT product, nope FROM reviews"), "\(error)")
         #expect(!project.exists("processed_data/reports/bad.csv"))
         #expect(project.temporaries(in: "processed_data/reports").isEmpty)
-    }
-
-    @Test func aQueryIsExactlyOneStatement() throws {
-        let loader = try SQLiteLoader()
-        var rows: [[JSONValue]] = []
-        try loader.query("SELECT 1 AS a; -- trailing comment\n ;", columns: { _ in }, row: { rows.append($0.map(SQLiteLoader.jsonValue)) })
-        #expect(rows == [[1]])
-        do {
-            try loader.query("SELECT 1 AS a; DROP TABLE x", columns: { _ in }, row: { _ in })
-            Issue.record("a second statement was ignored")
-        } catch let error as StageError {
-            #expect(error.message == "the query is not valid SQLite SQL: only one statement may be given; it is followed by: DROP TABLE x\n  in: SELECT 1 AS a; DROP TABLE x")
-        }
     }
 
     @Test func duplicateResultColumnsAreRefused() async throws {
@@ -234,40 +191,5 @@ import Testing
         #expect(problems.contains { $0 == "9:51: stages.q.sql.schema.src.id: expected one of integer, real, text, json, found 'number'" }, "\(problems)")
         #expect(problems.contains { $0 == "7:7: stages.q.sql: missing required key 'query'" }, "\(problems)")
         #expect(problems.contains { $0.hasPrefix("10:7: stages.q.sql.qurey: unknown key 'qurey'") }, "\(problems)")
-    }
-
-    @Test(arguments: [
-        ("SELECT * FROM 'processed_data/a/*.csv' AS a JOIN 'shop:by_vendor' v ON 1",
-         "SELECT * FROM \"a\" AS a JOIN \"by_vendor\" v ON 1", ["a", "by_vendor"]),
-        ("select 'x/y.csv' AS s from 'raw/reviews.jsonl.gz' -- from 'z/q.csv'\nWHERE s = 'from'",
-         "select 'x/y.csv' AS s from \"reviews\" -- from 'z/q.csv'\nWHERE s = 'from'", ["reviews"]),
-        ("SELECT * FROM /* c */ 'd/x.csv', \"from\" JOIN 'e/x.csv' JOIN 'd/x.csv'",
-         "SELECT * FROM /* c */ \"x\", \"from\" JOIN \"x_2\" JOIN \"x\"", ["x", "x_2"]),
-    ])
-    func lakeQueryRewritesQuotedDatasets(sql: String, rewritten: String, tables: [String]) {
-        let query = LakeQuery(sql)
-        #expect(query.sql == rewritten)
-        #expect(query.datasets.map(\.table) == tables)
-    }
-
-    /// An integer beyond 64 bits is a TEXT column with its exact digits (a REAL would round it).
-    @Test func bigIntegersAreTextColumns() {
-        let big = JSONValue.bigInteger("12345678901234567890")
-        #expect(SQLColumnType.of(big) == .text)
-        #expect(SQLColumnType.integer.widened(with: .text) == .text)
-        #expect(SQLColumnType.text.sqlValue(big) == .text("12345678901234567890"))
-    }
-
-    /// Text is bound with its byte length: a NUL inside it is data, not its end (it was cut there).
-    @Test(arguments: ["a\u{0}b", "\u{0}", "x\u{0}\u{0}y\u{0}", "", "plain"])
-    func textWithNULBytesRoundTrips(text: String) throws {
-        let loader = try SQLiteLoader()
-        try loader.database.run("CREATE TABLE t (s TEXT)")
-        try loader.database.run("INSERT INTO t VALUES (?)", [.text(text)])
-        var rows: [[SQLValue]] = []
-        try loader.query("SELECT s, length(CAST(s AS BLOB)) AS n FROM t", columns: { _ in }, row: { rows.append($0) })
-        #expect(rows.count == 1)
-        #expect(rows.first?.first.map(SQLiteLoader.jsonValue) == .string(text))
-        #expect(rows.first?.last == .integer(Int64(text.utf8.count)))
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Inspect
 import Lake
-import Stages
+import Query
 
 struct LakeShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Lake
 import Pipeline
-import Stages
+import Query
 import Store
 
 struct QueryCommand: AsyncParsableCommand {
@@ -10,12 +10,14 @@ struct QueryCommand: AsyncParsableCommand {
         commandName: "query",
         abstract: "Run SQLite SQL over lake datasets and the store.",
         discussion: """
-        A quoted dataset right after FROM or JOIN is loaded as a table: a lake path or glob
+        A quoted dataset right after FROM or JOIN is read as a table: a lake path or glob
         (FROM 'processed_data/aggregations/by_category/*.csv'), or 'PIPELINE:STAGE' for the files
         that stage wrote in its latest successful run. Its columns are the union of the keys of
         all its records, typed by widening (integer, real, text; objects and arrays as JSON text).
         The table is named after the file (reviews for reviews.jsonl.gz), the glob's folder, or the
-        stage; alias it with AS. The store, when there is one, is attached read-only as `store`
+        stage; alias it with AS. A query over one dataset streams its files, reading only the
+        columns it uses; a join or a subquery loads the datasets into temporary tables first.
+        The store, when there is one, is attached read-only as `store`
         (SELECT * FROM store.products). Output: an aligned table on a terminal, CSV otherwise,
         or --format csv|json|jsonl|table.
 
@@ -45,17 +47,17 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lake = try global.openLake()
-        let query = LakeQuery(sql)
+        let query = LakeQuery(sql, stageName: { DatasetReference.stageReference($0)?.stage })
         let loader: SQLiteLoader
         let tables: [LoadedTable]
         do {
             loader = try SQLiteLoader()
-            tables = try query.load(into: loader, lake: lake, policy: MalformedPolicy(rawValue: onError)!) { bad in
+            tables = try query.load(into: loader, lake: lake, resolve: { try DatasetReference.resolve($0, in: lake) }, policy: MalformedPolicy(rawValue: onError)!) { bad in
                 Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
             }
         } catch {
             Console.error("\(error)")
-            throw (error is StageError || error is LakeError || error is DatasetReference.NotFound) ? ExitStatus.invalidInput : ExitStatus.internalError
+            throw (error is QueryError || error is LakeError || error is DatasetReference.NotFound) ? ExitStatus.invalidInput : ExitStatus.internalError
         }
 
         if schema {
@@ -85,7 +87,7 @@ struct QueryCommand: AsyncParsableCommand {
             }
         } catch {
             Console.error("\(error)")
-            throw error is StageError ? ExitStatus.invalidInput : ExitStatus.internalError
+            throw error is QueryError ? ExitStatus.invalidInput : ExitStatus.internalError
         }
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Lake
-import Pipeline
 import Store
 
 /// The type of a column loaded into SQLite from records.
@@ -100,7 +99,8 @@ public struct LoadedTable: Sendable {
 /// to a private temporary file as it grows, deleted on close. Without a declared schema a table's
 /// columns are the union of the keys of *all* records, in first-seen order, each typed by widening
 /// over all its values (integer → real → text; objects and arrays are JSON text) — one pass to
-/// infer, one to insert, so memory does not grow with the data.
+/// infer, one to insert (`load`) or none (`declare`: the files are read while the query runs), so
+/// memory does not grow with the data.
 public final class SQLiteLoader {
     public let database: Database
     /// CSV cells become numbers, booleans and null (empty), as `import` does.
@@ -126,7 +126,7 @@ public final class SQLiteLoader {
     private func reader(_ file: LakePath, policy: MalformedPolicy,
                         onReject: @escaping (RejectedRecord) throws -> Void) throws -> RecordReader {
         guard let type = RecordFileType(path: file.relative) else {
-            throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+            throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
         }
         return try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
                                 inferTypes: inferCSVTypes, onReject: onReject)
@@ -135,34 +135,34 @@ public final class SQLiteLoader {
     /// The columns of `files`: every key of every record, in first-seen order, types widened
     /// over all values. A column holding only nulls is text.
     public func inferColumns(_ files: [LakePath], policy: MalformedPolicy) throws -> [SQLColumn] {
-        var names: [String] = []
-        var index: [String: Int] = [:]
-        var types: [SQLColumnType?] = []
+        try survey(files, policy: policy) { _ in }.columns
+    }
+
+    /// One pass over `files`: their columns (as `inferColumns`), records and rejects, each reject
+    /// handed to `onReject`. JSONL is scanned without building values (`RecordReader.nextKinds`).
+    private func survey(_ files: [LakePath], policy: MalformedPolicy,
+                        onReject: @escaping (RejectedRecord) throws -> Void) throws -> (columns: [SQLColumn], rows: Int, rejected: Int) {
+        var schema = SchemaSurvey()
+        var rows = 0
+        var rejected = 0
         for file in files {
-            // Rejects are reported by the loading pass; here a bad line is only passed over.
-            let input = try reader(file, policy: policy) { _ in }
-            for name in input.columns where index[name] == nil {
-                index[name] = names.count
-                names.append(name)
-                types.append(nil)
-            }
-            while let record = try input.next() {
-                for entry in record {
-                    let slot: Int
-                    if let i = index[entry.key] { slot = i } else {
-                        slot = names.count
-                        index[entry.key] = slot
-                        names.append(entry.key)
-                        types.append(nil)
-                    }
-                    if let type = SQLColumnType.of(entry.value) {
-                        types[slot] = types[slot].map { $0.widened(with: type) } ?? type
-                    }
+            let input = try reader(file, policy: policy, onReject: onReject)
+            for name in input.columns { _ = schema.slot(of: name) }
+            if input.type.format == .jsonl {
+                while try input.nextKinds({ key, kind in schema.note(key, kind) }) {
+                    schema.endRecord()
+                    if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
                 }
-                if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+            } else {
+                while let record = try input.next() {
+                    for entry in record { schema.widen(schema.slot(of: entry.key), SQLColumnType.of(entry.value)) }
+                    if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+                }
             }
+            rows += input.recordCount
+            rejected += input.rejectedCount
         }
-        return zip(names, types).map { SQLColumn(name: $0, type: $1 ?? .text) }
+        return (schema.columns, rows, rejected)
     }
 
     /// Creates the table and inserts every record of its files, in one transaction. Keys a declared
@@ -171,21 +171,66 @@ public final class SQLiteLoader {
     public func load(_ source: SQLTableSource, policy: MalformedPolicy = .fail,
                      onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws -> LoadedTable {
         let columns = try source.declared ?? inferColumns(source.files, policy: policy)
+        try createTable(source.table, columns)
+        let (rows, rejected) = try insertRecords(of: source.files, into: source.table, columns, policy: policy, onReject: onReject)
+        return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
+    }
+
+    /// Makes `source` a table without copying its records: one pass infers its columns (and hands
+    /// rejects to `onReject`), and the table is a virtual one that reads the files while a query
+    /// runs, only the columns the query uses. A query that would scan a file more than once (a
+    /// join, a subquery over it) has the tables loaded as `load` does first: see `query`.
+    /// A declared schema is loaded by `load`.
+    @discardableResult
+    public func declare(_ source: SQLTableSource, policy: MalformedPolicy = .fail,
+                        onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws -> LoadedTable {
+        guard source.declared == nil else { return try load(source, policy: policy, onReject: onReject) }
+        let (columns, rows, rejected) = try survey(source.files, policy: policy, onReject: onReject)
+        if columns.isEmpty {
+            // No keys at all: the copying loader's table, which has no rows.
+            try createTable(source.table, columns)
+            return LoadedTable(name: source.table.name, columns: columns, rows: 0, rejected: rejected, files: source.files)
+        }
+        let registry = try lakeFiles ?? LakeFileTables.register(on: database)
+        lakeFiles = registry
+        let table = LakeFileTable(files: source.files, columns: columns, policy: policy, inferCSVTypes: inferCSVTypes)
+        let id = "t\(registry.tables.count)"
+        registry.tables[id] = table
+        try database.execute("CREATE VIRTUAL TABLE \(source.table.quoted) USING \(LakeFileTables.moduleName)(\(id))")
+        streamed.append((source.table, table))
+        return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
+    }
+
+    /// Lake-file virtual tables of this connection, registered on first use.
+    private var lakeFiles: LakeFileTables?
+    /// Tables `declare` made virtual, until a query has them loaded.
+    private var streamed: [(name: SQLIdentifier, table: LakeFileTable)] = []
+
+    /// The tables that read their files while a query runs (for tests).
+    var streamedTables: [String: LakeFileTable] {
+        Dictionary(streamed.map { ($0.name.name, $0.table) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    private func createTable(_ table: SQLIdentifier, _ columns: [SQLColumn]) throws {
         // Record keys are data, not configuration: any text is a valid column name once quoted.
         let definitions = columns.isEmpty
             ? "\"_empty\" TEXT"  // SQLite wants at least one column; an empty input has no keys
             : columns.map { SQLLiteral.quoteName($0.name) + " " + $0.type.declaration }.joined(separator: ", ")
-        try database.execute("CREATE TABLE \(source.table.quoted) (\(definitions))")
+        try database.execute("CREATE TABLE \(table.quoted) (\(definitions))")
+    }
+
+    private func insertRecords(of files: [LakePath], into table: SQLIdentifier, _ columns: [SQLColumn], policy: MalformedPolicy,
+                               onReject: @escaping (RejectedRecord) throws -> Void) throws -> (rows: Int, rejected: Int) {
         var rows = 0
         var rejected = 0
         if !columns.isEmpty {
             let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-            let insert = try database.prepare("INSERT INTO \(source.table.quoted) VALUES (\(placeholders))")
+            let insert = try database.prepare("INSERT INTO \(table.quoted) VALUES (\(placeholders))")
             var slots: [String: Int] = [:]
             for (i, column) in columns.enumerated() where slots[column.name] == nil { slots[column.name] = i }
             try database.transaction {
                 var values = Array(repeating: SQLValue.null, count: columns.count)
-                for file in source.files {
+                for file in files {
                     let input = try reader(file, policy: policy, onReject: onReject)
                     while let record = try input.next() {
                         for i in values.indices { values[i] = .null }
@@ -201,36 +246,61 @@ public final class SQLiteLoader {
                 }
             }
         } else {
-            for file in source.files {
+            for file in files {
                 let input = try reader(file, policy: policy, onReject: onReject)
                 while try input.next() != nil {}
                 rejected += input.rejectedCount
             }
         }
-        return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
+        return (rows, rejected)
     }
 
-    /// Compiles `sql`; a failure becomes a `StageError` naming SQLite's complaint and the query.
+    /// Whether `sql` reads its tables in one loop: SQLite's plan has at most one SCAN or SEARCH.
+    /// A second one (a join, a correlated subquery, a union) may read a virtual table once per
+    /// row of another, so then the virtual tables are loaded first.
+    private func readsInOneLoop(_ sql: String) -> Bool {
+        // A query that does not compile is left to prepareQuery, which says why.
+        guard let plan = try? database.prepare("EXPLAIN QUERY PLAN " + sql) else { return true }
+        var loops = 0
+        while (try? plan.step()) == true {
+            let detail = plan.value(at: 3).string ?? ""
+            if (detail.hasPrefix("SCAN ") || detail.hasPrefix("SEARCH ")) && detail != "SCAN CONSTANT ROW" { loops += 1 }
+        }
+        return loops <= 1
+    }
+
+    /// Replaces every virtual table by a table holding its records (rejects were reported when it was declared).
+    private func loadStreamedTables() throws {
+        for (name, table) in streamed {
+            try database.execute("DROP TABLE \(name.quoted)")
+            try createTable(name, table.columns)
+            _ = try insertRecords(of: table.files, into: name, table.columns, policy: table.policy) { _ in }
+        }
+        streamed = []
+    }
+
+    /// Compiles `sql`; a failure becomes a `QueryError` naming SQLite's complaint and the query.
     public func prepareQuery(_ sql: String) throws -> Statement {
         do {
             return try database.prepareSingle(sql)
         } catch let error as StoreError {
-            throw StageError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
+            throw QueryError("the query is not valid SQLite SQL: \(error.cause ?? error.reason)\n  in: \(sql)")
         }
     }
 
     /// Runs `sql` and hands each result row to `body` (column names first, then each row).
-    /// Throws a `StageError` naming the query when it does not compile or fails while running,
+    /// Throws a `QueryError` naming the query when it does not compile or fails while running,
     /// and when two result columns share a name (rename one with `AS`).
     public func query(_ sql: String, columns: ([String]) throws -> Void, row: ([SQLValue]) throws -> Void) throws {
+        if !streamed.isEmpty && !readsInOneLoop(sql) { try loadStreamedTables() }
         let statement = try prepareQuery(sql)
         let names = statement.columnNames
         if names.isEmpty {
-            throw StageError("the query returns no columns (is it a SELECT?)\n  in: \(sql)")
+            throw QueryError("the query returns no columns (is it a SELECT?)\n  in: \(sql)")
         }
         var seen = Set<String>()
         for name in names where !seen.insert(name).inserted {
-            throw StageError("the query returns two columns named '\(name)'; rename one with AS\n  in: \(sql)")
+            throw QueryError("the query returns two columns named '\(name)'; rename one with AS\n  in: \(sql)")
         }
         try columns(names)
         var count = 0
@@ -241,7 +311,9 @@ public final class SQLiteLoader {
                 if count & 0x3FFF == 0 { try Task.checkCancellation() }
             }
         } catch let error as StoreError {
-            throw StageError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
+            // A virtual table's own error (a malformed record, an interruption), as it was raised.
+            if let cause = streamed.lazy.compactMap({ $0.table.error }).first { throw cause }
+            throw QueryError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
         }
     }
 
@@ -266,5 +338,75 @@ public final class SQLiteLoader {
             break
         }
         return SQLIdentifier.problem(with: name) == nil ? name : nil
+    }
+}
+
+/// The columns of records seen so far: names in first-seen order, types widened over all values.
+struct SchemaSurvey {
+    private var names: [String] = []
+    private var utf8Names: [[UInt8]] = []
+    private var index: [String: Int] = [:]
+    private var types: [SQLColumnType?] = []
+    /// The slots of the current record's keys, in order, and the kind each holds (a repeated key:
+    /// the last, as the parser keeps it).
+    private var recordSlots: [Int] = []
+    private var recordKinds: [JSONKind] = []
+    /// The slots of the previous record, in order: records mostly repeat their keys, so a key is
+    /// first compared with the one at its position there.
+    private var previousSlots: [Int] = []
+
+    var columns: [SQLColumn] { zip(names, types).map { SQLColumn(name: $0, type: $1 ?? .text) } }
+
+    mutating func slot(of name: String) -> Int {
+        if let slot = index[name] { return slot }
+        index[name] = names.count
+        names.append(name)
+        utf8Names.append(Array(name.utf8))
+        types.append(nil)
+        return names.count - 1
+    }
+
+    mutating func widen(_ slot: Int, _ type: SQLColumnType?) {
+        guard let type else { return }
+        types[slot] = types[slot].map { $0.widened(with: type) } ?? type
+    }
+
+    /// One entry of the current record.
+    mutating func note(_ key: UnsafeRawBufferPointer, _ kind: JSONKind) {
+        let position = recordSlots.count
+        var slot = -1
+        if position < previousSlots.count {
+            let guess = previousSlots[position]
+            if utf8Names[guess].withUnsafeBytes({ $0.elementsEqual(key) }) { slot = guess }
+        }
+        if slot < 0 { slot = self.slot(of: String(decoding: key, as: UTF8.self)) }
+        if let earlier = recordSlots.firstIndex(of: slot) {
+            recordKinds[earlier] = kind
+        } else {
+            recordSlots.append(slot)
+            recordKinds.append(kind)
+        }
+    }
+
+    /// The current record is complete: its kinds widen the columns.
+    mutating func endRecord() {
+        for (slot, kind) in zip(recordSlots, recordKinds) { widen(slot, SQLColumnType.of(kind)) }
+        swap(&previousSlots, &recordSlots)
+        recordSlots.removeAll(keepingCapacity: true)
+        recordKinds.removeAll(keepingCapacity: true)
+    }
+}
+
+extension SQLColumnType {
+    /// The type a value of `kind` asks for, as `of(_:)` says for the value itself.
+    static func of(_ kind: JSONKind) -> SQLColumnType? {
+        switch kind {
+        case .null: return nil
+        case .bool, .int: return .integer
+        case .bigInteger: return .text
+        case .double: return .real
+        case .string: return .text
+        case .array, .object: return .json
+        }
     }
 }

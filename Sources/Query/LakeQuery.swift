@@ -1,12 +1,14 @@
 import Foundation
 import Lake
-import Pipeline
 import Store
 
 /// An analyst's SQL over the lake (`agentshop query`): each quoted dataset after `FROM` or
 /// `JOIN` — a lake path or glob, or `pipeline:stage` — is loaded by `SQLiteLoader` into a table,
 /// and the quoted text is replaced by that table's quoted name. The store is attached read-only
 /// as `store` when it exists.
+///
+/// What a `pipeline:stage` name means is the caller's to say (this module knows no pipelines):
+/// `stageName` tells whether a reference names a stage, and `load`'s `resolve` gives its files.
 public struct LakeQuery {
     /// One dataset the query names, and the table it becomes.
     public struct Dataset: Sendable, Equatable {
@@ -22,7 +24,9 @@ public struct LakeQuery {
 
     /// Finds the datasets of `sql`: single-quoted text right after `FROM` or `JOIN` (comments
     /// between allowed). Strings elsewhere, quoted identifiers and comments are left as they are.
-    public init(_ sql: String) {
+    /// `stageName` gives the stage a reference names (`products` for `demo:products`), nil for a
+    /// path or glob: the table is named after it.
+    public init(_ sql: String, stageName: (String) -> String?) {
         let chars = Array(sql.unicodeScalars)
         var out = String.UnicodeScalarView()
         var datasets: [Dataset] = []
@@ -32,7 +36,7 @@ public struct LakeQuery {
         func tableName(for reference: String) -> String {
             if let existing = datasets.first(where: { $0.reference == reference }) { return existing.table }
             var base: String?
-            if let (_, stage) = DatasetReference.stageReference(reference) {
+            if let stage = stageName(reference) {
                 base = stage
             } else if let name = SQLiteLoader.tableName(forPath: reference) {
                 base = name
@@ -108,14 +112,16 @@ public struct LakeQuery {
         self.datasets = datasets
     }
 
-    /// Loads every dataset into `loader`'s database, and attaches the store read-only as `store`
-    /// when the lake has one. Throws `DatasetReference.NotFound` for a name without files.
-    public func load(into loader: SQLiteLoader, lake: Lake, policy: MalformedPolicy = .fail,
+    /// Declares every dataset in `loader`'s database (read while the query runs), and attaches the store read-only as `store`
+    /// when the lake has one. `resolve` gives the files a reference stands for (and throws, for
+    /// a name without files).
+    public func load(into loader: SQLiteLoader, lake: Lake, resolve: (String) throws -> [LakePath],
+                     policy: MalformedPolicy = .fail,
                      onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws -> [LoadedTable] {
         var loaded: [LoadedTable] = []
         for dataset in datasets {
-            let files = try DatasetReference.resolve(dataset.reference, in: lake)
-            loaded.append(try loader.load(SQLTableSource(table: try SQLIdentifier(dataset.table), files: files),
+            let files = try resolve(dataset.reference)
+            loaded.append(try loader.declare(SQLTableSource(table: try SQLIdentifier(dataset.table), files: files),
                                           policy: policy, onReject: onReject))
         }
         if FileManager.default.fileExists(atPath: lake.storePath) {

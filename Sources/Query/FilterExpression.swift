@@ -12,6 +12,17 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A dotted path; use `init(_ parts:)` for keys that hold dots.
+    /// Parses one field name as expressions write it: `price`, `sentiment.label`, `` `odd.name` ``.
+    public static func parse(_ text: String) throws(ExpressionError) -> FieldPath {
+        var parser = ExpressionParser(text)
+        try parser.checkLexed()
+        let path = try parser.parseFieldPath()
+        guard parser.currentToken.kind == .end else {
+            throw ExpressionError("expected one field name, found \(parser.describeCurrent)", offset: parser.currentToken.offset)
+        }
+        return path
+    }
+
     public init(dotted: String) { self.init(dotted.split(separator: ".", omittingEmptySubsequences: false).map(String.init)) }
 
     /// The path as written in output columns and messages: `sentiment.label`.
