@@ -27,8 +27,10 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md).
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Lake", dependencies: ["CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
         // Crawl reads sitemaps with libxml2's XML reader itself (CXML2), not through HTML: a sitemap is the
         // crawler's own input, and handing its parsing in would make every caller of the crawler supply it.

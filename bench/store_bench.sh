@@ -4,8 +4,11 @@
 #
 #   bench/store_bench.sh            # 1,000,000 product rows (~200 MB store)
 #   ROWS=100000 REPEAT=1 bench/store_bench.sh
+#   SCRATCH=.build-release-x bench/store_bench.sh   # another build folder (default .build-bench)
 #
-# Each figure is the best of REPEAT wall-clock runs. Ours includes what the CLI pipelines do not:
+# Each figure is the best of REPEAT wall-clock runs, with that run's CPU seconds (user + system,
+# children included) and peak RSS from GNU time (for a pipeline: its largest process), and the
+# 1-minute load average just before it. Ours includes what the CLI pipelines do not:
 # sha256 + sidecar on dump; checksum, integrity_check, foreign_key_check, row counts and the
 # atomic swap on restore.
 set -euo pipefail
@@ -22,28 +25,50 @@ if ! command -v sqlite3 >/dev/null; then
     (apt-get install -y sqlite3 || sudo apt-get install -y sqlite3) >/dev/null
 fi
 
-swift build -c release --scratch-path "$ROOT/.build-bench" --product store-bench >&2
-BIN=$ROOT/.build-bench/release/store-bench
+if [ ! -x /usr/bin/time ]; then
+    echo "installing GNU time" >&2
+    (apt-get install -y time || sudo apt-get install -y time) >/dev/null
+fi
+
+SCRATCH=${SCRATCH:-.build-bench}
+swift build -c release --scratch-path "$ROOT/$SCRATCH" --product store-bench >&2
+BIN=$ROOT/$SCRATCH/release/store-bench
 
 rm -rf "$WORK"
 mkdir -p "$WORK" "$RESULTS"
 DB=$WORK/store.sqlite
 
 now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$1" "$2"; }
 minimum() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:] if x]; print(f'{min(v):.3f}')" "$@"; }
+# timed CMD: runs `sh -c CMD` under GNU time; prints "wall cpu rss_mb load1".
+timed() {
+    local load; load=$(cut -d' ' -f1 /proc/loadavg)
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/.time" sh -c "$1" >/dev/null
+    read -r wall user sys rss < "$WORK/.time"
+    python3 -c "import sys; w,u,s,r,l=sys.argv[1:]; print(f'{float(w):.2f} {float(u)+float(s):.2f} {int(r)/1024:.0f} {l}')" \
+        "$wall" "$user" "$sys" "$rss" "$load"
+}
 # compare STEP "OURS-LABEL" OURS-CMD -- "CLI-LABEL" CLI-CMD...: REPEAT rounds of (ours, cli) back to back,
-# so that load from other processes on a shared machine falls on both alike; prints the best of each.
+# so that load from other processes on a shared machine falls on both alike; prints the best of each
+# (wall s, then that run's CPU s, peak RSS MB and load average).
 # The shell commands are strings run with sh -c; `reset_step ours|cli` runs before each command.
 compare() {
     local step=$1 ours_label=$2 ours_cmd=$3 cli_label=$4 cli_cmd=$5
-    local ours_times=() cli_times=()
+    local ours_runs=() cli_runs=()
     for _ in $(seq "$REPEAT"); do
-        reset_step ours; local a; a=$(now); sh -c "$ours_cmd" >/dev/null; ours_times+=("$(elapsed "$a" "$(now)")")
-        reset_step cli; a=$(now); sh -c "$cli_cmd" >/dev/null; cli_times+=("$(elapsed "$a" "$(now)")")
+        reset_step ours; ours_runs+=("$(timed "$ours_cmd")")
+        reset_step cli; cli_runs+=("$(timed "$cli_cmd")")
     done
-    printf '%-18s %-22s %8ss   (runs: %s)\n' "$step" "ours $ours_label" "$(minimum "${ours_times[@]}")" "${ours_times[*]}" | tee -a "$OUT" >&2
-    printf '%-18s %-22s %8ss   (runs: %s)\n' "$step" "cli $cli_label" "$(minimum "${cli_times[@]}")" "${cli_times[*]}" | tee -a "$OUT" >&2
+    report "$step" "ours $ours_label" "${ours_runs[@]}"
+    report "$step" "cli $cli_label" "${cli_runs[@]}"
+}
+# report STEP LABEL "wall cpu rss load"...: the run with the least wall time, and every run's wall time.
+report() {
+    local step=$1 label=$2; shift 2
+    local best; best=$(printf '%s\n' "$@" | sort -n -k1,1 | head -1)
+    read -r wall cpu rss load <<< "$best"
+    printf '%-18s %-22s %8ss   cpu %6ss   rss %5s MB   load %5s   (runs: %s)\n' "$step" "$label" "$wall" "$cpu" "$rss" "$load" \
+        "$(printf '%s\n' "$@" | cut -d' ' -f1 | tr '\n' ' ')" | tee -a "$OUT" >&2
 }
 reset_step() { :; }
 size() { stat -c %s "$1"; }
@@ -87,7 +112,7 @@ compare "restore sql.gz" "" "'$BIN' restore '$OURS_SQL' '$WORK/restored-sql.sqli
 import re, sys
 rows = []
 for line in open(sys.argv[1]):
-    m = re.match(r'^(dump|restore) (\S+)\s+(ours|cli)\s*(.*?)\s+([\d.]+)s\s+\(runs', line)
+    m = re.match(r'^(dump|restore) (\S+)\s+(ours|cli)\s*(.*?)\s+([\d.]+)s\s+cpu', line)
     if m: rows.append((m.group(1) + " " + m.group(2), m.group(3), m.group(4), float(m.group(5))))
 for i in range(0, len(rows) - 1, 2):
     (step, _, _, ours), (_, _, label, cli) = rows[i], rows[i + 1]

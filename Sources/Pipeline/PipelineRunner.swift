@@ -269,8 +269,9 @@ public struct PipelineRunner: Sendable {
                 case .stage(let name):
                     for entry in finished[name]?.outputs ?? [] {
                         files.append(try lake.resolve(entry.path))
-                        inputHashes[entry.path] = entry.sha256
                         record.inputs.append(entry)
+                        // What the stage does not read cannot make it stale (a parse stage and the crawl log).
+                        if stage.definition.fingerprints(input: entry.path) { inputHashes[entry.path] = entry.sha256 }
                     }
                 case .files(let template):
                     // An input may name a partition of this run: raw_data/imports/dt={run_date}/*.csv
@@ -290,7 +291,8 @@ public struct PipelineRunner: Sendable {
                                          config: SHA256.hex(of: stage.canonicalConfig), inputs: inputHashes,
                                          outputs: outputs.map(\.relative), extra: extra)
             record.fingerprint = parts.fingerprint
-            record.reason = reasonToRun(parts, previous: state.stages[stage.name], hashes: hashes, forced: forced) ?? "up to date"
+            record.reason = reasonToRun(stage, parts, previous: state.stages[stage.name], hashes: hashes, forced: forced)
+                ?? "up to date"
             if record.reason == "up to date", let previous = state.stages[stage.name] {
                 record.status = .skipped
                 record.outputs = previous.outputs
@@ -324,8 +326,8 @@ public struct PipelineRunner: Sendable {
         }
     }
 
-    private func reasonToRun(_ parts: FingerprintParts, previous: PipelineState.StageState?, hashes: HashCache,
-                             forced: Bool) -> String? {
+    private func reasonToRun(_ stage: StageSpec, _ parts: FingerprintParts, previous: PipelineState.StageState?,
+                             hashes: HashCache, forced: Bool) -> String? {
         if forced { return "forced" }
         guard let previous else { return "never run" }
         if previous.fingerprint != parts.fingerprint { return parts.differences(from: previous.parts) }
@@ -335,7 +337,7 @@ public struct PipelineRunner: Sendable {
                 return "output changed since it was written: \(output.path)"
             }
         }
-        return nil
+        return stage.definition.staleReason(previous: previous, now: Date())
     }
 
     // MARK: Running
@@ -401,7 +403,8 @@ public struct PipelineRunner: Sendable {
             record.details = report.details
             record.durationMs = Int(Date().timeIntervalSince(began) * 1000)
             let state = PipelineState.StageState(fingerprint: work.parts.fingerprint, parts: work.parts, outputs: entries,
-                                                 runID: runID, finishedAt: Timestamp.iso(Date()))
+                                                 runID: runID, startedAt: Timestamp.iso(began),
+                                                 finishedAt: Timestamp.iso(Date()))
             return .success(Completed(record: record, state: state))
         } catch {
             record.durationMs = Int(Date().timeIntervalSince(began) * 1000)

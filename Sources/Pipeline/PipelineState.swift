@@ -10,7 +10,19 @@ public struct PipelineState: Codable, Sendable {
         public var parts: FingerprintParts
         public var outputs: [RunManifest.FileEntry]
         public var runID: String
+        /// When the run of the stage began (ISO 8601); nil in states written before it was kept.
+        public var startedAt: String?
         public var finishedAt: String
+
+        public init(fingerprint: String, parts: FingerprintParts, outputs: [RunManifest.FileEntry], runID: String,
+                    startedAt: String? = nil, finishedAt: String) {
+            self.fingerprint = fingerprint
+            self.parts = parts
+            self.outputs = outputs
+            self.runID = runID
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+        }
     }
 
     public var stages: [String: StageState] = [:]

@@ -43,6 +43,16 @@ public protocol StageDefinition: Sendable {
     /// does in output and state folders. Empty by default.
     func sideFolders(lake: Lake) -> [String]
 
+    /// Why a stage whose fingerprint and outputs are unchanged must run all the same: it reads what
+    /// the lake does not hold (the web, for a fetch stage past its refresh window). `previous` is the
+    /// stage's last successful run. Nil (the default): up to date. `plan` and `run` both ask it.
+    func staleReason(previous: PipelineState.StageState, now: Date) -> String?
+
+    /// Whether an upstream stage's output (a lake-relative path) enters this stage's fingerprint.
+    /// A file the stage does not read (the crawl log beside the WARC a parse stage reads) then cannot
+    /// make it stale. True (the default) for every file.
+    func fingerprints(input path: String) -> Bool
+
     /// Does the work: reads `context.inputFiles`, writes every path in `context.outputs`
     /// (atomically, through `RecordWriter` or `AtomicFile`), and reports counts.
     func run(_ context: StageContext) async throws -> StageReport
@@ -52,6 +62,8 @@ extension StageDefinition {
     public func fingerprintExtra(lake: Lake) throws -> String { "" }
     public func planNote(lake: Lake, inputs: [ResolvedInput]) -> String? { nil }
     public func sideFolders(lake: Lake) -> [String] { [] }
+    public func staleReason(previous: PipelineState.StageState, now: Date) -> String? { nil }
+    public func fingerprints(input path: String) -> Bool { true }
 }
 
 /// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).

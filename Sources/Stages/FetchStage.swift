@@ -93,10 +93,28 @@ public enum FetchStage {
                 + (caFile.map { [.files($0)] } ?? [])
         }
 
-        /// The web changes between runs: a fetch stage always runs, and its state (refresh window,
-        /// conditional requests) keeps a re-run cheap. Its outputs are the same bytes when nothing changed.
         func fingerprintExtra(lake: Lake) throws -> String {
-            "fetch-stage/1 " + (caFile.map { "ca_file=\($0) " } ?? "") + UUID().uuidString
+            "fetch-stage/2" + (caFile.map { " ca_file=\($0)" } ?? "")
+        }
+
+        /// The web changes between runs: without `refresh` a fetch stage runs every time (its state keeps
+        /// the rerun cheap with conditional requests). With it, a crawl begun within the window is up to
+        /// date: every page it holds would be reused without a request.
+        func staleReason(previous: PipelineState.StageState, now: Date) -> String? {
+            guard let refresh else { return "a fetch stage without 'refresh' reads the web on every run" }
+            guard let began = Timestamp.parse(previous.startedAt ?? previous.finishedAt) else {
+                return "the last crawl's time is unknown"
+            }
+            let age = now.timeIntervalSince(began)
+            guard age >= 0 && age < refresh else { return "the last crawl is older than refresh: \(Self.duration(refresh))" }
+            return nil
+        }
+
+        static func duration(_ seconds: Double) -> String {
+            let whole = Int(seconds)
+            guard Double(whole) == seconds, whole > 0 else { return "\(seconds)s" }
+            for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] where whole % size == 0 { return "\(whole / size)\(unit)" }
+            return "\(whole)s"
         }
 
         func run(_ context: StageContext) async throws -> StageReport {

@@ -57,6 +57,9 @@ public enum ParseStage {
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/2" }
 
+        /// Of a fetch stage's outputs only the pages are read: its crawl log (timings, cache flags) is not.
+        func fingerprints(input path: String) -> Bool { PageFiles.isWARC(path) || PageFiles.isHTML(path) }
+
         func run(_ context: StageContext) async throws -> StageReport {
             try await ParseRun(definition: self, context: context).run()
         }

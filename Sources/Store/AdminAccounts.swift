@@ -42,59 +42,16 @@ public enum AdminAccounts {
         var generator = SystemRandomNumberGenerator()
         let salt = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let saltText = Data(salt).base64EncodedString().replacingOccurrences(of: "=", with: "")
-        let key = pbkdf2(password: Array(password.utf8), salt: Array(saltText.utf8), iterations: iterations)
+        let key = PBKDF2.sha256(password: Array(password.utf8), salt: Array(saltText.utf8), iterations: iterations)
         return "pbkdf2_sha256$\(iterations)$\(saltText)$\(Data(key).base64EncodedString())"
     }
 
     public static func verifyPassword(_ password: String, against stored: String) -> Bool {
         let parts = stored.split(separator: "$", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "pbkdf2_sha256", let iterations = Int(parts[1]), iterations > 0,
+        guard parts.count == 4, parts[0] == "pbkdf2_sha256", let iterations = Int(parts[1]),
+              iterations > 0, iterations <= PBKDF2.maximumIterations,
               let expected = Data(base64Encoded: String(parts[3])) else { return false }
-        let key = pbkdf2(password: Array(password.utf8), salt: Array(parts[2].utf8), iterations: iterations)
-        // Constant time: every byte is compared.
-        guard key.count == expected.count else { return false }
-        return zip(key, expected).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
-    /// HMAC-SHA256 (RFC 2104) with the key's padded states computed once, for PBKDF2's many rounds.
-    struct HMAC {
-        private let inner: SHA256
-        private let outer: SHA256
-
-        init(key: [UInt8]) {
-            var key = key
-            if key.count > 64 {
-                var hasher = SHA256()
-                hasher.update(key)
-                key = hasher.finalize()
-            }
-            key += Array(repeating: 0, count: 64 - key.count)
-            var inner = SHA256()
-            inner.update(key.map { $0 ^ 0x36 })
-            var outer = SHA256()
-            outer.update(key.map { $0 ^ 0x5c })
-            self.inner = inner
-            self.outer = outer
-        }
-
-        func authenticate(_ message: [UInt8]) -> [UInt8] {
-            var inner = self.inner
-            inner.update(message)
-            var outer = self.outer
-            outer.update(inner.finalize())
-            return outer.finalize()
-        }
-    }
-
-    /// PBKDF2 (RFC 8018) with HMAC-SHA256, one 32-byte block.
-    static func pbkdf2(password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        let hmac = HMAC(key: password)
-        var u = hmac.authenticate(salt + [0, 0, 0, 1])
-        var result = u
-        for _ in 1..<max(iterations, 1) {
-            u = hmac.authenticate(u)
-            for i in 0..<result.count { result[i] ^= u[i] }
-        }
-        return result
+        let key = PBKDF2.sha256(password: Array(password.utf8), salt: Array(parts[2].utf8), iterations: iterations)
+        return HMACSHA256.constantTimeEquals(key, [UInt8](expected))
     }
 }

@@ -185,7 +185,9 @@ public struct StoreDumper {
     private func writeSQL(from database: Database, to path: String) throws -> (sha256: String, bytes: Int64) {
         let atomic = try AtomicFile(path: path)
         let hashing = HashingSink(atomic.output)
-        let gzip = try GzipWriter(hashing, level: sqlGzipLevel, label: path)
+        // SQL text is made on this thread while deflate runs on the others, block by block (gzip
+        // members), as `sqlite3 .dump | gzip` runs on two processes; the file is ordinary gzip.
+        let gzip = ParallelGzipWriter(hashing, level: sqlGzipLevel, label: path)
         try SQLDumpWriter(database: database, sink: gzip).write()
         try gzip.finish()
         try atomic.commit()

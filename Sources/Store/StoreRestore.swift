@@ -116,9 +116,12 @@ public struct StoreRestorer {
     /// under `DumpStatementPolicy`: one it refuses stops the replay before it runs.
     private func replaySQL(_ dumpPath: String, into path: String, known: [SchemaObject]) throws {
         let database = try Database(path: path, mode: .readWriteCreate, wal: false)
-        // A private file until it is checked and swapped in: no journal, no fsync per commit, a
-        // larger page cache for index building. The swap fsyncs the finished file.
-        try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536")
+        // A private file until it is checked and swapped in: no journal, no fsync per commit. The swap
+        // fsyncs the finished file. The page cache also bounds the sorter that builds each index
+        // (SQLite sizes its in-memory runs by it): 16 MiB keeps the restore's peak RSS near 60 MB,
+        // where 64 MiB took it to 154 MB on a 1M-row store for no measurable gain in time
+        // (bench/STORE_BENCH.md).
+        try database.execute("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -16384")
         let policy = DumpStatementPolicy(known: known)
         let lines = LineReader(ReadAheadSource(try GzipReader(try FileInput(path: dumpPath), label: dumpPath)))
         var pending: [UInt8] = []  // the statement so far, NUL-terminated

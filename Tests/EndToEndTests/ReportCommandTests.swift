@@ -35,8 +35,15 @@ import Testing
         let stagePage = try project.read("datalake/processed_data/reports/dt=2026-11-25/shop.html")
         #expect(stagePage.contains("running when written"))
 
-        // A same-day rerun that skips everything keeps the first run's page and gets its own.
-        let (second, m2) = try project.runPipeline("shop", ["--date", "2026-11-25"])
+        // A same-day rerun that skips everything is a no-op: it writes no page, latest.html stays run 1's.
+        let (noop, m0) = try project.runPipeline("shop", ["--date", "2026-11-25"])
+        #expect(noop.status == 0, "\(noop.stderr)")
+        let run0 = try #require(m0["runID"] as? String)
+        #expect(!project.exists("datalake/processed_data/reports/shop/\(run0).html"))
+        #expect(try project.read("datalake/processed_data/reports/shop/latest.html") == page1)
+
+        // A rerun that runs a stage keeps the first run's page and gets its own.
+        let (second, m2) = try project.runPipeline("shop", ["--date", "2026-11-25", "--force"])
         #expect(second.status == 0, "\(second.stderr)")
         let run2 = try #require(m2["runID"] as? String)
         #expect(run2 != run1)

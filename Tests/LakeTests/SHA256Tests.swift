@@ -68,6 +68,26 @@ struct SHA256Tests {
         #expect(hasher.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// A copy is a value: updating one copy leaves the other as it was (the libcrypto context is copied on write).
+    @Test func copiesAreIndependent() {
+        var prefix = SHA256()
+        prefix.update("ab")
+        var first = prefix
+        var second = prefix
+        first.update("c")
+        second.update("d")
+        #expect(first.hexDigest() == SHA256.hex(of: "abc"))
+        #expect(second.hexDigest() == SHA256.hex(of: "abd"))
+        #expect(prefix.hexDigest() == SHA256.hex(of: "ab"))
+    }
+
+    @Test func finalizeStartsAgainEmpty() {
+        var hasher = SHA256()
+        hasher.update("abc")
+        _ = hasher.finalize()
+        #expect(hasher.hexDigest() == SHA256.hex(of: ""))
+    }
+
     @Test func emptyUpdatesChangeNothing() {
         var hasher = SHA256()
         hasher.update([UInt8]())

@@ -37,6 +37,12 @@ struct DigestTests {
         #expect(SHA256.hex(hasher.finalize()) == hex)
     }
 
+    @Test func sha1OfAMillionA() {
+        var hasher = SHA1()
+        hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000))
+        #expect(SHA256.hex(hasher.finalize()) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
     @Test(arguments: [("", ""), ("f", "MY======"), ("fo", "MZXQ===="), ("foo", "MZXW6==="), ("foob", "MZXW6YQ="),
                       ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI======")])
     func base32MatchesRFC4648(input: String, encoded: String) {

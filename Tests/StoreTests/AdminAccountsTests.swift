@@ -3,16 +3,22 @@ import Testing
 @testable import Store
 
 @Suite struct AdminAccountsTests {
-    // RFC 7914 §11 and the widely published PBKDF2-HMAC-SHA256 vectors (first 32 bytes).
+    /// Hashes stored before libcrypto replaced the hand-written PBKDF2 still verify. The first was made by the
+    /// old Swift code (git 5663f9d, 600,000 iterations), the second by Python's hashlib (Django's format).
     @Test(arguments: [
-        ("passwd", "salt", 1, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"),
-        ("password", "salt", 1, "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b"),
-        ("password", "salt", 2, "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43"),
-        ("password", "salt", 4096, "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"),
-    ] as [(String, String, Int, String)])
-    func pbkdf2MatchesPublishedVectors(_ password: String, _ salt: String, _ iterations: Int, _ hex: String) {
-        let key = AdminAccounts.pbkdf2(password: Array(password.utf8), salt: Array(salt.utf8), iterations: iterations)
-        #expect(SHA256.hex(key) == hex)
+        "pbkdf2_sha256$600000$c2VlZC1vbGQtY29kZQ$Bo+iej1Z747zGavBIUu0ay+1A10+Hwjr/gBDUauH+Jc=",
+        "pbkdf2_sha256$600000$Zk9tVGFrZXNBbGxTYWx0$Q9ZEQckcAY+7MlJh+wbFxGPgvRoc6O37/DG57k+1fys=",
+    ])
+    func storedHashesStillVerify(_ stored: String) {
+        #expect(AdminAccounts.verifyPassword("correct horse battery staple", against: stored))
+        #expect(!AdminAccounts.verifyPassword("correct horse battery stapler", against: stored))
+    }
+
+    @Test func malformedStoredHashesDoNotVerify() {
+        for stored in ["", "pbkdf2_sha256$0$salt$AAAA", "pbkdf2_sha256$99999999999$salt$AAAA", "md5$1$salt$AAAA",
+                       "pbkdf2_sha256$1$salt"] {
+            #expect(!AdminAccounts.verifyPassword("correct horse battery staple", against: stored), "\(stored)")
+        }
     }
 
     @Test func adminExistsOnlyOnceAPasswordIsSet() throws {

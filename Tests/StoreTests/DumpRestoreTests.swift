@@ -41,6 +41,32 @@ import Testing
         #expect(try snapshot(of: a) == snapshot(of: b))
     }
 
+    /// SQL dumps are now gzip members compressed beside the SQL text (ParallelGzipWriter); a dump written
+    /// before, one gzip member of the same text, still restores, and the text itself did not change.
+    @Test func anSQLDumpOfOneGzipMemberStillRestores() throws {
+        let dir = try TemporaryFolder()
+        let live = dir.file("a.sqlite")
+        _ = try makePopulatedStore(at: live)
+        let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("dumps"), formats: [.sql]).first)
+        let text = try GzipReaderAll(dump.path)
+        #expect(String(decoding: text.prefix(64), as: UTF8.self).hasPrefix("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;"))
+
+        // The old writer: one GzipWriter at level 6 over the same text.
+        let file = try AtomicFile(path: dump.path)
+        let gzip = try GzipWriter(file.output, level: 6)
+        try gzip.write(text)
+        try gzip.finish()
+        try file.commit()
+        var sidecar = dump.sidecar
+        sidecar.sha256 = try FileDigest.sha256(path: dump.path)
+        sidecar.bytes = Int64(try FileInput.readAll(path: dump.path).count)
+        try AtomicFile.write(try sidecar.encoded(), to: dump.sidecarPath)
+
+        let target = dir.file("restored.sqlite")
+        _ = try StoreRestorer().restore(dumpPath: dump.path, to: target)
+        #expect(try snapshot(of: target) == snapshot(of: live))
+    }
+
     @Test func sqlite3ShellRestoresTheSQLDump() throws {
         // scripts/setup.sh installs the sqlite3 shell: its absence is a failed set-up, not a pass.
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"))

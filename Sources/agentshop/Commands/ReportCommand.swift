@@ -131,9 +131,13 @@ struct ReportCommand: AsyncParsableCommand {
     /// After a run has ended, writes its final report (its real status, every stage settled):
     /// `processed_data/reports/<pipeline>/<run id>.html` and the same page as `latest.html` beside
     /// it, for pipelines with a report stage. A report stage's own page, written during the run,
-    /// shows the status as of writing. Returns the per-run page's path, nil when none was written.
+    /// shows the status as of writing. A run that ran no stage (a no-op rerun) writes none: nothing the
+    /// page shows changed, and `latest.html` stays the last run's that did something (`agentshop report
+    /// RUN_ID` still draws the no-op run's page on demand). Returns the per-run page's path, nil when none
+    /// was written.
     @discardableResult
     static func writeFinalReport(spec: PipelineSpec, manifest: RunManifest, lake: Lake) -> String? {
+        guard manifest.stages.contains(where: { $0.status != .skipped }) else { return nil }
         guard let declared = ReportStage.charts(in: spec, for: manifest, lake: lake) else { return nil }
         let store = ManifestStore(lake: lake)
         var report = RunReport(manifest: manifest, lake: lake, title: declared.title, charts: declared.charts,
