@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Lake", dependencies: ["CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
@@ -39,7 +40,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Store", dependencies: ["CSQLite", "Lake", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Postgres", .product(name: "Logging", package: "swift-log")]),
+        // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
         .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
         .target(name: "Stages", dependencies: [
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake", "TestSupport"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "Stages", "Pipeline", "Lake", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),
