@@ -117,6 +117,16 @@ struct RunCommand: AsyncParsableCommand {
     /// with the lake, while the run still holds its lock. The lake is the truth: when the store is
     /// missing or busy the run still counts, and `db sync-runs` or `db rebuild` catch up later.
     static func recordInStore(_ manifest: RunManifest, lake: Lake, schedule: String? = nil, logger: Logger) {
+        if let postgres = try? StoreLocation.resolve(nil, defaultPath: lake.storePath), let url = postgres.postgresURL {
+            do {
+                let store = try PostgresStore.openMigrated(url: url, logger: logger)
+                try PostgresRunRecords.record(manifest, lake: lake, schedule: schedule, into: store)
+            } catch {
+                logger.warning("run not recorded in the store", metadata: ["error": "\(error)", "store": "\(postgres)"])
+                Console.error("warning: run not recorded in the store \(postgres) (\(error))")
+            }
+            return
+        }
         guard FileManager.default.fileExists(atPath: lake.storePath) else { return }
         do {
             let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(60), logger: logger)
