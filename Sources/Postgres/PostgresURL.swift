@@ -80,6 +80,18 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { redacted }
 
+    /// The URL without its password (for a command line, where other users can read it; pass the
+    /// password in `PGPASSWORD` instead).
+    public var withoutPassword: String {
+        guard password != nil, let start = conninfo.range(of: "://")?.upperBound else { return conninfo }
+        let end = conninfo[start...].firstIndex(of: "?") ?? conninfo.endIndex
+        let region = conninfo[start..<end]
+        guard let at = region.lastIndex(of: "@"), let colon = region[..<at].firstIndex(of: ":") else { return conninfo }
+        var text = conninfo
+        text.removeSubrange(colon..<at)
+        return text
+    }
+
     /// The same server and credentials, another database.
     public func with(database name: String) -> PostgresURL {
         let encoded = name.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? name

@@ -44,6 +44,11 @@ import Testing
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    struct OneShot {
+        let url: String
+        func scalar(_ sql: String) throws -> String? { try PGConnection(url).scalar(sql) }
+    }
+
     @Test func marketplacePipelineIntoPostgres() throws {
         guard let database = try PostgresServer.database() else { return }
         defer { database.drop() }
@@ -68,7 +73,8 @@ import Testing
         let run = try Self.agentshop(["run", "pipelines/marketplace.yaml", "--lake", "datalake"], in: folder, environment: environment)
         #expect(run.status == 0, "\(run.stderr)")
 
-        let db = try PGConnection(database.url)
+        // A connection per query: a restore renames the database, which no open connection may hold.
+        let db = OneShot(url: database.url)
         #expect(try db.scalar("SELECT count(*) FROM products") == "16")
         #expect(try db.scalar("SELECT count(*) FROM products WHERE category_id IS NULL OR price_cents IS NULL") == "0")
         #expect(try db.scalar("SELECT count(*) FROM product_reviews") == "21")
@@ -93,11 +99,27 @@ import Testing
             """) == "16/0/0")
         #expect(try db.scalar("SELECT count(*) FROM data_processing_tasks WHERE pipeline = 'marketplace'") == "14")
 
+        // The backup stage dumped the PostgreSQL store with pg_dump, beside a sidecar.
+        let dumps = try FileManager.default.contentsOfDirectory(atPath: folder + "/datalake/db_dumps/daily")
+        #expect(dumps.filter { $0.hasSuffix(".pgdump") }.count == 2)
+        #expect(dumps.filter { $0.hasSuffix(".pgdump.json") }.count == 2)
+        // A restore of the newest one swaps it in and keeps the previous database.
+        let restore = try Self.agentshop(["db", "restore", "latest", "--lake", "datalake"], in: folder, environment: environment)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        if let previous = restore.stdout.split(separator: "\n").first(where: { $0.hasPrefix("previous database kept as ") })?
+            .dropFirst("previous database kept as ".count) {
+            _ = try? PostgresServer.psql(PostgresServer.url(database.url, database: "postgres"),
+                                         "DROP DATABASE IF EXISTS \"\(previous)\" WITH (FORCE)")
+        } else {
+            Issue.record("no previous database named: \(restore.stdout)")
+        }
+        #expect(try PGConnection(database.url).scalar("SELECT count(*) FROM products") == "16")
+
         let status = try Self.agentshop(["db", "status", "--json"], in: folder, environment: environment)
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("\"products\":16"))
         #expect(status.stdout.contains(":***@"))
-        for output in [run.stdout, run.stderr, again.stdout, again.stderr, status.stdout, status.stderr] {
+        for output in [run.stdout, run.stderr, again.stdout, again.stderr, status.stdout, status.stderr, restore.stdout, restore.stderr] {
             #expect(!output.contains(password))
         }
         // Nothing of it in the lake's logs and manifests either.

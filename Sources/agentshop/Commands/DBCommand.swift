@@ -173,6 +173,18 @@ struct DBCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: true) { store in
+                    let lake = try DBCommand.openLake(global)
+                    let catalog = DumpCatalog(lake: lake)
+                    let result = try PostgresDumps.dump(store, to: catalog.folder(DumpFrequency(rawValue: to)!))
+                    let removed = noPrune ? [] : try PostgresDumps.applyRetention(
+                        catalog, RetentionPolicy(dailyDays: keepDailyDays, weeklyWeeks: keepWeeklyWeeks))
+                    let rows = result.sidecar.tables.values.reduce(0, +)
+                    print("\(result.path)  \(ByteSize.text(result.sidecar.bytes))  \(rows) rows  sha256 \(result.sidecar.sha256)")
+                    for path in removed where !path.hasSuffix(DumpSidecar.suffix) { print("expired: \(path)") }
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let storePath = self.store ?? lake.storePath
@@ -312,6 +324,16 @@ struct DBCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(to ?? store) {
+                return try DBCommand.guardedPostgres {
+                    let lake = try DBCommand.openLake(global)
+                    let path = dump == "latest" ? try PostgresDumps.entries(DumpCatalog(lake: lake)).first?.path
+                        ?? { throw StoreError.notFound }() : try DumpCatalog(lake: lake).resolvePostgres(dump)
+                    let result = try PostgresDumps.restore(path, to: postgres.postgresURL!)
+                    print("restored \(path) to \(postgres) (\(result.tables.values.reduce(0, +)) rows)")
+                    if let previous = result.previous { print("previous database kept as \(previous)") }
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let path = try DumpCatalog(lake: lake).resolve(dump)

@@ -19,13 +19,20 @@ extension DBCommand {
         return found
     }
 
-    /// Runs `body` with the store at `location`; a PostgreSQL failure prints and exits 1 (2 when unreachable).
+    /// Runs `body` with the store at `location`; a PostgreSQL failure prints (redacted) and exits 1.
     static func withPostgres(_ location: StoreLocation, migrate: Bool, _ body: (PostgresStore) throws -> Void) throws {
-        try guarded {
+        try guardedPostgres {
             guard let url = location.postgresURL else { return }
+            let store = try migrate ? PostgresStore.openMigrated(url: url) : PostgresStore.open(url: url)
+            try body(store)
+        }
+    }
+
+    /// `guarded`, for work on a PostgreSQL store that holds no connection to it (a restore renames it).
+    static func guardedPostgres(_ body: () throws -> Void) throws {
+        try guarded {
             do {
-                let store = try migrate ? PostgresStore.openMigrated(url: url) : PostgresStore.open(url: url)
-                try body(store)
+                try body()
             } catch let error as StoreError {
                 throw error
             } catch {
