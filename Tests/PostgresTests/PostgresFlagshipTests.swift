@@ -130,6 +130,37 @@ import Testing
         }
     }
 
+    @Test func aPipelinesStoreKeyAndRunStoreOption() throws {
+        guard let first = try PostgresServer.database(), let second = try PostgresServer.database() else { return }
+        defer { first.drop(); second.drop() }
+        let password = try #require(try PostgresURL(first.url).password)
+        let folder = NSTemporaryDirectory() + "agentshop-pg-storekey-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(try Self.agentshop(["init", "datalake", "--quiet"], in: folder).status == 0)
+        try Data("{\"slug\": \"toys\", \"name\": \"Toys\"}\n{\"slug\": \"games\", \"name\": \"Games\"}\n".utf8)
+            .write(to: URL(fileURLWithPath: folder + "/datalake/raw_data/imports/cats.jsonl"))
+        let storeKey = first.url.replacingOccurrences(of: ":" + password + "@", with: ":${SHOP_DB_PASSWORD}@")
+        try Data("""
+            pipeline: cats
+            store: "\(storeKey)"
+            stages:
+              cats:
+                materialize: { from: raw_data/imports/cats.jsonl, table: product_categories, key: slug }
+            """.utf8).write(to: URL(fileURLWithPath: folder + "/pipelines/cats.yaml"))
+        let environment = ["SHOP_DB_PASSWORD": password]
+        let run = try Self.agentshop(["run", "pipelines/cats.yaml", "--lake", "datalake"], in: folder, environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try PGConnection(first.url).scalar("SELECT count(*) FROM product_categories") == "7")
+        // --store wins over the pipeline's store:.
+        let other = try Self.agentshop(["run", "pipelines/cats.yaml", "--lake", "datalake", "--force", "--store", second.url],
+                                       in: folder, environment: environment)
+        #expect(other.status == 0, "\(other.stderr)")
+        #expect(try PGConnection(second.url).scalar("SELECT string_agg(slug, ',' ORDER BY slug) FROM product_categories WHERE slug IN ('toys', 'games')") == "games,toys")
+        #expect(try PGConnection(second.url).scalar("SELECT count(*) FROM data_processing_tasks WHERE task_key = 'cats/cats'") == "1")
+        for output in [run.stdout, run.stderr, other.stdout, other.stderr] { #expect(!output.contains(password)) }
+    }
+
     @Test func aStoreThatCannotBeReachedFailsWithoutShowingItsPassword() throws {
         guard try PostgresServer.adminURL() != nil else { return }
         let folder = NSTemporaryDirectory() + "agentshop-pg-unreachable-" + UUID().uuidString

@@ -1,5 +1,6 @@
 import Foundation
 import Lake
+import Pipeline
 import Store
 import Transport
 
@@ -17,6 +18,23 @@ extension DBCommand {
             found = location
         }
         return found
+    }
+
+    /// Sets `AGENTSHOP_STORE_URL` for this run (its stages and the run records) from `--store`, else
+    /// from the environment (`.env` included), else from the pipeline's `store:`; registers the password as a secret.
+    static func chooseStore(_ option: String?, pipeline: PipelineSpec, environment: [String: String]) throws {
+        guard let choice = option ?? environment[StoreLocation.environmentVariable] ?? pipeline.store else { return }
+        let location: StoreLocation
+        do { location = try StoreLocation.parse(choice, environment: environment) } catch {
+            printError("\(pipeline.file): store: \(error)")
+            throw ExitStatus.invalidInput
+        }
+        guard let url = location.postgresURL else {
+            printError("\(pipeline.file): store: expected a PostgreSQL URL (postgres://…); the SQLite store is the lake's")
+            throw ExitStatus.invalidInput
+        }
+        if let password = url.password { Secret.register(password) }
+        setenv(StoreLocation.environmentVariable, url.conninfo, 1)
     }
 
     /// Runs `body` with the store at `location`; a PostgreSQL failure prints (redacted) and exits 1.
