@@ -8,9 +8,9 @@ import Store
 /// become the same rows as in SQLite, written in batches of `INSERT … ON CONFLICT DO UPDATE` that
 /// skip rows equal to the stored ones, in one transaction.
 ///
-/// Not yet on PostgreSQL: `create: true` (tables of your own); with `on_invalid: skip`, a record the
-/// server refuses (a constraint) fails the load instead of going to the rejects file, since a batch
-/// fails as a whole (records that cannot be converted are still rejected one by one).
+/// Not yet on PostgreSQL: `create: true` (tables of your own). With `on_invalid: skip`, a record the
+/// server refuses (a constraint, a value its column does not take) goes to the rejects file: its batch
+/// is retried row by row.
 extension MaterializeDefinition {
     /// The PostgreSQL store the environment names (`AGENTSHOP_STORE_URL`), nil for the SQLite store.
     static func postgresStore(_ environment: [String: String], lake: Lake) throws -> StoreLocation? {
@@ -95,7 +95,8 @@ extension MaterializeDefinition {
                                                     + "with \(reference.key) = \(key) (from field '\(field)')")
                             }
                         }
-                        try loader.write(row)
+                        let line = reader.line
+                        try loader.write(row, refused: skipInvalid ? { reason in try reject(file, line, reason, record) } : nil)
                     } catch let failure as RecordFailure {
                         try reject(file, reader.line, failure.message, record)
                     }

@@ -26,6 +26,7 @@ public final class PostgresTableLoader {
     private var pendingColumns: [String] = []
     private var pending: [[SQLValue]] = []
     private var pendingKeys: Set<[String?]> = []
+    private var pendingRefusals: [((String) throws -> Void)?] = []
     private var seenTableReady = false
     private static let seenTable = "agentshop_loader_seen"
 
@@ -56,7 +57,10 @@ public final class PostgresTableLoader {
     /// Adds one row to the current batch (written when the batch is full, its columns change, or its key
     /// is already in the batch). Columns must exist in the table; in upsert and replace modes they must
     /// include the keys.
-    public func write(_ row: [(column: String, value: SQLValue)]) throws {
+    /// - Parameter refused: called with the server's message when the server refuses this row (a constraint, a
+    ///   value its column's type does not take); the row is then left out and the load goes on. Without it, such
+    ///   a row fails the load.
+    public func write(_ row: [(column: String, value: SQLValue)], refused: ((String) throws -> Void)? = nil) throws {
         let columns = row.map(\.column)
         if columns != pendingColumns {
             try flush()
@@ -74,16 +78,44 @@ public final class PostgresTableLoader {
             pendingKeys.insert(key)
         }
         pending.append(values)
+        pendingRefusals.append(refused)
         if pending.count >= min(batchSize, 60_000 / max(1, columns.count)) { try flush() }
     }
 
     /// Writes the current batch.
     public func flush() throws {
         guard !pending.isEmpty else { return }
-        let columns = pendingColumns
         let rows = pending
+        let refusals = pendingRefusals
         pending.removeAll(keepingCapacity: true)
+        pendingRefusals.removeAll(keepingCapacity: true)
         pendingKeys.removeAll(keepingCapacity: true)
+        guard refusals.contains(where: { $0 != nil }) else { return try write(rows) }
+        // Rows may be refused one by one: the batch in a savepoint, and when the server refuses it, each
+        // row in its own, so that only the refused rows are left out.
+        do {
+            return try connection.transaction { try write(rows) }
+        } catch let error as PGError where Self.isRowProblem(error) {
+            for (row, refused) in zip(rows, refusals) {
+                do {
+                    try connection.transaction { try write([row]) }
+                } catch let error as PGError where Self.isRowProblem(error) {
+                    guard let refused else { throw error }
+                    try refused(error.detail.map { "\(error.message): \($0)" } ?? error.message)
+                }
+            }
+        }
+    }
+
+    /// A data exception (class 22: a value the column's type does not take) or an integrity constraint
+    /// violation (class 23): the row's fault, not the load's.
+    static func isRowProblem(_ error: PGError) -> Bool {
+        guard let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23")
+    }
+
+    private func write(_ rows: [[SQLValue]]) throws {
+        let columns = pendingColumns
         let types = columns.map { column in table.column(column)?.declaredType ?? "text" }
         var parameters: [String?] = []
         parameters.reserveCapacity(rows.count * columns.count)

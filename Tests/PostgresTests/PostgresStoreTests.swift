@@ -132,3 +132,35 @@ import Testing
         expectError(StoreError.open) { _ = try StoreLocation.resolve("postgres://u:${UNSET}@h/d", environment: [:], defaultPath: "x") }
     }
 }
+
+@Suite struct PostgresRefusedRowTests {
+    @Test func aRefusedRowIsLeftOutAndReportedWhenAskedAndFailsTheLoadOtherwise() throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        let store = try PostgresStore.openMigrated(url: try PostgresURL(database.url))
+        let db = store.connection
+        func review(_ id: String, rating: Int64) -> [(column: String, value: SQLValue)] {
+            [("external_id", .text(id)), ("product_id", .integer(1)), ("rating", .integer(rating))]
+        }
+        try db.run("INSERT INTO products (id, slug, name) VALUES (1, 'p', 'P')")
+        var refused: [String] = []
+        let counts = try db.transaction {
+            let loader = try PostgresTableLoader(connection: db, table: "product_reviews", keys: ["external_id"], mode: .upsert)
+            for (id, rating) in [("r1", 5), ("r2", 9), ("r3", 4)] as [(String, Int64)] {
+                try loader.write(review(id, rating: rating), refused: { refused.append("\(id): \($0)") })
+            }
+            return try loader.finish()
+        }
+        #expect(counts.inserted == 2)
+        #expect(refused.count == 1 && refused[0].hasPrefix("r2: ") && refused[0].contains("check constraint"))
+        #expect(try db.scalar("SELECT string_agg(external_id, ',' ORDER BY external_id) FROM product_reviews") == "r1,r3")
+        #expect(throws: PGError.self) {
+            try db.transaction {
+                let loader = try PostgresTableLoader(connection: db, table: "product_reviews", keys: ["external_id"], mode: .upsert)
+                try loader.write(review("r4", rating: 0))
+                try loader.finish()
+            }
+        }
+        #expect(try db.scalar("SELECT count(*) FROM product_reviews") == "2")
+    }
+}
