@@ -97,7 +97,9 @@ public enum PostgresServer {
     /// The folder holding initdb and pg_ctl: `AGENTSHOP_PG_BIN`, the newest /usr/lib/postgresql/N/bin, or PATH.
     static func binFolder() -> String? {
         let fm = FileManager.default
-        if let bin = ProcessInfo.processInfo.environment["AGENTSHOP_PG_BIN"] { return bin }
+        if let bin = ProcessInfo.processInfo.environment["AGENTSHOP_PG_BIN"] {
+            return fm.isExecutableFile(atPath: bin + "/initdb") ? bin : nil
+        }
         let versions = ((try? fm.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).compactMap(Int.init).sorted()
         for version in versions.reversed() where fm.isExecutableFile(atPath: "/usr/lib/postgresql/\(version)/bin/initdb") {
             return "/usr/lib/postgresql/\(version)/bin"
