@@ -66,8 +66,8 @@ import Testing
         let daily = catalog.folder(.daily)
         try FileManager.default.createDirectory(atPath: daily, withIntermediateDirectories: true)
         for name in ["agentshop_20260101T000000Z", "agentshop_20261101T000000Z", "agentshop_20261201T000000Z"] {
-            FileManager.default.createFile(atPath: "\(daily)/\(name).pgdump", contents: Data("x".utf8))
-            FileManager.default.createFile(atPath: "\(daily)/\(name).pgdump.json", contents: Data("{}".utf8))
+            _ = FileManager.default.createFile(atPath: "\(daily)/\(name).pgdump", contents: Data("x".utf8))
+            _ = FileManager.default.createFile(atPath: "\(daily)/\(name).pgdump.json", contents: Data("{}".utf8))
         }
         let now = try #require(DumpCatalog.parseName("agentshop_20261206T000000Z.sqlite.gz")?.0)
         let removed = try PostgresDumps.applyRetention(catalog, RetentionPolicy(dailyDays: 30, weeklyWeeks: 4), now: now)

@@ -44,8 +44,7 @@ public final class PGConnection {
 
     /// Runs one or more statements separated by `;`, without parameters (schema scripts).
     public func execute(_ sql: String) throws {
-        let result = try Result(PQexec(handle, sql), sql: sql, connection: self)
-        _ = result
+        _ = try Result(PQexec(handle, sql), sql: sql, connection: self)
     }
 
     /// Runs one statement with text parameters (`$1`, `$2`…; nil is NULL). Returns the rows affected.
