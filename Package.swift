@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md).
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "Lake", dependencies: ["CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
@@ -43,7 +44,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", "Postgres", .product(name: "Logging", package: "swift-log")]),
+        // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
         // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
         .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
@@ -77,7 +80,11 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake", "TestSupport"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
-        .testTarget(name: "QueryTests", dependencies: ["Query", "Store", "Lake", "TestSupport"]),
+        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", "Postgres", .product(name: "Logging", package: "swift-log")]),
+        // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
+        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),

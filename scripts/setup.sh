@@ -3,7 +3,7 @@
 # Safe to run again: it only calls apt-get when something is missing.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libssl-dev pkg-config gzip sqlite3 jq python3 python3-venv cron openssl)
+packages=(libsqlite3-dev libcurl4-openssl-dev libxml2-dev zlib1g-dev libssl-dev pkg-config gzip sqlite3 jq python3 python3-venv cron openssl postgresql libpq-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -19,6 +19,13 @@ export AGENTSHOP_REQUIRE_WARCIO=1
 # Swift's cooperative pool has only two threads to share with the time-limited network tests.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# One PostgreSQL server for the whole run (the PostgreSQL store's tests), unless AGENTSHOP_PG_URL names
+# one already; stopped on exit. The tests fail under CI=true when there is none.
+source scripts/pg_test_server.sh
+if [ -z "${AGENTSHOP_PG_URL:-}" ]; then
+    pg_test_server_start
+    trap 'rm -f "$log"; pg_test_server_stop' EXIT
+fi
 set +e
 swift test --skip-build --no-parallel 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

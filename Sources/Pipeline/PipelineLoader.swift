@@ -16,7 +16,7 @@ public struct PipelineLoader: Sendable {
     }
 
     static let commonStageKeys = ["out", "after", "description", "allow_empty", "csv"]
-    static let topLevelKeys = ["pipeline", "description", "schedule", "notify", "max_parallel", "stages"]
+    static let topLevelKeys = ["pipeline", "description", "schedule", "notify", "max_parallel", "store", "stages"]
 
     /// Loads and validates `file`. Throws `PipelineValidationError` with every error found;
     /// returns the spec and any warnings otherwise.
@@ -53,6 +53,7 @@ public struct PipelineLoader: Sendable {
         let schedulePolicy = scheduleValue.map { $0.isMapping ? SchedulePolicy.read($0) : SchedulePolicy() } ?? SchedulePolicy()
         let notify = top.value("notify").flatMap(NotifySpec.read)
         let maxParallel = top.int("max_parallel", min: 1, max: 64) ?? 2
+        let store = top.string("store")
         let stagesValue = top.value("stages", required: true)
         top.rejectUnknownKeys()
         guard let stagesValue else { return nil }
@@ -109,8 +110,10 @@ public struct PipelineLoader: Sendable {
             diagnostics.error(line: first.line, column: first.column, keyPath: "stages." + first.name,
                               "cycle: " + cycle.joined(separator: " -> "))
         }
-        return PipelineSpec(name: name, file: diagnostics.file, description: description, schedule: schedule,
-                            schedulePolicy: schedulePolicy, notify: notify, maxParallel: maxParallel, stages: linked)
+        var spec = PipelineSpec(name: name, file: diagnostics.file, description: description, schedule: schedule,
+                                schedulePolicy: schedulePolicy, notify: notify, maxParallel: maxParallel, stages: linked)
+        spec.store = store
+        return spec
     }
 
     /// `schedule: "0 3 * * *"` or `schedule: { cron: "0 3 * * *", timezone: Europe/Paris }`, plus the

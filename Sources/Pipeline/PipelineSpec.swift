@@ -16,6 +16,9 @@ public struct PipelineSpec: Sendable {
     public let maxParallel: Int
     /// Stages in file order.
     public let stages: [StageSpec]
+    /// `store:`: where the marketplace store is (`postgres://…`, `${VAR}` expanded), when not the lake's.
+    /// `run --store` and `AGENTSHOP_STORE_URL` take precedence.
+    public var store: String? = nil
 
     public func stage(named name: String) -> StageSpec? { stages.first { $0.name == name } }
 }

@@ -135,6 +135,17 @@ public final class RunSession: @unchecked Sendable {
     /// - Returns: the problem, when the store is there but did not take the record.
     @discardableResult
     public static func record(_ manifest: RunManifest, lake: Lake, schedule: String? = nil, logger: Logger) -> String? {
+        // A PostgreSQL store (AGENTSHOP_STORE_URL, set from --store or the pipeline's store:) takes the record instead.
+        if let location = try? StoreLocation.resolve(nil, defaultPath: lake.storePath), let url = location.postgresURL {
+            do {
+                let store = try PostgresStore.openMigrated(url: url, logger: logger)
+                try PostgresRunRecords.record(manifest, lake: lake, schedule: schedule, into: store)
+                return nil
+            } catch {
+                logger.warning("run not recorded in the store", metadata: ["error": "\(error)", "store": "\(location)"])
+                return "\(location): \(error)"
+            }
+        }
         guard FileManager.default.fileExists(atPath: lake.storePath) else { return nil }
         do {
             let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(60), logger: logger)

@@ -103,6 +103,9 @@ struct DumpDefinition: StageDefinition {
     func sideFolders(lake: Lake) -> [String] { [DumpCatalog(lake: lake).folder(frequency)] }
 
     func run(_ context: StageContext) async throws -> StageReport {
+        if let postgres = try MaterializeDefinition.postgresStore(context.environment.variables, lake: context.lake) {
+            return try runPostgres(context, location: postgres)
+        }
         // Bring the schema up to date first, so that a dump never records a half-migrated store;
         // the open store holds the store's lock, so that no restore swaps the file mid-dump.
         let store = try Store.openMigrated(path: context.lake.storePath, logger: context.logger)

@@ -271,10 +271,17 @@ struct MaterializeDefinition: StageDefinition {
     func fingerprintExtra(lake: Lake) throws -> String {
         let attributes = try? FileManager.default.attributesOfItem(atPath: lake.storePath)
         let inode = (attributes?[.systemFileNumber] as? NSNumber)?.stringValue ?? "absent"
+        // A PostgreSQL store (AGENTSHOP_STORE_URL) is another store: switching to it makes the stage run again.
+        if let postgres = try? Self.postgresStore(ProcessInfo.processInfo.environment, lake: lake) {
+            return "store:\(postgres);schema:\(PostgresSchema.latestVersion)"
+        }
         return "store-inode:\(inode);schema:\(MarketplaceSchema.latestVersion)"
     }
 
     func run(_ context: StageContext) async throws -> StageReport {
+        if let postgres = try Self.postgresStore(context.environment.variables, lake: context.lake) {
+            return try runPostgres(context, location: postgres)
+        }
         // One writer at a time: a second materialize stage waits for the first one's transaction.
         let load: Load
         do {

@@ -31,7 +31,17 @@ struct DBCommand: AsyncParsableCommand {
             discussion: "Examples:\n  agentshop db init\n  agentshop db init --lake /srv/lake")
         @OptionGroup var global: GlobalOptions
 
+        @Option(help: ArgumentHelp("A PostgreSQL store (postgres://…) instead of the lake's; default $AGENTSHOP_STORE_URL.", valueName: "url"))
+        var store: String?
+
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: false) { store in
+                    let applied = try store.migrate()
+                    print(applied.isEmpty ? "store \(postgres) already exists at schema version \(try store.schemaVersion())"
+                          : "created store \(postgres) at schema version \(try store.schemaVersion())")
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let existed = FileManager.default.fileExists(atPath: lake.storePath)
@@ -52,7 +62,18 @@ struct DBCommand: AsyncParsableCommand {
             discussion: "Examples:\n  agentshop db migrate")
         @OptionGroup var global: GlobalOptions
 
+        @Option(help: ArgumentHelp("A PostgreSQL store (postgres://…) instead of the lake's; default $AGENTSHOP_STORE_URL.", valueName: "url"))
+        var store: String?
+
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: false) { store in
+                    let before = try store.schemaVersion()
+                    let applied = try store.migrate()
+                    print(applied.isEmpty ? "store is up to date at schema version \(before)"
+                          : "migrated store from schema version \(before) to \(applied.last!)")
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let store = try Store.open(path: lake.storePath, create: false)
@@ -73,10 +94,15 @@ struct DBCommand: AsyncParsableCommand {
                                                         discussion: "Examples:\n  agentshop db status\n  agentshop db status --store other.sqlite --json")
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: ArgumentHelp("Any SQLite file instead of the lake's store.", valueName: "path"))
+        @Option(help: ArgumentHelp("Any SQLite file, or a PostgreSQL store (postgres://…), instead of the lake's store.", valueName: "path"))
         var store: String?
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: false) { store in
+                    DBCommand.printPostgresStatus(try store.status(), json: global.json)
+                }
+            }
             try DBCommand.guarded {
                 let path = try store ?? DBCommand.openLake(global).storePath
                 let status = try Store.openReadOnly(path: path).status()
@@ -147,6 +173,18 @@ struct DBCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: true) { store in
+                    let lake = try DBCommand.openLake(global)
+                    let catalog = DumpCatalog(lake: lake)
+                    let result = try PostgresDumps.dump(store, to: catalog.folder(DumpFrequency(rawValue: to)!))
+                    let removed = noPrune ? [] : try PostgresDumps.applyRetention(
+                        catalog, RetentionPolicy(dailyDays: keepDailyDays, weeklyWeeks: keepWeeklyWeeks))
+                    let rows = result.sidecar.tables.values.reduce(0, +)
+                    print("\(result.path)  \(ByteSize.text(result.sidecar.bytes))  \(rows) rows  sha256 \(result.sidecar.sha256)")
+                    for path in removed where !path.hasSuffix(DumpSidecar.suffix) { print("expired: \(path)") }
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let storePath = self.store ?? lake.storePath
@@ -286,6 +324,16 @@ struct DBCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(to ?? store) {
+                return try DBCommand.guardedPostgres {
+                    let lake = try DBCommand.openLake(global)
+                    let path = dump == "latest" ? try PostgresDumps.entries(DumpCatalog(lake: lake)).first?.path
+                        ?? { throw StoreError.notFound }() : try DumpCatalog(lake: lake).resolvePostgres(dump)
+                    let result = try PostgresDumps.restore(path, to: postgres.postgresURL!)
+                    print("restored \(path) to \(postgres) (\(result.tables.values.reduce(0, +)) rows)")
+                    if let previous = result.previous { print("previous database kept as \(previous)") }
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let path = try DumpCatalog(lake: lake).resolve(dump)

@@ -36,6 +36,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Echo the run log to stderr.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("The store: a PostgreSQL URL (postgres://…); default $AGENTSHOP_STORE_URL, then the pipeline's store:, then the lake's SQLite store.", valueName: "url"))
+    var store: String?
+
     @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)
     var pipeline: String
 
@@ -50,6 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let lake = try global.openLake()
         let spec = try global.loadPipeline(pipeline, lake: lake)
+        try DBCommand.chooseStore(store, pipeline: spec, environment: global.environment(forPipelineFile: spec.file).variables)
         var options = try selection.options(spec: spec)
         options.runID = Timestamp.runID(Date())
         options.refreshCaches = noCache

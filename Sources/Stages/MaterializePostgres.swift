@@ -1,0 +1,111 @@
+import Foundation
+import Lake
+import Logging
+import Pipeline
+import Store
+
+/// `materialize` into a PostgreSQL store (`AGENTSHOP_STORE_URL=postgres://…`): the same records
+/// become the same rows as in SQLite, written in batches of `INSERT … ON CONFLICT DO UPDATE` that
+/// skip rows equal to the stored ones, in one transaction.
+///
+/// Not yet on PostgreSQL: `create: true` (tables of your own). With `on_invalid: skip`, a record the
+/// server refuses (a constraint, a value its column does not take) goes to the rejects file: its batch
+/// is retried row by row.
+extension MaterializeDefinition {
+    /// The PostgreSQL store the environment names (`AGENTSHOP_STORE_URL`), nil for the SQLite store.
+    static func postgresStore(_ environment: [String: String], lake: Lake) throws -> StoreLocation? {
+        let location = try StoreLocation.resolve(nil, environment: environment, defaultPath: lake.storePath)
+        return location.postgresURL == nil ? nil : location
+    }
+
+    func runPostgres(_ context: StageContext, location: StoreLocation) throws -> StageReport {
+        guard let url = location.postgresURL else { throw StageError("not a PostgreSQL store: \(location)") }
+        guard !create else {
+            throw StageError("create: true (a table of your own) is not supported yet with a PostgreSQL store (\(location))")
+        }
+        let store = try PostgresStore.openMigrated(url: url, logger: context.logger)
+        let load = try loadPostgres(context.allInputFiles, into: store, rejectsPath: context.rejectsPath,
+                                    progress: { context.progress($0) })
+        let counts = load.counts
+        context.logger.info("materialized", metadata: [
+            "table": "\(table)", "records": "\(load.recordsIn)", "inserted": "\(counts.inserted)",
+            "updated": "\(counts.updated)", "unchanged": "\(counts.unchanged)", "deleted": "\(counts.deleted)",
+            "store": "\(location)",
+        ])
+        var report: [String: Int] = ["records_in": load.recordsIn, "inserted": counts.inserted, "updated": counts.updated,
+                                     "unchanged": counts.unchanged, "rejected": load.rejected]
+        if mode == .replace { report["deleted"] = counts.deleted }
+        if filter != nil { report["filtered_out"] = load.filteredOut }
+        let details = JSONObject([
+            ("table", .string(table)), ("mode", .string(mode.rawValue)), ("store", .string(location.description)),
+        ])
+        return StageReport(counts: report, details: .object(details))
+    }
+
+    /// `load`, into PostgreSQL: one transaction, rows in batches.
+    func loadPostgres(_ files: [LakePath], into store: PostgresStore, rejectsPath: LakePath?,
+                      progress: (Int) -> Void = { _ in }) throws -> Load {
+        var rejectsWriter: RecordWriter?
+        var recordsIn = 0
+        var rejected = 0
+        var filteredOut = 0
+        func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
+            guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
+            rejected += 1
+            guard let rejectsPath else { return }
+            if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: rejectsPath.absolute) }
+            try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
+                                                    raw: JSONValue.object(record).serialized()).asRecord)
+        }
+        let counts: TableLoader.Counts = try store.transaction {
+            let loader = try store.loader(table: table, keys: keys, mode: mode)
+            let tableColumns = Set(loader.table.columns.map(\.name))
+            for reference in references where !tableColumns.contains(reference.column) {
+                throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
+            }
+            var found: [[SQLValue: Int64]] = Array(repeating: [:], count: references.count)
+            for file in files {
+                let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
+                while let record = try reader.next() {
+                    recordsIn += 1
+                    if let filter, !Self.holds(filter, for: record) {
+                        filteredOut += 1
+                        continue
+                    }
+                    do {
+                        var row = try values(for: record, tableColumns: tableColumns)
+                        for (index, reference) in references.enumerated() {
+                            guard let raw = Self.lookup(reference.field, in: record) else { continue }
+                            let field = reference.field.joined(separator: ".")
+                            let key: SQLValue
+                            do throws(ColumnConversion.Failure) { key = try reference.conversion.convert(raw, column: reference.key) } catch {
+                                throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
+                            }
+                            if key.isNull { row.append((reference.column, .null)); continue }
+                            if found[index][key] == nil,
+                               let id = try store.id(in: reference.table, where: reference.key, equals: key) {
+                                found[index][key] = id
+                            }
+                            if let id = found[index][key] {
+                                row.append((reference.column, .integer(id)))
+                            } else if reference.missing == .null {
+                                row.append((reference.column, .null))
+                            } else {
+                                throw RecordFailure(message: "references.\(reference.column): no row of '\(reference.table)' "
+                                                    + "with \(reference.key) = \(key) (from field '\(field)')")
+                            }
+                        }
+                        let line = reader.line
+                        try loader.write(row, refused: skipInvalid ? { reason in try reject(file, line, reason, record) } : nil)
+                    } catch let failure as RecordFailure {
+                        try reject(file, reader.line, failure.message, record)
+                    }
+                    if recordsIn % 10_000 == 0 { progress(recordsIn) }
+                }
+            }
+            return try loader.finish()
+        }
+        try rejectsWriter?.commit()
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut)
+    }
+}
