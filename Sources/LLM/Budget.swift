@@ -27,6 +27,16 @@ public actor Budget {
         }
     }
 
+    /// Which limit stopped sending, once one has, without a spend: what a record held back says, since
+    /// the calls still in flight when it was held back have not settled yet.
+    public var limitReached: String? {
+        switch stoppedBy {
+        case nil: return nil
+        case .stage(let limit): return String(format: "budget_usd %.4f reached", limit)
+        case .daily(let limit): return String(format: "daily cap %.4f reached", limit)
+        }
+    }
+
     public init(stageLimit: Double?, dailyLimit: Double?, spentBefore: Double = 0) {
         self.stageLimit = stageLimit
         self.dailyLimit = dailyLimit

@@ -148,6 +148,18 @@ public struct ProviderConfiguration: Sendable, Equatable {
 }
 
 extension ProviderKind {
+    /// The provider's name for people (`llm providers`, the store's `llm_provider_status.display_name`).
+    public var displayName: String {
+        switch self {
+        case .offline: return "Offline rules"
+        case .openai: return "OpenAI"
+        case .anthropic: return "Anthropic"
+        case .ollama: return "Ollama"
+        case .groq: return "Groq"
+        case .perplexity: return "Perplexity"
+        }
+    }
+
     /// Whether calls need an API key.
     public var needsKey: Bool { self != .offline && self != .ollama }
 

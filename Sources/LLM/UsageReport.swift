@@ -9,11 +9,12 @@ public struct UsageReport: Sendable, Equatable {
         public var day: String
         public var provider: String
         public var model: String
-        /// Records of any status.
+        /// Requests sent to the provider (`success`, `error`, `invalid`): not cache hits, not records skipped for
+        /// the budget (never sent); the store's `llm_usage_stats.requests`.
         public var calls: Int
         /// Answered from the cache (no provider call, no cost).
         public var cached: Int
-        /// `error`, `invalid` and `skipped_budget` records.
+        /// Requests sent that failed or whose answer stayed unusable (`error`, `invalid`).
         public var failed: Int
         public var tokensIn: Int
         public var tokensOut: Int
@@ -30,6 +31,7 @@ public struct UsageReport: Sendable, Equatable {
     public var rows: [Row]
 
     public var totalCostUSD: Double { rows.reduce(0) { $0 + $1.costUSD } }
+    /// Requests sent to providers.
     public var totalCalls: Int { rows.reduce(0) { $0 + $1.calls } }
 
     /// Sums the call records of `manifests` made at or after `since`, of `provider` when given.
@@ -52,14 +54,15 @@ public struct UsageReport: Sendable, Equatable {
                     var row = sums[key] ?? Row(day: key.day, provider: key.provider, model: key.model, calls: 0, cached: 0,
                                                failed: 0, tokensIn: 0, tokensOut: 0, costUSD: 0)
                     let status = call.member("status")?.stringValue ?? ""
+                    // Not sent: the budget held it back. Neither a call nor a failure.
+                    if status == "skipped_budget" { continue }
                     let cached = status == "cached" || call.member("cache_hit") == .bool(true)
-                    row.calls += 1
-                    if cached { row.cached += 1 }
-                    if ["error", "invalid", "skipped_budget"].contains(status) { row.failed += 1 }
+                    if cached { row.cached += 1 } else { row.calls += 1 }
+                    if ["error", "invalid"].contains(status) { row.failed += 1 }
                     row.tokensIn += call.member("tokens_in")?.integerValue ?? 0
                     row.tokensOut += call.member("tokens_out")?.integerValue ?? 0
                     row.costUSD += call.member("cost_usd")?.doubleValue ?? 0
-                    if !cached, status != "skipped_budget", let ms = call.member("latency_ms")?.integerValue {
+                    if !cached, let ms = call.member("latency_ms")?.integerValue {
                         latency[key, default: (0, 0)].total += ms
                         latency[key, default: (0, 0)].count += 1
                     }

@@ -19,6 +19,8 @@ public enum MarketplaceSchema {
         Migration(version: 1, name: "marketplace schema, views and seed rows", sql: version1),
         Migration(version: 2, name: "products.images_json; crawler jobs and processing tasks one row per stage", sql: version2),
         Migration(version: 3, name: "the seed's notification e-mail templates", sql: version3),
+        Migration(version: 4, name: "LLM usage in hour, day and month buckets; provider status from the catalogue and the calls; "
+                  + "settings nothing reads dropped", sql: version4),
     ]
 
     /// The version a fully migrated store has.
@@ -521,6 +523,70 @@ public enum MarketplaceSchema {
         ('weekly_report', '[AgentShop] Runs {{period_start}} to {{period_end}}: {{runs}} runs, {{failed}} failed',
          'Runs from {{period_start}} to {{period_end}}: {{runs}} ({{succeeded}} succeeded, {{failed}} failed, {{interrupted}} interrupted).\nRecords written: {{records}}\nLLM cost: {{llm_cost}}\n\nPer pipeline:\n{{pipelines}}\n\nFailures:\n{{failures}}\n',
          '["period_start","period_end","runs","succeeded","failed","interrupted","records","llm_cost","pipelines","failures"]');
+    """
+
+    /// `llm_usage_stats` gets the seed's hour, day and month buckets (`period_type`, `period_start`: the bucket's
+    /// first instant; `day`: its first day), and each bucket its mean latency; the day rows there were become day
+    /// buckets and the hour and month buckets are computed from the recorded calls. `llm_provider_status` gets the
+    /// call figures of the day (`stats_day`): requests, errors, error rate, mean latency, cost; its rows take the
+    /// LLM catalogue's names and defaults (`claude` is `anthropic`; `offline` joins; every provider is on until
+    /// `llm disable` switches it off), where still as seeded.
+    /// The seeded `config_settings` keys nothing read are dropped, where they still hold the seeded value (a
+    /// value a user set stays, for the user's own use).
+    static let version4 = """
+    CREATE TABLE llm_usage_stats_v4 (
+        id                  INTEGER PRIMARY KEY,
+        period_type         TEXT NOT NULL DEFAULT 'day' CHECK (period_type IN ('hour', 'day', 'month')),
+        period_start        TEXT NOT NULL,
+        day                 TEXT NOT NULL CHECK (day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+        provider            TEXT NOT NULL,
+        model               TEXT NOT NULL,
+        requests            INTEGER NOT NULL DEFAULT 0,
+        cache_hits          INTEGER NOT NULL DEFAULT 0,
+        errors              INTEGER NOT NULL DEFAULT 0,
+        input_tokens        INTEGER NOT NULL DEFAULT 0,
+        output_tokens       INTEGER NOT NULL DEFAULT 0,
+        cost_micro_usd      INTEGER NOT NULL DEFAULT 0,
+        avg_latency_ms      INTEGER,
+        created_at          TEXT NOT NULL DEFAULT \(now),
+        updated_at          TEXT NOT NULL DEFAULT \(now),
+        UNIQUE (period_type, period_start, provider, model)
+    );
+    INSERT INTO llm_usage_stats_v4 (id, period_type, period_start, day, provider, model, requests, cache_hits, errors,
+                                    input_tokens, output_tokens, cost_micro_usd, created_at, updated_at)
+    SELECT id, 'day', day || 'T00:00:00.000Z', day, provider, model, requests, cache_hits, errors,
+           input_tokens, output_tokens, cost_micro_usd, created_at, updated_at
+    FROM llm_usage_stats;
+    DROP TABLE llm_usage_stats;
+    ALTER TABLE llm_usage_stats_v4 RENAME TO llm_usage_stats;
+    CREATE INDEX llm_usage_stats_day ON llm_usage_stats(day, period_type);
+    \(touchTrigger("llm_usage_stats"))
+    CREATE INDEX llm_requests_time ON llm_requests(requested_at);
+    \(["hour", "day", "month"].map { LLMCallRecords.bucketSQL($0, where: "1") }.joined(separator: ";\n"));
+
+    ALTER TABLE llm_provider_status ADD COLUMN stats_day TEXT;
+    ALTER TABLE llm_provider_status ADD COLUMN requests_today INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE llm_provider_status ADD COLUMN errors_today INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE llm_provider_status ADD COLUMN error_rate REAL;
+    ALTER TABLE llm_provider_status ADD COLUMN avg_latency_ms INTEGER;
+    ALTER TABLE llm_provider_status ADD COLUMN cost_today_micro_usd INTEGER NOT NULL DEFAULT 0;
+    UPDATE llm_provider_status SET is_enabled = 1
+        WHERE provider IN ('ollama', 'openai', 'claude', 'perplexity', 'groq') AND created_at = updated_at;
+    UPDATE llm_provider_status SET provider = 'anthropic', display_name = 'Anthropic'
+        WHERE provider = 'claude' AND NOT EXISTS (SELECT 1 FROM llm_provider_status WHERE provider = 'anthropic');
+    UPDATE llm_provider_status SET base_url = 'https://api.anthropic.com', default_model = 'claude-haiku-4-5'
+        WHERE provider = 'anthropic' AND base_url = 'https://api.anthropic.com/v1' AND default_model = 'claude-3-5-haiku-latest';
+    UPDATE llm_provider_status SET default_model = 'llama3.2' WHERE provider = 'ollama' AND default_model = 'llama3.1';
+    INSERT OR IGNORE INTO llm_provider_status (provider, display_name, is_enabled, base_url, default_model)
+        VALUES ('offline', 'Offline rules', 1, NULL, 'rules-v1');
+
+    DELETE FROM config_settings WHERE EXISTS (SELECT 1 FROM (VALUES
+        ('site.name', 'AgentShop'), ('site.currency', 'USD'), ('site.admin_email', NULL), ('llm.default_provider', 'ollama'),
+        ('llm.daily_cost_limit_micro_usd', '5000000'), ('llm.cache_enabled', 'true'),
+        ('crawler.user_agent', 'AgentShop/1.0 (+https://example.invalid/bot)'), ('crawler.max_concurrency', '4'),
+        ('crawler.delay_ms', '1000'), ('backup.retention_daily_days', '183'), ('backup.retention_weekly_weeks', '104'),
+        ('notifications.on', '["failure"]')) seeded
+        WHERE seeded.column1 = config_settings.key AND seeded.column2 IS config_settings.value);
     """
 
     /// The seeded categories; `db rebuild` puts them back when it refills `product_categories`.

@@ -6,7 +6,8 @@ import Lake
 /// `data_processing_tasks` (one row per stage, keyed `<pipeline>/<stage>`, holding the last run that
 /// ran it: schedule, status, records, timings, data file; a stage first seen skipped gets a row that
 /// says so), the crawl tables from fetch stages (`CrawlRecords`) and the LLM tables from enrich
-/// calls (`LLMCallRecords`). Manifests recorded oldest first leave each stage's newest run.
+/// calls (`LLMCallRecords`), whose figures `llm_provider_status` then shows (`LLMProviderStatusRecords`).
+/// Manifests recorded oldest first leave each stage's newest run.
 public enum RunRecords {
     /// Upserts the rows `manifest` stands for, in one transaction. Returns the stage runs recorded.
     /// - Parameter lake: where to read the crawl logs a fetch stage wrote; nil records only the manifest.
@@ -59,6 +60,9 @@ public enum RunRecords {
                     try CrawlRecords.record(manifest, stage: stage, lake: lake, schedule: schedule, in: database)
                 }
                 try LLMCallRecords.record(manifest, stage: stage, in: database)
+            }
+            if manifest.stages.contains(where: { $0.details?.objectValue?["llm"]?.objectValue?["calls"]?.arrayValue?.isEmpty == false }) {
+                try LLMProviderStatusRecords.recomputeCalls(in: database)
             }
             return manifest.stages.count
         }

@@ -174,6 +174,7 @@ import Testing
             record("openai", "gpt-4o-mini", "success", 100, 20, 0.000027, today),
             record("openai", "gpt-4o-mini", "cached", 0, 0, 0, today),
             record("openai", "gpt-4o-mini", "error", 0, 0, 0, today),
+            record("openai", "gpt-4o-mini", "skipped_budget", 0, 0, 0, today),
             record("groq", "llama-3.1-8b-instant", "success", 1000, 100, 0.000058, today),
             record("groq", "llama-3.1-8b-instant", "success", 1000, 100, 0.000058, old),
         ]]]
@@ -186,7 +187,8 @@ import Testing
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]])
         #expect(rows.count == 2)
         let openai = try #require(rows.first { $0["provider"] as? String == "openai" })
-        #expect(openai["calls"] as? Int == 3 && openai["cached"] as? Int == 1 && openai["failed"] as? Int == 1)
+        // Sent: the success and the error; the cache hit is counted apart, the budget skip not at all.
+        #expect(openai["calls"] as? Int == 2 && openai["cached"] as? Int == 1 && openai["failed"] as? Int == 1)
         #expect(openai["tokens_in"] as? Int == 100 && openai["day"] as? String == Timestamp.day(now))
         let groq = try #require(rows.first { $0["provider"] as? String == "groq" })
         #expect(groq["calls"] as? Int == 1)

@@ -122,7 +122,7 @@ import Testing
         ])
         #expect(try db.rows("""
             SELECT provider, model, requests, cache_hits, errors, input_tokens, output_tokens, cost_micro_usd
-            FROM llm_usage_stats WHERE day = '2026-11-18' ORDER BY provider
+            FROM llm_usage_stats WHERE period_type = 'day' AND day = '2026-11-18' ORDER BY provider
             """) == [
             [.text("anthropic"), .text("claude-3-5-haiku"), .integer(1), .integer(0), .integer(1), .integer(100), .integer(20), .integer(100)],
             // The cached call counts as a hit, not as tokens or cost.

@@ -16,10 +16,17 @@ import Testing
         #expect(status.pendingMigrations.isEmpty)
         let db = store.database
         #expect(try db.scalar("SELECT count(*) FROM product_categories")?.int64 == 5)
-        #expect(try db.rows("SELECT provider, is_enabled FROM llm_provider_status ORDER BY provider") == [
-            [.text("claude"), .integer(0)], [.text("groq"), .integer(0)], [.text("ollama"), .integer(0)],
-            [.text("openai"), .integer(0)], [.text("perplexity"), .integer(0)],
+        // The LLM catalogue's providers, names and defaults (EndToEndTests compares them with `llm providers`).
+        #expect(try db.rows("SELECT provider, is_enabled, default_model, base_url FROM llm_provider_status ORDER BY provider") == [
+            [.text("anthropic"), .integer(1), .text("claude-haiku-4-5"), .text("https://api.anthropic.com")],
+            [.text("groq"), .integer(1), .text("llama-3.1-8b-instant"), .text("https://api.groq.com/openai/v1")],
+            [.text("offline"), .integer(1), .text("rules-v1"), .null],
+            [.text("ollama"), .integer(1), .text("llama3.2"), .text("http://localhost:11434")],
+            [.text("openai"), .integer(1), .text("gpt-4o-mini"), .text("https://api.openai.com/v1")],
+            [.text("perplexity"), .integer(1), .text("sonar"), .text("https://api.perplexity.ai")],
         ])
+        // The seeded settings nothing read are gone.
+        #expect(try db.scalar("SELECT count(*) FROM config_settings")?.int64 == 0)
         #expect(try db.scalar("SELECT count(*) FROM admin_users")?.int64 == 0)
         #expect(try db.scalar("SELECT count(*) FROM email_templates WHERE name = 'pipeline_failure'")?.int64 == 1)
         #expect(try db.rows("PRAGMA foreign_key_check").isEmpty)
@@ -79,6 +86,6 @@ import Testing
         #expect(products.uniqueKeys.contains(["slug"]))
         #expect(products.uniqueKeys.contains(["id"]))
         let usage = try #require(StoreCatalog.marketplace["llm_usage_stats"])
-        #expect(usage.uniqueKeys.contains(["day", "provider", "model"]))
+        #expect(usage.uniqueKeys.contains(["period_type", "period_start", "provider", "model"]))
     }
 }

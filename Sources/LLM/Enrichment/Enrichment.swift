@@ -396,6 +396,17 @@ final class Asker: Sendable {
         return reasons.joined(separator: "; ")
     }
 
+    /// Which limit stopped sending, without a spend (what a record held back carries); nil while one can still send.
+    func limitReached() async -> String? {
+        if let reason = await budget.limitReached { return reason }
+        var reasons: [String] = []
+        for member in members {
+            guard let reason = await member.budget.limitReached else { return nil }
+            reasons.append(members.count > 1 ? "\(member.kind.rawValue): \(reason)" : reason)
+        }
+        return reasons.joined(separator: "; ")
+    }
+
     /// The outcome for the record at `index` (in input order) whose text is `text`.
     func answer(text: String, index: Int) async -> Enrichment.Outcome {
         let prompt = members[0].requests.prompt(for: text)
@@ -498,7 +509,7 @@ final class Asker: Sendable {
 
     /// A record no provider could take for the budget: recorded as skipped, carried pending.
     private func pending(prompt: String) async -> Enrichment.Outcome {
-        let reason = await stopReason() ?? "budget reached"
+        let reason = await limitReached() ?? "budget reached"
         let identity = members[0].requests.identity(prompt: prompt)
         await ledger.record(call(members[0], identity.key, identity, status: .skippedBudget, error: reason))
         return .pending(reason)
@@ -570,8 +581,8 @@ final class Asker: Sendable {
                 if !allowed { await budget.settle(reserved: estimate, actual: 0) }
             }
             guard allowed else {
-                let stageReason = await budget.stopReason
-                let memberReason = await member.budget.stopReason
+                let stageReason = await budget.limitReached
+                let memberReason = await member.budget.limitReached
                 let reason = stageReason ?? memberReason ?? "budget reached"
                 await ledger.record(call(member, key, identity, status: .skippedBudget, error: reason))
                 return .stopped(.pending(reason))

@@ -48,6 +48,7 @@ struct DBCommand: AsyncParsableCommand {
                 let store = try Store.open(path: lake.storePath)
                 let applied = try store.migrate()
                 let version = try store.schemaVersion()
+                ProviderStatusSync.update(lake: lake, environment: global.environment(projectFolder: nil).variables)
                 if existed && applied.isEmpty {
                     print("store \(lake.storePath) already exists at schema version \(version)")
                 } else {
@@ -79,6 +80,7 @@ struct DBCommand: AsyncParsableCommand {
                 let store = try Store.open(path: lake.storePath, create: false)
                 let before = try store.schemaVersion()
                 let applied = try store.migrate()
+                ProviderStatusSync.update(lake: lake, environment: global.environment(projectFolder: nil).variables)
                 if applied.isEmpty {
                     print("store is up to date at schema version \(before)")
                 } else {

@@ -192,6 +192,7 @@ struct LLMCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw ExitStatus.invalidInput
         }
+        ProviderStatusSync.update(lake: lake, environment: global.environment(projectFolder: nil).variables)
         Console.out("\(kind.rawValue) \(on ? "enabled" : "disabled")")
     }
 
@@ -280,7 +281,7 @@ struct LLMCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "health",
             abstract: "Check each enabled, configured provider with a cheap request (a model list or a one-token completion).",
-            discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists.\n\nExamples:\n  agentshop llm health\n  agentshop llm health --timeout 3 --json")
+            discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists, and in the store's llm_provider_status when the store exists.\n\nExamples:\n  agentshop llm health\n  agentshop llm health --timeout 3 --json")
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "Seconds for each check.") var timeout: Double = 10
@@ -289,6 +290,7 @@ struct LLMCommand: AsyncParsableCommand {
             let context = try Context(global)
             let rows = await ProviderHealth.checkAndRecord(ProviderKind.allCases.map { context.configurations[$0]! },
                                                            switches: context.switches, timeout: timeout, lake: context.lake)
+            ProviderStatusSync.update(lake: context.lake, environment: context.catalogue.environment)
             if global.json {
                 struct Row: Encodable { let provider: String, status: String, latency_ms: Int?, detail: String }
                 Console.json(rows.map {

@@ -77,6 +77,7 @@ struct RunCommand: AsyncParsableCommand {
             if !session.options.dryRun { ReportCommand.writeFinalReport(spec: spec, manifest: manifest, lake: lake) }
         }
 
+        if !session.options.dryRun { ProviderStatusSync.update(lake: lake, environment: session.environment.variables) }
         if global.json {
             Console.json(manifest)
         } else {
