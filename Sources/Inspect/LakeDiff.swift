@@ -69,14 +69,12 @@ public struct LakeDiff: Sendable {
     private static func read(_ files: [LakePath], key: [String], policy: MalformedPolicy,
                              onReject: @escaping (RejectedRecord) -> Void,
                              _ body: (String, JSONValue, JSONObject, String, Int) throws -> Void) throws {
-        let paths = key.map { $0.split(separator: ".", omittingEmptySubsequences: false).map(String.init) }
+        let paths = key.map { DottedPath(dotted: $0) }
         for file in files {
             let reader = try RecordReader(path: file.absolute, displayPath: file.relative, policy: policy, inferTypes: true,
                                           onReject: onReject)
             while let record = try reader.next() {
-                let values = paths.map { parts in
-                    parts.dropFirst().reduce(record[parts[0]] ?? .null) { value, key in value.objectValue?[key] ?? .null }
-                }
+                let values = paths.map { $0.value(in: record) }
                 if values.contains(where: \.isNull) { throw MissingKey(file: file.relative, line: reader.line, keyFields: key) }
                 let keyValue: JSONValue = values.count == 1 ? values[0] : .array(values)
                 try body(keyValue.canonicalText(), keyValue, record, file.relative, reader.line)

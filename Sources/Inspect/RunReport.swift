@@ -624,8 +624,6 @@ public struct RunReport {
 
     /// A dotted path's value in a record; null when missing.
     static func path(_ dotted: String, in record: JSONObject) -> JSONValue {
-        let parts = dotted.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let first = parts.first else { return .null }
-        return parts.dropFirst().reduce(record[first] ?? .null) { value, key in value.objectValue?[key] ?? .null }
+        DottedPath(dotted: dotted).value(in: record)
     }
 }

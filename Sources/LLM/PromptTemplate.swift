@@ -6,7 +6,7 @@ import Lake
 public struct PromptTemplate: Sendable, Equatable {
     enum Piece: Sendable, Equatable {
         case text(String)
-        case field([String])
+        case field(DottedPath)
     }
 
     /// What to do with a placeholder whose field the record lacks.
@@ -25,7 +25,7 @@ public struct PromptTemplate: Sendable, Equatable {
         var seen = Set<String>()
         return pieces.compactMap { piece -> String? in
             guard case .field(let path) = piece else { return nil }
-            let name = path.joined(separator: ".")
+            let name = path.description
             return seen.insert(name).inserted ? name : nil
         }
     }
@@ -61,7 +61,7 @@ public struct PromptTemplate: Sendable, Equatable {
                 throw TemplateError(offset: offset, message: "'{{\(name)}}' is not a field name (letters, digits, _ and -, dotted for nested fields)")
             }
             if !literal.isEmpty { pieces.append(.text(literal)); literal = "" }
-            pieces.append(.field(path))
+            pieces.append(.field(DottedPath(path)))
             i = close.upperBound
         }
         if !literal.isEmpty { pieces.append(.text(literal)) }
@@ -75,10 +75,10 @@ public struct PromptTemplate: Sendable, Equatable {
             switch piece {
             case .text(let s): out += s
             case .field(let path):
-                if let value = Self.lookup(path, in: record) {
+                if let value = path.lookup(in: record) {
                     out += value.plainText
                 } else if missing == .error {
-                    throw TemplateError(offset: nil, message: "\(recordLabel): the record has no field '\(path.joined(separator: "."))' that the prompt uses (set on_missing: empty to allow it)")
+                    throw TemplateError(offset: nil, message: "\(recordLabel): the record has no field '\(path)' that the prompt uses (set on_missing: empty to allow it)")
                 }
             }
         }
@@ -90,18 +90,9 @@ public struct PromptTemplate: Sendable, Equatable {
         pieces.map { piece in
             switch piece {
             case .text(let s): return s
-            case .field(let path): return values[path.joined(separator: ".")] ?? ""
+            case .field(let path): return values[path.description] ?? ""
             }
         }.joined()
-    }
-
-    static func lookup(_ path: [String], in record: JSONObject) -> JSONValue? {
-        var current: JSONValue = .object(record)
-        for part in path {
-            guard let object = current.objectValue, let next = object[part] else { return nil }
-            current = next
-        }
-        return current
     }
 
     public static func == (a: PromptTemplate, b: PromptTemplate) -> Bool { a.text == b.text }

@@ -36,25 +36,6 @@ public enum MalformedPolicy: String, Sendable, CaseIterable {
     case skip
 }
 
-/// A record that could not be read, and where it was.
-public struct RejectedRecord: Sendable {
-    public var file: String
-    public var line: Int
-    public var reason: String
-    public var raw: String
-
-    public init(file: String, line: Int, reason: String, raw: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-        self.raw = raw
-    }
-
-    public var asRecord: JSONObject {
-        JSONObject([("file", .string(file)), ("line", .int(Int64(line))), ("reason", .string(reason)), ("raw", .string(raw))])
-    }
-}
-
 /// Opens a file for reading, through gzip when its name ends in `.gz`.
 public func openByteSource(path: String, gzip: Bool, label: String? = nil) throws -> ByteSource {
     let file = try FileInput(path: path)
@@ -406,4 +387,29 @@ public final class RecordWriter {
 
     /// Drops the file; the final name is untouched.
     public func abandon() { file.abandon() }
+
+    /// Runs `body` (which writes through this writer), then publishes the file (`commit()`); when
+    /// `body` throws, the file is abandoned and the final name is untouched. Like GRDB's
+    /// `inTransaction`: no stage writes the commit/abandon dance.
+    ///
+    /// ```swift
+    /// let writer = try RecordWriter(path: out)
+    /// try writer.publish {
+    ///     for record in records { try writer.write(record) }
+    /// }
+    /// ```
+    public func publish<T>(_ body: () throws -> T) throws -> T {
+        let result: T
+        do { result = try body() } catch { abandon(); throw error }
+        try commit()
+        return result
+    }
+
+    /// Runs `body`, then publishes the file; abandons it when `body` throws.
+    public func publish<T>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws -> T {
+        let result: T
+        do { result = try await body() } catch { abandon(); throw error }
+        try commit()
+        return result
+    }
 }

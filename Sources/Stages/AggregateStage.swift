@@ -90,7 +90,7 @@ public enum AggregateStage {
         func run(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "aggregate")
             let files = context.allInputFiles
-            let rejects = RejectsFile(path: context.rejectsPath)
+            let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
             let aggregation = Aggregation(plan)
             do {
                 for (index, file) in files.enumerated() {

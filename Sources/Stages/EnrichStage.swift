@@ -275,20 +275,20 @@ public enum EnrichStage {
             }
             let enrichment = Enrichment(settings: settings, lake: context.lake, refreshCache: context.refreshCaches,
                                         provider: { try provider($0, context.lake, context.environment) })
-            let rejects = RejectsFile(path: context.rejectsPath)
+            let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
             let writer = try RecordWriter(path: output.absolute, type: outputType)
             let summary: Enrichment.Summary
             do {
-                summary = try await enrichment.run(files: context.allInputFiles, progress: { context.progress($0) },
-                                                   write: { try writer.write($0) }, reject: { try rejects.add($0) })
-                try rejects.commit()
-                try accept(summary, rejects: context.rejectsPath)
-                try writer.commit()
-            } catch {
-                writer.abandon()
-                rejects.abandon()
-                if let error = error as? EnrichmentError { throw StageError(error.message) }
-                throw error
+                summary = try await writer.publish {
+                    let summary = try await rejects.publish {
+                        try await enrichment.run(files: context.allInputFiles, progress: { context.progress($0) },
+                                                 write: { try writer.write($0) }, reject: { try rejects.add($0) })
+                    }
+                    try accept(summary, rejects: context.rejectsPath)
+                    return summary
+                }
+            } catch let error as EnrichmentError {
+                throw StageError(error.message)
             }
             context.progress(summary.recordsIn, of: summary.recordsIn)
             return try report(summary, output: output, records: writer.recordCount, context: context)

@@ -47,7 +47,7 @@ public enum ImportStage {
         func run(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "import")
             let files = context.allInputFiles
-            let rejects = RejectsFile(path: context.rejectsPath)
+            let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
 
             func reader(_ file: LakePath) throws -> RecordReader {
                 let type = inputFormat.flatMap { RecordFileType(path: "x." + $0) } ?? RecordFileType(path: file.relative)
@@ -82,28 +82,25 @@ public enum ImportStage {
             let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: header)
             var recordsIn = 0
             var rejected = 0
-            do {
-                for (index, file) in files.enumerated() {
-                    let input = try reader(file)
-                    while var record = try input.next() {
-                        if let header, columns != nil {
-                            record = JSONObject(header.map { ($0, record[$0] ?? .null) })
+            try writer.publish {
+                try rejects.publish {
+                    for (index, file) in files.enumerated() {
+                        let input = try reader(file)
+                        while var record = try input.next() {
+                            if let header, columns != nil {
+                                record = JSONObject(header.map { ($0, record[$0] ?? .null) })
+                            }
+                            try writer.write(record)
+                            if input.recordCount % 10_000 == 0 { try Task.checkCancellation() }
                         }
-                        try writer.write(record)
-                        if input.recordCount % 10_000 == 0 { try Task.checkCancellation() }
+                        recordsIn += input.recordCount
+                        rejected += input.rejectedCount
+                        context.progress(index + 1, of: files.count)
                     }
-                    recordsIn += input.recordCount
-                    rejected += input.rejectedCount
-                    context.progress(index + 1, of: files.count)
                 }
-                try rejects.commit()
+                // The rejects file is published even when there are too many: it says which.
                 try RejectLimit.check(maxRejects, key: "max_rejects", bad: rejected, of: recordsIn + rejected,
                                       what: "records rejected", rejects: rejected > 0 ? context.rejectsPath.relative : nil)
-                try writer.commit()
-            } catch {
-                writer.abandon()
-                rejects.abandon()
-                throw error
             }
             if rejected > 0 {
                 context.logger.warning("records rejected", metadata: ["count": "\(rejected)", "rejects": "\(context.rejectsPath.relative)"])
@@ -113,28 +110,4 @@ public enum ImportStage {
                                recordsPerOutput: [output.relative: writer.recordCount])
         }
     }
-}
-
-/// The rejects file of a stage run: created on the first rejected record, published at the end.
-final class RejectsFile: @unchecked Sendable {
-    let path: LakePath
-    private var writer: RecordWriter?
-    private(set) var count = 0
-
-    init(path: LakePath) { self.path = path }
-
-    func add(_ rejected: RejectedRecord) throws {
-        if writer == nil { writer = try RecordWriter(path: path.absolute, type: RecordFileType(format: .jsonl, gzip: false)) }
-        try writer!.write(rejected.asRecord)
-        count += 1
-    }
-
-    func reset() {
-        writer?.abandon()
-        writer = nil
-        count = 0
-    }
-
-    func commit() throws { try writer?.commit(); writer = nil }
-    func abandon() { writer?.abandon(); writer = nil }
 }

@@ -44,7 +44,7 @@ public enum MaterializeStage {
 struct ColumnMapping: Sendable {
     let column: String
     /// Path of the field in the record: `price`, or `offer.price` for nested objects.
-    let field: [String]
+    let field: DottedPath
     let conversion: ColumnConversion
 }
 
@@ -55,7 +55,7 @@ struct ColumnReference: Sendable {
     let table: String
     /// The unique column of `table` the field's value is looked up in.
     let key: String
-    let field: [String]
+    let field: DottedPath
     let conversion: ColumnConversion
     let missing: Missing
 }
@@ -154,7 +154,7 @@ struct MaterializeDefinition: StageDefinition {
             }
             for key in keys where !mappings.contains(where: { $0.column == key }) && !entries.isEmpty {
                 // A key not listed maps from the field of the same name.
-                mappings.append(ColumnMapping(column: key, field: [key], conversion: .auto))
+                mappings.append(ColumnMapping(column: key, field: DottedPath([key]), conversion: .auto))
             }
             if entries.isEmpty { value.error("'columns' is empty; leave it out to load fields into columns of the same name") }
             columns = mappings
@@ -249,21 +249,21 @@ struct MaterializeDefinition: StageDefinition {
             .flatMap(ColumnReference.Missing.init(rawValue:)) ?? .fail
         spec.rejectUnknownKeys()
         guard ok, let tableName, let key, let field else { return nil }
-        return ColumnReference(column: column, table: tableName, key: key, field: field.split(separator: ".").map(String.init),
+        return ColumnReference(column: column, table: tableName, key: key, field: DottedPath(dotted: field),
                                conversion: conversion, missing: missing)
     }
 
     private static func readMapping(column: String, _ spec: ConfigValue) -> ColumnMapping? {
         if spec.isScalar {
             guard let field = spec.asString(), !field.isEmpty else { return nil }
-            return ColumnMapping(column: column, field: field.split(separator: ".").map(String.init), conversion: .auto)
+            return ColumnMapping(column: column, field: DottedPath(dotted: field), conversion: .auto)
         }
         guard spec.expectMapping() else { return nil }
         let field = spec.string("from") ?? column
         let conversion = spec.value("type").flatMap { $0.asChoice(ColumnConversion.allCases.map(\.rawValue)) }
             .flatMap(ColumnConversion.init(rawValue:)) ?? .auto
         spec.rejectUnknownKeys()
-        return ColumnMapping(column: column, field: field.split(separator: ".").map(String.init), conversion: conversion)
+        return ColumnMapping(column: column, field: DottedPath(dotted: field), conversion: conversion)
     }
 
 
@@ -287,7 +287,8 @@ struct MaterializeDefinition: StageDefinition {
         do {
             let store = try Store.openMigrated(path: context.lake.storePath, busyTimeout: .milliseconds(Int64(busyTimeout * 1000)),
                                                logger: context.logger)
-            load = try self.load(context.allInputFiles, into: store.database, rejectsPath: context.rejectsPath,
+            load = try self.load(context.allInputFiles, into: store.database,
+                                 rejects: RejectsFile(path: context.rejectsPath, stage: context.stage),
                                  progress: { context.progress($0) })
         } catch let error as StoreError where StoreError.busy ~= error {
             throw StageError("the store is locked by another writer and stayed locked for \(Self.seconds(busyTimeout)) "
@@ -327,21 +328,17 @@ struct MaterializeDefinition: StageDefinition {
     }
 
     /// Loads `files` into the table in one transaction (a savepoint inside the caller's). Bad records
-    /// fail the load, or with `on_invalid: skip` go to `rejectsPath` (nil: counted, not written).
+    /// fail the load, or with `on_invalid: skip` go to `rejects` (nil: counted, not written).
     /// `db rebuild` replays recorded loads through here too, so both give the same rows.
-    func load(_ files: [LakePath], into database: Database, rejectsPath: LakePath?,
+    func load(_ files: [LakePath], into database: Database, rejects: RejectsFile?,
               progress: (Int) -> Void = { _ in }) throws -> Load {
-        var rejectsWriter: RecordWriter?
         var recordsIn = 0
         var rejected = 0
         var filteredOut = 0
         func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
             guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
             rejected += 1
-            guard let rejectsPath else { return }
-            if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: rejectsPath.absolute) }
-            try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
-                                                    raw: JSONValue.object(record).serialized()).asRecord)
+            try rejects?.add(RejectedRecord(file: file.relative, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
         }
         var shape = UserTableShape(created: false, added: [])
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
@@ -371,7 +368,7 @@ struct MaterializeDefinition: StageDefinition {
             }
             return try loader.finish()
         }
-        try rejectsWriter?.commit()
+        try rejects?.commit()  // dropped unpublished when the load throws
         return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut,
                     tableCreated: shape.created, columnsAdded: shape.added)
     }
@@ -390,9 +387,9 @@ struct MaterializeDefinition: StageDefinition {
         let referenced = Set(references.map(\.column))
         if let columns {
             for mapping in columns {
-                guard let value = Self.lookup(mapping.field, in: record) else {
+                guard let value = mapping.field.lookup(in: record) else {
                     if keys.contains(mapping.column) {
-                        throw RecordFailure(message: "no field '\(mapping.field.joined(separator: "."))' for key column '\(mapping.column)'")
+                        throw RecordFailure(message: "no field '\(mapping.field)' for key column '\(mapping.column)'")
                     }
                     continue  // absent: the column keeps its default (insert) or its value (update)
                 }
@@ -431,15 +428,6 @@ struct MaterializeDefinition: StageDefinition {
         }
     }
 
-    static func lookup(_ path: [String], in record: JSONObject) -> JSONValue? {
-        guard let first = path.first, var value = record[first] else { return nil }
-        for part in path.dropFirst() {
-            guard case .object(let object) = value, let next = object[part] else { return nil }
-            value = next
-        }
-        return value
-    }
-
     // MARK: References
 
     /// Finds the ids that reference columns hold, one prepared lookup per reference, remembering
@@ -471,8 +459,8 @@ struct MaterializeDefinition: StageDefinition {
 
         func add(to row: inout [(column: String, value: SQLValue)], from record: JSONObject) throws {
             for (index, reference) in references.enumerated() {
-                guard let raw = MaterializeDefinition.lookup(reference.field, in: record) else { continue }
-                let field = reference.field.joined(separator: ".")
+                guard let raw = reference.field.lookup(in: record) else { continue }
+                let field = reference.field.description
                 let key: SQLValue
                 do { key = try reference.conversion.convert(raw, column: reference.key) } catch {
                     throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
@@ -559,7 +547,7 @@ struct MaterializeDefinition: StageDefinition {
                 if let filter, !Self.holds(filter, for: record) { continue }
                 if let columns {
                     for mapping in columns {
-                        guard let value = Self.lookup(mapping.field, in: record),
+                        guard let value = mapping.field.lookup(in: record),
                               let converted = try? mapping.conversion.convert(value, column: mapping.column) else { continue }
                         note(mapping.column, converted)
                     }

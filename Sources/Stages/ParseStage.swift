@@ -271,7 +271,7 @@ public enum ParseStage {
 /// What parsing a batch of pages gives: records and rejects in page order, and counts.
 struct ParsedBatch: Sendable {
     var records: [JSONObject] = []
-    var rejects: [JSONObject] = []
+    var rejects: [RejectedPage] = []
     var counts: [String: Int] = [:]
     /// `(url, message)` for the log.
     var warnings: [(String, String)] = []
@@ -282,7 +282,7 @@ struct ParsedBatch: Sendable {
 
     /// Parses pages on the calling task. The extractor is made here, per batch, because libxml2's
     /// compiled XPath belongs to one task at a time; compiling a dozen expressions is cheap next to a batch.
-    static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition, stage: String) -> ParsedBatch {
+    static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition) -> ParsedBatch {
         var out = ParsedBatch()
         let extractor: PageExtractor
         do {
@@ -292,8 +292,7 @@ struct ParsedBatch: Sendable {
             fatalError("parse stage fields no longer compile: \(error)")
         }
         func reject(_ page: FetchedPage, _ reason: String) {
-            out.rejects.append(JSONObject([("stage", .string(stage)), ("url", .string(page.url)), ("file", .string(page.file)),
-                                           ("fetched_at", .string(page.fetchedAt)), ("reason", .string(reason))]))
+            out.rejects.append(RejectedPage(url: page.url, file: page.file, fetchedAt: page.fetchedAt, reason: reason))
         }
         for page in pages {
             let document: HTMLDocument
@@ -329,7 +328,7 @@ struct ParsedBatch: Sendable {
 private final class ParseRun {
     let definition: ParseStage.Definition
     let context: StageContext
-    var rejects: RecordWriter?
+    let rejects: RejectsFile
     var counts: [String: Int] = ["pages_in": 0, "pages_parsed": 0, "pages_skipped": 0, "records_out": 0,
                                  "rejected": 0, "pages_rejected": 0]
     var warnings = 0
@@ -341,6 +340,7 @@ private final class ParseRun {
     init(definition: ParseStage.Definition, context: StageContext) throws {
         self.definition = definition
         self.context = context
+        rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
     }
 
     func run() async throws -> StageReport {
@@ -351,12 +351,9 @@ private final class ParseRun {
         let writer = try RecordWriter(path: output.absolute)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
         let definition = self.definition
-        let stage = context.stage
         do {
-            try await withThrowingTaskGroup(of: (Int, ParsedBatch).self) { group in
-                var submitted = 0
-                var written = 0
-                var finished: [Int: ParsedBatch] = [:]
+            // Bounded memory: at most two batches per worker in flight or waiting.
+            try await orderedConcurrentMap(window: workers * 2 + 1, deliver: { try write($0, writer) }) { submit in
                 var batch: [FetchedPage] = []
                 var batchBytes = 0
                 for input in context.inputs {
@@ -381,36 +378,19 @@ private final class ParseRun {
                             batch.append(page)
                             batchBytes += page.bytes.count
                             guard batch.count >= definition.batchPages || batchBytes >= Self.batchBytes else { continue }
-                            let pages = batch, index = submitted
-                            group.addTask { (index, ParsedBatch.parse(pages, definition, stage: stage)) }
-                            submitted += 1
+                            let pages = batch
+                            try await submit { ParsedBatch.parse(pages, definition) }
                             batch = []
                             batchBytes = 0
-                            // Bounded memory: at most two batches per worker in flight or waiting.
-                            while submitted - written > workers * 2, let (i, result) = try await group.next() {
-                                finished[i] = result
-                                while let next = finished.removeValue(forKey: written) {
-                                    try write(next, writer)
-                                    written += 1
-                                }
-                            }
                         }
                     }
                 }
                 if !batch.isEmpty {
-                    let pages = batch, index = submitted
-                    group.addTask { (index, ParsedBatch.parse(pages, definition, stage: stage)) }
-                    submitted += 1
-                }
-                while let (i, result) = try await group.next() {
-                    finished[i] = result
-                    while let next = finished.removeValue(forKey: written) {
-                        try write(next, writer)
-                        written += 1
-                    }
+                    let pages = batch
+                    try await submit { ParsedBatch.parse(pages, definition) }
                 }
             }
-            try rejects?.commit()
+            try rejects.commit()
             let rejected = counts["rejected", default: 0]
             try RejectLimit.check(definition.maxRejects, key: "max_rejects", bad: rejected,
                                   of: counts["records_out", default: 0] + rejected, what: "pages or records rejected",
@@ -418,7 +398,7 @@ private final class ParseRun {
             try writer.commit()
         } catch {
             writer.abandon()
-            rejects?.abandon()
+            rejects.abandon()
             throw error
         }
         if counts["rejected"]! > 0 {
@@ -442,7 +422,7 @@ private final class ParseRun {
                                                    ("defaulted", .int(Int64(defaulted)))]))
         }
         var details = JSONObject()
-        if rejects != nil { details["rejects"] = .string(context.rejectsPath.relative) }
+        if rejects.count > 0 { details["rejects"] = .string(context.rejectsPath.relative) }
         if !nulls.entries.isEmpty { details["null_fields"] = .object(nulls) }
         return StageReport(counts: counts, recordsPerOutput: [output.relative: writer.recordCount],
                            details: details.entries.isEmpty ? nil : .object(details))
@@ -450,10 +430,7 @@ private final class ParseRun {
 
     func write(_ batch: ParsedBatch, _ writer: RecordWriter) throws {
         for record in batch.records { try writer.write(record) }
-        if !batch.rejects.isEmpty {
-            if rejects == nil { rejects = try RecordWriter(path: context.rejectsPath.absolute) }
-            for reject in batch.rejects { try rejects!.write(reject) }
-        }
+        for reject in batch.rejects { try rejects.add(reject) }
         counts["records_out", default: 0] += batch.records.count
         counts["rejected", default: 0] += batch.rejects.count
         for (key, value) in batch.counts { counts[key, default: 0] += value }

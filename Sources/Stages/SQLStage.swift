@@ -128,7 +128,7 @@ public enum SQLStage {
 
         func run(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "sql")
-            let rejects = RejectsFile(path: context.rejectsPath)
+            let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
             let loader = try SQLiteLoader(inferCSVTypes: inferTypes)
             var counts: [String: Int] = [:]
             var recordsIn = 0

@@ -157,7 +157,7 @@ public struct StoreRebuild {
             for item in events {
                 switch item.event {
                 case .load(let replay):
-                    let load = try replay.definition.load(replay.files, into: database, rejectsPath: nil)
+                    let load = try replay.definition.load(replay.files, into: database, rejects: nil)
                     report.loads += 1
                     report.records += load.recordsIn
                 case .record(let manifest):

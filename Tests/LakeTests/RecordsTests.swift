@@ -241,9 +241,10 @@ struct RecordReaderTests {
     }
 
     @Test func rejectedRecordAsRecord() {
-        let record = RejectedRecord(file: "f.csv", line: 7, reason: "why", raw: "x,y").asRecord
-        #expect(record.keys == ["file", "line", "reason", "raw"])
+        let record = RejectedRecord(file: "f.csv", line: 7, reason: "why", raw: "x,y").asRecord(stage: "seed")
+        #expect(record.keys == ["stage", "file", "line", "url", "fetched_at", "reason", "raw"])
         #expect(record["line"] == 7)
+        #expect(record["url"] == .null)
     }
 }
 

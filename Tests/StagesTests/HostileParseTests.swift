@@ -39,6 +39,9 @@ struct HostileParseTests {
             .first { $0.hasSuffix(".products.rejects.jsonl") })
         let rejects = try ParseStageTests.jsonLines(lake.lake.root + "/raw_data/logs/shop/" + rejectsFile)
         #expect(rejects.map { $0["url"]?.stringValue } == ["https://shop.example/b-big.html"])
+        // The one rejects format: a page has no line and no raw text.
+        #expect(rejects.first?.keys == ["stage", "file", "line", "url", "fetched_at", "reason", "raw"])
+        #expect(rejects.first?["stage"] == "products" && rejects.first?["line"] == .null)
         #expect(rejects.first?["reason"]?.stringValue == "https://shop.example/b-big.html: the page is \(big.utf8.count) bytes, more than the 16384 parsed at most")
     }
 

@@ -95,6 +95,9 @@ import Stages
         #expect(rejects.map { $0["file"] } == ["raw_data/imports/people.csv", "raw_data/imports/people.csv"])
         #expect(rejects.map { $0["reason"] } == ["expected 2 fields, found 3", "text after a closing quote"])
         #expect(rejects.first?["raw"] == "2,b,extra\n")
+        // The one rejects format (docs/lake.md, "Rejects files"): every stage's lines have the same keys.
+        #expect(rejects.first?.keys == ["stage", "file", "line", "url", "fetched_at", "reason", "raw"])
+        #expect(rejects.first?["stage"] == "people")
     }
 
     @Test func onErrorSkipWithCSVOutputReportsEachRejectOnce() async throws {

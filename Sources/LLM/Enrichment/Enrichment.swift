@@ -181,67 +181,50 @@ public struct Enrichment: Sendable {
         } else {
             asker = nil
         }
-        let window = max(64, settings.concurrency * 8)
-        try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
-            var waiting: [Int: (record: JSONObject, file: String, line: Int)] = [:]
-            var results: [Int: Outcome] = [:]
-            var nextIndex = 0
-            var nextWrite = 0
-
-            func writeReady() throws {
-                while let outcome = results.removeValue(forKey: nextWrite) {
-                    let (record, file, line) = waiting.removeValue(forKey: nextWrite)!
-                    nextWrite += 1
-                    switch outcome {
-                    case .answer(let value, let answeredBy):
-                        var enriched = merge(value, into: record)
-                        if settings.providers.count > 1, let answeredBy {
-                            enriched[Self.providerField] = .string(answeredBy.rawValue)
-                        }
-                        try write(enriched)
-                        summary.enriched += 1
-                    case .pending(let reason):
-                        var carried = record
-                        carried[Self.pendingField] = .string(reason)
-                        try write(carried)
-                        summary.pending += 1
-                    case .invalid(let raw, let reason):
-                        if settings.onInvalid == .fail {
-                            throw EnrichmentError("\(file):\(line): invalid answer from \(settings.provider.rawValue): \(reason) (on_invalid: fail)")
-                        }
-                        try reject(RejectedRecord(file: file, line: line, reason: "invalid answer: \(reason)", raw: raw))
-                        summary.invalid += 1
-                    case .rejected(let reason):
-                        try reject(RejectedRecord(file: file, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
-                        summary.rejectedMissing += 1
-                    case .failed(let message):
-                        throw EnrichmentError("\(file):\(line): \(message); answers received so far are cached, so a rerun continues from here")
-                    }
-                    if nextWrite % 100 == 0 { progress(nextWrite) }
+        // Records are written in input order whatever the concurrency: the output does not depend on it.
+        var written = 0
+        func deliver(_ item: (record: JSONObject, file: String, line: Int, outcome: Outcome)) throws {
+            let (record, file, line) = (item.record, item.file, item.line)
+            written += 1
+            switch item.outcome {
+            case .answer(let value, let answeredBy):
+                var enriched = merge(value, into: record)
+                if settings.providers.count > 1, let answeredBy {
+                    enriched[Self.providerField] = .string(answeredBy.rawValue)
                 }
+                try write(enriched)
+                summary.enriched += 1
+            case .pending(let reason):
+                var carried = record
+                carried[Self.pendingField] = .string(reason)
+                try write(carried)
+                summary.pending += 1
+            case .invalid(let raw, let reason):
+                if settings.onInvalid == .fail {
+                    throw EnrichmentError("\(file):\(line): invalid answer from \(settings.provider.rawValue): \(reason) (on_invalid: fail)")
+                }
+                try reject(RejectedRecord(file: file, line: line, reason: "invalid answer: \(reason)", raw: raw))
+                summary.invalid += 1
+            case .rejected(let reason):
+                try reject(RejectedRecord(file: file, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
+                summary.rejectedMissing += 1
+            case .failed(let message):
+                throw EnrichmentError("\(file):\(line): \(message); answers received so far are cached, so a rerun continues from here")
             }
-
+            if written % 100 == 0 { progress(written) }
+        }
+        try await orderedConcurrentMap(window: max(64, settings.concurrency * 8), deliver: deliver) { submit in
+            var index = 0
             for file in files {
                 let reader = try RecordReader(path: file.absolute, displayPath: file.relative)
                 while let record = try reader.next() {
                     summary.recordsIn += 1
-                    while nextIndex - nextWrite >= window, let (index, outcome) = try await group.next() {
-                        results[index] = outcome
-                        try writeReady()
-                    }
-                    let index = nextIndex
-                    let line = reader.line
-                    waiting[index] = (record, file.relative, line)
-                    nextIndex += 1
-                    let label = "\(file.relative):\(line)"
-                    group.addTask {
-                        (index, try await self.outcome(for: record, index: index, label: label, asker: asker))
+                    let (line, name, at) = (reader.line, file.relative, index)
+                    index += 1
+                    try await submit {
+                        (record, name, line, try await self.outcome(for: record, index: at, label: "\(name):\(line)", asker: asker))
                     }
                 }
-            }
-            while let (index, outcome) = try await group.next() {
-                results[index] = outcome
-                try writeReady()
             }
         }
         summary.calls = await asker?.ledger.calls ?? []

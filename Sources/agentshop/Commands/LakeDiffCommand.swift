@@ -61,11 +61,7 @@ struct LakeDiffCommand: AsyncParsableCommand {
             throw code
         }
         let keyOf = { (record: JSONObject) -> JSONValue in
-            let values = keyFields.map { path in
-                path.split(separator: ".").dropFirst().reduce(record[String(path.split(separator: ".")[0])] ?? .null) {
-                    $0.objectValue?[String($1)] ?? .null
-                }
-            }
+            let values = keyFields.map { DottedPath(dotted: $0).value(in: record) }
             return values.count == 1 ? values[0] : .array(values)
         }
         if global.json {
