@@ -79,8 +79,8 @@ import Transport
             let sitemap = try await client.sitemap("https://shop.example/sitemap.xml", filters: ["include": ["/p/"]])
             #expect(sitemap.urls == ["https://shop.example/p/1", "https://shop.example/p/2"])
             let info = try await client.info("https://shop.example/p/1")
-            #expect(info.title == "Info title")
-            #expect(info.html == nil)
+            #expect(info.page.title == "Info title")
+            #expect(info.page.html == nil)
 
             let calls = await fake.calls
             #expect(calls.map(\.path) == ["/scrape/sitemap", "/info"])

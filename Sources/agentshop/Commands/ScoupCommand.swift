@@ -207,7 +207,8 @@ struct ScoupCommand: AsyncParsableCommand {
     struct Info: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A page's status, title and meta without its body (POST /info).",
-            discussion: "Examples:\n  agentshop scoup info https://shop.example/"
+            discussion: "Without --json: every field of Scoup's answer as a table (nested objects one row per key, "
+                + "e.g. `meta description`). With --json: Scoup's answer as it came.\n\nExamples:\n  agentshop scoup info https://shop.example/"
         )
         @OptionGroup var connection: Connection
 
@@ -223,11 +224,13 @@ struct ScoupCommand: AsyncParsableCommand {
                 return try await client.info(url)
             }
             if connection.global.json {
-                Console.json(result)
+                Console.json(result.answer)
             } else {
-                ScoupCommand.printPage(result, url: url)
+                var rows: [[String]] = [["url", url]]
+                rows += result.rows.filter { $0.name != "url" }.map { [$0.name, ScoupCommand.inline($0.value)] }
+                Console.out(Console.table(rows))
             }
-            try ScoupCommand.checkPageStatus(result, url: url)
+            try ScoupCommand.checkPageStatus(result.page, url: url)
         }
     }
 
