@@ -11,6 +11,11 @@ import Transport
 /// crawl:
 ///   fetch:
 ///     via: direct                       # or scoup (SCOUP_BASE_URL, SCOUP_API_KEY)
+///     scoup:                            # via: scoup only: Scoup's page options (docs/stages/fetch.md#scoup)
+///       preset: ecommerce_product       # or blog_article, competitor_analysis, social_media
+///       custom_selectors: { price: .price }   # over the preset's; answered in customData
+///       wait_for: 500                   # or a CSS selector; also javascript, mobile, screenshot, cookies,
+///                                       # proxy, headers, user_agent, extract_links/images/text
 ///     seeds: [https://shop.example/]    # URLs; a seed list in the lake (raw_data/imports/urls.txt);
 ///                                       # {sitemap: URL}; file:raw_data/… for a saved site in the lake
 ///     base_url: https://shop.example/   # file: seeds only: the URL the saved site had (pages are recorded
@@ -39,6 +44,7 @@ import Transport
 ///   out:
 ///     - scraped_data/products/dt={run_date}/pages.warc.gz
 ///     - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
+///     - scraped_data/products/dt={run_date}/products.jsonl.gz   # via: scoup: the records Scoup extracted
 /// ```
 public enum FetchStage {
     public static let kind = StageKind(spec: spec) { config, context in configure(config, context) }

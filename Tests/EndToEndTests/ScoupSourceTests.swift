@@ -109,3 +109,22 @@ import Testing
         }
     }
 }
+
+extension ScoupSourceTests {
+    /// `scoup scrape --preset` sends the preset's selectors and flags, with the command's own options over them.
+    @Test func scrapeTakesAPreset() async throws {
+        let project = try Project()
+        try await FakeScoup.with(token: Self.key) { base, fake in
+            let result = try await project.runDetached(["scoup", "scrape", "https://shop.example/p/1", "--preset", "blog_article",
+                                                        "--selector", "author=.byline"], environment: env(base), clearing: "SCOUP_")
+            #expect(result.status == 0, "\(result.stderr)")
+            let options = (await fake.calls).last?.body?["options"] as? [String: Any] ?? [:]
+            let selectors = options["customSelectors"] as? [String: String] ?? [:]
+            #expect(selectors["author"] == ".byline" && selectors["headline"] == "article h1, h1")
+            #expect(options["extractText"] as? Bool == true)
+            let bad = try await project.runDetached(["scoup", "scrape", "https://shop.example/p/1", "--preset", "webshop"],
+                                                    environment: env(base), clearing: "SCOUP_")
+            #expect(bad.status == 64 && bad.stderr.contains("--preset: expected one of ecommerce_product"), "\(bad.stderr)")
+        }
+    }
+}
