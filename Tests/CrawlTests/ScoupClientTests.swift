@@ -288,3 +288,28 @@ import Transport
         #expect(RetryAfter.seconds(value) == nil)
     }
 }
+
+/// Scoup's answers in the shapes it sends: fields at the top, or in a `{success, data}` envelope with
+/// `status` for the page's status. Decoded strictly, the envelope gave a result with every field nil
+/// (`scoup info` printed `{}`).
+@Suite struct ScoupAnswerTests {
+    @Test func anEnvelopedAnswerKeepsItsFields() throws {
+        let body = #"{"success":true,"data":{"url":"https://shop.example/","status":200,"title":"T","meta":{"lang":"en"},"# +
+            #""customData":{"price":"9.99"},"screenshot_url":"https://s/1.png","responseTime":12}}"#
+        let result = try JSONDecoder().decode(ScrapeResult.self, from: Data(body.utf8))
+        #expect(result.statusCode == 200)
+        #expect(result.title == "T")
+        #expect(result.meta?["lang"] == "en")
+        #expect(result.customData?["price"] == "9.99")
+        #expect(result.screenshotUrl == "https://s/1.png")
+        let info = ScoupPageInfo(answer: try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)))
+        #expect(info.rows.map(\.name) == ["customData price", "meta lang", "responseTime", "screenshot_url", "status", "title", "url"])
+    }
+
+    @Test func aFlatAnswerReadsAsBefore() throws {
+        let body = #"{"statusCode":404,"html":"<p>x</p>","links":["https://a/"],"customData":null}"#
+        let result = try JSONDecoder().decode(ScrapeResult.self, from: Data(body.utf8))
+        #expect(result.statusCode == 404 && result.html == "<p>x</p>" && result.linkURLs == ["https://a/"])
+        #expect(result.customData == nil)
+    }
+}
