@@ -36,6 +36,10 @@ public struct CrawlSettings: Sendable {
     public var caFile: String?
     /// For a saved site crawled over file://: the URL its first seed's folder had.
     public var baseURL: String?
+    /// `via: scoup`: the page options sent in every `POST /scrape` (a preset's, with the stage's own
+    /// over them). Links are asked for unless `extractLinks` is false; the records hold the text,
+    /// links, images and screenshot only when these options ask for them.
+    public var scoupOptions = ScrapeOptions()
     /// What decides which URLs are fetched: a journal written under another key is not resumed.
     public var crawlKey = ""
     /// Whether the crawl's result is published: nil to publish, or why not (`min_pages`,
@@ -64,6 +68,8 @@ public struct CrawlTarget: Sendable {
     public var warc: LakePath
     /// The crawl log (JSON Lines, one `CrawlLogEntry` per URL), when one is written.
     public var log: LakePath?
+    /// `via: scoup`: the records Scoup extracted (JSON Lines, one per page answered 2xx), when written.
+    public var records: LakePath?
     /// The folder of the crawl's journal, pack and per-URL state, kept between runs.
     public var stateFolder: String
     /// Environment variables (SCOUP_BASE_URL, SCOUP_API_KEY…).
@@ -74,11 +80,13 @@ public struct CrawlTarget: Sendable {
     /// Called with the number of URLs done so far.
     public var progress: @Sendable (Int) -> Void
 
-    public init(lake: Lake, warc: LakePath, log: LakePath?, stateFolder: String, environment: [String: String],
-                isPartOf: String, logger: Logger, progress: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(lake: Lake, warc: LakePath, log: LakePath?, records: LakePath? = nil, stateFolder: String,
+                environment: [String: String], isPartOf: String, logger: Logger,
+                progress: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.lake = lake
         self.warc = warc
         self.log = log
+        self.records = records
         self.stateFolder = stateFolder
         self.environment = environment
         self.isPartOf = isPartOf

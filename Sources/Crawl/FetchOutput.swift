@@ -24,6 +24,8 @@ struct EncodedRecords {
 struct FetchOutputWriter: Sendable {
     let warcPath: LakePath
     let logPath: LakePath?
+    /// `via: scoup`: one record per page answered 2xx, with the fields Scoup extracted.
+    let recordsPath: LakePath?
     let settings: CrawlSettings
     /// `pipeline/stage`, for the `warcinfo` record.
     let isPartOf: String
@@ -47,6 +49,7 @@ struct FetchOutputWriter: Sendable {
     func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> CrawlReport {
         let warc = try WARCWriter(path: warcPath.absolute)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
+        let records = try recordsPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
         // writes the same bytes again (and the stages after it are skipped).
         let latest = latestFetch ?? WARCRecord.formatDate(Date(timeIntervalSince1970: 0))
@@ -87,6 +90,7 @@ struct FetchOutputWriter: Sendable {
             if entry.fromCache { fromCache += 1 }
             if entry.robotsDisallowed { robotsDisallowed += 1 }
             try log?.write(logLine(entry, offset: offset))
+            if let records, let record = scoupRecord(entry) { try records.write(record) }
         }
         do {
             let tally = CrawlTally(seeds: seedCount, seedFailures: seedFailures, fetched: fetched, failed: failed,
@@ -95,10 +99,12 @@ struct FetchOutputWriter: Sendable {
         } catch {
             warc.abandon()
             log?.abandon()
+            records?.abandon()
             throw error
         }
         try warc.commit()
         try log?.commit()
+        try records?.commit()
 
         let statusObject = JSONObject(statuses.keys.sorted().map { ("\($0)", LakeJSONValue.int(Int64(statuses[$0]!))) })
         let seeds: [LakeJSONValue] = settings.seeds.map { seed in
@@ -117,9 +123,36 @@ struct FetchOutputWriter: Sendable {
         ])
         var perOutput = [warcPath.relative: warc.recordCount]
         if let logPath, let log { perOutput[logPath.relative] = log.recordCount }
+        if let recordsPath, let records { perOutput[recordsPath.relative] = records.recordCount }
         return CrawlReport(counts: ["urls": count, "pages_fetched": fetched, "pages_failed": failed,
                                     "from_cache": fromCache, "not_modified": notModified],
                            recordsPerOutput: perOutput, details: .object(JSONObject([("crawl", .object(crawl))])))
+    }
+
+    /// The records output's line for a page Scoup answered 2xx: `url`, `final_url`, `status`,
+    /// `fetched_at`, `title`, then the extracted fields in name order (a field named like one of the
+    /// first five replaces it, except `url`). Nil for failures and pages without a Scoup answer.
+    func scoupRecord(_ entry: FetchEntry) -> JSONObject? {
+        guard case .object(let fields)? = entry.extracted, let status = entry.status, (200..<300).contains(status) else { return nil }
+        var record = JSONObject([
+            ("url", .string(publicURL(entry.url))), ("final_url", .string(publicURL(entry.finalURL ?? entry.url))),
+            ("status", .int(Int64(status))), ("fetched_at", .string(entry.fetchedAt)),
+            ("title", entry.scoup?.first { $0.name == "title" }.map { LakeJSONValue.string($0.value) } ?? entry.title.map(LakeJSONValue.string) ?? .null),
+        ])
+        for key in fields.keys.sorted() where key != "url" { record[key] = Self.lakeValue(fields[key]!) }
+        return record
+    }
+
+    /// A Scoup JSON value as a lake one: integral numbers as integers.
+    static func lakeValue(_ value: JSONValue) -> LakeJSONValue {
+        switch value {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .number(let n): return n.rounded() == n && abs(n) < 9e15 ? .int(Int64(n)) : .double(n)
+        case .string(let s): return .string(s)
+        case .array(let items): return .array(items.map(lakeValue))
+        case .object(let object): return .object(JSONObject(object.keys.sorted().map { ($0, lakeValue(object[$0]!)) }))
+        }
     }
 
     /// Writes the records of one URL; returns the offset of its response (or resource) record.

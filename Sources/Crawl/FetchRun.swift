@@ -104,7 +104,8 @@ public final class FetchRun: @unchecked Sendable {
         }
         let seeds = try await expandSeeds()
         scope.scope = makeScope(seeds: seeds)
-        output = FetchOutputWriter(warcPath: target.warc, logPath: target.log, settings: settings, isPartOf: target.isPartOf,
+        output = FetchOutputWriter(warcPath: target.warc, logPath: target.log, recordsPath: target.records, settings: settings,
+                                   isPartOf: target.isPartOf,
                                    publicURL: publicURL())
         var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: settings.maxDepth,
                                      maxPages: settings.maxPages, perHostLimit: settings.politeness.perHostConcurrency,
@@ -425,7 +426,8 @@ public final class FetchRun: @unchecked Sendable {
         let outcome: Swift.Result<ScrapeResult, Error>
         entry.attempt = 1
         do {
-            let request = ScrapeRequest(url: item.url, options: ScrapeOptions(userAgent: settings.userAgent, extractLinks: true))
+            let options = settings.scoupOptions.over(ScrapeOptions(userAgent: settings.userAgent, extractLinks: true))
+            let request = ScrapeRequest(url: item.url, options: options)
             let answer = try await scoup.scrapeCountingAttempts(request)
             outcome = .success(answer.result)
             entry.attempt = answer.attempts
@@ -473,9 +475,26 @@ public final class FetchRun: @unchecked Sendable {
             // warc-fields values are one line each.
             entry.scoup = fields.map { Header($0.name, $0.value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")) }
             entry.links = result.linkURLs
+            entry.extracted = Self.extracted(result, options: settings.scoupOptions)
             return (entry, body)
         }
         return (entry, nil)
+    }
+
+    /// The record fields of a Scoup answer: customData's fields (a customData that is not an object
+    /// as `custom_data`), then `text`, `links`, `images`, `screenshot_url` when `options` asked for them.
+    static func extracted(_ result: ScrapeResult, options: ScrapeOptions) -> JSONValue {
+        var fields: [String: JSONValue] = [:]
+        switch result.customData {
+        case .object(let custom)?: fields = custom
+        case nil, .null?: break
+        case let other?: fields["custom_data"] = other
+        }
+        if options.extractText == true { fields["text"] = result.text.map(JSONValue.string) ?? .null }
+        if options.extractLinks == true { fields["links"] = .array(result.linkURLs.map(JSONValue.string)) }
+        if options.extractImages == true { fields["images"] = .array(result.images ?? []) }
+        if options.screenshot == true { fields["screenshot_url"] = result.screenshotUrl.map(JSONValue.string) ?? .null }
+        return .object(fields)
     }
 
     static func refusedKey(_ error: ScoupError, _ scoup: ScoupClient) -> CrawlError {

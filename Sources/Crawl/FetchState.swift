@@ -39,6 +39,9 @@ struct FetchEntry: Codable, Sendable, Equatable {
     var isFile = false
     /// Scoup's fields besides the html, for the metadata record.
     var scoup: [Header]?
+    /// `via: scoup`: the fields Scoup extracted for the records output (customData's fields, and the
+    /// text, links, images and screenshot when asked), as a JSON object.
+    var extracted: JSONValue?
     /// Scoup's `links`, used when its html cannot be parsed.
     var links: [String]?
     /// The page's `<title>`, read with its links (absent from journals of earlier versions).

@@ -137,9 +137,11 @@ public final class ScoupClient: Sendable {
         try await sitemap(SitemapRequest(sitemapUrl: sitemapURL, filters: filters))
     }
 
-    /// `POST /info` with `infoOnly: true`: status, title and meta without the page body.
-    public func info(_ url: String) async throws -> ScrapeResult {
-        try await call("/info", body: InfoRequest(url: url), target: url)
+    /// `POST /info` with `infoOnly: true`: status, title and meta without the page body, and the
+    /// whole answer (whatever else this Scoup sends: headers, timings, its envelope).
+    public func info(_ url: String) async throws -> ScoupPageInfo {
+        let answer: JSONValue = try await call("/info", body: InfoRequest(url: url), target: url)
+        return ScoupPageInfo(answer: answer)
     }
 
     // MARK: Calls

@@ -11,6 +11,11 @@ import Transport
 /// crawl:
 ///   fetch:
 ///     via: direct                       # or scoup (SCOUP_BASE_URL, SCOUP_API_KEY)
+///     scoup:                            # via: scoup only: Scoup's page options (docs/stages/fetch.md#scoup)
+///       preset: ecommerce_product       # or blog_article, competitor_analysis, social_media
+///       custom_selectors: { price: .price }   # over the preset's; answered in customData
+///       wait_for: 500                   # or a CSS selector; also javascript, mobile, screenshot, cookies,
+///                                       # proxy, headers, user_agent, extract_links/images/text
 ///     seeds: [https://shop.example/]    # URLs; a seed list in the lake (raw_data/imports/urls.txt);
 ///                                       # {sitemap: URL}; file:raw_data/… for a saved site in the lake
 ///     base_url: https://shop.example/   # file: seeds only: the URL the saved site had (pages are recorded
@@ -39,6 +44,7 @@ import Transport
 ///   out:
 ///     - scraped_data/products/dt={run_date}/pages.warc.gz
 ///     - raw_data/logs/crawl/dt={run_date}/crawl.jsonl.gz
+///     - scraped_data/products/dt={run_date}/products.jsonl.gz   # via: scoup: the records Scoup extracted
 /// ```
 public enum FetchStage {
     public static let kind = StageKind(spec: spec) { config, context in configure(config, context) }
@@ -85,6 +91,8 @@ public enum FetchStage {
         var baseURL: String?
         /// Fewer pages than this (or every seed failing) fails the stage; 0 accepts an empty crawl.
         var minPages = 1
+        /// `via: scoup`: the page options of `scoup:` (its preset's, with its own keys over them).
+        var scoup = ScrapeOptions()
         /// A larger share of failed URLs fails the stage.
         var maxErrorRate: RejectLimit?
 
@@ -120,11 +128,14 @@ public enum FetchStage {
         func run(_ context: StageContext) async throws -> StageReport {
             let warcs = context.outputs.filter { PageFiles.isWARC($0.relative) }
             let logs = context.outputs.filter { RecordFileType(path: $0.relative)?.format == .jsonl }
-            guard warcs.count == 1, logs.count <= 1, warcs.count + logs.count == context.outputs.count else {
-                throw StageError("a fetch stage writes one WARC file (.warc.gz) and optionally one crawl log (.jsonl.gz); "
+            let jsonLimit = via == .scoup ? 2 : 1
+            guard warcs.count == 1, logs.count <= jsonLimit, warcs.count + logs.count == context.outputs.count else {
+                throw StageError("a fetch stage writes one WARC file (.warc.gz), optionally a crawl log (.jsonl.gz) and, "
+                                 + "with via: scoup, after it the records Scoup extracted (.jsonl.gz); "
                                  + "'out' names: \(context.outputs.map(\.relative).joined(separator: ", "))")
             }
-            let target = CrawlTarget(lake: context.lake, warc: warcs[0], log: logs.first, stateFolder: context.stateFolder,
+            let target = CrawlTarget(lake: context.lake, warc: warcs[0], log: logs.first, records: logs.dropFirst().first,
+                                     stateFolder: context.stateFolder,
                                      environment: context.environment.variables, isPartOf: "\(context.pipeline)/\(context.stage)",
                                      logger: context.logger, progress: { context.progress($0) })
             do {
@@ -162,6 +173,7 @@ public enum FetchStage {
             s.allowPrivateAddresses = allowPrivateAddresses
             s.caFile = caFile
             s.baseURL = baseURL
+            s.scoupOptions = scoup
             s.crawlKey = crawlKey
             let (minPages, maxErrorRate) = (minPages, maxErrorRate)
             s.refusal = { Self.refusal($0, minPages: minPages, maxErrorRate: maxErrorRate) }
@@ -203,6 +215,18 @@ public enum FetchStage {
         d.journalSettings = spec.canonicalText(of: config) { $0.journal == true }
         var ok = true
         if let via = config.choice("via", ["direct", "scoup"]) { d.via = Via(rawValue: via)! }
+        if let block = config.value("scoup") {
+            if let options = readScoup(block) {
+                if d.via == .scoup {
+                    d.scoup = options
+                } else {
+                    block.error("Scoup's page options need via: scoup (this stage fetches directly)")
+                    ok = false
+                }
+            } else {
+                ok = false
+            }
+        }
 
         if let seeds = config.value("seeds", required: true) {
             if let read = readSeeds(seeds) { d.seeds = read } else { ok = false }
@@ -304,6 +328,99 @@ public enum FetchStage {
             ok = false
         }
         return ok ? d : nil
+    }
+
+    /// `scoup:` — a preset and page options, as Scoup's `options` (the preset's with the keys given over them).
+    static func readScoup(_ block: ConfigValue) -> ScrapeOptions? {
+        guard block.expectMapping() else { return nil }
+        var ok = true
+        var options = ScrapeOptions()
+        func oneLine(_ text: String) -> Bool { !text.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) }
+        /// A mapping of non-empty one-line strings, each checked by `check` (nil: fine, else the problem).
+        func strings(_ key: String, _ check: (String, String) -> String?) -> [String: String]? {
+            guard let value = block.value(key) else { return nil }
+            guard value.expectMapping() else { ok = false; return nil }
+            var out: [String: String] = [:]
+            for name in value.keys {
+                guard let item = value.value(name), let text = item.asString() else { ok = false; continue }
+                if let problem = check(name, text) { item.error(problem); ok = false; continue }
+                out[name] = text
+            }
+            if out.isEmpty && ok { value.error("list at least one entry, or leave '\(key)' out") }
+            return out
+        }
+        let preset = block.choice("preset", ScoupPreset.allCases.map(\.rawValue)).flatMap(ScoupPreset.init(rawValue:))
+        options.customSelectors = strings("custom_selectors") { name, css in
+            if name.isEmpty { return "a field name is empty" }
+            return css.trimmingCharacters(in: .whitespaces).isEmpty || !oneLine(css) ? "expected a CSS selector on one line" : nil
+        }
+        options.headers = strings("headers") { name, value in
+            if name.isEmpty || name.contains(where: { $0 == ":" || $0.isWhitespace || !$0.isASCII }) {
+                return "'\(name)' is not a header name"
+            }
+            return oneLine(value) ? nil : "a header value is one line"
+        }
+        if let value = block.value("wait_for"), let text = value.asString() {
+            if let ms = Int(text) {
+                if ms < 0 || ms > 600_000 { value.error("expected milliseconds from 0 to 600000, or a CSS selector"); ok = false }
+                options.waitFor = .number(Double(ms))
+            } else if text.trimmingCharacters(in: .whitespaces).isEmpty || !oneLine(text) {
+                value.error("expected milliseconds or a CSS selector to wait for")
+                ok = false
+            } else {
+                options.waitFor = .string(text)
+            }
+        }
+        options.javascript = block.bool("javascript")
+        options.mobile = block.bool("mobile")
+        options.screenshot = block.bool("screenshot")
+        options.extractLinks = block.bool("extract_links")
+        options.extractImages = block.bool("extract_images")
+        options.extractText = block.bool("extract_text")
+        if let value = block.value("cookies") {
+            if value.isMapping {
+                if let cookies = strings("cookies", { _, _ in nil }) { options.cookies = .object(cookies.mapValues(Crawl.JSONValue.string)) }
+            } else if value.isSequence, let items = value.asList() {
+                var cookies: [Crawl.JSONValue] = []
+                for item in items {
+                    guard item.isMapping else { item.error("expected a cookie as a mapping ({name: …, value: …})"); ok = false; continue }
+                    if item.string("name", required: true) == nil || item.value("value", required: true) == nil { ok = false }
+                    cookies.append(scoupJSON(item.jsonValue()))
+                }
+                options.cookies = .array(cookies)
+            } else {
+                value.error("expected a mapping of cookie name to value, or a list of cookies")
+                ok = false
+            }
+        }
+        if let value = block.value("proxy"), let proxy = value.asString() {
+            let scheme = URLReference(proxy).scheme?.lowercased()
+            if !["http", "https", "socks4", "socks5"].contains(scheme ?? "") || !oneLine(proxy) {
+                value.error("expected a proxy URL such as http://proxy.example:8080, found '\(proxy)'")
+                ok = false
+            } else {
+                options.proxy = proxy
+            }
+        }
+        if let value = block.value("user_agent"), let agent = value.asString() {
+            if agent.isEmpty || !oneLine(agent) { value.error("expected one line of text"); ok = false } else { options.userAgent = agent }
+        }
+        guard ok else { return nil }
+        return preset.map { options.over($0.options) } ?? options
+    }
+
+    /// A configuration value (Lake's JSON) as Scoup's JSON.
+    static func scoupJSON(_ value: LakeJSONValue) -> Crawl.JSONValue {
+        switch value {
+        case .null: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let i): return .number(Double(i))
+        case .bigInteger(let digits): return .string(digits)
+        case .double(let d): return .number(d)
+        case .string(let s): return .string(s)
+        case .array(let items): return .array(items.map(scoupJSON))
+        case .object(let object): return .object(Dictionary(object.entries.map { ($0.key, scoupJSON($0.value)) }, uniquingKeysWith: { _, b in b }))
+        }
     }
 
     /// What can be told of a `file:` seed leaving the lake before the run (which checks again, symlinks

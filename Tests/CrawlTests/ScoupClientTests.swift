@@ -79,8 +79,8 @@ import Transport
             let sitemap = try await client.sitemap("https://shop.example/sitemap.xml", filters: ["include": ["/p/"]])
             #expect(sitemap.urls == ["https://shop.example/p/1", "https://shop.example/p/2"])
             let info = try await client.info("https://shop.example/p/1")
-            #expect(info.title == "Info title")
-            #expect(info.html == nil)
+            #expect(info.page.title == "Info title")
+            #expect(info.page.html == nil)
 
             let calls = await fake.calls
             #expect(calls.map(\.path) == ["/scrape/sitemap", "/info"])
@@ -286,5 +286,30 @@ import Transport
     @Test(arguments: ["", "soon", "-5", "1.5"])
     func retryAfterRejectsGarbage(value: String) {
         #expect(RetryAfter.seconds(value) == nil)
+    }
+}
+
+/// Scoup's answers in the shapes it sends: fields at the top, or in a `{success, data}` envelope with
+/// `status` for the page's status. Decoded strictly, the envelope gave a result with every field nil
+/// (`scoup info` printed `{}`).
+@Suite struct ScoupAnswerTests {
+    @Test func anEnvelopedAnswerKeepsItsFields() throws {
+        let body = #"{"success":true,"data":{"url":"https://shop.example/","status":200,"title":"T","meta":{"lang":"en"},"# +
+            #""customData":{"price":"9.99"},"screenshot_url":"https://s/1.png","responseTime":12}}"#
+        let result = try JSONDecoder().decode(ScrapeResult.self, from: Data(body.utf8))
+        #expect(result.statusCode == 200)
+        #expect(result.title == "T")
+        #expect(result.meta?["lang"] == "en")
+        #expect(result.customData?["price"] == "9.99")
+        #expect(result.screenshotUrl == "https://s/1.png")
+        let info = ScoupPageInfo(answer: try JSONDecoder().decode(JSONValue.self, from: Data(body.utf8)))
+        #expect(info.rows.map(\.name) == ["customData price", "meta lang", "responseTime", "screenshot_url", "status", "title", "url"])
+    }
+
+    @Test func aFlatAnswerReadsAsBefore() throws {
+        let body = #"{"statusCode":404,"html":"<p>x</p>","links":["https://a/"],"customData":null}"#
+        let result = try JSONDecoder().decode(ScrapeResult.self, from: Data(body.utf8))
+        #expect(result.statusCode == 404 && result.html == "<p>x</p>" && result.linkURLs == ["https://a/"])
+        #expect(result.customData == nil)
     }
 }

@@ -48,7 +48,7 @@ struct StageSpecsTests {
         }
         #expect(unmarked(fetch.settings).isEmpty, "fetch settings that do not say whether they key the journal")
         let keyed = fetch.settings.filter { $0.journal == true }.map(\.key)
-        #expect(keyed == ["via", "seeds", "base_url", "follow", "allow_domains", "include", "exclude", "max_depth",
+        #expect(keyed == ["via", "scoup", "seeds", "base_url", "follow", "allow_domains", "include", "exclude", "max_depth",
                           "max_pages", "robots", "max_page_bytes", "user_agent", "allow_private_addresses"])
         for kind in Self.kinds where kind.name != "fetch" {
             #expect(!kind.spec.journal && kind.spec.settings.allSatisfy { $0.journal == nil }, "\(kind.name)")

@@ -6,7 +6,8 @@ import Foundation
 /// The target URL in a request body picks a behaviour: `flaky` answers 503 once, `ratelimited`
 /// 429 once with `Retry-After: 7`, `ratelimited-date` 429 once with an HTTP-date 3 s ahead,
 /// `ratelimited-long` 429 with an hour's Retry-After, `always503` never recovers, `slow` takes
-/// 200 ms (for the concurrency cap), `bad-request` answers 400.
+/// 200 ms (for the concurrency cap), `bad-request` answers 400, `enveloped` gets a `/info` answer
+/// inside a `{success, data}` envelope.
 public actor FakeScoup {
     public struct Call: Sendable {
         public let method: String
@@ -91,7 +92,7 @@ public actor FakeScoup {
 
         switch request.path {
         case "/health":
-            return Self.json(["status": "ok", "version": "1.4.0"])
+            return Self.json(["status": "ok", "version": "1.4.0", "uptime": 3600, "browser": ["pages": 2]])
         case "/scrape":
             if let page = site[target] {
                 return Self.json(["statusCode": 200, "html": page.html, "title": "Page", "links": page.links,
@@ -112,6 +113,13 @@ public actor FakeScoup {
             return Self.json(["urls": sitemapURLs])
         case "/info":
             guard json?["infoOnly"] as? Bool == true else { return Self.json(["error": "infoOnly missing"], status: .badRequest) }
+            if target.contains("enveloped") {
+                // As Scoup answers: its fields inside a `data` envelope, with `status` for the page's status.
+                return Self.json(["success": true, "data": [
+                    "url": target, "status": 200, "title": "Enveloped title", "contentType": "text/html; charset=utf-8",
+                    "meta": ["description": "An enveloped page"], "responseTime": 120,
+                ]])
+            }
             return Self.json(["statusCode": 200, "title": "Info title", "meta": ["lang": "en"]])
         default:
             return Self.json(["error": "no route"], status: .notFound)

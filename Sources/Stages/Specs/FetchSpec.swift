@@ -1,3 +1,4 @@
+import Crawl
 import Pipeline
 import Transport
 
@@ -14,6 +15,10 @@ extension FetchStage {
             SettingSpec("via", .choice(["direct", "scoup"]), default: "direct", journal: true,
                         "`direct`: libcurl; `scoup`: `POST /scrape` on `SCOUP_BASE_URL` (default `http://localhost:3001`) "
                         + "with `Authorization: Bearer $SCOUP_API_KEY`."),
+            SettingSpec("scoup", .object(scoupSettings), default: "none", journal: true,
+                        "`via: scoup` only: what Scoup does with each page, sent as the `options` of `POST /scrape`. "
+                        + "Every key changes what a page's answer holds (its links, its records), so a change starts "
+                        + "the crawl afresh. See [Scoup](#scoup) for the presets and the records output."),
             SettingSpec("seeds", .custom("URL, lake path, {sitemap: URL}, or a list"), required: true, journal: true,
                         "One or a list of: an http(s) URL; `file:path` (a saved site, path relative to the lake) or "
                         + "`file:///abs/path` inside the lake (anything leading out, through `..`, `%2e%2e` or a symbolic "
@@ -77,4 +82,37 @@ extension FetchStage {
             SettingSpec("max_error_rate", .custom("share"), default: "no limit", journal: false,
                         "A larger share of failed URLs (`20%`, `0.2`) fails the stage."),
         ])
+
+    /// The keys of `scoup:`, each sent as the Scoup option named in its description.
+    static let scoupSettings: [SettingSpec] = [
+        SettingSpec("preset", .choice(ScoupPreset.allCases.map(\.rawValue)), default: "none", journal: true,
+                    "The seed's presets, each a set of the options below for a kind of page; the keys given beside "
+                    + "it win (`custom_selectors` name by name): "
+                    + ScoupPreset.allCases.map { "`\($0.rawValue)`: \($0.summary)" }.joined(separator: "; ") + "."),
+        SettingSpec("custom_selectors", .mapping(of: "field name → CSS selector"), default: "none", journal: true,
+                    "`customSelectors`: Scoup reads each selector in the page and answers its value in `customData` "
+                    + "under the field's name; the fields become columns of the records output."),
+        SettingSpec("wait_for", .custom("milliseconds (integer) or CSS selector"), default: "none", journal: true,
+                    "`waitFor`: how long to wait, or which element to wait for, before the page is read."),
+        SettingSpec("javascript", .boolean, default: "Scoup's", journal: true,
+                    "`javascript`: render the page in Scoup's headless browser."),
+        SettingSpec("mobile", .boolean, default: "Scoup's", journal: true, "`mobile`: emulate a mobile device."),
+        SettingSpec("screenshot", .boolean, default: "Scoup's", journal: true,
+                    "`screenshot`: take a screenshot; its URL goes into the records as `screenshot_url`."),
+        SettingSpec("cookies", .custom("mapping of name → value, or a list of cookie objects"), default: "none",
+                    journal: true, "`cookies`: sent to the page as Scoup accepts them."),
+        SettingSpec("proxy", .string, label: "URL", default: "none", journal: true, "`proxy`: the proxy Scoup goes through."),
+        SettingSpec("headers", .mapping(of: "header name → value"), default: "none", journal: true,
+                    "`headers`: extra request headers Scoup sends to the page."),
+        SettingSpec("user_agent", .string, default: "the stage's `user_agent`", journal: true,
+                    "`userAgent`: the User-Agent Scoup sends to the page."),
+        SettingSpec("extract_links", .boolean, default: "true", journal: true,
+                    "`extractLinks`: links are always asked for (a page Scoup answers without usable HTML is "
+                    + "followed through them); `true` here also writes them into the records as `links`; `false` "
+                    + "stops asking."),
+        SettingSpec("extract_images", .boolean, default: "false", journal: true,
+                    "`extractImages`: the page's images, into the records as `images`."),
+        SettingSpec("extract_text", .boolean, default: "false", journal: true,
+                    "`extractText`: the page's text, into the records as `text`."),
+    ]
 }

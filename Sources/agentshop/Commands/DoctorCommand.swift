@@ -34,6 +34,8 @@ struct DoctorCommand: AsyncParsableCommand {
         var status: Status
         var detail: String
         var hint: String?
+        /// What the checked service said about itself (Scoup's `/health` answer), for `--json`.
+        var data: Crawl.JSONValue?
 
         static func ok(_ check: String, _ detail: String) -> Check { Check(check: check, status: .ok, detail: detail) }
         static func warn(_ check: String, _ detail: String, hint: String) -> Check { Check(check: check, status: .warn, detail: detail, hint: hint) }
@@ -196,10 +198,20 @@ struct DoctorCommand: AsyncParsableCommand {
         guard network else { return .ok("scoup", "\(configuration.baseURL) (not contacted; pass --network)") }
         do {
             let health = try await ScoupClient(configuration: configuration).health()
-            return .ok("scoup", "\(configuration.baseURL): status \(health.status ?? "up")")
+            var check = Check.ok("scoup", "\(configuration.baseURL): " + scoupHealthFields(health).joined(separator: ", "))
+            check.data = health.body
+            return check
         } catch {
             return .fail("scoup", describe(error), hint: "start Scoup or set SCOUP_BASE_URL / SCOUP_API_KEY; only `fetch: { via: scoup }` stages need it")
         }
+    }
+
+    /// Scoup's `/health` answer as `key value` pairs, status first (`status ok, version 1.4.0, uptime 3600`);
+    /// a nested value on one line as JSON. A body that is not a JSON object says only that Scoup is up.
+    static func scoupHealthFields(_ health: ScoupHealth) -> [String] {
+        guard case .object(let fields)? = health.body, !fields.isEmpty else { return ["status \(health.status ?? "up")"] }
+        let keys = fields.keys.sorted { a, b in a == "status" ? b != "status" : (b == "status" ? false : a < b) }
+        return keys.map { "\($0) \(ScoupCommand.inline(fields[$0]!))" }
     }
 
     /// Pipelines valid, and the crontab block installed and current when pipelines are scheduled.

@@ -16,6 +16,7 @@ struct ScoupCommand: AsyncParsableCommand {
           agentshop scoup health
           agentshop scoup scrape https://shop.example/p/1 --selector price=.price --selector name=h1 --extract-links
           agentshop scoup scrape https://shop.example/ --javascript --wait-for '#app' --json
+          agentshop scoup scrape https://shop.example/p/1 --preset ecommerce_product --selector price=.price-box
           agentshop scoup sitemap https://shop.example/sitemap.xml
           agentshop scoup info https://shop.example/p/1
         Exit codes: 0 ok, 1 Scoup answered with an error (or the scraped page had an HTTP error status), \
@@ -81,6 +82,10 @@ struct ScoupCommand: AsyncParsableCommand {
         @Argument(help: "The page URL (http or https).")
         var url: String
 
+        @Option(help: ArgumentHelp("A page preset (ecommerce_product, blog_article, competitor_analysis, social_media): "
+                                   + "its selectors and flags, under the options given here.", valueName: "name"))
+        var preset: String?
+
         @Option(name: .customLong("selector"),
                 help: ArgumentHelp("A custom selector, name=css; repeatable. Values come back as customData.", valueName: "name=css"))
         var selectors: [String] = []
@@ -115,6 +120,9 @@ struct ScoupCommand: AsyncParsableCommand {
         func validate() throws {
             try ScoupCommand.checkWebURL(url)
             _ = try customSelectors()
+            if let preset, ScoupPreset(rawValue: preset) == nil {
+                throw ValidationError("--preset: expected one of \(ScoupPreset.allCases.map(\.rawValue).joined(separator: ", ")), found '\(preset)'")
+            }
         }
 
         func customSelectors() throws -> [String: String]? {
@@ -137,10 +145,11 @@ struct ScoupCommand: AsyncParsableCommand {
             let wait: JSONValue? = waitFor.map { value in
                 Int(value).map { .number(Double($0)) } ?? .string(value)
             }
-            return ScrapeOptions(userAgent: userAgent, waitFor: wait, screenshot: screenshot ? true : nil,
-                                 extractLinks: extractLinks ? true : nil, extractImages: extractImages ? true : nil,
-                                 extractText: extractText ? true : nil, customSelectors: try? customSelectors(),
-                                 javascript: javascript ? true : nil, mobile: mobile ? true : nil)
+            let own = ScrapeOptions(userAgent: userAgent, waitFor: wait, screenshot: screenshot ? true : nil,
+                                    extractLinks: extractLinks ? true : nil, extractImages: extractImages ? true : nil,
+                                    extractText: extractText ? true : nil, customSelectors: try? customSelectors(),
+                                    javascript: javascript ? true : nil, mobile: mobile ? true : nil)
+            return preset.flatMap(ScoupPreset.init(rawValue:)).map { own.over($0.options) } ?? own
         }
 
         func run() async throws {
@@ -207,7 +216,8 @@ struct ScoupCommand: AsyncParsableCommand {
     struct Info: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A page's status, title and meta without its body (POST /info).",
-            discussion: "Examples:\n  agentshop scoup info https://shop.example/"
+            discussion: "Without --json: every field of Scoup's answer as a table (nested objects one row per key, "
+                + "e.g. `meta description`). With --json: Scoup's answer as it came.\n\nExamples:\n  agentshop scoup info https://shop.example/"
         )
         @OptionGroup var connection: Connection
 
@@ -223,11 +233,13 @@ struct ScoupCommand: AsyncParsableCommand {
                 return try await client.info(url)
             }
             if connection.global.json {
-                Console.json(result)
+                Console.json(result.answer)
             } else {
-                ScoupCommand.printPage(result, url: url)
+                var rows: [[String]] = [["url", url]]
+                rows += result.rows.filter { $0.name != "url" }.map { [$0.name, ScoupCommand.inline($0.value)] }
+                Console.out(Console.table(rows))
             }
-            try ScoupCommand.checkPageStatus(result, url: url)
+            try ScoupCommand.checkPageStatus(result.page, url: url)
         }
     }
 
