@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -185,6 +186,7 @@ def main():
             pages.append(("https://shop.example/products/" + os.path.basename(path), f.read()))
     total_bytes = sum(len(b) for _, b in pages)
 
+    load_start = os.getloadavg()[0]
     results = {}
     ours_out = os.path.join(args.site, "ours.jsonl")
     proc = subprocess.run([args.ours, ours_out], input="\n".join(files), capture_output=True, text=True, check=True)
@@ -192,6 +194,14 @@ def main():
     ours = [json.loads(line) for line in open(ours_out, encoding="utf-8")]
     libxml = subprocess.run(["pkg-config", "--modversion", "libxml-2.0"], capture_output=True, text=True).stdout.strip()
     results[f"agentshop (Swift, system libxml2 {libxml})"] = (summary["seconds"], summary["cpu_seconds"], ours)
+    rss = {"agentshop": summary.get("peak_rss_kb", 0) / 1024}
+
+    # The same on two threads (each its own extractor and half the pages): CPU per page should
+    # not grow (no contention); the wall clock halves only on two idle cores.
+    proc = subprocess.run([args.ours, "--threads", "2", ours_out + ".2.jsonl"], input="\n".join(files), capture_output=True,
+                          text=True, check=True)
+    two = json.loads(proc.stdout.strip().splitlines()[-1])
+    two_records = [json.loads(line) for line in open(ours_out + ".2.jsonl", encoding="utf-8")]
 
     # The parse stage itself, through the pipeline engine: reads the files, parses on every core,
     # writes gzip JSON Lines. Its pages/s is by wall time, since it uses more than one thread.
@@ -220,22 +230,31 @@ def main():
         start, cpu_start = time.perf_counter(), time.thread_time()
         records = fn(pages)
         results[name] = (time.perf_counter() - start, time.thread_time() - cpu_start, records)
+    # Python's peak covers the pages held in memory and both runs (an upper bound for each).
+    rss["lxml"] = rss["parsel"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     lines = [f"# Parse benchmark, {datetime.datetime.utcnow().strftime('%Y-%m-%d %H:%M UTC')}", "",
              f"{len(pages)} pages, {total_bytes / 1e6:.1f} MB, {len(FIELDS)} fields per page "
              f"(truth from scripts/make_fixture_site.py); single thread each; parse + extract only, pages in memory.",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.", "",
-             f"Load average when done: {os.getloadavg()[0]:.1f} (pages/s and MB/s use CPU seconds of the working thread; "
-             "wall seconds also count time other processes held the cores).", "",
-             "| tool | wall s | CPU s | pages/s | MB/s | of which parsing, CPU s | field accuracy |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             f"Load average at the start {load_start:.1f}, when done {os.getloadavg()[0]:.1f} (pages/s and MB/s use CPU "
+             "seconds of the working thread; wall seconds also count time other processes held the cores).", "",
+             "| tool | wall s | CPU s | CPU ms/page | pages/CPU-s | MB/s | of which parsing, CPU s | peak RSS MB | field accuracy |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     scores = {}
     for name, (seconds, cpu, records) in results.items():
         accuracy, per_field = score(records, truth)
         scores[name] = per_field
         parsing = parse_only[name.split(" ")[0]]
-        lines.append(f"| {name} | {seconds:.2f} | {cpu:.2f} | {len(pages) / cpu:,.0f} | {total_bytes / 1e6 / cpu:.1f} "
-                     f"| {parsing:.2f} | {accuracy:.2%} |")
+        lines.append(f"| {name} | {seconds:.2f} | {cpu:.2f} | {cpu * 1000 / len(pages):.3f} | {len(pages) / cpu:,.0f} "
+                     f"| {total_bytes / 1e6 / cpu:.1f} | {parsing:.2f} | {rss[name.split(' ')[0]]:.0f} | {accuracy:.2%} |")
+    two_accuracy, _ = score(two_records, truth)
+    one_cpu, one_wall = results[next(iter(results))][1], results[next(iter(results))][0]
+    lines += ["", f"agentshop on 2 threads: {two['seconds']:.2f} s wall, {two['cpu_seconds']:.2f} s CPU "
+                  f"({two['cpu_seconds'] * 1000 / len(pages):.3f} ms/page against {one_cpu * 1000 / len(pages):.3f} on one thread: "
+                  f"{one_cpu / two['cpu_seconds']:.2f}x the work per CPU-second), wall {one_wall / two['seconds']:.2f}x one thread's "
+                  f"(meaningful only on idle cores), peak RSS {two.get('peak_rss_kb', 0) / 1024:.0f} MB, "
+                  f"field accuracy {two_accuracy:.2%}."]
     stage_accuracy, stage_fields = score(stage_records, truth)
     scores[f"agentshop parse stage ({os.cpu_count()} cores)"] = stage_fields
     lines += ["", f"The `parse` stage through the pipeline engine (files read from disk, pages parsed on all "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Parse-only throughput: our release build vs lxml (XPath) and parsel (CSS), single-threaded,
-# same pages, same fields, same run; field accuracy of each against the generator's truth.
+# same pages, same fields, same run; field accuracy of each against the generator's truth; then
+# ours on two threads (CPU per page on one thread against two: contention shows there).
 #
 #   bench/parse_bench.sh            # 5,000 pages of ~30 KB (~150 MB)
 #   COUNT=500 bench/parse_bench.sh  # a quick look

@@ -15,11 +15,16 @@ public struct CSSSelector: Sendable, CustomStringConvertible {
     public let source: String
     /// The XPath text the selector compiles to.
     public let xpathText: String
+    /// The same selector as a matcher over the tree (`CSSMatcher`), which answers the same as the
+    /// XPath without building XPath objects or copying strings; nil for the few constructs it does
+    /// not take (`:checked`, `:disabled`, `:enabled`, a pseudo-element with nothing before it),
+    /// which then go through XPath.
+    let native: NativeSelector?
 
     public init(_ source: String) throws(HTMLError) {
         self.source = source
         var parser = Parser(source)
-        xpathText = try parser.parseSelectorList()
+        (xpathText, native) = try parser.parseSelectorList()
     }
 
     /// The compiled XPath expression (compiled on each access; keep it when querying many pages).
@@ -61,12 +66,15 @@ private struct Parser {
     }
 
     // selector-list := complex ("," complex)*
-    mutating func parseSelectorList() throws(HTMLError) -> String {
+    mutating func parseSelectorList() throws(HTMLError) -> (String, NativeSelector?) {
         var parts: [String] = []
+        var natives: [NativeComplex]? = []
         _ = skipSpace()
         if atEnd { throw error("empty selector") }
         while true {
-            parts.append(try parseComplex(insideNot: false))
+            let (part, native) = try parseComplex(insideNot: false)
+            parts.append(part)
+            if let native { natives?.append(native) } else { natives = nil }
             _ = skipSpace()
             if atEnd { break }
             if current == "," {
@@ -77,15 +85,16 @@ private struct Parser {
             }
             throw error("unexpected '\(current!)'")
         }
-        return parts.joined(separator: " | ")
+        return (parts.joined(separator: " | "), natives.map { NativeSelector(alternatives: $0) })
     }
 
-    enum Combinator { case descendant, child, adjacent, sibling }
+    typealias Combinator = NativeCombinator
 
     // complex := compound (combinator compound)* pseudo-element?
-    mutating func parseComplex(insideNot: Bool) throws(HTMLError) -> String {
+    mutating func parseComplex(insideNot: Bool) throws(HTMLError) -> (String, NativeComplex?) {
         var path = ""
         var combinator: Combinator? = nil
+        var native: NativeComplex? = NativeComplex()
         while true {
             let start = i
             let compound = try parseCompound()
@@ -97,6 +106,12 @@ private struct Parser {
             if insideNot && pseudo != nil { throw error("pseudo-elements are not allowed inside :not()", at: start) }
             if let compound {
                 let step = compound.step
+                if let c = compound.native, native != nil {
+                    if let combinator { native!.combinators.append(combinator) }
+                    native!.compounds.append(c)
+                } else {
+                    native = nil
+                }
                 switch combinator {
                 case nil: path = "descendant-or-self::" + step
                 case .descendant: path += "/descendant::" + step
@@ -107,10 +122,19 @@ private struct Parser {
             }
             if let pseudo {
                 switch (compound == nil, combinator) {
-                case (false, _): path += "/" + pseudo.onElement
-                case (true, nil): path = pseudo.onContext
-                case (true, .descendant): path += "/descendant-or-self::" + pseudo.onDescendants
-                case (true, .child): path += "/" + pseudo.onElement
+                case (false, _):
+                    path += "/" + pseudo.onElement
+                    native?.emit = pseudo.attribute.map { .attribute($0) } ?? .childText
+                case (true, nil):
+                    path = pseudo.onContext
+                    native = nil
+                case (true, .descendant):
+                    path += "/descendant-or-self::" + pseudo.onDescendants
+                    native?.emit = pseudo.attribute.map { .attributeOfSelfOrDescendants($0) } ?? .descendantText
+                case (true, .child):
+                    path += "/" + pseudo.onElement
+                    // `a > ::text` is `a::text`; `a > ::attr(x)` is `a::attr(x)`.
+                    native?.emit = pseudo.attribute.map { .attribute($0) } ?? .childText
                 case (true, _): throw error("a pseudo-element needs an element after '+' or '~'", at: start)
                 }
                 // Nothing may follow a pseudo-element but the end or the next selector of a list.
@@ -120,12 +144,12 @@ private struct Parser {
                     throw error("a pseudo-element must end the selector", at: afterPseudo)
                 }
                 i = afterPseudo
-                return path
+                return (path, native)
             }
             // Combinator or end.
             let hadSpace = skipSpace()
             guard let c = current, c != ",", !(insideNot && c == ")") else {
-                return path
+                return (path, native)
             }
             switch c {
             case ">": combinator = .child; i += 1; _ = skipSpace()
@@ -144,6 +168,8 @@ private struct Parser {
     struct Compound {
         var element = "*"
         var conditions: [String] = []
+        /// The same compound for the native matcher; nil once a condition it does not take is met.
+        var native: NativeCompound? = NativeCompound()
         var step: String { element + conditions.map { "[\($0)]" }.joined() }
         /// The compound as a boolean test on the context node, for :not().
         var test: String {
@@ -161,7 +187,9 @@ private struct Parser {
             i += 1
             any = true
         } else if let c = current, isNameStart(c) {
-            compound.element = xpathName(try parseIdentifier().lowercased())
+            let name = try parseIdentifier().lowercased()
+            compound.element = xpathName(name)
+            compound.native?.name = Array(name.utf8)
             any = true
         }
         while let c = current {
@@ -170,7 +198,9 @@ private struct Parser {
             case "#":
                 i += 1
                 guard let c2 = current, isNameChar(c2) else { throw error("expected an id after '#'", at: start) }
-                compound.conditions.append("@id = \(literal(try parseIdentifier()))")
+                let id = try parseIdentifier()
+                compound.conditions.append("@id = \(literal(id))")
+                compound.native?.conditions.append(.attribute(name: Array("id".utf8), op: .equals, value: Array(id.utf8), caseInsensitive: false))
             case ".":
                 i += 1
                 guard let c2 = current, isNameStart(c2) || c2 == "-" || c2.isNumber else {
@@ -178,11 +208,16 @@ private struct Parser {
                 }
                 let name = try parseIdentifier()
                 compound.conditions.append(Self.tokenTest("@class", name))
+                compound.native?.conditions.append(.attribute(name: Array("class".utf8), op: .token, value: Array(name.utf8), caseInsensitive: false))
             case "[":
-                compound.conditions.append(try parseAttribute())
+                let (condition, native) = try parseAttribute()
+                compound.conditions.append(condition)
+                if let native { compound.native?.conditions.append(native) } else { compound.native = nil }
             case ":":
                 if i + 1 < chars.count && chars[i + 1] == ":" { return any ? compound : nil }
-                compound.conditions.append(try parsePseudoClass(element: compound.element))
+                let (condition, native) = try parsePseudoClass(element: compound.element, name: compound.native?.name)
+                compound.conditions.append(condition)
+                if let native { compound.native?.conditions.append(native) } else { compound.native = nil }
             default:
                 return any ? compound : nil
             }
@@ -195,6 +230,8 @@ private struct Parser {
         var onElement: String   // after an element step: "text()" or "@name"
         var onContext: String   // alone: the context node's own
         var onDescendants: String
+        /// The attribute of `::attr(name)`, nil for `::text`.
+        var attribute: [UInt8]? = nil
     }
 
     mutating func parsePseudoElement() throws(HTMLError) -> PseudoElement? {
@@ -211,17 +248,19 @@ private struct Parser {
             i += 1
             _ = skipSpace()
             guard let c2 = current, isNameStart(c2) else { throw error("expected an attribute name in ::attr()") }
-            let attribute = xpathName(try parseIdentifier().lowercased())
+            let name = try parseIdentifier().lowercased()
+            let attribute = xpathName(name)
             _ = skipSpace()
             guard current == ")" else { throw error("expected ')' to close ::attr(") }
             i += 1
-            return PseudoElement(onElement: "@" + attribute, onContext: "@" + attribute, onDescendants: "*/@" + attribute)
+            return PseudoElement(onElement: "@" + attribute, onContext: "@" + attribute, onDescendants: "*/@" + attribute,
+                                 attribute: Array(name.utf8))
         default:
             throw error("unsupported pseudo-element '::\(name)' (supported: ::text, ::attr(name))", at: start)
         }
     }
 
-    mutating func parseAttribute() throws(HTMLError) -> String {
+    mutating func parseAttribute() throws(HTMLError) -> (String, NativeCondition?) {
         let open = i
         i += 1
         _ = skipSpace()
@@ -230,7 +269,7 @@ private struct Parser {
         let attr = "@" + xpathName(name)
         _ = skipSpace()
         guard let c2 = current else { throw error("unclosed '['", at: open) }
-        if c2 == "]" { i += 1; return attr }
+        if c2 == "]" { i += 1; return (attr, .hasAttribute(Array(name.utf8))) }
         var op = ""
         if c2 == "=" { op = "="; i += 1 }
         else if "^$*~|".contains(c2), i + 1 < chars.count, chars[i + 1] == "=" { op = String(c2) + "="; i += 2 }
@@ -251,18 +290,24 @@ private struct Parser {
         let subject = caseInsensitive ? "translate(\(attr), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')" : attr
         let v = caseInsensitive ? value.lowercased() : value
         let lit = literal(v)
+        func native(_ op: NativeCondition.Operator) -> NativeCondition {
+            .attribute(name: Array(name.utf8), op: op, value: Array(v.utf8), caseInsensitive: caseInsensitive)
+        }
         switch op {
-        case "=": return "\(subject) = \(lit)"
-        case "^=": return v.isEmpty ? "false()" : "starts-with(\(subject), \(lit))"
+        case "=": return ("\(subject) = \(lit)", native(.equals))
+        case "^=": return v.isEmpty ? ("false()", .never) : ("starts-with(\(subject), \(lit))", native(.prefix))
         case "$=":
-            return v.isEmpty ? "false()"
-                : "substring(\(subject), string-length(\(subject)) - \(v.count - 1)) = \(lit)"
-        case "*=": return v.isEmpty ? "false()" : "contains(\(subject), \(lit))"
+            // The XPath counts Characters where libxml2 counts code points: where the two differ
+            // the XPath is what the selector means (kept as it was), so no native form.
+            return v.isEmpty ? ("false()", .never)
+                : ("substring(\(subject), string-length(\(subject)) - \(v.count - 1)) = \(lit)",
+                   v.count == v.unicodeScalars.count ? native(.suffix) : nil)
+        case "*=": return v.isEmpty ? ("false()", .never) : ("contains(\(subject), \(lit))", native(.contains))
         case "~=":
-            if v.isEmpty || v.contains(where: \.isWhitespace) { return "false()" }
-            return caseInsensitive ? "contains(concat(' ', normalize-space(\(subject)), ' '), \(literal(" " + v + " ")))"
-                : Self.tokenTest(attr, v)
-        case "|=": return "\(subject) = \(lit) or starts-with(\(subject), \(literal(v + "-")))"
+            if v.isEmpty || v.contains(where: \.isWhitespace) { return ("false()", .never) }
+            return (caseInsensitive ? "contains(concat(' ', normalize-space(\(subject)), ' '), \(literal(" " + v + " ")))"
+                : Self.tokenTest(attr, v), native(.token))
+        case "|=": return ("\(subject) = \(lit) or starts-with(\(subject), \(literal(v + "-")))", native(.dashPrefix))
         default: throw error("unsupported attribute operator '\(op)'")
         }
     }
@@ -275,7 +320,8 @@ private struct Parser {
             + "contains(concat(' ', normalize-space(\(attribute)), ' '), \(literal(" " + token + " ")))"
     }
 
-    mutating func parsePseudoClass(element: String) throws(HTMLError) -> String {
+    /// A pseudo-class as XPath, and as a native condition where the matcher takes it.
+    mutating func parsePseudoClass(element: String, name elementName: [UInt8]?) throws(HTMLError) -> (String, NativeCondition?) {
         let start = i
         i += 1
         guard let c = current, isNameStart(c) else { throw error("expected a pseudo-class name after ':'", at: start) }
@@ -286,22 +332,24 @@ private struct Parser {
             guard element != "*" else { throw error(":\(name) needs an element name, as in p:\(name)", at: start) }
             return "count(\(axis)-sibling::\(element))"
         }
+        let sameName = elementName.map { NativeCondition.Siblings.named($0) }
         switch name {
-        case "first-child": return "\(preceding) = 0"
-        case "last-child": return "\(following) = 0"
-        case "only-child": return "\(preceding) = 0 and \(following) = 0"
-        case "first-of-type": return "\(try ofType("preceding")) = 0"
-        case "last-of-type": return "\(try ofType("following")) = 0"
-        case "only-of-type": return "\(try ofType("preceding")) = 0 and \(try ofType("following")) = 0"
-        case "root": return "not(parent::*)"
-        case "empty": return "not(*) and not(text())"
+        case "first-child": return ("\(preceding) = 0", .position(.elements, fromEnd: false, a: 0, b: 1))
+        case "last-child": return ("\(following) = 0", .position(.elements, fromEnd: true, a: 0, b: 1))
+        case "only-child": return ("\(preceding) = 0 and \(following) = 0", .only(.elements))
+        case "first-of-type": return ("\(try ofType("preceding")) = 0", sameName.map { .position($0, fromEnd: false, a: 0, b: 1) })
+        case "last-of-type": return ("\(try ofType("following")) = 0", sameName.map { .position($0, fromEnd: true, a: 0, b: 1) })
+        case "only-of-type":
+            return ("\(try ofType("preceding")) = 0 and \(try ofType("following")) = 0", sameName.map { .only($0) })
+        case "root": return ("not(parent::*)", .root)
+        case "empty": return ("not(*) and not(text())", .empty)
         case "checked":
             // HTML: a checked checkbox or radio button, a selected option.
-            return "(self::input and @checked and (\(Self.lowered("@type")) = 'checkbox' or \(Self.lowered("@type")) = 'radio'))"
-                + " or (self::option and @selected)"
-        case "disabled": return Self.disabled
-        case "enabled": return "(\(Self.disableable)) and not(\(Self.disabled))"
-        case "link", "any-link": return "@href and (self::a or self::area or self::link)"
+            return ("(self::input and @checked and (\(Self.lowered("@type")) = 'checkbox' or \(Self.lowered("@type")) = 'radio'))"
+                + " or (self::option and @selected)", nil)
+        case "disabled": return (Self.disabled, nil)
+        case "enabled": return ("(\(Self.disableable)) and not(\(Self.disabled))", nil)
+        case "link", "any-link": return ("@href and (self::a or self::area or self::link)", .link)
         case "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type":
             let (a, b) = try parseNth(name: name, start: start)
             let count: String
@@ -311,7 +359,9 @@ private struct Parser {
             case "nth-of-type": count = try ofType("preceding")
             default: count = try ofType("following")
             }
-            return Self.nthCondition(a: a, b: b, count: count)
+            let siblings = name.hasSuffix("of-type") ? sameName : .elements
+            return (Self.nthCondition(a: a, b: b, count: count),
+                    siblings.map { .position($0, fromEnd: name.hasPrefix("nth-last"), a: a, b: b) })
         case "not", "is", "where", "matches":
             guard current == "(" else { throw error(":\(name) needs an argument, as in :\(name)(.sold-out)", at: start) }
             guard notDepth < Self.maxNotDepth else { throw error(":\(name)() nested more than \(Self.maxNotDepth) deep", at: start) }
@@ -320,6 +370,7 @@ private struct Parser {
             i += 1
             _ = skipSpace()
             var tests: [String] = []
+            var natives: [NativeCompound]? = []
             while true {
                 let argStart = i
                 guard let compound = try parseCompound() else {
@@ -327,6 +378,7 @@ private struct Parser {
                     throw error("expected a simple selector in :\(name)()", at: argStart)
                 }
                 tests.append(compound.test)
+                if let n = compound.native { natives?.append(n) } else { natives = nil }
                 _ = skipSpace()
                 if current == "," { i += 1; _ = skipSpace(); continue }
                 if current == ")" { i += 1; break }
@@ -337,7 +389,8 @@ private struct Parser {
                 throw error("unexpected '\(current!)' in :\(name)()")
             }
             let any = tests.count == 1 ? tests[0] : tests.map { "(\($0))" }.joined(separator: " or ")
-            return name == "not" ? "not(\(any))" : any
+            let native = natives.map { name == "not" ? NativeCondition.not($0) : NativeCondition.any($0) }
+            return (name == "not" ? "not(\(any))" : any, native)
         default:
             throw error("unsupported pseudo-class ':\(name)'", at: start)
         }

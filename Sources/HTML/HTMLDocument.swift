@@ -122,7 +122,16 @@ public final class HTMLDocument {
     /// The values a CSS selector yields, parsel-style: text of `::text` nodes, values of
     /// `::attr(name)`, and the normalised text of elements.
     public func css(_ selector: String, in node: HTMLNode? = nil) throws(HTMLError) -> [String] {
-        try evaluate(CSSSelector(selector).xpath, in: node).strings
+        try select(CSSSelector(selector), in: node).map(\.value)
+    }
+
+    /// The nodes a CSS selector selects, in document order: through the native matcher where it
+    /// takes the selector, otherwise through the selector's XPath (the two answer the same).
+    public func select(_ selector: CSSSelector, in node: HTMLNode? = nil) throws(HTMLError) -> [HTMLNode] {
+        if let native = selector.native, let nodes = CSSMatcher.match([native], scope: node?.raw ?? handle.raw)[0] {
+            return nodes.map { HTMLNode(document: self, raw: $0) }
+        }
+        return try evaluate(selector.xpath, in: node).nodes
     }
 
     /// Elements with one of `names` (lowercase) anywhere in the page, in document order.
@@ -152,7 +161,7 @@ public final class HTMLDocument {
                       schemes: Set<String> = ["http", "https"]) throws(HTMLError) -> [String] {
         let nodes: [HTMLNode]
         if let selector {
-            nodes = try evaluate(CSSSelector(selector).xpath).nodes
+            nodes = try select(CSSSelector(selector))
         } else {
             nodes = elements(named: ["a", "area"])
         }

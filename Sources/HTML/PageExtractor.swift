@@ -111,7 +111,12 @@ public final class PageExtractor {
         var source: FieldSource
         var xpath: XPathExpression?
         var jsonPath: JSONLDPath?
+        /// Where the source is a CSS selector the native matcher takes: its index in `natives`.
+        var native: Int?
     }
+
+    /// The CSS selectors of all fields that the native matcher takes, matched in one walk per record.
+    private let natives: CSSMatchProgram?
 
     /// - Parameter records: a CSS selector or XPath choosing each record's element; nil for one record per page.
     public init(fields: [FieldSpec], records: FieldSource? = nil) throws(HTMLError) {
@@ -123,12 +128,19 @@ public final class PageExtractor {
         case let other?: throw HTMLError(.selector, "records must be chosen by css or xpath, not \(other)")
         }
         var compiled: [Compiled] = []
+        var natives: [NativeSelector] = []
         for spec in fields {
             var c = Compiled(spec: spec, sources: [])
             for source in spec.sources {
                 var cs = CompiledSource(source: source)
                 switch source {
-                case .css(let s): cs.xpath = try CSSSelector(s).xpath
+                case .css(let s):
+                    let selector = try CSSSelector(s)
+                    cs.xpath = try selector.xpath
+                    if let native = selector.native {
+                        cs.native = natives.count
+                        natives.append(native)
+                    }
                 case .xpath(let s): cs.xpath = try XPathExpression(s)
                 case .itemprop(let name):
                     cs.xpath = try XPathExpression("descendant-or-self::*[contains(concat(' ', normalize-space(@itemprop), ' '), \(literal(" " + name + " ")))]")
@@ -144,6 +156,7 @@ public final class PageExtractor {
             compiled.append(c)
         }
         self.compiled = compiled
+        self.natives = natives.isEmpty ? nil : CSSMatchProgram(natives)
         var parts: StructuredData.Parts = []
         for spec in fields {
             for source in spec.sources {
@@ -171,7 +184,8 @@ public final class PageExtractor {
         }
         for (index, node) in contexts.enumerated() {
             var tally = FieldTally()
-            switch extractRecord(document, node, structured, &tally) {
+            let matched = natives.map { CSSMatcher.match($0, scope: node.raw) } ?? []
+            switch extractRecord(document, node, structured, matched, &tally) {
             case .success(let record):
                 result.records.append(record)
                 for name in tally.nulled { result.nulledOnError[name, default: 0] += 1 }
@@ -194,7 +208,7 @@ public final class PageExtractor {
     }
 
     private func extractRecord(_ document: HTMLDocument, _ node: HTMLNode, _ structured: StructuredData?,
-                               _ tally: inout FieldTally) -> Result<JSONObject, FieldFailure> {
+                               _ matched: [[UnsafeMutableRawPointer]?], _ tally: inout FieldTally) -> Result<JSONObject, FieldFailure> {
         var record = JSONObject()
         for field in compiled {
             let spec = field.spec
@@ -202,7 +216,7 @@ public final class PageExtractor {
             var texts: [String] = []
             for source in field.sources {
                 do {
-                    texts = try rawTexts(source, spec, document, node, structured)
+                    texts = try rawTexts(source, spec, document, node, structured, matched)
                 } catch {
                     return .failure(FieldFailure(message: "\(spec.name): \(error)"))
                 }
@@ -283,10 +297,15 @@ public final class PageExtractor {
     /// yields text nodes (`::text`), the text nodes are joined, so `h1::text` over
     /// `<h1>Big <b>red</b> ball</h1>` gives "Big ball" and `.price ::text` gives the whole price.
     private func rawTexts(_ field: CompiledSource, _ spec: FieldSpec, _ document: HTMLDocument, _ node: HTMLNode,
-                          _ structured: StructuredData?) throws(HTMLError) -> [String] {
+                          _ structured: StructuredData?, _ matched: [[UnsafeMutableRawPointer]?]) throws(HTMLError) -> [String] {
         switch field.source {
         case .css, .xpath:
-            let value = try document.evaluate(field.xpath!, in: node)
+            let value: XPathValue
+            if let index = field.native, let nodes = matched[index] {
+                value = .nodes(nodes.map { HTMLNode(document: document, raw: $0) })
+            } else {
+                value = try document.evaluate(field.xpath!, in: node)
+            }
             if case .nodes(let nodes) = value, !spec.list, !nodes.isEmpty, nodes.allSatisfy({ $0.kind == .text }) {
                 let joined = TextNormalizer.normalize(nodes.map(\.rawText).joined(separator: " "))
                 return joined.isEmpty ? [] : [joined]

@@ -1,10 +1,11 @@
 // Parse-only throughput of the HTML module, for bench/parse_bench.sh.
 //
-//   agentshop-parse-bench [--parse-only] OUT.jsonl FILE...   (or FILE list on stdin when none are given)
+//   agentshop-parse-bench [--threads N] [--parse-only] OUT.jsonl FILE...   (or FILE list on stdin when none are given)
 //   agentshop-parse-bench --stage SITE_DIR                  (the parse stage, through the pipeline engine)
 //
 // Reads every page into memory first, then times parsing and extracting the bench's fields
-// on one thread; writes one JSON record per page to OUT.jsonl (for accuracy against the truth)
+// on one thread (or N threads, each with its own extractor and an equal share of the pages:
+// "cpu_seconds" is then the sum of the threads' CPU time); writes one JSON record per page to OUT.jsonl (for accuracy against the truth)
 // and prints {"pages":…,"bytes":…,"seconds":…,"cpu_seconds":…} on stdout.
 import Foundation
 import HTML
@@ -97,6 +98,11 @@ guard !arguments.isEmpty else {
     FileHandle.standardError.write(Data("usage: agentshop-parse-bench OUT.jsonl FILE...\n".utf8))
     exit(64)
 }
+var threadCount = 1
+if arguments.first == "--threads", arguments.count > 1, let n = Int(arguments[1]), n >= 1 {
+    threadCount = n
+    arguments.removeFirst(2)
+}
 // --parse-only: time libxml2 parsing (with our charset handling) alone, to split the cost.
 let parseOnly = arguments.first == "--parse-only"
 if parseOnly { arguments.removeFirst() }
@@ -110,31 +116,69 @@ let pages: [(url: String, bytes: [UInt8])] = try arguments.map { path in
 }
 let totalBytes = pages.reduce(0) { $0 + $1.bytes.count }
 
-let extractor = try PageExtractor(fields: fields)
-var results: [JSONObject] = []
-results.reserveCapacity(pages.count)
 // CPU time of this thread as well as wall time: on a shared machine the wall clock also counts
 // the time other processes held the cores.
-func cpuSeconds() -> Double {
+@Sendable func cpuSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
     return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }
+/// Parses and extracts `pages[range]` on the calling thread; returns the records and the thread's CPU seconds.
+@Sendable func work(_ pages: [(url: String, bytes: [UInt8])], _ range: Range<Int>, fields: [FieldSpec], parseOnly: Bool) throws
+    -> ([JSONObject], Double) {
+    let cpuStart = cpuSeconds()
+    let extractor = try PageExtractor(fields: fields)
+    var results: [JSONObject] = []
+    results.reserveCapacity(range.count)
+    for page in pages[range] {
+        let document = try HTMLDocument(bytes: page.bytes, url: page.url)
+        if parseOnly { results.append(JSONObject([("url", .string(page.url))])); continue }
+        let extraction = extractor.extract(document)
+        var record = JSONObject([("url", .string(page.url))])
+        for entry in extraction.records.first ?? JSONObject() { record[entry.key] = entry.value }
+        results.append(record)
+    }
+    return (results, cpuSeconds() - cpuStart)
+}
+
+/// One slot per thread for its share's outcome (each thread writes only its own).
+final class Shares: @unchecked Sendable {
+    var outcomes: [Result<([JSONObject], Double), Error>?]
+    init(_ n: Int) { outcomes = Array(repeating: nil, count: n) }
+}
 let start = DispatchTime.now().uptimeNanoseconds
-let cpuStart = cpuSeconds()
-for page in pages {
-    let document = try HTMLDocument(bytes: page.bytes, url: page.url)
-    if parseOnly { results.append(JSONObject([("url", .string(page.url))])); continue }
-    let extraction = extractor.extract(document)
-    var record = JSONObject([("url", .string(page.url))])
-    for entry in extraction.records.first ?? JSONObject() { record[entry.key] = entry.value }
-    results.append(record)
+var results: [JSONObject] = []
+var cpu = 0.0
+if threadCount == 1 {
+    (results, cpu) = try work(pages, 0..<pages.count, fields: fields, parseOnly: parseOnly)
+} else {
+    let shares = Shares(threadCount)
+    let done = DispatchGroup()
+    for t in 0..<threadCount {
+        let range = (pages.count * t / threadCount)..<(pages.count * (t + 1) / threadCount)
+        done.enter()
+        let (pages, fields, parseOnly) = (pages, fields, parseOnly)
+        let thread = Thread {
+            shares.outcomes[t] = Result { try work(pages, range, fields: fields, parseOnly: parseOnly) }
+            done.leave()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+    done.wait()
+    for outcome in shares.outcomes {
+        let (records, seconds) = try outcome!.get()
+        results += records
+        cpu += seconds
+    }
 }
 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-let cpu = cpuSeconds() - cpuStart
 
 let writer = try RecordWriter(path: outPath)
 for record in results { try writer.write(record) }
 try writer.commit()
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
 print(JSONValue.object(JSONObject([("pages", .int(Int64(pages.count))), ("bytes", .int(Int64(totalBytes))),
-                                   ("seconds", .double(seconds)), ("cpu_seconds", .double(cpu))])).serialized())
+                                   ("threads", .int(Int64(threadCount))), ("seconds", .double(seconds)),
+                                   ("cpu_seconds", .double(cpu)), ("peak_rss_kb", .int(Int64(usage.ru_maxrss)))])).serialized())
