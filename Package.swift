@@ -43,13 +43,15 @@ let package = Package(
         .target(name: "Store", dependencies: ["CSQLite", "Lake", "Postgres", .product(name: "Logging", package: "swift-log")]),
         // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        // The shared work queue (runs, items under leases, workers, budgets) in PostgreSQL.
+        .target(name: "WorkQueue", dependencies: ["Postgres", "Lake"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
         .target(name: "Inspect", dependencies: ["Lake", "Pipeline"]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", "WorkQueue", .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "agentshop", dependencies: [
-            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect",
+            "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect", "WorkQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "Stages", "Pipeline", "Lake", "TestSupport"]),
+        .testTarget(name: "WorkQueueTests", dependencies: ["WorkQueue", "Postgres", "Lake", "TestSupport", "agentshop"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),
