@@ -227,7 +227,10 @@ public enum EnrichStage {
         }
 
         func run(_ context: StageContext) async throws -> StageReport {
-            try await EnrichRun(settings: settings, context: context,
+            if let queue = context.environment.variables[QueuedEnrich.queueVariable], !queue.isEmpty {
+                return try await QueuedEnrich.coordinate(settings: settings, context: context, url: queue)
+            }
+            return try await EnrichRun(settings: settings, context: context,
                                 provider: { try providers(settings.provider, context.lake, context.environment, projectFolder) }).run()
         }
     }

@@ -25,6 +25,7 @@ struct AgentShop: AsyncParsableCommand {
             ValidateCommand.self,
             PlanCommand.self,
             RunCommand.self,
+            WorkerCommand.self,
             RunsCommand.self,
             ScheduleCommand.self,
             SchedulerCommand.self,

@@ -38,6 +38,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Echo the run log to stderr.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Spread enrich stages over `agentshop worker` processes through this PostgreSQL queue.", valueName: "postgres-url"))
+    var queue: String?
+
     @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)
     var pipeline: String
 
@@ -80,7 +83,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let progress = ProgressView(mode: ProgressView.mode(terminal: Console.isTerminal, quiet: global.quiet, json: global.json,
                                                             verbose: verbose), stageCount: spec.stages.count)
-        let runner = PipelineRunner(spec: spec, lake: lake, environment: global.environment(forPipelineFile: spec.file),
+        let runner = PipelineRunner(spec: spec, lake: lake, environment: try queueEnvironment(global.environment(forPipelineFile: spec.file), spec: spec),
                                     logger: logger, options: options, onEvent: { progress.handle($0) })
 
         let interruption = Interruption()
