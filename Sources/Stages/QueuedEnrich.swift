@@ -178,7 +178,7 @@ public enum QueuedEnrich {
     /// Does one claimed enrich item: loads the stage from the pipeline file, runs the enrichment
     /// engine on the item's input and writes the segment under a name of this lease. Returns the
     /// item's report, as JSON, for `WorkQueue.complete`.
-    public static func perform(_ item: WorkItem, logger: Logger) async throws -> String {
+    public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
         let payload = try JSONDecoder().decode(Payload.self, from: Data(item.payload.utf8))
         let lake = Lake(root: payload.lake)
         let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
@@ -203,8 +203,12 @@ public enum QueuedEnrich {
                                            refreshCaches: payload.refreshCaches)
         let settings = definition.settings
         let providers = definition.providers
-        let report = try await EnrichRun(settings: settings, context: context,
-                                         provider: { try providers(settings.provider, lake, environment, projectFolder) }).run()
+        let engine = EnrichRun(settings: settings, context: context,
+                               provider: { try providers(settings.provider, lake, environment, projectFolder) })
+        // budget_usd is the run's, over every worker: each call reserves from the queue's budget row.
+        let shared: (any SharedBudget)? = settings.budgetUSD == nil ? nil
+            : try QueueBudget(url: queueURL, runID: item.runID, stage: item.stage)
+        let report = try await Budget.$shared.withValue(shared) { try await engine.run() }
         let calls = report.counts["calls_sent"] ?? 0
         let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
                                     counts: report.counts, calls: calls)
@@ -215,5 +219,29 @@ public enum QueuedEnrich {
 
     static func safe(_ name: String) -> String {
         String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+}
+
+/// The queue's budget row of a run's stage, as the enrichment engine's shared budget: one
+/// connection of its own, used under a lock (the engine reserves from several tasks).
+final class QueueBudget: SharedBudget, @unchecked Sendable {
+    private let lock = NSLock()
+    private let queue: WorkQueue
+    let runID: String
+    let stage: String
+
+    init(url: PostgresURL, runID: String, stage: String) throws {
+        queue = try WorkQueue(url: url, applicationName: "agentshop-worker-budget")
+        self.runID = runID
+        self.stage = stage
+    }
+
+    /// A reservation that cannot reach the queue is refused: spending blind could pass the budget.
+    func reserve(_ estimate: Double) -> Bool {
+        lock.withLock { (try? queue.reserve(runID: runID, stage: stage, usd: estimate)) ?? false }
+    }
+
+    func settle(reserved estimate: Double, actual: Double) {
+        lock.withLock { _ = try? queue.settle(runID: runID, stage: stage, reserved: estimate, actual: actual) }
     }
 }

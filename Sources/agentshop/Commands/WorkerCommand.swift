@@ -73,7 +73,7 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             for item in items {
                 do {
-                    let result = try await QueuedEnrich.perform(item, logger: logger)
+                    let result = try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
                     let completion = try queue.complete(item, result: result)
                     done += completion == .accepted ? 1 : 0
                     Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")
