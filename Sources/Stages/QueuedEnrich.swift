@@ -44,6 +44,8 @@ public enum QueuedEnrich {
         var rejects: String?
         var counts: [String: Int]
         var calls: Int
+        /// The engine's report details for the item (its LLM call records), as JSON text.
+        var details: String?
     }
 
     // MARK: Coordinator
@@ -129,6 +131,8 @@ public enum QueuedEnrich {
         var counts: [String: Int] = [:]
         var byWorker: [String: [String]] = [:]
         var takenOver: [String] = []
+        var calls: [LLMCallRecord] = []
+        var llmExtra: [String: JSONValue] = [:]
         let decoder = JSONDecoder()
         do {
             for result in results {
@@ -146,6 +150,12 @@ public enum QueuedEnrich {
                 }
                 for (name, value) in report.counts where name != "budget_reached" { counts[name, default: 0] += value }
                 if report.counts["budget_reached"] == 1 { counts["budget_reached"] = 1 }
+                if let text = report.details, let llm = (try? JSONValue.parse(text))?.objectValue?["llm"]?.objectValue {
+                    calls += (llm["calls"]?.arrayValue ?? []).compactMap(LLMCallRecord.init(json:))
+                    for entry in llm["totals"]?.objectValue ?? JSONObject() where ["provider", "model", "task", "budget_stopped"].contains(entry.key) {
+                        if llmExtra[entry.key] == nil { llmExtra[entry.key] = entry.value }
+                    }
+                }
                 byWorker[result.worker ?? "?", default: []].append(result.key)
                 if result.attempts > 1 { takenOver.append(result.key) }
             }
@@ -160,17 +170,23 @@ public enum QueuedEnrich {
         counts["records_out"] = out.recordCount
         counts["queue_items"] = results.count
         counts["queue_workers"] = byWorker.count
-        let details = JSONValue.object(JSONObject([
-            ("queue", .object(JSONObject([
-                ("url", .string(queueURL.redacted)),
-                ("items", .int(Int64(results.count))),
-                ("records_per_item", .int(Int64(perItem))),
-                ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
-                ("taken_over", .array(takenOver.map(JSONValue.string))),
-            ]))),
+        // The LLM calls of every item, in item order, as a one-process run reports them; then the queue.
+        var details = JSONObject()
+        if !calls.isEmpty || !llmExtra.isEmpty {
+            var extra = ["provider", "model", "task"].compactMap { key in llmExtra[key].map { (key, $0) } }
+            extra.append(("records_pending", .int(Int64(counts["pending_budget"] ?? 0))))
+            if let stopped = llmExtra["budget_stopped"] { extra.append(("budget_stopped", stopped)) }
+            details = LLMCallRecord.details(calls, extra: extra).objectValue ?? JSONObject()
+        }
+        details["queue"] = .object(JSONObject([
+            ("url", .string(queueURL.redacted)),
+            ("items", .int(Int64(results.count))),
+            ("records_per_item", .int(Int64(perItem))),
+            ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
+            ("taken_over", .array(takenOver.map(JSONValue.string))),
         ]))
         context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(byWorker.keys.sorted())"])
-        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: details)
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: .object(details))
     }
 
     // MARK: Worker
@@ -211,7 +227,7 @@ public enum QueuedEnrich {
         let report = try await Budget.$shared.withValue(shared) { try await engine.run() }
         let calls = report.counts["calls_sent"] ?? 0
         let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
-                                    counts: report.counts, calls: calls)
+                                    counts: report.counts, calls: calls, details: report.details?.serialized())
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(itemReport), as: UTF8.self)

@@ -180,6 +180,10 @@ import Glibc
         #expect(Set(byWorker.keys) == ["w1", "w2", "w3"])
         #expect(byWorker.values.reduce(0) { $0 + $1.count } == count)
         #expect(!(queue["taken_over"] as? [String] ?? []).isEmpty || takenOver > 0)
+        // The LLM call records of every item are there, as in a one-process run's manifest.
+        let llm = try #require((enriched["details"] as? [String: Any])?["llm"] as? [String: Any])
+        #expect((llm["calls"] as? [Any])?.count == count)
+        #expect((llm["totals"] as? [String: Any])?["provider"] as? String == "offline")
         #expect(!coordinator.stderr().contains(try PostgresURL(database.url).password ?? "no-password"))
     }
 }
