@@ -199,11 +199,7 @@ public enum QueuedEnrich {
         let lake = Lake(root: payload.lake)
         let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
         let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
-        let loader = PipelineLoader(registry: BuiltinStages.registry, environment: environment, lake: lake)
-        let spec: PipelineSpec
-        do { spec = try loader.load(file: payload.pipelineFile).0 } catch {
-            throw StageError("\(payload.pipelineFile): \(error.diagnostics.map(\.description).joined(separator: "; "))")
-        }
+        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
         guard let definition = spec.stage(named: item.stage)?.definition as? EnrichStage.Definition else {
             throw StageError("\(payload.pipelineFile) has no enrich stage '\(item.stage)'")
         }
@@ -259,5 +255,30 @@ final class QueueBudget: SharedBudget, @unchecked Sendable {
 
     func settle(reserved estimate: Double, actual: Double) {
         lock.withLock { _ = try? queue.settle(runID: runID, stage: stage, reserved: estimate, actual: actual) }
+    }
+}
+
+/// Pipelines a worker has loaded, by file, until the file or its .env changes: an item does not
+/// pay for reading and validating the pipeline again.
+let loadedPipelines = LoadedPipelines()
+
+final class LoadedPipelines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var loaded: [String: (stamp: String, spec: PipelineSpec)] = [:]
+
+    func spec(file: String, lake: Lake, environment: PipelineEnvironment) throws -> PipelineSpec {
+        let envFile = PipelineLoader.projectFolder(ofPipelineFile: file) + "/.env"
+        let stamp = [file, envFile].map { path in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            return "\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0):\(attributes?[.size] ?? 0)"
+        }.joined(separator: "|") + "|" + lake.root
+        if let hit = lock.withLock({ loaded[file] }), hit.stamp == stamp { return hit.spec }
+        let loader = PipelineLoader(registry: BuiltinStages.registry, environment: environment, lake: lake)
+        let spec: PipelineSpec
+        do { spec = try loader.load(file: file).0 } catch {
+            throw StageError("\(file): \(error.diagnostics.map(\.description).joined(separator: "; "))")
+        }
+        lock.withLock { loaded[file] = (stamp, spec) }
+        return spec
     }
 }
