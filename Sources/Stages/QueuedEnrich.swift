@@ -108,14 +108,24 @@ public enum QueuedEnrich {
 
         // Wait until every item is done (or failed for good).
         var last = StageProgress()
+        var lastWorkerCheck = Date()
         while true {
             try Task.checkCancellation()
             let progress = try queue.progress(runID: context.runID, stage: context.stage)
             if progress != last {
                 context.progress(progress.done, of: progress.total)
                 last = progress
+                lastWorkerCheck = Date()
             }
             if progress.finished { break }
+            // Nothing moved for a minute: say so if no worker has beaten lately (none started, all dead).
+            if Date().timeIntervalSince(lastWorkerCheck) > 60 {
+                lastWorkerCheck = Date()
+                if try queue.liveWorkers(within: 120).isEmpty {
+                    context.logger.warning("waiting for workers: none has a heartbeat in the last 2 minutes; start `agentshop worker URL` on a machine that mounts this lake",
+                                           metadata: ["pending": "\(progress.pending)", "queue": "\(queueURL.redacted)"])
+                }
+            }
             try await Task.sleep(nanoseconds: 200_000_000)
         }
 
