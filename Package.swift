@@ -49,16 +49,18 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
         .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
+        // The shared work queue (runs, items under leases, workers, budgets) in PostgreSQL.
+        .target(name: "WorkQueue", dependencies: ["Postgres", "Lake"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
         .target(name: "Inspect", dependencies: ["Lake", "Pipeline", "Crawl"]),
         .target(name: "Stages", dependencies: [
-            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", "Query", .product(name: "Logging", package: "swift-log"),
+            "Lake", "Pipeline", "Store", "Inspect", "HTML", "Transport", "Crawl", "LLM", "Query", "WorkQueue", .product(name: "Logging", package: "swift-log"),
         ]),
         // A run session (lock, log, runner, store records, notifications), for `run` and the scheduler.
         .target(name: "Runs", dependencies: ["Lake", "Pipeline", "Store", "Notify", "Transport", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "agentshop", dependencies: [
             "Lake", "Pipeline", "Stages", "Store", "HTML", "Transport", "Crawl", "LLM", "Notify", "Inspect", "Query",
-            "Runs",
+            "Runs", "WorkQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -82,6 +84,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
         .testTarget(name: "QueryTests", dependencies: ["Query", "Store", "Lake", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "Stages", "Pipeline", "Lake", "TestSupport"]),
+        .testTarget(name: "WorkQueueTests", dependencies: ["WorkQueue", "Postgres", "Lake", "TestSupport", "agentshop"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),

@@ -15,7 +15,11 @@ public actor Budget {
     private var reserved: Double = 0
     /// Which limit stopped sending, once one has.
     private var stoppedBy: Limit?
-    private enum Limit { case stage(Double), daily(Double) }
+    private enum Limit { case stage(Double), daily(Double), shared }
+
+    /// A budget shared with other processes (a queue's budget row), consulted after this one's own
+    /// limits, for the calls of the task that sets it (`Budget.$shared.withValue(ledger) { … }`).
+    @TaskLocal public static var shared: (any SharedBudget)?
 
     /// Why sending stopped, once it has, with what was spent so far: read once the calls in flight
     /// have settled, it gives the run's real spend, not what had settled when the limit was hit.
@@ -24,6 +28,7 @@ public actor Budget {
         case nil: return nil
         case .stage(let limit): return String(format: "budget_usd %.4f reached (spent %.4f)", limit, spent)
         case .daily(let limit): return String(format: "daily cap %.4f reached (spent today %.4f)", limit, spentBefore + spent)
+        case .shared: return String(format: "the run's shared budget_usd reached (this process spent %.4f)", spent)
         }
     }
 
@@ -34,6 +39,7 @@ public actor Budget {
         case nil: return nil
         case .stage(let limit): return String(format: "budget_usd %.4f reached", limit)
         case .daily(let limit): return String(format: "daily cap %.4f reached", limit)
+        case .shared: return "the run's shared budget_usd reached"
         }
     }
 
@@ -57,6 +63,10 @@ public actor Budget {
             stoppedBy = .daily(dailyLimit)
             return false
         }
+        if let shared = Self.shared, !shared.reserve(estimate) {
+            stoppedBy = .shared
+            return false
+        }
         reserved += estimate
         return true
     }
@@ -65,6 +75,14 @@ public actor Budget {
     public func settle(reserved estimate: Double, actual: Double) {
         reserved = max(0, reserved - estimate)
         spent += actual
+        Self.shared?.settle(reserved: estimate, actual: actual)
     }
 
+}
+
+/// Money shared by every process of a distributed run: `reserve` grants an estimate only while the
+/// total stays within the budget, atomically across processes; `settle` replaces it by the actual cost.
+public protocol SharedBudget: Sendable {
+    func reserve(_ estimate: Double) -> Bool
+    func settle(reserved estimate: Double, actual: Double)
 }

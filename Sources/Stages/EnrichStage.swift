@@ -269,6 +269,14 @@ public enum EnrichStage {
         }
 
         func run(_ context: StageContext) async throws -> StageReport {
+            if let queue = context.environment.variables[QueuedEnrich.queueVariable], !queue.isEmpty {
+                return try await QueuedEnrich.coordinate(settings: settings, context: context, url: queue)
+            }
+            return try await runHere(context)
+        }
+
+        /// Enriches the stage's inputs in this process (a whole run, or one queue item in a worker).
+        func runHere(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "enrich")
             guard outputType.format == .jsonl else {
                 throw StageError("an enrich stage writes JSON Lines (name its output .jsonl or .jsonl.gz): answers are nested objects")

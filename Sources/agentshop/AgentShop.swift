@@ -26,6 +26,7 @@ struct AgentShop: AsyncParsableCommand {
             StagesCommand.self,
             PlanCommand.self,
             RunCommand.self,
+            WorkerCommand.self,
             RunsCommand.self,
             DigestCommand.self,
             ScheduleCommand.self,

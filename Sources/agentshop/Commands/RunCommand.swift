@@ -39,6 +39,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The store: a PostgreSQL URL (postgres://…); default $AGENTSHOP_STORE_URL, then the pipeline's store:, then the lake's SQLite store.", valueName: "url"))
     var store: String?
 
+    @Option(help: ArgumentHelp("Spread enrich stages over `agentshop worker` processes through this PostgreSQL queue.", valueName: "postgres-url"))
+    var queue: String?
+
     @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)
     var pipeline: String
 
@@ -58,9 +61,10 @@ struct RunCommand: AsyncParsableCommand {
         options.runID = Timestamp.runID(Date())
         options.refreshCaches = noCache
 
+        let environment = try queueEnvironment(global.environment(forPipelineFile: spec.file), spec: spec)
         let session: RunSession
         do {
-            session = try RunSession(lake: lake, spec: spec, environment: global.environment(forPipelineFile: spec.file),
+            session = try RunSession(lake: lake, spec: spec, environment: environment,
                                      options: options, wait: wait, echoLog: verbose,
                                      escape: { Console.escaped($0, keepingLines: true) }, warn: { Console.error($0) })
         } catch .busy(let holder) {

@@ -1,0 +1,290 @@
+import Foundation
+import Lake
+import LLM
+import Logging
+import Pipeline
+import Postgres
+import WorkQueue
+
+/// An enrich stage spread over `agentshop worker` processes through the PostgreSQL work queue.
+///
+/// The coordinator (the `run --queue` process) cuts the stage's input, in order, into items of
+/// `recordsPerItem` records, each written as an input file under the stage's queue folder in the
+/// lake, and enqueues them. Workers claim items, run the same enrichment engine on each item's
+/// records and write its output as a segment file named after the lease (worker and attempt), so
+/// two leases of one item never write the same file; only the completion of the item's current
+/// lease is accepted. When every item is done the coordinator concatenates the accepted segments
+/// in item order into the stage's output: the same records in the same order as a one-process run.
+public enum QueuedEnrich {
+    /// The variable that sends enrich stages to the queue (`run --queue` sets it).
+    public static let queueVariable = "AGENTSHOP_QUEUE_URL"
+    /// The pipeline file the workers load the stage's settings from (`run --queue` sets it).
+    public static let pipelineFileVariable = "AGENTSHOP_QUEUE_PIPELINE_FILE"
+    /// Records per work item.
+    public static let recordsPerItemVariable = "AGENTSHOP_QUEUE_ITEM_RECORDS"
+
+    /// The folder of a run's items and segments for one stage (lake-relative).
+    static func folder(pipeline: String, stage: String, runID: String) -> String {
+        ".agentshop/queue/\(pipeline)/\(stage)/\(runID)"
+    }
+
+    /// What an item tells a worker.
+    struct Payload: Codable, Sendable {
+        var pipelineFile: String
+        var lake: String
+        var pipeline: String
+        var runDate: String
+        var input: String
+        var refreshCaches: Bool
+    }
+
+    /// What a worker reports for an item it completed.
+    struct ItemReport: Codable, Sendable {
+        var segment: String
+        var rejects: String?
+        var counts: [String: Int]
+        var calls: Int
+        /// The engine's report details for the item (its LLM call records), as JSON text.
+        var details: String?
+    }
+
+    // MARK: Coordinator
+
+    static func coordinate(settings: EnrichmentSettings, context: StageContext, url: String) async throws -> StageReport {
+        let variables = context.environment.variables
+        guard let pipelineFile = variables[pipelineFileVariable] else {
+            throw StageError("a queued enrich stage needs the pipeline file (run it with `agentshop run PIPELINE --queue URL`)")
+        }
+        let (output, outputType) = try context.singleRecordOutput(kind: "enrich")
+        guard outputType.format == .jsonl else {
+            throw StageError("an enrich stage writes JSON Lines (name its output .jsonl or .jsonl.gz): answers are nested objects")
+        }
+        let perItem = max(1, Int(variables[recordsPerItemVariable] ?? "") ?? 25)
+        let queueURL = try PostgresURL(url)
+        let queue = try WorkQueue(url: queueURL)
+        try queue.createRun(context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        let folder = folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
+        try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + "/in",
+                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + "/seg",
+                                                withIntermediateDirectories: true)
+
+        // Cut the input into items, in input order.
+        var items: [(key: String, payload: String)] = []
+        var writer: RecordWriter?
+        var inItem = 0
+        var recordsIn = 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        func close() throws {
+            guard let current = writer else { return }
+            try current.commit()
+            writer = nil
+            let key = String(format: "part-%06d", items.count)
+            let payload = Payload(pipelineFile: pipelineFile, lake: context.lake.root, pipeline: context.pipeline, runDate: context.runDate,
+                                  input: folder + "/in/\(key).jsonl", refreshCaches: context.refreshCaches)
+            items.append((key, String(decoding: try encoder.encode(payload), as: UTF8.self)))
+            inItem = 0
+        }
+        for file in context.allInputFiles {
+            let reader = try RecordReader(path: file.absolute, displayPath: file.relative)
+            while let record = try reader.next() {
+                if writer == nil {
+                    let key = String(format: "part-%06d", items.count)
+                    writer = try RecordWriter(path: context.lake.root + "/" + folder + "/in/\(key).jsonl",
+                                              type: RecordFileType(format: .jsonl, gzip: false))
+                }
+                try writer!.write(record)
+                inItem += 1
+                recordsIn += 1
+                if inItem == perItem { try close() }
+            }
+        }
+        try close()
+        try queue.enqueue(runID: context.runID, stage: context.stage, items: items)
+        if let budget = settings.budgetUSD { try queue.setBudget(runID: context.runID, stage: context.stage, usd: budget) }
+        context.logger.info("queued", metadata: ["items": "\(items.count)", "records": "\(recordsIn)",
+                                                 "queue": "\(queueURL.redacted)"])
+
+        // Wait until every item is done (or failed for good).
+        var last = StageProgress()
+        var lastWorkerCheck = Date()
+        while true {
+            try Task.checkCancellation()
+            let progress = try queue.progress(runID: context.runID, stage: context.stage)
+            if progress != last {
+                context.progress(progress.done, of: progress.total)
+                last = progress
+                lastWorkerCheck = Date()
+            }
+            if progress.finished { break }
+            // Nothing moved for a minute: say so if no worker has beaten lately (none started, all dead).
+            if Date().timeIntervalSince(lastWorkerCheck) > 60 {
+                lastWorkerCheck = Date()
+                if try queue.liveWorkers(within: 120).isEmpty {
+                    context.logger.warning("waiting for workers: none has a heartbeat in the last 2 minutes; start `agentshop worker URL` on a machine that mounts this lake",
+                                           metadata: ["pending": "\(progress.pending)", "queue": "\(queueURL.redacted)"])
+                }
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+
+        let results = try queue.results(runID: context.runID, stage: context.stage)
+        let failed = results.filter { $0.state != "done" }
+        if let first = failed.first {
+            throw StageError("\(failed.count) of \(results.count) queue items failed; first: \(first.key): \(first.error ?? "unknown error")")
+        }
+
+        // Publish: the accepted segments, in item order.
+        let out = try RecordWriter(path: output.absolute, type: outputType)
+        var rejects: RecordWriter?
+        var counts: [String: Int] = [:]
+        var byWorker: [String: [String]] = [:]
+        var takenOver: [String] = []
+        var calls: [LLMCallRecord] = []
+        var llmExtra: [String: JSONValue] = [:]
+        let decoder = JSONDecoder()
+        do {
+            for result in results {
+                guard let text = result.result, let report = try? decoder.decode(ItemReport.self, from: Data(text.utf8)) else {
+                    throw StageError("queue item \(result.key) is done without a segment")
+                }
+                let reader = try RecordReader(path: context.lake.root + "/" + report.segment, displayPath: report.segment)
+                while let record = try reader.next() { try out.write(record) }
+                if let path = report.rejects, FileManager.default.fileExists(atPath: context.lake.root + "/" + path) {
+                    if rejects == nil {
+                        rejects = try RecordWriter(path: context.rejectsPath.absolute, type: RecordFileType(format: .jsonl, gzip: false))
+                    }
+                    let reader = try RecordReader(path: context.lake.root + "/" + path, displayPath: path)
+                    while let record = try reader.next() { try rejects!.write(record) }
+                }
+                for (name, value) in report.counts where name != "budget_reached" { counts[name, default: 0] += value }
+                if report.counts["budget_reached"] == 1 { counts["budget_reached"] = 1 }
+                if let text = report.details, let llm = (try? JSONValue.parse(text))?.objectValue?["llm"]?.objectValue {
+                    calls += (llm["calls"]?.arrayValue ?? []).compactMap(LLMCallRecord.init(json:))
+                    for entry in llm["totals"]?.objectValue ?? JSONObject() where ["provider", "model", "task", "budget_stopped"].contains(entry.key) {
+                        if llmExtra[entry.key] == nil { llmExtra[entry.key] = entry.value }
+                    }
+                }
+                byWorker[result.worker ?? "?", default: []].append(result.key)
+                if result.attempts > 1 { takenOver.append(result.key) }
+            }
+            counts["records_in"] = recordsIn
+            try rejects?.commit()
+            try out.commit()
+        } catch {
+            out.abandon()
+            rejects?.abandon()
+            throw error
+        }
+        counts["records_out"] = out.recordCount
+        counts["queue_items"] = results.count
+        counts["queue_workers"] = byWorker.count
+        // The LLM calls of every item, in item order, as a one-process run reports them; then the queue.
+        var details = JSONObject()
+        if !calls.isEmpty || !llmExtra.isEmpty {
+            var extra = ["provider", "model", "task"].compactMap { key in llmExtra[key].map { (key, $0) } }
+            extra.append(("records_pending", .int(Int64(counts["pending_budget"] ?? 0))))
+            if let stopped = llmExtra["budget_stopped"] { extra.append(("budget_stopped", stopped)) }
+            details = LLMCallRecord.details(calls, extra: extra).objectValue ?? JSONObject()
+        }
+        details["queue"] = .object(JSONObject([
+            ("url", .string(queueURL.redacted)),
+            ("items", .int(Int64(results.count))),
+            ("records_per_item", .int(Int64(perItem))),
+            ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
+            ("taken_over", .array(takenOver.map(JSONValue.string))),
+        ]))
+        context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(byWorker.keys.sorted())"])
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: .object(details))
+    }
+
+    // MARK: Worker
+
+    /// Does one claimed enrich item: loads the stage from the pipeline file, runs the enrichment
+    /// engine on the item's input and writes the segment under a name of this lease. Returns the
+    /// item's report, as JSON, for `WorkQueue.complete`.
+    public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
+        let payload = try JSONDecoder().decode(Payload.self, from: Data(item.payload.utf8))
+        let lake = Lake(root: payload.lake)
+        let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
+        let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
+        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
+        guard let definition = spec.stage(named: item.stage)?.definition as? EnrichStage.Definition else {
+            throw StageError("\(payload.pipelineFile) has no enrich stage '\(item.stage)'")
+        }
+        let folder = folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
+        let name = "\(item.key).\(safe(item.lease.owner)).\(item.lease.attempt)"
+        let segment = try lake.resolve(folder + "/seg/\(name).jsonl")
+        let rejects = try lake.resolve(folder + "/seg/\(name).rejects.jsonl")
+        var itemLogger = logger
+        itemLogger[metadataKey: "item"] = "\(item.key)"
+        let context = StageContext.segment(lake: lake, pipeline: payload.pipeline, stage: item.stage, runID: item.runID,
+                                           runDate: payload.runDate, logger: itemLogger, environment: environment,
+                                           inputs: [try lake.resolve(payload.input)], output: segment, rejectsPath: rejects,
+                                           refreshCaches: payload.refreshCaches)
+        // budget_usd is the run's, over every worker: each call reserves from the queue's budget row.
+        let shared: (any SharedBudget)? = definition.settings.budgetUSD == nil ? nil
+            : try QueueBudget(url: queueURL, runID: item.runID, stage: item.stage)
+        let report = try await Budget.$shared.withValue(shared) { try await definition.runHere(context) }
+        let calls = report.counts["calls_sent"] ?? 0
+        let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
+                                    counts: report.counts, calls: calls, details: report.details?.serialized())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(itemReport), as: UTF8.self)
+    }
+
+    static func safe(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+}
+
+/// The queue's budget row of a run's stage, as the enrichment engine's shared budget: one
+/// connection of its own, used under a lock (the engine reserves from several tasks).
+final class QueueBudget: SharedBudget, @unchecked Sendable {
+    private let lock = NSLock()
+    private let queue: WorkQueue
+    let runID: String
+    let stage: String
+
+    init(url: PostgresURL, runID: String, stage: String) throws {
+        queue = try WorkQueue(url: url, applicationName: "agentshop-worker-budget")
+        self.runID = runID
+        self.stage = stage
+    }
+
+    /// A reservation that cannot reach the queue is refused: spending blind could pass the budget.
+    func reserve(_ estimate: Double) -> Bool {
+        lock.withLock { (try? queue.reserve(runID: runID, stage: stage, usd: estimate)) ?? false }
+    }
+
+    func settle(reserved estimate: Double, actual: Double) {
+        lock.withLock { _ = try? queue.settle(runID: runID, stage: stage, reserved: estimate, actual: actual) }
+    }
+}
+
+/// Pipelines a worker has loaded, by file, until the file or its .env changes: an item does not
+/// pay for reading and validating the pipeline again.
+let loadedPipelines = LoadedPipelines()
+
+final class LoadedPipelines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var loaded: [String: (stamp: String, spec: PipelineSpec)] = [:]
+
+    func spec(file: String, lake: Lake, environment: PipelineEnvironment) throws -> PipelineSpec {
+        let envFile = PipelineLoader.projectFolder(ofPipelineFile: file) + "/.env"
+        let stamp = [file, envFile].map { path in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            return "\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0):\(attributes?[.size] ?? 0)"
+        }.joined(separator: "|") + "|" + lake.root
+        if let hit = lock.withLock({ loaded[file] }), hit.stamp == stamp { return hit.spec }
+        let loader = PipelineLoader(registry: BuiltinStages.registry, environment: environment, lake: lake)
+        let spec: PipelineSpec
+        do { spec = try loader.load(file: file).0 } catch {
+            throw StageError("\(file): \(error.diagnostics.map(\.description).joined(separator: "; "))")
+        }
+        lock.withLock { loaded[file] = (stamp, spec) }
+        return spec
+    }
+}
