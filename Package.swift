@@ -80,11 +80,8 @@ let package = Package(
         .testTarget(name: "LakeTests", dependencies: ["Lake", "TestSupport"]),
         .testTarget(name: "HTMLTests", dependencies: ["HTML", "Lake"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Lake"]),
-        .target(name: "Store", dependencies: ["CSQLite", "Lake", "Crawl", "Postgres", .product(name: "Logging", package: "swift-log")]),
-        // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
-        .target(name: "Postgres", dependencies: ["CLibPQ"]),
-        // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
-        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
+        .testTarget(name: "QueryTests", dependencies: ["Query", "Store", "Lake", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "Store", "Stages", "Pipeline", "Lake", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Stages", "Pipeline", "Lake"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Lake", "HTML", "Crawl", "LLM", "TestSupport",
                                                        .product(name: "FlyingFox", package: "FlyingFox"),
