@@ -24,7 +24,7 @@ extension MaterializeDefinition {
             throw StageError("create: true (a table of your own) is not supported yet with a PostgreSQL store (\(location))")
         }
         let store = try PostgresStore.openMigrated(url: url, logger: context.logger)
-        let load = try loadPostgres(context.allInputFiles, into: store, rejectsPath: context.rejectsPath,
+        let load = try loadPostgres(context.allInputFiles, into: store, rejects: RejectsFile(path: context.rejectsPath, stage: context.stage),
                                     progress: { context.progress($0) })
         let counts = load.counts
         context.logger.info("materialized", metadata: [
@@ -43,19 +43,16 @@ extension MaterializeDefinition {
     }
 
     /// `load`, into PostgreSQL: one transaction, rows in batches.
-    func loadPostgres(_ files: [LakePath], into store: PostgresStore, rejectsPath: LakePath?,
+    func loadPostgres(_ files: [LakePath], into store: PostgresStore, rejects: RejectsFile?,
                       progress: (Int) -> Void = { _ in }) throws -> Load {
-        var rejectsWriter: RecordWriter?
         var recordsIn = 0
         var rejected = 0
         var filteredOut = 0
         func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
             guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
             rejected += 1
-            guard let rejectsPath else { return }
-            if rejectsWriter == nil { rejectsWriter = try RecordWriter(path: rejectsPath.absolute) }
-            try rejectsWriter?.write(RejectedRecord(file: file.relative, line: line, reason: reason,
-                                                    raw: JSONValue.object(record).serialized()).asRecord)
+            try rejects?.add(RejectedRecord(file: file.relative, line: line, reason: reason,
+                                            raw: JSONValue.object(record).serialized()))
         }
         let counts: TableLoader.Counts = try store.transaction {
             let loader = try store.loader(table: table, keys: keys, mode: mode)
@@ -75,8 +72,8 @@ extension MaterializeDefinition {
                     do {
                         var row = try values(for: record, tableColumns: tableColumns)
                         for (index, reference) in references.enumerated() {
-                            guard let raw = Self.lookup(reference.field, in: record) else { continue }
-                            let field = reference.field.joined(separator: ".")
+                            guard let raw = reference.field.lookup(in: record) else { continue }
+                            let field = reference.field.description
                             let key: SQLValue
                             do throws(ColumnConversion.Failure) { key = try reference.conversion.convert(raw, column: reference.key) } catch {
                                 throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
@@ -105,7 +102,7 @@ extension MaterializeDefinition {
             }
             return try loader.finish()
         }
-        try rejectsWriter?.commit()
+        try rejects?.commit()  // dropped unpublished when the load throws
         return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut)
     }
 }
