@@ -5,7 +5,7 @@ import Postgres
 
 /// `RunRecords` for a PostgreSQL store: the same rows a run manifest gives in SQLite
 /// (`data_processing_tasks`, `webcrawler_jobs`, `scraped_data`, `llm_requests`, `llm_responses`,
-/// `llm_usage_stats`), so that `RunRecords`, `CrawlRecords` and `LLMCallRecords` stay the one place
+/// `llm_usage_stats` in hour, day and month buckets, the call figures of `llm_provider_status`), so that `RunRecords`, `CrawlRecords` and `LLMCallRecords` stay the one place
 /// that knows what a manifest means.
 ///
 /// The manifest is recorded first into a scratch in-memory SQLite store (holding, for the stages
@@ -36,8 +36,14 @@ public enum PostgresRunRecords {
             try copy(scratch, "llm_requests", keys: ["request_key"], skip: skip, into: store)
             try copy(scratch, "llm_responses", keys: ["request_id"], skip: skip,
                      reference: ("request_id", "llm_requests", "request_key"), into: store)
-            let days = try scratch.rows("SELECT DISTINCT substr(requested_at, 1, 10) FROM llm_requests").compactMap { $0[0].string }
-            for day in days.sorted() { try recomputeUsage(day: day, in: db) }
+            let times = try scratch.rows("SELECT DISTINCT requested_at FROM llm_requests").compactMap { $0[0].string }
+            let buckets = Set(LLMCallRecords.periods.flatMap { period in
+                times.map { LLMCallRecords.Bucket(period: period, start: LLMCallRecords.bucketStart(period, $0)) }
+            })
+            for bucket in buckets.sorted(by: { ($0.period, $0.start) < ($1.period, $1.start) }) {
+                try recomputeUsage(bucket, in: db)
+            }
+            try recomputeProviderCalls(in: db)
         }
         return count
     }
@@ -79,28 +85,67 @@ public enum PostgresRunRecords {
         try loader.finish()
     }
 
-    /// `LLMCallRecords.recomputeUsage` in PostgreSQL's dialect.
-    static func recomputeUsage(day: String, in db: PGConnection) throws {
+    /// `LLMCallRecords.recomputeUsage` in PostgreSQL's dialect: the hour, day or month bucket starting at
+    /// `bucket.start` (ISO 8601 UTC), for every provider and model, from the calls recorded in it.
+    static func recomputeUsage(_ bucket: LLMCallRecords.Bucket, in db: PGConnection) throws {
+        // A range over requested_at (indexed), not the bucket expression; the length is counted in UTC.
+        try db.run(PostgresSchema.bucketSQL(bucket.period, where: """
+            q.requested_at >= $1::timestamptz
+            AND q.requested_at < (($1::timestamptz AT TIME ZONE 'UTC') + interval '1 \(bucket.period)') AT TIME ZONE 'UTC'
+            """), [bucket.start])
+    }
+
+    /// `LLMProviderStatusRecords.recomputeCalls` in PostgreSQL's dialect: every provider row's figures of
+    /// `now`'s UTC day from the recorded calls, the errors since the last success, and, when the last call
+    /// sent is newer than the last check, the status it gives and its time. Unchanged rows are not written.
+    static func recomputeProviderCalls(now: Date = Date(), in db: PGConnection) throws {
+        let down = LLMProviderStatusRecords.downAfter
         try db.run("""
-            INSERT INTO llm_usage_stats (day, provider, model, requests, cache_hits, errors, input_tokens, output_tokens, cost_micro_usd)
-            SELECT (q.requested_at AT TIME ZONE 'UTC')::date, q.provider, q.model,
-                   count(*) FILTER (WHERE q.status <> 'cached'), count(*) FILTER (WHERE q.status = 'cached'),
-                   count(*) FILTER (WHERE q.status = 'error'),
-                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.input_tokens END),
-                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.output_tokens END),
-                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.cost_micro_usd END)
-            FROM llm_requests q JOIN llm_responses r ON r.request_id = q.id
-            WHERE (q.requested_at AT TIME ZONE 'UTC')::date = $1::date
-            GROUP BY 1, q.provider, q.model
-            ON CONFLICT (day, provider, model) DO UPDATE SET
-                requests = EXCLUDED.requests, cache_hits = EXCLUDED.cache_hits, errors = EXCLUDED.errors,
-                input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
-                cost_micro_usd = EXCLUDED.cost_micro_usd
-            WHERE (llm_usage_stats.requests, llm_usage_stats.cache_hits, llm_usage_stats.errors, llm_usage_stats.input_tokens,
-                   llm_usage_stats.output_tokens, llm_usage_stats.cost_micro_usd)
-                IS DISTINCT FROM (EXCLUDED.requests, EXCLUDED.cache_hits, EXCLUDED.errors, EXCLUDED.input_tokens,
-                                  EXCLUDED.output_tokens, EXCLUDED.cost_micro_usd)
-            """, [day])
+            WITH figures AS (
+                SELECT p.provider, t.requests, t.errors, t.latency, t.cost, c.consecutive,
+                       l.requested_at AS last_at, l.status AS last_status, l.error AS last_error,
+                       l.requested_at > coalesce(p.last_checked_at, '-infinity') AS newer
+                FROM llm_provider_status p
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS requests, count(*) FILTER (WHERE q.status = 'error') AS errors,
+                           round(avg(r.latency_ms))::bigint AS latency, coalesce(sum(r.cost_micro_usd), 0) AS cost
+                    FROM llm_requests q JOIN llm_responses r ON r.request_id = q.id
+                    WHERE q.provider = p.provider AND q.status <> 'cached'
+                      AND q.requested_at >= $1::date::timestamp AT TIME ZONE 'UTC'
+                      AND q.requested_at < ($1::date + 1)::timestamp AT TIME ZONE 'UTC') t
+                CROSS JOIN LATERAL (
+                    SELECT count(*) AS consecutive FROM llm_requests q
+                    WHERE q.provider = p.provider AND q.status = 'error'
+                      AND q.requested_at > coalesce((SELECT max(requested_at) FROM llm_requests
+                                                     WHERE provider = p.provider AND status = 'success'), '-infinity')) c
+                LEFT JOIN LATERAL (
+                    SELECT q.requested_at, q.status, r.error
+                    FROM llm_requests q JOIN llm_responses r ON r.request_id = q.id
+                    WHERE q.provider = p.provider AND q.status <> 'cached'
+                    ORDER BY q.requested_at DESC, q.id DESC LIMIT 1) l ON true
+            ), updated AS (
+                SELECT f.provider, f.requests, f.errors,
+                       CASE WHEN f.requests > 0 THEN f.errors::double precision / f.requests END AS error_rate,
+                       f.latency, f.cost, f.consecutive,
+                       CASE WHEN f.newer THEN CASE WHEN f.consecutive = 0 THEN 'healthy'
+                                                   WHEN f.consecutive < \(down) THEN 'degraded' ELSE 'down' END
+                            ELSE s.status END AS status,
+                       CASE WHEN f.newer THEN f.last_at ELSE s.last_checked_at END AS last_checked_at,
+                       CASE WHEN f.newer AND f.last_status = 'error' AND f.last_error IS NOT NULL THEN f.last_error
+                            ELSE s.last_error END AS last_error
+                FROM figures f JOIN llm_provider_status s ON s.provider = f.provider
+            )
+            UPDATE llm_provider_status s SET stats_day = $1::date, requests_today = u.requests, errors_today = u.errors,
+                error_rate = u.error_rate, avg_latency_ms = u.latency, cost_today_micro_usd = u.cost,
+                consecutive_failures = u.consecutive, status = u.status, last_checked_at = u.last_checked_at,
+                last_error = u.last_error
+            FROM updated u
+            WHERE u.provider = s.provider
+              AND (s.stats_day, s.requests_today, s.errors_today, s.error_rate, s.avg_latency_ms, s.cost_today_micro_usd,
+                   s.consecutive_failures, s.status, s.last_checked_at, s.last_error)
+                  IS DISTINCT FROM ($1::date, u.requests, u.errors, u.error_rate, u.latency, u.cost, u.consecutive, u.status,
+                                    u.last_checked_at, u.last_error)
+            """, [Timestamp.day(now)])
     }
 
     /// A PostgreSQL array literal of texts: `{"a","b"}`.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The marketplace schema in PostgreSQL's dialect: the same 24 tables with the same column names and
 /// order as `MarketplaceSchema` (SQLite), as PostgreSQL's own versioned migrations, recorded in
 /// `schema_migrations`.
@@ -9,9 +11,13 @@
 /// `lower(…)`. A trigger stamps `updated_at` when a row changes and the statement did not set it.
 public enum PostgresSchema {
     /// Every migration, in order. Append; never edit one that has shipped. The numbering is this
-    /// backend's own (`MarketplaceSchema` numbers SQLite's).
+    /// backend's own; version 1 holds SQLite's 1 and 2, so there is no 2, and from 3 on a version
+    /// mirrors SQLite's of the same number: both backends have the same tables and columns there.
     public static let migrations: [MarketplaceSchema.Migration] = [
         MarketplaceSchema.Migration(version: 1, name: "marketplace schema, views and seed rows (PostgreSQL)", sql: version1),
+        MarketplaceSchema.Migration(version: 3, name: "the seed's notification e-mail templates (PostgreSQL)", sql: version3),
+        MarketplaceSchema.Migration(version: 4, name: "LLM usage in hour, day and month buckets; provider status from the catalogue "
+                                    + "and the calls; settings nothing reads dropped (PostgreSQL)", sql: version4),
     ]
 
     public static var latestVersion: Int { migrations.last?.version ?? 0 }
@@ -478,4 +484,111 @@ public enum PostgresSchema {
 
     /// SQLite's seed rows; its 0/1 flags are booleans here.
     static let seeds = MarketplaceSchema.seeds.replacingOccurrences(of: "', 0, '", with: "', false, '")
+
+    /// SQLite's migration 3: the same four templates; a row of that name already there is kept.
+    static let version3: String = {
+        let insert = MarketplaceSchema.version3.trimmingCharacters(in: .whitespacesAndNewlines)
+            .replacingOccurrences(of: "INSERT OR IGNORE INTO", with: "INSERT INTO")
+        precondition(insert.hasSuffix(";"), "MarketplaceSchema.version3 is one INSERT")
+        return String(insert.dropLast()) + "\nON CONFLICT (name) DO NOTHING;"
+    }()
+
+    /// The start of the `period` bucket (`hour`, `day`, `month`) of `q.requested_at`, in UTC.
+    static func bucketStart(_ period: String) -> String {
+        "date_trunc('\(period)', q.requested_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    }
+
+    /// `LLMCallRecords.bucketSQL` in PostgreSQL's dialect: recomputes the `period` buckets of the calls
+    /// matching `condition` (over `q`, the request, and `r`, its response) from every recorded call in
+    /// them. A bucket whose figures did not change is not written.
+    static func bucketSQL(_ period: String, where condition: String) -> String {
+        let start = bucketStart(period)
+        return """
+            INSERT INTO llm_usage_stats (period_type, period_start, day, provider, model, requests, cache_hits, errors,
+                                         input_tokens, output_tokens, cost_micro_usd, avg_latency_ms)
+            SELECT '\(period)', \(start), (\(start) AT TIME ZONE 'UTC')::date, q.provider, q.model,
+                   count(*) FILTER (WHERE q.status <> 'cached'), count(*) FILTER (WHERE q.status = 'cached'),
+                   count(*) FILTER (WHERE q.status = 'error'),
+                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.input_tokens END),
+                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.output_tokens END),
+                   sum(CASE WHEN r.from_cache THEN 0 ELSE r.cost_micro_usd END),
+                   round(avg(r.latency_ms) FILTER (WHERE q.status <> 'cached'))::bigint
+            FROM llm_requests q JOIN llm_responses r ON r.request_id = q.id
+            WHERE \(condition)
+            GROUP BY 2, q.provider, q.model
+            ORDER BY 2, q.provider, q.model
+            ON CONFLICT (period_type, period_start, provider, model) DO UPDATE SET
+                requests = EXCLUDED.requests, cache_hits = EXCLUDED.cache_hits, errors = EXCLUDED.errors,
+                input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
+                cost_micro_usd = EXCLUDED.cost_micro_usd, avg_latency_ms = EXCLUDED.avg_latency_ms
+            WHERE (llm_usage_stats.requests, llm_usage_stats.cache_hits, llm_usage_stats.errors, llm_usage_stats.input_tokens,
+                   llm_usage_stats.output_tokens, llm_usage_stats.cost_micro_usd, llm_usage_stats.avg_latency_ms)
+                IS DISTINCT FROM (EXCLUDED.requests, EXCLUDED.cache_hits, EXCLUDED.errors, EXCLUDED.input_tokens,
+                                  EXCLUDED.output_tokens, EXCLUDED.cost_micro_usd, EXCLUDED.avg_latency_ms)
+            """
+    }
+
+    /// SQLite's migration 4. `llm_usage_stats` is rebuilt so that its columns keep SQLite's order
+    /// (`period_start` a `TIMESTAMPTZ`, the bucket's first instant in UTC; `day` its first day), its
+    /// rows keeping their ids; the day rows there were become day buckets, and the hour, day and month
+    /// buckets are computed from the recorded calls. The provider rows and settings change as in SQLite.
+    static let version4 = """
+    CREATE TABLE llm_usage_stats_v4 (
+        id                  BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        period_type         TEXT NOT NULL DEFAULT 'day' CHECK (period_type IN ('hour', 'day', 'month')),
+        period_start        TIMESTAMPTZ NOT NULL,
+        day                 DATE NOT NULL,
+        provider            TEXT NOT NULL,
+        model               TEXT NOT NULL,
+        requests            BIGINT NOT NULL DEFAULT 0,
+        cache_hits          BIGINT NOT NULL DEFAULT 0,
+        errors              BIGINT NOT NULL DEFAULT 0,
+        input_tokens        BIGINT NOT NULL DEFAULT 0,
+        output_tokens       BIGINT NOT NULL DEFAULT 0,
+        cost_micro_usd      BIGINT NOT NULL DEFAULT 0,
+        avg_latency_ms      BIGINT,
+        created_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+        updated_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
+        CONSTRAINT llm_usage_stats_bucket_key UNIQUE (period_type, period_start, provider, model)
+    );
+    INSERT INTO llm_usage_stats_v4 (id, period_type, period_start, day, provider, model, requests, cache_hits, errors,
+                                    input_tokens, output_tokens, cost_micro_usd, created_at, updated_at)
+    SELECT id, 'day', day::timestamp AT TIME ZONE 'UTC', day, provider, model, requests, cache_hits, errors,
+           input_tokens, output_tokens, cost_micro_usd, created_at, updated_at
+    FROM llm_usage_stats ORDER BY id;
+    DROP TABLE llm_usage_stats;
+    ALTER TABLE llm_usage_stats_v4 RENAME TO llm_usage_stats;
+    ALTER TABLE llm_usage_stats RENAME CONSTRAINT llm_usage_stats_v4_pkey TO llm_usage_stats_pkey;
+    ALTER SEQUENCE llm_usage_stats_v4_id_seq RENAME TO llm_usage_stats_id_seq;
+    SELECT setval(pg_get_serial_sequence('llm_usage_stats', 'id'), coalesce(max(id), 0) + 1, false) FROM llm_usage_stats;
+    CREATE INDEX llm_usage_stats_day ON llm_usage_stats(day, period_type);
+    CREATE TRIGGER llm_usage_stats_touch_updated_at BEFORE UPDATE ON llm_usage_stats FOR EACH ROW EXECUTE FUNCTION agentshop_touch_updated_at();
+    CREATE INDEX llm_requests_time ON llm_requests(requested_at);
+    \(["hour", "day", "month"].map { bucketSQL($0, where: "true") }.joined(separator: ";\n"));
+
+    ALTER TABLE llm_provider_status ADD COLUMN stats_day DATE;
+    ALTER TABLE llm_provider_status ADD COLUMN requests_today BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE llm_provider_status ADD COLUMN errors_today BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE llm_provider_status ADD COLUMN error_rate DOUBLE PRECISION;
+    ALTER TABLE llm_provider_status ADD COLUMN avg_latency_ms BIGINT;
+    ALTER TABLE llm_provider_status ADD COLUMN cost_today_micro_usd BIGINT NOT NULL DEFAULT 0;
+    UPDATE llm_provider_status SET is_enabled = true
+        WHERE provider IN ('ollama', 'openai', 'claude', 'perplexity', 'groq') AND created_at = updated_at;
+    UPDATE llm_provider_status SET provider = 'anthropic', display_name = 'Anthropic'
+        WHERE provider = 'claude' AND NOT EXISTS (SELECT 1 FROM llm_provider_status WHERE provider = 'anthropic');
+    UPDATE llm_provider_status SET base_url = 'https://api.anthropic.com', default_model = 'claude-haiku-4-5'
+        WHERE provider = 'anthropic' AND base_url = 'https://api.anthropic.com/v1' AND default_model = 'claude-3-5-haiku-latest';
+    UPDATE llm_provider_status SET default_model = 'llama3.2' WHERE provider = 'ollama' AND default_model = 'llama3.1';
+    INSERT INTO llm_provider_status (provider, display_name, is_enabled, base_url, default_model)
+        VALUES ('offline', 'Offline rules', true, NULL, 'rules-v1')
+        ON CONFLICT (provider) DO NOTHING;
+
+    DELETE FROM config_settings WHERE EXISTS (SELECT 1 FROM (VALUES
+        ('site.name', 'AgentShop'), ('site.currency', 'USD'), ('site.admin_email', NULL), ('llm.default_provider', 'ollama'),
+        ('llm.daily_cost_limit_micro_usd', '5000000'), ('llm.cache_enabled', 'true'),
+        ('crawler.user_agent', 'AgentShop/1.0 (+https://example.invalid/bot)'), ('crawler.max_concurrency', '4'),
+        ('crawler.delay_ms', '1000'), ('backup.retention_daily_days', '183'), ('backup.retention_weekly_weeks', '104'),
+        ('notifications.on', '["failure"]')) seeded
+        WHERE seeded.column1 = config_settings.key AND seeded.column2 IS NOT DISTINCT FROM config_settings.value);
+    """
 }

@@ -84,7 +84,10 @@ import Testing
         #expect(try db.scalar("SELECT count(*) FROM webcrawler_jobs WHERE job_key = 'marketplace/crawl'") == "1")
         #expect(Int(try db.scalar("SELECT count(*) FROM scraped_data WHERE crawler_job_id IS NOT NULL") ?? "0") ?? 0 > 0)
         #expect(try db.scalar("SELECT count(*) FROM llm_requests") == (try db.scalar("SELECT count(*) FROM llm_responses")))
-        #expect(try db.scalar("SELECT sum(requests + cache_hits) FROM llm_usage_stats") == (try db.scalar("SELECT count(*) FROM llm_requests")))
+        for period in ["hour", "day", "month"] {
+            #expect(try db.scalar("SELECT sum(requests + cache_hits) FROM llm_usage_stats WHERE period_type = '\(period)'")
+                == (try db.scalar("SELECT count(*) FROM llm_requests")), "\(period)")
+        }
         #expect(try db.scalar("""
             SELECT details_json->'counts'->>'inserted' FROM data_processing_tasks WHERE task_key = 'marketplace/store_products'
             """) == "16")
