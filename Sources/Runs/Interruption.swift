@@ -23,8 +23,12 @@ public final class Interruption: @unchecked Sendable {
         }
     }
 
+    /// Gives SIGINT and SIGTERM back their default action: an ignored signal would otherwise outlive
+    /// the run, in this process and in every process it starts later (dispositions are inherited).
     public func remove() {
+        guard !sources.isEmpty else { return }
         for source in sources { source.cancel() }
         sources.removeAll()
+        for sig in [SIGINT, SIGTERM] { Foundation.signal(sig, SIG_DFL) }
     }
 }

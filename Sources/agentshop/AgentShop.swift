@@ -46,6 +46,14 @@ struct AgentShop: AsyncParsableCommand {
     /// Library loggers that are not a run's own (the store, migrations) print warnings and
     /// errors only; a run's log goes to its file through RunLogHandler.
     static func main() async {
+        // SIGTERM and SIGINT must reach us even when the parent handed them down blocked, or SIGTERM
+        // ignored (both are inherited): a run, the scheduler and a worker stop cleanly on them.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+        signal(SIGTERM, SIG_DFL)
         // Secret values in the environment are hidden from everything printed or written from here on.
         Secret.register(environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap { label in

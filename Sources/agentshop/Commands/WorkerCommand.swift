@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Pipeline
 import Postgres
+import Runs
 import Stages
 import WorkQueue
 
@@ -64,14 +65,18 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "agentshop.worker")
         var idleSince = Date()
         var done = 0
-        while !Task.isCancelled {
+        // SIGTERM or SIGINT: finish the item in hand, leave the queue, exit 0 (its other claims lapse with the lease).
+        let interruption = Interruption()
+        interruption.install { _ in }
+        defer { interruption.remove() }
+        while !Task.isCancelled && interruption.signal == 0 {
             let items = try queue.claim(worker: name, limit: batch, lease: leaseSeconds, runID: run)
             if items.isEmpty {
                 if let idleExit, Date().timeIntervalSince(idleSince) >= idleExit { break }
                 try await Task.sleep(nanoseconds: 250_000_000)
                 continue
             }
-            for item in items {
+            for item in items where interruption.signal == 0 {
                 do {
                     let result = try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
                     let completion = try queue.complete(item, result: result)
