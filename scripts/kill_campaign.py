@@ -328,6 +328,8 @@ def run_history_tables(path):
             if targets & history:
                 history.add(table)
         history |= {t for t in tables if t.startswith("llm_usage")}  # daily sums of the LLM calls
+        # The providers' figures of the day (requests, errors, cost today) are sums of the recorded calls too.
+        history |= {t for t in tables if t == "llm_provider_status"}
         return sorted(history)
     finally:
         db.close()
