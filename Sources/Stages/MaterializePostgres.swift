@@ -57,10 +57,9 @@ extension MaterializeDefinition {
         let counts: TableLoader.Counts = try store.transaction {
             let loader = try store.loader(table: table, keys: keys, mode: mode)
             let tableColumns = Set(loader.table.columns.map(\.name))
-            for reference in references where !tableColumns.contains(reference.column) {
-                throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
+            let resolver = try ReferenceResolver(references, table: table, tableColumns: tableColumns) { index, key in
+                try store.id(in: references[index].table, where: references[index].key, equals: key)
             }
-            var found: [[SQLValue: Int64]] = Array(repeating: [:], count: references.count)
             for file in files {
                 let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
                 while let record = try reader.next() {
@@ -71,27 +70,7 @@ extension MaterializeDefinition {
                     }
                     do {
                         var row = try values(for: record, tableColumns: tableColumns)
-                        for (index, reference) in references.enumerated() {
-                            guard let raw = reference.field.lookup(in: record) else { continue }
-                            let field = reference.field.description
-                            let key: SQLValue
-                            do throws(ColumnConversion.Failure) { key = try reference.conversion.convert(raw, column: reference.key) } catch {
-                                throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
-                            }
-                            if key.isNull { row.append((reference.column, .null)); continue }
-                            if found[index][key] == nil,
-                               let id = try store.id(in: reference.table, where: reference.key, equals: key) {
-                                found[index][key] = id
-                            }
-                            if let id = found[index][key] {
-                                row.append((reference.column, .integer(id)))
-                            } else if reference.missing == .null {
-                                row.append((reference.column, .null))
-                            } else {
-                                throw RecordFailure(message: "references.\(reference.column): no row of '\(reference.table)' "
-                                                    + "with \(reference.key) = \(key) (from field '\(field)')")
-                            }
-                        }
+                        try resolver.add(to: &row, from: record)
                         let line = reader.line
                         try loader.write(row, refused: skipInvalid ? { reason in try reject(file, line, reason, record) } : nil)
                     } catch let failure as RecordFailure {

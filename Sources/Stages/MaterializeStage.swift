@@ -432,18 +432,28 @@ struct MaterializeDefinition: StageDefinition {
 
     /// Finds the ids that reference columns hold, one prepared lookup per reference, remembering
     /// what it found during one load (rows only appear during a load, so a found id stays right).
+    /// Fills a row's `references:` columns with the ids of the rows their keys name, remembering
+    /// each key's id; the store behind it answers one key at a time (`lookup`).
     final class ReferenceResolver {
         let references: [ColumnReference]
-        let lookups: [Statement]
+        let lookup: (_ index: Int, _ key: SQLValue) throws -> Int64?
         var found: [[SQLValue: Int64]]
 
-        init(_ references: [ColumnReference], table: String, tableColumns: Set<String>, in database: Database) throws {
+        /// For any store: checks that each reference names a column of `table`.
+        init(_ references: [ColumnReference], table: String, tableColumns: Set<String>,
+             lookup: @escaping (_ index: Int, _ key: SQLValue) throws -> Int64?) throws {
+            for reference in references where !tableColumns.contains(reference.column) {
+                throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
+            }
             self.references = references
+            self.lookup = lookup
+            self.found = Array(repeating: [:], count: references.count)
+        }
+
+        /// For the SQLite store: each referenced key must be a unique column; one prepared lookup per reference.
+        convenience init(_ references: [ColumnReference], table: String, tableColumns: Set<String>, in database: Database) throws {
             var lookups: [Statement] = []
-            for reference in references {
-                guard tableColumns.contains(reference.column) else {
-                    throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
-                }
+            for reference in references where tableColumns.contains(reference.column) {
                 guard let target = try StoreCatalog.table(reference.table, in: database) else {
                     throw StageError("references.\(reference.column): no table '\(reference.table)' in the store")
                 }
@@ -453,8 +463,12 @@ struct MaterializeDefinition: StageDefinition {
                 lookups.append(try database.prepare("SELECT rowid FROM \(SQLLiteral.quoteName(reference.table)) WHERE "
                                                     + "\(SQLLiteral.quoteName(reference.key)) = ?"))
             }
-            self.lookups = lookups
-            self.found = Array(repeating: [:], count: references.count)
+            try self.init(references, table: table, tableColumns: tableColumns) { index, key in
+                let statement = lookups[index]
+                try statement.bind([key])
+                defer { statement.reset() }
+                return try statement.step() ? statement.value(at: 0).int64 : nil
+            }
         }
 
         func add(to row: inout [(column: String, value: SQLValue)], from record: JSONObject) throws {
@@ -473,11 +487,7 @@ struct MaterializeDefinition: StageDefinition {
                     row.append((reference.column, .integer(id)))
                     continue
                 }
-                let statement = lookups[index]
-                try statement.bind([key])
-                let hit = try statement.step() ? statement.value(at: 0).int64 : nil
-                statement.reset()
-                if let hit {
+                if let hit = try lookup(index, key) {
                     found[index][key] = hit
                     row.append((reference.column, .integer(hit)))
                 } else if reference.missing == .null {
