@@ -14,11 +14,16 @@ enum LLMCallRecords {
         let requests = try TableLoader(database: database, table: "llm_requests", keys: ["request_key"], mode: .upsert)
         let responses = try TableLoader(database: database, table: "llm_responses", keys: ["request_id"], mode: .upsert)
         var buckets = Set<Bucket>()
+        // One row per call: a stage can record the same request twice (a repeated text is sent once and
+        // its twin is answered by that call), and the twin must not overwrite the sent call's row.
+        var seen: [String: Int] = [:]
         for case .object(let call) in calls {
             guard let key = call["request_key"]?.stringValue, let provider = call["provider"]?.stringValue,
                   let model = call["model"]?.stringValue, let at = call["at"]?.stringValue,
                   let status = requestStatus(call["status"]?.stringValue) else { continue }
-            let rowKey = "\(manifest.runID)/\(stage.name)/\(key)"
+            let occurrence = seen[key, default: 0] + 1
+            seen[key] = occurrence
+            let rowKey = "\(manifest.runID)/\(stage.name)/\(key)" + (occurrence > 1 ? "#\(occurrence)" : "")
             try requests.write([
                 ("request_key", .text(rowKey)),
                 ("provider", .text(provider)),

@@ -130,4 +130,19 @@ import Testing
         ])
         #expect(try db.scalar("SELECT from_cache FROM llm_responses r JOIN llm_requests q ON q.id = r.request_id WHERE q.request_key = 'r2/sentiment/k1'")?.int64 == 1)
     }
+
+    /// A repeated text is sent once and its twin is answered by that call: both are recorded under the same
+    /// request key, in whichever order the calls finished. Each stays its own row (a sent call and a cache hit),
+    /// whatever the order; before, the later one overwrote the earlier and a sent call could vanish from the figures.
+    @Test(arguments: [false, true]) func aTwinCallKeepsItsOwnRowInEitherOrder(twinFirst: Bool) throws {
+        let dir = try TemporaryFolder()
+        let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
+        let sent = call("k1", status: "success"), twin = call("k1", status: "cached")
+        let run = manifest("r1", stages: [enrich(twinFirst ? [twin, sent, call("k2", status: "success")] : [sent, twin, call("k2", status: "success")])])
+        for _ in 0..<2 { try RunRecords.record(run, in: db) }
+        #expect(try db.rows("SELECT status, count(*) FROM llm_requests GROUP BY status ORDER BY status") == [
+            [.text("cached"), .integer(1)], [.text("success"), .integer(2)],
+        ])
+        #expect(try db.rows("SELECT requests, cache_hits FROM llm_usage_stats WHERE period_type = 'day'") == [[.integer(2), .integer(1)]])
+    }
 }
