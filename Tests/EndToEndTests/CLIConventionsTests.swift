@@ -249,6 +249,19 @@ import Testing
         #expect(skip.stderr.contains("(skipped)"))
     }
 
+    /// A duration option takes the pipeline files' syntax and refuses what no clock can hold: `--timeout 1e300`
+    /// trapped in the conversion to libcurl's milliseconds.
+    @Test func durationOptionsTakeUnitsAndRefuseTheImpossible() throws {
+        let project = try Project()
+        for bad in ["1e300", "nan", "-5", "0", "soon"] {
+            let result = try project.run(["llm", "health", "--timeout", bad])
+            #expect(result.status == 64, "\(bad): \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains("--timeout"), "\(bad): \(result.stderr)")
+        }
+        #expect(try project.run(["scoup", "health", "--timeout", "1e300"]).status == 64)
+        #expect(try project.run(["llm", "health", "--help"]).stdout.contains("500ms"))
+    }
+
     @Test func everyCommandsHelpShowsAnExample() throws {
         let project = try Project()
         var missing: [String] = []

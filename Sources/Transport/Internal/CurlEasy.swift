@@ -3,6 +3,15 @@ internal import CCurl
 
 /// libcurl once per process (not thread-safe to call concurrently, so a lazy static).
 enum CurlGlobal {
+    /// libcurl's milliseconds for a timeout in seconds. `Int(x * 1000)` traps on a huge or non-finite
+    /// value, and a positive timeout under 1 ms would become 0, which libcurl reads as "no timeout":
+    /// so it is clamped to 1 ms ... 24 days (libcurl's own ceiling on 32-bit longs); 0 or less stays 0.
+    static func milliseconds(_ seconds: Double) -> Int {
+        guard !(seconds <= 0) else { return 0 }
+        guard seconds.isFinite, seconds < Double(Int32.max) / 1000 else { return Int(Int32.max) }
+        return max(1, Int((seconds * 1000).rounded(.up)))
+    }
+
     static let initialised: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
 }
 
@@ -67,8 +76,8 @@ final class CurlTransfer {
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
         if let caFile = request.caFile { set(CURLOPT_CAINFO, caFile) }
-        set(CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
-        set(CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
+        set(CURLOPT_TIMEOUT_MS, CurlGlobal.milliseconds(request.timeout))
+        set(CURLOPT_CONNECTTIMEOUT_MS, CurlGlobal.milliseconds(request.connectTimeout))
         set(CURLOPT_USERAGENT, request.userAgent)
         if !request.keepsBodyPrefix {
             agentshop_easy_setopt_off_t(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(request.maxBodyBytes))

@@ -19,8 +19,8 @@ final class CurlSMTPTransfer {
         agentshop_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         agentshop_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer))
         agentshop_easy_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps")
-        agentshop_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000))
-        agentshop_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(configuration.timeout, 15) * 1000))
+        agentshop_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, CurlGlobal.milliseconds(configuration.timeout))
+        agentshop_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, CurlGlobal.milliseconds(min(configuration.timeout, 15)))
         agentshop_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
         agentshop_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
         if let caFile = configuration.caFile { agentshop_easy_setopt_string(handle, CURLOPT_CAINFO, caFile) }

@@ -101,8 +101,8 @@ struct LLMCommand: AsyncParsableCommand {
         @Flag(help: "Ask for a JSON object (response_format / format: json).")
         var jsonOutput = false
 
-        @Option(help: "Seconds for one attempt.")
-        var timeout: Double = 60
+        @Option(help: ArgumentHelp("One attempt: seconds, or 30s, 2m.", valueName: "duration"))
+        var timeout = Seconds(60)
 
         func request(prompt: String, model: String) throws -> CompletionRequest {
             var parsed: [String: String] = [:]
@@ -115,7 +115,7 @@ struct LLMCommand: AsyncParsableCommand {
             }
             return CompletionRequest(model: model, system: system, messages: [ChatMessage(.user, prompt)],
                                      temperature: temperature, maxTokens: maxTokens, jsonOutput: jsonOutput,
-                                     timeout: timeout, intent: task.map { TaskIntent(task: $0, text: prompt, options: parsed) })
+                                     timeout: timeout.value, intent: task.map { TaskIntent(task: $0, text: prompt, options: parsed) })
         }
     }
 
@@ -284,12 +284,12 @@ struct LLMCommand: AsyncParsableCommand {
             discussion: "Exit status 1 when a check fails. Results are kept for `llm providers` when the lake exists, and in the store's llm_provider_status when the store exists.\n\nExamples:\n  agentshop llm health\n  agentshop llm health --timeout 3 --json")
 
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Seconds for each check.") var timeout: Double = 10
+        @Option(help: ArgumentHelp("Each check: seconds, or 3s, 500ms.", valueName: "duration")) var timeout = Seconds(10)
 
         func run() async throws {
             let context = try Context(global)
             let rows = await ProviderHealth.checkAndRecord(ProviderKind.allCases.map { context.configurations[$0]! },
-                                                           switches: context.switches, timeout: timeout, lake: context.lake)
+                                                           switches: context.switches, timeout: timeout.value, lake: context.lake)
             ProviderStatusSync.update(lake: context.lake, environment: context.catalogue.environment)
             if global.json {
                 struct Row: Encodable { let provider: String, status: String, latency_ms: Int?, detail: String }

@@ -29,22 +29,21 @@ struct ScoupCommand: AsyncParsableCommand {
     struct Connection: ParsableArguments {
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: ArgumentHelp("Seconds to wait for one Scoup call (default 30).", valueName: "seconds"))
-        var timeout: Double = 30
+        @Option(help: ArgumentHelp("How long to wait for one Scoup call: seconds, or 30s, 2m.", valueName: "duration"))
+        var timeout = Seconds(30)
 
         @Option(help: ArgumentHelp("Attempts per call, the first included (default 4); 1 turns retries off.", valueName: "n"))
         var attempts: Int = 4
 
         func validate() throws {
-            guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
             guard attempts >= 1 else { throw ValidationError("--attempts must be at least 1") }
         }
 
         /// SCOUP_BASE_URL and SCOUP_API_KEY from the environment over the .env files.
         func client() -> ScoupClient {
             var configuration = ScoupConfiguration.fromEnvironment(global.environment(projectFolder: nil).variables)
-            configuration.timeout = timeout
-            configuration.healthTimeout = min(timeout, configuration.healthTimeout)
+            configuration.timeout = timeout.value
+            configuration.healthTimeout = min(timeout.value, configuration.healthTimeout)
             configuration.retry.maxAttempts = attempts
             return ScoupClient(configuration: configuration, client: HTTPClient(maxConnections: 4))
         }
