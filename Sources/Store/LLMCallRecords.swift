@@ -14,10 +14,19 @@ enum LLMCallRecords {
         let requests = try TableLoader(database: database, table: "llm_requests", keys: ["request_key"], mode: .upsert)
         let responses = try TableLoader(database: database, table: "llm_responses", keys: ["request_id"], mode: .upsert)
         var buckets = Set<Bucket>()
+        // A question asked twice in one stage is sent once; the repeat, a cache hit, shares the sent call's row
+        // and must not replace it (which one the manifest lists last depends on timing).
+        var sentKeys = Set<String>()
+        for case .object(let call) in calls {
+            if let key = call["request_key"]?.stringValue, let status = requestStatus(call["status"]?.stringValue), status != "cached" {
+                sentKeys.insert(key)
+            }
+        }
         for case .object(let call) in calls {
             guard let key = call["request_key"]?.stringValue, let provider = call["provider"]?.stringValue,
                   let model = call["model"]?.stringValue, let at = call["at"]?.stringValue,
                   let status = requestStatus(call["status"]?.stringValue) else { continue }
+            if status == "cached" && sentKeys.contains(key) { continue }
             let rowKey = "\(manifest.runID)/\(stage.name)/\(key)"
             try requests.write([
                 ("request_key", .text(rowKey)),

@@ -130,4 +130,19 @@ import Testing
         ])
         #expect(try db.scalar("SELECT from_cache FROM llm_responses r JOIN llm_requests q ON q.id = r.request_id WHERE q.request_key = 'r2/sentiment/k1'")?.int64 == 1)
     }
+
+    /// A question asked twice in one stage is sent once and answered once more from the cache; whichever the
+    /// manifest lists last, the request stays the one sent (its row, its tokens, its cost).
+    @Test(arguments: [false, true])
+    func aRepeatedQuestionKeepsTheSentRequest(cachedLast: Bool) throws {
+        let dir = try TemporaryFolder()
+        let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
+        let sent = call("k1", status: "success", at: "2026-11-18T10:00:00.000Z")
+        let repeated = call("k1", status: "cached", at: "2026-11-18T10:00:00.002Z")
+        try RunRecords.record(manifest("r1", stages: [enrich(cachedLast ? [sent, repeated] : [repeated, sent])]), in: db)
+        #expect(try db.rows("""
+            SELECT q.status, r.from_cache, r.input_tokens, r.cost_micro_usd FROM llm_requests q JOIN llm_responses r ON r.request_id = q.id
+            """) == [[.text("success"), .integer(0), .integer(100), .integer(27)]])
+        #expect(try db.scalar("SELECT requests FROM llm_usage_stats WHERE period_type = 'day'")?.int64 == 1)
+    }
 }
