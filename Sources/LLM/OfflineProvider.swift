@@ -11,7 +11,7 @@ import Lake
 /// | `keywords` | `max_keywords` (10) | `{"keywords": ["…", …]}` |
 /// | `summary` | `length`: short, medium (default), long | `{"summary": "…"}` |
 /// | `categorize` | `categories` (comma-separated, required), `rules` (`"a: x, y; b: z"`) | `{"category": "…", "confidence": 0…1}` |
-/// | `content_analysis` | | `{"topics": […], "insights": […], "quality_score": 0…1}` |
+/// | `content_analysis` | | `{"topics": […], "insights": […], "quality_score": 0…1, "business_value": "high"|"medium"|"low", "recommendations": […]}` |
 /// | `cleanup` | | `{"text": "…"}` |
 ///
 /// `custom` (and anything else) fails with `.unsupported`: a free-form prompt needs a model.
@@ -20,7 +20,8 @@ import Lake
 public struct OfflineProvider: LLMProvider {
     public let kind = ProviderKind.offline
     /// What `Completion.model` says: the rules' version, so a change of rules changes cache keys.
-    public static let modelName = "rules-v1"
+    /// v2: content_analysis answers carry business_value and recommendations.
+    public static let modelName = "rules-v2"
     public static let tasks = ["sentiment", "keywords", "summary", "categorize", "content_analysis", "cleanup"]
 
     public init() {}
@@ -72,7 +73,8 @@ public struct OfflineProvider: LLMProvider {
         case "content_analysis", "analysis", "analyze":
             let r = ContentAnalyzer.analyze(intent.text)
             return ["topics": .array(r.topics.map { .string($0) }), "insights": .array(r.insights.map { .string($0) }),
-                    "quality_score": .double(r.qualityScore)]
+                    "quality_score": .double(r.qualityScore), "business_value": .string(r.businessValue),
+                    "recommendations": .array(r.recommendations.map { .string($0) })]
         case "cleanup", "clean":
             return ["text": .string(TextCleanup.clean(intent.text))]
         default:

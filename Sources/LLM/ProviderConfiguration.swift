@@ -12,7 +12,7 @@ import Transport
 /// | `LLM_P_BASE_URL` (`OLLAMA_HOST` for ollama, `OPENAI_BASE_URL` for openai) | the endpoint |
 /// | `LLM_P_DEFAULT_MODEL` | the model when a stage names none |
 /// | `LLM_P_RATE_LIMIT_RPM`, `LLM_P_RATE_LIMIT_TPM` | requests and tokens per minute |
-/// | `LLM_P_COST_LIMIT_DAILY` | USD per UTC day |
+/// | `LLM_P_COST_LIMIT_DAILY`, else `LLM_COST_LIMIT_DAILY` (every provider's) | USD per UTC day |
 /// | `LLM_P_MAX_CONCURRENCY` | requests in flight at once |
 ///
 /// `LLM_CLAUDE_*` is accepted for anthropic, as the original named it.
@@ -85,6 +85,10 @@ public struct ProviderConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Every provider's daily cap in USD, for those without their own `LLM_<P>_COST_LIMIT_DAILY` (the store's
+    /// `llm.daily_cost_limit_usd` gives it when neither the environment nor `.env` does).
+    public static let dailyCostLimitVariable = "LLM_COST_LIMIT_DAILY"
+
     /// The configuration of `kind` from `environment`; a malformed number is an error naming the variable.
     public static func resolve(_ kind: ProviderKind, environment: [String: String]) throws -> ProviderConfiguration {
         let prefixes = kind == .anthropic ? ["LLM_ANTHROPIC_", "LLM_CLAUDE_"] : ["LLM_\(kind.environmentName)_"]
@@ -116,7 +120,7 @@ public struct ProviderConfiguration: Sendable, Equatable {
             throw invalid(kind, "LLM_\(kind.environmentName)_BASE_URL", "an http:// or https:// URL", base)
         }
         var cost: Double?
-        if let (name, text) = value("COST_LIMIT_DAILY") {
+        if let (name, text) = value("COST_LIMIT_DAILY", fallbacks: [dailyCostLimitVariable]) {
             guard let c = Double(text), c >= 0, c.isFinite else { throw invalid(kind, name, "a number of US dollars", text) }
             cost = c
         }

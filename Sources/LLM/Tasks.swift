@@ -44,10 +44,43 @@ public struct EnrichTask: Sendable {
     /// Whether a provider is called at all.
     public var usesModel: Bool { name != .cleanup }
 
-    /// The fields the task adds to a record (the schema's properties), for documentation and plans.
+    /// The fields the task adds to a record (the schema's properties, and what `completing` measures),
+    /// for documentation and plans.
     public var fields: [String] {
         if name == .cleanup { return ["cleaned_text"] }
-        return schema?.properties.map(\.0) ?? []
+        return (schema?.properties.map(\.0) ?? []) + (name == .summary ? ["compression_ratio"] : [])
+    }
+
+    /// A valid answer with the fields the task measures rather than asks for: a summary's
+    /// `compression_ratio` is the summary's length over the text's, in characters (Unicode extended grapheme
+    /// clusters, each run of white space counted as one character, leading and trailing white space not at all),
+    /// rounded to 3 decimals; null when the text is empty. A model is not asked for it: counting is not what
+    /// models do well, and every provider's answer is measured the same way.
+    public func completing(_ answer: JSONValue, text: String) -> JSONValue {
+        guard name == .summary, case .object(var object) = answer, let summary = object["summary"]?.stringValue else {
+            return answer
+        }
+        let original = Self.measuredLength(text)
+        let ratio = original == 0 ? JSONValue.null
+            : .double((Double(Self.measuredLength(summary)) / Double(original) * 1000).rounded() / 1000)
+        object["compression_ratio"] = ratio
+        return .object(object)
+    }
+
+    /// Characters, each run of white space counted as one, the ends' white space not at all.
+    static func measuredLength(_ text: String) -> Int {
+        var count = 0
+        var inSpace = false
+        for character in text.trimmingCharacters(in: .whitespacesAndNewlines) {
+            if character.isWhitespace {
+                if !inSpace { count += 1 }
+                inSpace = true
+            } else {
+                count += 1
+                inSpace = false
+            }
+        }
+        return count
     }
 
     public init(name: Name, system: String, prompt: String, schema: JSONSchema?, options: [String: String] = [:]) {
@@ -76,19 +109,25 @@ public struct EnrichTask: Sendable {
                 system: "You analyse marketplace content (product pages, reviews, articles). \(jsonRule)",
                 prompt: """
                 Analyse the content below. Give its main topics (1 to 8 short phrases), key insights \
-                (up to 5 sentences a merchant could act on), and a quality score from 0 (spam, empty) \
-                to 1 (complete, clear, trustworthy).
-                Return {"topics": [...], "insights": [...], "quality_score": number}.
+                (up to 5 sentences a merchant could act on), a quality score from 0 (spam, empty) \
+                to 1 (complete, clear, trustworthy), its business value to a merchant (high: ready to \
+                sell from or to act on, medium, low: thin, noisy or off-topic), and 1 to 5 recommendations \
+                (concrete actions: what to change in the content, or what to do about what it says).
+                Return {"topics": [...], "insights": [...], "quality_score": number, \
+                "business_value": "high" | "medium" | "low", "recommendations": [...]}.
 
                 Content:
                 {{text}}
                 """,
                 schema: schema(["type": "object", "additionalProperties": false,
-                                "required": ["topics", "insights", "quality_score"],
+                                "required": ["topics", "insights", "quality_score", "business_value", "recommendations"],
                                 "properties": [
                                     "topics": ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 8],
                                     "insights": ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 5],
                                     "quality_score": ["type": "number", "minimum": 0, "maximum": 1],
+                                    "business_value": ["type": "string", "enum": ["high", "medium", "low"]],
+                                    "recommendations": ["type": "array", "items": ["type": "string", "minLength": 1],
+                                                        "minItems": 1, "maxItems": 5],
                                 ]]))
         case .sentiment:
             return EnrichTask(

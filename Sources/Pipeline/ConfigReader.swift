@@ -28,6 +28,12 @@ public final class ConfigValue {
         return ConfigValue(node: node, keyPath: "", diagnostics: diagnostics, environment: environment)
     }
 
+    /// A variable of the environment the file is read with (process environment, `.env`, the store's
+    /// settings), for a setting whose default comes from one; nil when unset or empty.
+    public func environmentVariable(_ name: String) -> String? {
+        environment.variables[name].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+    }
+
     public var line: Int { node.mark?.line ?? 1 }
     public var column: Int { node.mark?.column ?? 1 }
 

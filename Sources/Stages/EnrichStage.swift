@@ -2,6 +2,7 @@ import Foundation
 import Lake
 import LLM
 import Pipeline
+import Store
 
 /// `enrich`: adds an LLM's (or the offline rules') judgement to every record: sentiment, a summary,
 /// keywords, a category, a content analysis, locally cleaned text, or a custom prompt and schema.
@@ -149,12 +150,20 @@ public enum EnrichStage {
             temperature: temperature, maxTokens: maxTokens, concurrency: concurrency, budgetUSD: budget, cacheTTL: ttl,
             timeout: timeout, onInvalid: onInvalid,
             onMissing: onMissing == "reject" ? .reject : (onMissing == "empty" ? .empty : .error))
+        // A provider chosen by the environment or the store, not the file, enters the fingerprint here.
+        let defaulted = config.value("provider") == nil ? config.environmentVariable(defaultProviderVariable) : nil
         return Definition(inputs: inputs, settings: settings, maxRejects: maxRejects, pipeline: context.pipeline, stage: context.stage,
-                          projectFolder: context.projectFolder, providers: providers)
+                          projectFolder: context.projectFolder, providers: providers,
+                          defaultedProviders: defaulted.map { _ in chain.map(\.kind.rawValue).joined(separator: ",") })
     }
 
-    /// `provider` (one name or a fallback list, each checked at its position), with `model`,
-    /// `base_url` and `api_key_env` for the first; nil after reporting a problem.
+    /// The variable naming the provider (or a comma-separated fallback list) of a stage that names none; the
+    /// store's `llm.default_provider` gives it when neither the environment nor `.env` does.
+    public static let defaultProviderVariable = "AGENTSHOP_LLM_PROVIDER"
+
+    /// `provider` (one name or a fallback list, each checked at its position; without it,
+    /// `AGENTSHOP_LLM_PROVIDER`'s, else `offline`), with `model`, `base_url` and `api_key_env` for the
+    /// first; nil after reporting a problem.
     static func readProviders(_ config: ConfigValue) -> [ProviderChoice]? {
         let names = ProviderKind.allCases.map(\.rawValue)
         var kinds: [ProviderKind] = []
@@ -170,6 +179,21 @@ public enum EnrichStage {
                 }
                 kinds.append(kind)
             }
+        } else if let setting = config.environmentVariable(defaultProviderVariable) {
+            // No provider in the stage: the environment's, .env's or the store's (llm.default_provider).
+            let origin = "\(defaultProviderVariable) (environment, .env or the store's config_settings "
+                + "\(StoreSettings.key(forVariable: defaultProviderVariable) ?? "")) names"
+            for name in setting.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let kind = ProviderKind(rawValue: name) else {
+                    config.error("no 'provider' here, and \(origin) '\(name)': expected one of \(names.joined(separator: ", "))"
+                                 + Suggestion.didYouMean(name, in: names))
+                    ok = false
+                    continue
+                }
+                if kinds.contains(kind) { config.error("no 'provider' here, and \(origin) '\(name)' twice"); ok = false }
+                kinds.append(kind)
+            }
+            if kinds.isEmpty && ok { config.error("no 'provider' here, and \(origin) no provider"); ok = false }
         } else {
             kinds = [.offline]
         }
@@ -232,6 +256,8 @@ public enum EnrichStage {
         let stage: String
         let projectFolder: String
         let providers: EnrichProviderSource
+        /// The chain when it came from `AGENTSHOP_LLM_PROVIDER` (or the store's setting), not the file.
+        var defaultedProviders: String? = nil
 
         /// Where a budget-stopped run leaves its run id (see `fingerprintExtra`).
         static func budgetStopMarker(lake: Lake, pipeline: String, stage: String) -> String {
@@ -244,8 +270,9 @@ public enum EnrichStage {
         /// is up to date again.
         func fingerprintExtra(lake: Lake) throws -> String {
             let marker = Self.budgetStopMarker(lake: lake, pipeline: pipeline, stage: stage)
-            guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return "" }
-            return "budget-stopped:" + text
+            let provider = defaultedProviders.map { "provider:" + $0 + ";" } ?? ""
+            guard let text = try? String(contentsOfFile: marker, encoding: .utf8) else { return provider }
+            return provider + "budget-stopped:" + text
         }
 
         /// The response cache, shared by every enrich stage: a killed run may leave a temporary there.

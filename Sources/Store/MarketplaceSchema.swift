@@ -21,6 +21,7 @@ public enum MarketplaceSchema {
         Migration(version: 3, name: "the seed's notification e-mail templates", sql: version3),
         Migration(version: 4, name: "LLM usage in hour, day and month buckets; provider status from the catalogue and the calls; "
                   + "settings nothing reads dropped", sql: version4),
+        Migration(version: 5, name: "the settings AgentShop reads seeded in config_settings; offline rules v2", sql: version5),
     ]
 
     /// The version a fully migrated store has.
@@ -588,6 +589,11 @@ public enum MarketplaceSchema {
         ('notifications.on', '["failure"]')) seeded
         WHERE seeded.column1 = config_settings.key AND seeded.column2 IS config_settings.value);
     """
+
+    /// `config_settings` gets the keys AgentShop reads (`StoreSettings`), without a value, so that they can be
+    /// seen and set; a key already there keeps its value. The offline provider's row names the rules' version.
+    static let version5 = StoreSettings.seedSQL + "\nON CONFLICT (key) DO NOTHING;\n"
+        + "UPDATE llm_provider_status SET default_model = 'rules-v2' WHERE provider = 'offline' AND default_model = 'rules-v1';\n"
 
     /// The seeded categories; `db rebuild` puts them back when it refills `product_categories`.
     public static let categorySeeds = """

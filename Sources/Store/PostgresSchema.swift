@@ -18,6 +18,8 @@ public enum PostgresSchema {
         MarketplaceSchema.Migration(version: 3, name: "the seed's notification e-mail templates (PostgreSQL)", sql: version3),
         MarketplaceSchema.Migration(version: 4, name: "LLM usage in hour, day and month buckets; provider status from the catalogue "
                                     + "and the calls; settings nothing reads dropped (PostgreSQL)", sql: version4),
+        MarketplaceSchema.Migration(version: 5, name: "the settings AgentShop reads seeded in config_settings; offline rules v2 "
+                                    + "(PostgreSQL)", sql: MarketplaceSchema.version5),
     ]
 
     public static var latestVersion: Int { migrations.last?.version ?? 0 }

@@ -4,6 +4,7 @@ import Transport
 import Lake
 import Pipeline
 import Stages
+import Store
 
 /// Flags every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -90,9 +91,27 @@ struct GlobalOptions: ParsableArguments {
             files.append(FileManager.default.currentDirectoryPath + "/.env")
             if let projectFolder { files.append(projectFolder + "/.env") }
         }
-        let environment = PipelineEnvironment.load(dotEnvFiles: files)
+        var environment = PipelineEnvironment.load(dotEnvFiles: files)
+        environment = Self.withStoreSettings(environment, lake: Lake(root: lakePath))
         Secret.register(environment: environment.variables)
         return environment
+    }
+
+    /// `environment` over the store's `config_settings` (`StoreSettings`): a stored key gives its variable
+    /// only when the environment and `.env` leave it unset. The store is `AGENTSHOP_STORE_URL`'s or the
+    /// lake's (a pipeline's own `store:` is not known before its file is read); one that cannot be read
+    /// adds nothing, with a warning.
+    static func withStoreSettings(_ environment: PipelineEnvironment, lake: Lake) -> PipelineEnvironment {
+        var variables = environment.variables
+        do {
+            let location = try StoreLocation.resolve(nil, environment: variables, defaultPath: lake.storePath)
+            for (name, value) in try StoreSettings.variables(at: location) where (variables[name] ?? "").isEmpty {
+                variables[name] = value
+            }
+        } catch {
+            Console.error("warning: the store's config_settings were not read: \(error)")
+        }
+        return PipelineEnvironment(variables: variables)
     }
 
     /// Finds a pipeline by path, or by name in ./pipelines, and validates it: the spec when it

@@ -93,6 +93,15 @@ import Testing
         let store = project.lake + "/store/agentshop.sqlite"
         try expectRow(in: store)
 
+        // The enrichment's summary is in its row, measured in the lake: its compression ratio (summary characters
+        // over the characters of the text it summarised) is there beside it.
+        let enriched = try Self.records(project.lake + "/processed_data/ml_datasets/shop_products/dt=\(Self.date)/part.jsonl.gz")
+        let summarised = try #require(enriched.first { $0["slug"]?.stringValue == slug })
+        let ratio = try #require(summarised["compression_ratio"]?.doubleValue)
+        #expect(ratio > 0 && ratio <= 1, "\(ratio)")
+        #expect(try Database(path: store, mode: .readOnly).scalar("SELECT summary FROM products WHERE slug = ?", [.text(slug)])?.string
+                == summarised["summary"]?.stringValue)
+
         // Every product and review is in, and linked.
         let db = try Database(path: store, mode: .readOnly)
         #expect(try db.scalar("SELECT count(*) FROM products")?.int64 == Int64(products.count))

@@ -39,6 +39,17 @@ import Testing
         #expect(try ProviderConfiguration.resolve(.anthropic, environment: env).apiKey?.value == "sk-claude")
     }
 
+    /// LLM_COST_LIMIT_DAILY (the store's llm.daily_cost_limit_usd) caps every provider without a cap of its own.
+    @Test func oneDailyCapForEveryProviderWithoutItsOwn() throws {
+        let env = ["LLM_COST_LIMIT_DAILY": "1.5", "LLM_OPENAI_COST_LIMIT_DAILY": "4"]
+        #expect(try ProviderConfiguration.resolve(.openai, environment: env).dailyCostLimitUSD == 4)
+        #expect(try ProviderConfiguration.resolve(.anthropic, environment: env).dailyCostLimitUSD == 1.5)
+        #expect(try ProviderConfiguration.resolve(.groq, environment: [:]).dailyCostLimitUSD == nil)
+        #expect { _ = try ProviderConfiguration.resolve(.groq, environment: ["LLM_COST_LIMIT_DAILY": "lots"]) } throws: {
+            "\($0)".contains("LLM_COST_LIMIT_DAILY: expected a number of US dollars, found 'lots'")
+        }
+    }
+
     @Test func dotEnvDictionaryWorksTheSame() throws {
         let text = """
         # keys

@@ -78,6 +78,23 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
         return (records, rejects, summary)
     }
 
+    /// A summary's compression_ratio: summary characters over text characters, white space runs counted once.
+    @Test func compressionRatioIsMeasuredInCharacters() throws {
+        let task = EnrichTask.builtin(.summary)
+        #expect(task.fields == ["summary", "compression_ratio"])
+        // "Hello world. This is long." is 26 characters once the white space is collapsed; the summary 12.
+        let answer = task.completing(["summary": "Hello world."], text: "  Hello   world.\n\n\tThis is long. ")
+        #expect(answer.objectValue?["compression_ratio"] == .double(0.462))
+        #expect(answer.objectValue?["summary"] == "Hello world.")
+        // Characters are grapheme clusters: "café 😀!" is 7, "café" 4.
+        #expect(task.completing(["summary": "café"], text: "café 😀!").objectValue?["compression_ratio"] == .double(0.571))
+        // Nothing to compress: null, not 0 and not a division by zero.
+        #expect(task.completing(["summary": ""], text: " \n ").objectValue?["compression_ratio"] == .null)
+        // Other tasks are left as answered.
+        let sentiment: JSONValue = ["label": "neutral", "score": 0, "confidence": 0.5]
+        #expect(EnrichTask.builtin(.sentiment).completing(sentiment, text: "x") == sentiment)
+    }
+
     @Test func answersComeBackInInputOrderAndDuplicatesAreAskedOnce() async throws {
         let file = try input((1...40).map { $0 % 10 == 0 ? "bad \($0 % 20)" : "good \($0)" })
         let provider = CountingProvider()

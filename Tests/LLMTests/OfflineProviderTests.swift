@@ -17,7 +17,7 @@ import Testing
         let request = CompletionRequest(model: OfflineProvider.modelName, messages: [ChatMessage(.user, "ignored prompt")],
                                         intent: TaskIntent(task: task, text: text, options: options))
         let completion = try await OfflineProvider().complete(request)
-        #expect(completion.model == "rules-v1")
+        #expect(completion.model == "rules-v2")
         #expect(completion.usage != nil)
         return try JSONValue.parse(completion.text)
     }
@@ -103,6 +103,43 @@ import Testing
         #expect((0...1).contains(quality) && (0...1).contains(noise))
         #expect(quality > noise + 0.3)
     }
+
+    /// business_value and recommendations follow from the record's own text (docs/llm.md lists the rules).
+    @Test func contentAnalysisGivesBusinessValueAndRecommendationsFromTheText() async throws {
+        func fields(_ text: String) async throws -> (value: String?, recommendations: [String]) {
+            let object = try #require(try await Self.answer("content_analysis", text).objectValue)
+            return (object["business_value"]?.stringValue, object["recommendations"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
+        // 19 words, a clear negative tone, good quality: medium; expand it, answer it.
+        let complaint = try await fields(Self.complaint)
+        #expect(complaint.value == "medium")
+        #expect(complaint.recommendations.first == "Expand the text from 19 to at least 80 words with concrete details (use, size, materials).")
+        #expect(complaint.recommendations.contains { $0.hasPrefix("Answer the complaint (tone score -") })
+        #expect(!complaint.recommendations.contains { $0.hasPrefix("Quote the praise") })
+        // Shouting and symbols, no price, no tone: low; clean it up.
+        let noisy = try await fields("BUY NOW!!! $$$ CLICK HERE!!! ### @@@ !!!")
+        #expect(noisy.value == "low")
+        #expect(noisy.recommendations.contains("Remove markup, symbols and other noise from the text."))
+        #expect(noisy.recommendations.contains("Drop the capitals and exclamation marks: they read as spam."))
+        // A long, clean, priced and praised description: high; nothing to fix, so quote the praise and feature the topic.
+        let product = try await fields(Self.longDescription)
+        #expect(product.value == "high")
+        #expect(product.recommendations.count == 2)
+        #expect(product.recommendations.first?.hasPrefix("Quote the praise (tone score ") == true)
+        #expect(product.recommendations.last == "Feature the main topic, \"hiking boots\", in the title and headings.")
+        // No text at all.
+        let empty = try await fields("")
+        #expect(empty.value == "low" && empty.recommendations == ["Add text: there is nothing to analyse."])
+    }
+
+    static let longDescription = """
+    These hiking boots are made for long days on rough trails. The upper is full-grain leather with a waterproof \
+    membrane, so your feet stay dry in rain and shallow streams. A cushioned midsole absorbs the shock of rocky \
+    descents, and the grippy rubber outsole holds on wet stone. Customers love the comfortable fit straight out of \
+    the box, with no painful break-in period. The padded collar protects your ankles, while sturdy metal hooks make \
+    lacing quick. Each pair weighs about 1.2 kilograms. The hiking boots cost $149 and come with a two-year warranty \
+    against defects in materials and workmanship.
+    """
 
     @Test func cleanupStripsMarkupEntitiesAndControls() async throws {
         let dirty = "<div>Caf&eacute; &amp; bar&#33;\u{0007}</div>\n\n\n\n<b>Open</b>   daily&nbsp;&nbsp;9&ndash;5 <!-- hidden --><style>p{}</style>"

@@ -37,7 +37,7 @@ import Testing
         #expect(status.views == MarketplaceSchema.viewNames.sorted())
         #expect(status.pendingMigrations.isEmpty)
         #expect(status.tables.count == 24)
-        #expect(status.tables.first { $0.name == "config_settings" }?.rows == 0)
+        #expect(status.tables.first { $0.name == "config_settings" }?.rows == StoreSettings.keys.count)
         #expect(status.tables.first { $0.name == "email_templates" }?.rows == 12)
         #expect(status.bytes > 0)
         #expect(!status.url.contains(url.password ?? "none"))

@@ -98,10 +98,37 @@ private func pipeline(_ enrich: String) -> String {
             let calls = manifest.stage("scored")!.llmCalls
             #expect(calls.filter { $0.status == .success }.count == 3)  // the repeated text is asked once
             #expect(calls.filter { $0.status == .cached }.count == 1)
-            #expect(calls.allSatisfy { $0.provider == .offline && $0.model == "rules-v1" && $0.costUSD == 0 })
+            #expect(calls.allSatisfy { $0.provider == .offline && $0.model == OfflineProvider.modelName && $0.costUSD == 0 })
             outputs.append(try project.read(outFile))
         }
         #expect(outputs[0] == outputs[1])
+    }
+
+    /// The offline rules give the seed's analysis fields for each record: business value and recommendations
+    /// from the record's text, and a summary's compression ratio.
+    @Test func offlineAnalysesCarryTheSeedsFields() async throws {
+        let project = try Project()
+        try project.putReviews(["Terrible tent. It leaked on the first night and the zip broke. I want a refund.",
+                                "BUY NOW!!! CHEAP TENTS!!! $$$ ### CLICK HERE!!!"])
+        try project.writePipeline(pipeline("task: content_analysis, into: analysis"))
+        let manifest = try await project.run()
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        let analyses = try project.records(outFile).map { $0["analysis"]?.objectValue }
+        #expect(analyses.map { $0?["business_value"] } == ["medium", "low"])
+        let first = analyses[0]?["recommendations"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(first.first == "Expand the text from 16 to at least 80 words with concrete details (use, size, materials).")
+        #expect(first.contains { $0.hasPrefix("Answer the complaint") })
+        let second = analyses[1]?["recommendations"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(second.contains("Drop the capitals and exclamation marks: they read as spam."))
+
+        let summaries = try Project()
+        try summaries.putReviews(["The tent is light. It packs small and pitches in five minutes. The zip sticks."])
+        try summaries.writePipeline(pipeline("task: summary"))
+        #expect(try await summaries.run().status == .succeeded)
+        let record = try #require(try summaries.records(outFile).first)
+        // The short summary is the lead sentence: 18 characters of 78.
+        #expect(record["summary"] == "The tent is light.")
+        #expect(record["compression_ratio"] == .double(0.231))
     }
 
     @Test func rerunMakesZeroCallsAndDuplicatesAreSentOnce() async throws {

@@ -369,3 +369,84 @@ private func run(_ project: Project, _ environment: [String: String], force: Boo
         #expect(manifest.stage("scored")!.llmCalls.filter { $0.status == .success }.count == 2)
     }
 }
+
+/// The seed's analyses keep their fields through the real providers: content_analysis answers carry
+/// business_value and recommendations, a summary gets its measured compression_ratio, and an answer
+/// missing a field or giving one of the wrong type is quarantined with the reason, not defaulted.
+@Suite(.serialized) struct EnrichAnalysisWireTests {
+    static let formats: [WireFormat] = [.openai, .anthropic]
+
+    static func pipeline(_ format: WireFormat, task: String) -> String {
+        """
+        pipeline: p
+        stages:
+          scored:
+            enrich: { from: raw_data/imports/reviews.jsonl, provider: \(format.rawValue), model: \(format.model), task: \(task) }
+            out: \(out)
+        """
+    }
+
+    static let analysis = #"{"topics":["tents"],"insights":["Leaks in rain."],"quality_score":0.6,"#
+        + #""business_value":"high","recommendations":["Answer the complaint.","Check the seams."]}"#
+
+    @Test(arguments: formats)
+    func contentAnalysisCarriesBusinessValueAndRecommendations(format: WireFormat) async throws {
+        let project = try Project()
+        let server = try FakeLLMServer(format)
+        let port = try await server.start { request in
+            // The prompt asks for the fields.
+            guard request.prompt.contains("business_value"), request.prompt.contains("recommendations") else {
+                return .answer(#"{"error":"the prompt does not ask for business_value and recommendations"}"#)
+            }
+            if request.prompt.contains("missing") {
+                return .answer(#"{"topics":["x"],"insights":[],"quality_score":0.5,"recommendations":["Do it."]}"#)
+            }
+            if request.prompt.contains("wrong") {
+                return .answer(#"{"topics":["x"],"insights":[],"quality_score":0.5,"business_value":"high","recommendations":"Do it."}"#)
+            }
+            return .answer(Self.analysis)
+        }
+        defer { Task { await server.stop() } }
+        try project.putReviews(["the tent leaks", "missing a field", "wrong type"])
+        try project.writePipeline(Self.pipeline(format, task: "content_analysis"))
+        let manifest = try await run(project, format.environment(port: port))
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        let shapeErrors = await server.shapeErrors
+        #expect(shapeErrors.isEmpty, "\(shapeErrors)")
+
+        let records = try project.records(outFile)
+        #expect(records.count == 1)
+        #expect(records.first?["business_value"] == "high")
+        #expect(records.first?["recommendations"] == ["Answer the complaint.", "Check the seams."])
+        #expect(records.first?["quality_score"] == 0.6)
+
+        // Each garbage answer was sent back once for repair, then quarantined with what was wrong.
+        #expect(await server.requests.filter(\.repairing).count == 2)
+        #expect(manifest.stage("scored")?.counts["invalid"] == 2)
+        let rejects = try project.records("raw_data/logs/p/\(manifest.runID).scored.rejects.jsonl")
+        let reasons = rejects.compactMap { $0["reason"]?.stringValue }
+        #expect(reasons.count == 2)
+        #expect(reasons.contains { $0.contains("missing required property 'business_value'") }, "\(reasons)")
+        #expect(reasons.contains { $0.contains("$.recommendations: expected array, found") }, "\(reasons)")
+    }
+
+    @Test(arguments: formats)
+    func aSummaryGetsItsCompressionRatio(format: WireFormat) async throws {
+        let project = try Project()
+        let server = try FakeLLMServer(format)
+        let port = try await server.start { _ in .answer(#"{"summary":"A tent that leaks."}"#) }
+        defer { Task { await server.stop() } }
+        // 18 characters of summary over 70 of text.
+        try project.putReviews(["The tent leaks at the seams whenever it rains, and the poles bent too."])
+        try project.writePipeline(Self.pipeline(format, task: "summary"))
+        let manifest = try await run(project, format.environment(port: port))
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        let records = try project.records(outFile)
+        #expect(records.first?["summary"] == "A tent that leaks.")
+        #expect(records.first?["compression_ratio"] == .double(0.257))
+        // A rerun answers from the cache and measures the same.
+        _ = try await run(project, format.environment(port: port), force: true)
+        #expect(await server.calls == 1)
+        #expect(try project.records(outFile) == records)
+    }
+}

@@ -20,13 +20,14 @@ import Testing
         #expect(try db.rows("SELECT provider, is_enabled, default_model, base_url FROM llm_provider_status ORDER BY provider") == [
             [.text("anthropic"), .integer(1), .text("claude-haiku-4-5"), .text("https://api.anthropic.com")],
             [.text("groq"), .integer(1), .text("llama-3.1-8b-instant"), .text("https://api.groq.com/openai/v1")],
-            [.text("offline"), .integer(1), .text("rules-v1"), .null],
+            [.text("offline"), .integer(1), .text("rules-v2"), .null],
             [.text("ollama"), .integer(1), .text("llama3.2"), .text("http://localhost:11434")],
             [.text("openai"), .integer(1), .text("gpt-4o-mini"), .text("https://api.openai.com/v1")],
             [.text("perplexity"), .integer(1), .text("sonar"), .text("https://api.perplexity.ai")],
         ])
-        // The seeded settings nothing read are gone.
-        #expect(try db.scalar("SELECT count(*) FROM config_settings")?.int64 == 0)
+        // The seeded settings are the ones AgentShop reads, without values; the original's others are gone.
+        #expect(try db.rows("SELECT key, value FROM config_settings ORDER BY key")
+            == StoreSettings.keys.map(\.key).sorted().map { [.text($0), .null] })
         #expect(try db.scalar("SELECT count(*) FROM admin_users")?.int64 == 0)
         #expect(try db.scalar("SELECT count(*) FROM email_templates WHERE name = 'pipeline_failure'")?.int64 == 1)
         #expect(try db.rows("PRAGMA foreign_key_check").isEmpty)

@@ -258,7 +258,10 @@ public struct Enrichment: Sendable {
             // cleanup: the offline rules' cleaner, run here; no provider, no cache, no call record.
             return .answer(.object(JSONObject([("cleaned_text", .string(TextCleanup.clean(text)))])), nil)
         }
-        return await asker.answer(text: text, index: index)
+        switch await asker.answer(text: text, index: index) {
+        case .answer(let value, let answeredBy): return .answer(settings.task.completing(value, text: text), answeredBy)
+        case let other: return other
+        }
     }
 }
 

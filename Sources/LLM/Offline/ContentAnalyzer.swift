@@ -9,11 +9,23 @@ import Foundation
 /// - vocabulary: distinct words / words (type-token ratio), scaled so 0.5 or more scores 1;
 /// - text ratio: letters and spaces among all characters (markup and symbol noise lower it);
 /// - calm: 1 minus the share of words in capitals and of `!`-ended sentences.
+///
+/// The business value (`high`, `medium`, `low`) counts five signals a merchant can use, one point each:
+/// quality score at least 0.7; quality at least 0.4; at least 80 words; a price mentioned; a clear tone
+/// (positive or negative: praise to quote, a complaint to answer). 4–5 points is high, 2–3 medium,
+/// 0–1 low. The recommendations (1 to 5) come from rules the text trips, in this order: no text; under 80
+/// words; sentences over 25 words on average; vocabulary feature under 0.8 (20 words or more); text ratio
+/// under 0.8; capitals or `!`; a negative tone; a positive tone with a value above low; the main topic to
+/// feature; and when none fired, "keep it as it is". docs/llm.md lists them with their wording.
 public enum ContentAnalyzer {
     public struct Result: Sendable, Equatable {
         public var topics: [String]
         public var insights: [String]
         public var qualityScore: Double
+        /// `high`, `medium` or `low`; see the type's documentation.
+        public var businessValue: String
+        /// What to change or do, 1 to 5 sentences.
+        public var recommendations: [String]
         public var wordCount: Int
         public var sentenceCount: Int
         public var sentiment: String
@@ -50,6 +62,7 @@ public enum ContentAnalyzer {
                         "text_ratio": textRatio, "calm": calm].mapValues(SentimentLexicon.round2)
         let quality = SentimentLexicon.round2((length + sentenceFeature + vocabulary + textRatio + calm) / 5)
 
+        let prices = text.countMatches(#"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s?(?:USD|EUR|GBP|dollars|euros))"#)
         var insights: [String] = []
         if wordCount == 0 {
             insights.append("No text to analyse.")
@@ -65,7 +78,6 @@ public enum ContentAnalyzer {
                 insights.append("Tone is neutral or mixed.")
             }
             if let topic = topics.first { insights.append("Most frequent topic: \(topic).") }
-            let prices = text.countMatches(#"(?:[$€£¥]\s?\d[\d,.]*|\d[\d,.]*\s?(?:USD|EUR|GBP|dollars|euros))"#)
             if prices > 0 { insights.append("Mentions \(prices) price\(prices == 1 ? "" : "s").") }
             let questions = sentences.filter { $0.hasSuffix("?") }.count
             if questions > 0 { insights.append("Asks \(questions) question\(questions == 1 ? "" : "s").") }
@@ -73,7 +85,34 @@ public enum ContentAnalyzer {
             if links > 0 { insights.append("Contains \(links) link\(links == 1 ? "" : "s").") }
             if shouting > 2 { insights.append("Uses capitals for emphasis (\(shouting) words).") }
         }
-        return Result(topics: topics, insights: insights, qualityScore: quality, wordCount: wordCount,
+        let points = [quality >= 0.7, quality >= 0.4, wordCount >= 80, prices > 0, sentiment.label != "neutral"]
+            .filter { $0 }.count
+        let businessValue = points >= 4 ? "high" : points >= 2 ? "medium" : "low"
+
+        var recommendations: [String] = []
+        if wordCount == 0 {
+            recommendations.append("Add text: there is nothing to analyse.")
+        } else {
+            if wordCount < 80 {
+                recommendations.append("Expand the text from \(wordCount) to at least 80 words with concrete details (use, size, materials).")
+            }
+            if avgSentence > 25 { recommendations.append("Split the long sentences into sentences of 8 to 25 words.") }
+            if vocabulary < 0.8 && wordCount >= 20 { recommendations.append("Vary the wording: many words repeat.") }
+            if textRatio < 0.8 { recommendations.append("Remove markup, symbols and other noise from the text.") }
+            if shouting > 2 || exclaimed > 0 {
+                recommendations.append("Drop the capitals and exclamation marks: they read as spam.")
+            }
+            if sentiment.label == "negative" {
+                recommendations.append("Answer the complaint (tone score \(sentiment.score)): reply to the customer or fix the issue raised.")
+            }
+            if sentiment.label == "positive" && points >= 2 {
+                recommendations.append("Quote the praise (tone score \(sentiment.score)) where shoppers decide.")
+            }
+            if let topic = topics.first { recommendations.append("Feature the main topic, \"\(topic)\", in the title and headings.") }
+            if recommendations.isEmpty { recommendations.append("Keep the text as it is: no rule found anything to change.") }
+        }
+        return Result(topics: topics, insights: insights, qualityScore: quality, businessValue: businessValue,
+                      recommendations: Array(recommendations.prefix(5)), wordCount: wordCount,
                       sentenceCount: sentenceCount, sentiment: sentiment.label, features: features)
     }
 }

@@ -13,7 +13,8 @@ extension EnrichStage {
                         "Stages, paths or globs (JSONL or CSV)."),
             SettingSpec("task", .choice(EnrichTask.Name.allCases.map(\.rawValue)), required: true,
                         "What to ask; see the tasks below."),
-            SettingSpec("provider", .custom("a provider name or a list of them"), default: "offline",
+            SettingSpec("provider", .custom("a provider name or a list of them"),
+                        default: "`AGENTSHOP_LLM_PROVIDER`, else the store's `llm.default_provider`, else offline",
                         "Who answers (see `agentshop llm providers`): one of "
                         + ProviderKind.allCases.map { "`\($0.rawValue)`" }.joined(separator: ", ")
                         + ", or a fallback list (`[anthropic, openai, offline]`) asked in turn when one is down, out of "
