@@ -70,7 +70,7 @@ extension FetchEntry {
     }
 
     init(from decoder: any Decoder) throws {
-        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self, currentWhenHolding: .fetchedAt)
         url = try c.decode(String.self, forKey: .url)
         depth = try c.decode(Int.self, forKey: .depth)
         finalURL = try c.decodeIfPresent(String.self, forKey: .finalURL, orLegacy: "finalURL")
@@ -117,7 +117,7 @@ struct StoredPage: Codable, Sendable, Equatable {
 
 extension StoredPage {
     init(from decoder: any Decoder) throws {
-        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self, currentWhenHolding: .responseOffset)
         pack = try c.decode(String.self, forKey: .pack)
         offset = try c.decode(Int64.self, forKey: .offset)
         length = try c.decode(Int.self, forKey: .length)

@@ -14,6 +14,8 @@ public struct RenamedKeysContainer<Key: CodingKey> {
     /// The container under the current keys.
     public let current: KeyedDecodingContainer<Key>
     private let decoder: any Decoder
+    /// The object holds the marker key: it was written by this version.
+    private let isCurrent: Bool
     /// The object under any key, made the first time a key is missing (most objects never need it).
     private let legacy = LegacyContainer()
 
@@ -21,9 +23,14 @@ public struct RenamedKeysContainer<Key: CodingKey> {
         var container: KeyedDecodingContainer<AnyCodingKey>?
     }
 
-    public init(_ decoder: any Decoder, keyedBy: Key.Type) throws {
+    /// With `marker`, a key every object of the current spelling holds (a required, renamed one), an
+    /// object holding it is taken as written by this version and no old spelling is looked for: for
+    /// types read many times over (a crawl's per-URL lines), where an absent optional key would
+    /// otherwise cost a second container.
+    public init(_ decoder: any Decoder, keyedBy: Key.Type, currentWhenHolding marker: Key? = nil) throws {
         current = try decoder.container(keyedBy: Key.self)
         self.decoder = decoder
+        isCurrent = marker.map(current.contains) ?? false
     }
 
     private func legacyContainer() throws -> KeyedDecodingContainer<AnyCodingKey> {
@@ -35,7 +42,7 @@ public struct RenamedKeysContainer<Key: CodingKey> {
 
     /// The value under `key`, else under the key older versions wrote.
     public func decode<T: Decodable>(_ type: T.Type, forKey key: Key, orLegacy old: String? = nil) throws -> T {
-        if let old, !current.contains(key) {
+        if let old, !isCurrent, !current.contains(key) {
             let oldKey = AnyCodingKey(old)
             let container = try legacyContainer()
             if container.contains(oldKey) { return try container.decode(T.self, forKey: oldKey) }
@@ -46,14 +53,14 @@ public struct RenamedKeysContainer<Key: CodingKey> {
     /// The value under `key`, else under the key older versions wrote; nil when neither is there (or is null).
     public func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key, orLegacy old: String? = nil) throws -> T? {
         if current.contains(key) { return try current.decodeIfPresent(T.self, forKey: key) }
-        guard let old else { return nil }
+        guard let old, !isCurrent else { return nil }
         return try legacyContainer().decodeIfPresent(T.self, forKey: AnyCodingKey(old))
     }
 
     /// Whether the object holds `key` under either spelling.
     public func contains(_ key: Key, orLegacy old: String? = nil) -> Bool {
         if current.contains(key) { return true }
-        guard let old, let container = try? legacyContainer() else { return false }
+        guard let old, !isCurrent, let container = try? legacyContainer() else { return false }
         return container.contains(AnyCodingKey(old))
     }
 }

@@ -35,6 +35,18 @@ struct RenamedKeysTests {
         }
     }
 
+    /// As `Sample`, with `run_id` marking an object of the current spelling.
+    struct MarkedSample: Decodable {
+        var runID: String
+        var startedAt: String?
+
+        init(from decoder: any Decoder) throws {
+            let c = try RenamedKeysContainer(decoder, keyedBy: Sample.CodingKeys.self, currentWhenHolding: .runID)
+            runID = try c.decode(String.self, forKey: .runID, orLegacy: "runID")
+            startedAt = try c.decodeIfPresent(String.self, forKey: .startedAt, orLegacy: "startedAt")
+        }
+    }
+
     static func sample(_ json: String) throws -> Sample { try JSONDecoder().decode(Sample.self, from: Data(json.utf8)) }
 
     @Test func eitherSpellingReadsAndTheCurrentOneWins() throws {
@@ -44,6 +56,14 @@ struct RenamedKeysTests {
         #expect(try Self.sample(#"{"runID": "old", "run_id": "new", "name": "n"}"#).runID == "new")
         #expect(try Self.sample(#"{"run_id": "a", "name": "n"}"#).startedAt == nil)
         #expect(try Self.sample(#"{"run_id": "a", "startedAt": null, "name": "n"}"#).startedAt == nil)
+    }
+
+    @Test func anObjectHoldingTheMarkerIsNotSearchedForOldKeys() throws {
+        let decoder = JSONDecoder()
+        let old = try decoder.decode(MarkedSample.self, from: Data(#"{"runID": "b", "startedAt": "u"}"#.utf8))
+        #expect(old.runID == "b" && old.startedAt == "u")
+        let current = try decoder.decode(MarkedSample.self, from: Data(#"{"run_id": "a", "startedAt": "u"}"#.utf8))
+        #expect(current.runID == "a" && current.startedAt == nil)
     }
 
     @Test func aMissingKeyIsReportedUnderItsCurrentName() throws {
