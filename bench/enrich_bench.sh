@@ -89,7 +89,7 @@ wall, cpu = times("first")
 rerun_wall, rerun_cpu = times("rerun")
 py = json.loads(open(f"{work}/python.json").read())
 py_wall, py_cpu = times("python")
-ours_rps = count / (first["durationMs"] / 1000)
+ours_rps = count / (first["duration_ms"] / 1000)
 py_rps = py["requests"] / py["seconds"]
 lines = [
     f"# Enrich benchmark ({count} records, fake answers after {int(delay*1000)} ms, {conc} in flight: limit {limit:.0f} req/s)",
@@ -100,8 +100,8 @@ lines = [
     f"| openai {os.environ['OPENAI_VERSION']} AsyncOpenAI (Python) | {py_calls} | {py_rps:.1f} | {py_rps/limit:.2f} | {py_wall:.2f} | {py_cpu:.2f} (loop {py['cpu_seconds']:.2f}) | {py_cpu*1000/count:.2f} (loop {py['cpu_seconds']*1000/count:.2f}) |",
     f"| agentshop rerun (--force) | {rerun_calls} | - | - | {rerun_wall:.2f} | {rerun_cpu:.2f} | - |",
     "",
-    f"Ours: stage {first['durationMs']} ms, sent {first_totals['sent']}, cache hits {first_totals['cache_hits']}; "
-    f"rerun: sent {rerun_totals['sent']}, cache hits {rerun_totals['cache_hits']}, stage {rerun['durationMs']} ms.",
+    f"Ours: stage {first['duration_ms']} ms, sent {first_totals['sent']}, cache hits {first_totals['cache_hits']}; "
+    f"rerun: sent {rerun_totals['sent']}, cache hits {rerun_totals['cache_hits']}, stage {rerun['duration_ms']} ms.",
     "Ours per request: render the prompt, hash the cache key, send, parse, check the schema, write the cache entry"
     " (atomic), write the record (gzip), record the call. The Python client sends and parses the JSON answer only.",
 ]

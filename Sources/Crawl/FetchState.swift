@@ -58,6 +58,47 @@ struct FetchEntry: Codable, Sendable, Equatable {
     var failed: Bool { !robotsDisallowed && (error != nil || (loggedStatus.map { $0 >= 400 } ?? true)) }
 }
 
+// Keys are snake_case; journals and `urls.jsonl` files of earlier versions (camelCase) still
+// read, so an upgrade neither refetches an interrupted crawl nor forgets the validators it kept.
+extension FetchEntry {
+    enum CodingKeys: String, CodingKey {
+        case url, depth, finalURL = "final_url", status, wireStatus = "wire_status", headers
+        case requestHeaders = "request_headers", redirects, bodySHA256 = "body_sha256", stored, bytes, ms, attempt
+        case fromCache = "from_cache", notModified = "not_modified", error, fetchedAt = "fetched_at"
+        case contentType = "content_type", via, robotsDisallowed = "robots_disallowed", isFile = "is_file", scoup
+        case extracted, links, title
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self, currentWhenHolding: .fetchedAt)
+        url = try c.decode(String.self, forKey: .url)
+        depth = try c.decode(Int.self, forKey: .depth)
+        finalURL = try c.decodeIfPresent(String.self, forKey: .finalURL, orLegacy: "finalURL")
+        status = try c.decodeIfPresent(Int.self, forKey: .status)
+        wireStatus = try c.decodeIfPresent(Int.self, forKey: .wireStatus, orLegacy: "wireStatus")
+        headers = try c.decode([Header].self, forKey: .headers)
+        requestHeaders = try c.decode([Header].self, forKey: .requestHeaders, orLegacy: "requestHeaders")
+        redirects = try c.decode([Hop].self, forKey: .redirects)
+        bodySHA256 = try c.decodeIfPresent(String.self, forKey: .bodySHA256, orLegacy: "bodySHA256")
+        stored = try c.decodeIfPresent(StoredPage.self, forKey: .stored)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+        ms = try c.decode(Int.self, forKey: .ms)
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        fromCache = try c.decode(Bool.self, forKey: .fromCache, orLegacy: "fromCache")
+        notModified = try c.decode(Bool.self, forKey: .notModified, orLegacy: "notModified")
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        fetchedAt = try c.decode(String.self, forKey: .fetchedAt, orLegacy: "fetchedAt")
+        contentType = try c.decodeIfPresent(String.self, forKey: .contentType, orLegacy: "contentType")
+        via = try c.decode(String.self, forKey: .via)
+        robotsDisallowed = try c.decode(Bool.self, forKey: .robotsDisallowed, orLegacy: "robotsDisallowed")
+        isFile = try c.decode(Bool.self, forKey: .isFile, orLegacy: "isFile")
+        scoup = try c.decodeIfPresent([Header].self, forKey: .scoup)
+        extracted = try c.decodeIfPresent(JSONValue.self, forKey: .extracted)
+        links = try c.decodeIfPresent([String].self, forKey: .links)
+        title = try c.decodeIfPresent(String.self, forKey: .title)
+    }
+}
+
 /// A page's WARC records (request, response, metadata: as they go into the WARC), gzipped, in a
 /// pack file of the fetch stage's state folder.
 struct StoredPage: Codable, Sendable, Equatable {
@@ -68,6 +109,21 @@ struct StoredPage: Codable, Sendable, Equatable {
     /// Where its response (or resource) record starts, from `offset`.
     var responseOffset: Int64
     var records: Int
+
+    enum CodingKeys: String, CodingKey {
+        case pack, offset, length, responseOffset = "response_offset", records
+    }
+}
+
+extension StoredPage {
+    init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self, currentWhenHolding: .responseOffset)
+        pack = try c.decode(String.self, forKey: .pack)
+        offset = try c.decode(Int64.self, forKey: .offset)
+        length = try c.decode(Int.self, forKey: .length)
+        responseOffset = try c.decode(Int64.self, forKey: .responseOffset, orLegacy: "responseOffset")
+        records = try c.decode(Int.self, forKey: .records)
+    }
 }
 
 /// A line of one of the state folder's JSON-lines files (the journal, `urls.jsonl`): where an

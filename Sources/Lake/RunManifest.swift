@@ -99,6 +99,56 @@ public struct RunManifest: Codable, Sendable, Equatable {
     }
 }
 
+// Keys are snake_case; manifests of earlier versions (camelCase) still read.
+extension RunManifest {
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", pipeline, pipelineFile = "pipeline_file", status, startedAt = "started_at"
+        case finishedAt = "finished_at", runDate = "run_date", pid, toolVersion = "tool_version", options, stages, error
+        case logFile = "log_file"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        runID = try c.decode(String.self, forKey: .runID, orLegacy: "runID")
+        pipeline = try c.decode(String.self, forKey: .pipeline)
+        pipelineFile = try c.decode(String.self, forKey: .pipelineFile, orLegacy: "pipelineFile")
+        status = try c.decode(Status.self, forKey: .status)
+        startedAt = try c.decode(String.self, forKey: .startedAt, orLegacy: "startedAt")
+        finishedAt = try c.decodeIfPresent(String.self, forKey: .finishedAt, orLegacy: "finishedAt")
+        runDate = try c.decode(String.self, forKey: .runDate, orLegacy: "runDate")
+        pid = try c.decode(Int32.self, forKey: .pid)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion, orLegacy: "toolVersion")
+        options = try c.decode([String].self, forKey: .options)
+        stages = try c.decode([StageRun].self, forKey: .stages)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        logFile = try c.decode(String.self, forKey: .logFile, orLegacy: "logFile")
+    }
+}
+
+extension RunManifest.StageRun {
+    enum CodingKeys: String, CodingKey {
+        case name, kind, status, reason, fingerprint, startedAt = "started_at", durationMs = "duration_ms", inputs, outputs
+        case counts, details, error, note
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        kind = try c.decode(String.self, forKey: .kind)
+        status = try c.decode(Status.self, forKey: .status)
+        reason = try c.decode(String.self, forKey: .reason)
+        fingerprint = try c.decode(String.self, forKey: .fingerprint)
+        startedAt = try c.decodeIfPresent(String.self, forKey: .startedAt, orLegacy: "startedAt")
+        durationMs = try c.decodeIfPresent(Int.self, forKey: .durationMs, orLegacy: "durationMs")
+        inputs = try c.decode([RunManifest.FileEntry].self, forKey: .inputs)
+        outputs = try c.decode([RunManifest.FileEntry].self, forKey: .outputs)
+        counts = try c.decode([String: Int].self, forKey: .counts)
+        details = try c.decodeIfPresent(JSONValue.self, forKey: .details)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+    }
+}
+
 /// Reads and writes run manifests in a lake.
 public struct ManifestStore: Sendable {
     public let lake: Lake

@@ -10,6 +10,11 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible, Comparabl
     public var message: String
     public var severity: Severity
 
+    /// `validate --json` prints diagnostics with snake_case keys.
+    enum CodingKeys: String, CodingKey {
+        case file, line, column, keyPath = "key_path", message, severity
+    }
+
     public init(file: String, line: Int, column: Int, keyPath: String, message: String, severity: Severity = .error) {
         self.file = file
         self.line = line

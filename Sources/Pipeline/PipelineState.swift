@@ -83,6 +83,40 @@ public struct FingerprintParts: Codable, Sendable, Equatable {
     }
 }
 
+// Keys are snake_case; states of earlier versions (camelCase) still read, so an up-to-date
+// pipeline stays up to date across the upgrade.
+extension PipelineState.StageState {
+    enum CodingKeys: String, CodingKey {
+        case fingerprint, parts, outputs, runID = "run_id", startedAt = "started_at", finishedAt = "finished_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        self.init(fingerprint: try c.decode(String.self, forKey: .fingerprint),
+                  parts: try c.decode(FingerprintParts.self, forKey: .parts),
+                  outputs: try c.decode([RunManifest.FileEntry].self, forKey: .outputs),
+                  runID: try c.decode(String.self, forKey: .runID, orLegacy: "runID"),
+                  startedAt: try c.decodeIfPresent(String.self, forKey: .startedAt, orLegacy: "startedAt"),
+                  finishedAt: try c.decode(String.self, forKey: .finishedAt, orLegacy: "finishedAt"))
+    }
+}
+
+extension FingerprintParts {
+    enum CodingKeys: String, CodingKey {
+        case toolVersion = "tool_version", kind, config, inputs, outputs, extra
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion, orLegacy: "toolVersion")
+        kind = try c.decode(String.self, forKey: .kind)
+        config = try c.decode(String.self, forKey: .config)
+        inputs = try c.decode([String: String].self, forKey: .inputs)
+        outputs = try c.decode([String].self, forKey: .outputs)
+        extra = try c.decode(String.self, forKey: .extra)
+    }
+}
+
 /// The version that goes into every fingerprint.
 public enum ToolVersion {
     public static let current = "0.1.0"

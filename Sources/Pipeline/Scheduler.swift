@@ -98,6 +98,22 @@ public struct ScheduledPipelineState: Codable, Sendable, Equatable {
     public var retryAt: Date?
 
     public init() {}
+
+    // Keys are snake_case; a state file of an earlier version (camelCase) still reads.
+    enum CodingKeys: String, CodingKey {
+        case handledThrough = "handled_through", lastStarted = "last_started", lastFinished = "last_finished"
+        case lastOutcome = "last_outcome", attempt, retryAt = "retry_at"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        handledThrough = try c.decodeIfPresent(Date.self, forKey: .handledThrough, orLegacy: "handledThrough")
+        lastStarted = try c.decodeIfPresent(Date.self, forKey: .lastStarted, orLegacy: "lastStarted")
+        lastFinished = try c.decodeIfPresent(Date.self, forKey: .lastFinished, orLegacy: "lastFinished")
+        lastOutcome = try c.decodeIfPresent(String.self, forKey: .lastOutcome, orLegacy: "lastOutcome")
+        attempt = try c.decode(Int.self, forKey: .attempt)
+        retryAt = try c.decodeIfPresent(Date.self, forKey: .retryAt, orLegacy: "retryAt")
+    }
 }
 
 /// Runs scheduled pipelines when they are due: `agentshop scheduler`.

@@ -36,6 +36,10 @@ public enum QueuedEnrich {
         var runDate: String
         var input: String
         var refreshCaches: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case pipelineFile = "pipeline_file", lake, pipeline, runDate = "run_date", input, refreshCaches = "refresh_caches"
+        }
     }
 
     /// What a worker reports for an item it completed.
@@ -286,5 +290,18 @@ final class LoadedPipelines: @unchecked Sendable {
         }
         lock.withLock { loaded[file] = (stamp, spec) }
         return spec
+    }
+}
+
+// Items queued by a coordinator of an earlier version (camelCase keys) are still worked.
+extension QueuedEnrich.Payload {
+    init(from decoder: any Decoder) throws {
+        let c = try RenamedKeysContainer(decoder, keyedBy: CodingKeys.self)
+        pipelineFile = try c.decode(String.self, forKey: .pipelineFile, orLegacy: "pipelineFile")
+        lake = try c.decode(String.self, forKey: .lake)
+        pipeline = try c.decode(String.self, forKey: .pipeline)
+        runDate = try c.decode(String.self, forKey: .runDate, orLegacy: "runDate")
+        input = try c.decode(String.self, forKey: .input)
+        refreshCaches = try c.decode(Bool.self, forKey: .refreshCaches, orLegacy: "refreshCaches")
     }
 }

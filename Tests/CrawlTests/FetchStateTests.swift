@@ -104,10 +104,16 @@ import Testing
         let read = try resumed.entry(at: ref)
         #expect(read.title == nil && read.status == 200 && read.attempt == 1)
         #expect(try resumed.body(of: read) == Array("page p".utf8))
-        // And an entry of this version, title and all, writes the same keys plus `title`.
+        // And an entry of this version, title and all, writes the same keys in snake_case plus `title`.
         var titled = read
         titled.title = "P"
         let encoded = String(decoding: FetchState.encode(titled), as: UTF8.self)
-        #expect(encoded == line.dropLast().replacingOccurrences(of: #","url":"#, with: #","title":"P","url":"#))
+        var snakeCase = String(line.dropLast()).replacingOccurrences(of: #","url":"#, with: #","title":"P","url":"#)
+        for (old, new) in [("bodySHA256", "body_sha256"), ("fetchedAt", "fetched_at"), ("fromCache", "from_cache"), ("isFile", "is_file"),
+                           ("notModified", "not_modified"), ("requestHeaders", "request_headers"),
+                           ("robotsDisallowed", "robots_disallowed"), ("responseOffset", "response_offset")] {
+            snakeCase = snakeCase.replacingOccurrences(of: "\"\(old)\":", with: "\"\(new)\":")
+        }
+        #expect(encoded == snakeCase)
     }
 }

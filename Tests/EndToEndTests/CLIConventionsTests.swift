@@ -30,7 +30,7 @@ import Testing
         try project.write("datalake/raw_data/imports/products.csv", Self.products)
         let (result, manifest) = try project.runPipeline("shop", ["--date", "2026-11-25"])
         #expect(result.status == 0, "\(result.stderr)")
-        return (project, manifest["runID"] as? String ?? "")
+        return (project, manifest["run_id"] as? String ?? "")
     }
 
     /// Every command path under `agentshop`, read from the help output (SUBCOMMANDS sections).

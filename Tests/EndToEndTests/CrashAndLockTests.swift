@@ -99,7 +99,7 @@ import Store
         let tasks = try store.rows("SELECT run_id || ' ' || stage || ' ' || status FROM data_processing_tasks ORDER BY id")
             .map { $0[0].string ?? "" }
         #expect(tasks.contains("\(killedRun) seed succeeded"), "\(tasks)")
-        #expect(tasks.contains("\(manifest["runID"] as? String ?? "?") slow succeeded"), "\(tasks)")
+        #expect(tasks.contains("\(manifest["run_id"] as? String ?? "?") slow succeeded"), "\(tasks)")
     }
 
     @Test func sigtermStopsCleanlyWithExit143() throws {

@@ -45,7 +45,7 @@ import Lake
         try project.write("datalake/raw_data/imports/products.csv", Self.day2)
         let (second, m2) = try project.runPipeline("shop", ["--date", "2026-11-25"])
         #expect(second.status == 0, "\(second.stderr)")
-        return (project, m1["runID"] as? String ?? "", m2["runID"] as? String ?? "")
+        return (project, m1["run_id"] as? String ?? "", m2["run_id"] as? String ?? "")
     }
 
     @Test func lsShowsDatasetsThenFilesWithTheirWriters() throws {
@@ -64,7 +64,7 @@ import Lake
         let json = try project.run(["lake", "ls", "scraped_data/products", "--json"])
         let files = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
         #expect(files.map { $0["partition"] as? String } == ["dt=2026-11-24", "dt=2026-11-25"])
-        #expect(files.map { $0["runID"] as? String } == [run1, run2])
+        #expect(files.map { $0["run_id"] as? String } == [run1, run2])
         #expect(files.map { $0["records"] as? Int } == [3, 3])
     }
 
@@ -193,7 +193,7 @@ import Lake
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(gc.stdout.utf8)) as? [String: Any])
         let removed = (summary["removed"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
         #expect(Set(day1).isSubset(of: Set(removed)))
-        #expect((summary["bytesFreed"] as? Int ?? 0) > 0)
+        #expect((summary["bytes_freed"] as? Int ?? 0) > 0)
         for path in day1 { #expect(!project.exists("datalake/" + path)) }
         #expect(project.exists("datalake/scraped_data/products/dt=2026-11-25/products.jsonl.gz"))
         #expect(project.exists("datalake/processed_data/reports/dt=2026-11-25/shop.html"))

@@ -33,7 +33,7 @@ import Testing
     }
 
     static func log(_ project: Project, _ manifest: [String: Any]) throws -> String {
-        try project.read("datalake/" + (manifest["logFile"] as? String ?? ""))
+        try project.read("datalake/" + (manifest["log_file"] as? String ?? ""))
     }
 
     @Test func unreachableChannelsDoNotFailASucceedingRun() throws {
@@ -98,7 +98,7 @@ import Testing
         let server = try LoopbackSMTPServer()
         let result = try project.run(["run", "mailer", "--json"], environment: Self.environment(server))
         #expect(result.status == 1)
-        let runID = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["runID"] as? String)
+        let runID = try #require((try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["run_id"] as? String)
         let session = try #require(server.sessions.first)
         #expect(session.recipients == ["<ops@example.com>", "<lead@example.com>"])
         let data = try #require(session.data)

@@ -98,7 +98,7 @@ import Testing
     static func runIDs(_ project: Project) throws -> [String] {
         let result = try project.run(["runs", "--json"])
         let runs = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
-        return runs.compactMap { $0["runID"] as? String ?? $0["run_id"] as? String }.sorted()
+        return runs.compactMap { $0["run_id"] as? String }.sorted()
     }
 
     @Test func aMissingInputStopsTheRebuildNamesItAndChangesNothing() throws {
@@ -153,12 +153,12 @@ import Testing
         // Make the last shop run look as if it had started before the more run (its loads still came later).
         let folder = project.lake + "/raw_data/logs/more"
         let moreManifest = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasSuffix(".json") })
-        let moreStarted = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + moreManifest))) as? [String: Any])?["startedAt"] as? String)
+        let moreStarted = try #require((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + moreManifest))) as? [String: Any])?["started_at"] as? String)
         let shopFolder = project.lake + "/raw_data/logs/shop"
         let shopManifests = try FileManager.default.contentsOfDirectory(atPath: shopFolder).filter { $0.hasSuffix(".json") }.sorted()
         let last = shopFolder + "/" + shopManifests.last!
         var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: last))) as? [String: Any])
-        json["startedAt"] = String(moreStarted.replacingOccurrences(of: "Z", with: "").dropLast(3)) + "000Z"
+        json["started_at"] = String(moreStarted.replacingOccurrences(of: "Z", with: "").dropLast(3)) + "000Z"
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: last))
 
         let result = try project.run(["db", "rebuild"])

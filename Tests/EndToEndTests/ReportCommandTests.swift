@@ -27,7 +27,7 @@ import Testing
         let project = try makeProject()
         let (first, m1) = try project.runPipeline("shop", ["--date", "2026-11-25"])
         #expect(first.status == 0, "\(first.stderr)")
-        let run1 = try #require(m1["runID"] as? String)
+        let run1 = try #require(m1["run_id"] as? String)
         let page1 = try project.read("datalake/processed_data/reports/shop/\(run1).html")
         #expect(page1.contains("status <b class=\"status-succeeded\">succeeded</b>"))
         #expect(!page1.contains("running when written"))
@@ -38,14 +38,14 @@ import Testing
         // A same-day rerun that skips everything is a no-op: it writes no page, latest.html stays run 1's.
         let (noop, m0) = try project.runPipeline("shop", ["--date", "2026-11-25"])
         #expect(noop.status == 0, "\(noop.stderr)")
-        let run0 = try #require(m0["runID"] as? String)
+        let run0 = try #require(m0["run_id"] as? String)
         #expect(!project.exists("datalake/processed_data/reports/shop/\(run0).html"))
         #expect(try project.read("datalake/processed_data/reports/shop/latest.html") == page1)
 
         // A rerun that runs a stage keeps the first run's page and gets its own.
         let (second, m2) = try project.runPipeline("shop", ["--date", "2026-11-25", "--force"])
         #expect(second.status == 0, "\(second.stderr)")
-        let run2 = try #require(m2["runID"] as? String)
+        let run2 = try #require(m2["run_id"] as? String)
         #expect(run2 != run1)
         #expect(try project.read("datalake/processed_data/reports/shop/\(run1).html") == page1)
         let page2 = try project.read("datalake/processed_data/reports/shop/\(run2).html")

@@ -136,7 +136,7 @@ import Testing
         #expect(results.map { $0["valid"] as? Bool } == [false, true])
         let first = try #require((results[0]["diagnostics"] as? [[String: Any]])?.first)
         #expect(first["line"] as? Int == 4 && first["column"] as? Int == 52)
-        #expect(first["keyPath"] as? String == "stages.seed.import.infer_typez")
+        #expect(first["key_path"] as? String == "stages.seed.import.infer_typez")
     }
 
     @Test func usageErrorsExit64() throws {
@@ -158,7 +158,7 @@ import Testing
     @Test func runsListsHistoryAndShowPrintsOneRun() throws {
         let project = try makeProject()
         let (_, manifest) = try project.runPipeline("shop")
-        let runID = try #require(manifest["runID"] as? String)
+        let runID = try #require(manifest["run_id"] as? String)
         let list = try project.run(["runs"])
         #expect(list.status == 0 && list.stdout.contains(runID) && list.stdout.contains("succeeded"))
         let show = try project.run(["runs", "show", String(runID.prefix(22))])

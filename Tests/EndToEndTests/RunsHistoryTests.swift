@@ -8,16 +8,16 @@ import Testing
         let details = cost.map { #", "details": {"llm": {"totals": {"calls": 12, "cost_usd": \#($0)}}}"# } ?? ""
         let stageError = error.map { #", "error": "\#($0)""# } ?? ""
         return """
-            {"runID": "\(id)", "pipeline": "\(pipeline)", "pipelineFile": "pipelines/\(pipeline).yaml", "status": "\(status)",
-             "startedAt": "\(started)", "finishedAt": "\(started.replacingOccurrences(of: ":00.000Z", with: ":42.000Z"))",
-             "runDate": "\(started.prefix(10))", "pid": 1, "toolVersion": "0.1.0", "options": [],
-             "logFile": "raw_data/logs/\(pipeline)/\(id).log", "error": \(error.map { "\"stage enrich failed: \($0)\"" } ?? "null"),
+            {"run_id": "\(id)", "pipeline": "\(pipeline)", "pipeline_file": "pipelines/\(pipeline).yaml", "status": "\(status)",
+             "started_at": "\(started)", "finished_at": "\(started.replacingOccurrences(of: ":00.000Z", with: ":42.000Z"))",
+             "run_date": "\(started.prefix(10))", "pid": 1, "tool_version": "0.1.0", "options": [],
+             "log_file": "raw_data/logs/\(pipeline)/\(id).log", "error": \(error.map { "\"stage enrich failed: \($0)\"" } ?? "null"),
              "stages": [
-               {"name": "fetch", "kind": "fetch", "status": "ran", "reason": "new", "fingerprint": "f", "durationMs": 1500,
+               {"name": "fetch", "kind": "fetch", "status": "ran", "reason": "new", "fingerprint": "f", "duration_ms": 1500,
                 "inputs": [], "outputs": [{"path": "scraped_data/x.jsonl", "sha256": "ab", "bytes": 10, "records": 120}],
                 "counts": {"records_out": 120}},
                {"name": "enrich", "kind": "enrich", "status": "\(error == nil ? "ran" : "failed")", "reason": "new",
-                "fingerprint": "e", "durationMs": 40500, "inputs": [], "outputs": [], "counts": {"records_in": 120}\(details)\(stageError)}
+                "fingerprint": "e", "duration_ms": 40500, "inputs": [], "outputs": [], "counts": {"records_in": 120}\(details)\(stageError)}
              ]}
             """
     }
@@ -43,7 +43,7 @@ import Testing
 
     static func ids(_ result: Project.Result) -> [String] {
         let array = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
-        return array.compactMap { $0["runID"] as? String }
+        return array.compactMap { $0["run_id"] as? String }
     }
 
     @Test func filters() throws {

@@ -29,7 +29,7 @@ import Testing
         // Oldest first by start time: two run ids of one second sort by their random suffix.
         return files.compactMap { file in
             (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + file))).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
-        }.sorted { ($0["startedAt"] as? String ?? "") < ($1["startedAt"] as? String ?? "") }
+        }.sorted { ($0["started_at"] as? String ?? "") < ($1["started_at"] as? String ?? "") }
     }
 
     static func state(_ project: Project) -> [String: [String: Any]] {
@@ -50,7 +50,7 @@ import Testing
         #expect(Self.manifests(project, "four").isEmpty)
         #expect(Self.manifests(project, "manual").isEmpty)
         #expect(try project.read("datalake/processed_data/three.txt") == "ok\n")
-        #expect(Self.state(project)["three"]?["lastOutcome"] as? String == "succeeded")
+        #expect(Self.state(project)["three"]?["last_outcome"] as? String == "succeeded")
         #expect(project.exists("datalake/raw_data/logs/scheduler.log"))
     }
 
@@ -160,7 +160,7 @@ import Testing
         let manifest = try #require(Self.manifests(project, "slow").first)
         #expect(manifest["status"] as? String == "interrupted")
         #expect(childPID > 0 && kill(childPID, 0) != 0)
-        #expect(Self.state(project)["slow"]?["lastOutcome"] as? String == "stopped")
+        #expect(Self.state(project)["slow"]?["last_outcome"] as? String == "stopped")
         #expect(project.temporaryFiles().isEmpty)
         #expect(!project.exists("datalake/processed_data/slow.txt"))
     }

@@ -27,7 +27,7 @@ import Testing
             #expect(json.status == 0)
             let report = jsonObject(json.stdout)
             #expect(report["status"] as? String == "ok")
-            #expect(report["baseURL"] as? String == base)
+            #expect(report["base_url"] as? String == base)
             #expect((report["response"] as? [String: Any])?["version"] as? String == "1.4.0")
             let calls = await fake.calls
             #expect(calls.map(\.path) == ["/health", "/health"])

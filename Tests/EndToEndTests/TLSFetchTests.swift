@@ -120,7 +120,7 @@ import TestSupport
         environment["NOTIFICATION_EMAIL_CA_FILE"] = certificates.folder + "/missing.pem"
         let misconfigured = try project.run(["run", "mailer", "--json"], environment: environment)
         let manifest = (try? JSONSerialization.jsonObject(with: Data(misconfigured.stdout.utf8))) as? [String: Any] ?? [:]
-        let log = (try? project.read("datalake/" + (manifest["logFile"] as? String ?? ""))) ?? ""
+        let log = (try? project.read("datalake/" + (manifest["log_file"] as? String ?? ""))) ?? ""
         #expect((log + misconfigured.stderr).contains("NOTIFICATION_EMAIL_CA_FILE: no readable file"), "\(log) \(misconfigured.stderr)")
         #expect(server.sessions.count == 2)
 
@@ -129,7 +129,7 @@ import TestSupport
         environment["NOTIFICATION_EMAIL_USE_TLS"] = "false"
         let plain = try project.run(["run", "mailer", "--json"], environment: environment)
         let plainManifest = (try? JSONSerialization.jsonObject(with: Data(plain.stdout.utf8))) as? [String: Any] ?? [:]
-        let plainLog = (try? project.read("datalake/" + (plainManifest["logFile"] as? String ?? ""))) ?? ""
+        let plainLog = (try? project.read("datalake/" + (plainManifest["log_file"] as? String ?? ""))) ?? ""
         #expect((plainLog + plain.stderr).contains("USE_TLS is false"), "\(plainLog) \(plain.stderr)")
         #expect(server.sessions.count == 2)
     }

@@ -42,7 +42,7 @@ struct RunManifestTests {
         #expect(text.hasSuffix("}\n"))
         let json = try JSONValue.parse(text)
         #expect(json.objectValue?["status"] == "failed")
-        #expect(json.objectValue?["logFile"] == "raw_data/logs/daily/20261125T154200Z-abcdef.log")
+        #expect(json.objectValue?["log_file"] == "raw_data/logs/daily/20261125T154200Z-abcdef.log")
         #expect(!text.contains("\\/"), "slashes are not escaped")
     }
 
@@ -75,7 +75,7 @@ struct RunManifestTests {
 
     @Test func unreadableManifestIsAManifestError() throws {
         let tmp = try TemporaryDirectory()
-        try tmp.write("bad.manifest.json", "{\"runID\": 1}")
+        try tmp.write("bad.manifest.json", "{\"run_id\": 1}")
         let error = expectLakeError(LakeError(.manifest, "")) {
             _ = try ManifestStore(lake: Lake(root: tmp.path)).read(path: tmp.file("bad.manifest.json"))
         }

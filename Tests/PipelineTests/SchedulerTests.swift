@@ -143,7 +143,7 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
                                   launcher: FakeLauncher(), logger: quietLogger)
         #expect(await scheduler.tick() == ["nightly"])
         await scheduler.waitUntilIdle()
-        #expect(try tmp.readText("scheduler.json").contains("\"lastOutcome\" : \"succeeded\""))
+        #expect(try tmp.readText("scheduler.json").contains("\"last_outcome\" : \"succeeded\""))
     }
 
     @Test func failedRunsAreRetriedWithBackoff() async throws {

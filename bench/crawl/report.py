@@ -70,7 +70,7 @@ def agentshop_round(folder):
         manifest = json.load(f)
     parts = []
     for stage in manifest.get("stages", []):
-        ms = stage.get("durationMs", stage.get("duration_ms"))
+        ms = stage.get("duration_ms", stage.get("durationMs"))
         if ms is not None:
             parts.append(f"{stage['name']} {ms / 1000:.2f} s")
     t["stages"] = ", ".join(parts)

@@ -65,7 +65,10 @@ struct LakeGCCommand: AsyncParsableCommand {
     }
 
     struct Summary: Encodable {
-        struct File: Encodable { let path: String; let bytes: Int64; let ageDays: Int; let rule: String }
+        struct File: Encodable {
+            let path: String; let bytes: Int64; let ageDays: Int; let rule: String
+            enum CodingKeys: String, CodingKey { case path, bytes, ageDays = "age_days", rule }
+        }
         struct Failure: Encodable { let path: String; let reason: String }
         let dryRun: Bool
         let policyFile: String?
@@ -73,5 +76,9 @@ struct LakeGCCommand: AsyncParsableCommand {
         let failed: [Failure]
         let kept: [String]
         let bytesFreed: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case dryRun = "dry_run", policyFile = "policy_file", removed, failed, kept, bytesFreed = "bytes_freed"
+        }
     }
 }

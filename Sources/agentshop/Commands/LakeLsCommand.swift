@@ -68,6 +68,8 @@ struct LakeLsCommand: AsyncParsableCommand {
             path = f.path; bytes = f.bytes; records = f.records; partition = f.partition; dataset = f.dataset
             modified = Timestamp.iso(f.modified); pipeline = f.writer?.pipeline; stage = f.writer?.stage.name; runID = f.writer?.runID
         }
+
+        enum CodingKeys: String, CodingKey { case path, bytes, records, partition, dataset, modified, pipeline, stage, runID = "run_id" }
     }
 
     struct DatasetJSON: Encodable {
@@ -77,5 +79,7 @@ struct LakeLsCommand: AsyncParsableCommand {
             dataset = d.dataset; files = d.files; partitions = d.partitions; bytes = d.bytes; records = d.records
             modified = Timestamp.iso(d.modified); pipeline = d.writer?.pipeline; stage = d.writer?.stage.name; runID = d.writer?.runID
         }
+
+        enum CodingKeys: String, CodingKey { case dataset, files, partitions, bytes, records, modified, pipeline, stage, runID = "run_id" }
     }
 }

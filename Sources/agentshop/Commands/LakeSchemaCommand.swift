@@ -78,5 +78,9 @@ struct LakeSchemaCommand: AsyncParsableCommand {
         let distinct: Int?
         let distinctExact: Bool
         let example: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path, types, nulls, missing, distinct, distinctExact = "distinct_exact", example
+        }
     }
 }

@@ -248,6 +248,8 @@ struct ScoupCommand: AsyncParsableCommand {
         let baseURL: String
         let status: String
         let response: JSONValue?
+
+        enum CodingKeys: String, CodingKey { case baseURL = "base_url", status, response }
     }
 
     /// The exit codes of the scoup commands beyond the shared ones (sysexits.h names).
