@@ -50,7 +50,7 @@ import Testing
         """)
         let plan = definition.plan
         #expect(plan.columns == ["category", "s.label", "n", "p90_price", "avg_rating"])
-        #expect(plan.groupBy == [FieldPath(["category"]), FieldPath(["s", "label"])])
+        #expect(plan.groupBy == [DottedPath(["category"]), DottedPath(["s", "label"])])
         #expect(plan.measures.map(\.function) == [.count, .quantile(0.9), .avg])
         #expect(plan.filter == (try FilterExpression.parse("price > 0")))
         #expect(plan.havingColumns == [2])
