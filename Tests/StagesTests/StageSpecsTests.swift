@@ -90,7 +90,9 @@ struct StageSpecsTests {
         var folders: [String: String] = [:]
         for entry in entries {
             var isFolder: ObjCBool = false
-            if FileManager.default.fileExists(atPath: sources + entry, isDirectory: &isFolder), isFolder.boolValue {
+            // An emptied folder a checkout left behind is no room.
+            if FileManager.default.fileExists(atPath: sources + entry, isDirectory: &isFolder), isFolder.boolValue,
+               try FileManager.default.contentsOfDirectory(atPath: sources + entry).contains(where: { $0.hasSuffix(".swift") }) {
                 folders[entry.lowercased()] = entry
             }
         }
