@@ -14,7 +14,7 @@ public struct AggregationPlan: Sendable {
         }
     }
 
-    public let groupBy: [FieldPath]
+    public let groupBy: [DottedPath]
     public let measures: [Measure]
     public let filter: FilterExpression?
     public let having: FilterExpression?
@@ -25,7 +25,7 @@ public struct AggregationPlan: Sendable {
     public let nullCounts: Bool
     public var quantiles: QuantileMethod = .exact
 
-    public init(groupBy: [FieldPath], measures: [Measure], filter: FilterExpression? = nil, having: FilterExpression? = nil,
+    public init(groupBy: [DottedPath], measures: [Measure], filter: FilterExpression? = nil, having: FilterExpression? = nil,
                 havingColumns: [Int] = [], order: [OrderKey] = [], limit: Int? = nil, nullCounts: Bool = true,
                 quantiles: QuantileMethod = .exact) {
         self.groupBy = groupBy
@@ -40,20 +40,20 @@ public struct AggregationPlan: Sendable {
     }
 
     /// Fields measured (not counting `count()`), each once: one null count column each.
-    public var measuredFields: [FieldPath] { Self.unique(measures.compactMap(\.field)) }
+    public var measuredFields: [DottedPath] { Self.unique(measures.compactMap(\.field)) }
 
     /// Output columns: group fields, measures, then one null count per measured field.
     public var columns: [String] {
         Self.columns(groupBy: groupBy, measures: measures, nullCounts: nullCounts)
     }
 
-    static func columns(groupBy: [FieldPath], measures: [Measure], nullCounts: Bool) -> [String] {
+    static func columns(groupBy: [DottedPath], measures: [Measure], nullCounts: Bool) -> [String] {
         groupBy.map(\.description) + measures.map(\.name)
             + (nullCounts ? unique(measures.compactMap(\.field)).map { "\($0)_nulls" } : [])
     }
 
-    static func unique(_ fields: [FieldPath]) -> [FieldPath] {
-        var out: [FieldPath] = []
+    static func unique(_ fields: [DottedPath]) -> [DottedPath] {
+        var out: [DottedPath] = []
         for field in fields where !out.contains(field) { out.append(field) }
         return out
     }
@@ -124,10 +124,10 @@ extension AggregationPlan {
             problems.append(AggregationProblem(place: place, message: error.message, offset: error.offset))
         }
 
-        var groupBy: [FieldPath] = []
+        var groupBy: [DottedPath] = []
         for (i, text) in settings.groupBy.enumerated() {
             do throws(ExpressionError) {
-                let path = try FieldPath.parse(text)
+                let path = try DottedPath.parse(text)
                 if groupBy.contains(path) {
                     problems.append(AggregationProblem(place: .groupBy(i), message: "'\(path)' is grouped by twice", offset: nil))
                 } else {
@@ -219,7 +219,7 @@ public final class Aggregation {
     public private(set) var stats = AggregationStats()
 
     /// Every field read (group keys, measured fields, filter fields), each once.
-    private let fields: [FieldPath]
+    private let fields: [DottedPath]
     private let projection: FieldProjection
     /// For each field, its slot in the projection.
     private let fieldSlots: [Int]

@@ -1,19 +1,11 @@
 import Lake
 
-/// A field of a record named in an expression: `price`, `sentiment.label` (nested objects),
-/// or `` `odd.name` `` (one key holding a dot).
-public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
-    /// The keys from the record down to the value.
-    public let parts: [String]
-
-    public init(_ parts: [String]) {
-        precondition(!parts.isEmpty)
-        self.parts = parts
-    }
-
-    /// A dotted path; use `init(_ parts:)` for keys that hold dots.
+/// A field of a record named in an expression is Lake's `DottedPath`: `price`, `sentiment.label`
+/// (nested objects), or `` `odd.name` `` (one key holding a dot). Here: how expressions write one, and the
+/// descent the scans use.
+extension DottedPath {
     /// Parses one field name as expressions write it: `price`, `sentiment.label`, `` `odd.name` ``.
-    public static func parse(_ text: String) throws(ExpressionError) -> FieldPath {
+    public static func parse(_ text: String) throws(ExpressionError) -> DottedPath {
         var parser = ExpressionParser(text)
         try parser.checkLexed()
         let path = try parser.parseFieldPath()
@@ -22,11 +14,6 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         }
         return path
     }
-
-    public init(dotted: String) { self.init(dotted.split(separator: ".", omittingEmptySubsequences: false).map(String.init)) }
-
-    /// The path as written in output columns and messages: `sentiment.label`.
-    public var description: String { parts.joined(separator: ".") }
 
     /// The record's top-level key this path starts at.
     public var topLevelKey: String { parts[0] }
@@ -41,11 +28,6 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             value = next
         }
         return value
-    }
-
-    /// The value at this path in a record; null when missing.
-    public func value(in record: JSONObject) -> JSONValue {
-        descend(from: record[parts[0]] ?? .null)
     }
 }
 
@@ -62,7 +44,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 public indirect enum FilterExpression: Sendable, Equatable, CustomStringConvertible {
     case literal(JSONValue)
     /// A field, and its index in `fields` of the expression it was parsed in.
-    case field(FieldPath, index: Int)
+    case field(DottedPath, index: Int)
     case compare(ComparisonOperator, FilterExpression, FilterExpression)
     case and(FilterExpression, FilterExpression)
     case or(FilterExpression, FilterExpression)
@@ -93,13 +75,13 @@ public indirect enum FilterExpression: Sendable, Equatable, CustomStringConverti
     }
 
     /// The distinct fields the expression reads, in the order of their `index`.
-    public var fields: [FieldPath] {
-        var out: [FieldPath] = []
+    public var fields: [DottedPath] {
+        var out: [DottedPath] = []
         collectFields(into: &out)
         return out
     }
 
-    private func collectFields(into out: inout [FieldPath]) {
+    private func collectFields(into out: inout [DottedPath]) {
         switch self {
         case .literal: break
         case .field(let path, let index):
@@ -444,7 +426,7 @@ struct ExpressionParser {
     private var tokens: [ExpressionToken] = []
     private var position = 0
     private var lexError: ExpressionError?
-    private var fieldIndex: [FieldPath: Int] = [:]
+    private var fieldIndex: [DottedPath: Int] = [:]
     /// Where each field (by index) first appears.
     private(set) var fieldOffsets: [Int] = []
 
@@ -605,7 +587,7 @@ struct ExpressionParser {
     }
 
     /// `a`, `a.b.c`, `` `a.b`.c ``.
-    mutating func parseFieldPath() throws(ExpressionError) -> FieldPath {
+    mutating func parseFieldPath() throws(ExpressionError) -> DottedPath {
         var parts: [String] = []
         while true {
             switch current.kind {
@@ -613,7 +595,7 @@ struct ExpressionParser {
             default: throw ExpressionError("expected a field name, found \(describe(current))", offset: current.offset)
             }
             advance()
-            guard current.kind == .symbol(".") else { return FieldPath(parts) }
+            guard current.kind == .symbol(".") else { return DottedPath(parts) }
             advance()
         }
     }
@@ -646,7 +628,7 @@ struct FunctionCall: Equatable {
     let closeOffset: Int
 
     enum Argument: Equatable {
-        case field(FieldPath)
+        case field(DottedPath)
         case value(JSONValue)
         /// `*`, as in SQL's `count(*)`.
         case star
@@ -664,7 +646,7 @@ struct FunctionCall: Equatable {
 
 /// An `order_by:` item: a column and a direction.
 struct OrderItem: Equatable {
-    let column: FieldPath
+    let column: DottedPath
     let columnOffset: Int
     let descending: Bool
 

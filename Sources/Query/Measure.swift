@@ -21,9 +21,9 @@ public struct Measure: Sendable, Equatable {
     public let name: String
     public let function: Function
     /// The field measured; nil for `count()`.
-    public let field: FieldPath?
+    public let field: DottedPath?
 
-    public init(name: String, function: Function, field: FieldPath?) {
+    public init(name: String, function: Function, field: DottedPath?) {
         self.name = name
         self.function = function
         self.field = field
@@ -36,7 +36,7 @@ public struct Measure: Sendable, Equatable {
     public static func parse(name: String, _ text: String) throws(ExpressionError) -> Measure {
         let call = try FunctionCall.parse(text)
         let lower = call.name.lowercased()
-        func fieldArgument() throws(ExpressionError) -> FieldPath {
+        func fieldArgument() throws(ExpressionError) -> DottedPath {
             guard let first = call.arguments.first else {
                 throw ExpressionError("\(lower)() needs a field, as in \(lower)(price)", offset: call.closeOffset)
             }

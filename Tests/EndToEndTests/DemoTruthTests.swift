@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 
 /// pipelines/demo.yaml through the built binary, its crawl and parse outputs compared with the truth the
 /// fixture generator (scripts/make_fixture_site.py) writes beside the site, not with an earlier run of
@@ -24,9 +25,10 @@ import Testing
 
     /// The generator's own truth, made afresh with the options that made the demo site.
     final class Truth {
-        let folder: String
+        let directory: TemporaryDirectory
+        var folder: String { directory.path + "/site" }
         init() throws {
-            folder = NSTemporaryDirectory() + "agentshop-truth-" + UUID().uuidString
+            directory = try TemporaryDirectory()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["python3", DemoTruthTests.repository + "/scripts/make_fixture_site.py", folder,
@@ -35,7 +37,6 @@ import Testing
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
         }
-        deinit { try? FileManager.default.removeItem(atPath: folder) }
 
         func lines(_ name: String) throws -> [JSONObject] {
             try String(contentsOfFile: folder + "/" + name, encoding: .utf8).split(separator: "\n").map {

@@ -1,17 +1,17 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Runs the built `agentshop` binary in a temporary project folder with its own lake.
 final class Project: @unchecked Sendable {
-    let folder: String
+    let directory: TemporaryDirectory
+    var folder: String { directory.path }
     var lake: String { folder + "/datalake" }
 
-    init() throws {
-        folder = NSTemporaryDirectory() + "agentshop-e2e-" + UUID().uuidString
+    init(_ function: String = #function) throws {
+        directory = try TemporaryDirectory(function)
         try FileManager.default.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: folder) }
 
     struct Result {
         let status: Int32

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 
 /// End-to-end: `agentshop llm …` against the loopback fake of every provider, base URLs passed
 /// through the environment as a user would.

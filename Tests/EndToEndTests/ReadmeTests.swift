@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// README.md is true: every command it shows runs as written, in order, as a reader pasting them
 /// into one shell would run them, from the project folder of a demo lake made by the commands of
@@ -82,12 +83,13 @@ import Testing
     /// The demo's lake in a project folder (`<root>/repo`, with `<root>/home` as HOME), made by the
     /// `agentshop` lines of scripts/demo.sh, run with the built binary.
     final class DemoProject {
-        let root: String
+        let directory: TemporaryDirectory
+        var root: String { directory.path }
         var folder: String { root + "/repo" }
         var home: String { root + "/home" }
 
         init() throws {
-            root = NSTemporaryDirectory() + "agentshop-readme-" + UUID().uuidString
+            directory = try TemporaryDirectory()
             let files = FileManager.default
             try files.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
             try files.createDirectory(atPath: folder + "/datalake/raw_data/imports", withIntermediateDirectories: true)
@@ -105,8 +107,6 @@ import Testing
             let result = try shell(script, in: folder, home: home)
             #expect(result.status == 0, "the demo's commands failed:\n\(result.stderr)")
         }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
 
         /// Runs a page's steps from the project folder; returns the failures, each naming its line.
         func check(_ page: String, extraPath: [String] = []) throws -> [String] {

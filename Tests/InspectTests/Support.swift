@@ -4,22 +4,19 @@ import Testing
 import Lake
 import Pipeline
 import Stages
+import TestSupport
 
 /// A lake in a fresh temporary folder, with a pipeline file beside it, run with the real stage kinds.
 final class TestLake: @unchecked Sendable {
-    let root: String
+    let folder: TemporaryDirectory
     let lake: Lake
+    var root: String { folder.path }
 
     init(_ function: String = #function) throws {
-        let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        var template = Array((NSTemporaryDirectory() + "/InspectTests-\(name)-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw StageError("mkdtemp failed") }
-        root = URL(fileURLWithPath: String(cString: made)).resolvingSymlinksInPath().path
-        lake = Lake(root: root + "/lake")
+        folder = try TemporaryDirectory(function)
+        lake = Lake(root: folder.path + "/lake")
         try FileManager.default.createDirectory(atPath: lake.root, withIntermediateDirectories: true)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     var pipelineFile: String { root + "/project/pipelines/p.yaml" }
 

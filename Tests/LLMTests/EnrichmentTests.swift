@@ -2,6 +2,7 @@ import Foundation
 import Lake
 import LLM
 import Testing
+import TestSupport
 
 /// Answers a sentiment request by its text ("bad" → negative) and counts what it was asked.
 final class CountingProvider: LLMProvider, @unchecked Sendable {
@@ -33,10 +34,13 @@ final class CountingProvider: LLMProvider, @unchecked Sendable {
 
 /// The enrichment engine on its own, without a pipeline: records in, records with answers out, in order.
 @Suite struct EnrichmentTests {
+    /// A folder per test, removed after it.
+    let folder: TemporaryDirectory
     let lake: Lake
 
     init() throws {
-        lake = Lake(root: NSTemporaryDirectory() + "/enrichment-\(UUID().uuidString)")
+        folder = try TemporaryDirectory()
+        lake = Lake(root: folder.path)
         try FileManager.default.createDirectory(atPath: lake.root + "/in", withIntermediateDirectories: true)
     }
 

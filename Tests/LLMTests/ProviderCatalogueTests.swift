@@ -2,6 +2,7 @@ import Foundation
 import Lake
 @testable import LLM
 import Testing
+import TestSupport
 import Transport
 
 /// The one place providers are made from the environment, and the health check and comparison
@@ -14,8 +15,13 @@ import Transport
          "GROQ_API_KEY": key, "LLM_GROQ_BASE_URL": base + "/openai/v1"]
     }
 
-    static func lake() throws -> Lake {
-        let lake = Lake(root: NSTemporaryDirectory() + "/catalogue-\(UUID().uuidString)")
+    /// A folder per test (Swift Testing makes a value of the suite per test), removed after it.
+    let folder: TemporaryDirectory
+
+    init() throws { folder = try TemporaryDirectory() }
+
+    func lake() throws -> Lake {
+        let lake = Lake(root: folder.path)
         try LakeLayout.create(at: lake)
         return lake
     }
@@ -31,7 +37,7 @@ import Transport
     }
 
     @Test func aDisabledOrKeylessProviderIsRefused() throws {
-        let lake = try Self.lake()
+        let lake = try lake()
         let catalogue = ProviderCatalogue(environment: Self.environment("http://127.0.0.1:9"), projectFolder: lake.root)
         var switches = ProviderSwitches()
         switches.set(.openai, enabled: false)
@@ -44,7 +50,7 @@ import Transport
 
     @Test func healthChecksTheConfiguredAndSkipsTheRest() async throws {
         try await FakeLLM.with(key: Self.key) { base, _ in
-            let lake = try Self.lake()
+            let lake = try lake()
             let catalogue = ProviderCatalogue(environment: Self.environment(base), projectFolder: lake.root)
             var switches = ProviderSwitches()
             switches.set(.groq, enabled: false)
@@ -96,7 +102,7 @@ import Transport
     }
 
     @Test func aStageEndpointGetsNoEnvironmentKey() throws {
-        let lake = try Self.lake()
+        let lake = try lake()
         let catalogue = ProviderCatalogue(environment: Self.environment("http://127.0.0.1:9").merging(["LOCAL": "sk-local"]) { $1 },
                                           projectFolder: lake.root)
         let local = try catalogue.enrichProvider(ProviderChoice(.openai, baseURL: "http://127.0.0.1:7/v1/"), lake: lake)

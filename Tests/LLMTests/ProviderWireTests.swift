@@ -1,6 +1,7 @@
 import Foundation
 import LLM
 import Testing
+import TestSupport
 import Transport
 
 /// Each wire format against the loopback fake: request shape, success, error bodies, status

@@ -1,6 +1,7 @@
 import Foundation
 import LLM
 import Testing
+import TestSupport
 import Transport
 
 /// A clock that only moves when slept on: every sleep is recorded and advances time at once.

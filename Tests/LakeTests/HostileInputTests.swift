@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Lake
 
 /// Endless bytes: `prefix`, then `filler` forever. Counts what was read, so a test can tell

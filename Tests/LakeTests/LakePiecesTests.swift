@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Lake
 
 /// The pieces every stage shares: the rejects file, scoped publishing, the ordered concurrent map, dotted paths.

@@ -2,47 +2,6 @@ import Foundation
 import Testing
 @testable import Lake
 
-/// A fresh folder per test, removed when the test lets go of it.
-final class TemporaryDirectory {
-    let path: String
-
-    init(_ function: String = #function) throws {
-        let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        let template = NSTemporaryDirectory() + "/LakeTests-\(name)-XXXXXX"
-        var bytes = Array(template.utf8CString)
-        guard let made = mkdtemp(&bytes) else { throw LakeError.posix("mkdtemp failed", path: template) }
-        // Resolve symlinks (e.g. /tmp -> /private/tmp) so paths compare equal to the lake's.
-        path = Lake.realPath(String(cString: made)) ?? String(cString: made)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ relative: String) -> String { path + "/" + relative }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) throws -> String {
-        try write(relative, Array(text.utf8))
-    }
-
-    @discardableResult
-    func write(_ relative: String, _ bytes: [UInt8]) throws -> String {
-        let full = file(relative)
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        try Data(bytes).write(to: URL(fileURLWithPath: full))
-        return full
-    }
-
-    func read(_ relative: String) throws -> [UInt8] { try FileInput.readAll(path: file(relative)) }
-    func readText(_ relative: String) throws -> String { String(decoding: try read(relative), as: UTF8.self) }
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: file(relative)) }
-
-    /// Names in a folder, hidden ones included.
-    func listing(_ relative: String = "") throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: relative.isEmpty ? path : file(relative)).sorted()
-    }
-}
-
 /// A byte source over an array that hands out at most `chunk` bytes per read, to exercise buffer edges.
 final class ArraySource: ByteSource {
     private let bytes: [UInt8]

@@ -1,12 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Lake
-
-func temporaryFolder() throws -> String {
-    let path = NSTemporaryDirectory() + "agentshop-warc-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
 
 func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
     let reader = try GzipReader(MemoryInput(bytes))
@@ -58,8 +53,8 @@ struct WARCTests {
     static let date = Date(timeIntervalSince1970: 1_764_064_800)  // 2025-11-25T10:00:00Z
 
     @Test func roundTripsEveryRecordKind() throws {
-        let folder = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tmp = try TemporaryDirectory()
+        let folder = tmp.path
         let path = folder + "/pages.warc.gz"
         let writer = try WARCWriter(path: path)
         let info = try writer.writeWarcinfo(fields: [("software", "agentshop test"), ("format", "WARC File Format 1.1")], date: Self.date)
@@ -135,8 +130,8 @@ struct WARCTests {
     }
 
     @Test func readsUncompressedAndLFOnlyFiles() throws {
-        let folder = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tmp = try TemporaryDirectory()
+        let folder = tmp.path
         let path = folder + "/plain.warc"
         let text = "WARC/1.0\nWARC-Type: resource\nWARC-Target-URI: http://a/\nContent-Length: 5\n\nhello\n\n\n"
             + "WARC/1.1\r\nWARC-Type: metadata\r\nContent-Length: 0\r\n\r\n\r\n\r\n"
@@ -151,8 +146,8 @@ struct WARCTests {
     }
 
     @Test func refusesTruncatedRecords() throws {
-        let folder = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let tmp = try TemporaryDirectory()
+        let folder = tmp.path
         let path = folder + "/cut.warc"
         try AtomicFile.write("WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 100\r\n\r\nshort", to: path)
         let reader = try WARCReader(path: path)

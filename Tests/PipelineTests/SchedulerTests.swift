@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import TestSupport
 @testable import Lake
 @testable import Pipeline
 
@@ -101,7 +102,8 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
 
     @Test(arguments: [SchedulePolicy.Missed.skip, .runOnce])
     func missedRunsAfterADowntime(policy: SchedulePolicy.Missed) async throws {
-        let state = try TemporaryDirectory().file("scheduler.json")
+        let tmp = try TemporaryDirectory()
+        let state = tmp.file("scheduler.json")
         let clock = ManualClock(Self.date("2026-11-25T03:00:10Z"))
         let job = try Self.job("nightly", "0 3 * * *", missed: policy)
         let first = Scheduler(jobs: [job], stateFile: state, clock: clock, launcher: FakeLauncher(), logger: quietLogger)
@@ -124,7 +126,8 @@ final class FakeLauncher: ScheduledRunLauncher, @unchecked Sendable {
     }
 
     @Test func aRestartDoesNotRepeatARunItAlreadyMade() async throws {
-        let state = try TemporaryDirectory().file("scheduler.json")
+        let tmp = try TemporaryDirectory()
+        let state = tmp.file("scheduler.json")
         let clock = ManualClock(Self.date("2026-11-25T03:00:10Z"))
         let job = try Self.job("nightly", "0 3 * * *")
         let first = Scheduler(jobs: [job], stateFile: state, clock: clock, launcher: FakeLauncher(), logger: quietLogger)

@@ -1,40 +1,9 @@
 import Foundation
 import Logging
 import Testing
+import TestSupport
 @testable import Lake
 @testable import Pipeline
-
-/// A fresh folder per test, removed when the test lets go of it.
-final class TemporaryDirectory: @unchecked Sendable {
-    let path: String
-
-    init(_ function: String = #function) throws {
-        let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        let template = NSTemporaryDirectory() + "/PipelineTests-\(name)-XXXXXX"
-        var bytes = Array(template.utf8CString)
-        guard let made = mkdtemp(&bytes) else { throw LakeError.posix("mkdtemp failed", path: template) }
-        path = Lake.realPath(String(cString: made)) ?? String(cString: made)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ relative: String) -> String { path + "/" + relative }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) throws -> String {
-        let full = file(relative)
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: full))
-        return full
-    }
-
-    func readText(_ relative: String) throws -> String {
-        String(decoding: try FileInput.readAll(path: file(relative)), as: UTF8.self)
-    }
-
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: file(relative)) }
-}
 
 /// A logger that drops everything: the runner's behaviour is checked through its manifest.
 let quietLogger = Logger(label: "pipeline-tests") { _ in SwiftLogNoOpLogHandler() }

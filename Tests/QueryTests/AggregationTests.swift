@@ -2,6 +2,7 @@ import Foundation
 import Lake
 @testable import Query
 import Testing
+import TestSupport
 
 /// The aggregation engine, checked against values computed by hand from small fixtures.
 @Suite struct AggregationTests {
@@ -34,7 +35,7 @@ import Testing
     /// Aggregates `files` (name → text, read in name order) as `settings` say.
     static func run(_ settings: AggregationSettings, files: [String: String] = ["p.jsonl": products],
                     policy: MalformedPolicy = .fail) throws -> Result {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let plan = try AggregationPlan.parse(settings)
         let aggregation = Aggregation(plan)
         var rejects: [RejectedRecord] = []

@@ -33,6 +33,6 @@ import Testing
         let e = try FilterExpression.parse("a = 1 or not b.c >= -2.5 and d in ('x', null, true) and e is not null")
         #expect(e.description == "((a = 1) or ((not (b.c >= -2.5)) and (d in (\"x\", null, true)) and (e is not null)))"
                 || e.description == "((a = 1) or (((not (b.c >= -2.5)) and (d in (\"x\", null, true))) and (e is not null)))")
-        #expect(e.fields == [FieldPath(["a"]), FieldPath(["b", "c"]), FieldPath(["d"]), FieldPath(["e"])])
+        #expect(e.fields == [DottedPath(["a"]), DottedPath(["b", "c"]), DottedPath(["d"]), DottedPath(["e"])])
     }
 }

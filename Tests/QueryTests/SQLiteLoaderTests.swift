@@ -3,6 +3,7 @@ import Lake
 @testable import Query
 import Store
 import Testing
+import TestSupport
 
 /// The SQLite loader: schema inference, loading, and queries over the loaded tables.
 @Suite struct SQLiteLoaderTests {
@@ -18,7 +19,7 @@ import Testing
     """
 
     @Test func schemaIsInferredFromEveryRecordAndWidened() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let lake = Lake(root: folder.path)
         try folder.write("raw_data/imports/products.jsonl.gz", Self.products, gzip: true)
         let file = try lake.resolve("raw_data/imports/products.jsonl.gz")

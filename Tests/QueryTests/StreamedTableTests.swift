@@ -3,6 +3,7 @@ import Lake
 @testable import Query
 import Store
 import Testing
+import TestSupport
 
 /// Lake files as virtual tables (`SQLiteLoader.declare`): the same answers as the copying loader
 /// (`load`), read once, only the columns used.
@@ -46,7 +47,7 @@ import Testing
 
     @Test(arguments: [("t.jsonl", false), ("t.jsonl.gz", true), ("t.csv", false), ("t.csv.gz", true)])
     func streamedAnswersEqualLoadedAnswers(name: String, gzip: Bool) throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let text = name.hasPrefix("t.csv") ? Self.csv : Self.records
         try folder.write(name, text, gzip: gzip)
         let file = try Lake(root: folder.path).resolve(name)
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func aGroupByReadsTheFileOnceAndOnlyTheColumnsItUses() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("t.jsonl.gz", Self.records, gzip: true)
         let file = try Lake(root: folder.path).resolve("t.jsonl.gz")
         let loader = try SQLiteLoader()
@@ -77,7 +78,7 @@ import Testing
     }
 
     @Test func aJoinLoadsTheTablesFirstAndAnswersAsBefore() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("p.jsonl", Self.records)
         try folder.write("r.csv", "category,label\na,Shoes\nb,Kitchen\n")
         let lake = Lake(root: folder.path)
@@ -99,7 +100,7 @@ import Testing
     }
 
     @Test func rejectsAreReportedOnceWhenDeclared() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("e.jsonl", "{\"id\":1}\nnot json\n{\"id\":3,\"late\":true}\n[4]\n")
         let file = try Lake(root: folder.path).resolve("e.jsonl")
         let loader = try SQLiteLoader()
@@ -117,7 +118,7 @@ import Testing
     }
 
     @Test func aFileGoneBeforeTheQueryFailsWithItsOwnError() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let path = try folder.write("g.jsonl", "{\"a\":1}\n")
         let file = try Lake(root: folder.path).resolve("g.jsonl")
         let loader = try SQLiteLoader()

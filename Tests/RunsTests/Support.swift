@@ -1,24 +1,21 @@
 import Foundation
 import Logging
 import Pipeline
+import TestSupport
 @testable import Lake
 
 /// A project folder with `pipelines/p.yaml` and a lake beside it, removed when the test lets go of it.
 final class RunsProject: @unchecked Sendable {
-    let path: String
+    let folder: TemporaryDirectory
     let lake: Lake
     var variables: [String: String] = [:]
+    var path: String { folder.path }
 
     init(_ function: String = #function) throws {
-        let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        var bytes = Array((NSTemporaryDirectory() + "/RunsTests-\(name)-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&bytes) else { throw LakeError.posix("mkdtemp failed", path: NSTemporaryDirectory()) }
-        path = Lake.realPath(String(cString: made)) ?? String(cString: made)
-        lake = Lake(root: path + "/lake")
+        folder = try TemporaryDirectory(function)
+        lake = Lake(root: folder.path + "/lake")
         try FileManager.default.createDirectory(atPath: lake.root, withIntermediateDirectories: true)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 
     var pipelineFile: String { path + "/project/pipelines/p.yaml" }
 

@@ -4,21 +4,21 @@ import Pipeline
 import Query
 @testable import Stages
 import Testing
+import TestSupport
 
 /// The aggregate stage's binding: its settings, checked, become the engine's plan.
 @Suite struct AggregateStageTests {
     final class Fixture {
-        let folder: String
+        let directory: TemporaryDirectory
+        var folder: String { directory.path }
         init(files: [String: String]) throws {
-            folder = NSTemporaryDirectory() + "aggregate-tests-" + UUID().uuidString
+            directory = try TemporaryDirectory()
             try FileManager.default.createDirectory(atPath: folder + "/datalake/raw_data/imports", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
             for (name, text) in files {
                 try text.write(toFile: folder + "/datalake/raw_data/imports/" + name, atomically: true, encoding: .utf8)
             }
         }
-        deinit { try? FileManager.default.removeItem(atPath: folder) }
-
         func pipeline(_ settings: String) throws -> String {
             let indented = settings.split(separator: "\n", omittingEmptySubsequences: false).map { "      " + $0 }.joined(separator: "\n")
             let text = "pipeline: t\nstages:\n  agg:\n    aggregate:\n\(indented)\n    out: processed_data/aggregations/out.jsonl\n"
@@ -50,7 +50,7 @@ import Testing
         """)
         let plan = definition.plan
         #expect(plan.columns == ["category", "s.label", "n", "p90_price", "avg_rating"])
-        #expect(plan.groupBy == [FieldPath(["category"]), FieldPath(["s", "label"])])
+        #expect(plan.groupBy == [DottedPath(["category"]), DottedPath(["s", "label"])])
         #expect(plan.measures.map(\.function) == [.count, .quantile(0.9), .avg])
         #expect(plan.filter == (try FilterExpression.parse("price > 0")))
         #expect(plan.havingColumns == [2])

@@ -4,6 +4,7 @@ import Lake
 import Logging
 import Pipeline
 import Testing
+import TestSupport
 @testable import Stages
 
 /// The parse stage end to end: the fixture shop (scripts/make_fixture_site.py) read from HTML files
@@ -14,23 +15,22 @@ struct ParseStageTests {
 
     /// A lake in a fresh temporary folder, with the fixture site under raw_data/uploads/site.
     final class TestLake {
-        let root: String
+        let directory: TemporaryDirectory
         let lake: Lake
+        var root: String { directory.path }
 
         init() throws {
-            let path = NSTemporaryDirectory() + "agentshop-parse-" + UUID().uuidString
+            directory = try TemporaryDirectory()
+            let path = directory.path
             for folder in ["raw_data/uploads/site/products", "raw_data/logs", "pipelines", "scraped_data/products"] {
                 try FileManager.default.createDirectory(atPath: path + "/" + folder, withIntermediateDirectories: true)
             }
-            root = path
             lake = Lake(root: path)
             for name in try FileManager.default.contentsOfDirectory(atPath: fixtures + "/site/products") {
                 try FileManager.default.copyItem(atPath: fixtures + "/site/products/" + name,
                                                  toPath: lake.root + "/raw_data/uploads/site/products/" + name)
             }
         }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
 
         func pipeline(_ yaml: String, name: String = "shop") -> String {
             let file = lake.root + "/pipelines/\(name).yaml"

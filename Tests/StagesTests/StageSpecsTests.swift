@@ -4,9 +4,9 @@ import Lake
 import Stages
 import Testing
 
-/// Every shipped stage kind declares its settings once (`<Kind>Stage.spec`, in Sources/Stages/Specs/), and
+/// Every shipped stage kind declares its settings once (`<Kind>Stage.spec`, in Sources/Stages/<Kind>/<Kind>Spec.swift), and
 /// validation, fingerprints, fetch's journal key and docs/stages/ all follow from that declaration. So a new
-/// kind needs its own files and one line in `BuiltinStages`: these tests fail until its spec and page exist.
+/// kind needs its own folder and one line in `BuiltinStages`: these tests fail until its spec and page exist.
 struct StageSpecsTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -80,6 +80,30 @@ struct StageSpecsTests {
         for keyed in [", max_pages: 5", ", follow: a.next", ", robots: ignore", ", user_agent: Bot", ", max_page_bytes: 1MB"] {
             #expect(try key(keyed) != plain, "\(keyed)")
         }
+    }
+
+    /// Each kind is one folder under Sources/Stages/ named after it (`sql` in `SQL/`), holding its spec and its binding;
+    /// the kinds' shared pieces sit in `Shared/`, so a newcomer looking for a kind's code finds exactly one room.
+    @Test func everyKindIsOneFolderWithItsSpec() throws {
+        let sources = Self.repository + "/Sources/Stages/"
+        let entries = try FileManager.default.contentsOfDirectory(atPath: sources)
+        var folders: [String: String] = [:]
+        for entry in entries {
+            var isFolder: ObjCBool = false
+            // An emptied folder a checkout left behind is no room.
+            if FileManager.default.fileExists(atPath: sources + entry, isDirectory: &isFolder), isFolder.boolValue,
+               try FileManager.default.contentsOfDirectory(atPath: sources + entry).contains(where: { $0.hasSuffix(".swift") }) {
+                folders[entry.lowercased()] = entry
+            }
+        }
+        for kind in Self.kinds {
+            let folder = try #require(folders[kind.name], "no folder Sources/Stages/<Kind>/ for the \(kind.name) kind")
+            let files = try FileManager.default.contentsOfDirectory(atPath: sources + folder)
+            #expect(files.contains(folder + "Spec.swift"), "\(folder)/ holds no \(folder)Spec.swift")
+        }
+        let loose = entries.filter { $0.hasSuffix(".swift") && $0 != "BuiltinStages.swift" }
+        #expect(loose.isEmpty, "files at the top of Sources/Stages/ (a kind's belong in its folder, shared ones in Shared/)")
+        #expect(Set(folders.keys) == Set(Self.kinds.map(\.name) + ["shared"]), "folders in Sources/Stages/ for no stage kind")
     }
 
     /// docs/stages/<kind>.md holds, between its markers, what `agentshop stages --markdown KIND` prints now.

@@ -4,26 +4,22 @@ import Testing
 import Lake
 import Pipeline
 import Stages
+import TestSupport
 
 /// A project folder (`pipelines/p.yaml`, `scripts/`) and a lake beside it, run with the real stage kinds.
 final class Project: @unchecked Sendable {
-    let root: String
+    let folder: TemporaryDirectory
     let lake: Lake
     /// Variables the pipeline sees (SCOUP_BASE_URL…).
     var environment: [String: String] = [:]
+    var root: String { folder.path }
 
     init(_ function: String = #function) throws {
-        let name = function.filter { $0.isLetter || $0.isNumber }.prefix(40)
-        var template = Array((NSTemporaryDirectory() + "/StagesTests-\(name)-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw StageError("mkdtemp failed") }
-        let path = String(cString: made)
-        root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        lake = Lake(root: root + "/lake")
+        folder = try TemporaryDirectory(function)
+        lake = Lake(root: folder.path + "/lake")
         // A bare folder: the layout's READMEs cost two dozen fsyncs per test, and the engine needs none of them.
         try FileManager.default.createDirectory(atPath: lake.root, withIntermediateDirectories: true)
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     var projectFolder: String { root + "/project" }
     var pipelineFile: String { projectFolder + "/pipelines/p.yaml" }

@@ -1,5 +1,6 @@
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct AdminAccountsTests {
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func adminExistsOnlyOnceAPasswordIsSet() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("a.sqlite")).database
         #expect(try db.scalar("SELECT count(*) FROM admin_users") == .integer(0))
         expectStoreError(.constraint) {

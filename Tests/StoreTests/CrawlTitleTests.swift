@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 /// `scraped_data.title`: recorded by the crawler in the crawl log; read back from the WARC only for
@@ -19,7 +20,7 @@ import Testing
         return JSONObject(pairs)
     }
 
-    func record(_ lines: [JSONObject], in dir: TemporaryFolder, lake: Lake) throws -> [[SQLValue]] {
+    func record(_ lines: [JSONObject], in dir: TemporaryDirectory, lake: Lake) throws -> [[SQLValue]] {
         let log = try lake.resolve("raw_data/logs/crawl/dt=2026-11-18/crawl.jsonl.gz")
         try FileManager.default.createDirectory(atPath: (log.absolute as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
@@ -40,7 +41,7 @@ import Testing
     }
 
     @Test func titlesComeFromTheCrawlLogWithoutReadingTheWARC() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let lake = Lake(root: dir.path)
         // No WARC file at all: the titles can only come from the log.
         let rows = try record([
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func aLogOfTheEarlierVersionHasItsTitlesReadFromTheWARC() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let lake = Lake(root: dir.path)
         let path = try lake.resolve(Self.warc)
         try FileManager.default.createDirectory(atPath: (path.absolute as NSString).deletingLastPathComponent,

@@ -1,17 +1,18 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct DatabaseTests {
     @Test func opensInWALWithForeignKeysOn() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         #expect(try db.scalar("PRAGMA journal_mode")?.string == "wal")
         #expect(try db.scalar("PRAGMA foreign_keys")?.int64 == 1)
     }
 
     @Test func errorsCarryTheSQLAndSQLiteMessage() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         let sql = "SELEKT 1"
         do {
@@ -25,7 +26,7 @@ import Testing
     }
 
     @Test func constraintViolationsAreTyped() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         try db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE)")
         try db.run("INSERT INTO t (v) VALUES (?)", [.text("x")])
@@ -33,7 +34,7 @@ import Testing
     }
 
     @Test func transactionRollsBackWhenTheBodyThrows() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         try db.execute("CREATE TABLE t (v INTEGER)")
         struct Boom: Error {}
@@ -48,7 +49,7 @@ import Testing
     }
 
     @Test func nestedTransactionUndoesOnlyTheInnerWork() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         try db.execute("CREATE TABLE t (v INTEGER)")
         struct Boom: Error {}
@@ -63,7 +64,7 @@ import Testing
     }
 
     @Test func bindsAndReadsEveryStorageClass() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         try db.execute("CREATE TABLE t (a, b, c, d, e)")
         let values: [SQLValue] = [.null, .integer(Int64.max), .real(-0.5), .text("héllo 'x'"), .blob([0, 255, 7])]
@@ -72,7 +73,7 @@ import Testing
     }
 
     @Test func wrongParameterCountIsAnError() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("a.sqlite"))
         expectStoreError(StoreError.sqlite) { try db.run("SELECT ?, ?", [.integer(1)]) }
     }

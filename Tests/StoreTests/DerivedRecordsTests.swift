@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 /// Crawl and LLM call records from run manifests: what `run` records after each run and
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func fetchStagesBecomeCrawlerJobsAndTheirLogsScrapedPages() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let lake = Lake(root: dir.path)
         let log = try lake.resolve("scraped_data/products/dt=2026-11-18/crawl_log.jsonl.gz")
         try FileManager.default.createDirectory(atPath: (log.absolute as NSString).deletingLastPathComponent,
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func aReplacedCrawlLogIsLeftToTheRunThatReplacedIt() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let lake = Lake(root: dir.path)
         let log = try lake.resolve("scraped_data/crawl_log.jsonl")
         try FileManager.default.createDirectory(atPath: dir.file("scraped_data"), withIntermediateDirectories: true)
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func enrichCallsBecomeRequestsResponsesAndDailyUsage() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
         let first = manifest("r1", stages: [enrich([
             call("k1", status: "success"), call("k2", status: "success"), call("k3", status: "error", tokensIn: 0, tokensOut: 0, cost: 0),

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct DumpCatalogTests {
@@ -31,7 +32,7 @@ import Testing
     /// A rerun right after a crash can dump twice in one second: the second dump gets `-2`, and
     /// both are listed, the later first.
     @Test func twoDumpsInOneSecondBothLand() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         _ = try makePopulatedStore(at: dir.file("store.sqlite"), products: 3)
         let dumper = StoreDumper(storePath: dir.file("store.sqlite"))
         let date = Date(timeIntervalSince1970: 1_795_000_123)
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func retentionRemovesOnlyExpiredDailyAndWeeklyDumps() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let catalog = DumpCatalog(root: dir.file("db_dumps"))
         let policy = RetentionPolicy(dailyDays: 7, weeklyWeeks: 4)
         let keptDaily = try [0.5, 3, 6.9].map { try makeDump(catalog, .daily, daysAgo: $0) }
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func retentionNeverRemovesTheNewestDumpOfAFrequency() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let catalog = DumpCatalog(root: dir.file("db_dumps"))
         let newest = try makeDump(catalog, .daily, daysAgo: 300)
         let older = try makeDump(catalog, .daily, daysAgo: 301)
@@ -76,7 +77,7 @@ import Testing
     }
 
     @Test func latestSkipsDumpsThatDoNotVerify() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live)
         let catalog = DumpCatalog(root: dir.file("db_dumps"))

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 // One test at a time: each run fsyncs outputs, stores and dumps, and on a 2-core machine the
@@ -8,7 +9,7 @@ import Testing
 @Suite(.serialized) struct DumpRestoreTests {
     @Test(arguments: DumpFormat.allCases)
     func roundTripEqualsTheOriginalRowByRow(_ format: DumpFormat) throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("store/agentshop.sqlite")
         _ = try makePopulatedStore(at: live)
         let original = try snapshot(of: live)
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func bothFormatsComeFromOneSnapshot() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live)
         let results = try StoreDumper(storePath: live).dump(to: dir.file("dumps"), formats: [.sqlite, .sql])
@@ -44,7 +45,7 @@ import Testing
     /// SQL dumps are now gzip members compressed beside the SQL text (ParallelGzipWriter); a dump written
     /// before, one gzip member of the same text, still restores, and the text itself did not change.
     @Test func anSQLDumpOfOneGzipMemberStillRestores() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live)
         let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("dumps"), formats: [.sql]).first)
@@ -70,7 +71,7 @@ import Testing
     @Test func sqlite3ShellRestoresTheSQLDump() throws {
         // scripts/setup.sh installs the sqlite3 shell: its absence is a failed set-up, not a pass.
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"))
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live)
         let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.path, formats: [.sql]).first)
@@ -88,7 +89,7 @@ import Testing
     /// `StoreRestorer` restores only the marketplace schema: tables of one's own are refused by name.
     @Test func virtualTablesAndTheirRowsSurviveTheSQLDump() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"))
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         let store = try makePopulatedStore(at: live)
         try store.database.execute("""
@@ -116,7 +117,7 @@ import Testing
 
     @Test(arguments: DumpFormat.allCases)
     func dumpTakenWhileAWriterIsActiveIsConsistent(_ format: DumpFormat) async throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live, products: 2000)
         // The writer keeps one invariant per transaction: analytics_events rows == 2 × the 'counter' setting.
@@ -168,7 +169,7 @@ import Testing
     }
 
     @Test func restoreKeepsThePreviousDatabaseAsPreRestore() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         let dump: DumpResult
         let dumped: [String: [[SQLValue]]]
@@ -188,7 +189,7 @@ import Testing
     }
 
     @Test func restoreIsRefusedWhileAnotherConnectionReadsTheStore() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("a.sqlite")
         _ = try makePopulatedStore(at: live)
         let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("d"), formats: [.sqlite]).first)
@@ -213,7 +214,7 @@ import Testing
 
     @Test(arguments: Damage.allCases)
     func damagedDumpIsRefusedAndTheLiveDatabaseIsUntouched(_ damage: Damage) throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("store/agentshop.sqlite")
         let store = try makePopulatedStore(at: live)
         let format: DumpFormat = damage == .truncatedSQL ? .sql : .sqlite

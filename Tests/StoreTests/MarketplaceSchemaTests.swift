@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct MarketplaceSchemaTests {
     @Test func migrateCreatesTheTwentyFourTablesViewsAndSeeds() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try Store.open(path: dir.file("store/agentshop.sqlite"))
         #expect(try store.schemaVersion() == 0)
         #expect(try store.migrate() == MarketplaceSchema.migrations.map(\.version))
@@ -36,14 +37,14 @@ import Testing
     }
 
     @Test func refusesAStoreWithANewerSchema() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try Store.openMigrated(path: dir.file("a.sqlite"))
         try store.database.setUserVersion(MarketplaceSchema.latestVersion + 1)
         expectStoreError(StoreError.schemaTooNew) { try store.migrate() }
     }
 
     @Test func foreignKeysAreEnforced() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try Store.openMigrated(path: dir.file("a.sqlite"))
         expectStoreError(StoreError.constraint) {
             try store.database.run("INSERT INTO product_reviews (product_id, rating) VALUES (999, 4)")
@@ -51,7 +52,7 @@ import Testing
     }
 
     @Test func moneyIsIntegerCentsAndOrderTotalsMustAddUp() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try Store.openMigrated(path: dir.file("a.sqlite"))
         expectStoreError(StoreError.constraint) {
             try store.database.run("INSERT INTO orders (order_number, subtotal_cents, total_cents) VALUES ('x', 100, 99)")
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func updatedAtIsStampedUnlessTheUpdateSetsIt() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("a.sqlite")).database
         try db.run("INSERT INTO products (slug, name, updated_at) VALUES ('p', 'P', '2000-01-01T00:00:00.000Z')")
         try db.run("UPDATE products SET name = 'Q' WHERE slug = 'p'")
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func viewsSummariseRatingsAndUsage() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try makePopulatedStore(at: dir.file("a.sqlite"))
         let row = try store.database.rows(
             "SELECT review_count, average_rating, rating_5, rating_3 FROM product_ratings_summary WHERE slug = 'product-0'")

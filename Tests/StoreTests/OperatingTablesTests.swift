@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 /// The seed's operating tables follow the recorded calls: `llm_usage_stats` in hour, day and month
@@ -9,7 +10,7 @@ import Testing
     let records = DerivedRecordsTests()
 
     @Test func usageStatsKeepHourDayAndMonthBuckets() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
         let run = records.manifest("r1", stages: [records.enrich([
             records.call("a", status: "success", at: "2026-11-18T10:05:00.000Z"),
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func providerStatusFollowsTheCallsOfTheDay() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
         let now = Date()
         let today = Timestamp.day(now)
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func migrationFourCarriesAVersionThreeStoreOver() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let path = dir.file("old.sqlite")
         try versionThreeStore(path)
         let store = try Store.open(path: path)

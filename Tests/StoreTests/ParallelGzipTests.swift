@@ -1,12 +1,13 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct ParallelGzipTests {
     @Test(arguments: [0, 1, 999, 1000, 1001, 25_000])
     func membersDecompressToTheOriginalBytes(_ size: Int) throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         var generator = SystemRandomNumberGenerator()
         // Half random, half repetitive: some blocks compress, some do not.
         let bytes = (0..<size).map { $0 % 2 == 0 ? UInt8.random(in: 0...255, using: &generator) : UInt8($0 % 7) }
@@ -41,7 +42,7 @@ import Testing
             piece = piece * 3 % 7919 + 1
         }
         try gzip.finish()
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         try AtomicFile.write(memory.bytes, to: dir.file("out.gz"))
         #expect(try GzipReaderAll(dir.file("out.gz")) == bytes)
     }
@@ -50,7 +51,7 @@ import Testing
         let memory = MemorySink()
         let gzip = ParallelGzipWriter(memory, level: 6)
         try gzip.finish()
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         try AtomicFile.write(memory.bytes, to: dir.file("empty.gz"))
         #expect(memory.bytes.count > 10)
         #expect(try GzipReaderAll(dir.file("empty.gz")).isEmpty)

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 /// Hostile and subverted dumps: each is refused naming what it held, nothing is written outside
@@ -9,14 +10,14 @@ import Testing
     /// A lake-like folder with a populated store and one SQL dump of it, plus an `outside` folder
     /// a hostile dump aims at.
     struct Setup {
-        let dir: TemporaryFolder
+        let dir: TemporaryDirectory
         let live: String
         let dump: DumpResult
         let before: [String: [[SQLValue]]]
         var outside: String { dir.file("outside") }
 
         init(format: DumpFormat = .sql, prepare: (Store) throws -> Void = { _ in }) throws {
-            dir = try TemporaryFolder()
+            dir = try TemporaryDirectory()
             live = dir.file("lake/store/agentshop.sqlite")
             do {
                 let store = try makePopulatedStore(at: live)
@@ -183,7 +184,7 @@ import Testing
     }
 
     @Test func aKilledDumpsLeftoversAreRemovedByTheNextDump() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("store/agentshop.sqlite")
         _ = try makePopulatedStore(at: live)
         let folder = dir.file("db_dumps/manual")
@@ -246,7 +247,7 @@ import Testing
 
     @Test func aRestoreWaitsForAWriterThenGivesUpWithLockedAndTouchesNothing() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"))
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("store/agentshop.sqlite")
         _ = try makePopulatedStore(at: live)
         let dump = try #require(try StoreDumper(storePath: live).dump(to: dir.file("d"), formats: [.sqlite]).first)
@@ -269,7 +270,7 @@ import Testing
 
     @Test func aWriterWaitsWhileTheStoreIsBeingReplaced() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/flock"))
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let live = dir.file("store/agentshop.sqlite")
         _ = try makePopulatedStore(at: live)
         let restore = try OtherHolder(store: live, exclusive: true)
@@ -279,7 +280,7 @@ import Testing
     }
 
     @Test func withinOneProcessTheLockIsCounted() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = dir.file("a.sqlite")
         do {
             let a = try StoreLock(store: store, mode: .shared, wait: .zero)

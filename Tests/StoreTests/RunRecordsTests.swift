@@ -1,11 +1,12 @@
 import Foundation
 import Lake
 import Testing
+import TestSupport
 @testable import Store
 
 @Suite struct RunRecordsTests {
     @Test func stagesOfARunBecomeProcessingTasksOncePerStage() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("a.sqlite")).database
         var manifest = RunManifest(runID: "20261125T100000Z-abcdef", pipeline: "shop", pipelineFile: "pipelines/shop.yaml",
                                    startedAt: Date(timeIntervalSince1970: 1_795_000_000), runDate: "2026-11-18",
@@ -37,7 +38,7 @@ import Testing
     /// As the original AgentShop's tasks and crawler jobs: one row per stage, holding the last run
     /// that ran it; a later run that skips the stage leaves that row alone.
     @Test func aStageKeepsOneRowWithItsLastRunAndSchedule() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("a.sqlite")).database
         func run(_ id: String, _ status: RunManifest.StageRun.Status, records: Int) -> RunManifest {
             var manifest = RunManifest(runID: id, pipeline: "shop", pipelineFile: "pipelines/shop.yaml",
@@ -61,7 +62,7 @@ import Testing
 
     /// A store whose rows were keyed by run (schema 1) keeps each stage's newest row, and its pages follow it.
     @Test func migrationCollapsesRunRowsIntoStageRows() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let store = try Store.open(path: dir.file("a.sqlite"))
         let db = store.database
         try db.transaction { try db.execute(MarketplaceSchema.migrations[0].sql); try db.setUserVersion(1) }

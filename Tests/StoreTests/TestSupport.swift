@@ -2,22 +2,6 @@ import Foundation
 import Lake
 @testable import Store
 
-/// A fresh folder per test, removed when the test's value goes away.
-final class TemporaryFolder {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.path + "/agentshop-store-tests"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        path = base + "/" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
-
 /// Every row of every table (and the schema, user_version and sqlite_sequence), for comparisons.
 func snapshot(of path: String) throws -> [String: [[SQLValue]]] {
     let db = try Database(path: path, mode: .readOnly)

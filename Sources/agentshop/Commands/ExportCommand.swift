@@ -113,15 +113,7 @@ struct ExportCommand: AsyncParsableCommand {
             let infer = format != .csv
             var columns: [String] = []
             if format == .csv {
-                var seen = Set<String>()
-                for file in files {
-                    let input = try reader(file, infer: false)
-                    columns += input.columns.filter { seen.insert($0).inserted }
-                    if input.type.format == .csv { continue }
-                    while let record = try input.next() {
-                        for key in record.keys where seen.insert(key).inserted { columns.append(key) }
-                    }
-                }
+                columns = try RecordReader.keyUnion(of: files) { try reader($0, infer: false) }
                 rejected = 0  // the second pass reports them again
                 var line: [UInt8] = []
                 CSVEncoding.appendRow(columns, to: &line)

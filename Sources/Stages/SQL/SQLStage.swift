@@ -133,37 +133,36 @@ public enum SQLStage {
             var counts: [String: Int] = [:]
             var recordsIn = 0
             var rejected = 0
-            var writer: RecordWriter?
-            var names: [String] = []
+            let rowsOut: Int
             do {
-                for (index, table) in tables.enumerated() {
-                    let source = SQLTableSource(table: try SQLIdentifier(table.name), files: context.files(for: table.input),
-                                                declared: table.declared)
-                    let loaded = try loader.declare(source, policy: policy, onReject: rejects.add)
-                    counts["rows_" + table.name] = loaded.rows
-                    recordsIn += loaded.rows
-                    rejected += loaded.rejected
-                    context.progress(index + 1, of: tables.count + 1)
+                rowsOut = try rejects.publish {
+                    for (index, table) in tables.enumerated() {
+                        let source = SQLTableSource(table: try SQLIdentifier(table.name), files: context.files(for: table.input),
+                                                    declared: table.declared)
+                        let loaded = try loader.declare(source, policy: policy, onReject: rejects.add)
+                        counts["rows_" + table.name] = loaded.rows
+                        recordsIn += loaded.rows
+                        rejected += loaded.rejected
+                        context.progress(index + 1, of: tables.count + 1)
+                    }
+                    // The output's columns (a CSV header) are the query's, known once it compiles.
+                    let names = try loader.prepareQuery(query).columnNames
+                    let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: names)
+                    return try writer.publish {
+                        try loader.query(query, columns: { _ in }, row: { row in
+                            try writer.write(JSONObject(zip(names, row).map { ($0, SQLiteLoader.jsonValue($1)) }))
+                        })
+                        return writer.recordCount
+                    }
                 }
-                try loader.query(query, columns: { columns in
-                    names = columns
-                    writer = try context.recordWriter(path: output.absolute, type: outputType, columns: columns)
-                }, row: { row in
-                    try writer!.write(JSONObject(zip(names, row).map { ($0, SQLiteLoader.jsonValue($1)) }))
-                })
-                try rejects.commit()
-                try writer!.commit()
-            } catch {
-                writer?.abandon()
-                rejects.abandon()
-                if let error = error as? QueryError { throw StageError(error.message) }
-                if let error = error as? StoreError { throw StageError("\(error)") }
-                throw error
+            } catch let error as QueryError {
+                throw StageError(error.message)
+            } catch let error as StoreError {
+                throw StageError("\(error)")
             }
             if rejected > 0 {
                 context.logger.warning("records rejected", metadata: ["count": "\(rejected)", "rejects": "\(context.rejectsPath.relative)"])
             }
-            let rowsOut = writer?.recordCount ?? 0
             counts["files_in"] = context.allInputFiles.count
             counts["records_in"] = recordsIn + rejected
             counts["rejected"] = rejected

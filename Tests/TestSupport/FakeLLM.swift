@@ -1,8 +1,6 @@
 import FlyingFox
 import Foundation
 
-// Shared by LLMTests and EndToEndTests (Tests/EndToEndTests/FakeLLM.swift is a symlink to this file).
-
 /// One loopback server on 127.0.0.1 speaking every provider wire format AgentShop uses:
 /// OpenAI (`/v1/chat/completions`, `/v1/models`), Groq (`/openai/v1/…`), Perplexity
 /// (`/chat/completions`, with citations), Anthropic (`/v1/messages`, `x-api-key`; `/v1/models`
@@ -12,33 +10,33 @@ import Foundation
 /// `flaky` 500 once, `overloaded` 529 (Anthropic's) once, `always500` always 500, `malformed` a 2xx
 /// in the wrong shape, `notjson` a 2xx that is not JSON, `unknown-model` a 404 error body. A wrong
 /// key gets 401 with an error body that echoes the key received, as careless servers do.
-actor FakeLLM {
-    struct Call: Sendable {
-        let method: String
-        let path: String
-        let headers: [String: String]
-        let bodyData: Data
+public actor FakeLLM {
+    public struct Call: Sendable {
+        public let method: String
+        public let path: String
+        public let headers: [String: String]
+        public let bodyData: Data
 
-        var body: [String: Any] { (try? JSONSerialization.jsonObject(with: bodyData)) as? [String: Any] ?? [:] }
-        func header(_ name: String) -> String? { headers[name.lowercased()] }
+        public var body: [String: Any] { (try? JSONSerialization.jsonObject(with: bodyData)) as? [String: Any] ?? [:] }
+        public func header(_ name: String) -> String? { headers[name.lowercased()] }
     }
 
-    let key: String
+    public let key: String
     /// Seconds each answer waits (for concurrency and latency tests).
-    let delay: Double
-    private(set) var calls: [Call] = []
+    public let delay: Double
+    public private(set) var calls: [Call] = []
     private var seen: [String: Int] = [:]
     private let server: FlyingFox.HTTPServer
     private var task: Task<Void, Error>?
 
-    init(key: String, delay: Double = 0) throws {
+    public init(key: String, delay: Double = 0) throws {
         self.key = key
         self.delay = delay
         server = FlyingFox.HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
     }
 
     /// Starts a fake, runs `body` with its base URL (`http://127.0.0.1:PORT`), stops it.
-    static func with(key: String, delay: Double = 0, _ body: (String, FakeLLM) async throws -> Void) async throws {
+    public static func with(key: String, delay: Double = 0, _ body: (String, FakeLLM) async throws -> Void) async throws {
         let fake = try FakeLLM(key: key, delay: delay)
         let base = try await fake.start()
         do {
@@ -50,7 +48,7 @@ actor FakeLLM {
         await fake.stop()
     }
 
-    func start() async throws -> String {
+    public func start() async throws -> String {
         for route in ["POST /v1/chat/completions", "POST /openai/v1/chat/completions", "POST /chat/completions",
                       "POST /v1/messages", "POST /api/chat", "GET /v1/models", "GET /openai/v1/models", "GET /api/tags"] {
             await server.appendRoute(HTTPRoute(stringLiteral: route)) { [self] request in try await self.handle(request) }
@@ -62,19 +60,19 @@ actor FakeLLM {
         return "http://127.0.0.1:\(port)"
     }
 
-    func stop() async {
+    public func stop() async {
         await server.stop(timeout: 0)
         task?.cancel()
     }
 
-    var callCount: Int { calls.count }
+    public var callCount: Int { calls.count }
 
     private func count(_ key: String) -> Int {
         seen[key, default: 0] += 1
         return seen[key]!
     }
 
-    func handle(_ request: FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse {
+    public func handle(_ request: FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse {
         let data = try await request.bodyData
         var headers: [String: String] = [:]
         for (name, value) in request.headers { headers[name.rawValue.lowercased()] = value }
@@ -165,7 +163,7 @@ actor FakeLLM {
                          status: status, headers: headers)
     }
 
-    static func json(_ object: [String: Any], status: HTTPStatusCode = .ok, headers: [String: String] = [:]) -> FlyingFox.HTTPResponse {
+    public static func json(_ object: [String: Any], status: HTTPStatusCode = .ok, headers: [String: String] = [:]) -> FlyingFox.HTTPResponse {
         var all: [HTTPHeader: String] = [HTTPHeader("Content-Type"): "application/json"]
         for (name, value) in headers { all[HTTPHeader(name)] = value }
         let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()

@@ -4,7 +4,6 @@ import Testing
 import Lake
 import Stages
 import Pipeline
-@testable import Inspect
 
 @Suite struct ReportStageTests {
     static let pipeline = """
@@ -27,7 +26,7 @@ import Pipeline
     """
 
     @Test func writesTheReportOfItsOwnRunAndSkipsWhenNothingElseRan() async throws {
-        let t = try TestLake()
+        let t = try Project()
         try t.put("raw_data/imports/products.csv", "slug,category,price\na,shoes,10\nb,books,5\nc,shoes,20\n")
         let first = try await t.run(Self.pipeline)
         #expect(first.status == .succeeded, "\(first.error ?? "")")
@@ -45,8 +44,8 @@ import Pipeline
     }
 
     @Test func configurationProblemsPointAtTheirKeys() throws {
-        let t = try TestLake()
-        try t.write(t.pipelineFile, Array("""
+        let t = try Project()
+        try t.writePipeline("""
         pipeline: p
         stages:
           report:
@@ -56,7 +55,7 @@ import Pipeline
                 - { dataset: raw_data/x.csv, type: bar }
               colour: red
             out: processed_data/reports/r.html
-        """.utf8))
+        """)
         do {
             _ = try PipelineLoader(registry: Stages.BuiltinStages.registry, environment: PipelineEnvironment(variables: [:]), lake: t.lake)
                 .load(file: t.pipelineFile)
@@ -68,5 +67,13 @@ import Pipeline
             #expect(text.contains("a bar chart needs x"))
             #expect(text.contains("stages.report.report.colour: unknown key 'colour'"))
         }
+    }
+}
+
+extension Project {
+    /// Writes `yaml` as the pipeline and runs it.
+    fileprivate func run(_ yaml: String) async throws -> RunManifest {
+        try writePipeline(yaml)
+        return try await run()
     }
 }

@@ -4,16 +4,17 @@ import Logging
 import Pipeline
 import Stages
 import Testing
+import TestSupport
 @testable import Store
 
 /// A lake in a temporary folder, a pipeline file in it, and a way to run that pipeline.
 final class PipelineFixture {
-    let folder: TemporaryFolder
+    let folder: TemporaryDirectory
     let lake: Lake
     let registry = StageRegistry([MaterializeStage.kind, DumpStage.kind])
 
     init() throws {
-        folder = try TemporaryFolder()
+        folder = try TemporaryDirectory()
         lake = Lake(root: folder.path + "/lake")
         try LakeLayout.create(at: lake)
     }

@@ -64,16 +64,7 @@ public enum ImportStage {
                 if let columns {
                     header = columns
                 } else {
-                    var seen = Set<String>()
-                    var keys: [String] = []
-                    for file in files {
-                        let input = try reader(file)
-                        keys += input.columns.filter { seen.insert($0).inserted }
-                        while let record = try input.next() {
-                            for key in record.keys where seen.insert(key).inserted { keys.append(key) }
-                            if input.recordCount % 10_000 == 0 { try Task.checkCancellation() }
-                        }
-                    }
+                    let keys = try RecordReader.keyUnion(of: files, open: reader)
                     rejects.reset()  // the second pass reports the same rejects again
                     header = keys
                 }

@@ -92,31 +92,22 @@ public enum AggregateStage {
             let files = context.allInputFiles
             let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
             let aggregation = Aggregation(plan)
-            do {
-                for (index, file) in files.enumerated() {
-                    guard let type = RecordFileType(path: file.relative) else {
-                        throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+            let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: plan.columns)
+            try writer.publish {
+                try rejects.publish {
+                    for (index, file) in files.enumerated() {
+                        guard let type = RecordFileType(path: file.relative) else {
+                            throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+                        }
+                        let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
+                                                      inferTypes: inferTypes, onReject: rejects.add)
+                        try aggregation.consume(reader)
+                        context.progress(index + 1, of: files.count)
                     }
-                    let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                                  inferTypes: inferTypes, onReject: rejects.add)
-                    try aggregation.consume(reader)
-                    context.progress(index + 1, of: files.count)
-                }
-                let rows = aggregation.finish()
-                let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: plan.columns)
-                do {
-                    for row in rows {
+                    for row in aggregation.finish() {
                         try writer.write(JSONObject(zip(plan.columns, row).map { ($0, $1) }))
                     }
-                    try rejects.commit()
-                    try writer.commit()
-                } catch {
-                    writer.abandon()
-                    throw error
                 }
-            } catch {
-                rejects.abandon()
-                throw error
             }
             let stats = aggregation.stats
             if stats.rejected > 0 {

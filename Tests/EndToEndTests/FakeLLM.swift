@@ -1,1 +1,0 @@
-../LLMTests/FakeLLM.swift
