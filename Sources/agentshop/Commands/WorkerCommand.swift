@@ -78,7 +78,7 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             for item in items where interruption.signal == 0 {
                 do {
-                    let result = try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
+                    let result = try await QueuedWork.perform(item, queueURL: queueURL, logger: logger)
                     let completion = try queue.complete(item, result: result)
                     done += completion == .accepted ? 1 : 0
                     Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")
