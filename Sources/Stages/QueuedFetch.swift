@@ -172,11 +172,12 @@ final class WorkerCrawls: @unchecked Sendable {
     }
 }
 
-/// Work items of any kind: a fetch item (a URL) or an enrich item (records).
+/// Work items of any kind: a fetch item (a URL), a parse item (pages) or an enrich item (records).
 public enum QueuedWork {
     /// Does one claimed item and returns its result for `WorkQueue.complete`.
     public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
         if QueuedFetch.isFetchItem(item) { return try await QueuedFetch.perform(item, queueURL: queueURL, logger: logger) }
+        if QueuedParse.isParseItem(item) { return try await QueuedParse.perform(item, queueURL: queueURL, logger: logger) }
         return try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
     }
 }

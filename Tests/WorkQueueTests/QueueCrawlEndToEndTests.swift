@@ -7,8 +7,8 @@ import Testing
 import Glibc
 #endif
 
-/// The built binary: three `agentshop worker` processes crawl the sample shop (served on loopback)
-/// and enrich what it parses, one is killed with SIGKILL mid-crawl; the outputs equal a one-process
+/// The built binary: three `agentshop worker` processes crawl the sample shop (served on loopback),
+/// parse its pages and enrich the records, one is killed with SIGKILL mid-crawl; the outputs equal a one-process
 /// run's, the frontier holds every URL once and every URL was done by exactly one accepted lease.
 @Suite(.serialized) struct QueueCrawlEndToEndTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -169,7 +169,7 @@ import Glibc
             }
             defer { for worker in workers where worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
             let coordinator = try QueueEndToEndTests.start(["run", "shop", "--lake", "datalake", "--queue", database.url, "--json"],
-                                                           in: distributed, environment: ["AGENTSHOP_QUEUE_ITEM_RECORDS": "1"],
+                                                           in: distributed, environment: ["AGENTSHOP_QUEUE_ITEM_RECORDS": "1", "AGENTSHOP_QUEUE_ITEM_PAGES": "5"],
                                                            output: distributed + "/run")
             // Kill w1 once it has fetched a few pages, mid-crawl.
             let db = try PGConnection(database.url)
@@ -211,7 +211,9 @@ import Glibc
             #expect(queued == log.count)
             #expect(try db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE stage = 'crawl' AND state = 'done'") == "\(queued)")
             #expect(try db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE state <> 'done'") == "0")
-            for stage in ["crawl", "review_sentiment", "product_summary"] {
+            // The parse stages were queued too, five pages an item.
+            #expect(Int(try db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE stage = 'products'") ?? "") ?? 0 >= 3)
+            for stage in ["crawl", "products", "reviews", "review_sentiment", "product_summary"] {
                 #expect(try db.scalar("""
                     SELECT count(*) FROM (SELECT item_key FROM agentshop_queue_results WHERE stage = $1
                     GROUP BY item_key HAVING count(*) > 1) AS twice
