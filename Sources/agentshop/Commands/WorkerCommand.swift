@@ -13,7 +13,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Claim and do work items of distributed runs from a PostgreSQL queue.",
         discussion: """
         Start one or more workers (on this machine or others that mount the same lake), then \
-        `agentshop run PIPELINE --queue URL`: its enrich stages become work items that the workers \
+        `agentshop run PIPELINE --queue URL`: its fetch, parse and enrich stages become work items that the workers \
         claim in batches under a lease, which a heartbeat extends. A worker that dies loses its lease \
         and another takes its items over; only the completion of an item's current lease counts.
 
