@@ -116,12 +116,24 @@ import WorkQueue
         try one.addHost(runID: "run1", stage: "crawl", host: "b", concurrency: 1, delay: 0)
         _ = try one.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "dead", lease: 0.01)
         Thread.sleep(forTimeInterval: 0.05)
-        guard case .granted = try two.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "w2", lease: 60)
+        guard case .granted(let held, _) = try two.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "w2", lease: 60)
         else { Issue.record("the dead worker's slot was not freed"); return }
-        // Retry-After pauses the host for every worker; Crawl-delay changes its spacing.
+        // Retry-After pauses the host for every worker: the next start is after the pause.
         try one.pauseHost(runID: "run1", stage: "crawl", host: "b", seconds: 40)
         #expect(try two.hostPause(runID: "run1", stage: "crawl", host: "b") > 35)
+        try two.releaseHostSlot(held)
+        guard case .granted(let after, let paused) = try two.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "w2", lease: 60)
+        else { Issue.record("no slot after the pause"); return }
+        #expect(paused > 35 && paused <= 40)
+        // Crawl-delay changes the spacing of the starts after it.
         try one.setHostDelay(runID: "run1", stage: "crawl", host: "b", seconds: 7)
+        try two.releaseHostSlot(after)
+        guard case .granted(let third, let start) = try one.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "w1", lease: 60)
+        else { Issue.record("no slot after the delay changed"); return }
+        try one.releaseHostSlot(third)
+        guard case .granted(_, let spaced) = try two.acquireHostSlot(runID: "run1", stage: "crawl", host: "b", holder: "w2", lease: 60)
+        else { Issue.record("no slot after the delay changed"); return }
+        #expect(start >= paused - 1 && spaced > start + 6)
         try two.releaseHostSlot(1_000_000)  // releasing an unknown slot is harmless
     }
 
