@@ -125,9 +125,15 @@ final class WorkerCrawls: @unchecked Sendable {
     private var crawls: [String: WorkerCrawl] = [:]
     private var order: [String] = []
 
+    /// The crawl of `item`'s run and stage for this worker, made once (under the lock: two crawlers
+    /// on one state folder would write each other's journal).
     func crawl(for item: WorkItem, payload: QueuedFetch.Payload, queueURL: PostgresURL, logger: Logger) throws -> WorkerCrawl {
+        try lock.withLock { try crawlLocked(for: item, payload: payload, queueURL: queueURL, logger: logger) }
+    }
+
+    private func crawlLocked(for item: WorkItem, payload: QueuedFetch.Payload, queueURL: PostgresURL, logger: Logger) throws -> WorkerCrawl {
         let key = "\(item.runID)\n\(item.stage)\n\(item.lease.owner)"
-        if let crawl = lock.withLock({ crawls[key] }) { return crawl }
+        if let crawl = crawls[key] { return crawl }
         let lake = Lake(root: payload.lake)
         let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
         let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
@@ -162,12 +168,10 @@ final class WorkerCrawls: @unchecked Sendable {
         }
         run.join(setup)
         let crawl = WorkerCrawl(run: run, queue: queue, runID: item.runID, stage: item.stage)
-        lock.withLock {
-            crawls[key] = crawl
-            order.append(key)
-            // A worker lives across runs: keep the crawls of the last few.
-            while order.count > 4 { crawls[order.removeFirst()] = nil }
-        }
+        crawls[key] = crawl
+        order.append(key)
+        // A worker lives across runs: keep the crawls of the last few.
+        while order.count > 4 { crawls[order.removeFirst()] = nil }
         return crawl
     }
 }
@@ -179,6 +183,33 @@ public enum QueuedWork {
         if QueuedFetch.isFetchItem(item) { return try await QueuedFetch.perform(item, queueURL: queueURL, logger: logger) }
         if QueuedParse.isParseItem(item) { return try await QueuedParse.perform(item, queueURL: queueURL, logger: logger) }
         return try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
+    }
+
+    /// Does a claimed batch, handing each item's outcome to `done` (on the caller's task) as it
+    /// finishes: the fetch items of the batch at once (each host's turnstile still spaces their
+    /// requests, and the stage's `concurrency` bounds them), the others one after the other.
+    /// `stop` is asked before each item starts.
+    public static func perform(batch items: [WorkItem], queueURL: PostgresURL, logger: Logger, stop: () -> Bool,
+                               done: (WorkItem, Result<String, any Error>) throws -> Void) async throws {
+        let fetches = items.filter(QueuedFetch.isFetchItem)
+        let together = fetches.count > 1
+        if together {
+            try await withThrowingTaskGroup(of: (WorkItem, Result<String, any Error>).self) { group in
+                for item in fetches where !stop() {
+                    group.addTask {
+                        do { return (item, .success(try await QueuedFetch.perform(item, queueURL: queueURL, logger: logger))) } catch {
+                            return (item, .failure(error))
+                        }
+                    }
+                }
+                for try await (item, outcome) in group { try done(item, outcome) }
+            }
+        }
+        for item in items where !(together && QueuedFetch.isFetchItem(item)) && !stop() {
+            let outcome: Result<String, any Error>
+            do { outcome = .success(try await perform(item, queueURL: queueURL, logger: logger)) } catch { outcome = .failure(error) }
+            try done(item, outcome)
+        }
     }
 }
 
@@ -340,7 +371,8 @@ final class QueueHostGate: HostTurnstile, @unchecked Sendable {
             switch slot {
             case .granted(let id, let wait):
                 lock.withLock { slots.append(id) }
-                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                guard wait > 0 else { return }  // the start included any pause set before it
+                try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
                 // Another worker may have paused the host (Retry-After) meanwhile.
                 if let paused = try? hosts.locked({ try $0.hostPause(runID: runID, stage: stage, host: host) }), paused > 0 {
                     try? await Task.sleep(nanoseconds: UInt64(paused * 1e9))

@@ -17,7 +17,7 @@ import Postgres
 /// - `agentshop_crawl_hosts` and `agentshop_crawl_host_slots`: per host, the next permitted start
 ///   (moved by `UPDATE … RETURNING`, so starts are spaced by the delay whichever worker asks),
 ///   a pause (Retry-After), the delay (robots.txt's Crawl-delay) and the requests in flight (a slot
-///   each, with an expiry, so a dead worker's slot frees itself).
+///   each, freed when its worker's item leases lapse or at its expiry, so a dead worker's slot frees itself).
 extension WorkQueue {
     static let crawlSchema = """
         CREATE TABLE IF NOT EXISTS agentshop_crawl_runs (
@@ -69,6 +69,7 @@ extension WorkQueue {
             stage   text NOT NULL,
             host    text NOT NULL,
             holder  text NOT NULL,
+            taken   timestamptz NOT NULL DEFAULT clock_timestamp(),
             expires timestamptz NOT NULL,
             FOREIGN KEY (run_id, stage, host) REFERENCES agentshop_crawl_hosts (run_id, stage, host) ON DELETE CASCADE
         );
@@ -266,7 +267,9 @@ extension WorkQueue {
 
     /// Takes one of a host's slots and its next start: the start is the later of now, the host's next
     /// permitted start and its pause, and the next permitted start moves to it + the delay, in one
-    /// `UPDATE … RETURNING` under the host row's lock. A slot expires after `lease` seconds.
+    /// `UPDATE … RETURNING` under the host row's lock. A slot expires after `lease` seconds, or sooner
+    /// when its holder died: a slot older than 10 s counts only while its holder still holds a
+    /// claimed item under a live lease (a killed worker's leases stop being extended).
     public func acquireHostSlot(runID: String, stage: String, host: String, holder: String, lease: Double) throws -> HostSlot {
         try connection.transaction {
             guard try connection.query("""
@@ -277,8 +280,11 @@ extension WorkQueue {
             // A statement of its own, after the lock: it sees every slot committed before.
             let rows = try connection.query("""
                 WITH active AS (
-                    SELECT count(*) AS n FROM agentshop_crawl_host_slots
-                    WHERE run_id = $1 AND stage = $2 AND host = $3 AND expires > clock_timestamp()
+                    SELECT count(*) AS n FROM agentshop_crawl_host_slots AS s
+                    WHERE s.run_id = $1 AND s.stage = $2 AND s.host = $3 AND s.expires > clock_timestamp()
+                      AND (s.taken > clock_timestamp() - interval '10 seconds'
+                           OR EXISTS (SELECT 1 FROM agentshop_queue_items AS i WHERE i.lease_owner = s.holder
+                                      AND i.state = 'claimed' AND i.lease_expires > clock_timestamp()))
                 ), moved AS (
                     UPDATE agentshop_crawl_hosts AS h
                     SET next_start = greatest(h.next_start, h.paused_until, clock_timestamp()) + make_interval(secs => h.delay),

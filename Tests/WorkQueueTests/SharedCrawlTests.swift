@@ -137,6 +137,24 @@ import WorkQueue
         try two.releaseHostSlot(1_000_000)  // releasing an unknown slot is harmless
     }
 
+    @Test func aSlotOfAWorkerWhoseLeasesLapsedIsFreedBeforeItExpires() throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        let queue = try crawl(database)
+        try queue.offerLinks(runID: "run1", stage: "crawl", page: nil, links: ["http://a/"], worker: "c", payload: payload)
+        try queue.addHost(runID: "run1", stage: "crawl", host: "a", concurrency: 1, delay: 0)
+        // w1 holds the URL under a live lease and the host's one slot, taken a minute ago.
+        let claimed = try queue.claim(worker: "w1", limit: 1, lease: 60)
+        #expect(claimed.count == 1)
+        _ = try queue.acquireHostSlot(runID: "run1", stage: "crawl", host: "a", holder: "w1", lease: 600)
+        try queue.connection.run("UPDATE agentshop_crawl_host_slots SET taken = taken - interval '1 minute'")
+        #expect(try queue.acquireHostSlot(runID: "run1", stage: "crawl", host: "a", holder: "w2", lease: 600) == .busy)
+        // w1 is killed: its item lease lapses (here: ends now), and its slot no longer counts.
+        try queue.connection.run("UPDATE agentshop_queue_items SET lease_expires = clock_timestamp() - interval '1 second'")
+        guard case .granted = try queue.acquireHostSlot(runID: "run1", stage: "crawl", host: "a", holder: "w2", lease: 600)
+        else { Issue.record("the dead worker's slot still counts"); return }
+    }
+
     @Test func rateBucketsAreOneForEveryWorker() throws {
         guard let database = try PostgresServer.database() else { return }
         defer { database.drop() }

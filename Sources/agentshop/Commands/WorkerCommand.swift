@@ -76,9 +76,10 @@ struct WorkerCommand: AsyncParsableCommand {
                 try await Task.sleep(nanoseconds: 250_000_000)
                 continue
             }
-            for item in items where interruption.signal == 0 {
+            // A batch's fetch items run at once; the others one by one.
+            try await QueuedWork.perform(batch: items, queueURL: queueURL, logger: logger, stop: { interruption.signal != 0 }) { item, outcome in
                 do {
-                    let result = try await QueuedWork.perform(item, queueURL: queueURL, logger: logger)
+                    let result = try outcome.get()
                     let completion = try queue.complete(item, result: result)
                     done += completion == .accepted ? 1 : 0
                     Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")
