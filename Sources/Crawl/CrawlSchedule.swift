@@ -131,6 +131,35 @@ public struct CrawlSchedule: Sendable {
         nodes[id].finalURL = finalURL
     }
 
+    /// Records a page fetched by another process (a queue worker): where it landed and its links, as
+    /// `completed` does, for `canonicalOrder()`. Nothing is queued here: the other processes fetch.
+    public mutating func recordVisit(_ url: String, finalURL: String?, links: [String]) {
+        let id = ids[url].map(Int.init) ?? Int(add(url, Node(depth: .max, status: .held)))
+        guard nodes[id].status != .done else { return }
+        if let finalURL, finalURL != url, let landed = normalizer.normalize(finalURL), ids[landed] == nil {
+            add(landed, Node(depth: nodes[id].depth, status: .landing))
+        }
+        var linked: [Int32] = []
+        linked.reserveCapacity(links.count)
+        for link in links {
+            guard let canonical = normalizer.normalize(link), scope.refusal(canonical) == nil else { continue }
+            linked.append(ids[canonical] ?? add(canonical, Node(depth: .max, status: .held)))
+        }
+        nodes[id].status = .done
+        nodes[id].links = linked
+        nodes[id].finalURL = finalURL
+    }
+
+    /// A page's links as the crawl follows them: normalised, in scope, each once, in document order.
+    public func followed(_ links: [String]) -> [String] {
+        var seen = Set<String>()
+        return links.compactMap { link in
+            guard let canonical = normalizer.normalize(link), scope.refusal(canonical) == nil,
+                  seen.insert(canonical).inserted else { return nil }
+            return canonical
+        }
+    }
+
     /// Queues URLs the replay found missing, whatever `maxPages` says (the replay is within it).
     public mutating func require(_ items: [CrawlItem]) {
         for item in items {
@@ -169,6 +198,7 @@ public struct CrawlSchedule: Sendable {
 
     // MARK: Admitting and lowering
 
+    @discardableResult
     private mutating func add(_ canonical: String, _ node: Node) -> Int32 {
         let id = Int32(nodes.count)
         urls.append(canonical)

@@ -27,11 +27,13 @@ public final class FetchRun: @unchecked Sendable {
     let scope: CrawlScopeBox
     let scoup: ScoupClient?
     private let gatesLock = NSLock()
-    private var gates: [String: HostGate] = [:]
+    private var gates: [String: any HostTurnstile] = [:]
+    /// The hosts' turnstiles and robots.txt answers shared with other processes (a queued crawl's workers).
+    let sharedHosts: (any SharedCrawlHosts)?
     private let robotsSeenLock = NSLock()
     private var robotsApplied = Set<String>()
     /// Set once the seeds (and so the scope) are known, before any page is fetched.
-    private var output: FetchOutputWriter!
+    var output: FetchOutputWriter!
 
     /// The scope is known only once the seeds are; the fetcher's redirect check reads it from here.
     final class CrawlScopeBox: @unchecked Sendable {
@@ -39,8 +41,9 @@ public final class FetchRun: @unchecked Sendable {
     }
 
     /// A crawl of `settings` into `target`, reading pages' links with `reader`.
-    public init(settings: CrawlSettings, target: CrawlTarget, reader: any LinkReader) throws {
+    public init(settings: CrawlSettings, target: CrawlTarget, reader: any LinkReader, sharedHosts: (any SharedCrawlHosts)? = nil) throws {
         self.settings = settings
+        self.sharedHosts = sharedHosts
         self.target = target
         self.reader = reader
         var caFile: String?
@@ -72,7 +75,7 @@ public final class FetchRun: @unchecked Sendable {
             let policy = HostPolicy(scope: .anyHost, allowInternalAddresses: allowInternal)
             return CrawlScope(hostPolicy: policy).refusal(url)
         })
-        robots = RobotsCache(client: client, userAgent: settings.userAgent, timeout: settings.timeout, retry: retry)
+        robots = RobotsCache(client: client, userAgent: settings.userAgent, timeout: settings.timeout, retry: retry, shared: sharedHosts)
         global = ConcurrencyLimit(settings.concurrency)
         if settings.via == .scoup {
             var configuration = ScoupConfiguration.fromEnvironment(target.environment)
@@ -147,7 +150,7 @@ public final class FetchRun: @unchecked Sendable {
         return report
     }
 
-    private func writeOutputs(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited], dates: [String],
+    func writeOutputs(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited], dates: [String],
                               update: FetchState.Update) throws -> CrawlReport {
         try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
             if index < refused.count { return refused[index] }
@@ -297,12 +300,14 @@ public final class FetchRun: @unchecked Sendable {
     @Sendable static func hostKey(_ url: String) -> String { HostPolicy.host(of: url) ?? "file" }
     func hostKey(_ url: String) -> String { Self.hostKey(url) }
 
-    func gate(for url: String) -> HostGate {
+    func gate(for url: String) -> any HostTurnstile {
         let key = hostKey(url)
         return gatesLock.withLock {
             if let gate = gates[key] { return gate }
             let politeness = settings.politeness
-            let gate = HostGate(concurrency: politeness.perHostConcurrency, delay: key == "file" ? 0 : politeness.delay)
+            let delay = key == "file" ? 0 : politeness.delay
+            let gate: any HostTurnstile = sharedHosts.map { $0.gate(host: key, concurrency: politeness.perHostConcurrency, delay: delay) }
+                ?? HostGate(concurrency: politeness.perHostConcurrency, delay: delay)
             gates[key] = gate
             return gate
         }
@@ -366,7 +371,7 @@ public final class FetchRun: @unchecked Sendable {
         return Result(entry: entry, line: try state.journal(entry), links: links(of: entry, read: read))
     }
 
-    func applyCrawlDelay(_ policy: RobotsPolicy, gate: HostGate, host: String) async {
+    func applyCrawlDelay(_ policy: RobotsPolicy, gate: any HostTurnstile, host: String) async {
         let first = robotsSeenLock.withLock { robotsApplied.insert(host).inserted }
         guard first else { return }
         let delay = settings.politeness.delay(crawlDelay: policy.crawlDelay(for: settings.userAgent))
@@ -374,7 +379,7 @@ public final class FetchRun: @unchecked Sendable {
     }
 
     /// The entry, and its body: received, or the stored copy on 304.
-    func fetchDirect(_ item: CrawlItem, gate: HostGate, conditionally: Bool = true) async throws -> (FetchEntry, [UInt8]?) {
+    func fetchDirect(_ item: CrawlItem, gate: any HostTurnstile, conditionally: Bool = true) async throws -> (FetchEntry, [UInt8]?) {
         let known = conditionally ? state.known(item.url) : nil
         var conditional: [Header] = []
         if let known, known.stored != nil {
@@ -413,7 +418,7 @@ public final class FetchRun: @unchecked Sendable {
         return (entry, nil)
     }
 
-    func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: HostGate) async throws -> (FetchEntry, [UInt8]?) {
+    func scrape(_ item: CrawlItem, scoup: ScoupClient, gate: any HostTurnstile) async throws -> (FetchEntry, [UInt8]?) {
         let started = Date()
         var entry = FetchEntry(url: item.url, depth: item.depth, fetchedAt: WARCRecord.formatDate(started), via: "scoup")
         // Scoup connects, not us: resolve and check, so a name cannot lead it into a private network.

@@ -289,6 +289,12 @@ final class FetchState: @unchecked Sendable {
                           records: records.count)
     }
 
+    /// Forces this run's pack and journal to stable storage (a queue worker, before it reports pages done).
+    func syncPages() throws {
+        try pack.sync()
+        try syncJournal()
+    }
+
     /// A stored page's records, as bytes to copy into a WARC (`buffer` is reused from page to page).
     func read(_ page: StoredPage, into buffer: inout [UInt8]) throws {
         try file(page.pack).read(offset: page.offset, count: page.length, into: &buffer)

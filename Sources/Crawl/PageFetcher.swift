@@ -87,7 +87,7 @@ public final class PageFetcher: Sendable {
         self.sleep = sleep
     }
 
-    public func fetch(_ url: String, headers extra: [Header] = [], gate: HostGate? = nil,
+    public func fetch(_ url: String, headers extra: [Header] = [], gate: (any HostTurnstile)? = nil,
                       global: ConcurrencyLimit? = nil) async -> PageFetch {
         var attempt = 0
         let started = Date()
@@ -114,7 +114,7 @@ public final class PageFetcher: Sendable {
         var retryAfter: Double?
     }
 
-    private func fetchOnce(_ url: String, attempt: Int, headers extra: [Header], gate: HostGate?, global: ConcurrencyLimit?) async -> Outcome {
+    private func fetchOnce(_ url: String, attempt: Int, headers extra: [Header], gate: (any HostTurnstile)?, global: ConcurrencyLimit?) async -> Outcome {
         var current = url
         var hops: [RedirectHop] = []
         var visited: Set<String> = [url]

@@ -36,6 +36,28 @@ public struct Politeness: Sendable, Equatable {
     }
 }
 
+/// A host's turnstile as the crawler uses it: a `HostGate` in one process; across the workers of a
+/// queued crawl, one row per host in the queue (so N workers are as polite to a host as one).
+public protocol HostTurnstile: Sendable {
+    /// Waits for a slot and for the host's next permitted start; the caller must `release()`.
+    func acquire() async
+    func release() async
+    /// Stops new requests to the host for `seconds` (a longer pause already set stays).
+    func pause(for seconds: Double) async
+    /// Sets the spacing of the host's requests (robots.txt's Crawl-delay).
+    func setDelay(_ seconds: Double) async
+}
+
+/// What a crawl shares with the other processes fetching it: each host's turnstile, and each
+/// robots.txt, fetched by one of them only.
+public protocol SharedCrawlHosts: Sendable {
+    func gate(host: String, concurrency: Int, delay: Double) -> any HostTurnstile
+    /// The answer for `robotsURL`: another process's when one fetched it, else `fetch()`'s, kept for the others.
+    func robots(_ robotsURL: String, fetch: @escaping @Sendable () async -> RobotsAnswer) async -> RobotsAnswer
+}
+
+extension HostGate: HostTurnstile {}
+
 /// One host's turnstile: at most `concurrency` requests in flight, starts spaced by `delay`, and a
 /// pause that stops every request to the host (after a 429, a 503, a run of failures).
 ///
@@ -103,9 +125,12 @@ public actor RobotsCache {
     private let timeout: Double
     private let retry: RetryPolicy
     private let sleep: @Sendable (Double) async -> Void
+    private let shared: (any SharedCrawlHosts)?
 
     public init(client: HTTPClient, userAgent: String, timeout: Double = 30, retry: RetryPolicy = RetryPolicy(),
+                shared: (any SharedCrawlHosts)? = nil,
                 sleep: @escaping @Sendable (Double) async -> Void = { try? await Task.sleep(for: .milliseconds(Int64($0 * 1000))) }) {
+        self.shared = shared
         self.client = client
         self.userAgent = userAgent
         self.timeout = timeout
@@ -114,22 +139,26 @@ public actor RobotsCache {
     }
 
     /// The policy for `url`'s origin; nil for URLs robots.txt does not cover (file://).
-    public func policy(for url: String, gate: HostGate?) async -> RobotsPolicy? {
+    public func policy(for url: String, gate: (any HostTurnstile)?) async -> RobotsPolicy? {
         guard let robotsURL = RobotsPolicy.robotsURL(for: url) else { return nil }
         if let task = policies[robotsURL] { return await task.value }
-        let (client, userAgent, timeout, retry, sleep) = (self.client, self.userAgent, self.timeout, self.retry, self.sleep)
-        let task = Task { () -> RobotsPolicy in
+        let (client, userAgent, timeout, retry, sleep, shared) = (self.client, self.userAgent, self.timeout, self.retry, self.sleep, self.shared)
+        let fetch: @Sendable () async -> RobotsAnswer = {
             var attempt = 1
             while true {
                 await gate?.acquire()
-                let policy = await RobotsPolicy.fetch(for: url, userAgent: userAgent, client: client, timeout: timeout)
+                let answer = await RobotsPolicy.answer(for: url, userAgent: userAgent, client: client, timeout: timeout)
                 await gate?.release()
-                guard policy.shouldBackOff, attempt < retry.maxAttempts else { return policy }
+                guard answer.policy.shouldBackOff, attempt < retry.maxAttempts else { return answer }
                 let wait = retry.backoff(afterAttempt: attempt)
                 await gate?.pause(for: wait)
                 await sleep(wait)
                 attempt += 1
             }
+        }
+        let task = Task { () -> RobotsPolicy in
+            if let shared { return await shared.robots(robotsURL, fetch: fetch).policy }
+            return await fetch().policy
         }
         policies[robotsURL] = task
         return await task.value

@@ -136,7 +136,13 @@ public struct RobotsPolicy: Sendable, Equatable {
     /// errors disallow all; up to 5 redirects are followed, more count as unavailable (§2.3.1.2).
     public static func fetch(for url: String, userAgent: String = HTTPRequest.defaultUserAgent,
                              client: HTTPClient, timeout: Double = 30) async -> RobotsPolicy {
-        guard let robotsURL = robotsURL(for: url) else { return .unreachable("not an http(s) URL: \(url)") }
+        await answer(for: url, userAgent: userAgent, client: client, timeout: timeout).policy
+    }
+
+    /// What fetching robots.txt for `url`'s origin came to, before the status rules make it a policy.
+    public static func answer(for url: String, userAgent: String = HTTPRequest.defaultUserAgent,
+                              client: HTTPClient, timeout: Double = 30) async -> RobotsAnswer {
+        guard let robotsURL = robotsURL(for: url) else { return RobotsAnswer(failure: "not an http(s) URL: \(url)") }
         // RFC 9309 §2.5: only the first 500 KiB are read (the transfer stops there); a larger file
         // is parsed up to that point, never a reason to skip the host.
         var request = HTTPRequest(url: robotsURL, timeout: timeout, maxBodyBytes: maxParseBytes, maxRedirects: 5,
@@ -144,11 +150,11 @@ public struct RobotsPolicy: Sendable, Equatable {
         request.keepsBodyPrefix = true
         do {
             let response = try await client.send(request)
-            return policy(status: response.status, body: response.body)
+            return RobotsAnswer(status: response.status, body: response.body)
         } catch let error as TransportError where error.kind == .tooManyRedirects {
-            return .unavailable(status: 310)
+            return RobotsAnswer(status: 310)
         } catch {
-            return .unreachable("\(robotsURL): \(error)")
+            return RobotsAnswer(failure: "\(robotsURL): \(error)")
         }
     }
 
@@ -296,5 +302,24 @@ public struct RobotsPolicy: Sendable, Equatable {
             result[0] = first
         }
         return result
+    }
+}
+
+/// What fetching a robots.txt came to (a status and body, or why no response came): what processes
+/// sharing a crawl pass on, so that each applies the same rules to the same answer.
+public struct RobotsAnswer: Sendable, Codable, Equatable {
+    public var status: Int?
+    public var body: [UInt8]
+    public var failure: String?
+
+    public init(status: Int? = nil, body: [UInt8] = [], failure: String? = nil) {
+        self.status = status
+        self.body = body
+        self.failure = failure
+    }
+
+    public var policy: RobotsPolicy {
+        if let failure { return .unreachable(failure) }
+        return RobotsPolicy.policy(status: status ?? 0, body: body)
     }
 }

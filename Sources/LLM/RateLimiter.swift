@@ -49,11 +49,20 @@ public actor RateLimiter {
     private var requests: Bucket?
     private var tokens: Bucket?
     private let clock: any LimiterClock
+    /// What the limits are for (the provider's kind and endpoint): the key of its shared buckets.
+    public let key: String
+    private let limits: SharedRateLimits
+
+    /// Rate limits shared with other processes (a queue's bucket rows, one per provider), for the
+    /// calls of the task that sets it (`RateLimiter.$shared.withValue(buckets) { … }`): in its place
+    /// of this process's own buckets, so that N workers together stay within a provider's limits.
+    @TaskLocal public static var shared: (any SharedRateLimit)?
 
     /// Nil or zero limits are not enforced. `requestBurst` / `tokenBurst` default to one second's worth (at least 1).
     public init(requestsPerMinute: Int?, tokensPerMinute: Int?, requestBurst: Double? = nil, tokenBurst: Double? = nil,
-                clock: any LimiterClock = SystemLimiterClock()) {
+                clock: any LimiterClock = SystemLimiterClock(), key: String = "") {
         self.clock = clock
+        self.key = key
         let now = clock.now()
         func bucket(_ perMinute: Int?, _ burst: Double?) -> Bucket? {
             guard let perMinute, perMinute > 0 else { return nil }
@@ -63,17 +72,24 @@ public actor RateLimiter {
         }
         requests = bucket(requestsPerMinute, requestBurst)
         tokens = bucket(tokensPerMinute, tokenBurst)
+        limits = SharedRateLimits(requestsPerMinute: requests == nil ? nil : requestsPerMinute, requestBurst: requests?.capacity ?? 0,
+                                  tokensPerMinute: tokens == nil ? nil : tokensPerMinute, tokenBurst: tokens?.capacity ?? 0)
     }
 
     /// The limits of `configuration`.
     public init(_ configuration: ProviderConfiguration, clock: any LimiterClock = SystemLimiterClock()) {
         self.init(requestsPerMinute: configuration.requestsPerMinute, tokensPerMinute: configuration.tokensPerMinute,
-                  clock: clock)
+                  clock: clock, key: configuration.kind.rawValue + " " + configuration.baseURL)
     }
 
     /// Waits until one request of about `tokens` tokens may be sent. Returns the seconds waited.
     @discardableResult
     public func acquire(tokens estimate: Int = 0) async throws -> Double {
+        if let shared = Self.shared, requests != nil || tokens != nil {
+            let wait = try await shared.take(key: key, limits: limits, tokens: estimate)
+            if wait > 0 { try await clock.sleep(seconds: wait) }
+            return wait
+        }
         let now = clock.now()
         var wait = 0.0
         if var bucket = requests {
@@ -91,10 +107,33 @@ public actor RateLimiter {
     /// Corrects the token bucket once the provider reported what a request really used: the
     /// difference is taken (or given back), so the next callers wait for what was really spent.
     public func settle(estimated: Int, actual: Int) {
-        guard var bucket = tokens, actual != estimated else { return }
+        guard tokens != nil, actual != estimated else { return }
+        if let shared = Self.shared {
+            shared.settle(key: key, limits: limits, tokens: actual - estimated)
+            return
+        }
+        guard var bucket = tokens else { return }
         _ = bucket.take(Double(actual - estimated), now: clock.now())
         tokens = bucket
     }
+}
+
+/// A provider's limits as shared buckets take them: per minute, and the most a bucket holds.
+public struct SharedRateLimits: Sendable, Equatable {
+    public var requestsPerMinute: Int?
+    public var requestBurst: Double
+    public var tokensPerMinute: Int?
+    public var tokenBurst: Double
+}
+
+/// Token buckets shared by every process of a distributed run, one pair per provider (`key`):
+/// `take` takes one request of `tokens` at once, into debt if need be, and answers how long to
+/// wait before sending it; the same rule as `RateLimiter`'s own buckets, kept where every process
+/// sees it. A provider without limits takes nothing.
+public protocol SharedRateLimit: Sendable {
+    func take(key: String, limits: SharedRateLimits, tokens: Int) async throws -> Double
+    /// Corrects the token bucket by what a request really used beyond (or below) its estimate.
+    func settle(key: String, limits: SharedRateLimits, tokens difference: Int)
 }
 
 /// Rough token counts before a request is sent, for the tokens-per-minute bucket and cost

@@ -93,6 +93,7 @@ public actor ScriptedSite {
         await configure(site)
         try await LoopbackServer.with({ server in
             await server.appendRoute("GET *") { request in await site.handle(request) }
+            await server.appendRoute("POST *") { request in await site.handle(request) }
         }) { base in try await body(base, site) }
     }
 }

@@ -230,7 +230,11 @@ public enum QueuedEnrich {
         // budget_usd is the run's, over every worker: each call reserves from the queue's budget row.
         let shared: (any SharedBudget)? = definition.settings.budgetUSD == nil ? nil
             : try QueueBudget(url: queueURL, runID: item.runID, stage: item.stage)
-        let report = try await Budget.$shared.withValue(shared) { try await definition.runHere(context) }
+        // RPM/TPM limits are the provider's, over every worker: each request takes from the queue's bucket rows.
+        let rates = try QueueRateLimit.shared(url: queueURL)
+        let report = try await RateLimiter.$shared.withValue(rates) {
+            try await Budget.$shared.withValue(shared) { try await definition.runHere(context) }
+        }
         let calls = report.counts["calls_sent"] ?? 0
         let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
                                     counts: report.counts, calls: calls, details: report.details?.serialized())

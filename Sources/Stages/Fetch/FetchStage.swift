@@ -139,7 +139,13 @@ public enum FetchStage {
                                      environment: context.environment.variables, isPartOf: "\(context.pipeline)/\(context.stage)",
                                      logger: context.logger, progress: { context.progress($0) })
             do {
-                let report = try await FetchRun(settings: settings(context), target: target, reader: FollowRules(follow)).run()
+                let crawl = try FetchRun(settings: settings(context), target: target, reader: FollowRules(follow))
+                let report: CrawlReport
+                if let queue = context.environment.variables[QueuedEnrich.queueVariable], !queue.isEmpty {
+                    report = try await QueuedFetch.coordinate(crawl, context: context, url: queue)  // spread over workers
+                } else {
+                    report = try await crawl.run()
+                }
                 return StageReport(counts: report.counts, recordsPerOutput: report.recordsPerOutput, details: report.details)
             } catch let error as CrawlError {
                 throw StageError(error.message)

@@ -61,7 +61,10 @@ public enum ParseStage {
         func fingerprints(input path: String) -> Bool { PageFiles.isWARC(path) || PageFiles.isHTML(path) }
 
         func run(_ context: StageContext) async throws -> StageReport {
-            try await ParseRun(definition: self, context: context).run()
+            if let queue = context.environment.variables[QueuedEnrich.queueVariable], !queue.isEmpty, QueuedParse.canQueue(context) {
+                return try await QueuedParse.coordinate(self, context: context, url: queue)  // spread over workers
+            }
+            return try await ParseRun(definition: self, context: context).run()
         }
     }
 
@@ -325,7 +328,7 @@ struct ParsedBatch: Sendable {
 /// One run of a parse stage: streams pages from the input files in batches to as many parsing
 /// tasks as there are cores, and writes their records and rejects in input order, so the output
 /// is the same whatever the number of cores.
-private final class ParseRun {
+final class ParseRun {
     let definition: ParseStage.Definition
     let context: StageContext
     let rejects: RejectsFile

@@ -39,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The store: a PostgreSQL URL (postgres://…); default $AGENTSHOP_STORE_URL, then the pipeline's store:, then the lake's SQLite store.", valueName: "url"))
     var store: String?
 
-    @Option(help: ArgumentHelp("Spread enrich stages over `agentshop worker` processes through this PostgreSQL queue.", valueName: "postgres-url"))
+    @Option(help: ArgumentHelp("Spread fetch, parse and enrich stages over `agentshop worker` processes through this PostgreSQL queue.", valueName: "postgres-url"))
     var queue: String?
 
     @Argument(help: ArgumentHelp("A pipeline file, or a name in ./pipelines.", valueName: "pipeline"), completion: Completions.pipelines)

@@ -13,7 +13,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Claim and do work items of distributed runs from a PostgreSQL queue.",
         discussion: """
         Start one or more workers (on this machine or others that mount the same lake), then \
-        `agentshop run PIPELINE --queue URL`: its enrich stages become work items that the workers \
+        `agentshop run PIPELINE --queue URL`: its fetch, parse and enrich stages become work items that the workers \
         claim in batches under a lease, which a heartbeat extends. A worker that dies loses its lease \
         and another takes its items over; only the completion of an item's current lease counts.
 
@@ -76,9 +76,10 @@ struct WorkerCommand: AsyncParsableCommand {
                 try await Task.sleep(nanoseconds: 250_000_000)
                 continue
             }
-            for item in items where interruption.signal == 0 {
+            // A batch's fetch items run at once; the others one by one.
+            try await QueuedWork.perform(batch: items, queueURL: queueURL, logger: logger, stop: { interruption.signal != 0 }) { item, outcome in
                 do {
-                    let result = try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
+                    let result = try outcome.get()
                     let completion = try queue.complete(item, result: result)
                     done += completion == .accepted ? 1 : 0
                     Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")

@@ -1,0 +1,194 @@
+import Foundation
+import Lake
+import Logging
+import Pipeline
+import Postgres
+import WorkQueue
+
+/// A parse stage spread over `agentshop worker` processes: the coordinator cuts its WARC input, in
+/// order, into items of `AGENTSHOP_QUEUE_ITEM_PAGES` pages (each a small WARC file under the stage's
+/// queue folder), workers parse each item with the stage's own engine (`ParseRun`) into a segment,
+/// and the coordinator concatenates the accepted segments in item order: the records of a
+/// one-process parse, in its order. Inputs that are HTML files (not WARC) are parsed in the
+/// coordinating process, as without a queue.
+public enum QueuedParse {
+    /// Pages per work item.
+    public static let pagesPerItemVariable = "AGENTSHOP_QUEUE_ITEM_PAGES"
+
+    struct Payload: Codable, Sendable {
+        var kind = "parse"
+        var pipelineFile: String
+        var lake: String
+        var pipeline: String
+        var runDate: String
+        var input: String
+    }
+
+    struct ItemReport: Codable, Sendable {
+        var segment: String
+        var rejects: String?
+        var counts: [String: Int]
+    }
+
+    static func isParseItem(_ item: WorkItem) -> Bool {
+        struct Kind: Decodable { var kind: String? }
+        return (try? JSONDecoder().decode(Kind.self, from: Data(item.payload.utf8)))?.kind == "parse"
+    }
+
+    /// Whether the stage's inputs are WARC files only (what the queue cuts into items).
+    static func canQueue(_ context: StageContext) -> Bool {
+        let files = context.inputs.flatMap { input in
+            input.files.filter { file in
+                if case .stage = input.input { return PageFiles.isWARC(file.relative) || PageFiles.isHTML(file.relative) }
+                return true
+            }
+        }
+        return !files.isEmpty && files.allSatisfy { PageFiles.isWARC($0.relative) }
+    }
+
+    // MARK: Coordinator
+
+    static func coordinate(_ definition: ParseStage.Definition, context: StageContext, url: String) async throws -> StageReport {
+        let variables = context.environment.variables
+        guard let pipelineFile = variables[QueuedEnrich.pipelineFileVariable] else {
+            throw StageError("a queued parse stage needs the pipeline file (run it with `agentshop run PIPELINE --queue URL`)")
+        }
+        let (output, outputType) = try context.singleRecordOutput(kind: "parse")
+        guard outputType.format == .jsonl else {
+            throw StageError("\(output.relative): parse writes JSON Lines; name the output .jsonl or .jsonl.gz")
+        }
+        let perItem = max(1, Int(variables[pagesPerItemVariable] ?? "") ?? 50)
+        let queueURL = try PostgresURL(url)
+        let queue = try WorkQueue(url: queueURL)
+        try queue.createRun(context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        let folder = QueuedEnrich.folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
+        for sub in ["/in", "/seg"] {
+            try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + sub, withIntermediateDirectories: true)
+        }
+
+        // Cut the pages, in input order, into items (request and metadata records hold no page: left out).
+        var items: [(key: String, payload: String)] = []
+        var writer: WARCWriter?
+        var inItem = 0
+        func close() throws {
+            guard let current = writer else { return }
+            try current.commit()
+            writer = nil
+            let key = String(format: "part-%06d", items.count)
+            let payload = Payload(pipelineFile: pipelineFile, lake: context.lake.root, pipeline: context.pipeline,
+                                  runDate: context.runDate, input: folder + "/in/\(key).warc.gz")
+            items.append((key, QueuedFetch.encode(payload)))
+            inItem = 0
+        }
+        for input in context.inputs {
+            for file in input.files where PageFiles.isWARC(file.relative) {
+                let reader = try WARCReader(path: file.absolute)
+                while let record = try reader.next() {
+                    guard record.type == .response || record.type == .resource else { continue }
+                    if writer == nil {
+                        writer = try WARCWriter(path: context.lake.root + "/" + folder + "/in/" + String(format: "part-%06d", items.count) + ".warc.gz")
+                    }
+                    _ = try writer!.write(record)
+                    inItem += 1
+                    if inItem == perItem { try close() }
+                }
+            }
+        }
+        try close()
+        try queue.enqueue(runID: context.runID, stage: context.stage, items: items)
+        context.logger.info("queued", metadata: ["items": "\(items.count)", "queue": "\(queueURL.redacted)"])
+
+        var last = StageProgress()
+        while true {
+            try Task.checkCancellation()
+            let progress = try queue.progress(runID: context.runID, stage: context.stage)
+            if progress != last {
+                context.progress(progress.done, of: progress.total)
+                last = progress
+            }
+            if progress.finished { break }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        }
+        let results = try queue.results(runID: context.runID, stage: context.stage)
+        if let first = results.first(where: { $0.state != "done" }) {
+            throw StageError("queue items of the parse failed; first: \(first.key): \(first.error ?? "unknown error")")
+        }
+
+        // Publish: the accepted segments in item order; counts summed; the rejects limit over them all.
+        let out = try RecordWriter(path: output.absolute, type: outputType)
+        var rejects: RecordWriter?
+        var counts: [String: Int] = [:]
+        var byWorker: [String: [String]] = [:]
+        var takenOver: [String] = []
+        do {
+            for result in results {
+                guard let text = result.result,
+                      let report = try? JSONDecoder().decode(ItemReport.self, from: Data(text.utf8)) else {
+                    throw StageError("queue item \(result.key) is done without a segment")
+                }
+                let reader = try RecordReader(path: try context.lake.resolve(report.segment).absolute, displayPath: report.segment)
+                while let record = try reader.next() { try out.write(record) }
+                if let path = report.rejects, let file = try? context.lake.resolve(path), file.exists {
+                    if rejects == nil {
+                        rejects = try RecordWriter(path: context.rejectsPath.absolute, type: RecordFileType(format: .jsonl, gzip: false))
+                    }
+                    let reader = try RecordReader(path: file.absolute, displayPath: path)
+                    while let record = try reader.next() { try rejects!.write(record) }
+                }
+                for (name, value) in report.counts { counts[name, default: 0] += value }
+                byWorker[result.worker ?? "?", default: []].append(result.key)
+                if result.attempts > 1 { takenOver.append(result.key) }
+            }
+            let rejected = counts["rejected", default: 0]
+            try RejectLimit.check(definition.maxRejects, key: "max_rejects", bad: rejected,
+                                  of: counts["records_out", default: 0] + rejected, what: "pages or records rejected",
+                                  rejects: rejected > 0 ? context.rejectsPath.relative : nil)
+            try rejects?.commit()
+            try out.commit()
+        } catch {
+            out.abandon()
+            rejects?.abandon()
+            throw error
+        }
+        var details = JSONObject()
+        if rejects != nil { details["rejects"] = .string(context.rejectsPath.relative) }
+        details["queue"] = .object(JSONObject([
+            ("url", .string(queueURL.redacted)),
+            ("items", .int(Int64(results.count))),
+            ("pages_per_item", .int(Int64(perItem))),
+            ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
+            ("taken_over", .array(takenOver.map(JSONValue.string))),
+        ]))
+        counts["queue_items"] = results.count
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: .object(details))
+    }
+
+    // MARK: Worker
+
+    /// Parses one claimed item with the stage's engine into a segment named after this lease.
+    public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
+        let payload = try JSONDecoder().decode(Payload.self, from: Data(item.payload.utf8))
+        let lake = Lake(root: payload.lake)
+        let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
+        let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
+        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
+        guard let definition = spec.stage(named: item.stage)?.definition as? ParseStage.Definition else {
+            throw StageError("\(payload.pipelineFile) has no parse stage '\(item.stage)'")
+        }
+        let folder = QueuedEnrich.folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
+        let name = "\(item.key).\(QueuedEnrich.safe(item.lease.owner)).\(item.lease.attempt)"
+        let segment = try lake.resolve(folder + "/seg/\(name).jsonl")
+        let rejects = try lake.resolve(folder + "/seg/\(name).rejects.jsonl")
+        var itemLogger = logger
+        itemLogger[metadataKey: "item"] = "\(item.key)"
+        let context = StageContext.segment(lake: lake, pipeline: payload.pipeline, stage: item.stage, runID: item.runID,
+                                           runDate: payload.runDate, logger: itemLogger, environment: environment,
+                                           inputs: [try lake.resolve(payload.input)], output: segment, rejectsPath: rejects)
+        // The limit on rejects is the stage's, checked over every item by the coordinator.
+        var unlimited = definition
+        unlimited.maxRejects = nil
+        let report = try await ParseRun(definition: unlimited, context: context).run()
+        return QueuedFetch.encode(ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
+                                             counts: report.counts))
+    }
+}
