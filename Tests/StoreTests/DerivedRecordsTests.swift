@@ -136,7 +136,7 @@ import TestSupport
     /// request key, in whichever order the calls finished. Each stays its own row (a sent call and a cache hit),
     /// whatever the order; before, the later one overwrote the earlier and a sent call could vanish from the figures.
     @Test(arguments: [false, true]) func aTwinCallKeepsItsOwnRowInEitherOrder(twinFirst: Bool) throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
         let sent = call("k1", status: "success"), twin = call("k1", status: "cached")
         let run = manifest("r1", stages: [enrich(twinFirst ? [twin, sent, call("k2", status: "success")] : [sent, twin, call("k2", status: "success")])])

@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Store
 
 /// The keys migration 5 seeds are the ones `StoreSettings` reads; each gives its variable once it has a value.
 @Suite struct StoreSettingsTests {
     @Test func seededKeysGiveTheirVariablesOnceSet() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let path = dir.file("store/agentshop.sqlite")
         // No store yet: nothing, and nothing is created.
         #expect(try StoreSettings.variables(at: .sqlite(path: path)) == [:])
@@ -33,7 +34,7 @@ import Testing
 
     /// A key a user set before migration 5 keeps its value.
     @Test func migrationFiveKeepsAValueAlreadySet() throws {
-        let dir = try TemporaryFolder()
+        let dir = try TemporaryDirectory()
         let db = try Database(path: dir.file("agentshop.sqlite"))
         for migration in MarketplaceSchema.migrations where migration.version <= 4 {
             try db.execute(migration.sql)
