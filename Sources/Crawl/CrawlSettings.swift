@@ -42,6 +42,8 @@ public struct CrawlSettings: Sendable {
     public var scoupOptions = ScrapeOptions()
     /// What decides which URLs are fetched: a journal written under another key is not resumed.
     public var crawlKey = ""
+    /// The deflate level of a `.warc.gz` file's gzip members (1 fast … 9 small).
+    public var warcGzipLevel: Int32 = 1
     /// Whether the crawl's result is published: nil to publish, or why not (`min_pages`,
     /// `max_error_rate`). Asked once every URL is done, before the outputs are committed.
     public var refusal: @Sendable (CrawlTally) -> String? = { _ in nil }

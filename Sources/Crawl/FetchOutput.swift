@@ -38,7 +38,7 @@ struct FetchOutputWriter: Sendable {
     /// not differ between a resumed crawl's pages and the rest.
     func encode(_ entry: FetchEntry, status: Int, body: [UInt8]) throws -> EncodedRecords {
         let memory = MemorySink()
-        let warc = try WARCWriter(sink: memory, gzip: WARCWriter.isGzip(path: warcPath.relative))
+        let warc = try WARCWriter(sink: memory, gzip: WARCWriter.isGzip(path: warcPath.relative), gzipLevel: settings.warcGzipLevel)
         let response = try writeRecords(entry, status: status, body: body, to: warc)
         return EncodedRecords(bytes: memory.bytes, responseOffset: response, count: warc.recordCount)
     }
@@ -47,7 +47,7 @@ struct FetchOutputWriter: Sendable {
     /// records. `entryAt(i)` gives them one at a time (from the journal), never all at once;
     /// `latestFetch` is the last of their `fetchedAt`.
     func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> CrawlReport {
-        let warc = try WARCWriter(path: warcPath.absolute)
+        let warc = try WARCWriter(path: warcPath.absolute, gzipLevel: settings.warcGzipLevel)
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
         let records = try recordsPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window

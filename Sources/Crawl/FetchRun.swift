@@ -60,7 +60,7 @@ public final class FetchRun: @unchecked Sendable {
         client = HTTPClient(addressPolicy: settings.allowPrivateAddresses ? .any : .publicOnly, caFile: caFile)
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
         let plainWARC = !WARCWriter.isGzip(path: target.warc.relative)
-        journalKey = settings.crawlKey + (plainWARC ? "+plain-warc" : "")
+        journalKey = settings.crawlKey + (plainWARC ? "+plain-warc" : "+gzip-\(settings.warcGzipLevel)")
         state = try FetchState(folder: target.stateFolder, crawlKey: journalKey)
         let retry = RetryPolicy(maxAttempts: settings.retries + 1, initialDelay: settings.retryBackoff, maxDelay: 60)
         let fetchSettings = FetchSettings(timeout: settings.timeout, maxBodyBytes: settings.maxPageBytes,

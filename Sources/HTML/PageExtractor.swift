@@ -91,6 +91,8 @@ public struct PageExtraction {
     public var defaultedOnError: [String: Int] = [:]
     /// Per field: kept records in which the field is null because nothing was found.
     public var nullNotFound: [String: Int] = [:]
+
+    public init() {}
 }
 
 /// A set of fields compiled once and applied to many pages. Not Sendable (holds libxml2 objects):

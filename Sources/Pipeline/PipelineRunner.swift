@@ -375,7 +375,10 @@ public struct PipelineRunner: Sendable {
             let context = StageContext(lake: lake, pipeline: spec.name, stage: name, runID: runID, runDate: runDate,
                                        logger: stageLogger, environment: environment, inputs: work.inputs,
                                        outputs: outputs, rejectsPath: rejects, stateFolder: stageFolder,
-                                       refreshCaches: options.refreshCaches, csvCells: stage.csvCells, onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
+                                       refreshCaches: options.refreshCaches, csvCells: stage.csvCells,
+                                       readers: selectedStages.filter { $0.definition.inputs.contains(.stage(name)) }
+                                           .map { StageReader(stage: $0.name, definition: $0.definition) },
+                                       onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
             try Task.checkCancellation()
             let previous = try PreviousOutputs(outputs)
             let report: StageReport

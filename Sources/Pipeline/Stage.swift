@@ -167,6 +167,19 @@ public struct ResolvedInput: Sendable {
     public let files: [LakePath]
 }
 
+/// A stage of the run that reads another stage's outputs (`from:` it), so that the stage it reads can do
+/// work for it while it holds what both need (a fetch stage extracting a parse stage's fields from the
+/// tree it parses for links). The reader still runs on its own and must give the same output without it.
+public struct StageReader: Sendable {
+    public let stage: String
+    public let definition: any StageDefinition
+
+    public init(stage: String, definition: any StageDefinition) {
+        self.stage = stage
+        self.definition = definition
+    }
+}
+
 /// Everything a running stage may use. The engine makes one per stage run.
 public final class StageContext: Sendable {
     public let lake: Lake
@@ -189,12 +202,14 @@ public final class StageContext: Sendable {
     public let refreshCaches: Bool
     /// The stage's `csv:` settings, for the CSV files it writes.
     public let csvCells: CSVCellOptions
+    /// The stages of this run that read this stage's outputs, in the pipeline's order.
+    public let readers: [StageReader]
     private let onProgress: @Sendable (Int, Int?) -> Void
 
     init(lake: Lake, pipeline: String, stage: String, runID: String, runDate: String, logger: Logger,
          environment: PipelineEnvironment, inputs: [ResolvedInput], outputs: [LakePath],
          rejectsPath: LakePath, stateFolder: String, refreshCaches: Bool = false, csvCells: CSVCellOptions = CSVCellOptions(),
-         onProgress: @escaping @Sendable (Int, Int?) -> Void) {
+         readers: [StageReader] = [], onProgress: @escaping @Sendable (Int, Int?) -> Void) {
         self.lake = lake
         self.pipeline = pipeline
         self.stage = stage
@@ -208,6 +223,7 @@ public final class StageContext: Sendable {
         self.stateFolder = stateFolder
         self.refreshCaches = refreshCaches
         self.csvCells = csvCells
+        self.readers = readers
         self.onProgress = onProgress
     }
 

@@ -81,6 +81,13 @@ extension FetchStage {
                         + "every seed failing; `0` accepts an empty crawl."),
             SettingSpec("max_error_rate", .custom("share"), default: "no limit", journal: false,
                         "A larger share of failed URLs (`20%`, `0.2`) fails the stage."),
+            // In the fingerprint: the WARC's bytes change with it. Not in the journal's settings, but in its
+            // key all the same (`FetchRun`): a resumed crawl copies its pages' records as they were compressed.
+            SettingSpec("warc_gzip_level", .integer(min: 1, max: 9), default: "\(FetchStage.defaultWARCGzipLevel)",
+                        journal: false,
+                        "The deflate level of the WARC's gzip members (one per record): 1 is fastest, 9 smallest. "
+                        + "The default was measured on 20 KB shop pages: level 1 deflates at 0.38 of level 6's CPU "
+                        + "for a file 24% larger (bench/CRAWL_RESULTS.md). No effect on a `.warc` file."),
         ])
 
     /// The keys of `scoup:`, each sent as the Scoup option named in its description.

@@ -57,6 +57,13 @@ public enum ParseStage {
         /// Extraction rules live in code: a change to them must invalidate earlier outputs.
         func fingerprintExtra(lake: Lake) throws -> String { "parse-stage/2" }
 
+        /// What a page's extraction depends on besides the page: the fields and records rule as read
+        /// (selectors, types, currencies, defaults), the page size limit and this code. A fetch stage keeps
+        /// the extractions it makes for this stage under it (`SharedExtraction`).
+        var extractionKey: String {
+            SHA256.hex(of: "parse-stage/2 \(ToolVersion.current)\n\(fields)\n\(records.map { "\($0)" } ?? "page")\n\(maxPageBytes)")
+        }
+
         /// Of a fetch stage's outputs only the pages are read: its crawl log (timings, cache flags) is not.
         func fingerprints(input path: String) -> Bool { PageFiles.isWARC(path) || PageFiles.isHTML(path) }
 
@@ -285,29 +292,43 @@ struct ParsedBatch: Sendable {
 
     /// Parses pages on the calling task. The extractor is made here, per batch, because libxml2's
     /// compiled XPath belongs to one task at a time; compiling a dozen expressions is cheap next to a batch.
-    static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition) -> ParsedBatch {
+    ///
+    /// A page whose extraction the fetch stage already made from its tree (`shared`) is not parsed again.
+    static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition,
+                      shared: [SharedExtractionIndex] = []) -> ParsedBatch {
         var out = ParsedBatch()
-        let extractor: PageExtractor
-        do {
-            extractor = try PageExtractor(fields: definition.fields, records: definition.records)
-        } catch {
-            // Configuration compiled when the pipeline was validated; failing now is our bug.
-            fatalError("parse stage fields no longer compile: \(error)")
+        var compiled: PageExtractor?
+        func extractor() -> PageExtractor {
+            if let compiled { return compiled }
+            do {
+                let made = try PageExtractor(fields: definition.fields, records: definition.records)
+                compiled = made
+                return made
+            } catch {
+                // Configuration compiled when the pipeline was validated; failing now is our bug.
+                fatalError("parse stage fields no longer compile: \(error)")
+            }
         }
         func reject(_ page: FetchedPage, _ reason: String) {
             out.rejects.append(RejectedPage(url: page.url, file: page.file, fetchedAt: page.fetchedAt, reason: reason))
         }
         for page in pages {
-            let document: HTMLDocument
-            do {
-                document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType,
-                                            maxBytes: definition.maxPageBytes)
-            } catch {
-                reject(page, "\(error)")
-                out.counts["pages_rejected", default: 0] += 1
-                continue
+            let extraction: PageExtraction
+            if let kept = shared.lazy.compactMap({ $0.extraction(of: page) }).first {
+                extraction = kept
+                out.counts["pages_from_crawl", default: 0] += 1
+            } else {
+                let document: HTMLDocument
+                do {
+                    document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType,
+                                                maxBytes: definition.maxPageBytes)
+                } catch {
+                    reject(page, "\(error)")
+                    out.counts["pages_rejected", default: 0] += 1
+                    continue
+                }
+                extraction = extractor().extract(document)
             }
-            let extraction = extractor.extract(document)
             out.counts["pages_parsed", default: 0] += 1
             out.warnings += extraction.warnings.map { (page.url, $0) }
             for failure in extraction.failures { reject(page, failure) }
@@ -354,6 +375,7 @@ final class ParseRun {
         let writer = try RecordWriter(path: output.absolute)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
         let definition = self.definition
+        let shared = sharedExtractions()
         do {
             // Bounded memory: at most two batches per worker in flight or waiting.
             try await orderedConcurrentMap(window: workers * 2 + 1, deliver: { try write($0, writer) }) { submit in
@@ -382,7 +404,7 @@ final class ParseRun {
                             batchBytes += page.bytes.count
                             guard batch.count >= definition.batchPages || batchBytes >= Self.batchBytes else { continue }
                             let pages = batch
-                            try await submit { ParsedBatch.parse(pages, definition) }
+                            try await submit { ParsedBatch.parse(pages, definition, shared: shared) }
                             batch = []
                             batchBytes = 0
                         }
@@ -390,7 +412,7 @@ final class ParseRun {
                 }
                 if !batch.isEmpty {
                     let pages = batch
-                    try await submit { ParsedBatch.parse(pages, definition) }
+                    try await submit { ParsedBatch.parse(pages, definition, shared: shared) }
                 }
             }
             try rejects.commit()
@@ -429,6 +451,16 @@ final class ParseRun {
         if !nulls.entries.isEmpty { details["null_fields"] = .object(nulls) }
         return StageReport(counts: counts, recordsPerOutput: [output.relative: writer.recordCount],
                            details: details.entries.isEmpty ? nil : .object(details))
+    }
+
+    /// The extractions the fetch stages this stage reads made for it while crawling (parse once).
+    func sharedExtractions() -> [SharedExtractionIndex] {
+        let key = definition.extractionKey
+        return context.inputs.compactMap { input in
+            guard case .stage(let name) = input.input else { return nil }
+            let state = StageContext.stateFolder(lake: context.lake, pipeline: context.pipeline, stage: name)
+            return SharedExtractionIndex(path: SharedExtraction.path(fetchState: state, extractionKey: key), extractionKey: key)
+        }
     }
 
     func write(_ batch: ParsedBatch, _ writer: RecordWriter) throws {
