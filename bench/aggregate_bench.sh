@@ -17,6 +17,11 @@
 #   run 2                17.90 / 59      13.79 / 240      100.79 / 6576
 #   run 3                14.08 / 62      13.75 / 220       51.70 / 6576
 #   run 3 CPU seconds     6.92            6.55             30.99
+# 2026-12-06 23:25 UTC, gunzip on a read-ahead thread per stage (load average 10.6-13.4; agreed):
+#   wall s / peak MB      9.62 / 89       7.84 / 245       60.46 / 6575
+#   CPU seconds           5.54            4.78             34.23
+#   again, load 2.7-5.3   4.58 / 87       3.41 / 225       26.36 / 6576   (CPU 5.98 / 4.42 / 26.13)
+# (bench/QUERY_RESULTS.md has the profile)
 #
 # Peers are installed into bench/.venv (pip) only. Results are printed and appended to
 # bench/results/<UTC date>.txt.

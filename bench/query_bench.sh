@@ -13,6 +13,7 @@
 #   bench/query_bench.sh                       RECORDS=200000 for a quick run, ROUNDS=3 for medians
 #   SCRATCH=.build-x bench/query_bench.sh      build folder (default .build)
 #   BEFORE=/path/to/old/agentshop bench/query_bench.sh   also time an older binary on the same files
+#   NO_BUILD=1 bench/query_bench.sh            use the binary already built
 #
 # Results are printed and appended to bench/results/<UTC date>.txt; bench/QUERY_RESULTS.md holds
 # the figures of record.
@@ -133,8 +134,11 @@ for round in $(seq 1 "$rounds"); do
         read -r s c m < <(measure "$py" "$work/duck.py" "$lake/$file" "$select_list" "$tail_sql")
         cp "$work/out.csv" "$work/duck-$input.csv"
         say "$(printf '%-24s %-6s %8s %8s %8s %6s' "duckdb $("$py" -c 'import duckdb; print(duckdb.__version__)')" "$input" "$s" "$c" "$m" "$l")"
-        for tool in agentshop agentshop-copy ${BEFORE:+before}; do
+        for tool in agentshop-cold agentshop agentshop-copy ${BEFORE:+before}; do
             b=$bin; [ "$tool" = before ] && b=$BEFORE
+            # agentshop-cold: no schema cache (the first query over a file reads it once for its
+            # columns); agentshop: the second query, whose columns come from the cache.
+            [ "$tool" = agentshop-cold ] && rm -rf "$lake/.agentshop/query"
             # agentshop-copy: the same query with a scalar subquery over the same dataset, so that
             # its plan has two loops and the loader copies the records into a table first: the
             # path every query took before the virtual tables (with the newer schema scan).

@@ -105,6 +105,9 @@ public final class SQLiteLoader {
     public let database: Database
     /// CSV cells become numbers, booleans and null (empty), as `import` does.
     public let inferCSVTypes: Bool
+    /// Remembers each file's columns, so that `declare` does not read an unchanged file twice
+    /// across queries. None by default: `agentshop query` gives the lake's.
+    public var schemaCache: SchemaCache?
 
     public init(inferCSVTypes: Bool = true) throws {
         database = try Database(path: "", wal: false)
@@ -129,7 +132,7 @@ public final class SQLiteLoader {
             throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
         }
         return try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                inferTypes: inferCSVTypes, onReject: onReject)
+                                inferTypes: inferCSVTypes, readAhead: true, onReject: onReject)
     }
 
     /// The columns of `files`: every key of every record, in first-seen order, types widened
@@ -140,28 +143,45 @@ public final class SQLiteLoader {
 
     /// One pass over `files`: their columns (as `inferColumns`), records and rejects, each reject
     /// handed to `onReject`. JSONL is scanned without building values (`RecordReader.nextKinds`).
+    /// A file `schemaCache` knows unchanged is not read at all.
     private func survey(_ files: [LakePath], policy: MalformedPolicy,
                         onReject: @escaping (RejectedRecord) throws -> Void) throws -> (columns: [SQLColumn], rows: Int, rejected: Int) {
         var schema = SchemaSurvey()
         var rows = 0
         var rejected = 0
         for file in files {
+            let identity = schemaCache != nil ? SchemaCache.Identity.of(file.absolute) : nil
+            if let identity, let known = schemaCache?.lookup(file.absolute, identity: identity, inferCSVTypes: inferCSVTypes) {
+                for column in known.columns { schema.widen(schema.slot(of: column.name), column.type) }
+                rows += known.rows
+                continue
+            }
+            // Each file is surveyed on its own and merged: the same columns, in the same order, as
+            // one survey over all of them (widening is associative), and a file's own to remember.
+            var own = SchemaSurvey()
             let input = try reader(file, policy: policy, onReject: onReject)
-            for name in input.columns { _ = schema.slot(of: name) }
+            for name in input.columns { _ = own.slot(of: name) }
             if input.type.format == .jsonl {
-                while try input.nextKinds({ key, kind in schema.note(key, kind) }) {
-                    schema.endRecord()
+                while try input.nextKinds({ key, kind in own.note(key, kind) }) {
+                    own.endRecord()
                     if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
                 }
             } else {
                 while let record = try input.next() {
-                    for entry in record { schema.widen(schema.slot(of: entry.key), SQLColumnType.of(entry.value)) }
+                    for entry in record { own.widen(own.slot(of: entry.key), SQLColumnType.of(entry.value)) }
                     if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
                 }
             }
+            for column in own.surveyed { schema.widen(schema.slot(of: column.name), column.type) }
             rows += input.recordCount
             rejected += input.rejectedCount
+            // Remembered only when whole (no reject to report again) and unchanged while read.
+            if let identity, input.rejectedCount == 0, SchemaCache.Identity.of(file.absolute) == identity {
+                schemaCache?.store(file.absolute, SchemaCache.Entry(identity: identity, inferCSVTypes: inferCSVTypes,
+                                                                    columns: own.surveyed, rows: input.recordCount, used: 0))
+            }
         }
+        schemaCache?.save()
         return (schema.columns, rows, rejected)
     }
 
@@ -356,6 +376,8 @@ struct SchemaSurvey {
     private var previousSlots: [Int] = []
 
     var columns: [SQLColumn] { zip(names, types).map { SQLColumn(name: $0, type: $1 ?? .text) } }
+    /// The columns as surveyed: a nil type where only nulls were seen.
+    var surveyed: [(name: String, type: SQLColumnType?)] { zip(names, types).map { ($0, $1) } }
 
     mutating func slot(of name: String) -> Int {
         if let slot = index[name] { return slot }

@@ -51,15 +51,20 @@ final class LakeFileTables {
     }
 }
 
-/// A scan of one table: the files in order, each record's used fields projected.
+/// A scan of one table: the files in order, each record's used fields projected. The files are
+/// read and parsed on a thread of their own (`ProjectedRecordFeed`), a batch of records ahead of
+/// SQLite, which meanwhile converts, filters, sorts and aggregates them: two cores on one query.
 final class LakeFileCursor {
     let table: LakeFileTable
-    private var fileIndex = 0
-    private var reader: RecordReader?
-    private var projection = FieldProjection(keys: [])
-    /// For each column, its slot in `values`, or -1 when the scan does not read it.
+    private var feed: ProjectedRecordFeed?
+    private var batch = ProjectedRecordFeed.Batch(width: 0)
+    /// The current record in `batch`, and its first value in `batch.values`.
+    private var position = 0
+    private var offset = 0
+    private var width = 0
+    /// For each column, its slot among the projected values, or -1 when the scan does not read it.
     private(set) var slots: [Int] = []
-    var values: [JSONValue] = []
+    private var types: [SQLColumnType] = []
     private(set) var rowid: Int64 = 0
     private(set) var atEnd = true
 
@@ -76,10 +81,13 @@ final class LakeFileCursor {
                 slots.append(-1)
             }
         }
-        projection = FieldProjection(keys: keys)
-        values = Array(repeating: .null, count: keys.count)
-        fileIndex = 0
-        reader = nil
+        types = table.columns.map(\.type)
+        feed = nil  // a scan started again: the previous reader stops first
+        width = keys.count
+        feed = ProjectedRecordFeed(table: table, projection: FieldProjection(keys: keys))
+        batch = ProjectedRecordFeed.Batch(width: width)
+        position = 0
+        offset = 0
         rowid = 0
         atEnd = false
         table.scans += 1
@@ -87,31 +95,151 @@ final class LakeFileCursor {
     }
 
     func advance() throws {
-        while true {
-            if reader == nil {
-                guard fileIndex < table.files.count else { atEnd = true; return }
-                let file = table.files[fileIndex]
-                guard let type = RecordFileType(path: file.relative) else {
-                    throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
-                }
-                // Rejects were reported when the columns were inferred: a scan passes over them.
-                reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: table.policy,
-                                          inferTypes: table.inferCSVTypes) { _ in }
-            }
-            if try reader!.next(projecting: projection, into: &values) {
-                rowid += 1
-                if rowid & 0x3FFF == 0 { try Task.checkCancellation() }
+        position += 1
+        if position >= batch.count {
+            guard let feed, let next = try feed.next(recycling: batch) else {
+                atEnd = true
+                self.feed = nil
                 return
             }
-            reader = nil
-            fileIndex += 1
+            batch = next
+            position = 0
         }
+        offset = position * width
+        rowid += 1
+        if rowid & 0x3FFF == 0 { try Task.checkCancellation() }
     }
 
     /// Column `index` of the current record, as the copying loader would have stored it.
     func value(_ index: Int) -> SQLValue {
         let slot = slots[index]
-        return slot < 0 ? .null : table.columns[index].type.sqlValue(values[slot])
+        return slot < 0 ? .null : types[index].sqlValue(batch.values[offset + slot])
+    }
+}
+
+/// Reads a table's files on its own thread into batches of projected records, a few batches ahead
+/// of the scan; errors come out of `next` in order, after the records before them. Dropping it
+/// stops the thread (a LIMIT reached, a query interrupted) and waits for it.
+final class ProjectedRecordFeed {
+    /// Records in a row: `count` records of `width` values each.
+    /// The values sit in fixed memory (no array, no exclusivity check per access): the scan
+    /// reads a few of them per record on SQLite's side, the reader writes them on its own.
+    final class Batch: @unchecked Sendable {
+        let values: UnsafeMutableBufferPointer<JSONValue>
+        var count = 0
+        init(width: Int) {
+            values = .allocate(capacity: max(1, width * ProjectedRecordFeed.batchSize))
+            values.initialize(repeating: .null)
+        }
+        deinit {
+            values.deinitialize()
+            values.deallocate()
+        }
+    }
+
+    private final class State: @unchecked Sendable {
+        let lock = NSCondition()
+        var ready: [Batch] = []
+        var spare: [Batch] = []
+        var failure: Error?
+        var finished = false
+        var stopped = false
+    }
+
+    /// Records per batch, and batches read ahead at most.
+    static let batchSize = 2048
+    static let depth = 4
+
+    private let state = State()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(table: LakeFileTable, projection: FieldProjection) {
+        let state = state, done = done
+        let files = table.files, policy = table.policy, inferTypes = table.inferCSVTypes
+        let width = projection.keys.count
+        let thread = Thread {
+            defer { done.signal() }
+            // Hands a full batch over; false when the scan has stopped.
+            func deliver(_ batch: Batch) -> Bool {
+                state.lock.lock()
+                defer { state.lock.unlock() }
+                state.ready.append(batch)
+                state.lock.broadcast()
+                while state.ready.count >= Self.depth && !state.stopped { state.lock.wait() }
+                return !state.stopped
+            }
+            func emptyBatch() -> Batch {
+                state.lock.lock()
+                let batch = state.spare.popLast() ?? Batch(width: width)
+                state.lock.unlock()
+                batch.count = 0
+                return batch
+            }
+            var failure: Error?
+            var batch = emptyBatch()
+            var count = 0  // records in `batch`
+            do {
+                var record = Array(repeating: JSONValue.null, count: width)
+                reading: for file in files {
+                    guard let type = RecordFileType(path: file.relative) else {
+                        throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
+                    }
+                    // Rejects were reported when the columns were inferred: a scan passes over them.
+                    let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
+                                                  inferTypes: inferTypes, readAhead: true) { _ in }
+                    while try reader.next(projecting: projection, into: &record) {
+                        let values = batch.values, base = count * width
+                        for k in 0..<width { values[base + k] = record[k] }
+                        count += 1
+                        if count == Self.batchSize {
+                            batch.count = count
+                            let more = deliver(batch)
+                            batch = emptyBatch()
+                            count = 0
+                            guard more else { break reading }
+                        }
+                    }
+                }
+            } catch {
+                failure = error
+            }
+            // The records read before an error come out before it.
+            if count > 0 {
+                batch.count = count
+                _ = deliver(batch)
+            }
+            state.lock.lock()
+            state.failure = failure
+            state.finished = true
+            state.lock.broadcast()
+            state.lock.unlock()
+        }
+        thread.name = "agentshop.scan"
+        thread.start()
+    }
+
+    deinit {
+        state.lock.lock()
+        state.stopped = true
+        state.lock.broadcast()
+        state.lock.unlock()
+        done.wait()  // the thread no longer reads the files
+    }
+
+    /// The next batch, or nil at the end; throws the reader's error after the records before it.
+    /// `recycling` is a batch the caller is done with, reused for later records.
+    func next(recycling used: Batch) throws -> Batch? {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        if used.count > 0 { state.spare.append(used) }
+        while state.ready.isEmpty && !state.finished { state.lock.wait() }
+        if state.ready.isEmpty {
+            if let failure = state.failure { throw failure }
+            return nil
+        }
+        let batch = state.ready.removeFirst()
+        state.lock.broadcast()
+        return batch
     }
 }
 

@@ -100,7 +100,7 @@ public enum AggregateStage {
                             throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
                         }
                         let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                                      inferTypes: inferTypes, onReject: rejects.add)
+                                                      inferTypes: inferTypes, readAhead: true, onReject: rejects.add)
                         try aggregation.consume(reader)
                         context.progress(index + 1, of: files.count)
                     }

@@ -52,6 +52,7 @@ struct QueryCommand: AsyncParsableCommand {
         let tables: [LoadedTable]
         do {
             loader = try SQLiteLoader()
+            loader.schemaCache = SchemaCache(lake: lake)  // a second query over unchanged files skips the schema pass
             tables = try query.load(into: loader, lake: lake, resolve: { try DatasetReference.resolve($0, in: lake) }, policy: MalformedPolicy(rawValue: onError)!) { bad in
                 Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
             }
