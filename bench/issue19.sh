@@ -28,7 +28,7 @@ if [ -n "${QUICK:-}" ]; then
     : "${COUNT:=500}" "${RECORDS:=200000}" "${ROWS:=100000}" "${REPEAT:=1}"
 fi
 export SCRATCH=${SCRATCH:-.build-release}
-ONLY=${ONLY:-floor crawl parse query aggregate store noop}
+ONLY=${ONLY:-floor noop parse query aggregate crawl store}
 logs="$root/bench/work/issue19/$STAMP"
 out="$root/bench/results/issue19-$STAMP.md"
 mkdir -p "$logs" "$root/bench/results"
@@ -56,20 +56,25 @@ row() {
     say "$name: exit $(cat "$logs/$name.rc") after $(cat "$logs/$name.secs") s"
 }
 
+# The table, rewritten after every row: a run stopped part-way still leaves the rows it finished.
+report() {
+    python3 bench/issue19_report.py --logs "$logs" --rows "$done_rows" \
+        --settings "$(pass COUNT RECORDS ROWS REPEAT ROUNDS SCRATCH QUICK)" > "$out.tmp" && mv "$out.tmp" "$out"
+}
+done_rows=""
 for name in $ONLY; do
     case "$name" in
-        floor) row floor $(pass SCRATCH) bench/floor.sh ;;
-        crawl) row crawl $(pass COUNT ROUNDS SCRATCH) bench/crawl_bench.sh ;;
-        parse) row parse $(pass COUNT SCRATCH) bench/parse_bench.sh ;;
-        query) row query $(pass RECORDS ROUNDS SCRATCH) bench/query_bench.sh ;;
-        aggregate) row aggregate $(pass RECORDS SCRATCH) bench/aggregate_bench.sh ;;
-        store) row store $(pass ROWS REPEAT SCRATCH) bench/store_bench.sh ;;
-        noop) row noop $(pass SCRATCH) bench/run.sh noop ;;
+        floor) row floor $(pass SCRATCH) bash bench/floor.sh ;;
+        crawl) row crawl $(pass COUNT ROUNDS SCRATCH) bash bench/crawl_bench.sh ;;
+        parse) row parse $(pass COUNT SCRATCH) bash bench/parse_bench.sh ;;
+        query) row query $(pass RECORDS ROUNDS SCRATCH) bash bench/query_bench.sh ;;
+        aggregate) row aggregate $(pass RECORDS SCRATCH) bash bench/aggregate_bench.sh ;;
+        store) row store $(pass ROWS REPEAT SCRATCH) bash bench/store_bench.sh ;;
+        noop) row noop $(pass SCRATCH) bash bench/run.sh noop ;;
         *) say "unknown row: $name (known: floor crawl parse query aggregate store noop)"; exit 64 ;;
     esac
+    done_rows="$done_rows $name"
+    report
 done
-
-python3 bench/issue19_report.py --logs "$logs" --rows "$ONLY" \
-    --settings "$(pass COUNT RECORDS ROWS REPEAT ROUNDS SCRATCH QUICK)" > "$out"
 cat "$out"
 say "results: $out"

@@ -30,7 +30,8 @@ class Table:
 
     def add(self, work, ours, peer, ratio, goal, met, load):
         mark = "—" if met is None else ("**yes**" if met else "no")
-        self.rows.append(f"| {work} | {ours} | {peer} | {ratio} | {goal} | {mark} | {load} |")
+        cells = [str(c).replace("|", "\\|") for c in (work, ours, peer, ratio, goal, mark, load)]
+        self.rows.append("| " + " | ".join(cells) + " |")
 
     def missing(self, work, goal, why, load):
         self.rows.append(f"| {work} | {why} | | | {goal} | not measured | {load} |")
