@@ -63,6 +63,12 @@ let package = Package(
             "Runs", "WorkQueue",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ], linkerSettings: [
+            // Release: the Swift runtime and Foundation linked in, so a process maps only the pages it uses of
+            // them instead of relocating their shared libraries (bench/FLOOR_RESULTS.md). Debug and tests: dynamic.
+            // The static Foundation's own libraries are named too: the modules' autolink entries name the shared ones.
+            .unsafeFlags(["-static-stdlib", "-lCoreFoundation", "-l_FoundationCShims", "-l_FoundationCollections",
+                          "-lswiftSynchronization", "-l_FoundationICU", "-lstdc++"], .when(configuration: .release)),
         ]),
 
         // What one fuzz input does to one parser: wrapped by fuzz/, replayed by FuzzRegressionTests.

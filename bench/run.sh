@@ -22,9 +22,10 @@ mkdir -p "$work" "$results"
 report="$results/$(date -u +%Y-%m-%d).txt"
 
 echo "building release…" >&2
-swift build -c release --product agentshop >&2
-swift build -c release --product agentshop-bench >&2
-bin="$root/.build/release"
+scratch=${SCRATCH:-.build}   # SCRATCH=.build-release to build elsewhere
+swift build -c release --scratch-path "$scratch" --product agentshop >&2
+swift build -c release --scratch-path "$scratch" --product agentshop-bench >&2
+bin="$root/$scratch/release"
 
 say() { echo "$*" | tee -a "$report"; }
 

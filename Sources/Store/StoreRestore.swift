@@ -95,7 +95,7 @@ public struct StoreRestorer {
         } catch {
             throw StoreError(.restore, "the dump cannot be read back", cause: "\(error)", path: dumpPath)
         }
-        let migrated = try check(temporary, against: sidecar, known: known, dumpPath: dumpPath)
+        let migrated = try check(temporary, against: sidecar, known: known, dumpPath: dumpPath, format: sidecar.format)
         return (sidecar, migrated)
     }
 
@@ -164,11 +164,13 @@ public struct StoreRestorer {
 
     /// Integrity, foreign keys, schema version and row counts of the restored file; migrates an older schema.
     /// The schema is compared first, before anything could fire a trigger the dump brought.
-    private func check(_ path: String, against sidecar: DumpSidecar, known: [SchemaObject], dumpPath: String) throws -> [Int] {
+    private func check(_ path: String, against sidecar: DumpSidecar, known: [SchemaObject], dumpPath: String,
+                       format: DumpFormat) throws -> [Int] {
         func refuse(_ reason: String, _ cause: String? = nil) -> StoreError {
             StoreError(.restore, reason, cause: cause, path: dumpPath)
         }
         let store: Store
+        let counts: [String: Int]
         do {
             store = Store(database: try Database(path: path, mode: .readWrite, wal: false),
                           logger: logger)
@@ -178,11 +180,26 @@ public struct StoreRestorer {
                              + differences.prefix(5).joined(separator: "; ")
                              + (differences.count > 5 ? "; and \(differences.count - 5) more" : ""))
             }
-            let integrity = try store.database.rows("PRAGMA integrity_check").compactMap { $0[0].string }
-            guard integrity == ["ok"] else {
-                throw refuse("the restored database fails integrity_check", integrity.prefix(5).joined(separator: "; "))
+            // The file check runs on its own connection and thread while this one checks foreign keys and
+            // counts rows: the two read the same finished file and take about as long each.
+            // A binary snapshot gets integrity_check: its bytes came from outside, so its indexes could
+            // disagree with its tables. A SQL dump was written page by page by SQLite itself from
+            // statements the policy allowed, and every index was built by SQLite from those rows, so
+            // quick_check (the same page, record and constraint checks, without re-deriving every
+            // index entry) proves the file sound at a fraction of the cost (bench/STORE_BENCH.md).
+            let pragma = format == .sqlite ? "integrity_check" : "quick_check"
+            let fileCheck = BackgroundResult {
+                try Database(path: path, mode: .readOnly, wal: false).rows("PRAGMA \(pragma)").compactMap { $0[0].string }
             }
-            let violations = try store.database.rows("PRAGMA foreign_key_check")
+            let keysAndCounts = Swift.Result {
+                (try store.database.rows("PRAGMA foreign_key_check"), try StoreDumper.census(store.database).1)
+            }
+            let integrity = try fileCheck.value()
+            guard integrity == ["ok"] else {
+                throw refuse("the restored database fails \(pragma)", integrity.prefix(5).joined(separator: "; "))
+            }
+            let violations: [[SQLValue]]
+            (violations, counts) = try keysAndCounts.get()
             guard violations.isEmpty else {
                 let first = violations[0].map(\.description).joined(separator: ", ")
                 throw refuse("the restored database fails foreign_key_check (\(violations.count) rows)", first)
@@ -198,7 +215,6 @@ public struct StoreRestorer {
             throw StoreError(.schemaTooNew, "the dump's schema version \(version) is newer than this program's "
                              + "(\(MarketplaceSchema.latestVersion))", path: dumpPath)
         }
-        let (_, counts) = try StoreDumper.census(store.database)
         guard counts == sidecar.tables else {
             let differing = Set(counts.keys).union(sidecar.tables.keys).sorted()
                 .filter { counts[$0] != sidecar.tables[$0] }
@@ -209,5 +225,27 @@ public struct StoreRestorer {
         // Leave a plain file behind: no -wal to carry across the rename.
         try store.database.execute("PRAGMA journal_mode = DELETE")
         return migrated
+    }
+}
+
+/// A value computed on a thread of its own; `value()` waits for it. For two checks of one finished file
+/// run side by side on two connections.
+private final class BackgroundResult<T: Sendable>: @unchecked Sendable {
+    private var outcome: Result<T, Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        let thread = Thread { [self] in
+            outcome = Result { try work() }
+            done.signal()
+        }
+        thread.name = "agentshop.restore-check"
+        thread.start()
+    }
+
+    /// Waits for the work; call it once.
+    func value() throws -> T {
+        done.wait()
+        return try outcome!.get()
     }
 }

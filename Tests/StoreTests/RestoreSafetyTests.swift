@@ -146,6 +146,24 @@ import TestSupport
         try setup.expectRefused("trigger \(name) on products differs from the marketplace schema's")
     }
 
+    /// A SQL restore checks the file with quick_check, a binary one keeps integrity_check (bench/STORE_BENCH.md):
+    /// here two indexes of one table trade their b-trees, so the schema text is the marketplace's and every page
+    /// is sound, and only integrity_check sees that the index entries disagree with the rows.
+    @Test func aBinaryDumpWhoseIndexesTradedTheirEntriesIsRefusedByIntegrityCheck() throws {
+        let setup = try Setup(format: .sqlite) { store in
+            let db = store.database
+            let category = try #require(try db.scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'products_category'")?.int64)
+            let url = try #require(try db.scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'products_source_url'")?.int64)
+            try db.execute("""
+                PRAGMA writable_schema = ON;
+                UPDATE sqlite_schema SET rootpage = \(url) WHERE name = 'products_category';
+                UPDATE sqlite_schema SET rootpage = \(category) WHERE name = 'products_source_url';
+                PRAGMA writable_schema = OFF;
+                """)
+        }
+        try setup.expectRefused("integrity_check")
+    }
+
     @Test func aBinaryDumpWithAnExtraTriggerAndViewIsRefusedByName() throws {
         let setup = try Setup(format: .sqlite) { store in
             try store.database.execute("""

@@ -219,7 +219,7 @@ struct DBCommand: AsyncParsableCommand {
             discussion: """
             By default each dump's bytes are hashed and compared with its sidecar ('checksum ok'): that proves the
             file is the one written, not that it restores. --deep restores each dump into a scratch database beside
-            it (removed after) and checks what `db restore` checks: integrity_check, foreign_key_check, the schema
+            it (removed after) and checks what `db restore` checks: integrity_check (quick_check for SQL), foreign_key_check, the schema
             and the row counts the sidecar recorded ('restores ok'). With --deep the exit code is 1 when a dump
             fails.
 
@@ -295,7 +295,7 @@ struct DBCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify a dump and swap it in atomically, keeping the previous store as <store>.pre-restore.",
             discussion: """
-            The dump's checksum, integrity_check, foreign_key_check, schema version and row counts are checked
+            The dump's checksum, integrity_check (quick_check for SQL), foreign_key_check, schema version and row counts are checked
             on a temporary copy first; a damaged or newer-schema dump is refused and the store is untouched. A SQL
             dump runs under an authorizer that refuses any statement a dump does not hold (ATTACH, VACUUM INTO,
             unknown tables or triggers, other pragmas), and the restored schema must be the marketplace schema:
