@@ -5,6 +5,7 @@ import Pipeline
 import Postgres
 import Runs
 import Stages
+import Transport
 import WorkQueue
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -50,6 +51,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let queue: WorkQueue
         do {
             queueURL = try PostgresURL(url)
+            if let password = queueURL.password { Secret.register(password) }
             queue = try WorkQueue(url: queueURL, applicationName: "agentshop-worker")
         } catch {
             Console.error("worker: \(error)")
@@ -65,7 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "agentshop.worker")
         var idleSince = Date()
         var done = 0
-        // SIGTERM or SIGINT: finish the item in hand, leave the queue, exit 0 (its other claims lapse with the lease).
+        // SIGTERM or SIGINT: finish the item in hand, give back the others, leave the queue, exit 0.
         let interruption = Interruption()
         interruption.install { _ in }
         defer { interruption.remove() }
@@ -76,7 +78,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 try await Task.sleep(nanoseconds: 250_000_000)
                 continue
             }
-            for item in items where interruption.signal == 0 {
+            // Stopping: the items of the batch not started yet go back to the queue at once (not when the lease expires).
+            let released = try await queue.work(items, stopping: { interruption.signal != 0 }) { item in
                 do {
                     let result = try await QueuedEnrich.perform(item, queueURL: queueURL, logger: logger)
                     let completion = try queue.complete(item, result: result)
@@ -88,6 +91,7 @@ struct WorkerCommand: AsyncParsableCommand {
                     Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) failed: \(message)")
                 }
             }
+            if !released.isEmpty { Console.error("worker \(name): released \(released.count) items it had not started") }
             idleSince = Date()
         }
         try? queue.stopWorker(name)
@@ -150,7 +154,9 @@ extension RunCommand {
     /// The run's environment; with `--queue`, it sends enrich stages to that queue.
     func queueEnvironment(_ environment: PipelineEnvironment, spec: PipelineSpec) throws -> PipelineEnvironment {
         guard let queue else { return environment }
-        do { _ = try PostgresURL(queue) } catch {
+        do {
+            if let password = try PostgresURL(queue).password { Secret.register(password) }
+        } catch {
             Console.error("--queue: \(error)")
             throw ExitStatus.invalidInput
         }
