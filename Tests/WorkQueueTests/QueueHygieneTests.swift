@@ -3,6 +3,9 @@ import Postgres
 import TestSupport
 import Testing
 import WorkQueue
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A stopping worker gives back what it had not started; `QueueHealth` (what `doctor` shows) reads items,
 /// workers and expired leases; `agentshop doctor --queue` shows them as data.
@@ -41,6 +44,54 @@ import WorkQueue
         #expect(try queue.complete(released[0], result: "late") == .refused)
         for item in taken { #expect(try other.complete(item, result: "seg-\(item.key)") == .accepted) }
         #expect(try queue.progress(runID: "run1", stage: "enrich") == StageProgress(done: 6))
+    }
+
+    /// Through the binary: a worker holding a large batch under an hour's lease gets SIGTERM after its first
+    /// items; it gives the rest back, so a second worker finishes the run at once (without the release the
+    /// run would wait an hour for the lease).
+    @Test func aWorkerStoppedWithSIGTERMGivesItsBatchBackAndTheRunFinishesWithoutWaitingForTheLease() throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        let count = 200
+        let folder = try QueueEndToEndTests.project(count: count)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let first = try QueueEndToEndTests.start(["worker", database.url, "--id", "w1", "--batch", "500", "--lease", "3600"],
+                                                 in: folder, output: folder + "/w1")
+        defer { if first.process.isRunning { kill(first.process.processIdentifier, SIGKILL) } }
+        let coordinator = try QueueEndToEndTests.start(["run", "spread", "--lake", "datalake", "--queue", database.url], in: folder,
+                                                       environment: ["AGENTSHOP_QUEUE_ITEM_RECORDS": "1"], output: folder + "/run")
+        defer { if coordinator.process.isRunning { kill(coordinator.process.processIdentifier, SIGKILL) } }
+        let db = try PGConnection(database.url)
+        let deadline = Date().addingTimeInterval(120)
+        var done = 0
+        while Date() < deadline {
+            done = Int((try? db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w1'")) ?? "0") ?? 0
+            if done >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        try #require(done >= 3, "w1 never did any work: \(first.stderr())")
+        kill(first.process.processIdentifier, SIGTERM)
+        first.process.waitUntilExit()
+        #expect(first.process.terminationStatus == 0, "\(first.stderr())")
+        let released = first.stderr().split(separator: "\n").first { $0.contains("released") }
+        #expect(released != nil, "\(first.stderr())")
+        // Nothing stays claimed by the stopped worker: what it did not finish is pending again.
+        #expect(try db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE state = 'claimed' AND lease_owner = 'w1'") == "0")
+
+        let second = try QueueEndToEndTests.start(["worker", database.url, "--id", "w2", "--batch", "4", "--lease", "3600"],
+                                                  in: folder, output: folder + "/w2")
+        defer { if second.process.isRunning { kill(second.process.processIdentifier, SIGKILL) } }
+        // Bounded: items left under w1's lease would hold the run for an hour.
+        let finish = Date().addingTimeInterval(180)
+        while coordinator.process.isRunning && Date() < finish { Thread.sleep(forTimeInterval: 0.1) }
+        try #require(!coordinator.process.isRunning, "the run is still waiting for items: \(second.stderr())")
+        coordinator.process.waitUntilExit()
+        #expect(coordinator.process.terminationStatus == 0, "\(coordinator.stderr())")
+        kill(second.process.processIdentifier, SIGTERM)
+        second.process.waitUntilExit()
+        #expect(try db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE state = 'done'") == "\(2 * count)")
+        #expect(try db.scalar("SELECT count(*) FROM agentshop_queue_results") == "\(2 * count)")
+        #expect(Int(try db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w2'") ?? "0") ?? 0 > 0)
     }
 
     @Test func releasingALeaseAlreadyLostChangesNothing() throws {
