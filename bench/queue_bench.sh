@@ -3,7 +3,7 @@
 # in one process, then through the queue (`run --queue`) with 1, 2 and 4 `agentshop worker` processes.
 # Prints wall seconds, records/s and the per-item overhead of the queue ((queued - in-process) / items).
 #
-#   bench/queue_bench.sh                    # 2,000 records, 10 records per item
+#   bench/queue_bench.sh                    # 2,000 records, 10 records per item, a release build (.build-release)
 #   COUNT=400 PER_ITEM=1 BIN=.build/debug/agentshop bench/queue_bench.sh    # a debug binary, quick look
 #
 # Starts its own PostgreSQL (scripts/pg_test_server.sh) unless AGENTSHOP_PG_URL is set. The offline
@@ -16,8 +16,8 @@ PER_ITEM=${PER_ITEM:-10}
 WORKERS=${WORKERS:-"1 2 4"}
 WORK=${WORK:-bench/work/queue}
 if [ -z "${BIN:-}" ]; then
-    swift build -c release --product agentshop >&2
-    BIN="$(swift build -c release --show-bin-path)/agentshop"
+    swift build -c release --scratch-path .build-release --product agentshop >&2
+    BIN="$(swift build -c release --scratch-path .build-release --show-bin-path)/agentshop"
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 

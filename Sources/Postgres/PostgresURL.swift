@@ -11,8 +11,9 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public let conninfo: String
     public let scheme: String
     public let user: String?
-    /// Percent-decoded; nil when the URI has none (libpq then asks `PGPASSWORD` and `~/.pgpass`).
-    public let password: String?
+    /// Percent-decoded, from the user info or a `password=` parameter; nil when the URI has none (libpq
+    /// then asks `PGPASSWORD` and `~/.pgpass`).
+    public private(set) var password: String?
     /// The host list as written (`host`, `host:5433`, `h1,h2:5433`, `[::1]`); empty for libpq's default.
     public let hosts: String
     public let database: String?
@@ -72,6 +73,11 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
             password = nil
             hosts = String(authority)
         }
+        if password == nil, let query,
+           let parameter = query.split(separator: "&").first(where: { $0.lowercased().hasPrefix("password=") }) {
+            let secret = String(parameter.dropFirst("password=".count))
+            password = secret.removingPercentEncoding ?? secret
+        }
         conninfo = expanded
     }
 
@@ -83,11 +89,17 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     /// The URL without its password (for a command line, where other users can read it; pass the
     /// password in `PGPASSWORD` instead).
     public var withoutPassword: String {
-        guard password != nil, let start = conninfo.range(of: "://")?.upperBound else { return conninfo }
-        let end = conninfo[start...].firstIndex(of: "?") ?? conninfo.endIndex
-        let region = conninfo[start..<end]
-        guard let at = region.lastIndex(of: "@"), let colon = region[..<at].firstIndex(of: ":") else { return conninfo }
         var text = conninfo
+        // A `password=` parameter goes too (`?sslmode=require&password=x` → `?sslmode=require`).
+        if let query, query.lowercased().contains("password="), let mark = text.firstIndex(of: "?") {
+            let kept = query.split(separator: "&", omittingEmptySubsequences: false)
+                .filter { !$0.lowercased().hasPrefix("password=") }
+            text = String(text[..<mark]) + (kept.isEmpty ? "" : "?" + kept.joined(separator: "&"))
+        }
+        guard password != nil, let start = text.range(of: "://")?.upperBound else { return text }
+        let end = text[start...].firstIndex(of: "?") ?? text.endIndex
+        let region = text[start..<end]
+        guard let at = region.lastIndex(of: "@"), let colon = region[..<at].firstIndex(of: ":") else { return text }
         text.removeSubrange(colon..<at)
         return text
     }

@@ -37,7 +37,8 @@ public enum RunNotices {
                 if let settings = try EmailSettings.fromEnvironment(environment.variables) {
                     if let password = settings.smtp.password?.value { secrets.append(password) }
                     notifiers.append(EmailNotifier(settings: settings, recipients: notify.email,
-                                                   templates: StoredEmailTemplates(lake: lake, logger: logger)))
+                                                   templates: StoredEmailTemplates(lake: lake, environment: environment.variables,
+                                                                                   logger: logger)))
                 } else {
                     logger.error("notify.email: \(EmailSettings.prefix)SMTP_HOST is not set; no e-mail sent")
                 }
@@ -54,15 +55,18 @@ public enum RunNotices {
     }
 }
 
-/// The store's active `email_templates` rows as Notify's `NotificationTemplates`: read once, when made.
-/// Without a store (or with an unreadable one) there are none, and Notify's built-in text is used.
+/// The store's active `email_templates` rows as Notify's `NotificationTemplates`: read once, when made,
+/// from the run's store (PostgreSQL when one is configured: `--store`, `AGENTSHOP_STORE_URL`, `store:`; else
+/// the lake's SQLite store). Without a store (or with an unreadable one) there are none, and Notify's
+/// built-in text is used.
 public struct StoredEmailTemplates: NotificationTemplates {
     public let table: TemplateTable
 
-    public init(lake: Lake, logger: Logger) {
+    public init(lake: Lake, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) {
         var table = TemplateTable()
         do {
-            for (name, row) in try EmailTemplateRecords.active(storePath: lake.storePath) ?? [:] {
+            let location = try StoreLocation.resolve(nil, environment: environment, defaultPath: lake.storePath)
+            for (name, row) in try EmailTemplateRecords.active(at: location) ?? [:] {
                 table.templates[name] = EmailTemplate(subject: row.subject, body: row.body)
             }
         } catch {

@@ -30,6 +30,33 @@ public enum AdminAccounts {
         }
     }
 
+    /// `setAdmin` in a PostgreSQL store.
+    @discardableResult
+    public static func setAdmin(in store: PostgresStore, username: String, email: String, password: String,
+                                role: String = "admin", iterations: Int = defaultIterations) throws -> Int64 {
+        guard password.count >= minimumPasswordLength else {
+            throw StoreError(.constraint, "the password must have at least \(minimumPasswordLength) characters")
+        }
+        guard !username.isEmpty, email.contains("@") else {
+            throw StoreError(.constraint, "an admin needs a username and an e-mail address")
+        }
+        let hash = passwordHash(password, iterations: iterations)
+        let id = try store.connection.scalar("""
+            INSERT INTO admin_users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (username) DO UPDATE SET email = excluded.email, password_hash = excluded.password_hash,
+                role = excluded.role, is_active = true
+            RETURNING id
+            """, [username, email, hash, role])
+        return id.flatMap { Int64($0) } ?? 0
+    }
+
+    /// Whether `password` is the admin's in a PostgreSQL store; false for unknown or inactive admins.
+    public static func verify(in store: PostgresStore, username: String, password: String) throws -> Bool {
+        guard let stored = try store.connection.scalar("SELECT password_hash FROM admin_users WHERE username = $1 AND is_active",
+                                                       [username]) else { return false }
+        return verifyPassword(password, against: stored)
+    }
+
     /// Whether `password` is the admin's; false for unknown or inactive admins.
     public static func verify(in database: Database, username: String, password: String) throws -> Bool {
         guard let stored = try database.scalar("SELECT password_hash FROM admin_users WHERE username = ? AND is_active = 1",

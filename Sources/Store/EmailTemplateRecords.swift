@@ -23,6 +23,28 @@ public enum EmailTemplateRecords {
         return out
     }
 
+    /// Every active template of a PostgreSQL store, by name.
+    public static func active(in store: PostgresStore) throws -> [String: Template] {
+        var out: [String: Template] = [:]
+        for row in try store.connection.query("""
+            SELECT name, subject, body_text, variables_json::text FROM email_templates WHERE is_active
+            """).rows {
+            guard let name = row[0], let subject = row[1], let body = row[2] else { continue }
+            let variables = row[3].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] } ?? []
+            out[name] = Template(name: name, subject: subject, body: body, variables: variables)
+        }
+        return out
+    }
+
+    /// The active templates of the store at `location` (a SQLite file or a PostgreSQL database), or nil
+    /// when there is no SQLite store there.
+    public static func active(at location: StoreLocation) throws -> [String: Template]? {
+        switch location {
+        case .sqlite(let path): return try active(storePath: path)
+        case .postgres(let url): return try active(in: PostgresStore.open(url: url))
+        }
+    }
+
     /// The active templates of the store at `path`, or nil when there is no store there.
     public static func active(storePath path: String) throws -> [String: Template]? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }

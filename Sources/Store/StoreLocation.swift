@@ -15,10 +15,12 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
     /// The environment variable naming the store when no option does.
     public static let environmentVariable = "AGENTSHOP_STORE_URL"
 
-    /// The store `option` names, else `AGENTSHOP_STORE_URL`, else `defaultPath` (the lake's store).
+    /// The store `option` names, else the store this process chose (`choose`), else `AGENTSHOP_STORE_URL`,
+    /// else `defaultPath` (the lake's store).
     public static func resolve(_ option: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                defaultPath: String) throws -> StoreLocation {
         if let option, !option.isEmpty { return try parse(option, environment: environment) }
+        if let chosen = chosen { return chosen }
         if let value = environment[environmentVariable], !value.isEmpty { return try parse(value, environment: environment) }
         return .sqlite(path: defaultPath)
     }
@@ -33,6 +35,29 @@ public enum StoreLocation: Sendable, CustomStringConvertible {
         }
         return .sqlite(path: expanded)
     }
+
+    /// Makes `location` this process's store (`agentshop run` does, from `--store`, the environment or the
+    /// pipeline's `store:`), so that its stages and run records use it, with its password, while
+    /// `AGENTSHOP_STORE_URL` is set to the URL *without* its password: a child process (a `command`
+    /// stage) learns where the store is but not the secret (libpq then asks `PGPASSWORD` or `~/.pgpass`).
+    public static func choose(_ location: StoreLocation) {
+        chosenLock.lock()
+        chosenValue = location
+        chosenLock.unlock()
+        if let url = location.postgresURL {
+            setenv(environmentVariable, url.withoutPassword, 1)
+        }
+    }
+
+    /// The store `choose` set, nil when none was.
+    public static var chosen: StoreLocation? {
+        chosenLock.lock()
+        defer { chosenLock.unlock() }
+        return chosenValue
+    }
+
+    private static let chosenLock = NSLock()
+    nonisolated(unsafe) private static var chosenValue: StoreLocation?
 
     /// The PostgreSQL URL, when the store is one.
     public var postgresURL: PostgresURL? {

@@ -244,6 +244,43 @@ public final class WorkQueue {
             """, [String(item.id), item.lease.owner, String(item.lease.attempt), String(maxAttempts), error]) == 1
     }
 
+    /// Gives back items claimed under their `lease` but not started (a worker that is stopping): they
+    /// are pending again at once, so another worker takes them without waiting for the lease to expire.
+    /// A lease already lost (expired and claimed by another worker, or completed) is left alone. The
+    /// claim still counts in `attempts`, so a later claim is another lease. Returns how many were released.
+    @discardableResult
+    public func release(_ items: [WorkItem]) throws -> Int {
+        guard !items.isEmpty else { return 0 }
+        return try connection.transaction {
+            var released = 0
+            for item in items {
+                released += try connection.run("""
+                    UPDATE agentshop_queue_items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
+                    WHERE id = $1::bigint AND state = 'claimed' AND lease_owner = $2 AND attempts = $3::int
+                    """, [String(item.id), item.lease.owner, String(item.lease.attempt)])
+            }
+            return released
+        }
+    }
+
+    /// Works through a claimed batch with `perform`, which runs its items (one by one, or some at once),
+    /// completes or fails each, and says so through `finished`. The items it did not finish (a worker that
+    /// is stopping starts no more) are released (`release`) rather than left to their lease, also when
+    /// `perform` throws. Returns the items released.
+    @discardableResult
+    public func work(_ items: [WorkItem], perform: (_ finished: (WorkItem) -> Void) async throws -> Void) async throws -> [WorkItem] {
+        var done = Set<Int64>()
+        do {
+            try await perform { done.insert($0.id) }
+        } catch {
+            try? release(items.filter { !done.contains($0.id) })
+            throw error
+        }
+        let rest = items.filter { !done.contains($0.id) }
+        try release(rest)
+        return rest
+    }
+
     /// Counts of a stage's items per state.
     public func progress(runID: String, stage: String) throws -> StageProgress {
         var progress = StageProgress()

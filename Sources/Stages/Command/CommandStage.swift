@@ -1,6 +1,8 @@
 import Foundation
 import Lake
 import Pipeline
+import Postgres
+import Store
 import Transport
 
 /// `command`: runs an external program with declared inputs and outputs, like DVC's `cmd`.
@@ -77,6 +79,10 @@ public enum CommandStage {
             environment["AGENTSHOP_RUN_DATE"] = context.runDate
             environment["AGENTSHOP_PIPELINE"] = context.pipeline
             environment["AGENTSHOP_STAGE"] = context.stage
+            // The child learns where the store and the queue are, never their passwords (libpq asks PGPASSWORD or ~/.pgpass).
+            for key in [StoreLocation.environmentVariable, QueuedEnrich.queueVariable] {
+                if let value = environment[key], let url = try? PostgresURL(value, environment: [:]) { environment[key] = url.withoutPassword }
+            }
             for (key, value) in extraEnvironment { environment[key] = value }
 
             context.logger.info("running command", metadata: ["command": "\(command)"])

@@ -8,9 +8,9 @@ import Store
 /// become the same rows as in SQLite, written in batches of `INSERT … ON CONFLICT DO UPDATE` that
 /// skip rows equal to the stored ones, in one transaction.
 ///
-/// Not yet on PostgreSQL: `create: true` (tables of your own). With `on_invalid: skip`, a record the
-/// server refuses (a constraint, a value its column does not take) goes to the rejects file: its batch
-/// is retried row by row.
+/// `create: true` makes a table of the user's own as with SQLite (`inferUserColumns`), in PostgreSQL's
+/// types. With `on_invalid: skip`, a record the server refuses (a constraint, a value its column does not
+/// take) goes to the rejects file: its batch is retried row by row.
 extension MaterializeDefinition {
     /// The PostgreSQL store the environment names (`AGENTSHOP_STORE_URL`), nil for the SQLite store.
     static func postgresStore(_ environment: [String: String], lake: Lake) throws -> StoreLocation? {
@@ -20,9 +20,6 @@ extension MaterializeDefinition {
 
     func runPostgres(_ context: StageContext, location: StoreLocation) throws -> StageReport {
         guard let url = location.postgresURL else { throw StageError("not a PostgreSQL store: \(location)") }
-        guard !create else {
-            throw StageError("create: true (a table of your own) is not supported yet with a PostgreSQL store (\(location))")
-        }
         let store = try PostgresStore.openMigrated(url: url, logger: context.logger)
         let load = try loadPostgres(context.allInputFiles, into: store, rejects: RejectsFile(path: context.rejectsPath, stage: context.stage),
                                     progress: { context.progress($0) })
@@ -36,52 +33,76 @@ extension MaterializeDefinition {
                                      "unchanged": counts.unchanged, "rejected": load.rejected]
         if mode == .replace { report["deleted"] = counts.deleted }
         if filter != nil { report["filtered_out"] = load.filteredOut }
-        let details = JSONObject([
+        var details = JSONObject([
             ("table", .string(table)), ("mode", .string(mode.rawValue)), ("store", .string(location.description)),
         ])
+        if !load.columnsAdded.isEmpty { details["columns_added"] = .array(load.columnsAdded.map { .string($0) }) }
+        if load.tableCreated { details["table_created"] = .bool(true) }
         return StageReport(counts: report, details: .object(details))
     }
 
-    /// `load`, into PostgreSQL: one transaction, rows in batches.
+    /// `load`, into PostgreSQL: one transaction, rows in batches; the same record loop (`writeRecords`).
     func loadPostgres(_ files: [LakePath], into store: PostgresStore, rejects: RejectsFile?,
                       progress: (Int) -> Void = { _ in }) throws -> Load {
         var recordsIn = 0
-        var rejected = 0
         var filteredOut = 0
-        func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
-            guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
-            rejected += 1
-            try rejects?.add(RejectedRecord(file: file.relative, line: line, reason: reason,
-                                            raw: JSONValue.object(record).serialized()))
-        }
+        let rejected = RejectedRecords(skip: skipInvalid, file: rejects)
+        var shape = UserTableShape(created: false, added: [])
         let counts: TableLoader.Counts = try store.transaction {
+            if create { shape = try prepareUserTable(files, in: store) }
             let loader = try store.loader(table: table, keys: keys, mode: mode)
-            let tableColumns = Set(loader.table.columns.map(\.name))
-            let resolver = try ReferenceResolver(references, table: table, tableColumns: tableColumns) { index, key in
+            let resolver = try ReferenceResolver(references, table: table, tableColumns: Set(loader.table.columns.map(\.name))) { index, key in
                 try store.id(in: references[index].table, where: references[index].key, equals: key)
             }
-            for file in files {
-                let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
-                while let record = try reader.next() {
-                    recordsIn += 1
-                    if let filter, !Self.holds(filter, for: record) {
-                        filteredOut += 1
-                        continue
-                    }
-                    do {
-                        var row = try values(for: record, tableColumns: tableColumns)
-                        try resolver.add(to: &row, from: record)
-                        let line = reader.line
-                        try loader.write(row, refused: skipInvalid ? { reason in try reject(file, line, reason, record) } : nil)
-                    } catch let failure as RecordFailure {
-                        try reject(file, reader.line, failure.message, record)
-                    }
-                    if recordsIn % 10_000 == 0 { progress(recordsIn) }
-                }
-            }
+            (recordsIn, filteredOut) = try writeRecords(files, into: loader, resolver: resolver, progress: progress,
+                                                        reject: rejected.add)
             return try loader.finish()
         }
         try rejects?.commit()  // dropped unpublished when the load throws
-        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut)
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected.count, filteredOut: filteredOut,
+                    tableCreated: shape.created, columnsAdded: shape.added)
+    }
+
+    /// PostgreSQL's type for an inferred one ("" — only nulls seen — becomes text).
+    static func postgresType(_ inferred: String) -> String {
+        switch inferred {
+        case "INTEGER": return "BIGINT"
+        case "REAL": return "DOUBLE PRECISION"
+        case "BLOB": return "BYTEA"
+        default: return "TEXT"
+        }
+    }
+
+    /// `prepareUserTable` for PostgreSQL: the same columns, inferred the same way, in its types; a
+    /// reference column is a `BIGINT REFERENCES` the other table. Inside the load's transaction, so a
+    /// failed load leaves no table behind.
+    func prepareUserTable(_ files: [LakePath], in store: PostgresStore) throws -> UserTableShape {
+        let existing = try store.table(table)
+        let (order, types) = try inferUserColumns(files)
+        func definition(_ column: String) -> String {
+            var text = SQLLiteral.quoteName(column) + " " + Self.postgresType(types[column] ?? "")
+            if let reference = references.first(where: { $0.column == column }) {
+                text += " REFERENCES \(SQLLiteral.quoteName(reference.table))"
+            }
+            return text
+        }
+        let quotedTable = SQLLiteral.quoteName(table)
+        guard let existing else {
+            guard !order.isEmpty else {
+                throw StageError("no record to infer the columns of '\(table)' from; declare them under 'columns'")
+            }
+            var parts = order.map(definition)
+            if !keys.isEmpty { parts.append("UNIQUE (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")") }
+            try store.connection.execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
+            return UserTableShape(created: true, added: order)
+        }
+        let missing = order.filter { existing.column($0) == nil }
+        for column in missing { try store.connection.execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
+        if !keys.isEmpty && !existing.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
+            let index = SQLLiteral.quoteName(table + "_" + keys.joined(separator: "_") + "_key")
+            try store.connection.execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) ("
+                                         + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
+        }
+        return UserTableShape(created: false, added: missing)
     }
 }

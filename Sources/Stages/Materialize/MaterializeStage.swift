@@ -333,44 +333,72 @@ struct MaterializeDefinition: StageDefinition {
     func load(_ files: [LakePath], into database: Database, rejects: RejectsFile?,
               progress: (Int) -> Void = { _ in }) throws -> Load {
         var recordsIn = 0
-        var rejected = 0
         var filteredOut = 0
-        func reject(_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
-            guard skipInvalid else { throw StageError("\(file.relative):\(line): \(reason)") }
-            rejected += 1
-            try rejects?.add(RejectedRecord(file: file.relative, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
-        }
+        let rejected = RejectedRecords(skip: skipInvalid, file: rejects)
         var shape = UserTableShape(created: false, added: [])
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
             if create { shape = try prepareUserTable(files, in: database) }
             let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
-            let tableColumns = Set(loader.table.columns.map(\.name))
-            let resolver = try ReferenceResolver(references, table: table, tableColumns: tableColumns, in: database)
-            for file in files {
-                let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
-                while let record = try reader.next() {
-                    recordsIn += 1
-                    if let filter, !Self.holds(filter, for: record) {
-                        filteredOut += 1
-                        continue
-                    }
-                    do {
-                        var row = try values(for: record, tableColumns: tableColumns)
-                        try resolver.add(to: &row, from: record)
-                        try loader.write(row)
-                    } catch let failure as RecordFailure {
-                        try reject(file, reader.line, failure.message, record)
-                    } catch let error as StoreError where StoreError.constraint ~= error {
-                        try reject(file, reader.line, error.cause ?? error.reason, record)
-                    }
-                    if recordsIn % 10_000 == 0 { progress(recordsIn) }
-                }
-            }
+            let resolver = try ReferenceResolver(references, table: table, tableColumns: Set(loader.table.columns.map(\.name)),
+                                                 in: database)
+            (recordsIn, filteredOut) = try writeRecords(files, into: loader, resolver: resolver, progress: progress,
+                                                        reject: rejected.add)
             return try loader.finish()
         }
         try rejects?.commit()  // dropped unpublished when the load throws
-        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected, filteredOut: filteredOut,
+        return Load(counts: counts, recordsIn: recordsIn, rejected: rejected.count, filteredOut: filteredOut,
                     tableCreated: shape.created, columnsAdded: shape.added)
+    }
+
+    /// Reads every record of `files` and writes its row into `sink`: the filter, the column mapping, the
+    /// references; a record that cannot become a row, or whose row the store refuses, goes to `reject` with
+    /// its file and line. The one record loop of a load, whatever the store (`MaterializeRowSink`).
+    func writeRecords(_ files: [LakePath], into sink: some MaterializeRowSink, resolver: ReferenceResolver,
+                      progress: (Int) -> Void,
+                      reject: @escaping (_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws -> Void)
+        throws -> (recordsIn: Int, filteredOut: Int) {
+        let tableColumns = Set(sink.table.columns.map(\.name))
+        var recordsIn = 0
+        var filteredOut = 0
+        for file in files {
+            let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
+            while let record = try reader.next() {
+                recordsIn += 1
+                if let filter, !Self.holds(filter, for: record) {
+                    filteredOut += 1
+                    continue
+                }
+                let line = reader.line
+                do {
+                    var row = try values(for: record, tableColumns: tableColumns)
+                    try resolver.add(to: &row, from: record)
+                    try sink.load(row) { reason in try reject(file, line, reason, record) }
+                } catch let failure as RecordFailure {
+                    try reject(file, line, failure.message, record)
+                }
+                if recordsIn % 10_000 == 0 { progress(recordsIn) }
+            }
+        }
+        return (recordsIn, filteredOut)
+    }
+
+    /// Records a load leaves out: with `on_invalid: skip` counted and written to the rejects file, else
+    /// the load fails at the record's file and line.
+    final class RejectedRecords {
+        let skip: Bool
+        let file: RejectsFile?
+        private(set) var count = 0
+
+        init(skip: Bool, file: RejectsFile?) {
+            self.skip = skip
+            self.file = file
+        }
+
+        func add(_ source: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws {
+            guard skip else { throw StageError("\(source.relative):\(line): \(reason)") }
+            count += 1
+            try file?.add(RejectedRecord(file: source.relative, line: line, reason: reason, raw: JSONValue.object(record).serialized()))
+        }
     }
 
     static func holds(_ filter: FilterExpression, for record: JSONObject) -> Bool {
@@ -517,11 +545,11 @@ struct MaterializeDefinition: StageDefinition {
         }
     }
 
-    /// Creates the table, or adds the columns it lacks, from what the records hold: a first pass
-    /// over the files (streamed) infers each column's type the way sqlite-utils does: INTEGER,
-    /// REAL, or TEXT (lists and objects as JSON text). `key` becomes a UNIQUE constraint.
-    func prepareUserTable(_ files: [LakePath], in database: Database) throws -> UserTableShape {
-        let existing = try StoreCatalog.table(table, in: database)
+    /// The columns a table of the user's own gets, in order, with the type each is given ("" for none
+    /// known: every value null): a first pass over the files (streamed) infers each column's type the way
+    /// sqlite-utils does: INTEGER, REAL, or TEXT (lists and objects as JSON text); a declared `type:` wins.
+    /// The same for every store; each writes it in its own dialect.
+    func inferUserColumns(_ files: [LakePath]) throws -> (order: [String], types: [String: String]) {
         var order: [String] = []
         var types: [String: String] = [:]
         func note(_ column: String, _ value: SQLValue) {
@@ -575,6 +603,14 @@ struct MaterializeDefinition: StageDefinition {
             }
         }
         for key in keys where types[key] == nil { order.append(key); types[key] = "" }
+        return (order, types)
+    }
+
+    /// Creates the table, or adds the columns it lacks, from what the records hold (`inferUserColumns`).
+    /// `key` becomes a UNIQUE constraint.
+    func prepareUserTable(_ files: [LakePath], in database: Database) throws -> UserTableShape {
+        let existing = try StoreCatalog.table(table, in: database)
+        let (order, types) = try inferUserColumns(files)
         func definition(_ column: String) -> String {
             var text = SQLLiteral.quoteName(column)
             if let type = types[column], !type.isEmpty { text += " " + type }
@@ -601,5 +637,32 @@ struct MaterializeDefinition: StageDefinition {
                                  + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
         }
         return UserTableShape(created: false, added: missing)
+    }
+}
+
+/// What `materialize`'s record loop (`writeRecords`) needs of a store's table loader, so that one loop
+/// serves SQLite's `TableLoader` and `PostgresTableLoader`; each load keeps its own transaction and, for
+/// `create: true`, its own DDL.
+protocol MaterializeRowSink {
+    var table: StoreCatalog.Table { get }
+    /// Writes `row`. When the store refuses this row alone (a constraint; in PostgreSQL also a value its
+    /// column's type does not take), `refused` is told why, now or when the row's batch is written; it
+    /// throws to fail the load.
+    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws
+    func finish() throws -> TableLoader.Counts
+}
+
+extension TableLoader: MaterializeRowSink {
+    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws {
+        do { _ = try write(row) } catch let error as StoreError where StoreError.constraint ~= error {
+            try refused(error.cause ?? error.reason)
+        }
+    }
+}
+
+extension PostgresTableLoader: MaterializeRowSink {
+    /// A refused batch is written again row by row (each in a savepoint), so only the refused rows are told.
+    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws {
+        try write(row, refused: refused)
     }
 }

@@ -78,6 +78,91 @@ public struct StoreRebuild {
     /// the SHA-256 its manifest recorded (and every pipeline file and manifest readable): otherwise
     /// nothing is changed and `Refused` lists what is missing.
     public func rebuild(allowMissing: Bool = false) throws -> Report {
+        let (planned, events, schedules) = try plan(allowMissing: allowMissing)
+        var report = planned
+        report.previousPath = try StoreFile.rewrite(lake.storePath, clearing: report.tables, keepingPreviousAs: ".pre-rebuild",
+                                                    logger: logger) { database in
+            // The schema seeds categories that loads then refer to (a breadcrumb's 'Electronics'):
+            // emptied with the rest, they come back first, as they were before the first run.
+            if report.tables.contains("product_categories") { try database.execute(MarketplaceSchema.categorySeeds) }
+            for item in events {
+                switch item.event {
+                case .load(let replay):
+                    let load = try replay.definition.load(replay.files, into: database, rejects: nil)
+                    report.loads += 1
+                    report.records += load.recordsIn
+                case .record(let manifest):
+                    try RunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, in: database)
+                }
+            }
+        }
+        logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)"])
+        return report
+    }
+
+    /// `rebuild` for a PostgreSQL store: the same replay, in one transaction on the live database (a
+    /// failure rolls everything back), after emptying the derived tables and restarting their ids. Refused
+    /// (nothing changed) while a kept table (orders, …) refers to a row of a derived one: PostgreSQL would
+    /// cascade or null that reference, where SQLite's rebuild re-points it by natural key.
+    public func rebuild(into store: PostgresStore, allowMissing: Bool = false) throws -> Report {
+        let (planned, events, schedules) = try plan(allowMissing: allowMissing)
+        var report = planned
+        let db = store.connection
+        try store.transaction {
+            let tables = try report.tables.map { try SQLIdentifier($0).name }
+            // Tables kept (orders, …) whose foreign keys point into the rebuilt ones, and those pointing into
+            // them in turn: TRUNCATE must empty them too, so they must be empty.
+            var emptied = tables
+            var frontier = tables
+            while !frontier.isEmpty {
+                let referring = try db.query("""
+                    SELECT DISTINCT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
+                    WHERE c.contype = 'f' AND c.confrelid::regclass::text = ANY($1::text[])
+                      AND NOT (c.conrelid::regclass::text = ANY($2::text[]))
+                    ORDER BY 1, 2
+                    """, ["{" + frontier.joined(separator: ",") + "}", "{" + emptied.joined(separator: ",") + "}"]).rows
+                    .compactMap { row in row[0].flatMap { from in row[1].map { (from, $0) } } }
+                frontier = []
+                for (from, to) in referring where !emptied.contains(from) {
+                    let n = Int(try db.scalar("SELECT count(*) FROM \(from)") ?? "0") ?? 0
+                    if n > 0 {
+                        throw StageError("cannot rebuild \(store.url.redacted): \(n) rows of \(from) (a table the rebuild keeps) "
+                                         + "may refer to \(to); rebuilding a PostgreSQL store cannot keep such references yet, "
+                                         + "so nothing was changed")
+                    }
+                    emptied.append(from)
+                    frontier.append(from)
+                }
+            }
+            try db.execute("TRUNCATE " + emptied.map(SQLLiteral.quoteName).joined(separator: ", "))
+            for name in tables {
+                // The ids start again at 1, as in the new store the runs first wrote (a table of the user's own may have none).
+                if let sequence = try db.scalar("""
+                    SELECT pg_get_serial_sequence($1, a.attname) FROM pg_attribute a
+                    WHERE a.attrelid = $1::regclass AND a.attname = 'id' AND NOT a.attisdropped
+                    """, [SQLLiteral.quoteName(name)]) {
+                    _ = try db.query("SELECT setval($1::regclass, 1, false)", [sequence])
+                }
+            }
+            if report.tables.contains("product_categories") { try db.execute(MarketplaceSchema.categorySeeds) }
+            for item in events {
+                switch item.event {
+                case .load(let replay):
+                    let load = try replay.definition.loadPostgres(replay.files, into: store, rejects: nil)
+                    report.loads += 1
+                    report.records += load.recordsIn
+                case .record(let manifest):
+                    try PostgresRunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, into: store)
+                }
+            }
+        }
+        logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)",
+                                                "store": "\(store.url.redacted)"])
+        return report
+    }
+
+    /// What a rebuild replays, in order, and each pipeline's schedule; refused when inputs are missing.
+    private func plan(allowMissing: Bool) throws -> (Report, [(at: Date, runID: String, order: Int, event: Event)], [String: String?]) {
         var report = Report()
         var problems: [String] = []
         let (manifests, unreadable) = ManifestStore(lake: lake).all()
@@ -148,25 +233,7 @@ public struct StoreRebuild {
         report.tables = loadedTables + Self.runTables
         report.warnings.forEach(onWarning)
         events.sort { ($0.at, $0.runID, $0.order) < ($1.at, $1.runID, $1.order) }
-
-        report.previousPath = try StoreFile.rewrite(lake.storePath, clearing: report.tables, keepingPreviousAs: ".pre-rebuild",
-                                                    logger: logger) { database in
-            // The schema seeds categories that loads then refer to (a breadcrumb's 'Electronics'):
-            // emptied with the rest, they come back first, as they were before the first run.
-            if report.tables.contains("product_categories") { try database.execute(MarketplaceSchema.categorySeeds) }
-            for item in events {
-                switch item.event {
-                case .load(let replay):
-                    let load = try replay.definition.load(replay.files, into: database, rejects: nil)
-                    report.loads += 1
-                    report.records += load.recordsIn
-                case .record(let manifest):
-                    try RunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, in: database)
-                }
-            }
-        }
-        logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)"])
-        return report
+        return (report, events, schedules)
     }
 
     enum Event {

@@ -281,8 +281,42 @@ struct DBCommand: AsyncParsableCommand {
                         if let problem { print("  " + problem) }
                     }
                 }
+                // PostgreSQL dumps (pg_dump --format=custom): their checksum; --deep restores them with `db restore` only.
+                let postgresDumps = PostgresDumps.entries(catalog)
+                for entry in postgresDumps {
+                    let name = (entry.path as NSString).lastPathComponent
+                    let sidecar = (try? Data(contentsOf: URL(fileURLWithPath: entry.path + DumpSidecar.suffix)))
+                        .flatMap { try? JSONDecoder().decode(PostgresDumps.Sidecar.self, from: $0) }
+                    let bytes = (try? FileManager.default.attributesOfItem(atPath: entry.path)[.size] as? Int64) ?? 0
+                    var state = "unchecked"
+                    if !noVerify {
+                        if let sidecar {
+                            state = (try? FileDigest.sha256(path: entry.path)) == sidecar.sha256 ? "checksum ok" : "checksum mismatch"
+                        } else {
+                            state = "no sidecar"
+                        }
+                    }
+                    let problem: String? = deep ? "a PostgreSQL dump is proven by `agentshop db restore` (a scratch database, then the swap)" : nil
+                    if global.json {
+                        rows.append(.object(JSONObject([
+                            ("path", .string(entry.path)), ("frequency", .string(entry.frequency.rawValue)),
+                            ("format", .string("pgdump")), ("taken_at", .string(Timestamp.iso(entry.takenAt))),
+                            ("age_seconds", .int(Int64(now.timeIntervalSince(entry.takenAt)))), ("bytes", .int(bytes)),
+                            ("state", .string(state)), ("checked", .string(noVerify ? "nothing" : "checksum")),
+                            ("problem", problem.map { .string($0) } ?? .null),
+                            ("schema_version", sidecar.map { .int(Int64($0.schemaVersion)) } ?? .null),
+                        ])))
+                    } else {
+                        print([entry.frequency.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0),
+                               name.padding(toLength: max(nameWidth, name.count), withPad: " ", startingAt: 0),
+                               DBCommand.formatAge(now.timeIntervalSince(entry.takenAt)).padding(toLength: 8, withPad: " ", startingAt: 0),
+                               ByteSize.text(bytes).padding(toLength: 10, withPad: " ", startingAt: 0),
+                               state].joined(separator: "  "))
+                        if let problem { print("  " + problem) }
+                    }
+                }
                 if global.json { print(JSONValue.array(rows).serialized()) }
-                else if entries.isEmpty { print("no dumps under \(catalog.root)") }
+                else if entries.isEmpty && postgresDumps.isEmpty { print("no dumps under \(catalog.root)") }
                 if failed > 0 {
                     DBCommand.printError("\(failed) of \(entries.count) dumps failed the deep check")
                     throw ExitStatus.runFailed
@@ -379,11 +413,30 @@ struct DBCommand: AsyncParsableCommand {
         @Flag(help: "Rebuild even when inputs the runs read are missing or changed (rows from them are lost).")
         var allowMissing = false
 
+        @Option(help: ArgumentHelp("A PostgreSQL store (postgres://…) instead of the lake's; default $AGENTSHOP_STORE_URL.", valueName: "url"))
+        var store: String?
+
         func validate() throws {
             guard wait >= 0, wait <= 86_400 * 7 else { throw ValidationError("--wait must be between 0 and 604800 seconds") }
         }
 
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: true) { store in
+                    let lake = try DBCommand.openLake(global)
+                    let rebuild = StoreRebuild(lake: lake, environment: { global.environment(forPipelineFile: $0) },
+                                               onWarning: { DBCommand.printError("warning: " + $0) })
+                    let report: StoreRebuild.Report
+                    do {
+                        report = try rebuild.rebuild(into: store, allowMissing: allowMissing)
+                    } catch let refused as StoreRebuild.Refused {
+                        DBCommand.printError(refused.description)
+                        throw ExitStatus.runFailed
+                    }
+                    print("rebuilt \(report.tables.joined(separator: ", ")) in \(postgres) from \(report.manifests) run manifests "
+                          + "(\(report.loads) loads replayed, \(report.records) records)")
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let rebuild = StoreRebuild(lake: lake, environment: { global.environment(forPipelineFile: $0) },
@@ -430,6 +483,9 @@ struct DBCommand: AsyncParsableCommand {
         @Flag(help: "Read the password from the first line of standard input.")
         var passwordStdin = false
 
+        @Option(help: ArgumentHelp("A PostgreSQL store (postgres://…) instead of the lake's; default $AGENTSHOP_STORE_URL.", valueName: "url"))
+        var store: String?
+
         func validate() throws {
             guard ["admin", "editor", "viewer"].contains(role) else { throw ValidationError("--role must be admin, editor or viewer") }
         }
@@ -444,6 +500,12 @@ struct DBCommand: AsyncParsableCommand {
                 } else {
                     DBCommand.printError("give the password on standard input with --password-stdin, or in AGENTSHOP_ADMIN_PASSWORD")
                     throw ExitStatus.invalidInput
+                }
+                if let postgres = try DBCommand.postgresLocation(self.store) {
+                    return try DBCommand.withPostgres(postgres, migrate: true) { store in
+                        let id = try AdminAccounts.setAdmin(in: store, username: username, email: email, password: password, role: role)
+                        print("admin '\(username)' (id \(id), role \(role)) saved in \(postgres)")
+                    }
                 }
                 let lake = try DBCommand.openLake(global)
                 let store = try Store.openMigrated(path: lake.storePath)
@@ -461,7 +523,20 @@ struct DBCommand: AsyncParsableCommand {
             discussion: "Examples:\n  agentshop db sync-runs")
         @OptionGroup var global: GlobalOptions
 
+        @Option(help: ArgumentHelp("A PostgreSQL store (postgres://…) instead of the lake's; default $AGENTSHOP_STORE_URL.", valueName: "url"))
+        var store: String?
+
         func run() async throws {
+            if let postgres = try DBCommand.postgresLocation(store) {
+                return try DBCommand.withPostgres(postgres, migrate: true) { store in
+                    let lake = try DBCommand.openLake(global)
+                    let (manifests, unreadable) = ManifestStore(lake: lake).all()
+                    var rows = 0
+                    for manifest in manifests { rows += try PostgresRunRecords.record(manifest, lake: lake, into: store) }
+                    for path in unreadable { DBCommand.printError("skipped unreadable manifest \(path)") }
+                    print("recorded \(rows) stage runs from \(manifests.count) manifests in \(postgres)")
+                }
+            }
             try DBCommand.guarded {
                 let lake = try DBCommand.openLake(global)
                 let store = try Store.openMigrated(path: lake.storePath)

@@ -20,8 +20,9 @@ extension DBCommand {
         return found
     }
 
-    /// Sets `AGENTSHOP_STORE_URL` for this run (its stages and the run records) from `--store`, else
-    /// from the environment (`.env` included), else from the pipeline's `store:`; registers the password as a secret.
+    /// Chooses the store of this run (its stages and the run records) from `--store`, else from the
+    /// environment (`.env` included), else from the pipeline's `store:`; registers the password as a secret.
+    /// The run's environment (what a `command` stage's child sees) gets the URL without its password.
     static func chooseStore(_ option: String?, pipeline: PipelineSpec, environment: [String: String]) throws {
         guard let choice = option ?? environment[StoreLocation.environmentVariable] ?? pipeline.store else { return }
         let location: StoreLocation
@@ -34,7 +35,7 @@ extension DBCommand {
             throw ExitStatus.invalidInput
         }
         if let password = url.password { Secret.register(password) }
-        setenv(StoreLocation.environmentVariable, url.conninfo, 1)
+        StoreLocation.choose(location)
     }
 
     /// Runs `body` with the store at `location`; a PostgreSQL failure prints (redacted) and exits 1.

@@ -5,8 +5,10 @@ import HTML
 import Lake
 import LLM
 import Pipeline
+import Postgres
 import Store
 import Transport
+import WorkQueue
 
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +16,13 @@ struct DoctorCommand: AsyncParsableCommand {
         abstract: "Check that this machine and lake can run AgentShop: libraries, lake layout and permissions, disk, store, LLM providers, Scoup, crontab.",
         discussion: """
         Each check prints ok, warn or fail with a hint. Exits 1 when any check fails. Network checks (LLM \
-        providers reachable, Scoup health) run only with --network.
+        providers reachable, Scoup health) run only with --network. With a work queue (--queue, or \
+        AGENTSHOP_QUEUE_URL), its connection, tables, items by state, workers and expired leases are checked too.
 
         Examples:
           agentshop doctor
           agentshop doctor --json
+          agentshop doctor --queue "$QUEUE_URL"
         """
     )
 
@@ -27,6 +31,9 @@ struct DoctorCommand: AsyncParsableCommand {
 
     @Flag(help: "Also check that configured LLM providers and the Scoup service answer.")
     var network = false
+
+    @Option(help: ArgumentHelp("Also check this PostgreSQL work queue (default $AGENTSHOP_QUEUE_URL).", valueName: "postgres-url"))
+    var queue: String?
 
     struct Check: Encodable {
         enum Status: String, Encodable { case ok, warn, fail }
@@ -46,8 +53,11 @@ struct DoctorCommand: AsyncParsableCommand {
         var checks = Self.libraries()
         let lake = global.openLakeQuietly()
         checks += Self.lakeChecks(lake)
-        checks.append(Self.store(lake))
         let environment = global.environment(projectFolder: FileManager.default.currentDirectoryPath).variables
+        checks.append(Self.store(lake, environment: environment))
+        if let url = queue ?? environment["AGENTSHOP_QUEUE_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            checks += Self.queue(url, environment: environment)
+        }
         checks += await Self.llm(environment: environment, network: network)
         checks.append(await Self.scoup(environment: environment, network: network))
         checks += schedules(lake: lake)
@@ -138,7 +148,30 @@ struct DoctorCommand: AsyncParsableCommand {
         return .ok("disk", detail)
     }
 
-    static func store(_ lake: Lake) -> Check {
+    static func store(_ lake: Lake, environment: [String: String] = [:]) -> Check {
+        let location: StoreLocation
+        do { location = try StoreLocation.resolve(nil, environment: environment, defaultPath: lake.storePath) } catch {
+            return .fail("store", Secret.redact(describe(error)), hint: "AGENTSHOP_STORE_URL takes postgres://user@host:5432/database")
+        }
+        if let url = location.postgresURL {
+            if let password = url.password { Secret.register(password) }
+            do {
+                let store = try PostgresStore.open(url: url)
+                let version = try store.schemaVersion()
+                let latest = PostgresSchema.latestVersion
+                let server = try store.connection.scalar("SHOW server_version") ?? ""
+                if version > latest {
+                    return .fail("store", "\(location): schema version \(version) is newer than this agentshop's (\(latest))", hint: "upgrade agentshop")
+                }
+                if version < latest {
+                    return .warn("store", "\(location): schema version \(version), \(latest) available", hint: "`agentshop db migrate`")
+                }
+                return .ok("store", "\(location): PostgreSQL \(server), schema version \(version)")
+            } catch {
+                return .fail("store", Secret.redact(describe(error)),
+                             hint: "check that PostgreSQL runs and the URL, user and password are right (PGPASSWORD, ~/.pgpass)")
+            }
+        }
         let path = lake.storePath
         guard FileManager.default.fileExists(atPath: path) else {
             return .ok("store", "no store yet (`agentshop db init` creates it)")
@@ -163,6 +196,80 @@ struct DoctorCommand: AsyncParsableCommand {
             return .fail("store", "\(path): \(describe(error))",
                          hint: "restore a verified dump: `agentshop db backups`, then `agentshop db restore <dump>`")
         }
+    }
+
+    /// The work queue at `text`: connection and tables, items by state, the workers seen with their last
+    /// heartbeat, expired leases; each with its figures as data (`--json`).
+    static func queue(_ text: String, environment: [String: String]) -> [Check] {
+        let url: PostgresURL
+        do { url = try PostgresURL(text, environment: environment) } catch {
+            return [.fail("queue", describe(error), hint: "--queue / AGENTSHOP_QUEUE_URL takes postgres://user@host:5432/database")]
+        }
+        if let password = url.password { Secret.register(password) }
+        let health: QueueHealth
+        do { health = try QueueHealth.inspect(url: url) } catch {
+            return [.fail("queue", Secret.redact(describe(error)),
+                          hint: "check that PostgreSQL runs and the URL, user and password are right (PGPASSWORD, ~/.pgpass)")]
+        }
+        var connection = Check.ok("queue", "\(url.redacted): PostgreSQL \(health.serverVersion), tables present")
+        connection.data = .object(["url": .string(url.redacted), "server_version": .string(health.serverVersion),
+                                   "missing_tables": .array(health.missingTables.map { .string($0) })])
+        if health.missingTables.count == QueueHealth.tables.count {
+            connection.status = .warn
+            connection.detail = "\(url.redacted): PostgreSQL \(health.serverVersion), no queue tables yet"
+            connection.hint = "the first `agentshop worker URL` or `agentshop run … --queue URL` creates them"
+            return [connection]
+        }
+        if !health.missingTables.isEmpty {
+            connection.status = .fail
+            connection.detail = "\(url.redacted): missing tables: " + health.missingTables.joined(separator: ", ")
+            connection.hint = "start `agentshop worker URL` once (it creates what is missing), or check the URL's database and schema"
+            return [connection]
+        }
+        let states = ["pending", "claimed", "done", "failed"]
+        var items = Check.ok("queue items", states.map { "\(health.items[$0] ?? 0) \($0)" }.joined(separator: ", "))
+        items.data = .object(Dictionary(uniqueKeysWithValues: health.items.map { ($0.key, Crawl.JSONValue.number(Double($0.value))) }))
+        if (health.items["failed"] ?? 0) > 0 {
+            items.status = .warn
+            items.hint = "failed items failed on every attempt; their error is in agentshop_queue_items.error and the run's log"
+        }
+
+        let live = health.workers.filter { $0.isLive() }
+        let lost = health.workers.filter { !$0.stopped && !$0.isLive() }
+        func age(_ seconds: Double) -> String { DBCommand.formatAge(seconds) + " ago" }
+        var workersDetail = "\(live.count) live"
+        if !live.isEmpty { workersDetail += " (" + live.map { "\($0.id) beat \(age($0.heartbeatAge))" }.joined(separator: ", ") + ")" }
+        if !lost.isEmpty { workersDetail += ", \(lost.count) lost (" + lost.map { "\($0.id) last beat \(age($0.heartbeatAge))" }.joined(separator: ", ") + ")" }
+        let stopped = health.workers.count - live.count - lost.count
+        if stopped > 0 { workersDetail += ", \(stopped) stopped" }
+        var workers = Check.ok("queue workers", workersDetail)
+        workers.data = .array(health.workers.map { worker in
+            .object(["id": .string(worker.id), "host": .string(worker.host), "pid": worker.pid.map { .number(Double($0)) } ?? .null,
+                     "heartbeat_at": .string(worker.heartbeatAt), "heartbeat_age_seconds": .number(worker.heartbeatAge.rounded()),
+                     "items_done": .number(Double(worker.itemsDone)), "holding": .number(Double(worker.holding)),
+                     "state": .string(worker.stopped ? "stopped" : worker.isLive() ? "live" : "lost")])
+        })
+        let waiting = (health.items["pending"] ?? 0) + (health.items["claimed"] ?? 0)
+        if live.isEmpty && waiting > 0 {
+            workers.status = .warn
+            workers.hint = "\(waiting) items wait and no worker has beaten in the last \(Int(QueueHealth.liveWithin / 60)) minutes: "
+                + "start `agentshop worker URL` on a machine that mounts the lake"
+        } else if !lost.isEmpty {
+            workers.status = .warn
+            workers.hint = "a lost worker stopped beating without leaving the queue (killed, machine gone); its leases expire "
+                + "and other workers take its items over"
+        }
+
+        var leases = Check.ok("queue leases", health.staleLeases == 0 ? "no expired lease"
+                                : "\(health.staleLeases) claimed items with an expired lease (\(health.staleOwners.joined(separator: ", ")))")
+        leases.data = .object(["expired": .number(Double(health.staleLeases)),
+                               "owners": .array(health.staleOwners.map { .string($0) })])
+        if health.staleLeases > 0 {
+            leases.status = .warn
+            leases.hint = live.isEmpty ? "no live worker takes them over: start `agentshop worker URL`"
+                : "a live worker takes them over on its next claim"
+        }
+        return [connection, items, workers, leases]
     }
 
     /// LLM providers set up in the environment (the LLM module's provider catalogue: keys present,

@@ -47,6 +47,7 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lake = try global.openLake()
+        try refusePostgresStore(lake)
         let query = LakeQuery(sql, stageName: { DatasetReference.stageReference($0)?.stage })
         let loader: SQLiteLoader
         let tables: [LoadedTable]
@@ -90,5 +91,21 @@ struct QueryCommand: AsyncParsableCommand {
             Console.error("\(error)")
             throw error is QueryError ? ExitStatus.invalidInput : ExitStatus.internalError
         }
+    }
+}
+
+extension QueryCommand {
+    /// A query that reads `store.` while the store is PostgreSQL (`AGENTSHOP_STORE_URL`) is refused, rather
+    /// than answered from the lake's SQLite file (stale, or absent): `query` runs SQLite's dialect over a
+    /// scratch database, and copying a PostgreSQL store's tables into it would be slow for a store a shop
+    /// serves from and would show its timestamps, JSON and booleans differently from the SQLite store's.
+    func refusePostgresStore(_ lake: Lake) throws {
+        guard sql.range(of: #"\bstore\s*\."#, options: [.regularExpression, .caseInsensitive]) != nil,
+              let location = try? StoreLocation.resolve(nil, environment: global.environment(projectFolder: nil).variables,
+                                                        defaultPath: lake.storePath),
+              location.postgresURL != nil else { return }
+        Console.error("the store is PostgreSQL (\(location)): `agentshop query` attaches only a SQLite store as `store`; "
+                      + "query it with psql (psql \"$AGENTSHOP_STORE_URL\"), and lake datasets here")
+        throw ExitStatus.invalidInput
     }
 }

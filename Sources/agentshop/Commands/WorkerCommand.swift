@@ -5,6 +5,7 @@ import Pipeline
 import Postgres
 import Runs
 import Stages
+import Transport
 import WorkQueue
 
 struct WorkerCommand: AsyncParsableCommand {
@@ -50,6 +51,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let queue: WorkQueue
         do {
             queueURL = try PostgresURL(url)
+            if let password = queueURL.password { Secret.register(password) }
             queue = try WorkQueue(url: queueURL, applicationName: "agentshop-worker")
         } catch {
             Console.error("worker: \(error)")
@@ -65,7 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let logger = Logger(label: "agentshop.worker")
         var idleSince = Date()
         var done = 0
-        // SIGTERM or SIGINT: finish the item in hand, leave the queue, exit 0 (its other claims lapse with the lease).
+        // SIGTERM or SIGINT: finish the item in hand, give back the others, leave the queue, exit 0.
         let interruption = Interruption()
         interruption.install { _ in }
         defer { interruption.remove() }
@@ -76,19 +78,24 @@ struct WorkerCommand: AsyncParsableCommand {
                 try await Task.sleep(nanoseconds: 250_000_000)
                 continue
             }
-            // A batch's fetch items run at once; the others one by one.
-            try await QueuedWork.perform(batch: items, queueURL: queueURL, logger: logger, stop: { interruption.signal != 0 }) { item, outcome in
-                do {
-                    let result = try outcome.get()
-                    let completion = try queue.complete(item, result: result)
-                    done += completion == .accepted ? 1 : 0
-                    Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")
-                } catch {
-                    let message = (error as? StageError)?.message ?? "\(error)"
-                    _ = try queue.fail(item, error: message)
-                    Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) failed: \(message)")
+            // A batch's fetch items run at once, the others one by one. Stopping: the items not started yet
+            // go back to the queue at once (not when the lease expires).
+            let released = try await queue.work(items) { finished in
+                try await QueuedWork.perform(batch: items, queueURL: queueURL, logger: logger, stop: { interruption.signal != 0 }) { item, outcome in
+                    do {
+                        let result = try outcome.get()
+                        let completion = try queue.complete(item, result: result)
+                        done += completion == .accepted ? 1 : 0
+                        Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) attempt \(item.lease.attempt): \(completion)")
+                    } catch {
+                        let message = (error as? StageError)?.message ?? "\(error)"
+                        _ = try queue.fail(item, error: message)
+                        Console.error("worker \(name): \(item.runID) \(item.stage) \(item.key) failed: \(message)")
+                    }
+                    finished(item)
                 }
             }
+            if !released.isEmpty { Console.error("worker \(name): released \(released.count) items it had not started") }
             idleSince = Date()
         }
         try? queue.stopWorker(name)
@@ -151,7 +158,9 @@ extension RunCommand {
     /// The run's environment; with `--queue`, it sends enrich stages to that queue.
     func queueEnvironment(_ environment: PipelineEnvironment, spec: PipelineSpec) throws -> PipelineEnvironment {
         guard let queue else { return environment }
-        do { _ = try PostgresURL(queue) } catch {
+        do {
+            if let password = try PostgresURL(queue).password { Secret.register(password) }
+        } catch {
             Console.error("--queue: \(error)")
             throw ExitStatus.invalidInput
         }
