@@ -2,6 +2,7 @@ import Foundation
 import Lake
 @testable import Query
 import Store
+import TestSupport
 import Testing
 
 /// The fast paths of a streamed query (records parsed on a thread of their own in batches, gzip
@@ -52,7 +53,7 @@ import Testing
 
     /// Several batches, over a plain and a gzip file in a row (rowids and batches continue across files).
     @Test func batchedScansOverPlainAndGzipFilesAnswerAsTheCopyingLoader() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("d/1.jsonl", Self.records(4097, seed: 1))
         try folder.write("d/2.jsonl.gz", Self.records(2903, seed: 2), gzip: true)
         let lake = Lake(root: folder.path)
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func aMalformedLineAfterSeveralBatchesStopsTheScanWithItsLine() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let good = Self.records(5000, seed: 3)
         let path = try folder.write("m.jsonl", good)
         let file = try Lake(root: folder.path).resolve("m.jsonl")
@@ -85,7 +86,7 @@ import Testing
     }
 
     @Test func aSecondQueryTakesTheColumnsFromTheCacheWithoutReadingTheFile() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         let path = try folder.write("c.jsonl", "{\"a\":1,\"b\":\"x\"}\n{\"a\":2.5,\"c\":null}\n")
         let file = try Lake(root: folder.path).resolve("c.jsonl")
         let cachePath = folder.path + "/.agentshop/query/schemas.json"
@@ -121,7 +122,7 @@ import Testing
 
     /// Columns merged over files from the cache and from surveys: the order and types of one survey over all.
     @Test func cachedAndSurveyedFilesMergeAsOneSurvey() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("p/1.jsonl", "{\"a\":1,\"n\":null}\n")
         try folder.write("p/2.csv", "b,a,n\nx,2.5,\n")
         try folder.write("p/3.jsonl.gz", "{\"c\":[1],\"a\":\"t\",\"n\":null}\n", gzip: true)
@@ -146,7 +147,7 @@ import Testing
     }
 
     @Test func aFileWithRejectsIsNotRemembered() throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory()
         try folder.write("r.jsonl", "{\"a\":1}\nnot json\n")
         let file = try Lake(root: folder.path).resolve("r.jsonl")
         let cachePath = folder.path + "/cache.json"
