@@ -43,7 +43,7 @@ public enum QueuedEnrich {
     }
 
     /// What a worker reports for an item it completed.
-    struct ItemReport: Codable, Sendable {
+    struct ItemReport: Codable, Sendable, QueuedSegmentReport {
         var segment: String
         var rejects: String?
         var counts: [String: Int]
@@ -110,80 +110,26 @@ public enum QueuedEnrich {
         context.logger.info("queued", metadata: ["items": "\(items.count)", "records": "\(recordsIn)",
                                                  "queue": "\(queueURL.redacted)"])
 
-        // Wait until every item is done (or failed for good).
-        var last = StageProgress()
-        var lastWorkerCheck = Date()
-        while true {
-            try Task.checkCancellation()
-            let progress = try queue.progress(runID: context.runID, stage: context.stage)
-            if progress != last {
-                context.progress(progress.done, of: progress.total)
-                last = progress
-                lastWorkerCheck = Date()
-            }
-            if progress.finished { break }
-            // Nothing moved for a minute: say so if no worker has beaten lately (none started, all dead).
-            if Date().timeIntervalSince(lastWorkerCheck) > 60 {
-                lastWorkerCheck = Date()
-                if try queue.liveWorkers(within: 120).isEmpty {
-                    context.logger.warning("waiting for workers: none has a heartbeat in the last 2 minutes; start `agentshop worker URL` on a machine that mounts this lake",
-                                           metadata: ["pending": "\(progress.pending)", "queue": "\(queueURL.redacted)"])
-                }
-            }
-            try await Task.sleep(nanoseconds: 200_000_000)
-        }
-
-        let results = try queue.results(runID: context.runID, stage: context.stage)
-        let failed = results.filter { $0.state != "done" }
-        if let first = failed.first {
-            throw StageError("\(failed.count) of \(results.count) queue items failed; first: \(first.key): \(first.error ?? "unknown error")")
-        }
-
-        // Publish: the accepted segments, in item order.
-        let out = try RecordWriter(path: output.absolute, type: outputType)
-        var rejects: RecordWriter?
+        // Wait until every item is done (or failed for good), then publish the accepted segments in item order.
+        let results = try await QueuedSegments.awaitItems(queue, queueURL: queueURL, context: context)
         var counts: [String: Int] = [:]
-        var byWorker: [String: [String]] = [:]
-        var takenOver: [String] = []
         var calls: [LLMCallRecord] = []
         var llmExtra: [String: JSONValue] = [:]
-        let decoder = JSONDecoder()
-        do {
-            for result in results {
-                guard let text = result.result, let report = try? decoder.decode(ItemReport.self, from: Data(text.utf8)) else {
-                    throw StageError("queue item \(result.key) is done without a segment")
+        let published = try QueuedSegments.publish(results, as: ItemReport.self, context: context, output: output,
+                                                   outputType: outputType) { report in
+            for (name, value) in report.counts where name != "budget_reached" { counts[name, default: 0] += value }
+            if report.counts["budget_reached"] == 1 { counts["budget_reached"] = 1 }
+            if let text = report.details, let llm = (try? JSONValue.parse(text))?.objectValue?["llm"]?.objectValue {
+                calls += (llm["calls"]?.arrayValue ?? []).compactMap(LLMCallRecord.init(json:))
+                for entry in llm["totals"]?.objectValue ?? JSONObject() where ["provider", "model", "task", "budget_stopped"].contains(entry.key) {
+                    if llmExtra[entry.key] == nil { llmExtra[entry.key] = entry.value }
                 }
-                let reader = try RecordReader(path: context.lake.root + "/" + report.segment, displayPath: report.segment)
-                while let record = try reader.next() { try out.write(record) }
-                if let path = report.rejects, FileManager.default.fileExists(atPath: context.lake.root + "/" + path) {
-                    if rejects == nil {
-                        rejects = try RecordWriter(path: context.rejectsPath.absolute, type: RecordFileType(format: .jsonl, gzip: false))
-                    }
-                    let reader = try RecordReader(path: context.lake.root + "/" + path, displayPath: path)
-                    while let record = try reader.next() { try rejects!.write(record) }
-                }
-                for (name, value) in report.counts where name != "budget_reached" { counts[name, default: 0] += value }
-                if report.counts["budget_reached"] == 1 { counts["budget_reached"] = 1 }
-                if let text = report.details, let llm = (try? JSONValue.parse(text))?.objectValue?["llm"]?.objectValue {
-                    calls += (llm["calls"]?.arrayValue ?? []).compactMap(LLMCallRecord.init(json:))
-                    for entry in llm["totals"]?.objectValue ?? JSONObject() where ["provider", "model", "task", "budget_stopped"].contains(entry.key) {
-                        if llmExtra[entry.key] == nil { llmExtra[entry.key] = entry.value }
-                    }
-                }
-                byWorker[result.worker ?? "?", default: []].append(result.key)
-                if result.attempts > 1 { takenOver.append(result.key) }
             }
-            counts["records_in"] = recordsIn
-            try rejects?.commit()
-            try out.commit()
-        } catch {
-            out.abandon()
-            rejects?.abandon()
-            throw error
         }
-        counts["records_out"] = out.recordCount
+        counts["records_in"] = recordsIn
+        counts["records_out"] = published.recordsOut
         counts["queue_items"] = results.count
-        counts["queue_workers"] = byWorker.count
+        counts["queue_workers"] = published.byWorker.count
         // The LLM calls of every item, in item order, as a one-process run reports them; then the queue.
         var details = JSONObject()
         if !calls.isEmpty || !llmExtra.isEmpty {
@@ -192,15 +138,9 @@ public enum QueuedEnrich {
             if let stopped = llmExtra["budget_stopped"] { extra.append(("budget_stopped", stopped)) }
             details = LLMCallRecord.details(calls, extra: extra).objectValue ?? JSONObject()
         }
-        details["queue"] = .object(JSONObject([
-            ("url", .string(queueURL.redacted)),
-            ("items", .int(Int64(results.count))),
-            ("records_per_item", .int(Int64(perItem))),
-            ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
-            ("taken_over", .array(takenOver.map(JSONValue.string))),
-        ]))
-        context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(byWorker.keys.sorted())"])
-        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: .object(details))
+        details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("records_per_item", perItem))
+        context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(published.byWorker.keys.sorted())"])
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 
     // MARK: Worker
@@ -211,12 +151,8 @@ public enum QueuedEnrich {
     public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
         let payload = try JSONDecoder().decode(Payload.self, from: Data(item.payload.utf8))
         let lake = Lake(root: payload.lake)
-        let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
-        let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
-        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
-        guard let definition = spec.stage(named: item.stage)?.definition as? EnrichStage.Definition else {
-            throw StageError("\(payload.pipelineFile) has no enrich stage '\(item.stage)'")
-        }
+        let (definition, environment) = try QueuedSegments.stage(EnrichStage.Definition.self, kind: "enrich", of: item,
+                                                                 pipelineFile: payload.pipelineFile, lake: lake)
         let folder = folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
         let name = "\(item.key).\(safe(item.lease.owner)).\(item.lease.attempt)"
         let segment = try lake.resolve(folder + "/seg/\(name).jsonl")

@@ -135,12 +135,8 @@ final class WorkerCrawls: @unchecked Sendable {
         let key = "\(item.runID)\n\(item.stage)\n\(item.lease.owner)"
         if let crawl = crawls[key] { return crawl }
         let lake = Lake(root: payload.lake)
-        let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
-        let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
-        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
-        guard let definition = spec.stage(named: item.stage)?.definition as? FetchStage.Definition else {
-            throw StageError("\(payload.pipelineFile) has no fetch stage '\(item.stage)'")
-        }
+        let (definition, environment) = try QueuedSegments.stage(FetchStage.Definition.self, kind: "fetch", of: item,
+                                                                 pipelineFile: payload.pipelineFile, lake: lake)
         let queue = try WorkQueue(url: queueURL, applicationName: "agentshop-worker-crawl")
         try queue.prepareCrawlTables()
         guard let text = try queue.crawlSetup(runID: item.runID, stage: item.stage),

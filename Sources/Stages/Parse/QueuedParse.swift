@@ -24,7 +24,7 @@ public enum QueuedParse {
         var input: String
     }
 
-    struct ItemReport: Codable, Sendable {
+    struct ItemReport: Codable, Sendable, QueuedSegmentReport {
         var segment: String
         var rejects: String?
         var counts: [String: Int]
@@ -98,69 +98,23 @@ public enum QueuedParse {
         try queue.enqueue(runID: context.runID, stage: context.stage, items: items)
         context.logger.info("queued", metadata: ["items": "\(items.count)", "queue": "\(queueURL.redacted)"])
 
-        var last = StageProgress()
-        while true {
-            try Task.checkCancellation()
-            let progress = try queue.progress(runID: context.runID, stage: context.stage)
-            if progress != last {
-                context.progress(progress.done, of: progress.total)
-                last = progress
-            }
-            if progress.finished { break }
-            try await Task.sleep(nanoseconds: 200_000_000)
-        }
-        let results = try queue.results(runID: context.runID, stage: context.stage)
-        if let first = results.first(where: { $0.state != "done" }) {
-            throw StageError("queue items of the parse failed; first: \(first.key): \(first.error ?? "unknown error")")
-        }
-
+        let results = try await QueuedSegments.awaitItems(queue, queueURL: queueURL, context: context)
         // Publish: the accepted segments in item order; counts summed; the rejects limit over them all.
-        let out = try RecordWriter(path: output.absolute, type: outputType)
-        var rejects: RecordWriter?
         var counts: [String: Int] = [:]
-        var byWorker: [String: [String]] = [:]
-        var takenOver: [String] = []
-        do {
-            for result in results {
-                guard let text = result.result,
-                      let report = try? JSONDecoder().decode(ItemReport.self, from: Data(text.utf8)) else {
-                    throw StageError("queue item \(result.key) is done without a segment")
-                }
-                let reader = try RecordReader(path: try context.lake.resolve(report.segment).absolute, displayPath: report.segment)
-                while let record = try reader.next() { try out.write(record) }
-                if let path = report.rejects, let file = try? context.lake.resolve(path), file.exists {
-                    if rejects == nil {
-                        rejects = try RecordWriter(path: context.rejectsPath.absolute, type: RecordFileType(format: .jsonl, gzip: false))
-                    }
-                    let reader = try RecordReader(path: file.absolute, displayPath: path)
-                    while let record = try reader.next() { try rejects!.write(record) }
-                }
-                for (name, value) in report.counts { counts[name, default: 0] += value }
-                byWorker[result.worker ?? "?", default: []].append(result.key)
-                if result.attempts > 1 { takenOver.append(result.key) }
-            }
+        let published = try QueuedSegments.publish(results, as: ItemReport.self, context: context, output: output,
+                                                   outputType: outputType, each: { report in
+            for (name, value) in report.counts { counts[name, default: 0] += value }
+        }, check: {
             let rejected = counts["rejected", default: 0]
             try RejectLimit.check(definition.maxRejects, key: "max_rejects", bad: rejected,
                                   of: counts["records_out", default: 0] + rejected, what: "pages or records rejected",
                                   rejects: rejected > 0 ? context.rejectsPath.relative : nil)
-            try rejects?.commit()
-            try out.commit()
-        } catch {
-            out.abandon()
-            rejects?.abandon()
-            throw error
-        }
+        })
         var details = JSONObject()
-        if rejects != nil { details["rejects"] = .string(context.rejectsPath.relative) }
-        details["queue"] = .object(JSONObject([
-            ("url", .string(queueURL.redacted)),
-            ("items", .int(Int64(results.count))),
-            ("pages_per_item", .int(Int64(perItem))),
-            ("workers", .object(JSONObject(byWorker.sorted { $0.key < $1.key }.map { ($0.key, .array($0.value.map(JSONValue.string))) }))),
-            ("taken_over", .array(takenOver.map(JSONValue.string))),
-        ]))
+        if published.rejectsWritten { details["rejects"] = .string(context.rejectsPath.relative) }
+        details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("pages_per_item", perItem))
         counts["queue_items"] = results.count
-        return StageReport(counts: counts, recordsPerOutput: [output.relative: out.recordCount], details: .object(details))
+        return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 
     // MARK: Worker
@@ -169,12 +123,8 @@ public enum QueuedParse {
     public static func perform(_ item: WorkItem, queueURL: PostgresURL, logger: Logger) async throws -> String {
         let payload = try JSONDecoder().decode(Payload.self, from: Data(item.payload.utf8))
         let lake = Lake(root: payload.lake)
-        let projectFolder = PipelineLoader.projectFolder(ofPipelineFile: payload.pipelineFile)
-        let environment = PipelineEnvironment.load(dotEnvFiles: [projectFolder + "/.env"])
-        let spec = try loadedPipelines.spec(file: payload.pipelineFile, lake: lake, environment: environment)
-        guard let definition = spec.stage(named: item.stage)?.definition as? ParseStage.Definition else {
-            throw StageError("\(payload.pipelineFile) has no parse stage '\(item.stage)'")
-        }
+        let (definition, environment) = try QueuedSegments.stage(ParseStage.Definition.self, kind: "parse", of: item,
+                                                                 pipelineFile: payload.pipelineFile, lake: lake)
         let folder = QueuedEnrich.folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
         let name = "\(item.key).\(QueuedEnrich.safe(item.lease.owner)).\(item.lease.attempt)"
         let segment = try lake.resolve(folder + "/seg/\(name).jsonl")
