@@ -97,6 +97,17 @@ import Testing
             #expect(parse.counts["rejected"] == 1)
             let shared = try project.read(Self.products)
             #expect(shared.contains("\"name\":\"Product 1 & co\""))
+            // The kept extractions are JSON Lines, as their name says (jq and the crash campaign read them).
+            let files = try FileManager.default.contentsOfDirectory(atPath: Self.extracted(project))
+            #expect(files.count == 1)
+            for file in files {
+                let lines = try String(contentsOfFile: Self.extracted(project) + "/" + file, encoding: .utf8).split(separator: "\n")
+                #expect(lines.count >= 8)
+                for line in lines {
+                    let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                    #expect((object?["page"] as? String)?.count == 64 && object?["extraction"] is [String: Any], "\(line.prefix(120))")
+                }
+            }
 
             let again = try await Self.parsedAgain(project)
             #expect(shared == again.output)

@@ -12,11 +12,15 @@ import Lake
 /// page fetched before its fields changed, a run of the parse stage alone). Its records, rejects and
 /// counts are therefore the same, byte for byte and in the same order, with or without sharing.
 ///
-/// `<fetch state>/extracted/<extraction key>.jsonl`, one line per page: the page's 64-hex key, a
-/// space, and the extraction as JSON. Written afresh by every run of the fetch stage (under a
+/// `<fetch state>/extracted/<extraction key>.jsonl`, JSON Lines, one per page:
+/// `{"page":"<64-hex page key>","extraction":{…}}`, the key first at a fixed place so the parse
+/// stage indexes the file without parsing it. Written afresh by every run of the fetch stage (under a
 /// temporary name, published when the crawl is), so it holds the pages of its last crawl.
 enum SharedExtraction {
     static let folderName = "extracted"
+    /// A line's opening up to the page key, and from the key to the extraction.
+    static let lineStart = Array(#"{"page":""#.utf8), keyEnd = Array(#"","extraction":"#.utf8)
+    static let keyLength = 64
 
     /// The file a fetch stage whose state is in `fetchState` writes for a parse stage's `extractionKey`.
     static func path(fetchState: String, extractionKey: String) -> String {
@@ -106,11 +110,12 @@ final class SharedExtractionWriter: @unchecked Sendable {
                 ?? (try? PageExtractor(fields: definition.fields, records: definition.records)) else { return }
         let extraction = extractor.extract(document)
         lock.withLock { idle.append(extractor) }
-        var line = Array(SharedExtraction.pageKey(extractionKey: definition.extractionKey, url: url, contentType: contentType,
-                                                  body: page).utf8)
-        line.append(UInt8(ascii: " "))
+        var line = SharedExtraction.lineStart
+        line.append(contentsOf: SharedExtraction.pageKey(extractionKey: definition.extractionKey, url: url, contentType: contentType,
+                                                         body: page).utf8)
+        line.append(contentsOf: SharedExtraction.keyEnd)
         line.append(contentsOf: SharedExtraction.encode(extraction).serialized().utf8)
-        line.append(UInt8(ascii: "\n"))
+        line.append(contentsOf: Array("}\n".utf8))
         lock.withLock {
             guard failed == nil else { return }
             do { try file.output.write(line) } catch { failed = error }
@@ -150,10 +155,14 @@ final class SharedExtractionIndex: @unchecked Sendable {
         var index: [String: (offset: Int64, length: Int)] = [:]
         var offset: Int64 = 0
         do {
+            let start = SharedExtraction.lineStart, end = SharedExtraction.keyEnd
+            let keyAt = start.count, valueAt = start.count + SharedExtraction.keyLength + end.count
             while let length = try lines.withNextLine({ line -> Int in
-                if line.count > 65, line[64] == UInt8(ascii: " ") {
-                    let key = String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<64]), as: UTF8.self)
-                    index[key] = (offset + 65, line.count - 65)
+                // `{"page":"<key>","extraction":` … `}`: anything else (a torn line) is left out.
+                if line.count > valueAt + 1, line.starts(with: start), line[line.count - 1] == UInt8(ascii: "}"),
+                   line[(keyAt + SharedExtraction.keyLength)...].starts(with: end) {
+                    let key = String(decoding: UnsafeRawBufferPointer(rebasing: line[keyAt..<(keyAt + SharedExtraction.keyLength)]), as: UTF8.self)
+                    index[key] = (offset + Int64(valueAt), line.count - valueAt - 1)
                 }
                 return line.count
             }) {
