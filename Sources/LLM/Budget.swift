@@ -15,11 +15,19 @@ public actor Budget {
     private var reserved: Double = 0
     /// Which limit stopped sending, once one has.
     private var stoppedBy: Limit?
-    private enum Limit { case stage(Double), daily(Double), shared }
+    private enum Limit { case stage(Double), daily(Double), shared, sharedDaily(Double) }
+    /// The provider's daily cap shared with other processes (a queue's row for the provider and UTC
+    /// day), consulted after this budget's own daily limit.
+    let sharedDaily: (any SharedBudget)?
 
-    /// A budget shared with other processes (a queue's budget row), consulted after this one's own
-    /// limits, for the calls of the task that sets it (`Budget.$shared.withValue(ledger) { … }`).
+    /// The stage's budget shared with other processes (a queue's budget row), consulted after a stage
+    /// budget's own limit, for the calls of the task that sets it (`Budget.$shared.withValue(ledger) { … }`).
+    /// A budget without a stage limit (a provider's daily cap) never spends from it.
     @TaskLocal public static var shared: (any SharedBudget)?
+
+    /// Where the providers' daily caps are shared with other processes (a queue), for the enrichment
+    /// runs of the task that sets it: each provider's daily budget then reserves from its ledger too.
+    @TaskLocal public static var sharedDailyCaps: (any SharedDailyCaps)?
 
     /// Why sending stopped, once it has, with what was spent so far: read once the calls in flight
     /// have settled, it gives the run's real spend, not what had settled when the limit was hit.
@@ -29,6 +37,8 @@ public actor Budget {
         case .stage(let limit): return String(format: "budget_usd %.4f reached (spent %.4f)", limit, spent)
         case .daily(let limit): return String(format: "daily cap %.4f reached (spent today %.4f)", limit, spentBefore + spent)
         case .shared: return String(format: "the run's shared budget_usd reached (this process spent %.4f)", spent)
+        case .sharedDaily(let limit):
+            return String(format: "daily cap %.4f reached across the queue's workers (this process spent %.4f)", limit, spent)
         }
     }
 
@@ -40,13 +50,16 @@ public actor Budget {
         case .stage(let limit): return String(format: "budget_usd %.4f reached", limit)
         case .daily(let limit): return String(format: "daily cap %.4f reached", limit)
         case .shared: return "the run's shared budget_usd reached"
+        case .sharedDaily(let limit): return String(format: "daily cap %.4f reached across the queue's workers", limit)
         }
     }
 
-    public init(stageLimit: Double?, dailyLimit: Double?, spentBefore: Double = 0) {
+    /// `sharedDaily`: the ledger of the provider's day shared with other processes (see `SharedDailyCaps`).
+    public init(stageLimit: Double?, dailyLimit: Double?, spentBefore: Double = 0, sharedDaily: (any SharedBudget)? = nil) {
         self.stageLimit = stageLimit
         self.dailyLimit = dailyLimit
         self.spentBefore = spentBefore
+        self.sharedDaily = dailyLimit == nil ? nil : sharedDaily
     }
 
     public var isLimited: Bool { stageLimit != nil || dailyLimit != nil }
@@ -63,8 +76,14 @@ public actor Budget {
             stoppedBy = .daily(dailyLimit)
             return false
         }
-        if let shared = Self.shared, !shared.reserve(estimate) {
+        let shared = stageLimit == nil ? nil : Self.shared
+        if let shared, !shared.reserve(estimate) {
             stoppedBy = .shared
+            return false
+        }
+        if let dailyLimit, let sharedDaily, !sharedDaily.reserve(estimate) {
+            shared?.settle(reserved: estimate, actual: 0)
+            stoppedBy = .sharedDaily(dailyLimit)
             return false
         }
         reserved += estimate
@@ -75,7 +94,8 @@ public actor Budget {
     public func settle(reserved estimate: Double, actual: Double) {
         reserved = max(0, reserved - estimate)
         spent += actual
-        Self.shared?.settle(reserved: estimate, actual: actual)
+        if stageLimit != nil { Self.shared?.settle(reserved: estimate, actual: actual) }
+        sharedDaily?.settle(reserved: estimate, actual: actual)
     }
 
 }
@@ -85,4 +105,13 @@ public actor Budget {
 public protocol SharedBudget: Sendable {
     func reserve(_ estimate: Double) -> Bool
     func settle(reserved estimate: Double, actual: Double)
+}
+
+/// The providers' daily caps (`LLM_<P>_COST_LIMIT_DAILY`) shared by every process of a distributed
+/// run: one ledger per provider and UTC day, which other processes reserve from too.
+public protocol SharedDailyCaps: Sendable {
+    /// The ledger of `provider`'s `day` (YYYY-MM-DD, UTC) under `cap` USD, counting at least
+    /// `spentBefore` (what the lake's call records say was spent that day). Throws when the shared
+    /// ledger cannot be reached: the caller must not send then.
+    func ledger(provider: ProviderKind, day: String, cap: Double, spentBefore: Double) throws -> any SharedBudget
 }

@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 
 /// The shared work queue in PostgreSQL: runs, their work items, the workers that claim them, and
-/// per-stage LLM budgets.
+/// per-stage LLM budgets, and the providers' daily LLM spend.
 ///
 /// A worker claims a batch of items with `SELECT … FOR UPDATE SKIP LOCKED` and holds them under a
 /// lease (`lease_owner`, `lease_expires`); `heartbeat` extends the leases it holds; an item whose
@@ -80,6 +80,12 @@ public final class WorkQueue {
             budget_usd numeric NOT NULL,
             spent_usd  numeric NOT NULL DEFAULT 0,
             PRIMARY KEY (run_id, stage)
+        );
+        CREATE TABLE IF NOT EXISTS agentshop_queue_daily_spend (
+            provider   text NOT NULL,
+            day        text NOT NULL,
+            spent_usd  numeric NOT NULL DEFAULT 0,
+            PRIMARY KEY (provider, day)
         );
         """
 
@@ -355,6 +361,42 @@ public final class WorkQueue {
     public func spent(runID: String, stage: String) throws -> Double? {
         try connection.scalar("SELECT spent_usd FROM agentshop_queue_budgets WHERE run_id = $1 AND stage = $2",
                               [runID, stage]).flatMap(Double.init)
+    }
+
+    // MARK: Daily spend per provider
+
+    /// Makes sure the provider's row of `day` (YYYY-MM-DD, UTC) counts at least `spent` dollars (what
+    /// the lake's call records say was spent that day): created with it, or raised to it; never lowered,
+    /// since the row also holds what workers reserved and spent that the lake does not show yet.
+    public func seedDailySpend(provider: String, day: String, spent: Double) throws {
+        try connection.run("""
+            INSERT INTO agentshop_queue_daily_spend AS d (provider, day, spent_usd) VALUES ($1, $2, $3::numeric)
+            ON CONFLICT (provider, day) DO UPDATE SET spent_usd = greatest(d.spent_usd, excluded.spent_usd)
+            """, [provider, day, String(max(0, spent))])
+    }
+
+    /// Reserves `estimate` dollars of the provider's day under its daily cap: true when spent + estimate
+    /// ≤ cap (the reservation then counts as spent). One conditional UPDATE, as for a stage's budget, so
+    /// workers reserving at once never pass the cap together. No row for the day (never seeded): false.
+    public func reserveDaily(provider: String, day: String, cap: Double, usd estimate: Double) throws -> Bool {
+        try connection.run("""
+            UPDATE agentshop_queue_daily_spend SET spent_usd = spent_usd + $3::numeric
+            WHERE provider = $1 AND day = $2 AND spent_usd + $3::numeric <= $4::numeric
+            """, [provider, day, String(estimate), String(cap)]) == 1
+    }
+
+    /// Replaces a daily reservation by what the call actually cost.
+    public func settleDaily(provider: String, day: String, reserved: Double, actual: Double) throws {
+        try connection.run("""
+            UPDATE agentshop_queue_daily_spend SET spent_usd = greatest(spent_usd - $3::numeric + $4::numeric, 0)
+            WHERE provider = $1 AND day = $2
+            """, [provider, day, String(reserved), String(actual)])
+    }
+
+    /// Dollars spent (and reserved) on the provider's day, nil without a row.
+    public func dailySpent(provider: String, day: String) throws -> Double? {
+        try connection.scalar("SELECT spent_usd FROM agentshop_queue_daily_spend WHERE provider = $1 AND day = $2",
+                              [provider, day]).flatMap(Double.init)
     }
 }
 

@@ -39,6 +39,20 @@ import Testing
         #expect(await !Budget.$shared.withValue(ledger) { await budget.reserve(0.01) })
     }
 
+    @Test func aDailyCapReservesFromItsSharedLedgerAndNeverFromTheStagesBudget() async {
+        // Other workers already spent 0.9 of the provider's 1.0 today; this process's own daily limit alone would allow more.
+        let stage = Ledger(limit: 10, spent: 0)
+        let day = Ledger(limit: 1.0, spent: 0.9)
+        let budget = Budget(stageLimit: nil, dailyLimit: 1.0, spentBefore: 0, sharedDaily: day)
+        #expect(await Budget.$shared.withValue(stage) { await budget.reserve(0.06) })
+        await Budget.$shared.withValue(stage) { await budget.settle(reserved: 0.06, actual: 0.05) }
+        #expect(abs(day.total - 0.95) < 1e-9)
+        #expect(stage.total == 0)  // the stage's budget is spent by the stage's Budget, once, not by every provider's too
+        #expect(await !Budget.$shared.withValue(stage) { await budget.reserve(0.06) })
+        #expect(await budget.stopReason?.contains("daily cap 1.0000 reached across the queue's workers") == true)
+        #expect(stage.total == 0)
+    }
+
     @Test func withoutASharedBudgetOnlyTheOwnLimitsApply() async {
         let budget = Budget(stageLimit: 1.0, dailyLimit: nil)
         #expect(await budget.reserve(0.9))

@@ -161,6 +161,35 @@ import WorkQueue
         // A stage without a budget row is not limited.
         #expect(try setup.reserve(runID: "run1", stage: "other", usd: 1000))
     }
+
+    @Test func workersReservingADailyCapAtOnceNeverPassItTogether() throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        let setup = try queue(database, items: 0)
+        let day = "2026-12-06"
+        // A day never seeded is refused: the lake's spend of the day must be counted first.
+        #expect(try !setup.reserveDaily(provider: "openai", day: day, cap: 1.0, usd: 0.01))
+        try setup.seedDailySpend(provider: "openai", day: day, spent: 0.4)  // what the lake recorded today
+        try setup.seedDailySpend(provider: "openai", day: day, spent: 0.1)  // a later, lower seed never lowers it
+        #expect(try setup.dailySpent(provider: "openai", day: day) == 0.4)
+        let granted = Counter()
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            guard let queue = try? WorkQueue(database.url) else { return }
+            for _ in 0..<20 where (try? queue.reserveDaily(provider: "openai", day: day, cap: 1.0, usd: 0.03)) == true {
+                granted.add(1)
+            }
+        }
+        #expect(granted.value == 20)  // 0.4 + 20 × 0.03 = 1.0 ≤ 1.0 < 0.4 + 21 × 0.03
+        #expect(try setup.dailySpent(provider: "openai", day: day) == 1.0)
+        try setup.settleDaily(provider: "openai", day: day, reserved: 0.03, actual: 0.01)
+        #expect(try setup.reserveDaily(provider: "openai", day: day, cap: 1.0, usd: 0.02))
+        #expect(try !setup.reserveDaily(provider: "openai", day: day, cap: 1.0, usd: 0.01))
+        // Another provider, or the next day, has a row of its own.
+        try setup.seedDailySpend(provider: "anthropic", day: day, spent: 0)
+        try setup.seedDailySpend(provider: "openai", day: "2026-12-07", spent: 0)
+        #expect(try setup.reserveDaily(provider: "anthropic", day: day, cap: 1.0, usd: 0.9))
+        #expect(try setup.reserveDaily(provider: "openai", day: "2026-12-07", cap: 1.0, usd: 0.9))
+    }
 }
 
 extension StageProgress {

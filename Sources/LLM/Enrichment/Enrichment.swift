@@ -365,8 +365,14 @@ final class Asker: Sendable {
                 throw EnrichmentError("no price for \(provider.kind.rawValue) model '\(model)' in the price table, so budget_usd or "
                                       + "LLM_\(provider.kind.environmentName)_COST_LIMIT_DAILY cannot be enforced; add the model to the price table")
             }
-            let spentToday = daily == nil ? 0 : LLMCallRecord.spend(in: lake, provider: provider.kind, day: Timestamp.day(Date()))
-            members.append(Member(place: members.count, requests: requests, budget: Budget(stageLimit: nil, dailyLimit: daily, spentBefore: spentToday)))
+            let day = Timestamp.day(Date())
+            let spentToday = daily == nil ? 0 : LLMCallRecord.spend(in: lake, provider: provider.kind, day: day)
+            // Under a queue the day's cap is every worker's: this provider's ledger of the day, in the queue.
+            let sharedDaily = try daily.flatMap { cap in
+                try Budget.sharedDailyCaps?.ledger(provider: provider.kind, day: day, cap: cap, spentBefore: spentToday)
+            }
+            members.append(Member(place: members.count, requests: requests,
+                                  budget: Budget(stageLimit: nil, dailyLimit: daily, spentBefore: spentToday, sharedDaily: sharedDaily)))
         }
         self.members = members
     }

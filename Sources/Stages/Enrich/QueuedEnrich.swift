@@ -168,8 +168,12 @@ public enum QueuedEnrich {
             : try QueueBudget(url: queueURL, runID: item.runID, stage: item.stage)
         // RPM/TPM limits are the provider's, over every worker: each request takes from the queue's bucket rows.
         let rates = try QueueRateLimit.shared(url: queueURL)
+        // A provider's daily cap (LLM_<P>_COST_LIMIT_DAILY) is every worker's: calls reserve from the queue's row of the day.
+        let daily = QueueDailyCaps(url: queueURL)
         let report = try await RateLimiter.$shared.withValue(rates) {
-            try await Budget.$shared.withValue(shared) { try await definition.runHere(context) }
+            try await Budget.$sharedDailyCaps.withValue(daily) {
+                try await Budget.$shared.withValue(shared) { try await definition.runHere(context) }
+            }
         }
         let calls = report.counts["calls_sent"] ?? 0
         let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
@@ -205,6 +209,47 @@ final class QueueBudget: SharedBudget, @unchecked Sendable {
 
     func settle(reserved estimate: Double, actual: Double) {
         lock.withLock { _ = try? queue.settle(runID: runID, stage: stage, reserved: estimate, actual: actual) }
+    }
+}
+
+/// The providers' daily caps in the queue: one row per provider and UTC day, seeded with the day's
+/// spend the lake records, which every worker's calls reserve from. The connection is opened for the
+/// first provider with a cap and used under a lock.
+final class QueueDailyCaps: SharedDailyCaps, @unchecked Sendable {
+    private let lock = NSLock()
+    private let url: PostgresURL
+    private var queue: WorkQueue?
+
+    init(url: PostgresURL) {
+        self.url = url
+    }
+
+    func withQueue<T>(_ body: (WorkQueue) throws -> T) throws -> T {
+        try lock.withLock {
+            if queue == nil { queue = try WorkQueue(url: url, applicationName: "agentshop-worker-daily-cap") }
+            return try body(queue!)
+        }
+    }
+
+    func ledger(provider: ProviderKind, day: String, cap: Double, spentBefore: Double) throws -> any SharedBudget {
+        try withQueue { try $0.seedDailySpend(provider: provider.rawValue, day: day, spent: spentBefore) }
+        return Ledger(caps: self, provider: provider.rawValue, day: day, cap: cap)
+    }
+
+    struct Ledger: SharedBudget {
+        let caps: QueueDailyCaps
+        let provider: String
+        let day: String
+        let cap: Double
+
+        /// A reservation that cannot reach the queue is refused: spending blind could pass the cap.
+        func reserve(_ estimate: Double) -> Bool {
+            (try? caps.withQueue { try $0.reserveDaily(provider: provider, day: day, cap: cap, usd: estimate) }) ?? false
+        }
+
+        func settle(reserved estimate: Double, actual: Double) {
+            _ = try? caps.withQueue { try $0.settleDaily(provider: provider, day: day, reserved: estimate, actual: actual) }
+        }
     }
 }
 
