@@ -40,26 +40,6 @@ public enum MaterializeStage {
     public static let kind = StageKind(spec: spec) { config, context in MaterializeDefinition.read(config, context) }
 }
 
-/// One column of the target table and where its value comes from.
-struct ColumnMapping: Sendable {
-    let column: String
-    /// Path of the field in the record: `price`, or `offer.price` for nested objects.
-    let field: DottedPath
-    let conversion: ColumnConversion
-}
-
-/// A column holding the id of a row of another table, found by a unique key of that table.
-struct ColumnReference: Sendable {
-    enum Missing: String, Sendable, CaseIterable { case fail, null }
-    let column: String
-    let table: String
-    /// The unique column of `table` the field's value is looked up in.
-    let key: String
-    let field: DottedPath
-    let conversion: ColumnConversion
-    let missing: Missing
-}
-
 struct MaterializeDefinition: StageDefinition {
     let inputs: [StageInput]
     let table: String
@@ -336,13 +316,14 @@ struct MaterializeDefinition: StageDefinition {
         var filteredOut = 0
         let rejected = RejectedRecords(skip: skipInvalid, file: rejects)
         var shape = UserTableShape(created: false, added: [])
+        let rows = recordRows
         let counts: TableLoader.Counts = try database.transaction(.immediate) {
-            if create { shape = try prepareUserTable(files, in: database) }
+            if create { shape = try rows.prepareUserTable(files, in: database) }
             let loader = try TableLoader(database: database, table: table, keys: keys, mode: mode)
             let resolver = try ReferenceResolver(references, table: table, tableColumns: Set(loader.table.columns.map(\.name)),
                                                  in: database)
-            (recordsIn, filteredOut) = try writeRecords(files, into: loader, resolver: resolver, progress: progress,
-                                                        reject: rejected.add)
+            (recordsIn, filteredOut) = try rows.writeRecords(files, into: loader, resolver: resolver, progress: progress,
+                                                             reject: rejected.add)
             return try loader.finish()
         }
         try rejects?.commit()  // dropped unpublished when the load throws
@@ -350,36 +331,10 @@ struct MaterializeDefinition: StageDefinition {
                     tableCreated: shape.created, columnsAdded: shape.added)
     }
 
-    /// Reads every record of `files` and writes its row into `sink`: the filter, the column mapping, the
-    /// references; a record that cannot become a row, or whose row the store refuses, goes to `reject` with
-    /// its file and line. The one record loop of a load, whatever the store (`MaterializeRowSink`).
-    func writeRecords(_ files: [LakePath], into sink: some MaterializeRowSink, resolver: ReferenceResolver,
-                      progress: (Int) -> Void,
-                      reject: @escaping (_ file: LakePath, _ line: Int, _ reason: String, _ record: JSONObject) throws -> Void)
-        throws -> (recordsIn: Int, filteredOut: Int) {
-        let tableColumns = Set(sink.table.columns.map(\.name))
-        var recordsIn = 0
-        var filteredOut = 0
-        for file in files {
-            let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
-            while let record = try reader.next() {
-                recordsIn += 1
-                if let filter, !Self.holds(filter, for: record) {
-                    filteredOut += 1
-                    continue
-                }
-                let line = reader.line
-                do {
-                    var row = try values(for: record, tableColumns: tableColumns)
-                    try resolver.add(to: &row, from: record)
-                    try sink.load(row) { reason in try reject(file, line, reason, record) }
-                } catch let failure as RecordFailure {
-                    try reject(file, line, failure.message, record)
-                }
-                if recordsIn % 10_000 == 0 { progress(recordsIn) }
-            }
-        }
-        return (recordsIn, filteredOut)
+    /// How this stage's records become rows (Store's `RecordRows`): the mapping, references and `where:`.
+    var recordRows: RecordRows {
+        RecordRows(table: table, keys: keys, columns: columns, references: references, create: create,
+                   include: filter.map { filter in { Self.holds(filter, for: $0) } })
     }
 
     /// Records a load leaves out: with `on_invalid: skip` counted and written to the rejects file, else
@@ -404,265 +359,5 @@ struct MaterializeDefinition: StageDefinition {
     static func holds(_ filter: FilterExpression, for record: JSONObject) -> Bool {
         let fields = filter.fields
         return filter.evaluate { fields[$0].value(in: record) } == true
-    }
-
-    struct RecordFailure: Error { let message: String }
-
-    /// The row for `record`: mapped columns, or every field named like a column (every field, for a
-    /// table of the user's own).
-    func values(for record: JSONObject, tableColumns: Set<String>) throws -> [(column: String, value: SQLValue)] {
-        var row: [(column: String, value: SQLValue)] = []
-        let referenced = Set(references.map(\.column))
-        if let columns {
-            for mapping in columns {
-                guard let value = mapping.field.lookup(in: record) else {
-                    if keys.contains(mapping.column) {
-                        throw RecordFailure(message: "no field '\(mapping.field)' for key column '\(mapping.column)'")
-                    }
-                    continue  // absent: the column keeps its default (insert) or its value (update)
-                }
-                row.append((mapping.column, try convert(value, mapping.conversion, mapping.column)))
-            }
-        } else {
-            for entry in record {
-                let key = entry.key
-                if referenced.contains(key) { continue }
-                if tableColumns.contains(key) {
-                    // `id` is the store's own row number: loaded only when it is the key.
-                    if key == "id" && !keys.contains("id") && !create { continue }
-                    row.append((key, try convert(entry.value, .auto, key)))
-                } else if create {
-                    continue  // a field that became no column (its name is not one SQL takes)
-                } else if tableColumns.contains(key + "_cents") && record[key + "_cents"] == nil {
-                    row.append((key + "_cents", try convert(entry.value, .money, key + "_cents")))
-                } else if tableColumns.contains(key + "_json") && record[key + "_json"] == nil {
-                    row.append((key + "_json", try convert(entry.value, .json, key + "_json")))
-                }
-            }
-            if let missing = keys.first(where: { key in !row.contains { $0.column == key } }) {
-                throw RecordFailure(message: "no field '\(missing)' for key column '\(missing)'")
-            }
-        }
-        for key in keys where row.first(where: { $0.column == key })?.value.isNull == true {
-            throw RecordFailure(message: "key column '\(key)' is null")
-        }
-        if row.isEmpty { throw RecordFailure(message: "no field matches a column of '\(table)'") }
-        return row
-    }
-
-    private func convert(_ value: JSONValue, _ conversion: ColumnConversion, _ column: String) throws -> SQLValue {
-        do { return try conversion.convert(value, column: column) } catch {
-            throw RecordFailure(message: "column '\(column)': \(error.message)")
-        }
-    }
-
-    // MARK: References
-
-    /// Finds the ids that reference columns hold, one prepared lookup per reference, remembering
-    /// what it found during one load (rows only appear during a load, so a found id stays right).
-    /// Fills a row's `references:` columns with the ids of the rows their keys name, remembering
-    /// each key's id; the store behind it answers one key at a time (`lookup`).
-    final class ReferenceResolver {
-        let references: [ColumnReference]
-        let lookup: (_ index: Int, _ key: SQLValue) throws -> Int64?
-        var found: [[SQLValue: Int64]]
-
-        /// For any store: checks that each reference names a column of `table`.
-        init(_ references: [ColumnReference], table: String, tableColumns: Set<String>,
-             lookup: @escaping (_ index: Int, _ key: SQLValue) throws -> Int64?) throws {
-            for reference in references where !tableColumns.contains(reference.column) {
-                throw StageError("table '\(table)' has no column '\(reference.column)' (under references)")
-            }
-            self.references = references
-            self.lookup = lookup
-            self.found = Array(repeating: [:], count: references.count)
-        }
-
-        /// For the SQLite store: each referenced key must be a unique column; one prepared lookup per reference.
-        convenience init(_ references: [ColumnReference], table: String, tableColumns: Set<String>, in database: Database) throws {
-            var lookups: [Statement] = []
-            for reference in references where tableColumns.contains(reference.column) {
-                guard let target = try StoreCatalog.table(reference.table, in: database) else {
-                    throw StageError("references.\(reference.column): no table '\(reference.table)' in the store")
-                }
-                guard target.column(reference.key) != nil, target.uniqueKeys.contains([reference.key]) else {
-                    throw StageError("references.\(reference.column): '\(reference.key)' is not a unique column of '\(reference.table)'")
-                }
-                lookups.append(try database.prepare("SELECT rowid FROM \(SQLLiteral.quoteName(reference.table)) WHERE "
-                                                    + "\(SQLLiteral.quoteName(reference.key)) = ?"))
-            }
-            try self.init(references, table: table, tableColumns: tableColumns) { index, key in
-                let statement = lookups[index]
-                try statement.bind([key])
-                defer { statement.reset() }
-                return try statement.step() ? statement.value(at: 0).int64 : nil
-            }
-        }
-
-        func add(to row: inout [(column: String, value: SQLValue)], from record: JSONObject) throws {
-            for (index, reference) in references.enumerated() {
-                guard let raw = reference.field.lookup(in: record) else { continue }
-                let field = reference.field.description
-                let key: SQLValue
-                do { key = try reference.conversion.convert(raw, column: reference.key) } catch {
-                    throw RecordFailure(message: "references.\(reference.column): field '\(field)': \(error.message)")
-                }
-                if key.isNull {
-                    row.append((reference.column, .null))
-                    continue
-                }
-                if let id = found[index][key] {
-                    row.append((reference.column, .integer(id)))
-                    continue
-                }
-                if let hit = try lookup(index, key) {
-                    found[index][key] = hit
-                    row.append((reference.column, .integer(hit)))
-                } else if reference.missing == .null {
-                    row.append((reference.column, .null))
-                } else {
-                    throw RecordFailure(message: "references.\(reference.column): no row of '\(reference.table)' "
-                                        + "with \(reference.key) = \(key) (from field '\(field)')")
-                }
-            }
-        }
-    }
-
-    // MARK: Tables of the user's own
-
-    struct UserTableShape {
-        var created: Bool
-        var added: [String]
-    }
-
-    /// The SQL type a column declared with a `type:` gets, whatever the values ("" for `auto`: inferred).
-    static func declaredType(_ conversion: ColumnConversion) -> String {
-        switch conversion {
-        case .auto: return ""
-        case .integer, .boolean, .money, .cents: return "INTEGER"
-        case .real: return "REAL"
-        case .text, .json, .date, .datetime, .slug: return "TEXT"
-        }
-    }
-
-    /// The columns a table of the user's own gets, in order, with the type each is given ("" for none
-    /// known: every value null): a first pass over the files (streamed) infers each column's type the way
-    /// sqlite-utils does: INTEGER, REAL, or TEXT (lists and objects as JSON text); a declared `type:` wins.
-    /// The same for every store; each writes it in its own dialect.
-    func inferUserColumns(_ files: [LakePath]) throws -> (order: [String], types: [String: String]) {
-        var order: [String] = []
-        var types: [String: String] = [:]
-        func note(_ column: String, _ value: SQLValue) {
-            if types[column] == nil { order.append(column); types[column] = "" }
-            let kind: String
-            switch value {
-            case .null: return
-            case .integer: kind = "INTEGER"
-            case .real: kind = "REAL"
-            case .text: kind = "TEXT"
-            case .blob: kind = "BLOB"
-            }
-            if let mapping = columns?.first(where: { $0.column == column }), mapping.conversion != .auto { return }
-            switch (types[column]!, kind) {
-            case ("", _): types[column] = kind
-            case ("INTEGER", "REAL"), ("REAL", "INTEGER"): types[column] = "REAL"
-            case (let had, let now) where had != now: types[column] = "TEXT"
-            default: break
-            }
-        }
-        // Declared columns first, in their order, so that the table reads as the pipeline does.
-        for mapping in columns ?? [] where types[mapping.column] == nil {
-            order.append(mapping.column)
-            types[mapping.column] = Self.declaredType(mapping.conversion)
-        }
-        for reference in references where types[reference.column] == nil {
-            order.append(reference.column)
-            types[reference.column] = "INTEGER"
-        }
-        for file in files {
-            let reader = try RecordReader(path: file.absolute, displayPath: file.relative, inferTypes: true)
-            while let record = try reader.next() {
-                if let filter, !Self.holds(filter, for: record) { continue }
-                if let columns {
-                    for mapping in columns {
-                        guard let value = mapping.field.lookup(in: record),
-                              let converted = try? mapping.conversion.convert(value, column: mapping.column) else { continue }
-                        note(mapping.column, converted)
-                    }
-                } else {
-                    for entry in record where !references.contains(where: { $0.column == entry.key }) {
-                        guard SQLIdentifier.problem(with: entry.key) == nil else {
-                            throw StageError("\(file.relative):\(reader.line): field '\(entry.key)' cannot be a column name of "
-                                             + "'\(table)'; list the columns under 'columns'")
-                        }
-                        if let converted = try? ColumnConversion.auto.convert(entry.value, column: entry.key) {
-                            note(entry.key, converted)
-                        }
-                    }
-                }
-            }
-        }
-        for key in keys where types[key] == nil { order.append(key); types[key] = "" }
-        return (order, types)
-    }
-
-    /// Creates the table, or adds the columns it lacks, from what the records hold (`inferUserColumns`).
-    /// `key` becomes a UNIQUE constraint.
-    func prepareUserTable(_ files: [LakePath], in database: Database) throws -> UserTableShape {
-        let existing = try StoreCatalog.table(table, in: database)
-        let (order, types) = try inferUserColumns(files)
-        func definition(_ column: String) -> String {
-            var text = SQLLiteral.quoteName(column)
-            if let type = types[column], !type.isEmpty { text += " " + type }
-            if let reference = references.first(where: { $0.column == column }) {
-                text += " REFERENCES \(SQLLiteral.quoteName(reference.table))"
-            }
-            return text
-        }
-        let quotedTable = SQLLiteral.quoteName(table)
-        guard let existing else {
-            guard !order.isEmpty else {
-                throw StageError("no record to infer the columns of '\(table)' from; declare them under 'columns'")
-            }
-            var parts = order.map(definition)
-            if !keys.isEmpty { parts.append("UNIQUE (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")") }
-            try database.execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
-            return UserTableShape(created: true, added: order)
-        }
-        let missing = order.filter { existing.column($0) == nil }
-        for column in missing { try database.execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
-        if !keys.isEmpty && !existing.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
-            let index = SQLLiteral.quoteName(table + "_" + keys.joined(separator: "_") + "_key")
-            try database.execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) ("
-                                 + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
-        }
-        return UserTableShape(created: false, added: missing)
-    }
-}
-
-/// What `materialize`'s record loop (`writeRecords`) needs of a store's table loader, so that one loop
-/// serves SQLite's `TableLoader` and `PostgresTableLoader`; each load keeps its own transaction and, for
-/// `create: true`, its own DDL.
-protocol MaterializeRowSink {
-    var table: StoreCatalog.Table { get }
-    /// Writes `row`. When the store refuses this row alone (a constraint; in PostgreSQL also a value its
-    /// column's type does not take), `refused` is told why, now or when the row's batch is written; it
-    /// throws to fail the load.
-    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws
-    func finish() throws -> TableLoader.Counts
-}
-
-extension TableLoader: MaterializeRowSink {
-    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws {
-        do { _ = try write(row) } catch let error as StoreError where StoreError.constraint ~= error {
-            try refused(error.cause ?? error.reason)
-        }
-    }
-}
-
-extension PostgresTableLoader: MaterializeRowSink {
-    /// A refused batch is written again row by row (each in a savepoint), so only the refused rows are told.
-    func load(_ row: [(column: String, value: SQLValue)], refused: @escaping (String) throws -> Void) throws {
-        try write(row, refused: refused)
     }
 }

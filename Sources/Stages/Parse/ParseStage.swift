@@ -278,71 +278,13 @@ public enum ParseStage {
     }
 }
 
-/// What parsing a batch of pages gives: records and rejects in page order, and counts.
-struct ParsedBatch: Sendable {
-    var records: [JSONObject] = []
-    var rejects: [RejectedPage] = []
-    var counts: [String: Int] = [:]
-    /// `(url, message)` for the log.
-    var warnings: [(String, String)] = []
-    /// Per field: values set to null or to the default because they did not convert, and nulls for nothing found.
-    var nulledOnError: [String: Int] = [:]
-    var defaultedOnError: [String: Int] = [:]
-    var nullNotFound: [String: Int] = [:]
-
-    /// Parses pages on the calling task. The extractor is made here, per batch, because libxml2's
-    /// compiled XPath belongs to one task at a time; compiling a dozen expressions is cheap next to a batch.
-    ///
-    /// A page whose extraction the fetch stage already made from its tree (`shared`) is not parsed again.
+/// A batch of pages parsed with this stage's fields (HTML's `ParsedBatch`), taking the extractions a fetch
+/// stage kept for it (parse once) instead of parsing those pages again.
+extension ParsedBatch {
     static func parse(_ pages: [FetchedPage], _ definition: ParseStage.Definition,
                       shared: [SharedExtractionIndex] = []) -> ParsedBatch {
-        var out = ParsedBatch()
-        var compiled: PageExtractor?
-        func extractor() -> PageExtractor {
-            if let compiled { return compiled }
-            do {
-                let made = try PageExtractor(fields: definition.fields, records: definition.records)
-                compiled = made
-                return made
-            } catch {
-                // Configuration compiled when the pipeline was validated; failing now is our bug.
-                fatalError("parse stage fields no longer compile: \(error)")
-            }
-        }
-        func reject(_ page: FetchedPage, _ reason: String) {
-            out.rejects.append(RejectedPage(url: page.url, file: page.file, fetchedAt: page.fetchedAt, reason: reason))
-        }
-        for page in pages {
-            let extraction: PageExtraction
-            if let kept = shared.lazy.compactMap({ $0.extraction(of: page) }).first {
-                extraction = kept
-                out.counts["pages_from_crawl", default: 0] += 1
-            } else {
-                let document: HTMLDocument
-                do {
-                    document = try HTMLDocument(bytes: page.bytes, url: page.url, contentType: page.contentType,
-                                                maxBytes: definition.maxPageBytes)
-                } catch {
-                    reject(page, "\(error)")
-                    out.counts["pages_rejected", default: 0] += 1
-                    continue
-                }
-                extraction = extractor().extract(document)
-            }
-            out.counts["pages_parsed", default: 0] += 1
-            out.warnings += extraction.warnings.map { (page.url, $0) }
-            for failure in extraction.failures { reject(page, failure) }
-            for (field, n) in extraction.nulledOnError { out.nulledOnError[field, default: 0] += n }
-            for (field, n) in extraction.defaultedOnError { out.defaultedOnError[field, default: 0] += n }
-            for (field, n) in extraction.nullNotFound { out.nullNotFound[field, default: 0] += n }
-            if definition.records == nil && !extraction.failures.isEmpty { out.counts["pages_rejected", default: 0] += 1 }
-            for fields in extraction.records {
-                var record = JSONObject([("url", .string(page.url)), ("fetched_at", .string(page.fetchedAt))])
-                for entry in fields { record[entry.key] = entry.value }
-                out.records.append(record)
-            }
-        }
-        return out
+        parse(pages, fields: definition.fields, records: definition.records, maxPageBytes: definition.maxPageBytes,
+              kept: { page in shared.lazy.compactMap { $0.extraction(of: page) }.first })
     }
 }
 

@@ -2,26 +2,6 @@ import Foundation
 import HTML
 import Lake
 
-/// A page as fetched: where it came from, when, and its bytes as served.
-public struct FetchedPage: Sendable {
-    public var url: String
-    /// ISO 8601 UTC: the WARC-Date of the response, or the file's modification time.
-    public var fetchedAt: String
-    public var bytes: [UInt8]
-    /// The HTTP Content-Type, when the page came with one.
-    public var contentType: String?
-    /// The file the page was read from (lake-relative where possible).
-    public var file: String
-
-    public init(url: String, fetchedAt: String, bytes: [UInt8], contentType: String?, file: String) {
-        self.url = url
-        self.fetchedAt = fetchedAt
-        self.bytes = bytes
-        self.contentType = contentType
-        self.file = file
-    }
-}
-
 /// Why a record of a page file was not handed on as a page.
 public enum PageSkip: Sendable, Equatable {
     /// Not a page record: warcinfo, request, metadata, revisit.
