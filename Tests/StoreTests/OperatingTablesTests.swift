@@ -40,7 +40,10 @@ import TestSupport
     @Test func providerStatusFollowsTheCallsOfTheDay() throws {
         let dir = try TemporaryDirectory()
         let db = try Store.openMigrated(path: dir.file("store.sqlite")).database
-        let now = Date()
+        // The calls are up to 100 s before `now`: in the first minutes after midnight (UTC), `now` is moved
+        // past them, so that they all fall on the day the figures are of.
+        let midnight = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
+        let now = max(Date(), midnight.addingTimeInterval(120))
         let today = Timestamp.day(now)
         func at(_ seconds: Double) -> String { Timestamp.iso(now.addingTimeInterval(seconds)) }
         let run = records.manifest("r1", stages: [records.enrich([
