@@ -242,6 +242,10 @@ import Glibc
             #expect((queue["frontier"] as? [String: Int])?["queued"] == queued)
             let enriched = try #require(stages.first { $0["name"] as? String == "review_sentiment" })
             #expect(((enriched["details"] as? [String: Any])?["queue"] as? [String: Any])?["workers"] != nil)
+            // Once published, the run's item inputs, segments and worker packs are gone.
+            let leftovers = FileManager.default.enumerator(atPath: lake(distributed) + ".agentshop/queue")?
+                .compactMap { $0 as? String }.filter { $0.hasSuffix(".pack") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".warc.gz") } ?? []
+            #expect(leftovers.isEmpty, "\(leftovers.prefix(5))")
         }
     }
 }

@@ -140,6 +140,7 @@ public enum QueuedEnrich {
         }
         details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("records_per_item", perItem))
         context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(published.byWorker.keys.sorted())"])
+        QueuedSegments.removeRunFolder(context)
         return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 

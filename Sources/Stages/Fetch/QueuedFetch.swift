@@ -73,6 +73,7 @@ public enum QueuedFetch {
         ]))
         report.details = .object(details)
         context.logger.info("queued fetch published", metadata: ["items": "\(results.count)", "workers": "\(byWorker.keys.sorted())"])
+        QueuedSegments.removeRunFolder(context)
         return report
     }
 

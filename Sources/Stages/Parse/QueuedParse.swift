@@ -114,6 +114,7 @@ public enum QueuedParse {
         if published.rejectsWritten { details["rejects"] = .string(context.rejectsPath.relative) }
         details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("pages_per_item", perItem))
         counts["queue_items"] = results.count
+        QueuedSegments.removeRunFolder(context)
         return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 

@@ -60,6 +60,18 @@ enum QueuedSegments {
         return results
     }
 
+    /// Removes the stage's queue folder of this run (its items' inputs, the workers' segments and page
+    /// packs) once its outputs are published: nothing reads them after that. Kept when the stage
+    /// failed, to look into.
+    static func removeRunFolder(_ context: StageContext) {
+        let folder = context.lake.root + "/" + QueuedEnrich.folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
+        do {
+            try FileManager.default.removeItem(atPath: folder)
+        } catch {
+            context.logger.warning("could not remove the queue folder", metadata: ["folder": "\(folder)", "error": "\(error)"])
+        }
+    }
+
     /// Who did what, for the manifest.
     struct Published {
         var recordsOut = 0
