@@ -122,18 +122,27 @@ import Glibc
         defer { for worker in workers where worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
         let coordinator = try Self.start(["run", "spread", "--lake", "datalake", "--queue", database.url, "--json"], in: distributed,
                                          environment: ["AGENTSHOP_QUEUE_ITEM_RECORDS": "1"], output: distributed + "/run")
-        // Kill w1 as soon as it has completed a few items (it then holds claimed items too).
+        // Kill w1 once it has completed a few items and holds claimed ones. Items take milliseconds, so w1 is
+        // frozen (SIGSTOP) to look: between two batches it holds none, and is let go (SIGCONT) to try again.
         let db = try PGConnection(database.url)
         let deadline = Date().addingTimeInterval(120)
+        let w1 = workers[0].process.processIdentifier
         var killedAfter = 0
+        var holding = 0
         while Date() < deadline {
             // The tables appear when the first process opens the queue.
-            killedAfter = Int((try? db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w1'")) ?? "0") ?? 0
-            if killedAfter >= 5 { break }
+            let done = Int((try? db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w1'")) ?? "0") ?? 0
+            if done >= 5 {
+                kill(w1, SIGSTOP)
+                killedAfter = Int((try? db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w1'")) ?? "0") ?? 0
+                holding = Int((try? db.scalar("SELECT count(*) FROM agentshop_queue_items WHERE state = 'claimed' AND lease_owner = 'w1'")) ?? "0") ?? 0
+                if holding > 0 { break }
+                kill(w1, SIGCONT)
+            }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        try #require(killedAfter >= 5, "w1 never did any work: \(workers[0].stderr())")
-        kill(workers[0].process.processIdentifier, SIGKILL)
+        try #require(killedAfter >= 5 && holding > 0, "w1 never held claimed items after its first: \(workers[0].stderr())")
+        kill(w1, SIGKILL)
         workers[0].process.waitUntilExit()
         #expect(workers[0].process.terminationReason == .uncaughtSignal)
         coordinator.process.waitUntilExit()
