@@ -133,8 +133,13 @@ public final class FetchRun: @unchecked Sendable {
             // Responses came in an order that made this crawl differ from a breadth-first one (`max_pages`).
             schedule.require(replay.missing)
         }
+        return try publish(refused: refused, order: order, results: results)
+    }
+
+    /// Publishes the crawl in `order` (its breadth-first replay): entry by entry from the journal, into the
+    /// outputs and the per-URL state. Shared by a one-process crawl and one over the work queue.
+    func publish(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited]) throws -> CrawlReport {
         try state.syncJournal()
-        // Entry by entry from the journal, into the outputs and the per-URL state.
         let update = try state.update()
         let dates = refused.map(\.fetchedAt) + order.map { results[$0.url]!.fetchedAt }
         let report: CrawlReport

@@ -112,19 +112,7 @@ extension FetchRun {
                                metadata: ["missing": "\(replay.missing.count)"])
             try await queue.require(replay.missing)
         }
-        try state.syncJournal()
-        let update = try state.update()
-        let dates = refused.map(\.fetchedAt) + order.map { results[$0.url]!.fetchedAt }
-        let report: CrawlReport
-        do {
-            report = try writeOutputs(refused: refused, order: order, results: results, dates: dates, update: update)
-        } catch let shortfall as CrawlShortfall {
-            try AtomicFile.write(FetchState.encode(["crawl": journalKey]) + [UInt8(ascii: "\n")],
-                                 to: state.folder + "/journal.jsonl")
-            throw CrawlError(shortfall.message + "; nothing was published, the previous outputs are kept")
-        }
-        try update.commit(crawlKey: journalKey)
-        return report
+        return try publish(refused: refused, order: order, results: results)
     }
 
     /// A page a worker did: its records copied from the worker's pack into this stage's pack, its

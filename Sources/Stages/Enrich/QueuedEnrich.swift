@@ -154,16 +154,9 @@ public enum QueuedEnrich {
         let lake = Lake(root: payload.lake)
         let (definition, environment) = try QueuedSegments.stage(EnrichStage.Definition.self, kind: "enrich", of: item,
                                                                  pipelineFile: payload.pipelineFile, lake: lake)
-        let folder = folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
-        let name = "\(item.key).\(safe(item.lease.owner)).\(item.lease.attempt)"
-        let segment = try lake.resolve(folder + "/seg/\(name).jsonl")
-        let rejects = try lake.resolve(folder + "/seg/\(name).rejects.jsonl")
-        var itemLogger = logger
-        itemLogger[metadataKey: "item"] = "\(item.key)"
-        let context = StageContext.segment(lake: lake, pipeline: payload.pipeline, stage: item.stage, runID: item.runID,
-                                           runDate: payload.runDate, logger: itemLogger, environment: environment,
-                                           inputs: [try lake.resolve(payload.input)], output: segment, rejectsPath: rejects,
-                                           refreshCaches: payload.refreshCaches)
+        let context = try QueuedSegments.segmentContext(for: item, lake: lake, pipeline: payload.pipeline, runDate: payload.runDate,
+                                                        input: payload.input, environment: environment, logger: logger,
+                                                        refreshCaches: payload.refreshCaches)
         // budget_usd is the run's, over every worker: each call reserves from the queue's budget row.
         let shared: (any SharedBudget)? = definition.settings.budgetUSD == nil ? nil
             : try QueueBudget(url: queueURL, runID: item.runID, stage: item.stage)
@@ -177,8 +170,9 @@ public enum QueuedEnrich {
             }
         }
         let calls = report.counts["calls_sent"] ?? 0
-        let itemReport = ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
-                                    counts: report.counts, calls: calls, details: report.details?.serialized())
+        let written = QueuedSegments.written(by: context)
+        let itemReport = ItemReport(segment: written.segment, rejects: written.rejects, counts: report.counts, calls: calls,
+                                    details: report.details?.serialized())
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(itemReport), as: UTF8.self)

@@ -126,20 +126,13 @@ public enum QueuedParse {
         let lake = Lake(root: payload.lake)
         let (definition, environment) = try QueuedSegments.stage(ParseStage.Definition.self, kind: "parse", of: item,
                                                                  pipelineFile: payload.pipelineFile, lake: lake)
-        let folder = QueuedEnrich.folder(pipeline: payload.pipeline, stage: item.stage, runID: item.runID)
-        let name = "\(item.key).\(QueuedEnrich.safe(item.lease.owner)).\(item.lease.attempt)"
-        let segment = try lake.resolve(folder + "/seg/\(name).jsonl")
-        let rejects = try lake.resolve(folder + "/seg/\(name).rejects.jsonl")
-        var itemLogger = logger
-        itemLogger[metadataKey: "item"] = "\(item.key)"
-        let context = StageContext.segment(lake: lake, pipeline: payload.pipeline, stage: item.stage, runID: item.runID,
-                                           runDate: payload.runDate, logger: itemLogger, environment: environment,
-                                           inputs: [try lake.resolve(payload.input)], output: segment, rejectsPath: rejects)
+        let context = try QueuedSegments.segmentContext(for: item, lake: lake, pipeline: payload.pipeline, runDate: payload.runDate,
+                                                        input: payload.input, environment: environment, logger: logger)
         // The limit on rejects is the stage's, checked over every item by the coordinator.
         var unlimited = definition
         unlimited.maxRejects = nil
         let report = try await ParseRun(definition: unlimited, context: context).run()
-        return QueuedFetch.encode(ItemReport(segment: segment.relative, rejects: rejects.exists ? rejects.relative : nil,
-                                             counts: report.counts))
+        let written = QueuedSegments.written(by: context)
+        return QueuedFetch.encode(ItemReport(segment: written.segment, rejects: written.rejects, counts: report.counts))
     }
 }

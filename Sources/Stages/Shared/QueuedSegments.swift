@@ -1,5 +1,6 @@
 import Foundation
 import Lake
+import Logging
 import Pipeline
 import Postgres
 import WorkQueue
@@ -27,6 +28,25 @@ enum QueuedSegments {
             throw StageError("\(pipelineFile) has no \(kind) stage '\(item.stage)'")
         }
         return (definition, environment)
+    }
+
+    /// The context a worker runs `item` in: the stage's engine reads the item's `input` and writes a segment
+    /// and a rejects file named after the lease (worker and attempt), so two leases of one item never write one file.
+    static func segmentContext(for item: WorkItem, lake: Lake, pipeline: String, runDate: String, input: String,
+                               environment: PipelineEnvironment, logger: Logger, refreshCaches: Bool = false) throws -> StageContext {
+        let folder = QueuedEnrich.folder(pipeline: pipeline, stage: item.stage, runID: item.runID)
+        let name = "\(item.key).\(QueuedEnrich.safe(item.lease.owner)).\(item.lease.attempt)"
+        var itemLogger = logger
+        itemLogger[metadataKey: "item"] = "\(item.key)"
+        return StageContext.segment(lake: lake, pipeline: pipeline, stage: item.stage, runID: item.runID, runDate: runDate,
+                                    logger: itemLogger, environment: environment, inputs: [try lake.resolve(input)],
+                                    output: try lake.resolve(folder + "/seg/\(name).jsonl"),
+                                    rejectsPath: try lake.resolve(folder + "/seg/\(name).rejects.jsonl"), refreshCaches: refreshCaches)
+    }
+
+    /// The segment and rejects file a worker's `context` wrote (the rejects file only if there is one).
+    static func written(by context: StageContext) -> (segment: String, rejects: String?) {
+        (context.outputs[0].relative, context.rejectsPath.exists ? context.rejectsPath.relative : nil)
     }
 
     /// Waits until every item of the stage is done or failed for good, showing progress; after a minute
