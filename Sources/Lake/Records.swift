@@ -65,8 +65,15 @@ public final class RecordReader {
     /// malformed record, found without reading past the limit.
     public static let defaultMaxRecordBytes = 64 << 20
 
+    /// - Parameters:
+    ///   - readAhead: gunzip on a thread of its own, ahead of the parse.
+    ///   - parseThreads: with more than one, `next(projecting:into:)` over JSONL reads on one thread
+    ///     and parses on this many (see `ProjectedScan`); the records, rejects, line numbers and
+    ///     errors come out exactly as with one. Such a reader is for `next(projecting:into:)` only.
+    ///   - parseChunkBytes: bytes of input per parsed chunk, with `parseThreads`.
     public init(path: String, displayPath: String? = nil, type: RecordFileType? = nil, policy: MalformedPolicy = .fail,
                 inferTypes: Bool = false, maxRecordBytes: Int = RecordReader.defaultMaxRecordBytes, readAhead: Bool = false,
+                parseThreads: Int = 1, parseChunkBytes: Int = 1 << 20,
                 onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
         self.displayPath = displayPath ?? path
         guard let type = type ?? RecordFileType(path: path) else {
@@ -77,6 +84,11 @@ public final class RecordReader {
         self.onReject = onReject
         self.inferTypes = inferTypes
         var source = try openByteSource(path: path, gzip: type.gzip, label: self.displayPath)
+        if parseThreads > 1 && type.format == .jsonl {
+            // The scan's reader thread gunzips: no read-ahead thread in front of it.
+            scanSource = (source, parseThreads, parseChunkBytes, maxRecordBytes)
+            return
+        }
         // `readAhead`: gunzip on a thread of its own, ahead of the parse (two cores, as `zcat | tool`).
         if readAhead && type.gzip { source = ReadAheadSource(source) }
         switch type.format {
@@ -100,7 +112,18 @@ public final class RecordReader {
 
     /// The next record, or nil at the end.
     public func next() throws -> JSONObject? {
-        try applyingPolicy { try lines != nil ? nextJSON() : nextCSV() }
+        try checkNotScanning()
+        return try applyingPolicy { try lines != nil ? nextJSON() : nextCSV() }
+    }
+
+    /// With `parseThreads`: the source and settings until the scan starts, then the scan.
+    private var scanSource: (source: ByteSource, threads: Int, chunkBytes: Int, maxRecordBytes: Int)?
+    private var scan: ProjectedScan?
+
+    private func checkNotScanning() throws {
+        if scanSource != nil || scan != nil {
+            throw LakeError(.malformedRecord, "a reader with parse threads reads projected records only", path: displayPath)
+        }
     }
 
     /// Reads until a record comes back or the input ends; a malformed record throws (`fail`) or
@@ -127,6 +150,17 @@ public final class RecordReader {
     /// Use one projection per reader.
     public func next(projecting projection: FieldProjection, into values: inout [JSONValue]) throws -> Bool {
         if values.count != projection.keys.count { values = Array(repeating: .null, count: projection.keys.count) }
+        if let pending = scanSource {
+            scanSource = nil
+            scan = ProjectedScan(pending.source, projection: projection, displayPath: displayPath,
+                                 maxLineLength: pending.maxRecordBytes, parsers: pending.threads, chunkBytes: pending.chunkBytes)
+        }
+        if let scan {
+            let found = try applyingPolicy { () -> Bool? in
+                try values.withUnsafeMutableBufferPointer { try scan.next(into: $0, line: &line) } ? true : nil
+            }
+            return found != nil
+        }
         let found = try applyingPolicy { () -> Bool? in
             let found = try values.withUnsafeMutableBufferPointer { buffer in
                 try lines != nil ? nextProjectedJSON(projection, buffer) : nextProjectedCSV(projection, buffer)
@@ -141,6 +175,7 @@ public final class RecordReader {
     /// been checked; false at the end. Malformed records follow the policy exactly as in `next()`.
     /// Much cheaper than `next()` for schema inference. JSONL only: a CSV reader throws.
     public func nextKinds(_ visit: (UnsafeRawBufferPointer, JSONKind) throws -> Void) throws -> Bool {
+        try checkNotScanning()
         guard let reader = lines else {
             throw LakeError(.malformedRecord, "nextKinds reads JSONL only", path: displayPath)
         }

@@ -20,6 +20,9 @@ import TestSupport
 
     """
 
+    /// What a rejects limit throws, in these tests.
+    struct TooManyRejects: Error, CustomStringConvertible { let description: String }
+
     struct Result {
         let columns: [String]
         let rows: [[JSONValue]]
@@ -34,14 +37,20 @@ import TestSupport
 
     /// Aggregates `files` (name → text, read in name order) as `settings` say.
     static func run(_ settings: AggregationSettings, files: [String: String] = ["p.jsonl": products],
-                    policy: MalformedPolicy = .fail) throws -> Result {
+                    policy: MalformedPolicy = .fail, parseThreads: Int = 1, chunkBytes: Int = 1 << 20,
+                    maxRejects: Int = .max) throws -> Result {
         let folder = try TemporaryDirectory()
+        defer { folder.remove() }
         let plan = try AggregationPlan.parse(settings)
         let aggregation = Aggregation(plan)
         var rejects: [RejectedRecord] = []
         for name in files.keys.sorted() {
-            let path = try folder.write(name, files[name]!)
-            let reader = try RecordReader(path: path, displayPath: name, policy: policy, inferTypes: true) { rejects.append($0) }
+            let path = try folder.write(name, files[name]!, gzip: name.hasSuffix(".gz"))
+            let reader = try RecordReader(path: path, displayPath: name, policy: policy, inferTypes: true,
+                                          parseThreads: parseThreads, parseChunkBytes: chunkBytes) { rejected in
+                rejects.append(rejected)
+                if rejects.count >= maxRejects { throw TooManyRejects(description: "more than \(maxRejects - 1) rejects") }
+            }
             try aggregation.consume(reader)
         }
         let rows = aggregation.finish()
@@ -263,6 +272,80 @@ import TestSupport
             try Self.run(AggregationSettings(measures: [("n", "count()")]), files: ["bad.jsonl": Self.malformed])
         }
         #expect(error?.description.hasPrefix("bad.jsonl: line 3: invalid JSON") == true, "\(String(describing: error))")
+    }
+
+    // MARK: Parse threads
+
+    /// Several files (plain and gzip, CSV among them) of pseudo-random records with rejects, nulls,
+    /// text among numbers and decimals whose float sums depend on the order of addition.
+    static let spread: [String: String] = {
+        var seed: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ n: UInt64) -> UInt64 {
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            return seed % n
+        }
+        var files: [String: String] = [:]
+        for (f, name) in ["a.jsonl", "b.jsonl.gz", "c.ndjson", "d.jsonl.gz"].enumerated() {
+            var text = ""
+            for i in 0..<(4_000 + f * 1_500) {
+                let cents = next(100_000)
+                let price = next(50) == 0 ? "null" : next(97) == 0 ? "\"n/a\"" : "\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100)"
+                let rating = next(20) == 0 ? "" : ",\"rating\":\(1 + next(40)) "
+                switch next(400) {
+                case 0: text += "{\"category\":\"broken\n"
+                case 1: text += "[\(i)]\n"
+                case 2: text += "\n"
+                default:
+                    text += "{\"category\":\"c\(next(7))\",\"vendor\":\"v\(next(60))\",\"price\":\(price)\(rating),\"name\":\"p\(f)-\(i)\"}\n"
+                }
+            }
+            files[name] = text
+        }
+        files["e.csv"] = "category,vendor,price,rating,name\nc1,v2,3.5,4,x\nc1,v3,,2,y\nc9,v1,1e2,,z\n"
+        return files
+    }()
+
+    static let spreadSettings = AggregationSettings(groupBy: ["category", "vendor"], measures: [
+        ("n", "count()"), ("priced", "count(price)"), ("total", "sum(price)"), ("avg_price", "avg(price)"),
+        ("min_price", "min(price)"), ("max_price", "max(price)"), ("median", "median(price)"), ("p90", "p90(price)"),
+        ("avg_rating", "avg(rating)"), ("first_name", "first(name)"), ("last_name", "last(name)"),
+        ("names", "count_distinct(name)"),
+    ], filter: "name != 'p1-7'")
+
+    static func serialized(_ result: Result) -> [String] {
+        result.rows.map { row in row.map { $0.serialized() }.joined(separator: ",") }
+            + result.rejects.map { "\($0.file):\($0.line): \($0.reason) [\($0.raw)]" }
+            + ["in \(result.stats.recordsIn) rejected \(result.stats.rejected) filtered \(result.stats.filteredOut) "
+               + "groups \(result.stats.groups) non-numeric \(result.stats.nonNumeric) first \(result.stats.firstNonNumeric ?? "-")"]
+    }
+
+    @Test(arguments: [2, 3, 8])
+    func parseThreadsGiveTheSameBytesAsOne(threads: Int) throws {
+        let one = try Self.run(Self.spreadSettings, files: Self.spread, policy: .skip)
+        #expect(one.rows.count > 300)
+        #expect(one.stats.rejected > 20 && one.stats.nonNumeric > 20)
+        for chunk in [997, 1 << 20] {
+            let many = try Self.run(Self.spreadSettings, files: Self.spread, policy: .skip, parseThreads: threads, chunkBytes: chunk)
+            #expect(Self.serialized(many) == Self.serialized(one), "\(threads) threads, \(chunk)-byte chunks")
+        }
+    }
+
+    @Test func parseThreadsFailAndStopAtTheSameRejectAsOne() throws {
+        for (policy, maxRejects) in [(MalformedPolicy.fail, Int.max), (.skip, 7)] {
+            func outcome(_ threads: Int) -> String {
+                do {
+                    return Self.serialized(try Self.run(Self.spreadSettings, files: Self.spread, policy: policy,
+                                                        parseThreads: threads, chunkBytes: 1500, maxRejects: maxRejects))
+                        .joined(separator: "\n")
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let one = outcome(1)
+            #expect(one.contains(policy == .fail ? "line " : "more than 6 rejects"), "\(one)")
+            #expect(outcome(2) == one)
+            #expect(outcome(3) == one)
+        }
     }
 
     @Test func csvInputWithEmptyCellsAsNullsAndARowOfTheWrongWidth() throws {

@@ -18,6 +18,8 @@ import Query
 ///   out: processed_data/aggregations/by_category/dt={run_date}/part.csv
 /// ```
 ///
+/// A JSONL input is read on one thread and parsed on one per core (`RecordReader(parseThreads:)`);
+/// the engine folds the records in input order, so the output is the same on any number of cores.
 /// Memory grows with the number of groups, not of records, except for `median`/`pNN`, which keep
 /// each group's values (8 bytes per non-null value, shared by every quantile of one field), and
 /// `count_distinct`, which keeps each group's distinct values.
@@ -99,8 +101,11 @@ public enum AggregateStage {
                         guard let type = RecordFileType(path: file.relative) else {
                             throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
                         }
+                        // JSONL: read (and gunzip) on one thread, parse on one per core, fold in input order.
                         let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                                      inferTypes: inferTypes, readAhead: true, onReject: rejects.add)
+                                                      inferTypes: inferTypes, readAhead: true,
+                                                      parseThreads: ProcessInfo.processInfo.activeProcessorCount,
+                                                      onReject: rejects.add)
                         try aggregation.consume(reader)
                         context.progress(index + 1, of: files.count)
                     }
