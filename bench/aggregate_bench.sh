@@ -25,6 +25,7 @@
 # 2026-12-07 02:17 UTC, JSONL parsed on one thread per core, folded in order (load average 13-14; agreed; PANDAS=0):
 #   wall s / peak MB      11.37 / 80      15.65 / 237     (CPU 5.99 / 4.94)
 #   again                  4.99 / 81      10.70 / 230     (CPU 4.44 / 4.13)
+#   again                  5.73 / 81      13.00 / 222     (CPU 4.89 / 4.44)
 # (bench/QUERY_RESULTS.md has the profiles)
 #
 # Peers are installed into bench/.venv (pip) only. Results are printed and appended to
