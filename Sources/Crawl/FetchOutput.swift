@@ -37,11 +37,20 @@ struct FetchOutputWriter: Sendable {
     /// first): its ID depends on the crawl's last fetch time, known only at the end, and must
     /// not differ between a resumed crawl's pages and the rest.
     func encode(_ entry: FetchEntry, status: Int, body: [UInt8]) throws -> EncodedRecords {
-        let memory = MemorySink()
-        let warc = try WARCWriter(sink: memory, gzip: WARCWriter.isGzip(path: warcPath.relative), gzipLevel: settings.warcGzipLevel)
-        let response = try writeRecords(entry, status: status, body: body, to: warc)
-        return EncodedRecords(bytes: memory.bytes, responseOffset: response, count: warc.recordCount)
+        let encoder = try encoders.take(gzip: WARCWriter.isGzip(path: warcPath.relative), level: settings.warcGzipLevel)
+        encoder.sink.bytes.reserveCapacity(body.count / 2 + 4096)
+        // An encoder that failed midway may hold half a gzip member: it is not reused.
+        let response = try writeRecords(entry, status: status, body: body, to: encoder.warc)
+        let records = EncodedRecords(bytes: encoder.sink.bytes, responseOffset: response, count: encoder.warc.recordCount)
+        encoder.sink.bytes = []
+        encoder.warc.restart()
+        encoders.put(encoder)
+        return records
     }
+
+    /// The workers' WARC encoders, kept from page to page (a compressor set up per page was its own
+    /// allocations and page faults); as many as encode at once, that is about one per core.
+    let encoders = RecordEncoders()
 
     /// Writes the outputs for the crawl's `count` entries, in their order, copying their stored
     /// records. `entryAt(i)` gives them one at a time (from the journal), never all at once;
@@ -226,12 +235,15 @@ struct FetchOutputWriter: Sendable {
 
     /// `<urn:uuid:…>` from a SHA-256 of what the record is: stable across runs for the same content.
     static func recordID(_ type: String, _ url: String, _ date: String, _ content: String) -> String {
-        let hex = Array(SHA256.hex(of: [type, url, date, content].joined(separator: "\n")).prefix(32))
-        var chars = hex
-        chars[12] = "5"  // version 5 style (name-based), so that it reads as a UUID
-        let s = String(chars)
-        let parts = [s.prefix(8), s.dropFirst(8).prefix(4), s.dropFirst(12).prefix(4), s.dropFirst(16).prefix(4), s.dropFirst(20)]
-        return "<urn:uuid:\(parts.joined(separator: "-"))>"
+        var hex = Array(SHA256.hex(of: [type, url, date, content].joined(separator: "\n")).utf8.prefix(32))
+        hex[12] = UInt8(ascii: "5")  // version 5 style (name-based), so that it reads as a UUID
+        var out = Array("<urn:uuid:".utf8)
+        for (i, byte) in hex.enumerated() {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: ">"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func fields(_ pairs: [(String, String)]) -> [UInt8] {
@@ -240,12 +252,19 @@ struct FetchOutputWriter: Sendable {
 
     /// The response's header fields as they describe the stored (decoded) body.
     static func cleaned(_ headers: [Header], bodyLength: Int) -> [(String, String)] {
-        var out = headers.filter {
-            !["content-encoding", "transfer-encoding", "content-length"].contains($0.name.lowercased())
-        }.map { ($0.name, $0.value.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "")) }
+        var out: [(String, String)] = []
+        out.reserveCapacity(headers.count + 1)
+        for header in headers where !dropped.contains(where: { WARCHeaders.sameName($0, header.name) }) {
+            let value = header.value
+            let broken = value.utf8.contains { $0 == 0x0D || $0 == 0x0A }
+            out.append((header.name, broken ? value.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\n", with: "") : value))
+        }
         out.append(("Content-Length", String(bodyLength)))
         return out
     }
+
+    /// What a stored (decoded) body's record does not carry over from the response.
+    static let dropped = ["Content-Encoding", "Transfer-Encoding", "Content-Length"]
 
     static func statusLine(_ status: Int) -> String {
         "HTTP/1.1 \(status) \(reasons[status] ?? "Status \(status)")"
@@ -259,4 +278,32 @@ struct FetchOutputWriter: Sendable {
         500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
         504: "Gateway Timeout",
     ]
+}
+
+/// A WARC writer over memory, reused for one page's records after another.
+final class RecordEncoder {
+    final class Sink: ByteSink {
+        var bytes: [UInt8] = []
+        func write(_ data: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: data) }
+        func finish() throws {}
+    }
+
+    let sink = Sink()
+    let warc: WARCWriter
+
+    init(gzip: Bool, level: Int32) throws {
+        warc = try WARCWriter(sink: sink, gzip: gzip, gzipLevel: level)
+    }
+}
+
+/// Idle encoders, shared by the crawl's workers.
+final class RecordEncoders: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [RecordEncoder] = []
+
+    func take(gzip: Bool, level: Int32) throws -> RecordEncoder {
+        try lock.withLock { idle.popLast() } ?? RecordEncoder(gzip: gzip, level: level)
+    }
+
+    func put(_ encoder: RecordEncoder) { lock.withLock { idle.append(encoder) } }
 }

@@ -48,7 +48,7 @@ struct FetchEntry: Codable, Sendable, Equatable {
     var title: String?
 
     func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.last { WARCHeaders.sameName($0.name, name) }?.value
     }
 
     /// The status for the crawl log and the manifest.
@@ -174,7 +174,7 @@ final class FetchState: @unchecked Sendable {
         var knownLines: [String: LineRef] = [:]
         if let knownFile, let data = FileManager.default.contents(atPath: knownFile.path) {
             Self.forEachLine(data) { ref, line in
-                guard let entry = try? decoder.decode(FetchEntry.self, from: line) else { return }
+                guard let entry = try? Self.decodeEntry(line) else { return }
                 knownLines[entry.url] = ref
             }
         }
@@ -189,7 +189,7 @@ final class FetchState: @unchecked Sendable {
             var first = true
             Self.forEachLine(data) { ref, line in
                 if first { first = false; return }  // the header
-                guard let entry = try? decoder.decode(FetchEntry.self, from: line) else { return }
+                guard let entry = try? Self.decodeEntry(line) else { return }
                 if entry.bodySHA256 != nil {
                     guard (try? Self.isWhole(entry, in: file)) == true else { return }
                 }
@@ -217,10 +217,22 @@ final class FetchState: @unchecked Sendable {
 
     static func isPackName(_ name: String) -> Bool { name.hasPrefix("pages-") && name.hasSuffix(".pack") && !name.contains("/") }
 
-    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] { encodeWithFoundation(value) }
+
+    /// An entry's line: the same bytes as the generic `encode`, written without JSONEncoder (`FetchEntryJSON.swift`).
+    static func encode(_ entry: FetchEntry) -> [UInt8] { entry.jsonLine }
+
+    static func encodeWithFoundation<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(value)) ?? Data())
+    }
+
+    /// An entry's line read back: this version's lines without JSONDecoder, others (camelCase) through it.
+    static func decodeEntry<Bytes: ContiguousBytes>(_ line: Bytes) throws -> FetchEntry {
+        if let entry = line.withUnsafeBytes({ FetchEntry(jsonLine: $0) }) { return entry }
+        let data = line.withUnsafeBytes { Data($0) }
+        return try JSONDecoder().decode(FetchEntry.self, from: data)
     }
 
     /// Calls `body` with each non-empty line of `data` and where it is.
@@ -238,7 +250,7 @@ final class FetchState: @unchecked Sendable {
     private static func entry(at ref: LineRef, in file: AppendOnlyFile) throws -> FetchEntry {
         var bytes: [UInt8] = []
         try file.read(offset: ref.offset, count: ref.length, into: &bytes)
-        return try JSONDecoder().decode(FetchEntry.self, from: Data(bytes))
+        return try decodeEntry(bytes)
     }
 
     // MARK: The journal

@@ -1,4 +1,5 @@
 import Foundation
+import Lake
 import Transport
 
 /// How one page is requested.
@@ -64,7 +65,7 @@ public struct PageFetch: Sendable {
     public var fetchedAt: Date
 
     public func header(_ name: String) -> String? {
-        headers.last { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.last { WARCHeaders.sameName($0.name, name) }?.value
     }
 }
 

@@ -16,9 +16,9 @@ public struct WARCHeaders: Sendable, Equatable, Sequence {
     public init(_ fields: [(String, String)] = []) { self.fields = fields.map { (name: $0.0, value: $0.1) } }
 
     public subscript(name: String) -> String? {
-        get { fields.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value }
+        get { fields.first { Self.sameName($0.name, name) }?.value }
         set {
-            if let index = fields.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) {
+            if let index = fields.firstIndex(where: { Self.sameName($0.name, name) }) {
                 if let newValue { fields[index].value = newValue } else { fields.remove(at: index) }
             } else if let newValue {
                 fields.append((name: name, value: newValue))
@@ -28,7 +28,33 @@ public struct WARCHeaders: Sendable, Equatable, Sequence {
 
     /// Every value of a field that may repeat.
     public func all(_ name: String) -> [String] {
-        fields.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }.map(\.value)
+        fields.filter { Self.sameName($0.name, name) }.map(\.value)
+    }
+
+    /// Whether two field names are the same, ignoring case: ASCII names (all that HTTP and WARC allow)
+    /// byte by byte, others as Foundation compares them. Foundation's comparison was a visible share of
+    /// a crawl's CPU, called for every field looked up in every record.
+    public static func sameName(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        let ascii: Bool? = a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else {
+                    // Different lengths differ unless case folding changes a length (non-ASCII only).
+                    return x.allSatisfy { $0 < 0x80 } && y.allSatisfy { $0 < 0x80 } ? false : nil
+                }
+                for i in 0..<x.count {
+                    let p = x[i], q = y[i]
+                    if p >= 0x80 || q >= 0x80 { return nil }
+                    if p == q { continue }
+                    let lp = p >= 0x41 && p <= 0x5A ? p | 0x20 : p
+                    let lq = q >= 0x41 && q <= 0x5A ? q | 0x20 : q
+                    if lp != lq { return false }
+                }
+                return true
+            }
+        }
+        if let ascii { return ascii }
+        return a.caseInsensitiveCompare(b) == .orderedSame
     }
 
     public mutating func append(_ name: String, _ value: String) { fields.append((name: name, value: value)) }
@@ -82,8 +108,22 @@ public struct WARCRecord: Sendable, Equatable {
         var t = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+        // By hand rather than String(format:), which goes through Foundation's formatter for every page.
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        func digits(_ value: Int32, _ count: Int) {
+            var v = Int(value), place = 1
+            for _ in 1..<count { place *= 10 }
+            if v < 0 || v >= place * 10 { out.append(contentsOf: String(v).utf8); return }
+            while place > 0 { out.append(UInt8(ascii: "0") + UInt8(v / place)); v %= place; place /= 10 }
+        }
+        digits(parts.tm_year + 1900, 4); out.append(UInt8(ascii: "-"))
+        digits(parts.tm_mon + 1, 2); out.append(UInt8(ascii: "-"))
+        digits(parts.tm_mday, 2); out.append(UInt8(ascii: "T"))
+        digits(parts.tm_hour, 2); out.append(UInt8(ascii: ":"))
+        digits(parts.tm_min, 2); out.append(UInt8(ascii: ":"))
+        digits(parts.tm_sec, 2); out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `sha1:` + Base32, the labelled digest WARC tools write and verify.
@@ -141,22 +181,39 @@ public struct HTTPMessage: Sendable {
             i += 1
         }
         guard let end else { return nil }
-        let head = String(decoding: block[0..<end], as: UTF8.self)
-        var lines = head.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        guard !lines.isEmpty else { return nil }
-        let start = lines.removeFirst()
+        // Line by line over the bytes: LF ends a line, a CR before it is dropped.
+        var lineStart = 0
+        var firstLine: String?
         var fields: [(String, String)] = []
-        for line in lines where !line.isEmpty {
-            if (line.first == " " || line.first == "\t"), !fields.isEmpty {
-                fields[fields.count - 1].1 += " " + line.trimmingCharacters(in: .whitespaces)
+        while lineStart <= end {
+            var lineEnd = lineStart
+            while lineEnd < end && block[lineEnd] != 0x0A { lineEnd += 1 }
+            var stop = lineEnd
+            if stop > lineStart && block[stop - 1] == 0x0D { stop -= 1 }
+            let line = block[lineStart..<stop]
+            lineStart = lineEnd + 1
+            guard firstLine != nil else { firstLine = String(decoding: line, as: UTF8.self); continue }
+            guard let first = line.first else { continue }
+            if (first == 0x20 || first == 0x09), !fields.isEmpty {
+                fields[fields.count - 1].1 += " " + fieldText(line)
                 continue
             }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields.append((String(line[..<colon]).trimmingCharacters(in: .whitespaces),
-                           String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)))
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            fields.append((fieldText(line[..<colon]), fieldText(line[(colon + 1)...])))
         }
-        return HTTPMessage(startLine: start, headers: fields, body: Array(block[bodyStart...]))
+        guard let startLine = firstLine else { return nil }
+        return HTTPMessage(startLine: startLine, headers: fields, body: Array(block[bodyStart...]))
+    }
+
+    /// A header field's name or value from its bytes, blanks trimmed at both ends as Foundation's
+    /// `.whitespaces` trims them (ASCII ends byte by byte; a non-ASCII end through Foundation).
+    static func fieldText(_ bytes: ArraySlice<UInt8>) -> String {
+        var lo = bytes.startIndex, hi = bytes.endIndex
+        while lo < hi && (bytes[lo] == 0x20 || bytes[lo] == 0x09) { lo += 1 }
+        while hi > lo && (bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09) { hi -= 1 }
+        let text = String(decoding: bytes[lo..<hi], as: UTF8.self)
+        if lo < hi && (bytes[lo] >= 0x80 || bytes[hi - 1] >= 0x80) { return text.trimmingCharacters(in: .whitespaces) }
+        return text
     }
 
     /// The body with transfer coding (chunked) and content coding (gzip, deflate) undone.
@@ -310,7 +367,7 @@ public final class WARCWriter {
         if typeName != WARCRecordType.warcinfo.rawValue, let info = warcinfoID, headers["WARC-Warcinfo-ID"] == nil {
             headers["WARC-Warcinfo-ID"] = info
         }
-        for (name, value) in headers where !["warc-type", "warc-record-id", "warc-date", "content-length"].contains(name.lowercased()) {
+        for (name, value) in headers where !Self.filledIn.contains(where: { WARCHeaders.sameName($0, name) }) {
             ordered.append(name, value)
         }
         if ordered["WARC-Block-Digest"] == nil { ordered["WARC-Block-Digest"] = WARCRecord.sha1Digest(record.block) }
@@ -322,23 +379,40 @@ public final class WARCWriter {
         }
         ordered.append("Content-Length", String(record.block.count))
 
-        var head = "WARC/1.1\r\n"
+        var head: [UInt8] = []
+        head.reserveCapacity(512 + record.block.count + 4)
+        head.append(contentsOf: "WARC/1.1\r\n".utf8)
         for (name, value) in ordered {
-            // Compare scalars: "\r\n" is one Character, so a Character test would miss it.
-            guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0 == ":" || $0.properties.isWhitespace }),
-                  !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+            guard Self.isFieldName(name), !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else {
                 throw LakeError(.malformedRecord, "WARC field '\(name)' has a line break or an invalid name", path: path)
             }
-            head += name + ": " + value + "\r\n"
+            head.append(contentsOf: name.utf8)
+            head.append(contentsOf: ": ".utf8)
+            head.append(contentsOf: value.utf8)
+            head.append(contentsOf: "\r\n".utf8)
         }
-        head += "\r\n"
-        try sink.write(head)
-        try sink.write(record.block)
-        try sink.write("\r\n\r\n")
+        head.append(contentsOf: "\r\n".utf8)
+        // One buffer, one write: the compressor is called once per record rather than three times.
+        head.append(contentsOf: record.block)
+        head.append(contentsOf: "\r\n\r\n".utf8)
+        try head.withUnsafeBytes { try sink.write($0) }
         try gzip?.endMember()
         recordCount += 1
         if typeName == WARCRecordType.warcinfo.rawValue { warcinfoID = id }
         return id
+    }
+
+    /// The fields `write` fills in itself, whatever the record says.
+    private static let filledIn = ["WARC-Type", "WARC-Record-ID", "WARC-Date", "Content-Length"]
+
+    /// A field name: not empty, no `:` and no white space (UTF-8 bytes: CR and LF are single bytes there,
+    /// where a Character test would see "\r\n" as one). Names outside ASCII are checked scalar by scalar.
+    static func isFieldName(_ name: String) -> Bool {
+        guard !name.isEmpty else { return false }
+        if name.utf8.allSatisfy({ $0 < 0x80 }) {
+            return !name.utf8.contains { $0 == UInt8(ascii: ":") || $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0D) || $0 == 0x85 }
+        }
+        return !name.unicodeScalars.contains(where: { $0 == ":" || $0.properties.isWhitespace })
     }
 
     /// A `warcinfo` record (`application/warc-fields`): software, operator, robots policy…
@@ -407,6 +481,15 @@ public final class WARCWriter {
         return try write(WARCRecord(type: .metadata, headers: headers, block: Self.warcFields(fields)))
     }
 
+    /// Starts afresh over the same sink, for a writer over a sink that encodes one set of records after
+    /// another (a crawl's pages): offsets and the record count start again from zero, and the
+    /// compressor is set up once rather than per set. Only between records.
+    public func restart() {
+        counter.reset()
+        recordCount = 0
+        warcinfoID = nil
+    }
+
     /// Finishes compression and, for a file, makes it appear under its final name.
     public func commit() throws {
         try sink.finish()
@@ -445,6 +528,7 @@ private final class CountingSink: ByteSink {
         count += bytes.count
     }
     func finish() throws { try sink.finish() }
+    func reset() { count = 0 }
 }
 
 /// Reads WARC files (1.0 or 1.1; gzip per record, whole-file gzip, or plain) one record at a time.
@@ -500,16 +584,15 @@ public final class WARCReader {
                 throw LakeError(.malformedRecord, "record \(recordCount + 1): file ends inside the header", path: path)
             }
             if line.isEmpty { break }
-            let text = String(decoding: line, as: UTF8.self)
-            if (text.first == " " || text.first == "\t"), let last = headers.fields.last {
-                headers[last.name] = last.value + " " + text.trimmingCharacters(in: .whitespaces)
+            if (line.first == 0x20 || line.first == 0x09), let last = headers.fields.last {
+                headers[last.name] = last.value + " " + HTTPMessage.fieldText(line)
                 continue
             }
-            guard let colon = text.firstIndex(of: ":") else {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                let text = String(decoding: line, as: UTF8.self)
                 throw LakeError(.malformedRecord, "record \(recordCount + 1): header line without ':': '\(text.prefix(60))'", path: path)
             }
-            headers.append(String(text[..<colon]).trimmingCharacters(in: .whitespaces),
-                           String(text[text.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+            headers.append(HTTPMessage.fieldText(line[..<colon]), HTTPMessage.fieldText(line[(colon + 1)...]))
         }
         guard let lengthText = headers["Content-Length"], let length = Int(lengthText), length >= 0 else {
             throw LakeError(.malformedRecord, "record \(recordCount + 1): missing or invalid Content-Length", path: path)

@@ -184,4 +184,67 @@ struct WARCTests {
             try writer.write(WARCRecord(type: .resource, headers: [("WARC-Target-URI", "http://a/\r\nX: y")], block: []))
         }, throws: isMalformed)
     }
+
+    @Test(arguments: [("Content-Type", "content-type", true), ("WARC-DATE", "warc-date", true), ("Content-Type", "Content-Typ", false),
+                      ("a", "b", false), ("[", "{", false), ("@", "`", false), ("Ö", "ö", true), ("", "", true)])
+    func fieldNamesCompareIgnoringCase(a: String, b: String, same: Bool) {
+        #expect(WARCHeaders.sameName(a, b) == same)
+        #expect(WARCHeaders.sameName(b, a) == same)
+        #expect(WARCHeaders.sameName(a, b) == (a.caseInsensitiveCompare(b) == .orderedSame))
+    }
+
+    @Test func parsesHTTPHeadsFieldByField() throws {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type:  text/html \t\r\nX-Folded: one\r\n  two \r\nno colon here\r\n"
+            + "X-Wide: \u{A0}nbsp\u{A0}\r\n: empty name\r\nX-Colons: a:b:c\r\nX-Bad: \u{FF}\r\n\r\nbody\r\n\r\n"
+        var bytes = Array(head.utf8)
+        // An invalid UTF-8 byte stays a replacement character, as before.
+        let bad = try #require(bytes.firstIndex(of: 0xC3).flatMap { i in bytes[i...].firstIndex(of: 0xBF) })
+        bytes.replaceSubrange(bad - 1...bad, with: [0xFF])
+        let message = try #require(HTTPMessage.parse(bytes))
+        #expect(message.startLine == "HTTP/1.1 200 OK")
+        #expect(message.headers.fields.map(\.name) == ["Content-Type", "X-Folded", "X-Wide", "", "X-Colons", "X-Bad"])
+        #expect(message.headers["content-type"] == "text/html")
+        #expect(message.headers["X-Folded"] == "one two")
+        #expect(message.headers["X-Wide"] == "nbsp")
+        #expect(message.headers["X-Colons"] == "a:b:c")
+        #expect(message.headers["X-Bad"] == "\u{FFFD}")
+        #expect(message.body == Array("body\r\n\r\n".utf8))
+        let lf = try #require(HTTPMessage.parse(Array("HTTP/1.0 404 Not Found\nA: b\n\nx".utf8)))
+        #expect(lf.statusCode == 404 && lf.headers["a"] == "b" && lf.body == [UInt8(ascii: "x")])
+        #expect(HTTPMessage.parse(Array("HTTP/1.1 200 OK\r\nA: b".utf8)) == nil)
+    }
+
+    /// A writer over a sink restarted between pages writes each page as a fresh writer would.
+    @Test func aRestartedWriterWritesWhatAFreshOneWrites() throws {
+        func records(_ warc: WARCWriter, _ i: Int) throws -> Int64 {
+            // Record IDs given: a writer makes up random ones otherwise.
+            try warc.write(WARCRecord(type: .request, headers: [("WARC-Record-ID", "<urn:x:q\(i)>"), ("WARC-Date", "2025-11-25T10:00:00Z"),
+                                                                ("WARC-Target-URI", "https://x.org/\(i)"),
+                                                                ("Content-Type", "application/http; msgtype=request")],
+                                      block: HTTPMessage(startLine: "GET /\(i) HTTP/1.1", headers: [("Host", "x.org")], body: []).bytes))
+            let at = warc.fileOffset
+            let body = Array(String(repeating: "page \(i) ", count: 50).utf8)
+            try warc.write(WARCRecord(type: .response, headers: [("WARC-Record-ID", "<urn:x:r\(i)>"), ("WARC-Date", "2025-11-25T10:00:00Z"),
+                                                                 ("WARC-Target-URI", "https://x.org/\(i)"),
+                                                                 ("Content-Type", "application/http; msgtype=response")],
+                                      block: HTTPMessage(startLine: "HTTP/1.1 200 OK", headers: [("Content-Type", "text/html")], body: body).bytes))
+            return at
+        }
+        for gzip in [true, false] {
+            let shared = MemorySink()
+            let reused = try WARCWriter(sink: shared, gzip: gzip, gzipLevel: 1)
+            var start = 0
+            for i in 0..<3 {
+                let fresh = MemorySink()
+                let writer = try WARCWriter(sink: fresh, gzip: gzip, gzipLevel: 1)
+                let expected = try records(writer, i)
+                #expect(try records(reused, i) == expected)
+                #expect(reused.recordCount == 2)
+                #expect(Array(shared.bytes[start...]) == fresh.bytes)
+                start = shared.bytes.count
+                reused.restart()
+                #expect(reused.fileOffset == 0 && reused.recordCount == 0)
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ rules = [
     ("link extraction (follow selectors)", lambda s: "FollowRules" in s),
     ("shared extraction lookup (parse stage)", lambda s: "SharedExtractionIndex" in s or "SharedExtraction" in s),
     ("JSON out (records, crawl log)", lambda s: "RecordWriter" in s or "JSONWriter" in s or "serialized" in s),
-    ("journal + per-URL state (FetchEntry JSON, appends)", lambda s: "FetchState." in s or "FetchEntry.encode" in s or "FetchEntry.init" in s or "AppendOnlyFile" in s or "Header.encode" in s),
+    ("journal + per-URL state (FetchEntry JSON, appends)", lambda s: "FetchState." in s or "FetchEntry.encode" in s or "FetchEntry.init" in s or "FetchEntry.jsonLine" in s or "EntryJSONWriter" in s or "AppendOnlyFile" in s or "Header.encode" in s),
     ("parse stage: reading WARC records (framing, HTTP head)", lambda s: "WARCReader" in s or "PageReader" in s or "httpMessage" in s or "decodedBody" in s),
     ("WARC framing, crawl (headers, record IDs, dates)", lambda s: "WARC" in s or "FetchOutput" in s or "HTTPMessage" in s or "PageReader" in s),
     ("HTTP (libcurl, its event loop)", lambda s: "libcurl" in s or "Transport" in s or "PageFetcher" in s),
