@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The process floor (issue 19): the peak resident memory of `agentshop --version`, a process that only
-# starts, prints and exits, beside `python3 -c pass`, `scrapy version` and `sqlite3 --version`; then
-# where the pages are, mapped file by mapped file (a copy of /proc/self/smaps taken at exit through a
-# preloaded destructor, bench/floor/smaps_at_exit.c), and the dynamic linker's own statistics.
+# starts, prints and exits, and of `agentshop stages` (a command that touches neither the network nor
+# PostgreSQL: `--version` loads libcurl and libxml2 to print their versions, since both are opened on
+# first use), beside `python3 -c pass`, `scrapy version` and `sqlite3 --version`; then where the pages
+# are, mapped file by mapped file (a copy of /proc/self/smaps taken at exit through a preloaded
+# destructor, bench/floor/smaps_at_exit.c), and the dynamic linker's own statistics.
 #
 #   bench/floor.sh                      release build in SCRATCH (default .build-release)
 #   BIN=/path/to/agentshop bench/floor.sh   another binary (an older build, to compare)
@@ -31,16 +33,19 @@ peak() {  # lowest peak RSS (KB) of 5 runs, and the median wall ms
 }
 echo "load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "peak agentshop $(peak "$BIN" --version)"
+echo "peak agentshop-stages $(peak "$BIN" stages)"
 echo "peak python3 $(peak python3 -c pass)"
 echo "peak scrapy $(peak bench/.venv/bin/scrapy version)"
 echo "peak sqlite3 $(peak sqlite3 --version)"
 
 gcc -O2 -shared -fPIC -o "$work/smaps_at_exit.so" bench/floor/smaps_at_exit.c
-SMAPS_AT_EXIT="$work/agentshop.smaps" LD_PRELOAD="$work/smaps_at_exit.so" "$BIN" --version >/dev/null
-echo
-echo "Resident pages of \`agentshop --version\` at exit, by mapping:"
-echo
-python3 bench/floor/smaps_table.py "$work/agentshop.smaps"
+for command in --version stages; do
+    SMAPS_AT_EXIT="$work/agentshop$command.smaps" LD_PRELOAD="$work/smaps_at_exit.so" "$BIN" $command >/dev/null
+    echo
+    echo "Resident pages of \`agentshop $command\` at exit, by mapping:"
+    echo
+    python3 bench/floor/smaps_table.py "$work/agentshop$command.smaps"
+done
 echo
 echo "Dynamic linking (LD_DEBUG=statistics):"
 echo

@@ -151,7 +151,7 @@ public enum SMTPClient {
             Thread.detachNewThread {
                 guard let transfer = CurlSMTPTransfer(url: url, configuration: configuration, from: message.from,
                                                       to: message.to, payload: payload) else {
-                    continuation.resume(returning: (.io, "cannot create a libcurl handle"))
+                    continuation.resume(returning: (.io, CurlGlobal.loadError ?? "cannot create a libcurl handle"))
                     return
                 }
                 continuation.resume(returning: transfer.perform())
@@ -167,4 +167,6 @@ public enum SMTPClient {
 public enum TransportLibrary {
     /// `8.x.y (OpenSSL/3.0.z)`
     public static var libcurlVersion: String { CurlVersion.text }
+    /// Why libcurl cannot be loaded (naming the package to install), nil when it can. Loads it.
+    public static var libcurlLoadError: String? { CurlGlobal.loadError }
 }

@@ -19,7 +19,6 @@ struct AgentShop: AsyncParsableCommand {
           agentshop lake ls
           agentshop --generate-completion-script bash > /etc/bash_completion.d/agentshop
         """,
-        version: VersionInfo.text,
         subcommands: [
             InitCommand.self,
             ValidateCommand.self,
@@ -42,6 +41,15 @@ struct AgentShop: AsyncParsableCommand {
             ReportCommand.self,
         ]
     )
+
+    /// A flag of its own rather than the configuration's `version`, which every command would compute at
+    /// start: the text loads libcurl to name its version, and libcurl is loaded on first use only.
+    @Flag(help: "Show the version.") var version = false
+
+    mutating func run() async throws {
+        guard version else { throw CleanExit.helpRequest(self) }
+        print(VersionInfo.text)
+    }
 
     /// Library loggers that are not a run's own (the store, migrations) print warnings and
     /// errors only; a run's log goes to its file through RunLogHandler.

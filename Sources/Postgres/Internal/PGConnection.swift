@@ -13,6 +13,8 @@ public final class PGConnection {
     /// Connects to `url`. `connectTimeout` and `applicationName` apply unless the URL sets its own.
     public init(url: PostgresURL, connectTimeout: Int = 10, applicationName: String = "agentshop") throws {
         self.url = url
+        // libpq is opened here, on first use, not at start: a missing one is a sentence naming the package.
+        if let missing = agentshop_pq_load_error() { throw PGError(.connect, String(cString: missing), url: url.redacted) }
         // Keywords before `dbname` are defaults: the URL expanded from `dbname` overrides them.
         let keywords = ["connect_timeout", "application_name", "dbname"]
         let values = ["\(connectTimeout)", applicationName, url.conninfo]

@@ -12,7 +12,11 @@ enum CurlGlobal {
         return max(1, Int((seconds * 1000).rounded(.up)))
     }
 
-    static let initialised: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+    /// Why libcurl cannot be used in this process (libcurl.so.4 is missing or too old: the sentence names
+    /// the Debian package to install), nil when it is loaded. libcurl is opened here, on first use, not at start.
+    static let loadError: String? = agentshop_curl_load_error().map { String(cString: $0) }
+
+    static let initialised: Bool = loadError == nil && curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
 }
 
 /// One transfer: owns its easy handle and header list, collects the response.

@@ -4,7 +4,8 @@ internal import CCurl
 /// One libcurl multi handle driven by one thread: every transfer of an `HTTPClient` runs on it,
 /// concurrently, without a thread per request. Other threads only enqueue work and wake it.
 final class CurlMulti: @unchecked Sendable {
-    private let multi: UnsafeMutableRawPointer
+    /// nil when libcurl could not be loaded: every transfer then fails with `CurlGlobal.loadError`.
+    private let multi: UnsafeMutableRawPointer?
     private let lock = NSLock()
     private var pending: [CurlTransfer] = []
     private var cancelled: [ObjectIdentifier] = []
@@ -18,8 +19,8 @@ final class CurlMulti: @unchecked Sendable {
 
     init(maxConnections: Int, addressPolicy: AddressPolicy = .any) {
         self.addressPolicy = addressPolicy
-        _ = CurlGlobal.initialised
-        multi = curl_multi_init()
+        multi = CurlGlobal.initialised ? curl_multi_init() : nil
+        guard let multi else { return }
         agentshop_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxConnections)
         agentshop_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         // The loop holds the multi strongly until `shutdown` stops it: the HTTPClient that owns it
@@ -35,12 +36,16 @@ final class CurlMulti: @unchecked Sendable {
         lock.lock()
         stopping = true
         // Under the lock, so that the loop cannot have cleaned up the handle in between.
-        if !cleanedUp { curl_multi_wakeup(multi) }
+        if !cleanedUp, let multi { curl_multi_wakeup(multi) }
         lock.unlock()
     }
 
     /// Runs one exchange (no redirects) and returns libcurl's result.
     func perform(_ request: HTTPRequest, url: String) async -> CurlTransfer.CurlResult {
+        guard multi != nil else {
+            return .init(code: -1, message: CurlGlobal.loadError ?? "cannot create a libcurl multi handle", status: 0, headers: [],
+                         body: [], exceededLimit: false, httpVersion: "", redirectURL: nil, effectiveURL: url)
+        }
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         guard let transfer = CurlTransfer(request: request, url: url, errorBuffer: errorBuffer, addressPolicy: addressPolicy) else {

@@ -75,7 +75,7 @@ final class CurlSMTPTransfer {
 /// The libcurl this program runs with (for `agentshop doctor`).
 enum CurlVersion {
     static var text: String {
-        guard let info = agentshop_curl_version_info(), let version = info.pointee.version else { return "unknown" }
+        guard let info = agentshop_curl_version_info(), let version = info.pointee.version else { return CurlGlobal.loadError ?? "unknown" }
         var text = String(cString: version)
         if let ssl = info.pointee.ssl_version { text += " (" + String(cString: ssl) + ")" }
         return text

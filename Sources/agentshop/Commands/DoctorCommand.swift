@@ -87,7 +87,8 @@ struct DoctorCommand: AsyncParsableCommand {
 
     static func libraries() -> [Check] {
         [
-            .ok("libcurl", TransportLibrary.libcurlVersion),
+            TransportLibrary.libcurlLoadError.map { .fail("libcurl", $0, hint: "fetches, LLM calls and notices need it") }
+                ?? .ok("libcurl", TransportLibrary.libcurlVersion),
             .ok("libxml2", HTMLLibrary.libxml2Version),
             .ok("sqlite", Database.sqliteVersion),
             .ok("zlib", ZlibLibrary.version),
