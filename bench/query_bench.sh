@@ -12,7 +12,9 @@
 #
 #   bench/query_bench.sh                       RECORDS=200000 for a quick run, ROUNDS=3 for medians
 #   SCRATCH=.build-x bench/query_bench.sh      build folder (default .build)
-#   BEFORE=/path/to/old/agentshop bench/query_bench.sh   also time an older binary on the same files
+#   BEFORE=/path/to/old/agentshop bench/query_bench.sh   also time an older binary (cold, then again)
+#   TOOLS="agentshop-cold agentshop-survey" bench/query_bench.sh   only these agentshop runs
+#   LAKE_SHOW=1 bench/query_bench.sh           also time `lake show --where` (a narrow filter, CSV out)
 #   NO_BUILD=1 bench/query_bench.sh            use the binary already built
 #
 # Results are printed and appended to bench/results/<UTC date>.txt; bench/QUERY_RESULTS.md holds
@@ -134,15 +136,25 @@ for round in $(seq 1 "$rounds"); do
         read -r s c m < <(measure "$py" "$work/duck.py" "$lake/$file" "$select_list" "$tail_sql")
         cp "$work/out.csv" "$work/duck-$input.csv"
         say "$(printf '%-24s %-6s %8s %8s %8s %6s' "duckdb $("$py" -c 'import duckdb; print(duckdb.__version__)')" "$input" "$s" "$c" "$m" "$l")"
-        for tool in agentshop-cold agentshop agentshop-copy ${BEFORE:+before}; do
-            b=$bin; [ "$tool" = before ] && b=$BEFORE
-            # agentshop-cold: no schema cache (the first query over a file reads it once for its
-            # columns); agentshop: the second query, whose columns come from the cache.
-            [ "$tool" = agentshop-cold ] && rm -rf "$lake/.agentshop/query"
+        for tool in ${TOOLS:-agentshop-cold agentshop agentshop-survey agentshop-cached agentshop-copy} ${BEFORE:+before-cold before}; do
+            b=$bin; case $tool in before*) b=$BEFORE ;; esac
+            # agentshop-cold: no schema cache, the first query over a file (its columns from the
+            # first 20,480 records; the scan confirms the types of the columns it reads);
+            # agentshop: the same query again (nothing was cached: the same path).
+            case $tool in agentshop-cold|before-cold) rm -rf "$lake/.agentshop/query" ;; esac
+            # agentshop-survey: a query that names `rowid` (a key of that name past the prefix would
+            # shadow it), so the file is surveyed whole first: the path every first query took
+            # before prefixes (survey + scan). agentshop-cached: the whole file's columns in the
+            # schema cache (filled by `query --schema`, not timed): one scan, nothing to confirm.
+            where=""; [ "$tool" = agentshop-survey ] && where="WHERE rowid > 0"
+            if [ "$tool" = agentshop-cached ]; then
+                rm -rf "$lake/.agentshop/query"
+                "$bin" query --lake "$lake" --schema "SELECT category FROM '$file'" >/dev/null
+            fi
             # agentshop-copy: the same query with a scalar subquery over the same dataset, so that
             # its plan has two loops and the loader copies the records into a table first: the
             # path every query took before the virtual tables (with the newer schema scan).
-            where=""; [ "$tool" = agentshop-copy ] && where="WHERE rowid > (SELECT -1 FROM '$file' LIMIT 1)"
+            [ "$tool" = agentshop-copy ] && where="WHERE rowid > (SELECT -1 FROM '$file' LIMIT 1)"
             l=$(load)
             read -r s c m < <(measure "$b" query --lake "$lake" --format csv "SELECT $select_list FROM '$file' $where $tail_sql")
             check "$input"
@@ -150,3 +162,18 @@ for round in $(seq 1 "$rounds"); do
         done
     done
 done
+
+# `lake show --where` over the same files: a narrow filter (about 1 record in 5,000), CSV out, so
+# every record is read and parsed; before the columns of the kept records came from a first pass
+# and a second pass printed them (gzip inflated on the parse's thread).
+if [ -n "${LAKE_SHOW:-}" ]; then
+    for input in jsonl jsonl.gz; do
+        file="raw_data/imports/bench/enriched.$input"
+        for tool in agentshop-show ${BEFORE:+before-show}; do
+            b=$bin; [ "$tool" = before-show ] && b=$BEFORE
+            l=$(load)
+            read -r s c m < <(measure "$b" lake show --lake "$lake" "$file" --format csv --head 0 --where "price > 499.9")
+            say "$(printf '%-24s %-6s %8s %8s %8s %6s' "$tool" "$input" "$s" "$c" "$m" "$l") ($(($(wc -l < "$work/out.csv") - 1)) records)"
+        done
+    done
+fi

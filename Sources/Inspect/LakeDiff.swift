@@ -71,8 +71,9 @@ public struct LakeDiff: Sendable {
                              _ body: (String, JSONValue, JSONObject, String, Int) throws -> Void) throws {
         let paths = key.map { DottedPath(dotted: $0) }
         for file in files {
+            // Gzip is inflated on a thread of its own, ahead of the parse.
             let reader = try RecordReader(path: file.absolute, displayPath: file.relative, policy: policy, inferTypes: true,
-                                          onReject: onReject)
+                                          readAhead: true, onReject: onReject)
             while let record = try reader.next() {
                 let values = paths.map { $0.value(in: record) }
                 if values.contains(where: \.isNull) { throw MissingKey(file: file.relative, line: reader.line, keyFields: key) }

@@ -24,11 +24,16 @@ public struct RecordBrowser {
     /// CSV cells are typed (numbers, booleans, empty as null) so that `--where price > 10` works.
     @discardableResult
     public func forEach(_ body: (JSONObject) throws -> Void) throws -> Int {
+        try forEach(onReject: onReject, body)
+    }
+
+    private func forEach(onReject: @escaping (RejectedRecord) throws -> Void, _ body: (JSONObject) throws -> Void) throws -> Int {
         var kept = 0
         for file in files {
             if let limit, kept >= limit { break }
+            // Gzip is inflated on a thread of its own, ahead of the parse (as `query`'s scan does).
             let reader = try RecordReader(path: file.absolute, displayPath: file.relative, policy: policy, inferTypes: true,
-                                          onReject: onReject)
+                                          readAhead: true, onReject: onReject)
             while let record = try reader.next() {
                 if let predicate, !predicate(record) { continue }
                 try body(record)
@@ -44,10 +49,32 @@ public struct RecordBrowser {
     public func columns() throws -> [String] {
         var seen = Set<String>()
         var columns: [String] = []
-        try forEach { record in
+        try forEach(onReject: { _ in }) { record in
             for key in record.keys where seen.insert(key).inserted { columns.append(key) }
         }
         return columns
+    }
+
+    /// The kept records' columns (as `columns()`) and, when at most `holding` records are kept,
+    /// the records themselves, so that they are printed without reading the files again; nil past
+    /// that. The rejects go to `onReject` only with the records (a second pass reports them otherwise).
+    public func columnsAndRecords(holding: Int) throws -> (columns: [String], records: [JSONObject]?) {
+        var seen = Set<String>()
+        var columns: [String] = []
+        var held: [JSONObject]? = []
+        var rejects: [RejectedRecord] = []
+        try forEach(onReject: { bad in if held != nil { rejects.append(bad) } }) { record in
+            for key in record.keys where seen.insert(key).inserted { columns.append(key) }
+            guard held != nil else { return }
+            if held!.count < holding {
+                held!.append(record)
+            } else {
+                held = nil
+                rejects = []
+            }
+        }
+        if held != nil { rejects.forEach(onReject) }
+        return (columns, held)
     }
 }
 

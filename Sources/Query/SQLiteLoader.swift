@@ -87,9 +87,13 @@ public struct SQLTableSource: Sendable {
 public struct LoadedTable: Sendable {
     public let name: String
     public let columns: [SQLColumn]
+    /// Records and rejects of the files; of the surveyed prefix only when `partial`.
     public let rows: Int
     public let rejected: Int
     public let files: [LakePath]
+    /// The columns come from each file's first records only (`SQLiteLoader.surveyPrefix`): a query
+    /// checks the types of the columns it reads against its own scan of the whole files.
+    public var partial = false
 }
 
 /// Loads JSONL/CSV record files (gzip or not) into tables of a private SQLite database and runs
@@ -108,6 +112,14 @@ public final class SQLiteLoader {
     /// Remembers each file's columns, so that `declare` does not read an unchanged file twice
     /// across queries. None by default: `agentshop query` gives the lake's.
     public var schemaCache: SchemaCache?
+    /// When set, `declare` names a table's columns from each file's first this many records, and a
+    /// query reading some of them (not `*`) checks their types against its own scan instead of
+    /// reading the whole files once more first (see `query`). nil (the default): `declare` surveys
+    /// the whole files, for callers that report rows and rejects before the query (`query
+    /// --schema`, the `sql` stage).
+    public var surveyPrefix: Int?
+    /// `agentshop query`'s prefix, as DuckDB's `read_json` samples its first 20,480 records.
+    public static let defaultSurveyPrefix = 20_480
 
     public init(inferCSVTypes: Bool = true) throws {
         database = try Database(path: "", wal: false)
@@ -138,17 +150,20 @@ public final class SQLiteLoader {
     /// The columns of `files`: every key of every record, in first-seen order, types widened
     /// over all values. A column holding only nulls is text.
     public func inferColumns(_ files: [LakePath], policy: MalformedPolicy) throws -> [SQLColumn] {
-        try survey(files, policy: policy) { _ in }.columns
+        try survey(files, policy: policy, limit: nil) { _ in }.columns
     }
 
     /// One pass over `files`: their columns (as `inferColumns`), records and rejects, each reject
     /// handed to `onReject`. JSONL is scanned without building values (`RecordReader.nextKinds`).
-    /// A file `schemaCache` knows unchanged is not read at all.
-    private func survey(_ files: [LakePath], policy: MalformedPolicy,
-                        onReject: @escaping (RejectedRecord) throws -> Void) throws -> (columns: [SQLColumn], rows: Int, rejected: Int) {
+    /// A file `schemaCache` knows unchanged is not read at all. With a `limit`, each file is read
+    /// up to that many records; `complete` says whether every file was read to its end.
+    private func survey(_ files: [LakePath], policy: MalformedPolicy, limit: Int?,
+                        onReject: @escaping (RejectedRecord) throws -> Void)
+        throws -> (columns: [SQLColumn], rows: Int, rejected: Int, complete: Bool) {
         var schema = SchemaSurvey()
         var rows = 0
         var rejected = 0
+        var complete = true
         for file in files {
             let identity = schemaCache != nil ? SchemaCache.Identity.of(file.absolute) : nil
             if let identity, let known = schemaCache?.lookup(file.absolute, identity: identity, inferCSVTypes: inferCSVTypes) {
@@ -161,28 +176,32 @@ public final class SQLiteLoader {
             var own = SchemaSurvey()
             let input = try reader(file, policy: policy, onReject: onReject)
             for name in input.columns { _ = own.slot(of: name) }
+            var whole = true
             if input.type.format == .jsonl {
                 while try input.nextKinds({ key, kind in own.note(key, kind) }) {
                     own.endRecord()
                     if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+                    if let limit, input.recordCount >= limit { whole = false; break }
                 }
             } else {
                 while let record = try input.next() {
                     for entry in record { own.widen(own.slot(of: entry.key), SQLColumnType.of(entry.value)) }
                     if input.recordCount & 0x3FFF == 0 { try Task.checkCancellation() }
+                    if let limit, input.recordCount >= limit { whole = false; break }
                 }
             }
             for column in own.surveyed { schema.widen(schema.slot(of: column.name), column.type) }
             rows += input.recordCount
             rejected += input.rejectedCount
+            complete = complete && whole
             // Remembered only when whole (no reject to report again) and unchanged while read.
-            if let identity, input.rejectedCount == 0, SchemaCache.Identity.of(file.absolute) == identity {
+            if whole, let identity, input.rejectedCount == 0, SchemaCache.Identity.of(file.absolute) == identity {
                 schemaCache?.store(file.absolute, SchemaCache.Entry(identity: identity, inferCSVTypes: inferCSVTypes,
                                                                     columns: own.surveyed, rows: input.recordCount, used: 0))
             }
         }
         schemaCache?.save()
-        return (schema.columns, rows, rejected)
+        return (schema.columns, rows, rejected, complete)
     }
 
     /// Creates the table and inserts every record of its files, in one transaction. Keys a declared
@@ -201,24 +220,65 @@ public final class SQLiteLoader {
     /// runs, only the columns the query uses. A query that would scan a file more than once (a
     /// join, a subquery over it) has the tables loaded as `load` does first: see `query`.
     /// A declared schema is loaded by `load`.
+    ///
+    /// With `surveyPrefix`, only each file's first records are surveyed (their rejects are held back
+    /// until the query's scan or a whole survey finds them again): the table is provisional and
+    /// the result `partial` unless every file ended within the prefix.
     @discardableResult
     public func declare(_ source: SQLTableSource, policy: MalformedPolicy = .fail,
                         onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws -> LoadedTable {
         guard source.declared == nil else { return try load(source, policy: policy, onReject: onReject) }
-        let (columns, rows, rejected) = try survey(source.files, policy: policy, onReject: onReject)
+        var held: [RejectedRecord] = []
+        let holding: (RejectedRecord) throws -> Void = { held.append($0) }
+        var (columns, rows, rejected, complete) = try survey(source.files, policy: policy, limit: surveyPrefix,
+                                                             onReject: surveyPrefix == nil ? onReject : holding)
+        if complete {
+            for bad in held { try onReject(bad) }
+        } else if columns.isEmpty {
+            // Not one key in the prefix: nothing to query it by, so the whole files name the columns.
+            (columns, rows, rejected, complete) = try survey(source.files, policy: policy, limit: nil, onReject: onReject)
+        }
+        try install(source.table, files: source.files, columns: columns, policy: policy, provisional: !complete, onReject: onReject)
+        var loaded = LoadedTable(name: source.table.name, columns: columns, rows: columns.isEmpty ? 0 : rows, rejected: rejected,
+                                 files: source.files)
+        loaded.partial = !complete
+        return loaded
+    }
+
+    /// Makes `files` the table `name`: a virtual table over them, or (no column at all) the copying
+    /// loader's empty table.
+    private func install(_ name: SQLIdentifier, files: [LakePath], columns: [SQLColumn], policy: MalformedPolicy,
+                         provisional: Bool, onReject: @escaping (RejectedRecord) throws -> Void) throws {
         if columns.isEmpty {
-            // No keys at all: the copying loader's table, which has no rows.
-            try createTable(source.table, columns)
-            return LoadedTable(name: source.table.name, columns: columns, rows: 0, rejected: rejected, files: source.files)
+            try createTable(name, columns)
+            return
         }
         let registry = try lakeFiles ?? LakeFileTables.register(on: database)
         lakeFiles = registry
-        let table = LakeFileTable(files: source.files, columns: columns, policy: policy, inferCSVTypes: inferCSVTypes)
+        let table = LakeFileTable(files: files, columns: columns, policy: policy, inferCSVTypes: inferCSVTypes,
+                                  provisional: provisional, onReject: onReject)
         let id = "t\(registry.tables.count)"
         registry.tables[id] = table
-        try database.execute("CREATE VIRTUAL TABLE \(source.table.quoted) USING \(LakeFileTables.moduleName)(\(id))")
-        streamed.append((source.table, table))
-        return LoadedTable(name: source.table.name, columns: columns, rows: rows, rejected: rejected, files: source.files)
+        try database.execute("CREATE VIRTUAL TABLE \(name.quoted) USING \(LakeFileTables.moduleName)(\(id))")
+        streamed.append((name, table))
+    }
+
+    /// Surveys the whole files of every provisional table (its rejects go to its handler, unless a
+    /// scan reported them already) and declares it again with the columns of that survey. Returns
+    /// the columns each had before, by table name.
+    @discardableResult
+    private func settleProvisionalTables() throws -> [String: [SQLColumn]] {
+        var before: [String: [SQLColumn]] = [:]
+        for (name, table) in streamed where table.provisional {
+            let reported = table.rejectsReported
+            let columns = try survey(table.files, policy: table.policy, limit: nil,
+                                     onReject: reported ? { _ in } : table.onReject).columns
+            try database.execute("DROP TABLE \(name.quoted)")
+            streamed.removeAll { $0.table === table }
+            try install(name, files: table.files, columns: columns, policy: table.policy, provisional: false, onReject: table.onReject)
+            before[name.name.lowercased()] = table.columns
+        }
+        return before
     }
 
     /// Lake-file virtual tables of this connection, registered on first use.
@@ -312,6 +372,9 @@ public final class SQLiteLoader {
     /// Throws a `QueryError` naming the query when it does not compile or fails while running,
     /// and when two result columns share a name (rename one with `AS`).
     public func query(_ sql: String, columns: ([String]) throws -> Void, row: ([SQLValue]) throws -> Void) throws {
+        if streamed.contains(where: { $0.table.provisional }), try answerOverProvisionalTables(sql, columns: columns, row: row) {
+            return
+        }
         if !streamed.isEmpty && !readsInOneLoop(sql) { try loadStreamedTables() }
         let statement = try prepareQuery(sql)
         let names = statement.columnNames
@@ -331,9 +394,223 @@ public final class SQLiteLoader {
                 if count & 0x3FFF == 0 { try Task.checkCancellation() }
             }
         } catch let error as StoreError {
-            // A virtual table's own error (a malformed record, an interruption), as it was raised.
-            if let cause = streamed.lazy.compactMap({ $0.table.error }).first { throw cause }
-            throw QueryError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
+            throw failure(error, sql)
+        }
+    }
+
+    /// A virtual table's own error (a malformed record, an interruption), as it was raised, or SQLite's.
+    private func failure(_ error: StoreError, _ sql: String) -> Error {
+        if let cause = streamed.lazy.compactMap({ $0.table.error }).first { return cause }
+        return QueryError("the query failed: \(error.cause ?? error.reason)\n  in: \(sql)")
+    }
+
+    /// The columns `sql` reads from each table, found by compiling it over stand-ins for the
+    /// tables that have, besides their columns, one named after each other identifier of the query;
+    /// nil when it reads one of those (or does anything but read), or does not compile there.
+    ///
+    /// A name that is no column of a table now may be one in the whole files (a key first seen past
+    /// the prefix), and SQLite then reads it instead of what the name stands for now: a result
+    /// alias in WHERE (`SELECT v AS late … WHERE late > 3`), a double-quoted string (`"shoes"`),
+    /// `rowid`. A query that would read such a column is answered over the whole files' columns.
+    private func probeReads(_ sql: String) -> StatementReads? {
+        guard let probe = try? Database(path: "", wal: false) else { return nil }
+        var others = Self.identifiers(in: sql)
+        for (_, table) in streamed {
+            for column in table.columns { others.remove(column.name.lowercased()) }
+        }
+        do {
+            for (name, table) in streamed {
+                var definitions = table.columns.map { SQLLiteral.quoteName($0.name) + " " + $0.type.declaration }
+                if table.provisional { definitions += others.sorted().map { SQLLiteral.quoteName($0) } }
+                try probe.execute("CREATE TABLE \(name.quoted) (\(definitions.joined(separator: ", ")))")
+            }
+            let reads = try StatementReads.prepare(sql, on: probe).1
+            guard !reads.other else { return nil }
+            for (name, table) in streamed where table.provisional {
+                let read = reads.columns[name.name.lowercased()] ?? []
+                if read.contains(where: { others.contains($0.lowercased()) }) { return nil }
+            }
+            return reads
+        } catch {
+            return nil
+        }
+    }
+
+    /// The identifiers of `sql`, lowercased: bare words and quoted names ("…", `…`, […]); not
+    /// string literals, numbers or comments.
+    static func identifiers(in sql: String) -> Set<String> {
+        let chars = Array(sql.unicodeScalars)
+        var names = Set<String>()
+        var i = 0
+        func isWordScalar(_ c: Unicode.Scalar) -> Bool {
+            c.value >= 0x80 || c == "_" || c == "$" || ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c == "-" && i + 1 < chars.count && chars[i + 1] == "-" {
+                while i < chars.count && chars[i] != "\n" { i += 1 }
+            } else if c == "/" && i + 1 < chars.count && chars[i + 1] == "*" {
+                i += 2
+                while i < chars.count && !(chars[i] == "*" && i + 1 < chars.count && chars[i + 1] == "/") { i += 1 }
+                i += 2
+            } else if c == "'" || c == "\"" || c == "`" || c == "[" {
+                let close: Unicode.Scalar = c == "[" ? "]" : c
+                var text = String.UnicodeScalarView()
+                i += 1
+                while i < chars.count {
+                    if chars[i] == close {
+                        if close != "]" && i + 1 < chars.count && chars[i + 1] == close { text.append(close); i += 2; continue }
+                        break
+                    }
+                    text.append(chars[i])
+                    i += 1
+                }
+                i += 1
+                if c != "'" { names.insert(String(text).lowercased()) }
+            } else if isWordScalar(c) {
+                let start = i
+                while i < chars.count && isWordScalar(chars[i]) { i += 1 }
+                if !("0"..."9").contains(c) { names.insert(String(String.UnicodeScalarView(chars[start..<i])).lowercased()) }
+            } else {
+                i += 1
+            }
+        }
+        return names
+    }
+
+    /// Rows held back while a provisional table's types are unconfirmed, at most (bytes, roughly):
+    /// past it the query starts again after a whole survey, as it ran before prefixes.
+    static let heldRowBytes = 16 << 20
+
+    /// Runs `sql` over the provisional tables' columns (named from a prefix of their files) when
+    /// that gives the answer a survey of the whole files would, and returns true:
+    /// - the query reads its tables in one loop, and not every column of a table (a `*` needs the
+    ///   whole files' columns; the authorizer names each column the query reads);
+    /// - once its scan has read the whole files, every column it read held the type the prefix gave
+    ///   it: the declared type decides how a value converts, compares and prints, so equal types
+    ///   give equal answers.
+    /// Rows are held until the scans have ended (a GROUP BY or ORDER BY gives none before), then
+    /// given after the rejects the scans found, as a survey would have reported them first.
+    /// Otherwise (a column the prefix lacks, "no such column"; a type widened later in the files;
+    /// a scan stopped early by a LIMIT whose answer the whole survey does not confirm; an error;
+    /// too many rows held) the tables are surveyed whole and declared again, and false tells
+    /// `query` to run `sql` as it did before. No row is given twice.
+    private func answerOverProvisionalTables(_ sql: String, columns: ([String]) throws -> Void,
+                                             row: ([SQLValue]) throws -> Void) throws -> Bool {
+        let provisional = streamed.filter { $0.table.provisional }
+        var statement: Statement?
+        var reads = StatementReads()
+        if readsInOneLoop(sql), let probed = probeReads(sql), let compiled = try? database.prepareSingle(sql) {
+            statement = compiled
+            reads = probed
+        }
+        // Gives up: the statement stops (its scans with it), the tables are surveyed whole.
+        func abandon() throws -> Bool {
+            statement?.reset()
+            statement = nil
+            try settleProvisionalTables()
+            return false
+        }
+        guard statement != nil else { return try abandon() }
+        // The columns each table's values reach the query through: their types must be the whole files'.
+        func read(_ name: SQLIdentifier, _ table: LakeFileTable) -> Set<String> {
+            var read = reads.columns[name.name.lowercased()] ?? []
+            for (index, column) in table.columns.enumerated() where table.isUsed(index) { read.insert(column.name) }
+            return read
+        }
+        let names = statement?.columnNames ?? []
+        let everyColumn = provisional.contains { entry in
+            let read = reads.columns[entry.name.name.lowercased()] ?? []
+            return entry.table.columns.allSatisfy { read.contains($0.name) }
+        }
+        if everyColumn || names.isEmpty || Set(names).count != names.count {
+            // A `*`, or an error `query` reports after the survey as it did before.
+            return try abandon()
+        }
+        /// true: every scan read the whole files and agrees; false: one disagrees; nil: one has not ended.
+        func verdict() -> Bool? {
+            var ended = true
+            for (_, table) in provisional {
+                guard let scan = table.completedScan else { ended = false; continue }
+                if !scan.agrees(with: table.columns) { return false }
+            }
+            return ended ? true : nil
+        }
+        var held: [[SQLValue]] = []
+        var heldBytes = 0
+        var accepted = false
+        func accept() throws {
+            accepted = true
+            for (_, table) in provisional where !table.rejectsReported {
+                table.rejectsReported = true
+                for bad in table.completedScan?.rejects ?? [] { try table.onReject(bad) }
+            }
+            try columns(names)
+            for values in held { try row(values) }
+            held = []
+        }
+        var count = 0
+        while true {
+            let more: Bool
+            do {
+                more = try statement!.step()
+            } catch let error as StoreError {
+                if let cancelled = provisional.lazy.compactMap({ $0.table.error as? CancellationError }).first { throw cancelled }
+                if accepted { throw failure(error, sql) }
+                // A malformed record (`fail`), a failure the types may have caused: the whole survey
+                // says what it is, and the query runs again as before.
+                return try abandon()
+            }
+            guard more else { break }
+            let values = statement!.row()
+            count += 1
+            if count & 0x3FFF == 0 { try Task.checkCancellation() }
+            if accepted {
+                try row(values)
+                continue
+            }
+            switch verdict() {
+            case true?:
+                try accept()
+                try row(values)
+            case false?:
+                return try abandon()
+            case nil:
+                held.append(values)
+                for value in values {
+                    switch value {
+                    case .text(let text): heldBytes += 24 + text.utf8.count
+                    case .blob(let bytes): heldBytes += 24 + bytes.count
+                    default: heldBytes += 24
+                    }
+                }
+                if heldBytes > Self.heldRowBytes { return try abandon() }
+            }
+        }
+        statement = nil
+        if accepted { return true }
+        switch verdict() {
+        case true?:
+            try accept()
+            return true
+        case false?:
+            return try abandon()
+        case nil:
+            // A scan stopped before the end of the files (a LIMIT), or never started: the whole
+            // survey (which reports the rejects) confirms the types of the columns read, or the
+            // query runs again with its columns.
+            let used = Dictionary(provisional.map { ($0.name.name.lowercased(), read($0.name, $0.table)) },
+                                  uniquingKeysWith: { a, b in a.union(b) })
+            let before = try settleProvisionalTables()
+            for (name, table) in streamed {
+                guard let old = before[name.name.lowercased()], let read = used[name.name.lowercased()] else { continue }
+                for column in old where read.contains(column.name) {
+                    guard table.columns.first(where: { $0.name == column.name })?.type == column.type else { return false }
+                }
+            }
+            try columns(names)
+            for values in held { try row(values) }
+            return true
         }
     }
 

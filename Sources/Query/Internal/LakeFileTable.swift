@@ -19,12 +19,39 @@ final class LakeFileTable {
     var error: Error?
     /// Full scans so far (a test checks that a query reads the files once).
     var scans = 0
+    /// The columns come from a survey of each file's first records only (`SQLiteLoader.surveyPrefix`):
+    /// a query trusts the types of the columns it reads only once its own scan has seen every value.
+    let provisional: Bool
+    /// Where a provisional table's rejects go once a query's scan has found them (a survey hands
+    /// them over as it finds them).
+    let onReject: (RejectedRecord) throws -> Void
+    /// The rejects of a provisional table were handed to `onReject` (once per table).
+    var rejectsReported = false
+    /// What the last scan that read every file to its end saw; nil until one has.
+    var completedScan: CompletedScan?
 
-    init(files: [LakePath], columns: [SQLColumn], policy: MalformedPolicy, inferCSVTypes: Bool) {
+    /// A scan's view of the whole files: for each column it read, the type its values widen to
+    /// (nil: only nulls), its records and its rejects.
+    struct CompletedScan {
+        var types: [Int: SQLColumnType?]
+        var rows: Int
+        var rejects: [RejectedRecord]
+
+        /// Whether every column read holds the type `columns` declare for it: the type a survey of
+        /// the whole files would have given it (only nulls: text).
+        func agrees(with columns: [SQLColumn]) -> Bool {
+            types.allSatisfy { index, type in (type ?? .text) == columns[index].type }
+        }
+    }
+
+    init(files: [LakePath], columns: [SQLColumn], policy: MalformedPolicy, inferCSVTypes: Bool,
+         provisional: Bool = false, onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) {
         self.files = files
         self.columns = columns
         self.policy = policy
         self.inferCSVTypes = inferCSVTypes
+        self.provisional = provisional
+        self.onReject = onReject
     }
 
     func isUsed(_ column: Int) -> Bool { usedColumns & (column < 63 ? 1 << UInt64(column) : 1 << 63) != 0 }
@@ -91,6 +118,7 @@ final class LakeFileCursor {
         rowid = 0
         atEnd = false
         table.scans += 1
+        table.completedScan = nil
         try advance()
     }
 
@@ -98,6 +126,11 @@ final class LakeFileCursor {
         position += 1
         if position >= batch.count {
             guard let feed, let next = try feed.next(recycling: batch) else {
+                if let outcome = feed?.outcome {
+                    var types: [Int: SQLColumnType?] = [:]
+                    for (index, slot) in slots.enumerated() where slot >= 0 { types[index] = outcome.types[slot] }
+                    table.completedScan = LakeFileTable.CompletedScan(types: types, rows: outcome.rows, rejects: outcome.rejects)
+                }
                 atEnd = true
                 self.feed = nil
                 return
@@ -144,6 +177,19 @@ final class ProjectedRecordFeed {
         var failure: Error?
         var finished = false
         var stopped = false
+        var outcome: Outcome?
+    }
+
+    /// What a scan that read every file to its end saw: for each projected key the type its values
+    /// widen to (nil: only nulls), the records and the rejects (`skip`), in order.
+    struct Outcome {
+        var types: [SQLColumnType?]
+        var rows: Int
+        var rejects: [RejectedRecord]
+    }
+
+    private final class RejectList {
+        var items: [RejectedRecord] = []
     }
 
     /// Records per batch, and batches read ahead at most.
@@ -156,6 +202,8 @@ final class ProjectedRecordFeed {
     init(table: LakeFileTable, projection: FieldProjection) {
         let state = state, done = done
         let files = table.files, policy = table.policy, inferTypes = table.inferCSVTypes
+        // Only a provisional table's scan confirms its types and reports its rejects.
+        let observing = table.provisional
         let width = projection.keys.count
         let thread = Thread {
             defer { done.signal() }
@@ -178,31 +226,53 @@ final class ProjectedRecordFeed {
             var failure: Error?
             var batch = emptyBatch()
             var count = 0  // records in `batch`
+            // The types, records and rejects of the whole files, for a table whose columns were
+            // inferred from a prefix (a table surveyed whole reported its rejects then).
+            var types = [SQLColumnType?](repeating: nil, count: width)
+            var rows = 0
+            let rejects = RejectList()
+            var outcome: Outcome?
+            var stoppedEarly = false
             do {
                 var record = Array(repeating: JSONValue.null, count: width)
                 reading: for file in files {
                     guard let type = RecordFileType(path: file.relative) else {
                         throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
                     }
-                    // Rejects were reported when the columns were inferred: a scan passes over them.
                     let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                                  inferTypes: inferTypes, readAhead: true) { _ in }
+                                                  inferTypes: inferTypes, readAhead: true) { bad in
+                        if observing { rejects.items.append(bad) }
+                    }
+                    defer { rows += reader.recordCount }
                     while try reader.next(projecting: projection, into: &record) {
                         let values = batch.values, base = count * width
                         for k in 0..<width { values[base + k] = record[k] }
+                        if observing {
+                            for k in 0..<width {
+                                if let type = SQLColumnType.of(record[k]), types[k] != type {
+                                    types[k] = types[k].map { $0.widened(with: type) } ?? type
+                                }
+                            }
+                        }
                         count += 1
                         if count == Self.batchSize {
                             batch.count = count
                             let more = deliver(batch)
                             batch = emptyBatch()
                             count = 0
-                            guard more else { break reading }
+                            guard more else {
+                                stoppedEarly = true
+                                break reading
+                            }
                         }
                     }
                 }
+                // Every file read to its end (not stopped early by a LIMIT).
+                if !stoppedEarly { outcome = Outcome(types: types, rows: 0, rejects: rejects.items) }
             } catch {
                 failure = error
             }
+            outcome?.rows = rows
             // The records read before an error come out before it.
             if count > 0 {
                 batch.count = count
@@ -210,6 +280,7 @@ final class ProjectedRecordFeed {
             }
             state.lock.lock()
             state.failure = failure
+            state.outcome = outcome
             state.finished = true
             state.lock.broadcast()
             state.lock.unlock()
@@ -224,6 +295,13 @@ final class ProjectedRecordFeed {
         state.lock.broadcast()
         state.lock.unlock()
         done.wait()  // the thread no longer reads the files
+    }
+
+    /// What the scan saw, once it has read every file to its end (after `next` returned nil).
+    var outcome: Outcome? {
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        return state.outcome
     }
 
     /// The next batch, or nil at the end; throws the reader's error after the records before it.
@@ -241,6 +319,43 @@ final class ProjectedRecordFeed {
         state.lock.broadcast()
         return batch
     }
+}
+
+/// The columns a statement reads, table by table, as SQLite's authorizer names them while it compiles
+/// the statement (a `*` names every column of its tables), and whether the statement does anything
+/// but read tables and call functions (a pragma reads a table's declaration).
+final class StatementReads {
+    /// Table name (lowercased) → the column names read.
+    var columns: [String: Set<String>] = [:]
+    var other = false
+
+    /// Compiles `sql` on `database` with the authorizer recording what it reads.
+    static func prepare(_ sql: String, on database: Database) throws -> (Statement, StatementReads) {
+        let reads = StatementReads()
+        let context = Unmanaged.passRetained(reads)
+        let handle = database.connectionHandle
+        sqlite3_set_authorizer(handle, recordRead, context.toOpaque())
+        defer {
+            sqlite3_set_authorizer(handle, nil, nil)
+            context.release()
+        }
+        return (try database.prepareSingle(sql), reads)
+    }
+}
+
+nonisolated(unsafe) private let recordRead: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
+                                                             UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> Int32 = { context, action, first, second, _, _ in
+    guard let context else { return SQLITE_OK }
+    let reads = Unmanaged<StatementReads>.fromOpaque(context).takeUnretainedValue()
+    switch action {
+    case SQLITE_READ:
+        if let first, let second { reads.columns[String(cString: first).lowercased(), default: []].insert(String(cString: second)) }
+    case SQLITE_SELECT, SQLITE_FUNCTION, SQLITE_RECURSIVE:
+        break
+    default:
+        reads.other = true
+    }
+    return SQLITE_OK
 }
 
 // MARK: - The module's C entry points

@@ -39,6 +39,9 @@ struct LakeShowCommand: AsyncParsableCommand {
     @Option(name: .customLong("on-error"), help: ArgumentHelp("fail: stop at the first malformed record; skip: report it on stderr and go on.", valueName: "fail|skip"))
     var onError: String = "fail"
 
+    /// Kept records printed from the first pass at most (a table shows 20 by default).
+    static let heldRecords = 10_000
+
     func validate() throws {
         guard MalformedPolicy(rawValue: onError) != nil else { throw ValidationError("--on-error takes fail or skip, found '\(onError)'") }
         if let head, head < 0 { throw ValidationError("--head takes 0 or more, found \(head)") }
@@ -88,12 +91,24 @@ struct LakeShowCommand: AsyncParsableCommand {
                 let browser = RecordBrowser(files: records, predicate: predicate, limit: limit, policy: policy) { bad in
                     Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
                 }
-                // The column pass stays quiet; the printing pass reports what it skips.
-                let columns = format == .json || format == .jsonl ? []
-                    : try RecordBrowser(files: records, predicate: predicate, limit: limit, policy: policy).columns()
-                let printer = try RecordPrinter(format: format, columns: columns, sink: StandardOutputSink())
-                shown = try browser.forEach { try printer.record($0) }
-                try printer.finish()
+                if format == .json || format == .jsonl {
+                    let printer = try RecordPrinter(format: format, columns: [], sink: StandardOutputSink())
+                    shown = try browser.forEach { try printer.record($0) }
+                    try printer.finish()
+                } else {
+                    // The columns are known before the first row: one pass finds them and, when the kept
+                    // records are few (a --head, a narrow --where), holds them; otherwise a second pass
+                    // prints (the first stays quiet then, the second reports what it skips).
+                    let (columns, held) = try browser.columnsAndRecords(holding: Self.heldRecords)
+                    let printer = try RecordPrinter(format: format, columns: columns, sink: StandardOutputSink())
+                    if let held {
+                        for record in held { try printer.record(record) }
+                        shown = held.count
+                    } else {
+                        shown = try browser.forEach { try printer.record($0) }
+                    }
+                    try printer.finish()
+                }
             }
         } catch {
             throw LakeCommand.fail(error)

@@ -54,6 +54,9 @@ struct QueryCommand: AsyncParsableCommand {
         do {
             loader = try SQLiteLoader()
             loader.schemaCache = SchemaCache(lake: lake)  // a second query over unchanged files skips the schema pass
+            // Columns from each file's first records; the query's own scan confirms their types
+            // (--schema prints the whole files' rows and columns).
+            if !schema { loader.surveyPrefix = SQLiteLoader.defaultSurveyPrefix }
             tables = try query.load(into: loader, lake: lake, resolve: { try DatasetReference.resolve($0, in: lake) }, policy: MalformedPolicy(rawValue: onError)!) { bad in
                 Console.error("\(bad.file): line \(bad.line): \(bad.reason) (skipped)")
             }
@@ -89,7 +92,8 @@ struct QueryCommand: AsyncParsableCommand {
             }
         } catch {
             Console.error("\(error)")
-            throw error is QueryError ? ExitStatus.invalidInput : ExitStatus.internalError
+            // A malformed record may be found here now (a survey of the whole files runs when the query needs it).
+            throw (error is QueryError || error is LakeError) ? ExitStatus.invalidInput : ExitStatus.internalError
         }
     }
 }
