@@ -222,7 +222,7 @@ public struct ManifestStore: Sendable {
     /// write. Returns the settled manifests, oldest first, so the caller can record them.
     public func settleAbandoned(pipeline: String, except runID: String? = nil) throws -> [RunManifest] {
         var settled: [RunManifest] = []
-        for var manifest in all(pipeline: pipeline).manifests where manifest.status == .running && manifest.runID != runID {
+        for var manifest in unfinished(pipeline: pipeline) where manifest.runID != runID {
             let file = path(pipeline: pipeline, runID: manifest.runID)
             let written = (try? FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date) ?? nil
             manifest.status = .interrupted
@@ -232,6 +232,37 @@ public struct ManifestStore: Sendable {
             settled.append(manifest)
         }
         return settled
+    }
+
+    /// The manifests of `pipeline` that still say running, oldest first. Every run calls this under its lock, so
+    /// it must not grow with the pipeline's history: a manifest is decoded only when its bytes hold `"running"`
+    /// (a finished run's statuses are succeeded, failed or interrupted, its stages' ran, skipped, failed, blocked
+    /// or planned), and the finished ones, nearly all of them, are only scanned.
+    public func unfinished(pipeline: String) -> [RunManifest] {
+        let folder = folder(pipeline: pipeline)
+        let marker = Array("\"running\"".utf8)
+        var manifests: [RunManifest] = []
+        for file in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+        where file.hasSuffix(Self.suffix) && !file.hasPrefix(".") {
+            guard let bytes = try? FileInput.readAll(path: folder + "/" + file), Self.contains(bytes, marker),
+                  let manifest = try? JSONDecoder().decode(RunManifest.self, from: Data(bytes)),
+                  manifest.status == .running else { continue }
+            manifests.append(manifest)
+        }
+        return manifests.sorted { ($0.startedAt, $0.runID) < ($1.startedAt, $1.runID) }
+    }
+
+    static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, bytes.count >= needle.count else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var index = 0
+            let last = buffer.count - needle.count
+            while index <= last {
+                if buffer[index] == first && buffer[index..<index + needle.count].elementsEqual(needle) { return true }
+                index += 1
+            }
+            return false
+        }
     }
 
     /// The manifest of one run; a unique prefix of the run id is enough.

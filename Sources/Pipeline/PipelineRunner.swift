@@ -187,7 +187,9 @@ public struct PipelineRunner: Sendable {
             do { try hashes.save(lake: lake) } catch { logger.warning("cannot save the hash cache: \(error)") }
             persist(manifest, manifests)
         }
-        logger.info("run finished", metadata: ["status": "\(manifest.status.rawValue)"])
+        let digests = hashes.statistics
+        logger.info("run finished", metadata: ["status": "\(manifest.status.rawValue)",
+                                               "digests_cached": "\(digests.fromCache)", "files_hashed": "\(digests.read)"])
         return manifest
     }
 

@@ -74,6 +74,32 @@ struct RunManifestTests {
         #expect(store.all(pipeline: "none").manifests.isEmpty)
     }
 
+    /// A run settles the runs a killed predecessor left "running" and nothing else: finished manifests, even one
+    /// whose details hold the word "running", stay as they were, byte for byte.
+    @Test func settleAbandonedSettlesOnlyRunningManifests() throws {
+        let tmp = try TemporaryDirectory()
+        let store = ManifestStore(lake: Lake(root: tmp.path))
+        var finished = manifest("r1", startedAt: Date(timeIntervalSince1970: 100))
+        finished.status = .succeeded
+        finished.stages[0].details = ["state": "running", "note": "\"running\""]
+        try store.write(finished)
+        try store.write(manifest("r2", startedAt: Date(timeIntervalSince1970: 200)))  // killed: still running
+        try store.write(manifest("r3", startedAt: Date(timeIntervalSince1970: 300)))  // the caller's own run
+        var failed = manifest("r0", startedAt: Date(timeIntervalSince1970: 50))
+        failed.status = .failed
+        try store.write(failed)
+        let before = try tmp.readText("raw_data/logs/daily/r1.manifest.json")
+
+        #expect(store.unfinished(pipeline: "daily").map(\.runID) == ["r2", "r3"])
+        let settled = try store.settleAbandoned(pipeline: "daily", except: "r3")
+        #expect(settled.map(\.runID) == ["r2"])
+        #expect(settled.first?.status == .interrupted)
+        #expect(try store.read(path: store.path(pipeline: "daily", runID: "r2")).status == .interrupted)
+        #expect(try store.read(path: store.path(pipeline: "daily", runID: "r3")).status == .running)
+        #expect(try tmp.readText("raw_data/logs/daily/r1.manifest.json") == before)
+        #expect(store.unfinished(pipeline: "daily").map(\.runID) == ["r3"])
+    }
+
     @Test func unreadableManifestIsAManifestError() throws {
         let tmp = try TemporaryDirectory()
         try tmp.write("bad.manifest.json", "{\"run_id\": 1}")

@@ -45,6 +45,29 @@ struct HashCacheTests {
         #expect(try HashCache(path: tmp.file("state/cache")).digest(of: file).sha256 == digest.sha256)
     }
 
+    /// What a no-op rerun relies on: a cache loaded from the saved file answers every unchanged file from its
+    /// (size, mtime, inode) and reads none of them, counted; a file changed since is read again, and only that one.
+    @Test func aReloadedCacheReadsNoUnchangedFile() throws {
+        let tmp = try TemporaryDirectory()
+        let lake = Lake(root: tmp.file("lake"))
+        var files: [LakePath] = []
+        for index in 0..<50 {
+            try tmp.write("lake/in/part \(index).csv", "id\n\(index)\n")
+            files.append(try lake.resolve("in/part \(index).csv"))
+        }
+        let first = HashCache(path: tmp.file("state/cache"))
+        let digests = try files.map { try first.digest(of: $0).sha256 }
+        #expect(first.statistics.fromCache == 0 && first.statistics.read == 50)
+        try first.save(lake: lake)
+
+        let second = HashCache(path: tmp.file("state/cache"))
+        #expect(try files.map { try second.digest(of: $0).sha256 } == digests)
+        #expect(second.statistics.fromCache == 50 && second.statistics.read == 0)
+        try tmp.write("lake/in/part 7.csv", "id\n70\n")
+        #expect(try second.digest(of: files[7]).sha256 == SHA256.hex(of: "id\n70\n"))
+        #expect(second.statistics.fromCache == 50 && second.statistics.read == 1)
+    }
+
     @Test func saveDropsFilesThatAreGone() throws {
         let tmp = try TemporaryDirectory()
         let lake = Lake(root: tmp.file("lake"))
