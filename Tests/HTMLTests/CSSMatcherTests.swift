@@ -95,6 +95,31 @@ struct CSSMatcherTests {
         #expect(try CSSSelector(css).native != nil)
     }
 
+    static let simplePaths = [
+        "//li", "//div[@class='rating']/span[@class='count']/text()", "//p[@class=\"x\"]//text()", "//a/@href",
+        "//div//@class", "//*[@id]/p", "//body/div/p[@class][@lang]/text()", "//ul/li/text()", "//div//p//b/text()",
+        "//*", "//p/text()", "//img/@alt", "//meta[@property='og:image']/@content", "//div[@id='d1']/*/text()",
+    ]
+
+    /// The simple XPath paths a field may use take the native walk and answer exactly as libxml2's XPath.
+    @Test(arguments: Self.simplePaths)
+    func simpleXPathAnswersAsTheXPath(path: String) throws {
+        let native = try #require(SimpleXPath.native(path), "\(path) has no native form")
+        for page in Self.pages {
+            let document = try HTMLDocument(html: page)
+            let walked = try #require(CSSMatcher.match([native], scope: document.document.raw)[0])
+            let xpath = try document.xpath(path).nodes
+            #expect(walked.map { HTMLNode(document: document, raw: $0) } == xpath, "\(path): \(xpath.map(\.value))")
+        }
+    }
+
+    /// Anything outside the subset stays with the XPath engine.
+    @Test(arguments: ["/html/body", "//li[1]", "//LI", "//p[@class = 'x']", "//p/..", "count(//p)", "//p[contains(@class,'x')]",
+                      "//p/text()/..", "//p | //li", "li", "//p/@*", "//p[@x='1'", "//p/node()", "//x:y"])
+    func otherXPathIsNotSimple(path: String) {
+        #expect(SimpleXPath.native(path) == nil)
+    }
+
     /// The walk keeps its own stack: a page nested 20,000 deep (libxml2 keeps it, XML_PARSE_HUGE)
     /// does not overflow the thread's (the first, recursive walk crashed HostilePageTests).
     @Test func deepPagesDoNotOverflowTheStack() throws {
