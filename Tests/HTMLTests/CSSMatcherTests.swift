@@ -71,6 +71,23 @@ struct CSSMatcherTests {
         }
     }
 
+    /// More than 64 alternatives in one walk (the matched flags take a second bit-set word per
+    /// element), from the document and from an element.
+    @Test func oneWalkOfMoreThan64AlternativesAnswersEachSelector() throws {
+        let document = try HTMLDocument(html: CSSSelectorTests.page)
+        let selectors = try Self.selectors.map { try CSSSelector($0) }
+        #expect(selectors.reduce(0) { $0 + $1.native!.alternatives.count } > 64)
+        let body = try #require(document.xpath("//body").nodes.first)
+        for scope in [document.document, body] {
+            let together = CSSMatcher.match(selectors.map { $0.native! }, scope: scope.raw)
+            for (selector, nodes) in zip(selectors, together) {
+                guard let nodes else { continue }  // `+`/`~` from an element: left to XPath
+                let alone = try xpathNodes(document, selector, scope == document.document ? nil : scope)
+                #expect(nodes.map { HTMLNode(document: document, raw: $0) } == alone, "\(selector)")
+            }
+        }
+    }
+
     /// `+` and `~` from a record reach the record's siblings, outside the record: the walk leaves
     /// those to the XPath, which gives them.
     @Test func siblingCombinatorsFromARecordGoThroughXPath() throws {
