@@ -47,17 +47,7 @@ public enum Charset {
             if isValidUTF8(body) { return Array(body) }
             return Array(String(decoding: body, as: UTF8.self).utf8)
         case "windows-1252":
-            var out: [UInt8] = []
-            out.reserveCapacity(body.count + body.count / 8)
-            for byte in body {
-                if byte < 0x80 {
-                    out.append(byte)
-                } else {
-                    let scalar = byte < 0xA0 ? windows1252High[Int(byte) - 0x80] : UInt32(byte)
-                    appendUTF8(scalar, to: &out)
-                }
-            }
-            return out
+            return windows1252ToUTF8(body)
         case "utf-16le", "utf-16be":
             let little = charset == "utf-16le"
             var units: [UInt16] = []
@@ -71,6 +61,47 @@ public enum Charset {
             return Array(String(decoding: units, as: UTF16.self).utf8)
         default:
             return nil
+        }
+    }
+
+    /// Windows-1252 to UTF-8 in one pass into a buffer sized for the worst case (3 bytes a byte),
+    /// ASCII eight bytes at a time: pages are mostly markup.
+    static func windows1252ToUTF8(_ body: UnsafeRawBufferPointer) -> [UInt8] {
+        let n = body.count
+        guard let source = body.baseAddress, n > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: n * 3) { out, written in
+            let target = out.baseAddress!
+            var i = 0, o = 0
+            while i < n {
+                if i + 8 <= n {
+                    let word = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                    if word & 0x8080_8080_8080_8080 == 0 {
+                        UnsafeMutableRawPointer(target + o).storeBytes(of: word, as: UInt64.self)
+                        i += 8
+                        o += 8
+                        continue
+                    }
+                }
+                let byte = source.load(fromByteOffset: i, as: UInt8.self)
+                i += 1
+                if byte < 0x80 {
+                    target[o] = byte
+                    o += 1
+                    continue
+                }
+                let scalar = byte < 0xA0 ? windows1252High[Int(byte) - 0x80] : UInt32(byte)
+                if scalar < 0x800 {
+                    target[o] = UInt8(0xC0 | (scalar >> 6))
+                    target[o + 1] = UInt8(0x80 | (scalar & 0x3F))
+                    o += 2
+                } else {
+                    target[o] = UInt8(0xE0 | (scalar >> 12))
+                    target[o + 1] = UInt8(0x80 | ((scalar >> 6) & 0x3F))
+                    target[o + 2] = UInt8(0x80 | (scalar & 0x3F))
+                    o += 3
+                }
+            }
+            written = o
         }
     }
 

@@ -144,8 +144,18 @@ public final class HTMLDocument {
     /// The base for relative URLs: `<base href>` resolved against the page URL, or the page URL.
     public var baseURL: String? {
         if let cached = cachedBaseURL { return cached }
+        return base(from: elements(named: ["base"]))
+    }
+
+    /// Gives `baseURL` the page's elements in document order (a walk made anyway), so that it
+    /// need not walk the page for `<base>` itself.
+    func noteBaseElements(_ elements: [HTMLNode]) {
+        if cachedBaseURL == nil { _ = base(from: elements.filter { $0.kind == .element && $0.name == "base" }) }
+    }
+
+    private func base(from bases: [HTMLNode]) -> String? {
         var base = url
-        if let href = elements(named: ["base"]).lazy.compactMap({ $0.attribute("href") }).first {
+        if let href = bases.lazy.compactMap({ $0.attribute("href") }).first {
             let trimmed = TextNormalizer.trim(href)
             if !trimmed.isEmpty { base = URLResolver.resolve(trimmed, against: url) ?? base }
         }

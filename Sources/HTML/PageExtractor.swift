@@ -115,10 +115,17 @@ public final class PageExtractor {
         var jsonPath: JSONLDPath?
         /// Where the source is a CSS selector the native matcher takes: its index in `natives`.
         var native: Int?
+        /// Where the source is an XPath path the native matcher takes (`SimpleXPath`): its index in
+        /// `pageNatives`, used when the page is the record.
+        var pageNative: Int?
     }
 
     /// The CSS selectors of all fields that the native matcher takes, matched in one walk per record.
     private let natives: CSSMatchProgram?
+    /// When the page is the record: `natives` (same indices), then the fields' simple XPath paths,
+    /// then the elements structured data and `<base>` read (`pageElements`), all in one walk.
+    private let pageNatives: CSSMatchProgram?
+    private let pageElements: Int
 
     /// - Parameter records: a CSS selector or XPath choosing each record's element; nil for one record per page.
     public init(fields: [FieldSpec], records: FieldSource? = nil) throws(HTMLError) {
@@ -131,6 +138,7 @@ public final class PageExtractor {
         }
         var compiled: [Compiled] = []
         var natives: [NativeSelector] = []
+        var pathNatives: [(field: Int, source: Int, selector: NativeSelector)] = []
         for spec in fields {
             var c = Compiled(spec: spec, sources: [])
             for source in spec.sources {
@@ -143,7 +151,9 @@ public final class PageExtractor {
                         cs.native = natives.count
                         natives.append(native)
                     }
-                case .xpath(let s): cs.xpath = try XPathExpression(s)
+                case .xpath(let s):
+                    cs.xpath = try XPathExpression(s)
+                    if let native = SimpleXPath.native(s) { pathNatives.append((compiled.count, c.sources.count, native)) }
                 case .itemprop(let name):
                     cs.xpath = try XPathExpression("descendant-or-self::*[contains(concat(' ', normalize-space(@itemprop), ' '), \(literal(" " + name + " ")))]")
                 case .jsonLD(let p): cs.jsonPath = try JSONLDPath(p)
@@ -157,8 +167,16 @@ public final class PageExtractor {
             }
             compiled.append(c)
         }
+        var pageSelectors = natives
+        for path in pathNatives {
+            compiled[path.field].sources[path.source].pageNative = pageSelectors.count
+            pageSelectors.append(path.selector)
+        }
+        pageElements = pageSelectors.count
+        pageSelectors.append(Self.pageElementsSelector)
         self.compiled = compiled
         self.natives = natives.isEmpty ? nil : CSSMatchProgram(natives)
+        pageNatives = recordQuery == nil ? CSSMatchProgram(pageSelectors) : nil
         var parts: StructuredData.Parts = []
         for spec in fields {
             for source in spec.sources {
@@ -172,10 +190,27 @@ public final class PageExtractor {
         structuredParts = parts
     }
 
+    /// The elements `StructuredData` and `HTMLDocument.baseURL` read.
+    private static let pageElementsSelector: NativeSelector = {
+        guard let native = try? CSSSelector("script, meta, title, link, base").native else { fatalError("the page elements selector") }
+        return native
+    }()
+
     /// Applies the fields to a page.
     public func extract(_ document: HTMLDocument) -> PageExtraction {
         var result = PageExtraction()
-        let structured = structuredParts.isEmpty ? nil : StructuredData(document: document, parts: structuredParts)
+        // The page as the record: the fields' selectors and the page-level elements in one walk.
+        let pageMatched = pageNatives.map { CSSMatcher.match($0, scope: document.handle.raw) }
+        let elements = pageMatched?[pageElements]?.map { HTMLNode(document: document, raw: $0) }
+        if let elements { document.noteBaseElements(elements) }
+        let structured: StructuredData?
+        if structuredParts.isEmpty {
+            structured = nil
+        } else if let elements {
+            structured = StructuredData(document: document, parts: structuredParts, elements: elements)
+        } else {
+            structured = StructuredData(document: document, parts: structuredParts)
+        }
         if let structured { result.warnings.append(contentsOf: structured.warnings) }
         let contexts: [HTMLNode]
         if let recordQuery {
@@ -186,7 +221,7 @@ public final class PageExtractor {
         }
         for (index, node) in contexts.enumerated() {
             var tally = FieldTally()
-            let matched = natives.map { CSSMatcher.match($0, scope: node.raw) } ?? []
+            let matched = pageMatched ?? natives.map { CSSMatcher.match($0, scope: node.raw) } ?? []
             switch extractRecord(document, node, structured, matched, &tally) {
             case .success(let record):
                 result.records.append(record)
@@ -303,7 +338,7 @@ public final class PageExtractor {
         switch field.source {
         case .css, .xpath:
             let value: XPathValue
-            if let index = field.native, let nodes = matched[index] {
+            if let index = field.native ?? (recordQuery == nil ? field.pageNative : nil), let nodes = matched[index] {
                 value = .nodes(nodes.map { HTMLNode(document: document, raw: $0) })
             } else {
                 value = try document.evaluate(field.xpath!, in: node)

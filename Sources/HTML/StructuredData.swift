@@ -29,12 +29,17 @@ public struct StructuredData {
 
     /// Extracts `parts` (everything by default) from `document`.
     public init(document: HTMLDocument, parts: Parts = .all) {
-        self.init()
         var names: [String] = []
         if parts.contains(.jsonLD) { names.append("script") }
         if parts.contains(.meta) { names += ["meta", "title", "link"] }
         // One walk finds the scripts, metas, title and links that both parts read.
-        let elements = names.isEmpty ? [] : document.elements(named: names)
+        self.init(document: document, parts: parts, elements: names.isEmpty ? [] : document.elements(named: names))
+    }
+
+    /// Extracts `parts` from `document`, given (in document order) at least its `script` elements
+    /// for JSON-LD and its `meta`, `title` and `link` elements for meta; other elements are ignored.
+    init(document: HTMLDocument, parts: Parts, elements: [HTMLNode]) {
+        self.init()
         if parts.contains(.jsonLD) { extractJSONLD(elements.filter { $0.name == "script" }) }
         if parts.contains(.meta) { extractMeta(document, elements) }
         if parts.contains(.microdata) { extractMicrodata(document) }

@@ -71,6 +71,23 @@ struct CSSMatcherTests {
         }
     }
 
+    /// More than 64 alternatives in one walk (the matched flags take a second bit-set word per
+    /// element), from the document and from an element.
+    @Test func oneWalkOfMoreThan64AlternativesAnswersEachSelector() throws {
+        let document = try HTMLDocument(html: CSSSelectorTests.page)
+        let selectors = try Self.selectors.map { try CSSSelector($0) }
+        #expect(selectors.reduce(0) { $0 + $1.native!.alternatives.count } > 64)
+        let body = try #require(document.xpath("//body").nodes.first)
+        for scope in [document.document, body] {
+            let together = CSSMatcher.match(selectors.map { $0.native! }, scope: scope.raw)
+            for (selector, nodes) in zip(selectors, together) {
+                guard let nodes else { continue }  // `+`/`~` from an element: left to XPath
+                let alone = try xpathNodes(document, selector, scope == document.document ? nil : scope)
+                #expect(nodes.map { HTMLNode(document: document, raw: $0) } == alone, "\(selector)")
+            }
+        }
+    }
+
     /// `+` and `~` from a record reach the record's siblings, outside the record: the walk leaves
     /// those to the XPath, which gives them.
     @Test func siblingCombinatorsFromARecordGoThroughXPath() throws {
@@ -93,6 +110,31 @@ struct CSSMatcherTests {
                       "div.rating > span.count::text", "meta[property=\"og:image\"]::attr(content)"])
     func benchSelectorsAreNative(css: String) throws {
         #expect(try CSSSelector(css).native != nil)
+    }
+
+    static let simplePaths = [
+        "//li", "//div[@class='rating']/span[@class='count']/text()", "//p[@class=\"x\"]//text()", "//a/@href",
+        "//div//@class", "//*[@id]/p", "//body/div/p[@class][@lang]/text()", "//ul/li/text()", "//div//p//b/text()",
+        "//*", "//p/text()", "//img/@alt", "//meta[@property='og:image']/@content", "//div[@id='d1']/*/text()",
+    ]
+
+    /// The simple XPath paths a field may use take the native walk and answer exactly as libxml2's XPath.
+    @Test(arguments: Self.simplePaths)
+    func simpleXPathAnswersAsTheXPath(path: String) throws {
+        let native = try #require(SimpleXPath.native(path), "\(path) has no native form")
+        for page in Self.pages {
+            let document = try HTMLDocument(html: page)
+            let walked = try #require(CSSMatcher.match([native], scope: document.document.raw)[0])
+            let xpath = try document.xpath(path).nodes
+            #expect(walked.map { HTMLNode(document: document, raw: $0) } == xpath, "\(path): \(xpath.map(\.value))")
+        }
+    }
+
+    /// Anything outside the subset stays with the XPath engine.
+    @Test(arguments: ["/html/body", "//li[1]", "//LI", "//p[@class = 'x']", "//p/..", "count(//p)", "//p[contains(@class,'x')]",
+                      "//p/text()/..", "//p | //li", "li", "//p/@*", "//p[@x='1'", "//p/node()", "//x:y"])
+    func otherXPathIsNotSimple(path: String) {
+        #expect(SimpleXPath.native(path) == nil)
     }
 
     /// The walk keeps its own stack: a page nested 20,000 deep (libxml2 keeps it, XML_PARSE_HUGE)

@@ -46,4 +46,21 @@ struct CharsetTests {
         let document = try HTMLDocument(bytes: bytes, contentType: contentType)
         #expect(try document.css("p") == [text])
     }
+
+    /// The one-pass Windows-1252 converter gives what decoding each byte to its code point gives,
+    /// for every byte, at every offset against its eight-byte steps.
+    @Test func windows1252ConvertsEveryByte() {
+        for offset in 0..<9 {
+            let bytes = Array("<p>abcdefghijklmnop".utf8.prefix(offset)) + (0...255).map { UInt8($0) } + Array("tail of ascii text".utf8)
+            var expected = ""
+            for byte in bytes {
+                let scalar = byte >= 0x80 && byte < 0xA0 ? Charset.windows1252High[Int(byte) - 0x80] : UInt32(byte)
+                expected.unicodeScalars.append(Unicode.Scalar(scalar)!)
+            }
+            let converted = bytes.withUnsafeBytes { Charset.windows1252ToUTF8($0) }
+            #expect(converted == Array(expected.utf8), "offset \(offset)")
+            #expect(bytes.withUnsafeBytes { Charset.utf8Bytes($0, charset: "windows-1252") } == converted)
+        }
+        #expect([UInt8]().withUnsafeBytes { Charset.windows1252ToUTF8($0) } == [])
+    }
 }

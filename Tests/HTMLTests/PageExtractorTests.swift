@@ -100,6 +100,27 @@ struct PageExtractorTests {
                                     "record 4: label: required field not found (css 'b::text')"])
     }
 
+    /// A simple XPath path is matched in the page's one walk (`SimpleXPath`) and answers as the XPath
+    /// did; from a record it stays absolute, so it still finds what lies outside the record.
+    @Test func simpleXPathFieldsAnswerAsTheXPath() throws {
+        let fields = [
+            Self.field("count", .xpath("//span[@class='count']/text()"), .int),
+            Self.field("items", .xpath("//ul/li[@class='p']/text()")) { $0.list = true },
+            Self.field("first", .xpath("//ul/li/text()")),
+            Self.field("brand", .xpath("//div[@itemscope]//span/text()")),
+            Self.field("image", .meta("og:image"), .url),
+        ]
+        let page = try #require(Self.extract(fields).records.first)
+        #expect(page["count"] == .int(1234))
+        #expect(page["items"] == .array([.string("$1"), .string("€2,50"), .string("gratis")]))
+        #expect(page["first"] == .string("$1 €2,50 gratis"))  // text nodes of one field are joined
+        #expect(page["brand"] == .string("Acme"))
+        #expect(page["image"] == .string("https://x.org/shop/img/a.png"))
+        let perItem = try Self.extract(fields, records: .css("li"))
+        #expect(perItem.records.count == 3)
+        #expect(perItem.records.allSatisfy { $0["count"] == .int(1234) && $0["first"] == .string("$1 €2,50 gratis") })
+    }
+
     @Test func reportsBadSelectorsAtConstruction() {
         #expect(throws: HTMLError.self) { try PageExtractor(fields: [FieldSpec(name: "x", source: .css("a:hover"))]) }
         #expect(throws: HTMLError.self) { try PageExtractor(fields: [FieldSpec(name: "x", source: .xpath("//a["))]) }
