@@ -167,6 +167,9 @@ public enum SMTPClient {
 public enum TransportLibrary {
     /// `8.x.y (OpenSSL/3.0.z)`
     public static var libcurlVersion: String { CurlVersion.text }
+    /// The libcurl version of the headers this binary was built against (`8.x.y`). Reading it does
+    /// not load libcurl, which is opened on first use.
+    public static var libcurlBuiltVersion: String { CurlVersion.built }
     /// Why libcurl cannot be loaded (naming the package to install), nil when it can. Loads it.
     public static var libcurlLoadError: String? { CurlGlobal.loadError }
 }

@@ -7,14 +7,16 @@ import Transport
 
 /// What `agentshop --version` prints: the tool's version, the commit when the binary runs from a
 /// git checkout's build tree, and the C libraries linked (each through its module's wrapper, as
-/// `doctor` shows them).
+/// `doctor` shows them). libcurl is named by the version built against: printing the version does
+/// not load it (and its dependency tree), which is opened on first use; `doctor` loads it and
+/// shows the version running.
 enum VersionInfo {
     static var text: String {
         var first = "agentshop \(ToolVersion.current)"
         if let commit = commit() { first += " (commit \(commit))" }
         return """
         \(first)
-        libcurl  \(TransportLibrary.libcurlVersion)
+        libcurl  \(TransportLibrary.libcurlBuiltVersion) (built against; loaded on first use)
         libxml2  \(HTMLLibrary.libxml2Version)
         sqlite   \(Database.sqliteVersion)
         zlib     \(ZlibLibrary.version)

@@ -74,6 +74,8 @@ final class CurlSMTPTransfer {
 
 /// The libcurl this program runs with (for `agentshop doctor`).
 enum CurlVersion {
+    /// The version of the headers built against (does not load libcurl).
+    static var built: String { LIBCURL_VERSION }
     static var text: String {
         guard let info = agentshop_curl_version_info(), let version = info.pointee.version else { return CurlGlobal.loadError ?? "unknown" }
         var text = String(cString: version)
