@@ -78,6 +78,10 @@ let package = Package(
             // Release: lld with packed relative relocations (DT_RELR, glibc 2.36+): the 117,000 relative relocations
             // take 17 KB instead of gold's 2.1 MB table, which the loader read in at every start (bench/FLOOR_RESULTS.md).
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release)),
+            // Release: the functions a few short commands run are laid out together (bench/floor/make_order.sh), so
+            // start-up faults in fewer 64 KB windows of code (bench/FLOOR_RESULTS.md).
+            .unsafeFlags(["-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/bench/floor/startup-order.txt",
+                          "-Xlinker", "--no-warn-symbol-ordering"], .when(configuration: .release)),
         ]),
 
         // What one fuzz input does to one parser: wrapped by fuzz/, replayed by FuzzRegressionTests.
