@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The process floor (issue 19): the peak resident memory of `agentshop --version`, a process that only
 # starts, prints and exits, and of `agentshop stages` (a command that touches neither the network nor
-# PostgreSQL: `--version` loads libcurl and libxml2 to print their versions, since both are opened on
-# first use), beside `python3 -c pass`, `scrapy version` and `sqlite3 --version`; then where the pages
+# PostgreSQL; `--version` names libcurl's built-against version without loading it), beside `python3 -c pass`, `scrapy version` and `sqlite3 --version`; then where the pages
 # are, mapped file by mapped file (a copy of /proc/self/smaps taken at exit through a preloaded
 # destructor, bench/floor/smaps_at_exit.c), and the dynamic linker's own statistics.
 #

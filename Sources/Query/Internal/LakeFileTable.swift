@@ -239,8 +239,11 @@ final class ProjectedRecordFeed {
                     guard let type = RecordFileType(path: file.relative) else {
                         throw QueryError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
                     }
+                    // JSONL is read (and gunzipped) on one thread and parsed on one per core, ahead of
+                    // SQLite on this one: the records and rejects come in input order as from one.
                     let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
-                                                  inferTypes: inferTypes, readAhead: true) { bad in
+                                                  inferTypes: inferTypes, readAhead: true,
+                                                  parseThreads: ProcessInfo.processInfo.activeProcessorCount) { bad in
                         if observing { rejects.items.append(bad) }
                     }
                     defer { rows += reader.recordCount }
