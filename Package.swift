@@ -31,8 +31,9 @@ let package = Package(
         .target(name: "CLazyLoad"),
         .target(name: "CCurl", dependencies: ["CLazyLoad"]),
         .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
-        // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md).
-        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md); opened on first
+        // use like libcurl and libpq (headers from libssl-dev, at run time libssl3).
+        .target(name: "COpenSSL", dependencies: ["CLazyLoad"]),
         .target(name: "CLibPQ", dependencies: ["CLazyLoad"]),
 
         .target(name: "Lake", dependencies: ["CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
@@ -127,3 +128,4 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+

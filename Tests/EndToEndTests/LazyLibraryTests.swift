@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// libcurl and libpq (and their dependency trees: TLS, Kerberos, LDAP, SSH…) are opened on first use, not
+/// libcurl, libpq and libcrypto (and their dependency trees: TLS, Kerberos, LDAP, SSH…) are opened on first use, not
 /// at start: a command that neither fetches nor talks to PostgreSQL does not load them. The dynamic
 /// loader says what it loads, and why, under `LD_DEBUG=files`.
 @Suite struct LazyLibraryTests {
@@ -9,7 +9,7 @@ import Testing
     static func loads(_ arguments: [String], in project: Project) throws -> (Project.Result, [String: [String]]) {
         let result = try project.run(arguments, environment: ["LD_DEBUG": "files"])
         var lines: [String: [String]] = [:]
-        for soname in ["libc.so.6", "libcurl.so.4", "libpq.so.5"] {
+        for soname in ["libc.so.6", "libcurl.so.4", "libpq.so.5", "libcrypto.so.3"] {
             lines[soname] = result.stderr.split(separator: "\n").map(String.init)
                 .filter { $0.contains("file=\(soname) ") }
         }
@@ -24,6 +24,7 @@ import Testing
         #expect(lines["libc.so.6"]?.isEmpty == false, "LD_DEBUG=files printed nothing: \(result.stderr.prefix(500))")
         #expect(lines["libcurl.so.4"] == [], "\(lines)")
         #expect(lines["libpq.so.5"] == [], "\(lines)")
+        #expect(lines["libcrypto.so.3"] == [], "\(lines)")
     }
 
     @Test func libcurlIsLoadedWhenFirstUsed() throws {

@@ -15,10 +15,13 @@ enum LibCrypto {
 
     fileprivate static func implementation(_ algorithm: Algorithm) -> OpaquePointer {
         guard let md = algorithm == .sha1 ? sha1 : sha256 else {
-            fatalError("libcrypto has no \(algorithm) implementation (is the default provider disabled?)")
+            fatalError(loadError ?? "libcrypto has no \(algorithm) implementation (is the default provider disabled?)")
         }
         return md
     }
+
+    /// Why libcrypto cannot be loaded (it is opened on first use), nil when it can.
+    static var loadError: String? { agentshop_crypto_load_error().map { String(cString: $0) } }
 
     /// HMAC (RFC 2104) in one call.
     static func hmac(_ algorithm: Algorithm, key: [UInt8], message: UnsafeRawBufferPointer) -> [UInt8] {
@@ -68,13 +71,13 @@ struct StreamingDigest: @unchecked Sendable {
         let pointer: OpaquePointer
 
         init(_ algorithm: LibCrypto.Algorithm) {
-            guard let pointer = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+            guard let pointer = EVP_MD_CTX_new() else { fatalError(LibCrypto.loadError ?? "EVP_MD_CTX_new: out of memory") }
             self.pointer = pointer
             reset(algorithm)
         }
 
         init(copying other: Context) {
-            guard let pointer = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+            guard let pointer = EVP_MD_CTX_new() else { fatalError(LibCrypto.loadError ?? "EVP_MD_CTX_new: out of memory") }
             self.pointer = pointer
             precondition(EVP_MD_CTX_copy_ex(pointer, other.pointer) == 1, "EVP_MD_CTX_copy_ex failed")
         }
