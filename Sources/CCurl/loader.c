@@ -5,7 +5,6 @@
 #define CURL_DISABLE_TYPECHECK  // curl.h's type-checking macros would wrap the variadic calls below
 #include "shim.h"
 #include "lazy_load.h"
-#include <pthread.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -16,35 +15,9 @@
     X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_setopt) X(curl_multi_add_handle) \
     X(curl_multi_remove_handle) X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_wakeup) X(curl_multi_info_read)
 
-enum {
-#define INDEX(name) index_##name,
-    CURL_FUNCTIONS(INDEX)
-#undef INDEX
-    function_count
-};
-static const char *const names[] = {
-#define NAME(name) #name,
-    CURL_FUNCTIONS(NAME)
-#undef NAME
-};
-static void *slots[function_count];
-static char load_error[512];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void) {
-    agentshop_lazy_load("libcurl", "libcurl.so.4", "libcurl4", names, slots, function_count, load_error, sizeof load_error);
-}
-
-// Whether libcurl is usable, loading it on the first call (pthread_once: safe from any thread).
-static int loaded(void) {
-    pthread_once(&once, load);
-    return load_error[0] == '\0';
-}
+AGENTSHOP_LAZY_LIBRARY(CURL_FUNCTIONS, "libcurl", "libcurl.so.4", "libcurl4")
 
 const char *agentshop_curl_load_error(void) { return loaded() ? NULL : load_error; }
-
-// The resolved function `name`, typed as libcurl declares it.
-#define CALL(name) ((__typeof__(name) *)slots[index_##name])
 
 CURLcode curl_global_init(long flags) { return loaded() ? CALL(curl_global_init)(flags) : CURLE_FAILED_INIT; }
 curl_version_info_data *curl_version_info(CURLversion v) { return loaded() ? CALL(curl_version_info)(v) : NULL; }

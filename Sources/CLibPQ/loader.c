@@ -4,7 +4,6 @@
 // are never seen by the loaded libpq or anything else.
 #include "shim.h"
 #include "lazy_load.h"
-#include <pthread.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -14,35 +13,9 @@
     X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) X(PQntuples) X(PQnfields) X(PQfname) \
     X(PQgetvalue) X(PQgetisnull) X(PQcmdTuples) X(PQputCopyData) X(PQputCopyEnd)
 
-enum {
-#define INDEX(name) index_##name,
-    PQ_FUNCTIONS(INDEX)
-#undef INDEX
-    function_count
-};
-static const char *const names[] = {
-#define NAME(name) #name,
-    PQ_FUNCTIONS(NAME)
-#undef NAME
-};
-static void *slots[function_count];
-static char load_error[512];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void) {
-    agentshop_lazy_load("libpq", "libpq.so.5", "libpq5", names, slots, function_count, load_error, sizeof load_error);
-}
-
-// Whether libpq is usable, loading it on the first call (pthread_once: safe from any thread).
-static int loaded(void) {
-    pthread_once(&once, load);
-    return load_error[0] == '\0';
-}
+AGENTSHOP_LAZY_LIBRARY(PQ_FUNCTIONS, "libpq", "libpq.so.5", "libpq5")
 
 const char *agentshop_pq_load_error(void) { return loaded() ? NULL : load_error; }
-
-// The resolved function `name`, typed as libpq declares it.
-#define CALL(name) ((__typeof__(name) *)slots[index_##name])
 
 int PQlibVersion(void) { return loaded() ? CALL(PQlibVersion)() : 0; }
 PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname) {

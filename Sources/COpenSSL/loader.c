@@ -4,7 +4,6 @@
 // and are never seen by a libcrypto that libcurl's TLS loads, which keeps its own.
 #include "shim.h"
 #include "lazy_load.h"
-#include <pthread.h>
 
 #pragma GCC visibility push(hidden)
 
@@ -12,36 +11,9 @@
     X(EVP_MD_fetch) X(EVP_MD_CTX_new) X(EVP_MD_CTX_free) X(EVP_MD_CTX_copy_ex) X(EVP_DigestInit_ex) \
     X(EVP_DigestUpdate) X(EVP_DigestFinal_ex) X(HMAC) X(PKCS5_PBKDF2_HMAC) X(CRYPTO_memcmp)
 
-enum {
-#define INDEX(name) index_##name,
-    CRYPTO_FUNCTIONS(INDEX)
-#undef INDEX
-    function_count
-};
-static const char *const names[] = {
-#define NAME(name) #name,
-    CRYPTO_FUNCTIONS(NAME)
-#undef NAME
-};
-static void *slots[function_count];
-static char load_error[512];
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void load(void) {
-    agentshop_lazy_load("libcrypto", "libcrypto.so.3", "libssl3", names, slots, function_count, load_error,
-                        sizeof load_error);
-}
-
-// Whether libcrypto is usable, loading it on the first call (pthread_once: safe from any thread).
-static int loaded(void) {
-    pthread_once(&once, load);
-    return load_error[0] == '\0';
-}
+AGENTSHOP_LAZY_LIBRARY(CRYPTO_FUNCTIONS, "libcrypto", "libcrypto.so.3", "libssl3")
 
 const char *agentshop_crypto_load_error(void) { return loaded() ? NULL : load_error; }
-
-// The resolved function `name`, typed as OpenSSL declares it.
-#define CALL(name) ((__typeof__(name) *)slots[index_##name])
 
 EVP_MD *EVP_MD_fetch(OSSL_LIB_CTX *ctx, const char *algorithm, const char *properties) {
     return loaded() ? CALL(EVP_MD_fetch)(ctx, algorithm, properties) : NULL;
