@@ -93,18 +93,22 @@ public final class FetchRun: @unchecked Sendable {
 
     // MARK: The run
 
+    /// With `via: scoup`, that the service answers and takes the key, before anything is fetched.
+    func checkScoup() async throws {
+        guard let scoup else { return }
+        do {
+            _ = try await scoup.health()
+        } catch let error as ScoupError where error.kind == .unauthorized {
+            throw Self.refusedKey(error, scoup)
+        } catch {
+            throw CrawlError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
+                             + "SCOUP_BASE_URL to where it runs, or use via: direct")
+        }
+    }
+
     /// Crawls, then writes the WARC and the crawl log (published only when `settings.refusal` accepts the crawl).
     public func run() async throws -> CrawlReport {
-        if let scoup {
-            do {
-                _ = try await scoup.health()
-            } catch let error as ScoupError where error.kind == .unauthorized {
-                throw Self.refusedKey(error, scoup)
-            } catch {
-                throw CrawlError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
-                                 + "SCOUP_BASE_URL to where it runs, or use via: direct")
-            }
-        }
+        try await checkScoup()
         let seeds = try await expandSeeds()
         scope.scope = makeScope(seeds: seeds)
         output = FetchOutputWriter(warcPath: target.warc, logPath: target.log, recordsPath: target.records, settings: settings,

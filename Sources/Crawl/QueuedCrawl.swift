@@ -61,16 +61,7 @@ extension FetchRun {
     /// required, until none is. The outputs are then written in the replay's order, as `run()` writes
     /// them: the same URLs, in the same order, with the same records as a one-process crawl.
     public func run(queue: any CrawlQueue) async throws -> CrawlReport {
-        if let scoup {
-            do {
-                _ = try await scoup.health()
-            } catch let error as ScoupError where error.kind == .unauthorized {
-                throw Self.refusedKey(error, scoup)
-            } catch {
-                throw CrawlError("Scoup is not available at \(scoup.configuration.baseURL) (\(error)); start it, or set "
-                                 + "SCOUP_BASE_URL to where it runs, or use via: direct")
-            }
-        }
+        try await checkScoup()
         let seeds = try await expandSeeds()
         join(QueuedCrawlSetup(seeds: seeds, warc: target.warc.relative))
         var schedule = CrawlSchedule(normalizer: URLNormalizer(), scope: scope.scope, maxDepth: settings.maxDepth,

@@ -244,34 +244,9 @@ public struct RecordRows {
     /// Creates the table, or adds the columns it lacks, from what the records hold (`inferUserColumns`).
     /// `key` becomes a UNIQUE constraint.
     public func prepareUserTable(_ files: [LakePath], in database: Database) throws -> UserTableShape {
-        let existing = try StoreCatalog.table(table, in: database)
-        let (order, types) = try inferUserColumns(files)
-        func definition(_ column: String) -> String {
-            var text = SQLLiteral.quoteName(column)
-            if let type = types[column], !type.isEmpty { text += " " + type }
-            if let reference = references.first(where: { $0.column == column }) {
-                text += " REFERENCES \(SQLLiteral.quoteName(reference.table))"
-            }
-            return text
-        }
-        let quotedTable = SQLLiteral.quoteName(table)
-        guard let existing else {
-            guard !order.isEmpty else {
-                throw RecordLoadError("no record to infer the columns of '\(table)' from; declare them under 'columns'")
-            }
-            var parts = order.map(definition)
-            if !keys.isEmpty { parts.append("UNIQUE (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")") }
-            try database.execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
-            return UserTableShape(created: true, added: order)
-        }
-        let missing = order.filter { existing.column($0) == nil }
-        for column in missing { try database.execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
-        if !keys.isEmpty && !existing.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
-            let index = SQLLiteral.quoteName(table + "_" + keys.joined(separator: "_") + "_key")
-            try database.execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) ("
-                                 + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
-        }
-        return UserTableShape(created: false, added: missing)
+        try prepareUserTable(files, existing: try StoreCatalog.table(table, in: database),
+                             type: { inferred in inferred.flatMap { $0.isEmpty ? nil : $0 } },
+                             execute: { try database.execute($0) })
     }
 
     /// PostgreSQL's type for an inferred one ("" — only nulls seen — becomes text).
@@ -288,10 +263,18 @@ public struct RecordRows {
     /// reference column is a `BIGINT REFERENCES` the other table. Inside the load's transaction, so a
     /// failed load leaves no table behind.
     public func prepareUserTable(_ files: [LakePath], in store: PostgresStore) throws -> UserTableShape {
-        let existing = try store.table(table)
+        try prepareUserTable(files, existing: try store.table(table), type: { Self.postgresType($0 ?? "") },
+                             execute: { try store.connection.execute($0) })
+    }
+
+    /// Both stores' `prepareUserTable`: `type` gives a column's declared type from its inferred one (nil:
+    /// none seen), nil for no declared type; `execute` runs one statement in the store.
+    private func prepareUserTable(_ files: [LakePath], existing: StoreCatalog.Table?, type: (String?) -> String?,
+                                  execute: (String) throws -> Void) throws -> UserTableShape {
         let (order, types) = try inferUserColumns(files)
         func definition(_ column: String) -> String {
-            var text = SQLLiteral.quoteName(column) + " " + Self.postgresType(types[column] ?? "")
+            var text = SQLLiteral.quoteName(column)
+            if let declared = type(types[column]) { text += " " + declared }
             if let reference = references.first(where: { $0.column == column }) {
                 text += " REFERENCES \(SQLLiteral.quoteName(reference.table))"
             }
@@ -304,15 +287,14 @@ public struct RecordRows {
             }
             var parts = order.map(definition)
             if !keys.isEmpty { parts.append("UNIQUE (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")") }
-            try store.connection.execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
+            try execute("CREATE TABLE \(quotedTable) (\n    " + parts.joined(separator: ",\n    ") + "\n)")
             return UserTableShape(created: true, added: order)
         }
         let missing = order.filter { existing.column($0) == nil }
-        for column in missing { try store.connection.execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
+        for column in missing { try execute("ALTER TABLE \(quotedTable) ADD COLUMN \(definition(column))") }
         if !keys.isEmpty && !existing.uniqueKeys.contains(where: { Set($0) == Set(keys) }) {
             let index = SQLLiteral.quoteName(table + "_" + keys.joined(separator: "_") + "_key")
-            try store.connection.execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) ("
-                                         + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
+            try execute("CREATE UNIQUE INDEX \(index) ON \(quotedTable) (" + keys.map(SQLLiteral.quoteName).joined(separator: ", ") + ")")
         }
         return UserTableShape(created: false, added: missing)
     }
