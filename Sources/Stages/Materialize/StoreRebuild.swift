@@ -101,40 +101,18 @@ public struct StoreRebuild {
     }
 
     /// `rebuild` for a PostgreSQL store: the same replay, in one transaction on the live database (a
-    /// failure rolls everything back), after emptying the derived tables and restarting their ids. Refused
-    /// (nothing changed) while a kept table (orders, …) refers to a row of a derived one: PostgreSQL would
-    /// cascade or null that reference, where SQLite's rebuild re-points it by natural key.
+    /// failure rolls everything back), after emptying the derived tables and restarting their ids. Kept
+    /// tables (orders, …) that refer to derived rows keep their references, checked as SQLite's rebuild
+    /// checks them: each must point at the row with the same natural key afterwards, or nothing changes
+    /// (`PostgresKeptReferences`).
     public func rebuild(into store: PostgresStore, allowMissing: Bool = false) throws -> Report {
         let (planned, events, schedules) = try plan(allowMissing: allowMissing)
         var report = planned
         let db = store.connection
         try store.transaction {
             let tables = try report.tables.map { try SQLIdentifier($0).name }
-            // Tables kept (orders, …) whose foreign keys point into the rebuilt ones, and those pointing into
-            // them in turn: TRUNCATE must empty them too, so they must be empty.
-            var emptied = tables
-            var frontier = tables
-            while !frontier.isEmpty {
-                let referring = try db.query("""
-                    SELECT DISTINCT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
-                    WHERE c.contype = 'f' AND c.confrelid::regclass::text = ANY($1::text[])
-                      AND NOT (c.conrelid::regclass::text = ANY($2::text[]))
-                    ORDER BY 1, 2
-                    """, ["{" + frontier.joined(separator: ",") + "}", "{" + emptied.joined(separator: ",") + "}"]).rows
-                    .compactMap { row in row[0].flatMap { from in row[1].map { (from, $0) } } }
-                frontier = []
-                for (from, to) in referring where !emptied.contains(from) {
-                    let n = Int(try db.scalar("SELECT count(*) FROM \(from)") ?? "0") ?? 0
-                    if n > 0 {
-                        throw StageError("cannot rebuild \(store.url.redacted): \(n) rows of \(from) (a table the rebuild keeps) "
-                                         + "may refer to \(to); rebuilding a PostgreSQL store cannot keep such references yet, "
-                                         + "so nothing was changed")
-                    }
-                    emptied.append(from)
-                    frontier.append(from)
-                }
-            }
-            try db.execute("TRUNCATE " + emptied.map(SQLLiteral.quoteName).joined(separator: ", "))
+            let kept = try PostgresKeptReferences.release(into: tables, in: store)
+            try db.execute("TRUNCATE " + tables.map(SQLLiteral.quoteName).joined(separator: ", "))
             for name in tables {
                 // The ids start again at 1, as in the new store the runs first wrote (a table of the user's own may have none).
                 if let sequence = try db.scalar("""
@@ -155,6 +133,7 @@ public struct StoreRebuild {
                     try PostgresRunRecords.record(manifest, lake: lake, schedule: schedules[manifest.pipelineFile] ?? nil, into: store)
                 }
             }
+            try kept.restore()
         }
         logger.info("store rebuilt", metadata: ["manifests": "\(report.manifests)", "loads": "\(report.loads)",
                                                 "store": "\(store.url.redacted)"])
