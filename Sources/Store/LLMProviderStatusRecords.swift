@@ -146,3 +146,39 @@ public enum LLMProviderStatusRecords {
         }
     }
 }
+
+extension LLMProviderStatusRecords {
+    /// `sync` for a PostgreSQL store: the same upserts in its dialect, then `recomputeProviderCalls`.
+    public static func sync(_ providers: [Provider], now: Date = Date(), in store: PostgresStore) throws {
+        let db = store.connection
+        try store.transaction {
+            for p in providers {
+                try db.run("""
+                    INSERT INTO llm_provider_status (provider, display_name, is_enabled, base_url, default_model,
+                                                     requests_per_minute, daily_cost_limit_micro_usd)
+                    VALUES ($1, $2, $3::boolean, $4, $5, $6::bigint, $7::bigint)
+                    ON CONFLICT (provider) DO UPDATE SET
+                        display_name = excluded.display_name, is_enabled = excluded.is_enabled,
+                        base_url = excluded.base_url, default_model = excluded.default_model,
+                        requests_per_minute = excluded.requests_per_minute,
+                        daily_cost_limit_micro_usd = excluded.daily_cost_limit_micro_usd
+                    WHERE (llm_provider_status.display_name, llm_provider_status.is_enabled, llm_provider_status.base_url,
+                           llm_provider_status.default_model, llm_provider_status.requests_per_minute,
+                           llm_provider_status.daily_cost_limit_micro_usd)
+                          IS DISTINCT FROM (excluded.display_name, excluded.is_enabled, excluded.base_url, excluded.default_model,
+                                            excluded.requests_per_minute, excluded.daily_cost_limit_micro_usd)
+                    """, [p.name, p.displayName, p.enabled ? "true" : "false", p.baseURL, p.defaultModel,
+                          p.requestsPerMinute.map(String.init), p.dailyCostLimitMicroUSD.map(String.init)])
+                if let health = p.health {
+                    // A check newer than what the row knows (a check or a call) decides the status.
+                    try db.run("""
+                        UPDATE llm_provider_status SET status = $1, last_checked_at = $2::timestamptz,
+                            last_error = CASE WHEN $3::boolean THEN last_error ELSE $4 END
+                        WHERE provider = $5 AND (last_checked_at IS NULL OR last_checked_at < $2::timestamptz)
+                        """, [health.ok ? "healthy" : "down", health.checkedAt, health.ok ? "true" : "false", health.detail, p.name])
+                }
+            }
+            try PostgresRunRecords.recomputeProviderCalls(now: now, in: db)
+        }
+    }
+}

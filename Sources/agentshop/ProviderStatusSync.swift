@@ -21,15 +21,24 @@ enum ProviderStatusSync {
         }
     }
 
-    /// Updates the store's provider rows when the store exists; the problem in words when it could not.
+    /// Updates the store's provider rows: in `postgres` when given, else in the store this process uses (the
+    /// lake's SQLite file when it exists, or `AGENTSHOP_STORE_URL`'s database). The problem in words when it
+    /// could not.
     @discardableResult
-    static func update(lake: Lake, environment: [String: String], warn: Bool = true) -> String? {
-        guard FileManager.default.fileExists(atPath: lake.storePath) else { return nil }
+    static func update(lake: Lake, environment: [String: String], postgres: PostgresStore? = nil, warn: Bool = true) -> String? {
         do {
+            let location = try postgres.map { .postgres($0.url) }
+                ?? StoreLocation.resolve(nil, environment: environment, defaultPath: lake.storePath)
+            if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) { return nil }
             let catalogue = ProviderCatalogue(environment: environment, projectFolder: FileManager.default.currentDirectoryPath)
             let rows = try providers(lake: lake, catalogue: catalogue)
-            let store = try Store.openMigrated(path: lake.storePath, busyTimeout: .seconds(10))
-            try LLMProviderStatusRecords.sync(rows, in: store.database)
+            switch location {
+            case .sqlite(let path):
+                let store = try Store.openMigrated(path: path, busyTimeout: .seconds(10))
+                try LLMProviderStatusRecords.sync(rows, in: store.database)
+            case .postgres(let url):
+                try LLMProviderStatusRecords.sync(rows, in: try postgres ?? PostgresStore.openMigrated(url: url))
+            }
             return nil
         } catch {
             if warn { Console.error("warning: llm_provider_status not updated in the store (\(error))") }

@@ -181,6 +181,35 @@ import Testing
         }
     }
 
+    /// `llm_provider_status` follows the catalogue in a PostgreSQL store as in SQLite: `db init --store`
+    /// writes a row per provider, `llm disable` and `run` (with `AGENTSHOP_STORE_URL`) keep it in step.
+    @Test func providerStatusFollowsTheCatalogueInThePostgresStore() throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        let url = database.url
+        let folder = try Self.project()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let initialised = try Flagship.agentshop(["db", "init", "--store", url, "--lake", "datalake"], in: folder, environment: [:])
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        #expect(!initialised.stderr.contains("not updated"), "\(initialised.stderr)")
+        let providers = "SELECT string_agg(provider || ':' || is_enabled, ',' ORDER BY provider) FROM llm_provider_status"
+        let rows = try #require(try Self.scalar(url, providers))
+        #expect(rows.contains("offline:true") && rows.contains("groq:"), "\(rows)")
+
+        let disabled = try Flagship.agentshop(["llm", "disable", "groq", "--lake", "datalake"], in: folder,
+                                              environment: ["AGENTSHOP_STORE_URL": url])
+        #expect(disabled.status == 0, "\(disabled.stderr)")
+        #expect(try Self.scalar(url, "SELECT is_enabled FROM llm_provider_status WHERE provider = 'groq'") == "f")
+        let enabled = try Flagship.agentshop(["llm", "enable", "groq", "--lake", "datalake"], in: folder,
+                                             environment: ["AGENTSHOP_STORE_URL": url])
+        #expect(enabled.status == 0, "\(enabled.stderr)")
+        #expect(try Self.scalar(url, "SELECT is_enabled FROM llm_provider_status WHERE provider = 'groq'") == "t")
+        // Nothing changed, nothing written: a second sync leaves updated_at alone.
+        let stamp = try Self.scalar(url, "SELECT max(updated_at)::text FROM llm_provider_status")
+        #expect(try Flagship.agentshop(["db", "migrate", "--store", url, "--lake", "datalake"], in: folder, environment: [:]).status == 0)
+        #expect(try Self.scalar(url, "SELECT max(updated_at)::text FROM llm_provider_status") == stamp)
+    }
+
     @Test func notificationsReadTheTemplatesOfThePostgresStore() throws {
         guard let database = try PostgresServer.database() else { return }
         defer { database.drop() }

@@ -38,6 +38,8 @@ struct DBCommand: AsyncParsableCommand {
             if let postgres = try DBCommand.postgresLocation(store) {
                 return try DBCommand.withPostgres(postgres, migrate: false) { store in
                     let applied = try store.migrate()
+                    ProviderStatusSync.update(lake: try global.openLake(mustExist: false),
+                                              environment: global.environment(projectFolder: nil).variables, postgres: store)
                     print(applied.isEmpty ? "store \(postgres) already exists at schema version \(try store.schemaVersion())"
                           : "created store \(postgres) at schema version \(try store.schemaVersion())")
                 }
@@ -71,6 +73,8 @@ struct DBCommand: AsyncParsableCommand {
                 return try DBCommand.withPostgres(postgres, migrate: false) { store in
                     let before = try store.schemaVersion()
                     let applied = try store.migrate()
+                    ProviderStatusSync.update(lake: try global.openLake(mustExist: false),
+                                              environment: global.environment(projectFolder: nil).variables, postgres: store)
                     print(applied.isEmpty ? "store is up to date at schema version \(before)"
                           : "migrated store from schema version \(before) to \(applied.last!)")
                 }
