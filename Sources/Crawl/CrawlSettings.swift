@@ -74,6 +74,9 @@ public struct CrawlTarget: Sendable {
     public var records: LakePath?
     /// The folder of the crawl's journal, pack and per-URL state, kept between runs.
     public var stateFolder: String
+    /// Read only: the stage's state folder, whose per-URL state and packs hold the last good fetches, when
+    /// `stateFolder` is a queue worker's own (conditional requests and the refresh window read them there).
+    public var knownStateFolder: String?
     /// Environment variables (SCOUP_BASE_URL, SCOUP_API_KEY…).
     public var environment: [String: String]
     /// What the WARC's `warcinfo` record says the file is part of (`pipeline/stage`).

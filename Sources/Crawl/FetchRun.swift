@@ -61,7 +61,7 @@ public final class FetchRun: @unchecked Sendable {
         // A resumed crawl reuses its pages' records as encoded, so how the WARC is compressed must match too.
         let plainWARC = !WARCWriter.isGzip(path: target.warc.relative)
         journalKey = settings.crawlKey + (plainWARC ? "+plain-warc" : "+gzip-\(settings.warcGzipLevel)")
-        state = try FetchState(folder: target.stateFolder, crawlKey: journalKey)
+        state = try FetchState(folder: target.stateFolder, crawlKey: journalKey, knownFolder: target.knownStateFolder)
         let retry = RetryPolicy(maxAttempts: settings.retries + 1, initialDelay: settings.retryBackoff, maxDelay: 60)
         let fetchSettings = FetchSettings(timeout: settings.timeout, maxBodyBytes: settings.maxPageBytes,
                                           userAgent: settings.userAgent, retry: retry)

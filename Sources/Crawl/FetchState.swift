@@ -165,12 +165,16 @@ final class FetchState: @unchecked Sendable {
     let packName: String
     private let pack: AppendOnlyFile
 
-    init(folder: String, crawlKey: String) throws {
+    /// Where `urls.jsonl` and the packs its entries name are, when not in `folder` (read only).
+    private let knownFolder: String?
+
+    init(folder: String, crawlKey: String, knownFolder: String? = nil) throws {
         self.folder = folder
+        self.knownFolder = knownFolder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         AtomicFile.removeStaleTemporaries(in: folder)
         let decoder = JSONDecoder()
-        knownFile = try? AppendOnlyFile(path: folder + "/urls.jsonl", opening: .existing)
+        knownFile = try? AppendOnlyFile(path: (knownFolder ?? folder) + "/urls.jsonl", opening: .existing)
         var knownLines: [String: LineRef] = [:]
         if let knownFile, let data = FileManager.default.contents(atPath: knownFile.path) {
             Self.forEachLine(data) { ref, line in
@@ -321,6 +325,9 @@ final class FetchState: @unchecked Sendable {
     private func file(_ name: String) throws -> AppendOnlyFile {
         if name == packName { return pack }
         guard Self.isPackName(name) else { throw CrawlError("fetch state: '\(name)' is not a pack file") }
+        if let knownFolder, !FileManager.default.fileExists(atPath: folder + "/" + name) {
+            return try AppendOnlyFile(path: knownFolder + "/" + name, opening: .existing)
+        }
         return try AppendOnlyFile(path: folder + "/" + name, opening: .existing)
     }
 

@@ -129,11 +129,16 @@ public struct LakeRetention: Sendable, Equatable {
         return best
     }
 
-    /// What gc would remove now, and why the rest stays.
-    public func plan(lake: Lake, history: LakeHistory, now: Date = Date()) -> GCPlan {
-        let protected = Self.protectedFiles(lake: lake, history: history)
+    /// What gc would remove now, and why the rest stays. A run's records (its manifest, log, rejects and
+    /// queue folders: `RunFiles`) are judged together, by the rule of its manifest's folder
+    /// (`raw_data/logs`); `abandoned` names the runs still marked running whose process is gone
+    /// (`AbandonedRuns`): their records may go, those of a run still running never do.
+    public func plan(lake: Lake, history: LakeHistory, abandoned: Set<String> = [], now: Date = Date()) -> GCPlan {
+        let protected = Self.protectedFiles(lake: lake, history: history, abandoned: abandoned)
+        let records = RunFiles.collect(lake: lake, history: history)
+        let recordFiles = Set(records.flatMap(\.files))
         var plan = GCPlan()
-        for path in LakeListing.walk(lake) {
+        for path in LakeListing.walk(lake) where !recordFiles.contains(path) {
             guard let (folder, rule) = rule(for: path), case .maxAge(let limit) = rule else { continue }
             var info = stat()
             guard stat(lake.root + "/" + path, &info) == 0 else { continue }
@@ -143,15 +148,67 @@ public struct LakeRetention: Sendable, Equatable {
             plan.removals.append(GCPlan.Removal(path: path, bytes: Int64(info.st_size), ageDays: Int(age / 86_400),
                                                 folder: folder, rule: rule))
         }
+        planRuns(records, into: &plan, history: history, protected: protected, abandoned: abandoned, keepNewest: 0, now: now) {
+            rule(for: "raw_data/logs/\($0.pipeline)/\($0.runID)\(ManifestStore.suffix)")
+        }
         return plan
+    }
+
+    /// `runs prune`: the same judgement as `plan` over run records only, with an age of its own (nil:
+    /// this policy's, as gc applies it) and each pipeline's newest `keepNewest` runs kept too.
+    public func runPlan(lake: Lake, history: LakeHistory, abandoned: Set<String> = [], olderThan: Double?, keepNewest: Int,
+                        now: Date = Date()) -> GCPlan {
+        let protected = Self.protectedFiles(lake: lake, history: history, abandoned: abandoned)
+        var plan = GCPlan()
+        planRuns(RunFiles.collect(lake: lake, history: history), into: &plan, history: history, protected: protected,
+                 abandoned: abandoned, keepNewest: keepNewest, now: now) { run in
+            if let olderThan { return ("runs prune --older-than", .maxAge(olderThan)) }
+            return rule(for: "raw_data/logs/\(run.pipeline)/\(run.runID)\(ManifestStore.suffix)")
+        }
+        return plan
+    }
+
+    /// A run's records go together when all of them are past the run's age, the run is finished (or
+    /// abandoned), it is not its pipeline's latest successful run, and nothing a latest successful run
+    /// uses is among them.
+    private func planRuns(_ records: [RunFiles], into plan: inout GCPlan, history: LakeHistory, protected: Set<String>,
+                          abandoned: Set<String>, keepNewest: Int, now: Date,
+                          rule: (RunFiles) -> (folder: String, rule: Rule)?) {
+        var kept = Set(history.latestSuccessfulRuns.map(\.runID))
+        for runs in Dictionary(grouping: history.manifests, by: \.pipeline).values {
+            kept.formUnion(runs.suffix(max(0, keepNewest)).map(\.runID))
+        }
+        for run in records {
+            guard let (folder, rule) = rule(run), case .maxAge(let limit) = rule else { continue }
+            let age = now.timeIntervalSince1970 - run.newest
+            guard age > limit else { continue }
+            // The manifest goes last: a run whose removal stops half-way is still listed, and what is
+            // left of it goes on a later pass.
+            let manifest = "raw_data/logs/\(run.pipeline)/\(run.runID)\(ManifestStore.suffix)"
+            let paths = run.queueFolders + run.files.filter { $0 != manifest } + run.files.filter { $0 == manifest }
+            if run.manifest?.status == .running && !abandoned.contains(run.runID) {
+                plan.running += paths
+                continue
+            }
+            if kept.contains(run.runID) || paths.contains(where: protected.contains) {
+                plan.protected += paths
+                continue
+            }
+            let status = run.manifest?.status == .running ? "abandoned" : run.status
+            for path in paths {
+                let isFolder = run.queueFolders.contains(path)
+                plan.removals.append(GCPlan.Removal(path: path, bytes: run.bytes[path] ?? 0, ageDays: Int(age / 86_400), folder: folder,
+                                                    rule: rule, run: run.runID, runStatus: status, isFolder: isFolder))
+            }
+        }
     }
 
     /// Files the latest successful run of any pipeline read or wrote, with that run's manifest,
     /// log and rejects; the outputs every pipeline's state still points at; and everything a run
-    /// still marked running mentions.
-    public static func protectedFiles(lake: Lake, history: LakeHistory) -> Set<String> {
+    /// still marked running mentions (unless `abandoned` names it).
+    public static func protectedFiles(lake: Lake, history: LakeHistory, abandoned: Set<String> = []) -> Set<String> {
         var out = Set<String>()
-        let live = history.latestSuccessfulRuns + history.manifests.filter { $0.status == .running }
+        let live = history.latestSuccessfulRuns + history.manifests.filter { $0.status == .running && !abandoned.contains($0.runID) }
         for manifest in live {
             for stage in manifest.stages {
                 for file in stage.inputs + stage.outputs { out.insert(file.path) }
@@ -185,11 +242,31 @@ public struct GCPlan: Sendable {
         /// The folder whose rule applies.
         public let folder: String
         public let rule: LakeRetention.Rule
+        /// The run whose record this is (its manifest, log, rejects or queue folder), and its status
+        /// (`failed`, `interrupted`, `abandoned`, `succeeded`, `unknown` when its manifest is gone).
+        public var run: String?
+        public var runStatus: String?
+        /// A queue folder, removed with everything in it.
+        public var isFolder: Bool
+
+        public init(path: String, bytes: Int64, ageDays: Int, folder: String, rule: LakeRetention.Rule, run: String? = nil,
+                    runStatus: String? = nil, isFolder: Bool = false) {
+            self.path = path
+            self.bytes = bytes
+            self.ageDays = ageDays
+            self.folder = folder
+            self.rule = rule
+            self.run = run
+            self.runStatus = runStatus
+            self.isFolder = isFolder
+        }
     }
 
     public var removals: [Removal] = []
     /// Files past their age that stay because a latest successful run uses them.
     public var protected: [String] = []
+    /// Records (files, queue folders) past their age that stay because their run is still running.
+    public var running: [String] = []
 
     public var bytes: Int64 { removals.reduce(0) { $0 + $1.bytes } }
 
@@ -200,6 +277,18 @@ public struct GCPlan: Sendable {
         var failed: [(String, String)] = []
         var folders = Set<String>()
         for removal in removals {
+            if removal.isFolder {
+                do {
+                    try FileManager.default.removeItem(atPath: lake.root + "/" + removal.path)
+                    removed.append(removal)
+                    folders.insert((removal.path as NSString).deletingLastPathComponent)
+                } catch where (error as? CocoaError)?.code == .fileNoSuchFile {
+                    removed.append(removal)
+                } catch {
+                    failed.append((removal.path, "\(error)"))
+                }
+                continue
+            }
             if unlink(lake.root + "/" + removal.path) == 0 || errno == ENOENT {
                 removed.append(removal)
                 folders.insert((removal.path as NSString).deletingLastPathComponent)
@@ -207,7 +296,7 @@ public struct GCPlan: Sendable {
                 failed.append((removal.path, String(cString: strerror(errno))))
             }
         }
-        let layout = Set(LakeLayout.folders.map(\.path))
+        let layout = Set(LakeLayout.folders.map(\.path)).union([".agentshop", RunFiles.queueRoot])
         // Deepest first, so that a parent emptied by its child goes too.
         var queue = folders.sorted { $0.count > $1.count }
         while let folder = queue.first {

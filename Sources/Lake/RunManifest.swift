@@ -196,26 +196,6 @@ public struct ManifestStore: Sendable {
         return (manifests, unreadable)
     }
 
-    /// Removes the manifest and log of every finished run that started before `cutoff`, keeping each
-    /// pipeline's newest `keep` runs whatever their age, and runs still marked running. Returns the
-    /// paths removed (or that would be, with `dryRun`).
-    public func prune(startedBefore cutoff: Date, keep: Int, dryRun: Bool = false) throws -> [String] {
-        var removed: [String] = []
-        let byPipeline = Dictionary(grouping: all().manifests, by: \.pipeline)
-        for (_, runs) in byPipeline {
-            for manifest in runs.dropLast(max(0, keep)) where manifest.status != .running {
-                guard let started = Timestamp.parse(manifest.startedAt), started < cutoff else { continue }
-                let manifestPath = path(pipeline: manifest.pipeline, runID: manifest.runID)
-                // The log goes first: a manifest without its log is still listed, a log without a manifest is not.
-                for file in [lake.root + "/" + manifest.logFile, manifestPath] where FileManager.default.fileExists(atPath: file) {
-                    if !dryRun { try FileManager.default.removeItem(atPath: file) }
-                    removed.append(file)
-                }
-            }
-        }
-        return removed.sorted()
-    }
-
     /// Marks as interrupted every run of `pipeline` whose manifest still says running: called by the
     /// holder of the pipeline's run lock, so such a run's process is gone (killed, or the machine went
     /// down) and nothing else will ever finish its manifest. Its finish time is the manifest's last

@@ -248,4 +248,84 @@ import Glibc
             #expect(leftovers.isEmpty, "\(leftovers.prefix(5))")
         }
     }
+
+    @Test func aQueuedCrawlAsksConditionallyAndHonoursTheRefreshWindowAsOneProcessDoes() async throws {
+        guard let database = try PostgresServer.database() else { return }
+        defer { database.drop() }
+        try await ScriptedSite.with({ site in
+            await site.route("/robots.txt") { _, _ in .text("nothing here", status: 404) }
+            await site.route("/a") { request, _ in
+                request.header("If-None-Match") == "\"v1\"" ? ScriptedSite.Response(status: 304, headers: ["ETag": "\"v1\""])
+                    : .html("<html><head><title>A</title></head><body><a href=\"/b\">b</a></body></html>", headers: ["ETag": "\"v1\""])
+            }
+            await site.route("/b") { request, _ in
+                request.header("If-Modified-Since") == "Wed, 21 Oct 2026 07:28:00 GMT" ? ScriptedSite.Response(status: 304)
+                    : .html("<html><head><title>B</title></head><body>b</body></html>",
+                            headers: ["Last-Modified": "Wed, 21 Oct 2026 07:28:00 GMT"])
+            }
+        }) { base, site in
+            func pipeline(_ extra: String) -> String {
+                """
+                pipeline: shop
+                stages:
+                  crawl:
+                    fetch:
+                      seeds: \(base)/a
+                      follow: "a"
+                      allow_private_addresses: true
+                      per_host: { delay: 0s }\(extra)
+                    out:
+                      - scraped_data/pages/pages.warc.gz
+                      - raw_data/logs/crawl/crawl.jsonl.gz
+                """
+            }
+            let folder = NSTemporaryDirectory() + "agentshop-queue-conditional-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.createDirectory(atPath: folder + "/pipelines", withIntermediateDirectories: true)
+            try pipeline("").write(toFile: folder + "/pipelines/shop.yaml", atomically: true, encoding: .utf8)
+            #expect(try QueueEndToEndTests.run(["init", "datalake", "--quiet"], in: folder).status == 0)
+            let worker = try QueueEndToEndTests.start(["worker", database.url, "--id", "w1", "--batch", "2"], in: folder,
+                                                      output: folder + "/w1")
+            defer { if worker.process.isRunning { kill(worker.process.processIdentifier, SIGKILL) } }
+            let log = folder + "/datalake/raw_data/logs/crawl/crawl.jsonl.gz"
+            func crawl() throws -> [String: JSONObject] {
+                let run = try QueueEndToEndTests.run(["run", "shop", "--lake", "datalake", "--queue", database.url], in: folder)
+                try #require(run.status == 0, "\(run.stderr)\n\(worker.stderr())")
+                let reader = try RecordReader(path: log)
+                var byURL: [String: JSONObject] = [:]
+                while let record = try reader.next() { byURL[record["url"]?.stringValue ?? ""] = record }
+                return byURL
+            }
+
+            // Run 1: both pages fetched.
+            let first = try crawl()
+            #expect(first[base + "/a"]?["status"] == .int(200) && first[base + "/b"]?["status"] == .int(200))
+            let warc = try Self.warcRecords(folder + "/datalake/scraped_data/pages/pages.warc.gz")
+
+            // Run 2: the worker asks conditionally with what the stage's state knows; the server says 304 and the
+            // stored pages go into the new WARC, as in a one-process crawl.
+            let before = await site.requests.count
+            let second = try crawl()
+            let asked = await site.requests.dropFirst(before).filter { $0.path != "/robots.txt" }
+            #expect(asked.count == 2)
+            #expect(asked.first { $0.path == "/a" }?.header("If-None-Match") == "\"v1\"")
+            #expect(asked.first { $0.path == "/b" }?.header("If-Modified-Since") == "Wed, 21 Oct 2026 07:28:00 GMT")
+            for url in [base + "/a", base + "/b"] {
+                #expect(second[url]?["status"] == .int(304) && second[url]?["from_cache"] == .bool(true), "\(String(describing: second[url]))")
+            }
+            #expect(try Self.warcRecords(folder + "/datalake/scraped_data/pages/pages.warc.gz") == warc)
+
+            // Run 3, with a refresh window: pages fetched within it are reused without a request.
+            try pipeline("\n      refresh: 24h").write(toFile: folder + "/pipelines/shop.yaml", atomically: true, encoding: .utf8)
+            let quiet = await site.requests.count
+            let third = try crawl()
+            #expect(await site.requests.count == quiet)
+            for url in [base + "/a", base + "/b"] {
+                #expect(third[url]?["status"] == .int(200) && third[url]?["from_cache"] == .bool(true), "\(String(describing: third[url]))")
+            }
+            #expect(try Self.warcRecords(folder + "/datalake/scraped_data/pages/pages.warc.gz") == warc)
+            kill(worker.process.processIdentifier, SIGTERM)
+            worker.process.waitUntilExit()
+        }
+    }
 }

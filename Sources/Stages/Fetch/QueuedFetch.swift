@@ -152,9 +152,13 @@ final class WorkerCrawls: @unchecked Sendable {
                                            runDate: payload.runDate, logger: itemLogger, environment: environment,
                                            inputs: [], output: warc, rejectsPath: warc)
         let settings = definition.settings(context)
-        let target = CrawlTarget(lake: lake, warc: warc, log: nil, stateFolder: lake.root + "/" + folder + "/workers/"
+        var target = CrawlTarget(lake: lake, warc: warc, log: nil, stateFolder: lake.root + "/" + folder + "/workers/"
                                  + QueuedEnrich.safe(item.lease.owner), environment: environment.variables,
                                  isPartOf: "\(payload.pipeline)/\(item.stage)", logger: itemLogger)
+        // The last good fetch of each URL is in the stage's state, where the coordinator keeps it between runs
+        // (replaced only when the crawl completes): conditional requests and the refresh window read it there,
+        // as a one-process crawl does.
+        target.knownStateFolder = context.stateFolder
         let hosts = try QueueHosts(url: queueURL, runID: item.runID, stage: item.stage, worker: item.lease.owner,
                                    slotLease: settings.timeout + 30, robotsLease: settings.timeout * Double(settings.retries + 1) + 60)
         let run: FetchRun

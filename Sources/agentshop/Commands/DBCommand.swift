@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Lake
+import Postgres
 import Stages
 import Store
 
@@ -227,6 +228,13 @@ struct DBCommand: AsyncParsableCommand {
             and the row counts the sidecar recorded ('restores ok'). With --deep the exit code is 1 when a dump
             fails.
 
+            A PostgreSQL dump (.pgdump) with --deep: with a PostgreSQL store (--store or AGENTSHOP_STORE_URL) it is
+            restored into a scratch database on that server (pg_restore --single-transaction, dropped after) and its
+            schema version and row counts checked against the sidecar ('restores ok'). Without one, or when that
+            server cannot host a scratch database, pg_restore reads the whole archive without a server (every data
+            block decompressed) and each table's rows and the schema version are counted against the sidecar
+            ('reads ok': the bytes decode into the rows dumped; not proof that a server accepts them).
+
             Examples:
               agentshop db backups
               agentshop db backups --json
@@ -238,6 +246,10 @@ struct DBCommand: AsyncParsableCommand {
 
         @Flag(help: "Prove each dump restores: restore it into a scratch database and check it as `db restore` does.")
         var deep = false
+
+        @Option(help: ArgumentHelp("With --deep, the PostgreSQL server to restore .pgdump files on (default: AGENTSHOP_STORE_URL).",
+                                   valueName: "url"))
+        var store: String?
 
         func validate() throws {
             if deep && noVerify { throw ValidationError("--deep and --no-verify exclude each other") }
@@ -285,8 +297,31 @@ struct DBCommand: AsyncParsableCommand {
                         if let problem { print("  " + problem) }
                     }
                 }
-                // PostgreSQL dumps (pg_dump --format=custom): their checksum; --deep restores them with `db restore` only.
+                // PostgreSQL dumps (pg_dump --format=custom): their checksum; with --deep a restore into a scratch
+                // database on the store's server, or without one a full read of the archive.
                 let postgresDumps = PostgresDumps.entries(catalog)
+                var proveServer = deep && !postgresDumps.isEmpty ? try DBCommand.postgresLocation(store)?.postgresURL : nil
+                func proveRestores(_ path: String, server: PostgresURL) -> (String, String, String?) {
+                    do {
+                        try PostgresDumps.verifyRestores(path, server: server)
+                        return ("restores ok", "restore", nil)
+                    } catch let unavailable as PostgresDumps.ScratchUnavailable {
+                        Console.error("warning: \(server.redacted) cannot host a scratch database (\(unavailable)); "
+                                      + "PostgreSQL dumps are read, not restored")
+                        proveServer = nil
+                        return proveReads(path)
+                    } catch {
+                        return ("does not restore", "restore", (error as? StoreError)?.description ?? "\(error)")
+                    }
+                }
+                func proveReads(_ path: String) -> (String, String, String?) {
+                    do {
+                        try PostgresDumps.verifyReads(path)
+                        return ("reads ok", "read", nil)
+                    } catch {
+                        return ("does not read", "read", (error as? StoreError)?.description ?? "\(error)")
+                    }
+                }
                 for entry in postgresDumps {
                     let name = (entry.path as NSString).lastPathComponent
                     let sidecar = (try? Data(contentsOf: URL(fileURLWithPath: entry.path + DumpSidecar.suffix)))
@@ -300,13 +335,18 @@ struct DBCommand: AsyncParsableCommand {
                             state = "no sidecar"
                         }
                     }
-                    let problem: String? = deep ? "a PostgreSQL dump is proven by `agentshop db restore` (a scratch database, then the swap)" : nil
+                    var problem: String?
+                    var checked = noVerify ? "nothing" : "checksum"
+                    if deep && state == "checksum ok" {
+                        (state, checked, problem) = proveServer.map { proveRestores(entry.path, server: $0) } ?? proveReads(entry.path)
+                    }
+                    if deep && !["restores ok", "reads ok"].contains(state) { failed += 1 }
                     if global.json {
                         rows.append(.object(JSONObject([
                             ("path", .string(entry.path)), ("frequency", .string(entry.frequency.rawValue)),
                             ("format", .string("pgdump")), ("taken_at", .string(Timestamp.iso(entry.takenAt))),
                             ("age_seconds", .int(Int64(now.timeIntervalSince(entry.takenAt)))), ("bytes", .int(bytes)),
-                            ("state", .string(state)), ("checked", .string(noVerify ? "nothing" : "checksum")),
+                            ("state", .string(state)), ("checked", .string(checked)),
                             ("problem", problem.map { .string($0) } ?? .null),
                             ("schema_version", sidecar.map { .int(Int64($0.schemaVersion)) } ?? .null),
                         ])))
@@ -322,7 +362,7 @@ struct DBCommand: AsyncParsableCommand {
                 if global.json { print(JSONValue.array(rows).serialized()) }
                 else if entries.isEmpty && postgresDumps.isEmpty { print("no dumps under \(catalog.root)") }
                 if failed > 0 {
-                    DBCommand.printError("\(failed) of \(entries.count) dumps failed the deep check")
+                    DBCommand.printError("\(failed) of \(entries.count + postgresDumps.count) dumps failed the deep check")
                     throw ExitStatus.runFailed
                 }
             }

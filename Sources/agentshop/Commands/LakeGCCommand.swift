@@ -16,6 +16,11 @@ struct LakeGCCommand: AsyncParsableCommand {
         time. Files the latest successful run of any pipeline read or wrote (with that run's manifest \
         and log), and the outputs each pipeline's state points at, are kept whatever their age.
 
+        A run's records go together, by the raw_data/logs rule: its manifest, log, rejects, and the \
+        queue folders a failed queued stage kept (.agentshop/queue/<pipeline>/<stage>/<run>/), once \
+        all are older than the rule and the run is finished or abandoned (marked running, but its \
+        pipeline's lock is free). A run still running keeps everything.
+
         Examples:
           agentshop lake gc --dry-run
           agentshop lake gc
@@ -39,27 +44,38 @@ struct LakeGCCommand: AsyncParsableCommand {
         }
         let history = LakeHistory(lake: lake)
         for bad in history.unreadable { Console.error("warning: unreadable manifest \(bad) (its files are not protected)") }
-        let plan = policy.plan(lake: lake, history: history)
+        // Holds the locks of pipelines whose runs it finds abandoned until their records are gone.
+        let abandoned = AbandonedRuns(lake: lake, history: history, owner: "pid \(getpid()), lake gc")
+        defer { abandoned.release() }
+        let plan = policy.plan(lake: lake, history: history, abandoned: abandoned.runIDs)
         let (removed, failed): ([GCPlan.Removal], [(path: String, reason: String)]) = dryRun ? (plan.removals, []) : plan.apply(lake: lake)
         let freed = removed.reduce(Int64(0)) { $0 + $1.bytes }
         if global.json {
             Console.json(Summary(dryRun: dryRun, policyFile: source,
-                                 removed: removed.map { Summary.File(path: $0.path, bytes: $0.bytes, ageDays: $0.ageDays, rule: "\($0.folder): \($0.rule)") },
+                                 removed: removed.map(Summary.File.init),
                                  failed: failed.map { Summary.Failure(path: $0.path, reason: $0.reason) },
-                                 kept: plan.protected, bytesFreed: freed))
+                                 kept: plan.protected, keptRunning: plan.running, bytesFreed: freed))
         } else {
             if !global.quiet {
                 Console.error("retention: \(source.map { "defaults and \($0)" } ?? "defaults (no \(LakeRetention.configFile))")")
             }
             let verb = dryRun ? "would remove" : "removed"
             for removal in removed {
-                Console.out("\(verb) \(removal.path)  \(ByteSize.text(removal.bytes)), \(removal.ageDays) days old (\(removal.folder): \(removal.rule))")
+                let run = removal.run.map { "; \(removal.isFolder ? "queue folder" : "record") of \(removal.runStatus ?? "finished") run \($0)" } ?? ""
+                Console.out("\(verb) \(removal.path)\(removal.isFolder ? "/" : "")  \(ByteSize.text(removal.bytes)), "
+                            + "\(removal.ageDays) days old (\(removal.folder): \(removal.rule)\(run))")
             }
             for path in plan.protected where !global.quiet {
                 Console.out("kept \(path)  past its age, but the latest successful run of a pipeline uses it")
             }
+            for path in plan.running where !global.quiet {
+                Console.out("kept \(path)  past its age, but its run is still running")
+            }
             for failure in failed { Console.error("cannot remove \(failure.path): \(failure.reason)") }
-            Console.out("\(dryRun ? "would free" : "freed") \(ByteSize.text(freed)) in \(removed.count) file\(removed.count == 1 ? "" : "s")")
+            let folders = removed.filter(\.isFolder).count
+            let files = removed.count - folders
+            Console.out("\(dryRun ? "would free" : "freed") \(ByteSize.text(freed)) in \(files) file\(files == 1 ? "" : "s")"
+                        + (folders == 0 ? "" : " and \(folders) queue folder\(folders == 1 ? "" : "s")"))
         }
         if !failed.isEmpty { throw ExitStatus.internalError }
     }
@@ -67,7 +83,14 @@ struct LakeGCCommand: AsyncParsableCommand {
     struct Summary: Encodable {
         struct File: Encodable {
             let path: String; let bytes: Int64; let ageDays: Int; let rule: String
-            enum CodingKeys: String, CodingKey { case path, bytes, ageDays = "age_days", rule }
+            /// A run's record: the run, its status, and whether this is one of its queue folders.
+            let run: String?; let runStatus: String?; let folder: Bool?
+            enum CodingKeys: String, CodingKey { case path, bytes, ageDays = "age_days", rule, run, runStatus = "run_status", folder }
+
+            init(_ removal: GCPlan.Removal) {
+                (path, bytes, ageDays, rule) = (removal.path, removal.bytes, removal.ageDays, "\(removal.folder): \(removal.rule)")
+                (run, runStatus, folder) = (removal.run, removal.runStatus, removal.run == nil ? nil : removal.isFolder)
+            }
         }
         struct Failure: Encodable { let path: String; let reason: String }
         let dryRun: Bool
@@ -75,10 +98,13 @@ struct LakeGCCommand: AsyncParsableCommand {
         let removed: [File]
         let failed: [Failure]
         let kept: [String]
+        /// Records past their age kept because their run is still running.
+        let keptRunning: [String]
         let bytesFreed: Int64
 
         enum CodingKeys: String, CodingKey {
-            case dryRun = "dry_run", policyFile = "policy_file", removed, failed, kept, bytesFreed = "bytes_freed"
+            case dryRun = "dry_run", policyFile = "policy_file", removed, failed, kept, keptRunning = "kept_running"
+            case bytesFreed = "bytes_freed"
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inspect
 import Lake
 import Pipeline
 
@@ -109,14 +110,29 @@ struct RunsCommand: AsyncParsableCommand {
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prune",
-            abstract: "Remove old runs' logs and manifests (keeping each pipeline's newest), and rotate the cron and scheduler logs.",
-            discussion: "Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, replacing the previous one.\n\nExamples:\n  agentshop runs prune --older-than 30d --dry-run\n  agentshop runs prune --keep 50 --json"
+            abstract: "Remove old runs' records (keeping each pipeline's newest), and rotate the cron and scheduler logs.",
+            discussion: """
+            A run's records are its manifest, log and rejects files under raw_data/logs/<pipeline>/ and the \
+            queue folders a failed queued stage kept under .agentshop/queue/. They go together, by the same \
+            rule as `lake gc`'s for them, with --older-than and --keep on top: once all are older than the age \
+            (their modification time; by default the raw_data/logs retention of .agentshop/retention.yaml, 90d), \
+            and the run is finished or abandoned (marked running, but its pipeline's lock is free). A run still \
+            running, and each pipeline's latest successful run, keep theirs.
+
+            Appending logs (raw_data/logs/cron-*.log, scheduler.log) larger than --rotate-size move to <name>.1, \
+            replacing the previous one.
+
+            Examples:
+              agentshop runs prune --older-than 30d --dry-run
+              agentshop runs prune --keep 50 --json
+            """
         )
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: ArgumentHelp("Remove runs that started longer ago than this (30d, 12w).", valueName: "age"))
-        var olderThan = "90d"
+        @Option(help: ArgumentHelp("Remove the records of runs last written longer ago than this (30d, 12w); default: the raw_data/logs retention (90d).",
+                                   valueName: "age"))
+        var olderThan: String?
 
         @Option(help: "Always keep this many newest runs of each pipeline.")
         var keep = 20
@@ -129,12 +145,30 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let lake = try global.openLake()
-            guard let age = ConfigValue.parseDuration(olderThan) else {
-                Console.error("--older-than takes a duration like 30d or 12w, found '\(olderThan)'")
-                throw ExitStatus.invalidInput
+            var age: Double?
+            if let olderThan {
+                guard let seconds = ConfigValue.parseDuration(olderThan) else {
+                    Console.error("--older-than takes a duration like 30d or 12w, found '\(olderThan)'")
+                    throw ExitStatus.invalidInput
+                }
+                age = seconds
             }
             guard keep >= 0, rotateSize >= 1 else { throw ValidationError("--keep must be at least 0 and --rotate-size at least 1") }
-            let removed = try ManifestStore(lake: lake).prune(startedBefore: Date().addingTimeInterval(-age), keep: keep, dryRun: dryRun)
+            let policy: LakeRetention
+            do {
+                policy = try LakeRetention.load(lake: lake).policy
+            } catch {
+                Console.error("\(error)")
+                throw ExitStatus.invalidInput
+            }
+            let history = LakeHistory(lake: lake)
+            // The same judgement as `lake gc`'s for run records; the locks of pipelines with abandoned runs are held until done.
+            let abandoned = AbandonedRuns(lake: lake, history: history, owner: "pid \(getpid()), runs prune")
+            defer { abandoned.release() }
+            let plan = policy.runPlan(lake: lake, history: history, abandoned: abandoned.runIDs, olderThan: age, keepNewest: keep)
+            let (done, failed) = dryRun ? (plan.removals, []) : plan.apply(lake: lake)
+            for failure in failed { Console.error("cannot remove \(failure.path): \(failure.reason)") }
+            let removed = done.map { lake.root + "/" + $0.path + ($0.isFolder ? "/" : "") }.sorted()
             var rotated: [String] = []
             let logs = lake.root + "/raw_data/logs"
             let fm = FileManager.default
@@ -155,12 +189,14 @@ struct RunsCommand: AsyncParsableCommand {
             if global.json {
                 Console.json(["dry_run": JSONValue.bool(dryRun), "removed": .array(removed.map { .string($0) }),
                               "rotated": .array(rotated.map { .string($0) })])
+                if !failed.isEmpty { throw ExitStatus.internalError }
                 return
             }
             for path in removed { Console.out((dryRun ? "would remove " : "removed ") + path) }
             for path in rotated { Console.out((dryRun ? "would rotate " : "rotated ") + path + " -> " + path + ".1") }
-            Console.error("\(removed.count) file\(removed.count == 1 ? "" : "s") \(dryRun ? "to remove" : "removed"), "
+            Console.error("\(removed.count) record\(removed.count == 1 ? "" : "s") \(dryRun ? "to remove" : "removed"), "
                           + "\(rotated.count) log\(rotated.count == 1 ? "" : "s") \(dryRun ? "to rotate" : "rotated")")
+            if !failed.isEmpty { throw ExitStatus.internalError }
         }
     }
 
