@@ -30,7 +30,8 @@ let package = Package(
         // Headers from libcurl4-openssl-dev and libpq-dev (scripts/setup.sh); at run time libcurl4 and libpq5.
         .target(name: "CLazyLoad"),
         .target(name: "CCurl", dependencies: ["CLazyLoad"]),
-        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // libxml2 too (with system ICU and liblzma, which it loads); headers from libxml2-dev, at run time libxml2.
+        .target(name: "CXML2", dependencies: ["CLazyLoad"]),
         // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md); opened on first
         // use like libcurl and libpq (headers from libssl-dev, at run time libssl3).
         .target(name: "COpenSSL", dependencies: ["CLazyLoad"]),
