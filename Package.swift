@@ -77,6 +77,10 @@ let package = Package(
             // The static Foundation's own libraries are named too: the modules' autolink entries name the shared ones.
             .unsafeFlags(["-static-stdlib", "-lCoreFoundation", "-l_FoundationCShims", "-l_FoundationCollections",
                           "-lswiftSynchronization", "-l_FoundationICU", "-lstdc++"], .when(configuration: .release)),
+            // Release: the runtime's C++ library linked in too (-1.8 MB of libstdc++.so pages at start): `-lstdc++`
+            // finds libstdc++.a in this folder first (a link to GCC 12's; where it does not exist, libstdc++.so as before).
+            // --exclude-libs (the static runtime's) keeps it unexported, so a C++ library dlopen'ed later keeps its own.
+            .unsafeFlags(["-L\(Context.packageDirectory)/bench/floor/static-libstdc++"], .when(configuration: .release)),
             // Release: lld with packed relative relocations (DT_RELR, glibc 2.36+): the 117,000 relative relocations
             // take 17 KB instead of gold's 2.1 MB table, which the loader read in at every start (bench/FLOOR_RESULTS.md).
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release)),
