@@ -30,7 +30,8 @@ let package = Package(
         // Headers from libcurl4-openssl-dev and libpq-dev (scripts/setup.sh); at run time libcurl4 and libpq5.
         .target(name: "CLazyLoad"),
         .target(name: "CCurl", dependencies: ["CLazyLoad"]),
-        .systemLibrary(name: "CXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        // libxml2 too (with system ICU and liblzma, which it loads); headers from libxml2-dev, at run time libxml2.
+        .target(name: "CXML2", dependencies: ["CLazyLoad"]),
         // libcrypto (OpenSSL 3): SHA-1, SHA-256, HMAC, PBKDF2 for Lake (bench/CRYPTO_RESULTS.md); opened on first
         // use like libcurl and libpq (headers from libssl-dev, at run time libssl3).
         .target(name: "COpenSSL", dependencies: ["CLazyLoad"]),
@@ -76,6 +77,10 @@ let package = Package(
             // The static Foundation's own libraries are named too: the modules' autolink entries name the shared ones.
             .unsafeFlags(["-static-stdlib", "-lCoreFoundation", "-l_FoundationCShims", "-l_FoundationCollections",
                           "-lswiftSynchronization", "-l_FoundationICU", "-lstdc++"], .when(configuration: .release)),
+            // Release: the runtime's C++ library linked in too (-1.8 MB of libstdc++.so pages at start): `-lstdc++`
+            // finds libstdc++.a in this folder first (a link to GCC 12's; where it does not exist, libstdc++.so as before).
+            // --exclude-libs (the static runtime's) keeps it unexported, so a C++ library dlopen'ed later keeps its own.
+            .unsafeFlags(["-L\(Context.packageDirectory)/bench/floor/static-libstdc++"], .when(configuration: .release)),
             // Release: lld with packed relative relocations (DT_RELR, glibc 2.36+): the 117,000 relative relocations
             // take 17 KB instead of gold's 2.1 MB table, which the loader read in at every start (bench/FLOOR_RESULTS.md).
             .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(configuration: .release)),

@@ -78,7 +78,7 @@ private enum SitemapXML {
             // The reader reads the buffer in place: it must not outlive this closure.
             guard let reader = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count, {
                 xmlReaderForMemory($0, Int32(buffer.count), url, nil, options)
-            }) else { throw fail("libxml2 could not start reading it") }
+            }) else { throw fail(agentshop_xml_load_error().map { String(cString: $0) } ?? "libxml2 could not start reading it") }
             defer { xmlFreeTextReader(reader) }
             var kind: Sitemap.Kind?
             var parents: [String] = []  // local names of the open elements

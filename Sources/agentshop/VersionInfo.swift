@@ -7,9 +7,9 @@ import Transport
 
 /// What `agentshop --version` prints: the tool's version, the commit when the binary runs from a
 /// git checkout's build tree, and the C libraries linked (each through its module's wrapper, as
-/// `doctor` shows them). libcurl is named by the version built against: printing the version does
-/// not load it (and its dependency tree), which is opened on first use; `doctor` loads it and
-/// shows the version running.
+/// `doctor` shows them). libcurl and libxml2 are named by the version built against: printing the
+/// version does not load them (and their dependency trees), which are opened on first use; `doctor`
+/// loads them and shows the versions running.
 enum VersionInfo {
     static var text: String {
         var first = "agentshop \(ToolVersion.current)"
@@ -17,7 +17,7 @@ enum VersionInfo {
         return """
         \(first)
         libcurl  \(TransportLibrary.libcurlBuiltVersion) (built against; loaded on first use)
-        libxml2  \(HTMLLibrary.libxml2Version)
+        libxml2  \(HTMLLibrary.libxml2BuiltVersion) (built against; loaded on first use)
         sqlite   \(Database.sqliteVersion)
         zlib     \(ZlibLibrary.version)
         """

@@ -77,6 +77,11 @@ enum LibXML {
         agentshop_xml_silence()
     }
 
+    /// Why libxml2 could not be loaded (it is opened on first use), naming its soname and Debian package.
+    static var loadFailure: LibXMLFailure? {
+        agentshop_xml_load_error().map { LibXMLFailure(message: String(cString: $0)) }
+    }
+
     /// The message of the last libxml2 error on this thread, if any.
     static func lastErrorMessage() -> String? {
         guard let error = xmlGetLastError(), let message = error.pointee.message else { return nil }
@@ -100,6 +105,7 @@ enum LibXML {
     /// tree goes back in one piece.
     static func parseHTML(bytes: UnsafeRawBufferPointer, url: String?, encoding: String = "UTF-8")
         -> Result<XMLDocHandle, LibXMLFailure> {
+        if let loadFailure { return .failure(loadFailure) }
         silence()
         xmlResetLastError()
         guard bytes.count <= Int(Int32.max) else {
@@ -134,6 +140,7 @@ enum LibXML {
     }
 
     static func compileXPath(_ expression: String) -> Result<XPathCompiled, LibXMLFailure> {
+        if let loadFailure { return .failure(loadFailure) }
         silence()
         xmlResetLastError()
         guard let comp = xmlXPathCompile(expression) else {
@@ -307,8 +314,15 @@ extension String {
     }
 }
 
-/// The libxml2 this program runs with (for `agentshop doctor`).
+/// The libxml2 this program runs with (for `agentshop doctor`). It is opened on first use: reading
+/// `libxml2Version` or `libxml2LoadError` loads it, `libxml2BuiltVersion` does not.
 public enum HTMLLibrary {
+    /// The libxml2 version of the headers this binary was built against, e.g. `2.9.14`.
+    public static var libxml2BuiltVersion: String { LIBXML_DOTTED_VERSION }
+
+    /// Why libxml2 could not be loaded (a sentence naming its soname and Debian package); nil when it is loaded.
+    public static var libxml2LoadError: String? { agentshop_xml_load_error().map { String(cString: $0) } }
+
     /// libxml2's runtime version, e.g. `2.9.14` (it reports `20914`).
     public static var libxml2Version: String {
         guard let raw = agentshop_xml_version(), let number = Int(String(cString: raw)) else { return "unknown" }

@@ -89,7 +89,8 @@ struct DoctorCommand: AsyncParsableCommand {
         [
             TransportLibrary.libcurlLoadError.map { .fail("libcurl", $0, hint: "fetches, LLM calls and notices need it") }
                 ?? .ok("libcurl", TransportLibrary.libcurlVersion),
-            .ok("libxml2", HTMLLibrary.libxml2Version),
+            HTMLLibrary.libxml2LoadError.map { .fail("libxml2", $0, hint: "parse stages, extract and sitemaps need it") }
+                ?? .ok("libxml2", HTMLLibrary.libxml2Version),
             .ok("sqlite", Database.sqliteVersion),
             .ok("zlib", ZlibLibrary.version),
         ]

@@ -1,5 +1,9 @@
 #ifndef AGENTSHOP_CXML2_SHIM_H
 #define AGENTSHOP_CXML2_SHIM_H
+// The headers come through include/libxml, a link to Debian's /usr/include/libxml2/libxml (libxml2-dev):
+// SwiftPM gives every module that imports this one the include folder, and libxml2's headers find each
+// other as <libxml/…>. (A pkg-config system library would also link libxml2, which is what we avoid.)
+//
 // Debian's libxml2 is built with ICU; its ICU types clash with Foundation's on clean builds
 // ('UErrorCode' has different definitions in different modules). Read the version header,
 // switch ICU off, then include the rest.
@@ -16,8 +20,23 @@
 #include <libxml/encoding.h>
 #include <libxml/xmlreader.h>
 
-// xmlFree is a global function pointer that Swift 6 rejects as shared mutable state.
-static inline void agentshop_xmlFree(void *p) { xmlFree(p); }
+// libxml2 is not linked: loader.c opens libxml2.so.2 (and with it system ICU and liblzma) on the first
+// call of a function the Swift code calls (it defines them, hidden, with libxml2's names and prototypes)
+// and calls through the addresses it resolved, so a command that parses nothing does not map and relocate
+// them (bench/FLOOR_RESULTS.md). When libxml2 could not be loaded they return error values (NULL, -1, 0);
+// the Swift side reports agentshop_xml_load_error()'s sentence.
+
+// NULL when libxml2 is loaded (loading it on the first call); otherwise why not, naming the library,
+// its soname and the Debian package to install.
+const char *agentshop_xml_load_error(void);
+
+// xmlFree is a global function pointer (xmlMemSetup changes it) that Swift 6 rejects as shared mutable
+// state; this calls the one libxml2 holds now.
+void agentshop_xmlFree(void *p);
+
+// The version string of the libxml2 running, e.g. "20914" (xmlParserVersion is a macro over a per-thread
+// accessor in threaded builds); NULL when it could not be loaded.
+const char *agentshop_xml_version(void);
 
 // libxml2 prints parse and XPath errors to stderr unless a handler is installed, and the handlers
 // are per thread. The generic handler is variadic, which Swift cannot implement, so both live here.
@@ -42,7 +61,4 @@ static inline htmlDocPtr agentshop_html_read(const char *buffer, int size, const
     htmlFreeParserCtxt(ctxt);
     return doc;
 }
-
-// xmlParserVersion is a macro over a per-thread accessor in threaded builds.
-static inline const char *agentshop_xml_version(void) { return xmlParserVersion; }
 #endif
