@@ -784,7 +784,7 @@ public struct FieldProjection: Sendable {
     /// The slot of a key, or -1.
     public func slot(of key: String) -> Int {
         if let slot = keys.firstIndex(of: key) { return slot }
-        if let watch { watch.check(Array(key.utf8)) }
+        if let watch, watch.mayHold(key.utf8.count) { Array(key.utf8).withUnsafeBytes { watch.check($0) } }
         return -1
     }
 
@@ -795,7 +795,7 @@ public struct FieldProjection: Sendable {
             let same = candidate.withUnsafeBytes { c in memcmp(c.baseAddress!, key.baseAddress!, key.count) == 0 }
             if same { return index }
         }
-        if let watch { watch.check(key) }
+        if let watch, watch.mayHold(key.count) { watch.check(key) }
         return -1
     }
 }

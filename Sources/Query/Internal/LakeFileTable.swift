@@ -86,17 +86,19 @@ final class LakeFileTables {
 /// SQLite, which meanwhile converts, filters, sorts and aggregates them: two cores on one query.
 final class LakeFileCursor {
     let table: LakeFileTable
+    // SQLite asks for each value of each record here, from one thread, one call at a time: the
+    // state read per value is not checked for exclusive access at run time.
     private var feed: ProjectedRecordFeed?
-    private var batch = ProjectedRecordFeed.Batch(width: 0)
+    @exclusivity(unchecked) private var batch = ProjectedRecordFeed.Batch(width: 0)
     /// The current record in `batch`, and its first value in `batch.values`.
-    private var position = 0
-    private var offset = 0
-    private var width = 0
+    @exclusivity(unchecked) private var position = 0
+    @exclusivity(unchecked) private var offset = 0
+    @exclusivity(unchecked) private var width = 0
     /// For each column, its slot among the projected values, or -1 when the scan does not read it.
-    private(set) var slots: [Int] = []
-    private var types: [SQLColumnType] = []
-    private(set) var rowid: Int64 = 0
-    private(set) var atEnd = true
+    @exclusivity(unchecked) private(set) var slots: [Int] = []
+    @exclusivity(unchecked) private var types: [SQLColumnType] = []
+    @exclusivity(unchecked) private(set) var rowid: Int64 = 0
+    @exclusivity(unchecked) private(set) var atEnd = true
 
     init(table: LakeFileTable) { self.table = table }
 
