@@ -770,15 +770,23 @@ public struct FieldProjection: Sendable {
     public let keys: [String]
     private let utf8Keys: [[UInt8]]
 
-    public init(keys: [String]) {
+    /// Keys that are not built but noticed (`KeyWatch`): nil for none.
+    public let watch: KeyWatch?
+
+    public init(keys: [String], watch: KeyWatch? = nil) {
         var unique: [String] = []
         for key in keys where !unique.contains(key) { unique.append(key) }
         self.keys = unique
         utf8Keys = unique.map { Array($0.utf8) }
+        self.watch = watch
     }
 
     /// The slot of a key, or -1.
-    public func slot(of key: String) -> Int { keys.firstIndex(of: key) ?? -1 }
+    public func slot(of key: String) -> Int {
+        if let slot = keys.firstIndex(of: key) { return slot }
+        if let watch, watch.mayHold(key.utf8.count) { Array(key.utf8).withUnsafeBytes { watch.check($0) } }
+        return -1
+    }
 
     @inline(__always)
     func slot(ofUTF8 key: UnsafeRawBufferPointer) -> Int {
@@ -787,6 +795,7 @@ public struct FieldProjection: Sendable {
             let same = candidate.withUnsafeBytes { c in memcmp(c.baseAddress!, key.baseAddress!, key.count) == 0 }
             if same { return index }
         }
+        if let watch, watch.mayHold(key.count) { watch.check(key) }
         return -1
     }
 }

@@ -59,12 +59,42 @@ public enum SQLColumnType: String, Sendable, CaseIterable {
 
 /// A column of a loaded table.
 public struct SQLColumn: Sendable, Equatable {
+    /// The column's name in SQL: its key, unless another key differs from it only in case.
     public let name: String
     public let type: SQLColumnType
+    /// The record key the column holds.
+    public let key: String
 
-    public init(name: String, type: SQLColumnType) {
+    public init(name: String, type: SQLColumnType, key: String? = nil) {
         self.name = name
         self.type = type
+        self.key = key ?? name
+    }
+
+    /// `name` with ASCII letters in lower case: SQLite's column names are equal when these are.
+    static func folded(_ name: String) -> String {
+        String(decoding: name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// SQL names for `keys` (in first-seen order), as DuckDB's `read_json` gives them: SQLite (like
+    /// DuckDB) compares column names without case, so a key equal to an earlier name but for case
+    /// is named `key_1`, the next `key_2` (a counter per name), and again while that is taken
+    /// (`price_1_1` when a key `price_1` came first). A key keeps the name it got when first seen:
+    /// later keys never rename earlier ones.
+    static func uniqueNames(_ keys: [String]) -> [String] {
+        var taken = Set<String>()
+        var counters: [String: Int] = [:]
+        return keys.map { key in
+            var name = key
+            while taken.contains(folded(name)) {
+                let base = folded(name)
+                let n = counters[base, default: 0] + 1
+                counters[base] = n
+                name += "_\(n)"
+            }
+            taken.insert(folded(name))
+            return name
+        }
     }
 }
 
@@ -271,14 +301,36 @@ public final class SQLiteLoader {
         var before: [String: [SQLColumn]] = [:]
         for (name, table) in streamed where table.provisional {
             let reported = table.rejectsReported
-            let columns = try survey(table.files, policy: table.policy, limit: nil,
-                                     onReject: reported ? { _ in } : table.onReject).columns
+            let whole = try survey(table.files, policy: table.policy, limit: nil, onReject: reported ? { _ in } : table.onReject)
+            let columns = whole.columns
+            counted[name.name.lowercased()] = (whole.rows, whole.rejected)
             try database.execute("DROP TABLE \(name.quoted)")
             streamed.removeAll { $0.table === table }
             try install(name, files: table.files, columns: columns, policy: table.policy, provisional: false, onReject: table.onReject)
             before[name.name.lowercased()] = table.columns
         }
         return before
+    }
+
+    /// The records and rejects of the whole files of each table declared from a prefix and since
+    /// surveyed whole, by table name (lowercased).
+    private var counted: [String: (rows: Int, rejected: Int)] = [:]
+
+    /// The records and rejects of all of `loaded`'s files, as a survey of the whole files counts
+    /// them. Of a table declared from a prefix (`partial`): the query's own scan's, when it read
+    /// the files to their end and its answer stood, or else the whole survey's that replaced the
+    /// table's columns; a table no query has read is surveyed whole now (its rejects go to its handler).
+    public func wholeCounts(of loaded: LoadedTable) throws -> (rows: Int, rejected: Int) {
+        guard loaded.partial else { return (loaded.rows, loaded.rejected) }
+        let key = loaded.name.lowercased()
+        if let known = counted[key] { return known }
+        if let table = streamed.first(where: { $0.name.name.lowercased() == key && $0.table.provisional })?.table,
+           table.rejectsReported, let scan = table.completedScan {
+            return (scan.rows, scan.rejects.count)
+        }
+        try settleProvisionalTables()
+        guard let known = counted[key] else { throw QueryError("no table \(loaded.name) was declared from a prefix of its files") }
+        return known
     }
 
     /// Lake-file virtual tables of this connection, registered on first use.
@@ -307,7 +359,7 @@ public final class SQLiteLoader {
             let placeholders = Array(repeating: "?", count: columns.count).joined(separator: ", ")
             let insert = try database.prepare("INSERT INTO \(table.quoted) VALUES (\(placeholders))")
             var slots: [String: Int] = [:]
-            for (i, column) in columns.enumerated() where slots[column.name] == nil { slots[column.name] = i }
+            for (i, column) in columns.enumerated() where slots[column.key] == nil { slots[column.key] = i }
             try database.transaction {
                 var values = Array(repeating: SQLValue.null, count: columns.count)
                 for file in files {
@@ -406,12 +458,12 @@ public final class SQLiteLoader {
 
     /// The columns `sql` reads from each table, found by compiling it over stand-ins for the
     /// tables that have, besides their columns, one named after each other identifier of the query;
-    /// nil when it reads one of those (or does anything but read), or does not compile there.
+    /// nil when it does anything but read, or does not compile there.
     ///
     /// A name that is no column of a table now may be one in the whole files (a key first seen past
     /// the prefix), and SQLite then reads it instead of what the name stands for now: a result
     /// alias in WHERE (`SELECT v AS late … WHERE late > 3`), a double-quoted string (`"shoes"`),
-    /// `rowid`. A query that would read such a column is answered over the whole files' columns.
+    /// `rowid`, `true` and `false`. The names read here are those the scan watches for (`watch`).
     private func probeReads(_ sql: String) -> StatementReads? {
         guard let probe = try? Database(path: "", wal: false) else { return nil }
         var others = Self.identifiers(in: sql)
@@ -425,12 +477,7 @@ public final class SQLiteLoader {
                 try probe.execute("CREATE TABLE \(name.quoted) (\(definitions.joined(separator: ", ")))")
             }
             let reads = try StatementReads.prepare(sql, on: probe).1
-            guard !reads.other else { return nil }
-            for (name, table) in streamed where table.provisional {
-                let read = reads.columns[name.name.lowercased()] ?? []
-                if read.contains(where: { others.contains($0.lowercased()) }) { return nil }
-            }
-            return reads
+            return reads.other ? nil : reads
         } catch {
             return nil
         }
@@ -486,6 +533,11 @@ public final class SQLiteLoader {
     /// that gives the answer a survey of the whole files would, and returns true:
     /// - the query reads its tables in one loop, and not every column of a table (a `*` needs the
     ///   whole files' columns; the authorizer names each column the query reads);
+    /// - every name it would read, were it a column (its columns, and an alias in WHERE, a
+    ///   double-quoted string, `rowid`, `true`, `false` the prefix has no key for), means the same
+    ///   over the whole files: no key past the prefix takes it (`KeyWatch`: no key equal to it
+    ///   but for case other than the prefix's, nor to a name it could be made from, `price` for
+    ///   `price_1`), and the prefix named every column by its key;
     /// - once its scan has read the whole files, every column it read held the type the prefix gave
     ///   it: the declared type decides how a value converts, compares and prints, so equal types
     ///   give equal answers.
@@ -512,11 +564,26 @@ public final class SQLiteLoader {
             return false
         }
         guard statement != nil else { return try abandon() }
-        // The columns each table's values reach the query through: their types must be the whole files'.
+        // The names each table's values reach the query through (its columns, or names the probe
+        // gave a stand-in column): each must mean over the whole files what it means now.
         func read(_ name: SQLIdentifier, _ table: LakeFileTable) -> Set<String> {
             var read = reads.columns[name.name.lowercased()] ?? []
             for (index, column) in table.columns.enumerated() where table.isUsed(index) { read.insert(column.name) }
             return read
+        }
+        // Two keys of the prefix that differ only in case: which one a later name stands for
+        // depends on the order keys are first seen in, which the prefix does not know.
+        if provisional.contains(where: { $0.table.columns.contains { $0.name != $0.key } }) { return try abandon() }
+        for (name, table) in provisional {
+            var watched = Set<String>()
+            for var word in read(name, table) {
+                watched.insert(word)
+                while let base = Self.numberedBase(of: word) {
+                    watched.insert(base)
+                    word = base
+                }
+            }
+            table.watch = KeyWatch(names: watched.sorted(), exempt: table.columns.map(\.key))
         }
         let names = statement?.columnNames ?? []
         let everyColumn = provisional.contains { entry in
@@ -532,7 +599,7 @@ public final class SQLiteLoader {
             var ended = true
             for (_, table) in provisional {
                 guard let scan = table.completedScan else { ended = false; continue }
-                if !scan.agrees(with: table.columns) { return false }
+                if scan.watchedKeySeen || !scan.agrees(with: table.columns) { return false }
             }
             return ended ? true : nil
         }
@@ -597,21 +664,33 @@ public final class SQLiteLoader {
             return try abandon()
         case nil:
             // A scan stopped before the end of the files (a LIMIT), or never started: the whole
-            // survey (which reports the rejects) confirms the types of the columns read, or the
-            // query runs again with its columns.
+            // survey (which reports the rejects) confirms that every name read stands for the same
+            // key of the same type (or for no column), or the query runs again with its columns.
             let used = Dictionary(provisional.map { ($0.name.name.lowercased(), read($0.name, $0.table)) },
                                   uniquingKeysWith: { a, b in a.union(b) })
             let before = try settleProvisionalTables()
             for (name, table) in streamed {
                 guard let old = before[name.name.lowercased()], let read = used[name.name.lowercased()] else { continue }
-                for column in old where read.contains(column.name) {
-                    guard table.columns.first(where: { $0.name == column.name })?.type == column.type else { return false }
+                for word in read.map(SQLColumn.folded) {
+                    let was = old.first { SQLColumn.folded($0.name) == word }
+                    let now = table.columns.first { SQLColumn.folded($0.name) == word }
+                    guard was?.key == now?.key && was?.type == now?.type else { return false }
                 }
             }
             try columns(names)
             for values in held { try row(values) }
             return true
         }
+    }
+
+    /// `price` for `price_1` (or `price_1` for `price_1_2`): a name `SQLColumn.uniqueNames` may
+    /// have made from another; nil for any other.
+    static func numberedBase(of name: String) -> String? {
+        let scalars = Array(name.unicodeScalars)
+        var end = scalars.count
+        while end > 0, ("0"..."9").contains(scalars[end - 1]) { end -= 1 }
+        guard end < scalars.count, end >= 2, scalars[end - 1] == "_" else { return nil }
+        return String(String.UnicodeScalarView(scalars[..<(end - 1)]))
     }
 
     /// A result value as a record value: blobs become lowercase hex text.
@@ -652,7 +731,10 @@ struct SchemaSurvey {
     /// first compared with the one at its position there.
     private var previousSlots: [Int] = []
 
-    var columns: [SQLColumn] { zip(names, types).map { SQLColumn(name: $0, type: $1 ?? .text) } }
+    /// Every key a column, named as `SQLColumn.uniqueNames` says.
+    var columns: [SQLColumn] {
+        zip(SQLColumn.uniqueNames(names), zip(names, types)).map { SQLColumn(name: $0, type: $1.1 ?? .text, key: $1.0) }
+    }
     /// The columns as surveyed: a nil type where only nulls were seen.
     var surveyed: [(name: String, type: SQLColumnType?)] { zip(names, types).map { ($0, $1) } }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Lake
 import Pipeline
+import Query
 import Store
 @testable import Stages
 import Testing
@@ -165,6 +166,55 @@ import Testing
         #expect(failed.status == .failed)
         #expect(failed.stage("events")?.error?.hasPrefix("raw_data/imports/events.jsonl: line 2: ") == true,
                 "\(failed.stage("events")?.error ?? "")")
+    }
+
+    /// One table is read on the columns of its files' first records (`SQLiteLoader.surveyPrefix`)
+    /// and counted by the query's own scan; two tables are surveyed whole first. Past the prefix:
+    /// a type that widens, a key first seen late, a rejected line. The outputs, rejects and
+    /// counts of the two ways are the same.
+    @Test func oneTableOnThePrefixGivesTheOutputsAndCountsOfAWholeSurvey() async throws {
+        let project = try Project()
+        let total = SQLiteLoader.defaultSurveyPrefix + 4_000
+        var lines = (1...total).map { i in
+            "{\"id\":\(i),\"v\":\(i == total - 1_000 ? "2.5" : String(i % 9)),\"k\":\"c\(i % 4)\"" + (i > total - 500 ? ",\"late\":\(i)" : "") + "}"
+        }
+        lines[total - 2_000] = "{oops"
+        try project.put("raw_data/imports/events.jsonl", lines.joined(separator: "\n") + "\n")
+        try project.put("raw_data/imports/one.csv", "x\n1\n")
+        let queries = ["SELECT count(*) AS n, max(id) AS hi, sum(id % 7) AS s FROM events",  // the prefix's types hold
+                       "SELECT k, count(*) AS n, sum(v) AS s, typeof(sum(v)) AS t FROM events GROUP BY k ORDER BY k",  // v turns real
+                       "SELECT count(late) AS n, max(late) AS hi FROM events",  // a key past the prefix
+                       "SELECT id, k FROM events WHERE id % 5000 = 1 ORDER BY id LIMIT 3"]
+        var stages = "stages:\n"
+        for (n, query) in queries.enumerated() {
+            for (suffix, from) in [("one", "raw_data/imports/events.jsonl"), ("two", "[raw_data/imports/events.jsonl, raw_data/imports/one.csv]")] {
+                stages += """
+                      q\(n)_\(suffix):
+                        sql: { from: \(from), on_error: skip, query: "\(query)" }
+                        out: processed_data/q\(n)_\(suffix).csv
+
+                    """
+            }
+        }
+        try project.writePipeline(stages)
+        let manifest = try await project.run { $0.runID = "R1" }
+        #expect(manifest.status == .succeeded, "\(manifest.error ?? "")")
+        for n in queries.indices {
+            let one = try project.read("processed_data/q\(n)_one.csv")
+            #expect(one == (try project.read("processed_data/q\(n)_two.csv")), "\(queries[n])")
+            #expect(one.split(separator: "\n").count > 1)
+            let rejects = try project.records("raw_data/logs/p/R1.q\(n)_one.rejects.jsonl")
+            #expect(rejects.map { $0["line"] } == [.int(Int64(total - 2_000 + 1))])
+            #expect(rejects == (try project.records("raw_data/logs/p/R1.q\(n)_two.rejects.jsonl")).map { record in
+                JSONObject(record.map { ($0.key, $0.key == "stage" ? JSONValue.string("q\(n)_one") : $0.value) })
+            })
+            let counts = try #require(manifest.stage("q\(n)_one")?.counts)
+            #expect(counts == ["files_in": 1, "records_in": total, "rejected": 1, "records_out": counts["records_out"] ?? -1,
+                               "rows_events": total - 1], "\(queries[n])")
+            let two = try #require(manifest.stage("q\(n)_two")?.counts)
+            #expect(two["rows_events"] == counts["rows_events"] && two["rejected"] == 1 && two["records_out"] == counts["records_out"])
+        }
+        #expect(try project.read("processed_data/q2_one.csv") == "n,hi\n500,\(total)\n")
     }
 
     @Test func configurationProblemsPointAtTheirKeys() throws {

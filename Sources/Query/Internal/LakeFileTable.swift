@@ -29,13 +29,16 @@ final class LakeFileTable {
     var rejectsReported = false
     /// What the last scan that read every file to its end saw; nil until one has.
     var completedScan: CompletedScan?
+    /// Keys a provisional table's scan looks out for (names a query would read, were they columns).
+    var watch: KeyWatch?
 
     /// A scan's view of the whole files: for each column it read, the type its values widen to
-    /// (nil: only nulls), its records and its rejects.
+    /// (nil: only nulls), its records and its rejects, and whether it read a key of `watch`.
     struct CompletedScan {
         var types: [Int: SQLColumnType?]
         var rows: Int
         var rejects: [RejectedRecord]
+        var watchedKeySeen = false
 
         /// Whether every column read holds the type `columns` declare for it: the type a survey of
         /// the whole files would have given it (only nulls: text).
@@ -83,17 +86,19 @@ final class LakeFileTables {
 /// SQLite, which meanwhile converts, filters, sorts and aggregates them: two cores on one query.
 final class LakeFileCursor {
     let table: LakeFileTable
+    // SQLite asks for each value of each record here, from one thread, one call at a time: the
+    // state read per value is not checked for exclusive access at run time.
     private var feed: ProjectedRecordFeed?
-    private var batch = ProjectedRecordFeed.Batch(width: 0)
+    @exclusivity(unchecked) private var batch = ProjectedRecordFeed.Batch(width: 0)
     /// The current record in `batch`, and its first value in `batch.values`.
-    private var position = 0
-    private var offset = 0
-    private var width = 0
+    @exclusivity(unchecked) private var position = 0
+    @exclusivity(unchecked) private var offset = 0
+    @exclusivity(unchecked) private var width = 0
     /// For each column, its slot among the projected values, or -1 when the scan does not read it.
-    private(set) var slots: [Int] = []
-    private var types: [SQLColumnType] = []
-    private(set) var rowid: Int64 = 0
-    private(set) var atEnd = true
+    @exclusivity(unchecked) private(set) var slots: [Int] = []
+    @exclusivity(unchecked) private var types: [SQLColumnType] = []
+    @exclusivity(unchecked) private(set) var rowid: Int64 = 0
+    @exclusivity(unchecked) private(set) var atEnd = true
 
     init(table: LakeFileTable) { self.table = table }
 
@@ -103,7 +108,7 @@ final class LakeFileCursor {
         for (index, column) in table.columns.enumerated() {
             if table.isUsed(index) {
                 slots.append(keys.count)
-                keys.append(column.name)
+                keys.append(column.key)
             } else {
                 slots.append(-1)
             }
@@ -111,7 +116,7 @@ final class LakeFileCursor {
         types = table.columns.map(\.type)
         feed = nil  // a scan started again: the previous reader stops first
         width = keys.count
-        feed = ProjectedRecordFeed(table: table, projection: FieldProjection(keys: keys))
+        feed = ProjectedRecordFeed(table: table, projection: FieldProjection(keys: keys, watch: table.watch))
         batch = ProjectedRecordFeed.Batch(width: width)
         position = 0
         offset = 0
@@ -129,7 +134,8 @@ final class LakeFileCursor {
                 if let outcome = feed?.outcome {
                     var types: [Int: SQLColumnType?] = [:]
                     for (index, slot) in slots.enumerated() where slot >= 0 { types[index] = outcome.types[slot] }
-                    table.completedScan = LakeFileTable.CompletedScan(types: types, rows: outcome.rows, rejects: outcome.rejects)
+                    table.completedScan = LakeFileTable.CompletedScan(types: types, rows: outcome.rows, rejects: outcome.rejects,
+                                                                      watchedKeySeen: table.watch?.seen ?? false)
                 }
                 atEnd = true
                 self.feed = nil

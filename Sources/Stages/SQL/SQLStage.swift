@@ -130,30 +130,48 @@ public enum SQLStage {
             let (output, outputType) = try context.singleRecordOutput(kind: "sql")
             let rejects = RejectsFile(path: context.rejectsPath, stage: context.stage)
             let loader = try SQLiteLoader(inferCSVTypes: inferTypes)
+            // One table: its columns are named from each file's first records and the query's own
+            // scan confirms them, as for `agentshop query` (the same answer as a whole survey
+            // first); its records and rejects are counted by that scan. With more, a whole survey
+            // each, so that their rejects come out table by table.
+            if tables.count == 1 { loader.surveyPrefix = SQLiteLoader.defaultSurveyPrefix }
             var counts: [String: Int] = [:]
             var recordsIn = 0
             var rejected = 0
             let rowsOut: Int
             do {
                 rowsOut = try rejects.publish {
+                    var loaded: [LoadedTable] = []
                     for (index, table) in tables.enumerated() {
                         let source = SQLTableSource(table: try SQLIdentifier(table.name), files: context.files(for: table.input),
                                                     declared: table.declared)
-                        let loaded = try loader.declare(source, policy: policy, onReject: rejects.add)
-                        counts["rows_" + table.name] = loaded.rows
-                        recordsIn += loaded.rows
-                        rejected += loaded.rejected
+                        loaded.append(try loader.declare(source, policy: policy, onReject: rejects.add))
                         context.progress(index + 1, of: tables.count + 1)
                     }
-                    // The output's columns (a CSV header) are the query's, known once it compiles.
-                    let names = try loader.prepareQuery(query).columnNames
-                    let writer = try context.recordWriter(path: output.absolute, type: outputType, columns: names)
-                    return try writer.publish {
-                        try loader.query(query, columns: { _ in }, row: { row in
-                            try writer.write(JSONObject(zip(names, row).map { ($0, SQLiteLoader.jsonValue($1)) }))
+                    // The output's columns (a CSV header) are the query's, known once it compiles
+                    // over the columns it answers with.
+                    var names: [String] = []
+                    var writer: RecordWriter?
+                    do {
+                        try loader.query(query, columns: { columns in
+                            names = columns
+                            writer = try context.recordWriter(path: output.absolute, type: outputType, columns: columns)
+                        }, row: { row in
+                            try writer?.write(JSONObject(zip(names, row).map { ($0, SQLiteLoader.jsonValue($1)) }))
                         })
-                        return writer.recordCount
+                        for table in loaded {
+                            let (rows, rejects) = try loader.wholeCounts(of: table)
+                            counts["rows_" + table.name] = rows
+                            recordsIn += rows
+                            rejected += rejects
+                        }
+                    } catch {
+                        writer?.abandon()
+                        throw error
                     }
+                    guard let writer else { throw QueryError("the query returns no columns\n  in: \(query)") }
+                    try writer.commit()
+                    return writer.recordCount
                 }
             } catch let error as QueryError {
                 throw StageError(error.message)
