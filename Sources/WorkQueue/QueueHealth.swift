@@ -1,8 +1,8 @@
 import Foundation
 import Postgres
 
-/// What `agentshop doctor` tells about a work queue: its tables, its items by state, the workers it has
-/// seen with their last heartbeat, and the leases that expired without being taken over yet. Read only:
+/// What `agentshop doctor` tells about a work queue: its tables, its items by state, its runs by status, the
+/// workers it has seen with their last heartbeat, and the leases that expired without being taken over yet. Read only:
 /// inspecting a database creates nothing in it.
 public struct QueueHealth: Sendable {
     /// One row of `agentshop_queue_workers`.

@@ -17,7 +17,7 @@ struct DoctorCommand: AsyncParsableCommand {
         discussion: """
         Each check prints ok, warn or fail with a hint. Exits 1 when any check fails. Network checks (LLM \
         providers reachable, Scoup health) run only with --network. With a work queue (--queue, or \
-        AGENTSHOP_QUEUE_URL), its connection, tables, items by state, workers and expired leases are checked too.
+        AGENTSHOP_QUEUE_URL), its connection, tables, items by state, runs by status, workers and expired leases are checked too.
 
         Examples:
           agentshop doctor
