@@ -99,18 +99,46 @@ public final class WorkQueue {
 
     // MARK: Runs and items
 
-    /// Registers a run (again: a no-op).
+    /// Registers a run, `running` (again: `running` again, as a coordinator that resumes it needs; its items
+    /// are left as they are). Workers claim only items of a `running` run.
     public func createRun(_ runID: String, pipeline: String, lake: String = "") throws {
         try connection.run("""
             INSERT INTO agentshop_queue_runs (run_id, pipeline, lake) VALUES ($1, $2, $3)
-            ON CONFLICT (run_id) DO NOTHING
+            ON CONFLICT (run_id) DO UPDATE SET status = 'running', finished_at = NULL
             """, [runID, pipeline, lake])
     }
 
-    /// Marks a run finished (`succeeded`, `failed`, `interrupted`).
+    /// Marks a run finished (`succeeded`, `failed`, `interrupted`): its pending items are no longer claimed,
+    /// and the items workers hold are taken back (pending again, no lease), so a worker holding one finds its
+    /// completion refused and its heartbeat no longer extends it.
     public func finishRun(_ runID: String, status: String) throws {
-        try connection.run("UPDATE agentshop_queue_runs SET status = $2, finished_at = now() WHERE run_id = $1",
-                           [runID, status])
+        try connection.transaction {
+            try connection.run("UPDATE agentshop_queue_runs SET status = $2, finished_at = now() WHERE run_id = $1",
+                               [runID, status])
+            try connection.run("""
+                UPDATE agentshop_queue_items SET state = 'pending', lease_owner = NULL, lease_expires = NULL
+                WHERE run_id = $1 AND state = 'claimed'
+                """, [runID])
+        }
+    }
+
+    /// Settles as `interrupted` the runs of `pipeline` on `lake` still `running` other than `except`: their
+    /// coordinator died without recording their end (SIGKILL, a lost machine). Only a coordinator holding the
+    /// pipeline's lock on that lake may call it (then no other coordinator of that pipeline and lake is alive).
+    /// Returns the runs it settled.
+    @discardableResult
+    public func settleAbandonedRuns(pipeline: String, lake: String, except runID: String) throws -> [String] {
+        let abandoned = try connection.query("""
+            SELECT run_id FROM agentshop_queue_runs
+            WHERE pipeline = $1 AND lake = $2 AND status = 'running' AND run_id <> $3 ORDER BY run_id
+            """, [pipeline, lake, runID]).rows.compactMap { $0[0] }
+        for run in abandoned { try finishRun(run, status: "interrupted") }
+        return abandoned
+    }
+
+    /// A run's status (`running`, `succeeded`, `failed`, `interrupted`), nil for an unknown run.
+    public func runStatus(_ runID: String) throws -> String? {
+        try connection.scalar("SELECT status FROM agentshop_queue_runs WHERE run_id = $1", [runID])
     }
 
     /// Adds items to a stage of a run, in order (`seq` is their position). An item whose key the
@@ -147,7 +175,8 @@ public final class WorkQueue {
     }
 
     /// Claims up to `limit` items (pending, or claimed under an expired lease) for `worker`, under a
-    /// lease of `lease` seconds; in (run, stage, seq) order. `runID` limits the claim to one run.
+    /// lease of `lease` seconds; in (run, stage, seq) order. `runID` limits the claim to one run. Only items
+    /// of a `running` run are claimed: a run whose coordinator ended (or failed) leaves its items alone.
     /// Items another transaction is claiming right now are skipped, never waited for or shared.
     public func claim(worker: String, limit: Int, lease: Double, runID: String? = nil, stage: String? = nil) throws -> [WorkItem] {
         let rows = try connection.query("""
@@ -155,6 +184,8 @@ public final class WorkQueue {
                 SELECT id FROM agentshop_queue_items
                 WHERE (state = 'pending' OR (state = 'claimed' AND lease_expires < clock_timestamp()))
                   AND ($3::text IS NULL OR run_id = $3) AND ($4::text IS NULL OR stage = $4)
+                  AND EXISTS (SELECT 1 FROM agentshop_queue_runs r
+                              WHERE r.run_id = agentshop_queue_items.run_id AND r.status = 'running')
                 ORDER BY run_id, stage, seq
                 LIMIT $2::int
                 FOR UPDATE SKIP LOCKED

@@ -179,6 +179,8 @@ import Glibc
         let doneByW1 = Int(try db.scalar("SELECT count(*) FROM agentshop_queue_results WHERE worker = 'w1'") ?? "0") ?? 0
         #expect(doneByW1 >= killedAfter)
         #expect(Int(try db.scalar("SELECT count(DISTINCT worker) FROM agentshop_queue_results") ?? "0") == 3)
+        // The coordinator recorded its run's end: both queued stages done, the run succeeded.
+        #expect(try db.scalar("SELECT status || ' ' || (finished_at IS NOT NULL) FROM agentshop_queue_runs") == "succeeded true")
 
         // The run manifest names the workers and what each did.
         let manifest = try #require(try JSONSerialization.jsonObject(with: Data(coordinator.stdout().utf8)) as? [String: Any])

@@ -137,7 +137,7 @@ import Glibc
         let health = try QueueHealth.inspect(url: url)
         #expect(health.missingTables.isEmpty)
         #expect(health.items == ["pending": 2, "claimed": 2, "done": 1, "failed": 0])
-        #expect(health.runs == ["running": 1])
+        #expect(health.runs == ["running": 1, "succeeded": 0, "failed": 0, "interrupted": 0])
         #expect(health.staleLeases == 1)
         #expect(health.staleOwners == ["killed"])
         let workers = Dictionary(uniqueKeysWithValues: health.workers.map { ($0.id, $0) })
@@ -179,6 +179,9 @@ import Glibc
         #expect((checks["queue"]?["detail"] as? String)?.contains(":***@") == true)
         let items = checks["queue items"]?["data"] as? [String: Any]
         #expect(items?["pending"] as? Double == 2 && items?["claimed"] as? Double == 1 && items?["done"] as? Double == 0)
+        let runs = checks["queue runs"]?["data"] as? [String: Any]
+        #expect(runs?["running"] as? Double == 1 && runs?["failed"] as? Double == 0, "\(result.stdout)")
+        #expect(runs?["running_runs"] as? [String] == ["run1"])
         let workers = checks["queue workers"]?["data"] as? [[String: Any]] ?? []
         #expect(Set(workers.compactMap { $0["id"] as? String }) == ["node-1", "node-2"])
         let lost = workers.first { $0["id"] as? String == "node-2" }

@@ -66,7 +66,11 @@ public enum QueuedEnrich {
         let perItem = max(1, Int(variables[recordsPerItemVariable] ?? "") ?? 25)
         let queueURL = try PostgresURL(url)
         let queue = try WorkQueue(url: queueURL)
-        try queue.createRun(context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
+        // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
+        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        defer { run.end { context.logger.warning("\($0)") } }
+        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let folder = folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
         try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + "/in",
                                                 withIntermediateDirectories: true)
@@ -141,6 +145,7 @@ public enum QueuedEnrich {
         details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("records_per_item", perItem))
         context.logger.info("queued enrich published", metadata: ["items": "\(results.count)", "workers": "\(published.byWorker.keys.sorted())"])
         QueuedSegments.removeRunFolder(context)
+        run.succeeded()
         return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 

@@ -49,7 +49,11 @@ public enum QueuedFetch {
         let queueURL = try PostgresURL(url)
         let queue = try WorkQueue(url: queueURL)
         try queue.prepareCrawlTables()
-        try queue.createRun(context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
+        // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
+        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        defer { run.end { context.logger.warning("\($0)") } }
+        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let base = Payload(pipelineFile: pipelineFile, lake: context.lake.root, pipeline: context.pipeline, runDate: context.runDate, depth: 0)
         let frontier = QueueCrawl(queue: queue, url: queueURL, runID: context.runID, stage: context.stage, base: base, context: context)
         var report = try await crawl.run(queue: frontier)
@@ -74,6 +78,7 @@ public enum QueuedFetch {
         report.details = .object(details)
         context.logger.info("queued fetch published", metadata: ["items": "\(results.count)", "workers": "\(byWorker.keys.sorted())"])
         QueuedSegments.removeRunFolder(context)
+        run.succeeded()
         return report
     }
 

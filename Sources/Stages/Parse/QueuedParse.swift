@@ -60,7 +60,11 @@ public enum QueuedParse {
         let perItem = max(1, Int(variables[pagesPerItemVariable] ?? "") ?? 50)
         let queueURL = try PostgresURL(url)
         let queue = try WorkQueue(url: queueURL)
-        try queue.createRun(context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
+        // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
+        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        defer { run.end { context.logger.warning("\($0)") } }
+        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let folder = QueuedEnrich.folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
         for sub in ["/in", "/seg"] {
             try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + sub, withIntermediateDirectories: true)
@@ -115,6 +119,7 @@ public enum QueuedParse {
         details["queue"] = published.details(queueURL: queueURL, items: results.count, perItem: ("pages_per_item", perItem))
         counts["queue_items"] = results.count
         QueuedSegments.removeRunFolder(context)
+        run.succeeded()
         return StageReport(counts: counts, recordsPerOutput: [output.relative: published.recordsOut], details: .object(details))
     }
 

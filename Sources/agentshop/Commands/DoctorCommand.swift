@@ -17,7 +17,7 @@ struct DoctorCommand: AsyncParsableCommand {
         discussion: """
         Each check prints ok, warn or fail with a hint. Exits 1 when any check fails. Network checks (LLM \
         providers reachable, Scoup health) run only with --network. With a work queue (--queue, or \
-        AGENTSHOP_QUEUE_URL), its connection, tables, items by state, workers and expired leases are checked too.
+        AGENTSHOP_QUEUE_URL), its connection, tables, items by state, runs by status, workers and expired leases are checked too.
 
         Examples:
           agentshop doctor
@@ -215,7 +215,8 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         var connection = Check.ok("queue", "\(url.redacted): PostgreSQL \(health.serverVersion), tables present")
         connection.data = .object(["url": .string(url.redacted), "server_version": .string(health.serverVersion),
-                                   "missing_tables": .array(health.missingTables.map { .string($0) })])
+                                   "missing_tables": .array(health.missingTables.map { .string($0) }),
+                                   "optional_tables": .array(health.optionalTablesPresent.map { .string($0) })])
         if health.missingTables.count == QueueHealth.tables.count {
             connection.status = .warn
             connection.detail = "\(url.redacted): PostgreSQL \(health.serverVersion), no queue tables yet"
@@ -236,6 +237,17 @@ struct DoctorCommand: AsyncParsableCommand {
             items.hint = "failed items failed on every attempt; their error is in agentshop_queue_items.error and the run's log"
         }
 
+        if health.leftInEndedRuns > 0 {
+            items.detail += "; \(health.leftInEndedRuns) pending in runs that ended (never claimed)"
+        }
+
+        let statuses = ["running", "succeeded", "failed", "interrupted"]
+        var runs = Check.ok("queue runs", statuses.map { "\(health.runs[$0] ?? 0) \($0)" }.joined(separator: ", "))
+        if !health.runningRuns.isEmpty { runs.detail += " (running: " + health.runningRuns.joined(separator: ", ") + ")" }
+        var runsData = Dictionary(uniqueKeysWithValues: health.runs.map { ($0.key, Crawl.JSONValue.number(Double($0.value))) })
+        runsData["running_runs"] = .array(health.runningRuns.map { .string($0) })
+        runs.data = .object(runsData)
+
         let live = health.workers.filter { $0.isLive() }
         let lost = health.workers.filter { !$0.stopped && !$0.isLive() }
         func age(_ seconds: Double) -> String { DBCommand.formatAge(seconds) + " ago" }
@@ -251,7 +263,7 @@ struct DoctorCommand: AsyncParsableCommand {
                      "items_done": .number(Double(worker.itemsDone)), "holding": .number(Double(worker.holding)),
                      "state": .string(worker.stopped ? "stopped" : worker.isLive() ? "live" : "lost")])
         })
-        let waiting = (health.items["pending"] ?? 0) + (health.items["claimed"] ?? 0)
+        let waiting = health.waiting
         if live.isEmpty && waiting > 0 {
             workers.status = .warn
             workers.hint = "\(waiting) items wait and no worker has beaten in the last \(Int(QueueHealth.liveWithin / 60)) minutes: "
@@ -271,7 +283,7 @@ struct DoctorCommand: AsyncParsableCommand {
             leases.hint = live.isEmpty ? "no live worker takes them over: start `agentshop worker URL`"
                 : "a live worker takes them over on its next claim"
         }
-        return [connection, items, workers, leases]
+        return [connection, items, runs, workers, leases]
     }
 
     /// LLM providers set up in the environment (the LLM module's provider catalogue: keys present,
