@@ -162,7 +162,7 @@ public enum FetchStage {
                     report = try await FetchRun(settings: settings(context), target: target, reader: reader).run()
                     for writer in extractions { try writer.commit() }
                     SharedExtractionWriter.removeOthers(in: context.stateFolder,
-                                                        keeping: Set(extractions.map(\.definition.extractionKey)))
+                                                        keeping: Set(extractions.map(\.extractionKey)))
                 }
                 return StageReport(counts: report.counts, recordsPerOutput: report.recordsPerOutput, details: report.details)
             } catch let error as CrawlError {
