@@ -84,6 +84,8 @@ public struct CrawlTarget: Sendable {
     public var logger: Logger
     /// Called with the number of URLs done so far.
     public var progress: @Sendable (Int) -> Void
+    /// Where to write the WARC's page index (`WARCPageIndex`), when a parse stage will read it; none by default.
+    public var pageIndex: String?
 
     public init(lake: Lake, warc: LakePath, log: LakePath?, records: LakePath? = nil, stateFolder: String,
                 environment: [String: String], isPartOf: String, logger: Logger,
@@ -106,6 +108,14 @@ public protocol LinkReader: Sendable {
     /// The links to follow from a page (absolute URLs of the given schemes) and its title; nil when
     /// the page cannot be parsed (then the links Scoup found, if any, are followed).
     func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>) -> PageLinks?
+    /// The same, for a page whose SHA-256 (hex) the crawl has already computed.
+    func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>, sha256: String?) -> PageLinks?
+}
+
+extension LinkReader {
+    public func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>, sha256: String?) -> PageLinks? {
+        read(page, url: url, contentType: contentType, schemes: schemes)
+    }
 }
 
 /// The links and title of a page.

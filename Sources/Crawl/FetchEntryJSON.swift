@@ -64,6 +64,26 @@ extension FetchEntry {
             s.key("length"); s.int(stored.length)
             s.key("offset"); s.int(stored.offset)
             s.key("pack"); s.string(stored.pack)
+            if let pages = stored.pages {
+                s.key("pages")
+                s.out.append(UInt8(ascii: "["))
+                for (i, item) in pages.enumerated() {
+                    if i > 0 { s.out.append(UInt8(ascii: ",")) }
+                    var p = EntryJSONWriter(out: [])
+                    p.open()
+                    if let bytes = item.bytes { p.key("bytes"); p.int(bytes) }
+                    if let contentType = item.contentType { p.key("content_type"); p.string(contentType) }
+                    if let fetchedAt = item.fetchedAt { p.key("fetched_at"); p.string(fetchedAt) }
+                    p.key("length"); p.int(item.length)
+                    p.key("offset"); p.int(item.offset)
+                    if let sha256 = item.sha256 { p.key("sha256"); p.string(sha256) }
+                    if let skip = item.skip { p.key("skip"); p.string(skip) }
+                    if let url = item.url { p.key("url"); p.string(url) }
+                    p.close()
+                    s.out.append(contentsOf: p.out)
+                }
+                s.out.append(UInt8(ascii: "]"))
+            }
             s.key("records"); s.int(stored.records)
             s.key("response_offset"); s.int(stored.responseOffset)
             s.close()
@@ -124,12 +144,21 @@ extension FetchEntry {
             case "wire_status": guard let i = Self.int(v) else { return nil }; wireStatus = i
             case "body_sha256": guard let s = v.stringValue else { return nil }; bodySHA256 = s
             case "stored":
-                guard let o = v.objectValue, o.count == 5, let pack = o["pack"]?.stringValue,
+                guard let o = v.objectValue, o.count == (o["pages"] == nil ? 5 : 6), let pack = o["pack"]?.stringValue,
                       let offset = o["offset"].flatMap(Self.int), let length = o["length"].flatMap(Self.int),
                       let responseOffset = o["response_offset"].flatMap(Self.int), let records = o["records"].flatMap(Self.int)
                 else { return nil }
+                var pages: [WARCPageIndex.Item]?
+                if let list = o["pages"] {
+                    guard let items = list.arrayValue else { return nil }
+                    pages = []
+                    for item in items {
+                        guard let read = WARCPageIndex.Item(jsonValue: item) else { return nil }
+                        pages!.append(read)
+                    }
+                }
                 stored = StoredPage(pack: pack, offset: Int64(offset), length: length, responseOffset: Int64(responseOffset),
-                                    records: records)
+                                    records: records, pages: pages)
             case "error": guard let s = v.stringValue else { return nil }; error = s
             case "content_type": guard let s = v.stringValue else { return nil }; contentType = s
             case "scoup": guard let h = Self.headerList(v) else { return nil }; scoup = h

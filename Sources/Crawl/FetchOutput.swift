@@ -12,6 +12,8 @@ struct EncodedRecords {
     /// Where its response (or resource) record starts.
     var responseOffset: Int64
     var count: Int
+    /// What a page reader takes from these records (offsets from their start): the WARC's page index.
+    var pages: [WARCPageIndex.Item]?
 }
 
 /// Writes a crawl's WARC file and crawl log, and the manifest details.
@@ -40,8 +42,10 @@ struct FetchOutputWriter: Sendable {
         let encoder = try encoders.take(gzip: WARCWriter.isGzip(path: warcPath.relative), level: settings.warcGzipLevel)
         encoder.sink.bytes.reserveCapacity(body.count / 2 + 4096)
         // An encoder that failed midway may hold half a gzip member: it is not reused.
-        let response = try writeRecords(entry, status: status, body: body, to: encoder.warc)
-        let records = EncodedRecords(bytes: encoder.sink.bytes, responseOffset: response, count: encoder.warc.recordCount)
+        var pages: [WARCPageIndex.Item] = []
+        let response = try writeRecords(entry, status: status, body: body, to: encoder.warc, pages: &pages)
+        let records = EncodedRecords(bytes: encoder.sink.bytes, responseOffset: response, count: encoder.warc.recordCount,
+                                     pages: pages)
         encoder.sink.bytes = []
         encoder.warc.restart()
         encoders.put(encoder)
@@ -55,8 +59,10 @@ struct FetchOutputWriter: Sendable {
     /// Writes the outputs for the crawl's `count` entries, in their order, copying their stored
     /// records. `entryAt(i)` gives them one at a time (from the journal), never all at once;
     /// `latestFetch` is the last of their `fetchedAt`.
-    func write(count: Int, latestFetch: String?, state: FetchState, entryAt: (Int) throws -> FetchEntry) throws -> CrawlReport {
+    func write(count: Int, latestFetch: String?, state: FetchState, pageIndex: String? = nil,
+               entryAt: (Int) throws -> FetchEntry) throws -> CrawlReport {
         let warc = try WARCWriter(path: warcPath.absolute, gzipLevel: settings.warcGzipLevel)
+        let pages = try pageIndex.map { try WARCPageIndex.Writer(path: $0) }
         let log = try logPath.map { try RecordWriter(path: $0.absolute) }
         let records = try recordsPath.map { try RecordWriter(path: $0.absolute) }
         // Dated by the last fetch, so that a crawl whose pages all come from the refresh window
@@ -89,6 +95,7 @@ struct FetchOutputWriter: Sendable {
             var offset: Int64?
             if let stored = entry.stored {
                 offset = warc.fileOffset + stored.responseOffset
+                try pages?.add(stored.pages, base: warc.fileOffset)
                 try state.read(stored, into: &buffer)
                 try buffer.withUnsafeBytes { try warc.append(encoded: $0, records: stored.records) }
                 bytes += entry.bytes
@@ -109,11 +116,16 @@ struct FetchOutputWriter: Sendable {
             warc.abandon()
             log?.abandon()
             records?.abandon()
+            pages?.abandon()
             throw error
         }
         try warc.commit()
         try log?.commit()
         try records?.commit()
+        if let pages {
+            // Only an aid to the parse stage: without it, that stage reads the WARC.
+            do { try pages.commit(warc: warcPath.relative, warcPath: warcPath.absolute) } catch { pages.abandon() }
+        }
 
         let statusObject = JSONObject(statuses.keys.sorted().map { ("\($0)", LakeJSONValue.int(Int64(statuses[$0]!))) })
         let seeds: [LakeJSONValue] = settings.seeds.map { seed in
@@ -165,12 +177,24 @@ struct FetchOutputWriter: Sendable {
     }
 
     /// Writes the records of one URL; returns the offset of its response (or resource) record.
-    private func writeRecords(_ entry: FetchEntry, status: Int, body: [UInt8], to warc: WARCWriter) throws -> Int64 {
+    private func writeRecords(_ entry: FetchEntry, status: Int, body: [UInt8], to warc: WARCWriter,
+                              pages: inout [WARCPageIndex.Item]) throws -> Int64 {
         let date = entry.fetchedAt
+        /// Writes a record and notes what a page reader will take from it.
+        @discardableResult
+        func put(_ record: WARCRecord) throws -> String {
+            let start = warc.fileOffset
+            let id = try warc.write(record)
+            if let item = WARCPageIndex.Item.of(record, offset: start, length: Int(warc.fileOffset - start), knownBody: body,
+                                                knownSHA256: entry.bodySHA256) {
+                pages.append(item)
+            }
+            return id
+        }
         for hop in entry.redirects {
-            let request = try writeRequest(hop.url, date: date, headers: entry.requestHeaders, to: warc)
+            let request = try writeRequest(hop.url, date: date, headers: entry.requestHeaders, to: warc, put: put)
             let message = HTTPMessage(startLine: Self.statusLine(hop.status), headers: Self.cleaned(hop.headers, bodyLength: 0), body: [])
-            try warc.write(WARCRecord(type: .response, headers: [
+            try put(WARCRecord(type: .response, headers: [
                 ("WARC-Record-ID", Self.recordID("response", hop.url, date, "\(hop.status)")), ("WARC-Date", date),
                 ("WARC-Target-URI", hop.url), ("WARC-Concurrent-To", request),
                 ("Content-Type", "application/http; msgtype=response"),
@@ -180,7 +204,7 @@ struct FetchOutputWriter: Sendable {
         let digest = WARCRecord.sha1Digest(body)
         if entry.isFile {
             let offset = warc.fileOffset
-            try warc.write(WARCRecord(type: .resource, headers: [
+            try put(WARCRecord(type: .resource, headers: [
                 ("WARC-Record-ID", Self.recordID("resource", target, date, digest)), ("WARC-Date", date),
                 ("WARC-Target-URI", target), ("Content-Type", entry.contentType ?? "application/octet-stream"),
             ], block: body))
@@ -188,7 +212,7 @@ struct FetchOutputWriter: Sendable {
         }
         var request: String?
         if entry.via != "scoup" {
-            request = try writeRequest(target, date: date, headers: entry.requestHeaders, to: warc)
+            request = try writeRequest(target, date: date, headers: entry.requestHeaders, to: warc, put: put)
         }
         let offset = warc.fileOffset
         let message = HTTPMessage(startLine: Self.statusLine(status), headers: Self.cleaned(entry.headers, bodyLength: body.count),
@@ -198,9 +222,9 @@ struct FetchOutputWriter: Sendable {
         if let request { fields.append(("WARC-Concurrent-To", request)) }
         fields.append(("WARC-Payload-Digest", digest))
         fields.append(("Content-Type", "application/http; msgtype=response"))
-        let response = try warc.write(WARCRecord(type: .response, headers: fields, block: message.bytes))
+        let response = try put(WARCRecord(type: .response, headers: fields, block: message.bytes))
         if let scoup = entry.scoup {
-            try warc.write(WARCRecord(type: .metadata, headers: [
+            try put(WARCRecord(type: .metadata, headers: [
                 ("WARC-Record-ID", Self.recordID("metadata", target, date, digest)), ("WARC-Date", date),
                 ("WARC-Target-URI", target), ("WARC-Refers-To", response), ("WARC-Concurrent-To", response),
                 ("Content-Type", "application/warc-fields"),
@@ -209,7 +233,8 @@ struct FetchOutputWriter: Sendable {
         return offset
     }
 
-    private func writeRequest(_ url: String, date: String, headers: [Header], to warc: WARCWriter) throws -> String {
+    private func writeRequest(_ url: String, date: String, headers: [Header], to warc: WARCWriter,
+                              put: (WARCRecord) throws -> String) throws -> String {
         let reference = URLReference(url)
         var target = reference.path.isEmpty ? "/" : reference.path
         if let query = reference.query { target += "?" + query }
@@ -217,7 +242,7 @@ struct FetchOutputWriter: Sendable {
         if let authority = reference.authority { fields.append(("Host", authority)) }
         fields += headers.map { ($0.name, $0.value) }
         let message = HTTPMessage(startLine: "GET \(target) HTTP/1.1", headers: fields, body: [])
-        return try warc.write(WARCRecord(type: .request, headers: [
+        return try put(WARCRecord(type: .request, headers: [
             ("WARC-Record-ID", Self.recordID("request", url, date, "")), ("WARC-Date", date), ("WARC-Target-URI", url),
             ("Content-Type", "application/http; msgtype=request"),
         ], block: message.bytes))

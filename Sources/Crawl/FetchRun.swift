@@ -161,7 +161,8 @@ public final class FetchRun: @unchecked Sendable {
 
     func writeOutputs(refused: [FetchEntry], order: [CrawlItem], results: [String: Visited], dates: [String],
                               update: FetchState.Update) throws -> CrawlReport {
-        try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state) { index in
+        try output.write(count: refused.count + order.count, latestFetch: dates.max(), state: state,
+                         pageIndex: target.pageIndex) { index in
             if index < refused.count { return refused[index] }
             let item = order[index - refused.count]
             var entry: FetchEntry
@@ -522,7 +523,7 @@ public final class FetchRun: @unchecked Sendable {
         guard entry.contentType.map(Self.isHTMLType) ?? true else { return nil }
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
-        return reader.read(body, url: base, contentType: entry.contentType, schemes: schemes)
+        return reader.read(body, url: base, contentType: entry.contentType, schemes: schemes, sha256: entry.bodySHA256)
     }
 
     /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).

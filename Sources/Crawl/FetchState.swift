@@ -109,9 +109,12 @@ struct StoredPage: Codable, Sendable, Equatable {
     /// Where its response (or resource) record starts, from `offset`.
     var responseOffset: Int64
     var records: Int
+    /// What a page reader takes from its records (offsets from `offset`), for the WARC's page index;
+    /// nil in journals of earlier versions.
+    var pages: [WARCPageIndex.Item]?
 
     enum CodingKeys: String, CodingKey {
-        case pack, offset, length, responseOffset = "response_offset", records
+        case pack, offset, length, responseOffset = "response_offset", records, pages
     }
 }
 
@@ -123,6 +126,7 @@ extension StoredPage {
         length = try c.decode(Int.self, forKey: .length)
         responseOffset = try c.decode(Int64.self, forKey: .responseOffset, orLegacy: "responseOffset")
         records = try c.decode(Int.self, forKey: .records)
+        pages = try c.decodeIfPresent([WARCPageIndex.Item].self, forKey: .pages)
     }
 }
 
@@ -302,7 +306,7 @@ final class FetchState: @unchecked Sendable {
     func store(_ records: EncodedRecords) throws -> StoredPage {
         let offset = try pack.append(records.bytes)
         return StoredPage(pack: packName, offset: offset, length: records.bytes.count, responseOffset: records.responseOffset,
-                          records: records.count)
+                          records: records.count, pages: records.pages)
     }
 
     /// Forces this run's pack and journal to stable storage (a queue worker, before it reports pages done).
@@ -406,7 +410,7 @@ final class FetchState: @unchecked Sendable {
                     if older[page.pack] == nil { older[page.pack] = try? state.file(page.pack) }
                     if let from = older[page.pack], (try? from.read(offset: page.offset, count: page.length, into: &buffer)) != nil {
                         entry.stored = StoredPage(pack: state.packName, offset: try state.pack.append(buffer), length: page.length,
-                                                  responseOffset: page.responseOffset, records: page.records)
+                                                  responseOffset: page.responseOffset, records: page.records, pages: page.pages)
                     } else {
                         entry.stored = nil  // its pack is gone: the next run fetches it unconditionally
                     }

@@ -129,7 +129,8 @@ extension FetchRun {
                 packs[path.absolute] = file
                 try file.read(offset: page.offset, count: page.length, into: &buffer)
                 guard buffer.count == page.length else { throw CrawlError("queued crawl: the records of \(entry.url) in \(relative) are cut short") }
-                entry.stored = try state.store(EncodedRecords(bytes: buffer, responseOffset: page.responseOffset, count: page.records))
+                entry.stored = try state.store(EncodedRecords(bytes: buffer, responseOffset: page.responseOffset, count: page.records,
+                                                              pages: page.pages))
             }
             results[entry.url] = .journalled(try state.journal(entry), fetchedAt: entry.fetchedAt)
         } else {

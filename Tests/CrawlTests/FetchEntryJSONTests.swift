@@ -34,7 +34,18 @@ struct FetchEntryJSONTests {
         negative.status = -1
         negative.depth = Int.max
         negative.title = ""
-        return [plain, full, negative]
+        // A page with what a page reader takes from its records (the WARC's page index).
+        var indexed = full
+        indexed.stored?.pages = [
+            WARCPageIndex.Item(skip: "HTTP status 301", offset: 0, length: 400),
+            WARCPageIndex.Item(url: "https://x.example/c/\u{E9}?a=\"b\"", fetchedAt: "2026-12-07T01:00:01Z",
+                               contentType: "text/html; charset=\"utf-8\"", bytes: 24_000, sha256: String(repeating: "ab", count: 32),
+                               offset: 678, length: 11_667),
+            WARCPageIndex.Item(url: "https://x.example/d", fetchedAt: "t", bytes: 0, sha256: "e3", offset: 1 << 33, length: 1),
+        ]
+        var noPages = full
+        noPages.stored?.pages = []
+        return [plain, full, negative, indexed, noPages]
     }
 
     @Test func writesWhatJSONEncoderWrote() {

@@ -73,14 +73,15 @@ import Testing
     }
 
     /// The parse stage run again over the same WARC, without the crawl's extractions: the reference.
-    static func parsedAgain(_ project: Project) async throws -> (output: String, counts: [String: Int]) {
+    static func parsedAgain(_ project: Project) async throws -> (output: String, counts: [String: Int], manifest: RunManifest) {
         try FileManager.default.removeItem(atPath: extracted(project))
         let manifest = try await project.run { $0.force = true; $0.stages = ["products"] }
         #expect(manifest.stage("crawl")?.status == .skipped)
         let parse = try #require(manifest.stage("products"))
         #expect(parse.status == .ran)
         #expect(parse.counts["pages_from_crawl"] == nil)
-        return (try project.read(products), parse.counts)
+        #expect(parse.counts["pages_from_index"] == nil)
+        return (try project.read(products), parse.counts, manifest)
     }
 
     @Test func theParseStageTakesTheCrawlsExtractionsAndWritesTheSameRecords() async throws {
@@ -90,8 +91,11 @@ import Testing
             let manifest = try await project.run()
             let parse = try #require(manifest.stage("products"))
             #expect(parse.status == .ran)
-            // Every product page's fields came from the crawl's tree; none was parsed again.
+            // Every product page's fields came from the crawl's tree; none was parsed again, and the pages
+            // were listed by the crawl's index of its WARC, not read from it.
             #expect(parse.counts["pages_from_crawl"] == 8)
+            #expect(parse.counts["pages_from_index"] == parse.counts["pages_in"])
+            #expect(FileManager.default.fileExists(atPath: Self.pageIndex(project)))
             #expect(parse.counts["pages_parsed"] == 8)
             #expect(parse.counts["records_out"] == 7)
             #expect(parse.counts["rejected"] == 1)
@@ -113,7 +117,79 @@ import Testing
             #expect(shared == again.output)
             var counts = parse.counts
             counts["pages_from_crawl"] = nil
+            counts["pages_from_index"] = nil
             #expect(counts == again.counts)
+            // The same rejects, with the same reasons.
+            let rejected = try project.records("raw_data/logs/p/\(manifest.runID).products.rejects.jsonl")
+            let rejectedAgain = try project.records("raw_data/logs/p/\(again.manifest.runID).products.rejects.jsonl")
+            #expect(rejected.count == 1)
+            #expect(rejected.map(Self.urlAndReason) == rejectedAgain.map(Self.urlAndReason))
+        }
+    }
+
+    static func urlAndReason(_ reject: JSONObject) -> String {
+        (reject["url"]?.stringValue ?? "-") + " " + (reject["reason"]?.stringValue ?? "-")
+    }
+
+    /// The crawl's index of its WARC's pages.
+    static func pageIndex(_ project: Project) -> String {
+        project.lake.stateFolder + "/stages/p/crawl/pages-index.jsonl"
+    }
+
+    /// The parse stage alone, forced, over what the crawl left (its extractions and page index, as they are now).
+    static func parsedFromState(_ project: Project) async throws -> (output: String, counts: [String: Int]) {
+        let manifest = try await project.run { $0.force = true; $0.stages = ["products"] }
+        #expect(manifest.stage("crawl")?.status == .skipped)
+        let parse = try #require(manifest.stage("products"))
+        #expect(parse.status == .ran)
+        return (try project.read(products), parse.counts)
+    }
+
+    @Test(arguments: ["missing", "stale", "for another file"])
+    func aPageIndexThatDoesNotDescribeTheWARCIsNotUsed(how: String) async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ await Self.site($0) }) { base, _ in
+            try project.writePipeline(Self.pipeline(base))
+            _ = try await project.run()
+            let shared = try project.read(Self.products)
+            let path = Self.pageIndex(project)
+            var text = try String(contentsOfFile: path, encoding: .utf8)
+            switch how {
+            case "missing": try FileManager.default.removeItem(atPath: path)
+            case "stale":
+                // As if the WARC had been rewritten since: its digest differs from the one indexed.
+                let digest = try #require(text.range(of: #""warc_sha256":""#))
+                text.replaceSubrange(digest.upperBound..<text.index(digest.upperBound, offsetBy: 4), with: "0000")
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+            default:
+                text = text.replacingOccurrences(of: "pages.warc.gz", with: "other.warc.gz")
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            let again = try await Self.parsedFromState(project)
+            // The WARC was read; the extractions were still taken, by the pages' digests.
+            #expect(again.counts["pages_from_index"] == nil)
+            #expect(again.counts["pages_from_crawl"] == 8)
+            #expect(again.output == shared)
+        }
+    }
+
+    @Test func aPageTheIndexListsWithoutAnExtractionIsReadFromTheWARC() async throws {
+        let project = try Project()
+        try await ScriptedSite.with({ await Self.site($0) }) { base, _ in
+            try project.writePipeline(Self.pipeline(base))
+            _ = try await project.run()
+            let shared = try project.read(Self.products)
+            // Keep three pages' extractions, tear the last line: five pages are read from the WARC at their offsets.
+            let folder = Self.extracted(project)
+            let file = folder + "/" + (try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first))
+            let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+            try (lines.prefix(3).joined(separator: "\n") + "\n" + lines[3].prefix(40)).write(toFile: file, atomically: true, encoding: .utf8)
+            let again = try await Self.parsedFromState(project)
+            #expect(again.counts["pages_from_index"] == again.counts["pages_in"])
+            #expect((again.counts["pages_from_crawl"] ?? 0) <= 3)
+            #expect(again.output == shared)
+            let reference = try await Self.parsedAgain(project)
+            #expect(reference.output == shared)
         }
     }
 

@@ -14,6 +14,7 @@ rules = [
     ("gunzip (parse stage reading the WARC; crawl log)", lambda s: "GzipReader" in s or "inflate" in s),
     ("SHA-1 (WARC digests)", lambda s: "sha1_block" in s or "SHA1_" in s or "4Lake4SHA1" in s),
     ("SHA-256 (content_sha256, keys)", lambda s: "sha256_block" in s or "SHA256_" in s or "4Lake6SHA256" in s),
+    ("WARC page index (crawl: what a reader takes from each record; parse stage: the index read)", lambda s: "WARCPageIndex" in s or "pageOutcome" in s or "readBack" in s),
     ("HTML parse, crawl (libxml2)", lambda s: re.search(r"htmlParse|htmlCtxt|htmlRead|xmlParse|htmlCurrentChar|xmlSAX|htmlAutoClose|xmlNewDoc|xmlAddChild|xmlNewNode|xmlDict|xmlStrn|UTF8ToHtml|xmlCharEnc|xmlCopyChar", s) and "FollowRules" in s),
     ("HTML parse, parse stage (libxml2)", lambda s: re.search(r"htmlParse|htmlCtxt|htmlRead|xmlParse|htmlCurrentChar|xmlSAX|htmlAutoClose|xmlNewDoc|xmlAddChild|xmlNewNode|xmlDict|xmlStrn|UTF8ToHtml|xmlCharEnc|xmlCopyChar", s)),
     ("tree freed (xmlFreeDoc)", lambda s: "xmlFreeDoc" in s or "xmlFreeNode" in s),

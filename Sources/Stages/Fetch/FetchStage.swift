@@ -141,7 +141,7 @@ public enum FetchStage {
                                  + "with via: scoup, after it the records Scoup extracted (.jsonl.gz); "
                                  + "'out' names: \(context.outputs.map(\.relative).joined(separator: ", "))")
             }
-            let target = CrawlTarget(lake: context.lake, warc: warcs[0], log: logs.first, records: logs.dropFirst().first,
+            var target = CrawlTarget(lake: context.lake, warc: warcs[0], log: logs.first, records: logs.dropFirst().first,
                                      stateFolder: context.stateFolder,
                                      environment: context.environment.variables, isPartOf: "\(context.pipeline)/\(context.stage)",
                                      logger: context.logger, progress: { context.progress($0) })
@@ -150,6 +150,8 @@ public enum FetchStage {
             // fetch, and the parse stage parses the WARC.
             let queue = context.environment.variables[QueuedEnrich.queueVariable].flatMap { $0.isEmpty ? nil : $0 }
             let extractions = queue == nil ? try sharedExtractions(context) : []
+            // With the extractions, an index of the WARC's pages lets those stages skip reading it.
+            if !extractions.isEmpty { target.pageIndex = SharedExtraction.pageIndexPath(fetchState: context.stateFolder) }
             do {
                 let report: CrawlReport
                 if let queue {
@@ -160,7 +162,7 @@ public enum FetchStage {
                     report = try await FetchRun(settings: settings(context), target: target, reader: reader).run()
                     for writer in extractions { try writer.commit() }
                     SharedExtractionWriter.removeOthers(in: context.stateFolder,
-                                                        keeping: Set(extractions.map(\.definition.extractionKey)))
+                                                        keeping: Set(extractions.map(\.extractionKey)))
                 }
                 return StageReport(counts: report.counts, recordsPerOutput: report.recordsPerOutput, details: report.details)
             } catch let error as CrawlError {
@@ -581,11 +583,15 @@ struct FollowRules: LinkReader {
     }
 
     func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>) -> PageLinks? {
+        read(page, url: url, contentType: contentType, schemes: schemes, sha256: nil)
+    }
+
+    func read(_ page: [UInt8], url: String, contentType: String?, schemes: Set<String>, sha256: String?) -> PageLinks? {
         guard let document = try? HTMLDocument(bytes: page, url: url, contentType: contentType) else {
             // No rules: nothing to follow (not even the links Scoup found).
             return rules.isEmpty ? PageLinks(links: []) : nil
         }
-        for writer in extractions { writer.add(document, page: page, url: url, contentType: contentType) }
+        for writer in extractions { writer.add(document, page: page, url: url, contentType: contentType, sha256: sha256) }
         var out: [String] = []
         var seen = Set<String>()
         for rule in rules {

@@ -320,14 +320,48 @@ final class ParseRun {
         let shared = sharedExtractions()
         do {
             // Bounded memory: at most two batches per worker in flight or waiting.
-            try await orderedConcurrentMap(window: workers * 2 + 1, deliver: { try write($0, writer) }) { submit in
-                var batch: [FetchedPage] = []
+            try await orderedConcurrentMap(window: workers * 2 + 1, deliver: { (batches: [ParsedBatch]) in try write(batches, writer) }) { submit in
+                var batch: [PendingPage] = []
                 var batchBytes = 0
+                /// A page read (or listed by the WARC's page index) goes into the batch of the next task.
+                func add(_ page: PendingPage, bytes: Int) async throws {
+                    counts["pages_in", default: 0] += 1
+                    if !definition.urlPatterns.isEmpty
+                        && !definition.urlPatterns.contains(where: { fnmatch($0, page.url, 0) == 0 }) {
+                        counts["pages_skipped", default: 0] += 1
+                        return
+                    }
+                    batch.append(page)
+                    batchBytes += bytes
+                    guard batch.count >= definition.batchPages || batchBytes >= Self.batchBytes else { return }
+                    let pages = batch
+                    try await submit { try Self.parse(pages, definition, shared: shared) }
+                    batch = []
+                    batchBytes = 0
+                }
                 for input in context.inputs {
                     let root = Self.globRoot(input.input)
+                    let pageIndex = shared.isEmpty ? nil : pageIndexPath(of: input)
                     for file in input.files {
                         // A fetch stage's outputs include its crawl log: only its pages are read.
                         if case .stage = input.input, !PageFiles.isWARC(file.relative), !PageFiles.isHTML(file.relative) { continue }
+                        // Parse once: the crawl's index of its WARC lists the pages, whose fields it extracted.
+                        if let pageIndex, PageFiles.isWARC(file.relative),
+                           let index = WARCPageIndex.Reader(path: pageIndex, warc: file.relative, warcPath: file.absolute) {
+                            while let item = try index.next() {
+                                try Task.checkCancellation()
+                                guard let url = item.url, let fetchedAt = item.fetchedAt, let sha256 = item.sha256,
+                                      let bytes = item.bytes else {
+                                    counts["pages_skipped", default: 0] += 1
+                                    continue
+                                }
+                                let page = FetchedPage(url: url, fetchedAt: fetchedAt, bytes: [], contentType: item.contentType,
+                                                       file: file.relative)
+                                counts["pages_from_index", default: 0] += 1
+                                try await add(.indexed(page, sha256: sha256, at: item, warc: file.absolute), bytes: bytes)
+                            }
+                            continue
+                        }
                         let reader = try PageReader(path: file.absolute, displayPath: file.relative,
                                                     url: pageURL(for: file, root: root))
                         while let item = try reader.next() {
@@ -336,25 +370,13 @@ final class ParseRun {
                                 if case .skipped(_, let reason) = item, reason != .notAPage { counts["pages_skipped", default: 0] += 1 }
                                 continue
                             }
-                            counts["pages_in", default: 0] += 1
-                            if !definition.urlPatterns.isEmpty
-                                && !definition.urlPatterns.contains(where: { fnmatch($0, page.url, 0) == 0 }) {
-                                counts["pages_skipped", default: 0] += 1
-                                continue
-                            }
-                            batch.append(page)
-                            batchBytes += page.bytes.count
-                            guard batch.count >= definition.batchPages || batchBytes >= Self.batchBytes else { continue }
-                            let pages = batch
-                            try await submit { ParsedBatch.parse(pages, definition, shared: shared) }
-                            batch = []
-                            batchBytes = 0
+                            try await add(.read(page), bytes: page.bytes.count)
                         }
                     }
                 }
                 if !batch.isEmpty {
                     let pages = batch
-                    try await submit { ParsedBatch.parse(pages, definition, shared: shared) }
+                    try await submit { try Self.parse(pages, definition, shared: shared) }
                 }
             }
             try rejects.commit()
@@ -395,6 +417,77 @@ final class ParseRun {
                            details: details.entries.isEmpty ? nil : .object(details))
     }
 
+    /// A page to parse: read from its file, or listed by a crawl's index of its WARC (not read yet).
+    enum PendingPage: Sendable {
+        case read(FetchedPage)
+        /// Its bytes are read from the WARC only if no crawl kept its extraction.
+        case indexed(FetchedPage, sha256: String, at: WARCPageIndex.Item, warc: String)
+
+        var url: String {
+            switch self {
+            case .read(let page), .indexed(let page, _, _, _): return page.url
+            }
+        }
+    }
+
+    /// Parses a task's pages, in order, taking the extractions kept for the indexed ones; a page the index
+    /// lists without one is read from the WARC and parsed.
+    static func parse(_ pending: [PendingPage], _ definition: ParseStage.Definition,
+                      shared: [SharedExtractionIndex]) throws -> [ParsedBatch] {
+        var out: [ParsedBatch] = []
+        var toParse: [FetchedPage] = []
+        // Consecutive pages with kept extractions, parsed in one call; a page is told apart by its URL, date
+        // and content type (what a kept page's record is made of), so a second one alike starts a new run.
+        var kept: [FetchedPage] = []
+        var keptBy: [String: PageExtraction] = [:]
+        func identity(_ page: FetchedPage) -> String { page.url + "\u{0}" + page.fetchedAt + "\u{0}" + (page.contentType ?? "\u{1}") }
+        func flushParsed() {
+            guard !toParse.isEmpty else { return }
+            out.append(ParsedBatch.parse(toParse, definition, shared: shared))
+            toParse = []
+        }
+        func flushKept() {
+            guard !kept.isEmpty else { return }
+            let made = keptBy
+            out.append(ParsedBatch.parse(kept, fields: definition.fields, records: definition.records,
+                                         maxPageBytes: definition.maxPageBytes, kept: { made[identity($0)] }))
+            kept = []
+            keptBy = [:]
+        }
+        for item in pending {
+            switch item {
+            case .read(let page):
+                flushKept()
+                toParse.append(page)
+            case .indexed(let page, let sha256, let at, let warc):
+                if let extraction = shared.lazy.compactMap({ $0.extraction(url: page.url, contentType: page.contentType, sha256: sha256) }).first {
+                    flushParsed()
+                    if keptBy[identity(page)] != nil { flushKept() }
+                    keptBy[identity(page)] = extraction
+                    kept.append(page)
+                    continue
+                }
+                flushKept()
+                let record = try WARCPageIndex.record(at: at, warcPath: warc)
+                guard case .page(let url, let fetchedAt, let contentType, let body) = record.pageOutcome,
+                      url == page.url, fetchedAt == page.fetchedAt, contentType == page.contentType, body.count == at.bytes else {
+                    throw StageError("\(page.file): the page index of the crawl does not match the WARC at byte \(at.offset)")
+                }
+                toParse.append(FetchedPage(url: url, fetchedAt: fetchedAt, bytes: body, contentType: contentType, file: page.file))
+            }
+        }
+        flushParsed()
+        flushKept()
+        return out
+    }
+
+    /// The page index a fetch stage this stage reads keeps for its WARC (nil for files).
+    func pageIndexPath(of input: ResolvedInput) -> String? {
+        guard case .stage(let name) = input.input else { return nil }
+        let state = StageContext.stateFolder(lake: context.lake, pipeline: context.pipeline, stage: name)
+        return SharedExtraction.pageIndexPath(fetchState: state)
+    }
+
     /// The extractions the fetch stages this stage reads made for it while crawling (parse once).
     func sharedExtractions() -> [SharedExtractionIndex] {
         let key = definition.extractionKey
@@ -403,6 +496,10 @@ final class ParseRun {
             let state = StageContext.stateFolder(lake: context.lake, pipeline: context.pipeline, stage: name)
             return SharedExtractionIndex(path: SharedExtraction.path(fetchState: state, extractionKey: key), extractionKey: key)
         }
+    }
+
+    func write(_ batches: [ParsedBatch], _ writer: RecordWriter) throws {
+        for batch in batches { try write(batch, writer) }
     }
 
     func write(_ batch: ParsedBatch, _ writer: RecordWriter) throws {

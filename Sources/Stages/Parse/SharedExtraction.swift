@@ -16,6 +16,11 @@ import Lake
 /// `{"page":"<64-hex page key>","extraction":{…}}`, the key first at a fixed place so the parse
 /// stage indexes the file without parsing it. Written afresh by every run of the fetch stage (under a
 /// temporary name, published when the crawl is), so it holds the pages of its last crawl.
+///
+/// Beside them, `<fetch state>/pages-index.jsonl` (`WARCPageIndex`) lists the pages of the WARC the crawl
+/// wrote, each with its SHA-256, in file order: the parse stage reads that instead of gunzipping the WARC
+/// when it describes the WARC's exact bytes, and reads a page's record only when no extraction was kept
+/// for it. The page key is made from the page's SHA-256, so a page known from the index needs no reading.
 enum SharedExtraction {
     static let folderName = "extracted"
     /// A line's opening up to the page key, and from the key to the extraction.
@@ -27,10 +32,17 @@ enum SharedExtraction {
         fetchState + "/" + folderName + "/" + extractionKey + ".jsonl"
     }
 
-    /// The key of one page's extraction under a parse stage's `extractionKey`.
-    static func pageKey(extractionKey: String, url: String, contentType: String?, body: [UInt8]) -> String {
+    /// Where a fetch stage whose state is in `fetchState` keeps the index of its WARC's pages (`WARCPageIndex`).
+    static func pageIndexPath(fetchState: String) -> String { fetchState + "/pages-index.jsonl" }
+
+    /// The key of one page's extraction under a parse stage's `extractionKey`, from the page's URL, content
+    /// type and SHA-256 (hex), so that a page known by its digest (the WARC's page index) needs no reading.
+    static func pageKey(extractionKey: String, url: String, contentType: String?, sha256: String) -> String {
+        SHA256.hex(of: "parse-once/2\n\(extractionKey)\n\(url)\n" + (contentType.map { "=" + $0 } ?? "none") + "\n" + sha256)
+    }
+
+    static func sha256(_ body: [UInt8]) -> String {
         var hasher = SHA256()
-        hasher.update("parse-once/1\n\(extractionKey)\n\(url)\n" + (contentType.map { "=" + $0 } ?? "none") + "\n")
         body.withUnsafeBytes { hasher.update($0) }
         return hasher.hexDigest()
     }
@@ -90,6 +102,9 @@ enum SharedExtraction {
 /// by `commit()` once the crawl is.
 final class SharedExtractionWriter: @unchecked Sendable {
     let definition: ParseStage.Definition
+    /// `definition.extractionKey`, worked out once: it describes every field (a few hundred microseconds),
+    /// and each page's key starts from it.
+    let extractionKey: String
     private let file: AtomicFile
     private let lock = NSLock()
     /// Compiled extractors, one per worker at a time (libxml2's compiled XPath is not shared).
@@ -98,12 +113,13 @@ final class SharedExtractionWriter: @unchecked Sendable {
 
     init(definition: ParseStage.Definition, fetchState: String) throws {
         self.definition = definition
-        file = try AtomicFile(path: SharedExtraction.path(fetchState: fetchState, extractionKey: definition.extractionKey))
+        extractionKey = definition.extractionKey
+        file = try AtomicFile(path: SharedExtraction.path(fetchState: fetchState, extractionKey: extractionKey))
     }
 
     /// Extracts the fields from `document`, the tree of `page` as fetched from `url`, unless the parse
     /// stage would not parse it (its `url:` patterns, its `max_page_bytes`).
-    func add(_ document: HTMLDocument, page: [UInt8], url: String, contentType: String?) {
+    func add(_ document: HTMLDocument, page: [UInt8], url: String, contentType: String?, sha256: String? = nil) {
         guard page.count <= definition.maxPageBytes else { return }
         if !definition.urlPatterns.isEmpty && !definition.urlPatterns.contains(where: { fnmatch($0, url, 0) == 0 }) { return }
         guard let extractor = lock.withLock({ idle.popLast() })
@@ -111,8 +127,8 @@ final class SharedExtractionWriter: @unchecked Sendable {
         let extraction = extractor.extract(document)
         lock.withLock { idle.append(extractor) }
         var line = SharedExtraction.lineStart
-        line.append(contentsOf: SharedExtraction.pageKey(extractionKey: definition.extractionKey, url: url, contentType: contentType,
-                                                         body: page).utf8)
+        line.append(contentsOf: SharedExtraction.pageKey(extractionKey: extractionKey, url: url, contentType: contentType,
+                                                         sha256: sha256 ?? SharedExtraction.sha256(page)).utf8)
         line.append(contentsOf: SharedExtraction.keyEnd)
         line.append(contentsOf: SharedExtraction.encode(extraction).serialized().utf8)
         line.append(contentsOf: Array("}\n".utf8))
@@ -180,8 +196,17 @@ final class SharedExtractionIndex: @unchecked Sendable {
 
     /// The extraction kept for `page`, or nil (it is then parsed).
     func extraction(of page: FetchedPage) -> PageExtraction? {
-        let key = SharedExtraction.pageKey(extractionKey: extractionKey, url: page.url, contentType: page.contentType,
-                                           body: page.bytes)
+        extraction(url: page.url, contentType: page.contentType, sha256: SharedExtraction.sha256(page.bytes))
+    }
+
+    /// Whether there is one for the page of this URL, content type and SHA-256 (a torn line aside, which `extraction` finds).
+    func has(url: String, contentType: String?, sha256: String) -> Bool {
+        index[SharedExtraction.pageKey(extractionKey: extractionKey, url: url, contentType: contentType, sha256: sha256)] != nil
+    }
+
+    /// The extraction kept for the page of this URL, content type and SHA-256, or nil.
+    func extraction(url: String, contentType: String?, sha256: String) -> PageExtraction? {
+        let key = SharedExtraction.pageKey(extractionKey: extractionKey, url: url, contentType: contentType, sha256: sha256)
         guard let (offset, length) = index[key] else { return nil }
         var bytes: [UInt8] = []
         guard (try? file.read(offset: offset, count: length, into: &bytes)) != nil,

@@ -2,18 +2,6 @@ import Foundation
 import HTML
 import Lake
 
-/// Why a record of a page file was not handed on as a page.
-public enum PageSkip: Sendable, Equatable {
-    /// Not a page record: warcinfo, request, metadata, revisit.
-    case notAPage
-    /// An HTTP status other than 2xx.
-    case status(Int)
-    /// Not HTML (images, JSON, PDFs).
-    case contentType(String)
-    /// The body could not be decoded (unknown Content-Encoding…).
-    case undecodable(String)
-}
-
 /// Reads pages from WARC files (the `response` and `resource` records) or from HTML files.
 public enum PageFiles {
     /// Whether a file name is one this reader takes.
@@ -63,28 +51,11 @@ public enum PageFiles {
     }
 
     static func pageOf(_ record: WARCRecord, file: String) -> Result<FetchedPage, Skip> {
-        guard let url = record.targetURI else { return .failure(Skip(reason: .notAPage)) }
-        let fetchedAt = record.date ?? ""
-        switch record.type {
-        case .response?:
-            guard let http = record.httpMessage() else {
-                return .failure(Skip(reason: .undecodable("the response block is not an HTTP message")))
-            }
-            if let status = http.statusCode, !(200..<300).contains(status) { return .failure(Skip(reason: .status(status))) }
-            let contentType = http.headers["Content-Type"]
-            if let contentType, !isHTMLType(contentType) { return .failure(Skip(reason: .contentType(contentType))) }
-            do {
-                return .success(FetchedPage(url: url, fetchedAt: fetchedAt, bytes: try http.decodedBody(),
-                                            contentType: contentType, file: file))
-            } catch {
-                return .failure(Skip(reason: .undecodable("\(error)")))
-            }
-        case .resource?:
-            let contentType = record.contentType
-            if let contentType, !isHTMLType(contentType) { return .failure(Skip(reason: .contentType(contentType))) }
-            return .success(FetchedPage(url: url, fetchedAt: fetchedAt, bytes: record.block, contentType: contentType, file: file))
-        default:
-            return .failure(Skip(reason: .notAPage))
+        switch record.pageOutcome {
+        case .page(let url, let fetchedAt, let contentType, let body):
+            return .success(FetchedPage(url: url, fetchedAt: fetchedAt, bytes: body, contentType: contentType, file: file))
+        case .skipped(let why):
+            return .failure(Skip(reason: why))
         }
     }
 
@@ -135,17 +106,6 @@ public final class PageReader {
 /// A record that holds no usable page, as an error value.
 public struct PageSkipError: Error, Sendable {
     public var reason: PageSkip
-}
-
-extension PageSkip: CustomStringConvertible {
-    public var description: String {
-        switch self {
-        case .notAPage: return "not a page record"
-        case .status(let s): return "HTTP status \(s)"
-        case .contentType(let t): return "not HTML (\(t))"
-        case .undecodable(let why): return "cannot decode the body: \(why)"
-        }
-    }
 }
 
 /// An input file the parse stage cannot read.
