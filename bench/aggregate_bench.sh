@@ -26,6 +26,8 @@
 #   wall s / peak MB      11.37 / 80      15.65 / 237     (CPU 5.99 / 4.94)
 #   again                  4.99 / 81      10.70 / 230     (CPU 4.44 / 4.13)
 #   again                  5.73 / 81      13.00 / 222     (CPU 4.89 / 4.44)
+# 2026-12-07 05:24 UTC, both stages share one gunzip and parse of the file (load average 7.9; agreed; PANDAS=0):
+#   wall s / peak MB       3.27 / 69       5.33 / 222     (CPU 3.35 / 4.71)
 # (bench/QUERY_RESULTS.md has the profiles)
 #
 # Peers are installed into bench/.venv (pip) only. Results are printed and appended to

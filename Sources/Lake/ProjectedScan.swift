@@ -6,14 +6,17 @@ import Darwin
 import Foundation
 
 /// Reads a JSONL byte source with one thread and parses its lines with several, handing the
-/// projected records back in input order: the engine of `RecordReader(parseThreads:)`.
+/// projected records back in input order: the engine of `RecordReader(parseThreads:)` and of
+/// `SharedScans`.
 ///
 /// One reader thread fills chunks of about `chunkBytes` with the source's bytes (gunzipping when
 /// the source does), cut after the last line feed; each parser thread takes the next chunk and
 /// turns its lines into projected values and rejects, exactly as the one-thread reader does (the
-/// same line numbers, blank lines, byte order mark, over-long lines and messages); the consumer
-/// takes the parsed chunks in order. Whatever the number of threads, the consumer sees the same
-/// records and rejects in the same order, and a source error after the lines before it.
+/// same line numbers, blank lines, byte order mark, over-long lines and messages); each consumer
+/// (a `Cursor`) takes the parsed chunks in order. Whatever the number of threads, a consumer sees
+/// the same records and rejects in the same order, and a source error after the lines before it.
+/// Several consumers share one scan: each reads its own fields out of the scan's projection (the
+/// union of theirs), and a chunk is let go once every consumer still reading has taken it.
 /// Memory: at most `parsers + 2` chunks (raw bytes and their parsed values) at a time.
 final class ProjectedScan {
     /// A chunk's records (`width` values each, with their lines) and its rejects, relative to its first line.
@@ -37,14 +40,18 @@ final class ProjectedScan {
     private final class State: @unchecked Sendable {
         let lock = NSCondition()
         var pending: [(seq: Int, chunk: Chunk)] = []
-        var parsed: [Int: Batch] = [:]
-        /// Chunks read and not yet taken by the consumer.
+        /// Parsed chunks, each with the number of consumers still to take it.
+        var parsed: [Int: (batch: Batch, takers: Int)] = [:]
+        /// Consumers still reading.
+        var consumers: Int
+        /// Chunks read and not yet taken by every consumer.
         var inFlight = 0
         /// Chunks the reader made, once the source has ended (or failed).
         var total: Int?
         var failure: Error?
         var stopped = false
         var freeBuffers: [UnsafeMutableRawBufferPointer] = []
+        init(consumers: Int) { self.consumers = consumers }
     }
 
     /// The source, handed to the reader thread.
@@ -53,28 +60,22 @@ final class ProjectedScan {
         init(_ source: ByteSource) { self.source = source }
     }
 
-    private let state = State()
+    private let state: State
     private let threadsDone = DispatchSemaphore(value: 0)
     private let threadCount: Int
-    private let displayPath: String
-    private let width: Int
-    /// The chunk the consumer takes next.
-    private var nextChunk = 0
-    private var batch: Batch?
-    private var record = 0
-    private var reject = 0
-    /// Lines in the chunks already passed.
-    private var baseLine = 0
+    /// Values per record: the projection's keys.
+    let width: Int
 
     /// - Parameters:
     ///   - source: not used by anyone else from now on; it is read on another thread.
     ///   - parsers: parser threads (at least 1).
+    ///   - consumers: the cursors that will read the scan (each must be made with `Cursor(_:slots:)`).
     init(_ source: ByteSource, projection: FieldProjection, displayPath: String, maxLineLength: Int, parsers: Int,
-         chunkBytes: Int = 1 << 20) {
-        self.displayPath = displayPath
+         chunkBytes: Int = 1 << 20, consumers: Int = 1) {
         width = projection.keys.count
         let parsers = max(1, parsers)
         threadCount = parsers + 1
+        state = State(consumers: consumers)
         let state = state, done = threadsDone, box = SourceBox(source)
         let maxInFlight = parsers + 2
         let chunkBytes = max(1, chunkBytes)
@@ -105,58 +106,113 @@ final class ProjectedScan {
         for buffer in state.freeBuffers { buffer.deallocate() }
     }
 
-    /// The next record's values into `values`, with its 1-based line in the input; false at the
-    /// end. A rejected line throws its `RejectedRecord` (reading goes on after it with the next
-    /// call); a source error throws once the lines before it have been handed out.
-    func next(into values: UnsafeMutableBufferPointer<JSONValue>, line: inout Int) throws -> Bool {
-        while true {
-            if let batch {
-                if reject < batch.rejects.count && batch.rejects[reject].before == record {
-                    var rejected = batch.rejects[reject].rejected
-                    reject += 1
-                    rejected.line += baseLine
-                    line = rejected.line
-                    throw rejected
-                }
-                if record < batch.lines.count {
-                    let start = record * width
-                    batch.values.withUnsafeBufferPointer { source in
-                        for k in 0..<width { values[k] = source[start + k] }
+    /// One consumer of a scan: its records, in order, with its own fields.
+    final class Cursor {
+        private let scan: ProjectedScan
+        /// For each of the consumer's fields, its slot in the scan's projection.
+        private let slots: [Int]
+        /// The chunk the consumer takes next.
+        private var nextChunk = 0
+        private var batch: Batch?
+        private var record = 0
+        private var reject = 0
+        /// Lines in the chunks already passed.
+        private var baseLine = 0
+
+        /// - Parameter slots: for each of the consumer's fields, its slot in `scan`'s projection.
+        init(_ scan: ProjectedScan, slots: [Int]) {
+            self.scan = scan
+            self.slots = slots
+        }
+
+        /// A scan of its own.
+        convenience init(_ source: ByteSource, projection: FieldProjection, displayPath: String, maxLineLength: Int,
+                         parsers: Int, chunkBytes: Int = 1 << 20) {
+            self.init(ProjectedScan(source, projection: projection, displayPath: displayPath, maxLineLength: maxLineLength,
+                                    parsers: parsers, chunkBytes: chunkBytes),
+                      slots: Array(projection.keys.indices))
+        }
+
+        deinit { scan.leave(from: nextChunk) }
+
+        /// The next record's values into `values`, with its 1-based line in the input; false at the
+        /// end. A rejected line throws its `RejectedRecord` (reading goes on after it with the next
+        /// call); a source error throws once the lines before it have been handed out.
+        func next(into values: UnsafeMutableBufferPointer<JSONValue>, line: inout Int) throws -> Bool {
+            while true {
+                if let batch {
+                    if reject < batch.rejects.count && batch.rejects[reject].before == record {
+                        var rejected = batch.rejects[reject].rejected
+                        reject += 1
+                        rejected.line += baseLine
+                        line = rejected.line
+                        throw rejected
                     }
-                    line = baseLine + batch.lines[record]
-                    record += 1
-                    return true
+                    if record < batch.lines.count {
+                        let start = record * scan.width
+                        batch.values.withUnsafeBufferPointer { source in
+                            slots.withUnsafeBufferPointer { slots in
+                                for k in slots.indices { values[k] = source[start + slots[k]] }
+                            }
+                        }
+                        line = baseLine + batch.lines[record]
+                        record += 1
+                        return true
+                    }
+                    baseLine += batch.lineCount
+                    self.batch = nil
                 }
-                baseLine += batch.lineCount
-                self.batch = nil
+                guard let taken = try scan.take(nextChunk) else { return false }
+                nextChunk += 1
+                batch = taken
+                record = 0
+                reject = 0
             }
-            guard let taken = try take() else { return false }
-            batch = taken
-            record = 0
-            reject = 0
         }
     }
 
-    /// The next chunk's batch, in order; nil at the end.
-    private func take() throws -> Batch? {
+    /// Chunk `seq`'s batch, once parsed; nil at the end.
+    private func take(_ seq: Int) throws -> Batch? {
         if Task.isCancelled { throw CancellationError() }
         let state = state
         state.lock.lock()
         defer { state.lock.unlock() }
         while true {
-            if let batch = state.parsed.removeValue(forKey: nextChunk) {
-                nextChunk += 1
-                state.inFlight -= 1
-                state.lock.broadcast()
-                return batch
+            if let entry = state.parsed[seq] {
+                if entry.takers > 1 {
+                    state.parsed[seq] = (entry.batch, entry.takers - 1)
+                } else {
+                    state.parsed[seq] = nil
+                    state.inFlight -= 1
+                    state.lock.broadcast()
+                }
+                return entry.batch
             }
-            if let total = state.total, nextChunk >= total {
+            if let total = state.total, seq >= total {
                 if let failure = state.failure { throw failure }
                 return nil
             }
             if Task.isCancelled { throw CancellationError() }
             state.lock.wait()
         }
+    }
+
+    /// A consumer stops reading, before chunk `seq`: the chunks from there on no longer wait for it.
+    private func leave(from seq: Int) {
+        let state = state
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        state.consumers -= 1
+        for (k, entry) in state.parsed where k >= seq {
+            if entry.takers > 1 {
+                state.parsed[k] = (entry.batch, entry.takers - 1)
+            } else {
+                state.parsed[k] = nil
+                state.inFlight -= 1
+            }
+        }
+        if state.consumers <= 0 { state.stopped = true }
+        state.lock.broadcast()
     }
 
     // MARK: - The reader thread
@@ -288,7 +344,7 @@ final class ProjectedScan {
 
             state.lock.lock()
             if case .bytes(let buffer, _) = chunk { state.freeBuffers.append(buffer) }
-            state.parsed[seq] = batch
+            if state.consumers > 0 { state.parsed[seq] = (batch, state.consumers) } else { state.inFlight -= 1 }
             state.lock.broadcast()
             state.lock.unlock()
         }

@@ -71,9 +71,12 @@ public final class RecordReader {
     ///     and parses on this many (see `ProjectedScan`); the records, rejects, line numbers and
     ///     errors come out exactly as with one. Such a reader is for `next(projecting:into:)` only.
     ///   - parseChunkBytes: bytes of input per parsed chunk, with `parseThreads`.
+    ///   - sharing: for `next(projecting:into:)` over JSONL, the run's shared scans and the reader's
+    ///     name there (its stage): the file is read once for every reader expected to read it at the
+    ///     same time, each getting what a scan of its own would give.
     public init(path: String, displayPath: String? = nil, type: RecordFileType? = nil, policy: MalformedPolicy = .fail,
                 inferTypes: Bool = false, maxRecordBytes: Int = RecordReader.defaultMaxRecordBytes, readAhead: Bool = false,
-                parseThreads: Int = 1, parseChunkBytes: Int = 1 << 20,
+                parseThreads: Int = 1, parseChunkBytes: Int = 1 << 20, sharing: (scans: SharedScans, reader: String)? = nil,
                 onReject: @escaping (RejectedRecord) throws -> Void = { _ in }) throws {
         self.displayPath = displayPath ?? path
         guard let type = type ?? RecordFileType(path: path) else {
@@ -84,9 +87,9 @@ public final class RecordReader {
         self.onReject = onReject
         self.inferTypes = inferTypes
         var source = try openByteSource(path: path, gzip: type.gzip, label: self.displayPath)
-        if parseThreads > 1 && type.format == .jsonl {
+        if (parseThreads > 1 || sharing != nil) && type.format == .jsonl {
             // The scan's reader thread gunzips: no read-ahead thread in front of it.
-            scanSource = (source, parseThreads, parseChunkBytes, maxRecordBytes)
+            scanSource = (source, max(1, parseThreads), parseChunkBytes, maxRecordBytes, path, sharing)
             return
         }
         // `readAhead`: gunzip on a thread of its own, ahead of the parse (two cores, as `zcat | tool`).
@@ -117,8 +120,9 @@ public final class RecordReader {
     }
 
     /// With `parseThreads`: the source and settings until the scan starts, then the scan.
-    private var scanSource: (source: ByteSource, threads: Int, chunkBytes: Int, maxRecordBytes: Int)?
-    private var scan: ProjectedScan?
+    private var scanSource: (source: ByteSource, threads: Int, chunkBytes: Int, maxRecordBytes: Int, path: String,
+                             sharing: (scans: SharedScans, reader: String)?)?
+    private var scan: ProjectedScan.Cursor?
 
     private func checkNotScanning() throws {
         if scanSource != nil || scan != nil {
@@ -152,8 +156,16 @@ public final class RecordReader {
         if values.count != projection.keys.count { values = Array(repeating: .null, count: projection.keys.count) }
         if let pending = scanSource {
             scanSource = nil
-            scan = ProjectedScan(pending.source, projection: projection, displayPath: displayPath,
-                                 maxLineLength: pending.maxRecordBytes, parsers: pending.threads, chunkBytes: pending.chunkBytes)
+            if let sharing = pending.sharing {
+                scan = try sharing.scans.cursor(path: pending.path, reader: sharing.reader, source: pending.source,
+                                                projection: projection, displayPath: displayPath,
+                                                maxLineLength: pending.maxRecordBytes, parsers: pending.threads,
+                                                chunkBytes: pending.chunkBytes)
+            } else {
+                scan = ProjectedScan.Cursor(pending.source, projection: projection, displayPath: displayPath,
+                                            maxLineLength: pending.maxRecordBytes, parsers: pending.threads,
+                                            chunkBytes: pending.chunkBytes)
+            }
         }
         if let scan {
             let found = try applyingPolicy { () -> Bool? in

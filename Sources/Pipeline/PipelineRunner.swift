@@ -96,11 +96,13 @@ public struct PipelineRunner: Sendable {
         var started = Set<String>()
         var failure: String?
         let limit = max(1, options.maxParallel ?? spec.maxParallel)
+        let scans = SharedScans()
 
         await withTaskGroup(of: (String, Result<Completed, Error>).self) { group in
             var running = 0
             while true {
                 // Launch every stage whose upstream is done, while there is room.
+                var launch: [StageWork] = []
                 if failure == nil && !Task.isCancelled {
                     for stage in stages where !started.contains(stage.name) && running < limit {
                         let upstream = stage.upstream.filter { name in stages.contains { $0.name == name } }
@@ -123,10 +125,16 @@ public struct PipelineRunner: Sendable {
                             onEvent(.stageStarted(stage.name, reason: record.reason))
                             logger.info("stage started", metadata: ["stage": "\(stage.name)", "reason": "\(record.reason)"])
                             running += 1
-                            let work = StageWork(stage: stage, record: record, parts: parts, inputs: inputs)
-                            group.addTask { (stage.name, await execute(work, hashes: hashes)) }
+                            launch.append(StageWork(stage: stage, record: record, parts: parts, inputs: inputs))
                         }
                     }
+                }
+                // Every stage of the batch says which files it will scan before any starts, so that they scan them together.
+                for work in launch {
+                    scans.expect(work.stage.name, files: work.stage.definition.sharedScanFiles(work.inputs).map(\.absolute))
+                }
+                for work in launch {
+                    group.addTask { (work.stage.name, await execute(work, hashes: hashes, scans: scans)) }
                 }
                 if failure != nil || Task.isCancelled {
                     if running == 0 { break }
@@ -189,7 +197,8 @@ public struct PipelineRunner: Sendable {
         }
         let digests = hashes.statistics
         logger.info("run finished", metadata: ["status": "\(manifest.status.rawValue)",
-                                               "digests_cached": "\(digests.fromCache)", "files_hashed": "\(digests.read)"])
+                                               "digests_cached": "\(digests.fromCache)", "files_hashed": "\(digests.read)",
+                                               "scans_shared": "\(scans.scansShared)"])
         return manifest
     }
 
@@ -361,8 +370,9 @@ public struct PipelineRunner: Sendable {
         let message: String
     }
 
-    private func execute(_ work: StageWork, hashes: HashCache) async -> Result<Completed, Error> {
+    private func execute(_ work: StageWork, hashes: HashCache, scans: SharedScans) async -> Result<Completed, Error> {
         let stage = work.stage
+        defer { scans.release(stage.name) }
         var record = work.record
         let began = Date()
         record.startedAt = Timestamp.iso(began)
@@ -380,6 +390,7 @@ public struct PipelineRunner: Sendable {
                                        refreshCaches: options.refreshCaches, csvCells: stage.csvCells,
                                        readers: selectedStages.filter { $0.definition.inputs.contains(.stage(name)) }
                                            .map { StageReader(stage: $0.name, definition: $0.definition) },
+                                       scans: scans,
                                        onProgress: { done, total in events(.stageProgress(name, done: done, total: total)) })
             try Task.checkCancellation()
             let previous = try PreviousOutputs(outputs)

@@ -53,6 +53,11 @@ public protocol StageDefinition: Sendable {
     /// make it stale. True (the default) for every file.
     func fingerprints(input path: String) -> Bool
 
+    /// The input files the stage reads whole, once each and one after another, as JSONL records
+    /// through `RecordReader(sharing: (context.scans, context.stage))`: stages of a run that read
+    /// the same file at the same time then read it once (`SharedScans`). Empty by default.
+    func sharedScanFiles(_ inputs: [ResolvedInput]) -> [LakePath]
+
     /// Does the work: reads `context.inputFiles`, writes every path in `context.outputs`
     /// (atomically, through `RecordWriter` or `AtomicFile`), and reports counts.
     func run(_ context: StageContext) async throws -> StageReport
@@ -64,6 +69,7 @@ extension StageDefinition {
     public func sideFolders(lake: Lake) -> [String] { [] }
     public func staleReason(previous: PipelineState.StageState, now: Date) -> String? { nil }
     public func fingerprints(input path: String) -> Bool { true }
+    public func sharedScanFiles(_ inputs: [ResolvedInput]) -> [LakePath] { [] }
 }
 
 /// A kind of stage as it appears in a pipeline file (`import:`, `command:`…).
@@ -204,12 +210,14 @@ public final class StageContext: Sendable {
     public let csvCells: CSVCellOptions
     /// The stages of this run that read this stage's outputs, in the pipeline's order.
     public let readers: [StageReader]
+    /// The run's shared scans: JSONL files read once for the stages reading them at the same time.
+    public let scans: SharedScans
     private let onProgress: @Sendable (Int, Int?) -> Void
 
     init(lake: Lake, pipeline: String, stage: String, runID: String, runDate: String, logger: Logger,
          environment: PipelineEnvironment, inputs: [ResolvedInput], outputs: [LakePath],
          rejectsPath: LakePath, stateFolder: String, refreshCaches: Bool = false, csvCells: CSVCellOptions = CSVCellOptions(),
-         readers: [StageReader] = [], onProgress: @escaping @Sendable (Int, Int?) -> Void) {
+         readers: [StageReader] = [], scans: SharedScans = SharedScans(), onProgress: @escaping @Sendable (Int, Int?) -> Void) {
         self.lake = lake
         self.pipeline = pipeline
         self.stage = stage
@@ -224,6 +232,7 @@ public final class StageContext: Sendable {
         self.refreshCaches = refreshCaches
         self.csvCells = csvCells
         self.readers = readers
+        self.scans = scans
         self.onProgress = onProgress
     }
 

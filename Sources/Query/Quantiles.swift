@@ -19,22 +19,77 @@ public class QuantileStore {
 /// The values of one field in one group, for exact quantiles.
 public final class ValueList: QuantileStore {
     var values: [Double] = []
-    private var sorted = false
 
     public override init() {}
 
     public override func add(_ value: Double) { values.append(value) }
 
     /// Interpolated linearly between the two nearest ranks, as DuckDB's `quantile_cont` and pandas do.
+    /// The two ranks are found by selection, not by sorting every value: the same answer in a few
+    /// passes over the values.
     public override func quantile(_ q: Double) -> Double? {
         guard !values.isEmpty else { return nil }
-        if !sorted { values.sort(); sorted = true }
         let position = q * Double(values.count - 1)
         let lower = Int(position.rounded(.down))
         let upper = Swift.min(lower + 1, values.count - 1)
         let fraction = position - Double(lower)
-        if fraction == 0 || lower == upper { return values[lower] }
-        return values[lower] + (values[upper] - values[lower]) * fraction
+        let (low, high) = values.withUnsafeMutableBufferPointer { (a: inout UnsafeMutableBufferPointer<Double>) -> (Double, Double) in
+            let low: Double = Self.select(lower, in: a)
+            // Everything after `lower` is at least `low`: the next rank is the smallest of them.
+            var high: Double = a[upper]
+            var i = upper + 1
+            while i < a.count {
+                if a[i] < high { high = a[i] }
+                i += 1
+            }
+            return (low, high)
+        }
+        if fraction == 0 || lower == upper { return low }
+        return low + (high - low) * fraction
+    }
+
+    /// The value of rank `k` (0-based) in sorted order; afterwards no value before `k` is larger and
+    /// none after it is smaller. Quickselect with three-way partitions (repeated values cost nothing
+    /// extra), falling back to a sort of what is left if the pivots keep going wrong.
+    static func select(_ k: Int, in a: UnsafeMutableBufferPointer<Double>) -> Double {
+        var lo = 0, hi = a.count - 1
+        let bits: Int = Int.bitWidth - a.count.leadingZeroBitCount
+        var budget: Int = 2 * bits + 8
+        while lo < hi {
+            if budget == 0 {
+                var rest = UnsafeMutableBufferPointer(rebasing: a[lo...hi])
+                rest.sort()
+                return a[k]
+            }
+            budget -= 1
+            let pivot = medianOfThree(a[lo], a[lo + (hi - lo) / 2], a[hi])
+            // [lo, lt) below the pivot, [lt, gt] equal to it, (gt, hi] above it.
+            var lt = lo, i = lo, gt = hi
+            while i <= gt {
+                let v = a[i]
+                if v < pivot {
+                    a.swapAt(lt, i)
+                    lt += 1
+                    i += 1
+                } else if v > pivot {
+                    a.swapAt(i, gt)
+                    gt -= 1
+                } else {
+                    i += 1
+                }
+            }
+            if k < lt { hi = lt - 1 } else if k > gt { lo = gt + 1 } else { return a[k] }
+        }
+        return a[k]
+    }
+
+    private static func medianOfThree(_ x: Double, _ y: Double, _ z: Double) -> Double {
+        if x < y {
+            if y < z { return y }
+            return x < z ? z : x
+        }
+        if x < z { return x }
+        return y < z ? z : y
     }
 }
 

@@ -163,6 +163,37 @@ import TestSupport
         #expect(abs(value - expected) < 1e-12, "\(measure) = \(value), expected \(expected)")
     }
 
+    /// Exact quantiles by selection give exactly what sorting every value gives, with repeated
+    /// values, sorted and reversed input, and several quantiles asked of one list in turn.
+    @Test func exactQuantilesBySelectionEqualThoseBySorting() {
+        var rng = SystemRandomNumberGenerator()
+        for n in [1, 2, 3, 5, 17, 100, 1000, 4097] {
+            for shape in ["random", "few distinct", "sorted", "reversed", "all equal"] {
+                var values: [Double] = (0..<n).map { _ in Double(Int.random(in: 0..<100_000, using: &rng)) / 100 }
+                switch shape {
+                case "few distinct": values = values.map { ($0 * 3).rounded(.down).truncatingRemainder(dividingBy: 4) }
+                case "sorted": values.sort()
+                case "reversed": values.sort(by: >)
+                case "all equal": values = Array(repeating: 2.5, count: n)
+                default: break
+                }
+                let sorted = values.sorted()
+                let list = ValueList()
+                for v in values { list.add(v) }
+                for q in [0.9, 0.0, 0.5, 1.0, 0.25, 0.999, 0.1] {
+                    let position = q * Double(n - 1)
+                    let lower = Int(position.rounded(.down)), upper = min(lower + 1, n - 1)
+                    let fraction = position - Double(lower)
+                    var expected: Double = sorted[lower]
+                    if fraction != 0 && lower != upper { expected += (sorted[upper] - sorted[lower]) * fraction }
+                    let got = list.quantile(q)
+                    #expect(got == expected, "n=\(n) \(shape) q=\(q): \(got ?? .nan) vs \(expected)")
+                }
+            }
+        }
+        #expect(ValueList().quantile(0.5) == nil)
+    }
+
     @Test(arguments: [0.0, 0.1, 0.5, 0.9, 0.99, 1.0])
     func sketchQuantilesStayWithinTheirRelativeError(q: Double) throws {
         // 1…10,000 in a scrambled order; the sketch answers the value of rank ⌊q·(n−1)⌋ within 0.5%.

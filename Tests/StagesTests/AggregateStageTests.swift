@@ -87,4 +87,56 @@ import TestSupport
         #expect(lines.contains { $0.hasPrefix("11:14: stages.agg.aggregate.limit: must be at least 0") }, "\(lines)")
         #expect(diagnostics.count == 9, "\(lines)")
     }
+
+    // MARK: Stages reading one file at the same time
+
+    /// Two aggregate stages over one file read it once (`SharedScans`) and write byte for byte what
+    /// each writes alone; when one fails on a malformed line, the other still succeeds.
+    @Test func stagesReadingOneFileShareTheScanAndWriteWhatEachWritesAlone() async throws {
+        let project = try Project()
+        var lines = (0..<4000).map { i in
+            "{\"category\":\"c\(i % 7)\",\"vendor\":\"v\(i % 31)\",\"price\":\(Double(i % 997) / 4),\"rating\":\(i % 5)}"
+        }
+        lines.insert("{\"category\": oops}", at: 1234)
+        try project.put("raw_data/imports/p.jsonl", lines.joined(separator: "\n") + "\n")
+        let pipeline = """
+            stages:
+              by_category:
+                aggregate: { from: raw_data/imports/p.jsonl, group_by: [category], on_error: skip,
+                             measures: { n: count(), avg_price: avg(price), p90_price: p90(price), avg_rating: avg(rating) } }
+                out: processed_data/aggregations/by_category.csv
+              by_vendor:
+                aggregate: { from: raw_data/imports/p.jsonl, group_by: [vendor], on_error: ON_ERROR,
+                             measures: { n: count(), median_price: median(price), max_rating: max(rating) } }
+                out: processed_data/aggregations/by_vendor.csv
+            """
+        try project.writePipeline(pipeline.replacingOccurrences(of: "ON_ERROR", with: "skip"))
+        var alone: [String: String] = [:]
+        for stage in ["by_category", "by_vendor"] {
+            let run = try await project.run { $0.stages = [stage]; $0.force = true }
+            #expect(run.status == .succeeded, "\(run.error ?? "")")
+            alone[stage] = try project.read("processed_data/aggregations/\(stage).csv")
+        }
+        #expect(alone["by_vendor"]!.hasPrefix("vendor,n,median_price,max_rating,price_nulls,rating_nulls\nv0,130,"))
+
+        let logs = LogCapture()
+        let both = try await project.run(registry: BuiltinStages.registry, logs: logs) { $0.force = true; $0.runID = "R2" }
+        #expect(both.status == .succeeded, "\(both.error ?? "")")
+        #expect(logs.lines.contains { $0.hasPrefix("info run finished") && $0.contains("scans_shared=1") }, "\(logs.lines)")
+        for stage in ["by_category", "by_vendor"] {
+            #expect(try project.read("processed_data/aggregations/\(stage).csv") == alone[stage])
+            #expect(try project.records("raw_data/logs/p/R2.\(stage).rejects.jsonl").map { $0["line"] } == [1235])
+        }
+
+        // One stage fails on the malformed line; the other reads the shared scan to its end.
+        try project.writePipeline(pipeline.replacingOccurrences(of: "ON_ERROR", with: "fail"))
+        let failed = try await project.run(registry: BuiltinStages.registry, logs: logs) { $0.force = true; $0.runID = "R3" }
+        #expect(failed.status == .failed)
+        #expect(failed.stage("by_vendor")?.status == .failed)
+        #expect(failed.stage("by_vendor")?.error?.contains("line 1235") == true, "\(failed.stage("by_vendor")?.error ?? "")")
+        #expect(failed.stage("by_category")?.status == .ran)
+        #expect(try project.read("processed_data/aggregations/by_category.csv") == alone["by_category"])
+        #expect(logs.lines.contains { $0.hasPrefix("info run finished") && $0.contains("status=failed") && $0.contains("scans_shared=1") },
+                "\(logs.lines)")
+    }
 }

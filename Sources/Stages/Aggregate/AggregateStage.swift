@@ -89,6 +89,12 @@ public enum AggregateStage {
         let policy: MalformedPolicy
         let inferTypes: Bool
 
+        /// The JSONL inputs: read whole, in order, through `RecordReader(sharing:)`.
+        func sharedScanFiles(_ inputs: [ResolvedInput]) -> [LakePath] {
+            var seen = Set<LakePath>()
+            return inputs.flatMap(\.files).filter { RecordFileType(path: $0.relative)?.format == .jsonl && seen.insert($0).inserted }
+        }
+
         func run(_ context: StageContext) async throws -> StageReport {
             let (output, outputType) = try context.singleRecordOutput(kind: "aggregate")
             let files = context.allInputFiles
@@ -102,10 +108,11 @@ public enum AggregateStage {
                             throw StageError("cannot tell the format of \(file.relative): name it .csv, .jsonl or .ndjson (optionally .gz)")
                         }
                         // JSONL: read (and gunzip) on one thread, parse on one per core, fold in input order.
+                        // Another stage of the run reading the same file at the same time shares the read and the parse.
                         let reader = try RecordReader(path: file.absolute, displayPath: file.relative, type: type, policy: policy,
                                                       inferTypes: inferTypes, readAhead: true,
                                                       parseThreads: ProcessInfo.processInfo.activeProcessorCount,
-                                                      onReject: rejects.add)
+                                                      sharing: (context.scans, context.stage), onReject: rejects.add)
                         try aggregation.consume(reader)
                         context.progress(index + 1, of: files.count)
                     }
