@@ -25,9 +25,10 @@ python3 - "$work/site/site" "$work/port" <<'PY' &
 import functools, http.server, sys
 class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128  # 16 requests at once: the default backlog of 5 stalls them
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
-handler.log_message = lambda *args: None
-server = Server(("127.0.0.1", 0), handler)
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+server = Server(("127.0.0.1", 0), functools.partial(Quiet, directory=sys.argv[1]))
 open(sys.argv[2], "w").write(str(server.server_address[1]))
 server.serve_forever()
 PY
