@@ -260,19 +260,83 @@ public struct ManifestStore: Sendable {
 public enum Timestamp {
     public static func iso(_ date: Date) -> String {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var t = time_t(ms / 1000)
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000  // rounded down before 1970 too, so that ms stays 0-999
+        var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int(ms % 1000))
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int(ms - seconds * 1000))
     }
 
+    /// Parses ISO 8601 internet date-time text (`2026-11-25T15:42:00.123Z`, `…+01:00`), as Foundation's
+    /// `ISO8601DateFormatter` does. The shape every timestamp here has (the one `iso` writes, and RFC 3339 with 0-3
+    /// fraction digits) is read directly: the formatter runs on ICU, and its first use maps ~4.5 MB of ICU code and
+    /// locale data into the process (bench/CRAWL_RESULTS.md, "Peak RSS"). Anything else goes to the formatter.
     public static func parse(_ text: String) -> Date? {
+        if let date = internetDateTime(text) { return date }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.date(from: text)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.f|.ff|.fff](Z|±HH:MM)` with every field plainly valid (years 1601-9999, where the
+    /// formatter's Gregorian calendar needs no Julian cutover; no leap second), as the date `ISO8601DateFormatter`
+    /// gives for it, to the bit (`TimestampTests` compares the two); nil for any other text, which the formatter decides.
+    static func internetDateTime(_ text: String) -> Date? {
+        let b = Array(text.utf8.prefix(30))  // the longest accepted is 29 bytes: "…:SS.fff+HH:MM"
+        guard b.count <= 29 else { return nil }
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= b.count else { return nil }
+            var value = 0
+            for i in at..<at + count {
+                guard b[i] >= 48 && b[i] <= 57 else { return nil }
+                value = value * 10 + Int(b[i] - 48)
+            }
+            return value
+        }
+        guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84, b[13] == 58, b[16] == 58,  // - - T : :
+              let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+              let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
+              (1601...9999).contains(year), (1...12).contains(month), hour < 24, minute < 60, second < 60
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day >= 1 && day <= monthDays[month - 1] else { return nil }
+        var index = 19
+        var milliseconds = 0
+        if b[index] == 46 {  // "."
+            var count = 0
+            index += 1
+            while index < b.count, let digit = digits(index, 1) {
+                guard count < 3 else { return nil }
+                milliseconds = milliseconds * 10 + digit
+                count += 1
+                index += 1
+            }
+            guard count > 0 else { return nil }
+            for _ in count..<3 { milliseconds *= 10 }
+        }
+        var offset = 0
+        if index == b.count - 1 && b[index] == 90 {  // "Z"
+            offset = 0
+        } else if index == b.count - 6, b[index] == 43 || b[index] == 45, b[index + 3] == 58,  // + - :
+                  let hours = digits(index + 1, 2), let minutes = digits(index + 4, 2), hours < 24, minutes < 60 {
+            offset = (hours * 60 + minutes) * 60 * (b[index] == 45 ? -1 : 1)
+        } else {
+            return nil
+        }
+        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset
+        // What CoreFoundation does with ICU's milliseconds: UDate / 1000 - kCFAbsoluteTimeIntervalSince1970.
+        return Date(timeIntervalSinceReferenceDate: Double(seconds * 1_000 + milliseconds) / 1_000.0 - 978_307_200.0)
     }
 
     /// `YYYY-MM-DD` in UTC.

@@ -139,6 +139,8 @@ struct TimestampTests {
         (1_700_000_000.123, "2023-11-14T22:13:20.123Z"),
         (1_709_208_000.999, "2024-02-29T12:00:00.999Z"),
         (951_782_400.0, "2000-02-29T00:00:00.000Z"),
+        (-0.344, "1969-12-31T23:59:59.656Z"),  // was "1970-01-01T00:00:00.-344Z": milliseconds before 1970 went negative
+        (-1_000.0, "1969-12-31T23:43:20.000Z"),
     ])
     func iso(seconds: Double, expected: String) {
         #expect(Timestamp.iso(Date(timeIntervalSince1970: seconds)) == expected)
@@ -165,5 +167,52 @@ struct TimestampTests {
         #expect(first < later)
         // Two runs in the same second still get different ids (random suffix; 1 in 16M to collide).
         #expect(Timestamp.runID(Date(timeIntervalSince1970: 5)) != Timestamp.runID(Date(timeIntervalSince1970: 5)))
+    }
+
+    /// What Foundation's formatter gives, as `Timestamp.parse` asked it before the direct reader.
+    private static func formatterDate(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    /// The shapes timestamps have here are read without the formatter (which maps ICU in: bench/CRAWL_RESULTS.md),
+    /// and to the same `Date`, bit for bit, over dates from 1601 to 9999, every fraction length and offsets.
+    @Test func theInternetDateTimeShapesAreReadDirectlyAsTheFormatterReadsThem() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["2023-11-14T22:13:20Z", "2024-02-29T23:59:59.999Z", "1601-01-01T00:00:00.000Z", "9999-12-31T23:59:59.5Z",
+                     "2000-03-01T00:00:00+14:00", "1969-12-31T23:59:59.9-00:30", "2026-12-07T04:05:06.07+05:45"]
+        for _ in 0..<3_000 {
+            // Whole milliseconds between 1601 and 9999, as `iso` writes them and with other fraction lengths and offsets.
+            let milliseconds = Int64.random(in: -11_644_473_600_000..<253_402_300_800_000, using: &generator)
+            let iso = Timestamp.iso(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            texts.append(iso)
+            texts.append(String(iso.prefix(19)) + "Z")
+            texts.append(String(iso.prefix(21)) + "Z")
+            texts.append(String(iso.prefix(22)) + "Z")
+            let hours = Int.random(in: 0...13, using: &generator), minutes = [0, 30, 45].randomElement(using: &generator)!
+            let sign = Bool.random(using: &generator) ? "+" : "-"
+            texts.append(String(iso.prefix(23)) + sign + String(format: "%02d:%02d", hours, minutes))
+        }
+        for text in texts {
+            let direct = try #require(Timestamp.internetDateTime(text), "\(text) was left to the formatter")
+            let foundation = try #require(Self.formatterDate(text), "\(text)")
+            #expect(direct.timeIntervalSinceReferenceDate.bitPattern == foundation.timeIntervalSinceReferenceDate.bitPattern,
+                    "\(text): \(direct.timeIntervalSinceReferenceDate) against \(foundation.timeIntervalSinceReferenceDate)")
+            #expect(Timestamp.parse(text) == foundation)
+        }
+    }
+
+    /// Text outside that shape, or with a field out of range, is the formatter's to accept or refuse, as before.
+    @Test(arguments: ["2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
+                      "2024-01-01T00:60:00Z", "2024-01-01T00:00:60Z", "1582-10-10T00:00:00Z", "0000-01-01T00:00:00Z",
+                      "2024-01-01T00:00:00.1234Z", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00+0100",
+                      "2024-01-01T00:00:00+01", "2024-01-01T00:00:00+24:00", "2024-01-01t00:00:00z", "2024-01-01 00:00:00Z",
+                      "2024-01-01T00:00:00", "2024-01-01", "yesterday", "", "2024-01-01T00:00:00Z ", "２０２４-01-01T00:00:00Z"])
+    func otherTextIsLeftToTheFormatter(text: String) {
+        #expect(Timestamp.internetDateTime(text) == nil)
+        #expect(Timestamp.parse(text) == Self.formatterDate(text))
     }
 }
