@@ -169,12 +169,14 @@ public final class HTMLDocument {
     /// for a saved site), and none marked `rel=nofollow` unless `followNofollow`.
     public func links(_ selector: String? = nil, followNofollow: Bool = false,
                       schemes: Set<String> = ["http", "https"]) throws(HTMLError) -> [String] {
-        let nodes: [HTMLNode]
-        if let selector {
-            nodes = try select(CSSSelector(selector))
-        } else {
-            nodes = elements(named: ["a", "area"])
-        }
+        try links(selector.map { source throws(HTMLError) in try CSSSelector(source) }, followNofollow: followNofollow,
+                  schemes: schemes)
+    }
+
+    /// `links` with a selector parsed once (a crawler asks every page with the same one).
+    public func links(_ selector: CSSSelector?, followNofollow: Bool = false,
+                      schemes: Set<String> = ["http", "https"]) throws(HTMLError) -> [String] {
+        let nodes = try selector.map { selector throws(HTMLError) in try select(selector) } ?? elements(named: ["a", "area"])
         return links(of: nodes, followNofollow: followNofollow, schemes: schemes)
     }
 

@@ -574,11 +574,18 @@ public enum FetchStage {
 /// `follow:` rules, from one libxml2 parse (the HTML module's).
 struct FollowRules: LinkReader {
     let rules: [FetchStage.LinkRule]
+    /// The CSS rules parsed once, by index in `rules` (nil: an XPath rule, or a selector that does not parse,
+    /// which finds nothing as before).
+    private let selectors: [CSSSelector?]
     /// The parse stages reading this crawl, whose fields are extracted from the same tree (parse once).
     let extractions: [SharedExtractionWriter]
 
     init(_ rules: [FetchStage.LinkRule], extractions: [SharedExtractionWriter] = []) {
         self.rules = rules
+        self.selectors = rules.map { rule in
+            if case .css(let source) = rule { return try? CSSSelector(source) }
+            return nil
+        }
         self.extractions = extractions
     }
 
@@ -594,10 +601,10 @@ struct FollowRules: LinkReader {
         for writer in extractions { writer.add(document, page: page, url: url, contentType: contentType, sha256: sha256) }
         var out: [String] = []
         var seen = Set<String>()
-        for rule in rules {
+        for (rule, selector) in zip(rules, selectors) {
             let found: [String]
             switch rule {
-            case .css(let selector): found = (try? document.links(selector, schemes: schemes)) ?? []
+            case .css: found = selector.flatMap { try? document.links($0, schemes: schemes) } ?? []
             case .xpath(let expression):
                 found = (try? XPathExpression(expression)).flatMap { try? document.links(xpath: $0, schemes: schemes) } ?? []
             }
