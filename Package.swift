@@ -6,6 +6,9 @@ import PackageDescription
 // Module layout (arrows point one way):
 //   C system libraries  ->  one thin Swift wrapper each  ->  Stages binds them  ->  agentshop CLI
 //   Pipeline (the engine) knows only Lake: no HTTP, HTML, LLM or SQL.
+
+let uncheckedExclusivityInRelease: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "AgentShop",
     platforms: [.macOS(.v14)],
@@ -37,7 +40,11 @@ let package = Package(
         .target(name: "COpenSSL", dependencies: ["CLazyLoad"]),
         .target(name: "CLibPQ", dependencies: ["CLazyLoad"]),
 
-        .target(name: "Lake", dependencies: ["CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")]),
+        // The hot loops (record scans, the query's cursors, the CSS walk) run without the run-time exclusivity
+        // checks in release builds: they were ~5% of an aggregate (bench/ISSUE19_RESULTS.md); debug builds and
+        // so the tests keep them.
+        .target(name: "Lake", dependencies: ["CZlib", "COpenSSL", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: uncheckedExclusivityInRelease),
         .target(name: "Transport", dependencies: ["CCurl", "CZlib"]),
         // Crawl reads sitemaps with libxml2's XML reader itself (CXML2), not through HTML: a sitemap is the
         // crawler's own input, and handing its parsing in would make every caller of the crawler supply it.
@@ -47,7 +54,7 @@ let package = Package(
         .target(name: "LLM", dependencies: ["Transport", "Lake"], exclude: ["Resources"]),
         // libxml2's allocations during a parse come from a per-document arena (bench/PARSE_RESULTS.md).
         .target(name: "CXMLArena"),
-        .target(name: "HTML", dependencies: ["CXML2", "CXMLArena", "Lake"]),
+        .target(name: "HTML", dependencies: ["CXML2", "CXMLArena", "Lake"], swiftSettings: uncheckedExclusivityInRelease),
         .target(name: "Notify", dependencies: ["Transport", "Lake", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Pipeline", dependencies: [
             "Lake", "Yams", .product(name: "Logging", package: "swift-log"),
@@ -56,7 +63,7 @@ let package = Package(
         // libpq: connections, parameterised statements, transactions, COPY; the PostgreSQL store builds on it.
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         // Filter expressions, aggregation and quantiles, SQL over lake files (agentshop query, the aggregate and sql stages).
-        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"]),
+        .target(name: "Query", dependencies: ["CSQLite", "Lake", "Store"], swiftSettings: uncheckedExclusivityInRelease),
         // The shared work queue (runs, items under leases, workers, budgets) in PostgreSQL.
         .target(name: "WorkQueue", dependencies: ["Postgres", "Lake"]),
         // Lake inspection, retention and the HTML run report (agentshop lake …, report).
