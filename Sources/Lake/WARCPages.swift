@@ -211,9 +211,34 @@ public enum WARCPageIndex {
                   let object = trailer.objectValue, object["warc"]?.stringValue == warc,
                   case .int(let size)? = object["warc_bytes"], let digest = object["warc_sha256"]?.stringValue,
                   let actual = try? FileManager.default.attributesOfItem(atPath: warcPath)[.size] as? Int64, actual == size,
-                  (try? FileDigest.sha256(path: warcPath)) == digest
+                  (try? FileDigest.sha256(path: warcPath)) == digest,
+                  Self.everyLineIsAnItem(path: path)
             else { return nil }
             lines = LineReader(input)
+        }
+
+        /// Whether every line before the trailer is an item: an index damaged since it was written (its WARC
+        /// unchanged) is then not used at all, so that the reader falls back to the WARC before yielding a page.
+        /// A pass over the small index, not the WARC.
+        static func everyLineIsAnItem(path: String) -> Bool {
+            guard let input = try? FileInput(path: path) else { return false }
+            let lines = LineReader(input)
+            while true {
+                // nil: the end of the file; .some(nil): the trailer; .some(isItem): a line before it.
+                let line: Bool??
+                do {
+                    line = try lines.withNextLine { line -> Bool? in
+                        if line.starts(with: trailerStart) { return nil }
+                        guard let value = try? JSONValue.parse(bytes: line) else { return false }
+                        return Item(jsonValue: value) != nil
+                    }
+                } catch { return false }
+                switch line {
+                case .none: return false
+                case .some(.none): return true
+                case .some(.some(let isItem)): if !isItem { return false }
+                }
+            }
         }
 
         /// The file's last line (the trailer), when the file ends with a newline.

@@ -145,7 +145,7 @@ import Testing
         return (try project.read(products), parse.counts)
     }
 
-    @Test(arguments: ["missing", "stale", "for another file"])
+    @Test(arguments: ["missing", "stale", "for another file", "damaged"])
     func aPageIndexThatDoesNotDescribeTheWARCIsNotUsed(how: String) async throws {
         let project = try Project()
         try await ScriptedSite.with({ await Self.site($0) }) { base, _ in
@@ -156,6 +156,13 @@ import Testing
             var text = try String(contentsOfFile: path, encoding: .utf8)
             switch how {
             case "missing": try FileManager.default.removeItem(atPath: path)
+            case "damaged":
+                // A line in the middle torn since it was written, the WARC unchanged: not used at all (the pages
+                // before it are not taken from the index and then read again from the WARC).
+                var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+                let middle = lines.count / 2
+                lines[middle] = lines[middle].prefix(20)
+                try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
             case "stale":
                 // As if the WARC had been rewritten since: its digest differs from the one indexed.
                 let digest = try #require(text.range(of: #""warc_sha256":""#))
