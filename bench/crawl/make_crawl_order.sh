@@ -42,26 +42,14 @@ CRAWL_BENCH_START="http://127.0.0.1:$(cat "$work/port")/list/page-1.html" \
     valgrind --tool=callgrind --demangle=no --dump-instr=no --callgrind-out-file="$work/cg.crawl" \
     "$work/agentshop" run crawl-bench --lake datalake --json >"$work/run.json" 2>"$work/valgrind.log"
 grep -q '"status" : "succeeded"' "$work/run.json" || { echo "the traced crawl did not succeed: $work" >&2; exit 1; }
-python3 - "$work/agentshop" "$work/cg.crawl" "$ORDER" <<'PY'
-import os, re, sys
-binary, trace, order_file = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3]
-listed = set(open(order_file).read().split("\n"))
-obs, fns, ob, new = {}, {}, None, set()
-for line in open(trace, errors="replace"):  # the same reading as bench/floor/make_order.sh
-    m = re.match(r"(c?ob|c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-    if not m:
-        continue
-    kind, ident, name = m.groups()
-    table = obs if kind.endswith("ob") else fns
-    if name is not None:
-        table[ident] = name
-    if kind == "ob":
-        ob = obs.get(ident)
-    elif kind == "fn" and ob and os.path.realpath(ob) == binary:
-        fn = fns.get(ident)
-        if fn and fn not in listed and not fn.startswith("0x") and " " not in fn:  # not "(below main)"
-            new.add(fn)
+python3 - "$work/agentshop" "$work/cg.crawl" "$ORDER" <<PY
+import sys
+sys.path.insert(0, "$root/bench/floor")
+from callgrind_functions import functions
+binary, trace, order_file = sys.argv[1:4]
+listed = set(open(order_file).read().split("\\n"))
+new = {fn for fn in functions(trace, binary) if fn not in listed}
 with open(order_file, "a") as f:
-    f.writelines(fn + "\n" for fn in sorted(new))
+    f.writelines(fn + "\\n" for fn in sorted(new))
 print(f"{len(new)} functions of a crawl appended to {order_file}", file=sys.stderr)
 PY

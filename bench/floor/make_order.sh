@@ -40,27 +40,15 @@ trace stages
 trace validate pipelines/tiny.yaml
 trace run tiny
 trace lake ls
-python3 - "$BIN" "$work"/cg.1 "$work"/cg.2 "$work"/cg.3 "$work"/cg.4 "$work"/cg.5 > "$root/bench/floor/startup-order.txt" <<'PY'
-import os, re, sys
-binary = os.path.realpath(sys.argv[1])
+python3 - "$BIN" "$work"/cg.1 "$work"/cg.2 "$work"/cg.3 "$work"/cg.4 "$work"/cg.5 > "$root/bench/floor/startup-order.txt" <<PY
+import sys
+sys.path.insert(0, "$root/bench/floor")
+from callgrind_functions import functions
 seen, order = set(), []
 for path in sys.argv[2:]:  # the functions of --version first, then those each next command adds, each group sorted
-    obs, fns, ob, new = {}, {}, None, []
-    for line in open(path, errors="replace"):
-        m = re.match(r"(c?ob|c?fn)=\((\d+)\)(?: (.*))?$", line.rstrip("\n"))
-        if not m:
-            continue
-        kind, ident, name = m.groups()
-        table = obs if kind.endswith("ob") else fns
-        if name is not None:
-            table[ident] = name
-        if kind == "ob":
-            ob = obs.get(ident)
-        elif kind == "fn" and ob and os.path.realpath(ob) == binary:
-            fn = fns.get(ident)
-            if fn and fn not in seen and not fn.startswith("0x"):
-                seen.add(fn); new.append(fn)
+    new = [fn for fn in functions(path, sys.argv[1]) if fn not in seen]
+    seen.update(new)
     order += sorted(new)
-print("\n".join(order))
+print("\\n".join(order))
 PY
 echo "$(wc -l < "$root/bench/floor/startup-order.txt") functions -> bench/floor/startup-order.txt" >&2
