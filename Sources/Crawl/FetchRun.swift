@@ -520,7 +520,7 @@ public final class FetchRun: @unchecked Sendable {
     /// A fetched HTML page read by the stage's reader (any status: an error page has a title too);
     /// nil when it is not HTML or does not parse.
     func read(_ entry: FetchEntry, body: [UInt8]) -> PageLinks? {
-        guard entry.contentType.map(Self.isHTMLType) ?? true else { return nil }
+        guard entry.contentType.map(WARCRecord.isHTMLType) ?? true else { return nil }
         let base = entry.finalURL ?? entry.url
         let schemes: Set<String> = base.lowercased().hasPrefix("file:") ? ["file"] : ["http", "https"]
         return reader.read(body, url: base, contentType: entry.contentType, schemes: schemes, sha256: entry.bodySHA256)
@@ -529,11 +529,10 @@ public final class FetchRun: @unchecked Sendable {
     /// The links to follow from a fetched page (none when it is not an HTML page or not 2xx).
     func links(of entry: FetchEntry, read: PageLinks?) -> [String] {
         guard let status = entry.status, (200..<300).contains(status),
-              entry.contentType.map(Self.isHTMLType) ?? true else { return [] }
+              entry.contentType.map(WARCRecord.isHTMLType) ?? true else { return [] }
         return read?.links ?? entry.links ?? []
     }
 
-    static func isHTMLType(_ contentType: String) -> Bool { contentType.lowercased().contains("html") }
 
     static func guessType(_ url: String) -> String? {
         let lower = url.lowercased()

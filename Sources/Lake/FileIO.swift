@@ -187,16 +187,19 @@ public final class AppendOnlyFile: @unchecked Sendable {
     /// Reads `count` bytes at `offset` into `buffer` (reused by the caller from read to read).
     public func read(offset: Int64, count: Int, into buffer: inout [UInt8]) throws {
         if buffer.count != count { buffer = [UInt8](repeating: 0, count: count) }
-        try buffer.withUnsafeMutableBytes { raw in
-            var done = 0
-            while done < count {
-                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw LakeError.posix("read failed", path: path) }
-                if n == 0 { throw LakeError(.io, "the file ends before byte \(offset + Int64(count))", path: path) }
-                done += n
-            }
-        }
+        try buffer.withUnsafeMutableBytes { raw in try readExactly(fd, offset: offset, into: raw, path: path) }
+    }
+}
+
+/// Fills `buffer` with the bytes of `fd` from `offset`; a file that ends before is an error naming `path`.
+func readExactly(_ fd: Int32, offset: Int64, into buffer: UnsafeMutableRawBufferPointer, path: String) throws {
+    var done = 0
+    while done < buffer.count {
+        let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { throw LakeError.posix("read failed", path: path) }
+        if n == 0 { throw LakeError(.io, "the file ends before byte \(offset + Int64(buffer.count))", path: path) }
+        done += n
     }
 }
 

@@ -55,7 +55,8 @@ extension WARCRecord {
         }
     }
 
-    static func isHTMLType(_ contentType: String) -> Bool { contentType.lowercased().contains("html") }
+    /// Whether a Content-Type is HTML's (`text/html`, `application/xhtml+xml`, any charset).
+    public static func isHTMLType(_ contentType: String) -> Bool { contentType.lowercased().contains("html") }
 
     /// This record as `WARCReader` gives it back once `WARCWriter` wrote it: each field's name and value
     /// trimmed of blanks (the fields `write` fills in aside), the block as it is.
@@ -112,6 +113,8 @@ public enum WARCPageIndex {
         /// `sha256` gives the digest of a body the caller already hashed (it is checked to be that body).
         public static func of(_ record: WARCRecord, offset: Int64, length: Int, knownBody: [UInt8]? = nil,
                               knownSHA256: String? = nil) -> Item? {
+            // Only responses and resources can be pages (`pageOutcome`): the others are not read back.
+            guard record.type == .response || record.type == .resource else { return nil }
             switch record.readBack.pageOutcome {
             case .skipped(.notAPage): return nil
             case .skipped(let why): return Item(skip: "\(why)", offset: offset, length: length)
@@ -278,16 +281,7 @@ public enum WARCPageIndex {
         if fd < 0 { throw LakeError.posix("cannot open for reading", path: warcPath) }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: item.length)
-        var done = 0
-        try bytes.withUnsafeMutableBytes { raw in
-            while done < item.length {
-                let n = pread(fd, raw.baseAddress! + done, item.length - done, off_t(item.offset) + off_t(done))
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw LakeError.posix("read failed", path: warcPath) }
-                if n == 0 { throw LakeError(.io, "the file ends before byte \(item.offset + Int64(item.length))", path: warcPath) }
-                done += n
-            }
-        }
+        try bytes.withUnsafeMutableBytes { raw in try readExactly(fd, offset: item.offset, into: raw, path: warcPath) }
         guard let record = try WARCReader(bytes: bytes, label: warcPath).next() else {
             throw LakeError(.malformedRecord, "no record at byte \(item.offset)", path: warcPath)
         }

@@ -256,7 +256,7 @@ public enum PostgresDumps {
             throw StoreError(.restore, "the dump's \(PostgresSchema.migrationsTable) says schema version \(version), the sidecar says "
                              + "\(sidecar.schemaVersion)", path: dumpPath)
         }
-        return counts.reduce(into: [:]) { $0[$1.key] = $1.value }
+        return counts
     }
 
     /// Runs a PostgreSQL client tool that needs no server, handing its standard output to `body` in chunks;

@@ -1,4 +1,5 @@
 import Foundation
+import Inspect
 import Lake
 import LLM
 import Logging
@@ -25,7 +26,7 @@ public enum QueuedEnrich {
 
     /// The folder of a run's items and segments for one stage (lake-relative).
     static func folder(pipeline: String, stage: String, runID: String) -> String {
-        ".agentshop/queue/\(pipeline)/\(stage)/\(runID)"
+        "\(RunFiles.queueRoot)/\(pipeline)/\(stage)/\(runID)"
     }
 
     /// What an item tells a worker.
@@ -68,9 +69,8 @@ public enum QueuedEnrich {
         let queue = try WorkQueue(url: queueURL)
         // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
         // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
-        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        let run = try QueuedSegments.openRun(queue, context)
         defer { run.end { context.logger.warning("\($0)") } }
-        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let folder = folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
         try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + "/in",
                                                 withIntermediateDirectories: true)

@@ -51,9 +51,8 @@ public enum QueuedFetch {
         try queue.prepareCrawlTables()
         // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
         // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
-        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        let run = try QueuedSegments.openRun(queue, context)
         defer { run.end { context.logger.warning("\($0)") } }
-        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let base = Payload(pipelineFile: pipelineFile, lake: context.lake.root, pipeline: context.pipeline, runDate: context.runDate, depth: 0)
         let frontier = QueueCrawl(queue: queue, url: queueURL, runID: context.runID, stage: context.stage, base: base, context: context)
         var report = try await crawl.run(queue: frontier)

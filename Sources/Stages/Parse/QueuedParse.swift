@@ -62,9 +62,8 @@ public enum QueuedParse {
         let queue = try WorkQueue(url: queueURL)
         // The run is `running` while this coordinator waits for it; its end (succeeded, failed, interrupted) is
         // recorded on every way out, so workers stop claiming the items of a run nobody waits for.
-        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        let run = try QueuedSegments.openRun(queue, context)
         defer { run.end { context.logger.warning("\($0)") } }
-        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
         let folder = QueuedEnrich.folder(pipeline: context.pipeline, stage: context.stage, runID: context.runID)
         for sub in ["/in", "/seg"] {
             try FileManager.default.createDirectory(atPath: context.lake.root + "/" + folder + sub, withIntermediateDirectories: true)

@@ -199,11 +199,6 @@ final class SharedExtractionIndex: @unchecked Sendable {
         extraction(url: page.url, contentType: page.contentType, sha256: SharedExtraction.sha256(page.bytes))
     }
 
-    /// Whether there is one for the page of this URL, content type and SHA-256 (a torn line aside, which `extraction` finds).
-    func has(url: String, contentType: String?, sha256: String) -> Bool {
-        index[SharedExtraction.pageKey(extractionKey: extractionKey, url: url, contentType: contentType, sha256: sha256)] != nil
-    }
-
     /// The extraction kept for the page of this URL, content type and SHA-256, or nil.
     func extraction(url: String, contentType: String?, sha256: String) -> PageExtraction? {
         let key = SharedExtraction.pageKey(extractionKey: extractionKey, url: url, contentType: contentType, sha256: sha256)

@@ -58,10 +58,6 @@ public enum PageFiles {
             return .failure(Skip(reason: why))
         }
     }
-
-    static func isHTMLType(_ contentType: String) -> Bool {
-        contentType.lowercased().contains("html")
-    }
 }
 
 /// Pages of one file, one at a time: a WARC is streamed record by record.

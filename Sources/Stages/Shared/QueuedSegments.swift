@@ -80,6 +80,14 @@ enum QueuedSegments {
         return results
     }
 
+    /// Opens the coordinator's hold on its run in the queue (`QueueRunScope`), warning of each run a killed
+    /// coordinator left `running` that this settled. The caller ends it from a `defer`.
+    static func openRun(_ queue: WorkQueue, _ context: StageContext) throws -> QueueRunScope {
+        let run = try QueueRunScope(queue: queue, runID: context.runID, pipeline: context.pipeline, lake: context.lake.root)
+        for settled in run.settled { context.logger.warning("settled an interrupted queue run", metadata: ["run_id": "\(settled)"]) }
+        return run
+    }
+
     /// Removes the stage's queue folder of this run (its items' inputs, the workers' segments and page
     /// packs) once its outputs are published: nothing reads them after that. Kept when the stage
     /// failed, to look into.
